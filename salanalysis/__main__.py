@@ -1,0 +1,5 @@
+import sys
+
+from salanalysis.cli import main
+
+sys.exit(main())

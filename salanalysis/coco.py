@@ -1,0 +1,233 @@
+"""COCO-format instance annotations, read through pycocotools.
+
+:class:`Annotations` wraps :class:`pycocotools.coco.COCO` and exposes tidy
+tables:
+
+``images``
+    image_id, file_name, width, height (sorted by image_id; the row order every
+    image-level array in the package follows).
+``categories``
+    category_id, name, supercategory, index (contiguous 0..C-1 in category-id
+    order; the column order of every score and label matrix).
+``instances``
+    ann_id, image_id, category_id, bbox_x, bbox_y, bbox_w, bbox_h, area, iscrowd
+    (sorted by image_id, ann_id). Crowd annotations stay in the table, flagged by
+    ``iscrowd``; analyses exclude them by default.
+
+Masks are decoded by pycocotools (polygons, compressed and uncompressed RLE).
+Works for any COCO-format instances file, not only COCO's 80 classes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+
+from salanalysis.errors import InputError
+from salanalysis.io import read_json
+
+__all__ = ["Annotations", "load_annotations"]
+
+_IMAGE_KEYS = ("id", "width", "height")
+_ANN_KEYS = ("id", "image_id", "category_id")
+
+
+def _validate(data: object, path: Path) -> None:
+    if not isinstance(data, dict):
+        raise InputError("not a COCO instances file: top level is not a JSON object", path)
+    for key in ("images", "categories"):
+        if key not in data:
+            raise InputError(f"not a COCO instances file: missing '{key}'", path)
+        if not isinstance(data[key], list):
+            raise InputError(f"not a COCO instances file: '{key}' is not a list", path)
+    anns = data.get("annotations", [])
+    if not isinstance(anns, list):
+        raise InputError("not a COCO instances file: 'annotations' is not a list", path)
+    if not data["categories"]:
+        raise InputError("no categories listed", path)
+    for i, im in enumerate(data["images"]):
+        missing = [k for k in _IMAGE_KEYS if not isinstance(im, dict) or k not in im]
+        if missing:
+            raise InputError(f"images[{i}] lacks {', '.join(missing)}", path)
+    ids = [im["id"] for im in data["images"]]
+    if len(set(ids)) != len(ids):
+        dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
+        raise InputError(f"duplicate image id {dup}", path)
+    for i, c in enumerate(data["categories"]):
+        if not isinstance(c, dict) or "id" not in c or "name" not in c:
+            raise InputError(f"categories[{i}] lacks id or name", path)
+    cids = [c["id"] for c in data["categories"]]
+    if len(set(cids)) != len(cids):
+        raise InputError("duplicate category id", path)
+    names = [c["name"] for c in data["categories"]]
+    if len(set(names)) != len(names):
+        raise InputError("duplicate category name", path)
+    image_set, cat_set = set(ids), set(cids)
+    ann_ids = set()
+    for i, a in enumerate(anns):
+        missing = [k for k in _ANN_KEYS if not isinstance(a, dict) or k not in a]
+        if missing:
+            raise InputError(f"annotations[{i}] lacks {', '.join(missing)}", path)
+        if a["image_id"] not in image_set:
+            raise InputError(f"annotation {a['id']} refers to unknown image id {a['image_id']}", path)
+        if a["category_id"] not in cat_set:
+            raise InputError(
+                f"annotation {a['id']} refers to unknown category id {a['category_id']}", path
+            )
+        if a["id"] in ann_ids:
+            raise InputError(f"duplicate annotation id {a['id']}", path)
+        ann_ids.add(a["id"])
+        if "segmentation" not in a and "bbox" not in a:
+            raise InputError(f"annotation {a['id']} has neither segmentation nor bbox", path)
+
+
+class Annotations:
+    """A COCO-format instances file.
+
+    Parameters
+    ----------
+    data
+        The parsed JSON (a dict with ``images``, ``categories`` and ``annotations``).
+    path
+        Where it came from (used in error messages and provenance).
+
+    Use :meth:`load` (or :func:`load_annotations`) to read a file.
+    """
+
+    def __init__(self, data: dict, path: str | os.PathLike = "<memory>") -> None:
+        self.path = Path(path)
+        _validate(data, self.path)
+        data.setdefault("annotations", [])
+        coco = COCO()
+        coco.dataset = data
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco.createIndex()
+        self.coco = coco
+
+        imgs = pd.DataFrame(
+            {
+                "image_id": [im["id"] for im in data["images"]],
+                "file_name": [im.get("file_name", f"{im['id']}.jpg") for im in data["images"]],
+                "width": [int(im["width"]) for im in data["images"]],
+                "height": [int(im["height"]) for im in data["images"]],
+            }
+        )
+        self.images = imgs.sort_values("image_id", kind="stable").reset_index(drop=True)
+        self.images["image_id"] = self.images["image_id"].astype(np.int64)
+
+        cats = sorted(data["categories"], key=lambda c: c["id"])
+        self.categories = pd.DataFrame(
+            {
+                "category_id": np.array([c["id"] for c in cats], dtype=np.int64),
+                "name": [str(c["name"]) for c in cats],
+                "supercategory": [str(c.get("supercategory", "")) for c in cats],
+                "index": np.arange(len(cats), dtype=np.int64),
+            }
+        )
+
+        anns = data["annotations"]
+        bbox = np.array([a.get("bbox", [np.nan] * 4) for a in anns], dtype=np.float64).reshape(-1, 4)
+        inst = pd.DataFrame(
+            {
+                "ann_id": np.array([a["id"] for a in anns], dtype=np.int64),
+                "image_id": np.array([a["image_id"] for a in anns], dtype=np.int64),
+                "category_id": np.array([a["category_id"] for a in anns], dtype=np.int64),
+                "bbox_x": bbox[:, 0],
+                "bbox_y": bbox[:, 1],
+                "bbox_w": bbox[:, 2],
+                "bbox_h": bbox[:, 3],
+                "area": np.array([float(a.get("area", np.nan)) for a in anns], dtype=np.float64),
+                "iscrowd": np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool),
+            }
+        )
+        self.instances = inst.sort_values(["image_id", "ann_id"], kind="stable").reset_index(drop=True)
+        self._cat_index = dict(zip(self.categories["category_id"], self.categories["index"]))
+        self._img_index = dict(zip(self.images["image_id"], range(len(self.images))))
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Annotations:
+        """Read and validate a COCO instances JSON file."""
+        path = Path(path)
+        return cls(read_json(path), path)
+
+    # ---------------------------------------------------------------- accessors
+    @property
+    def image_ids(self) -> np.ndarray:
+        """Image ids in row order (sorted ascending)."""
+        return self.images["image_id"].to_numpy()
+
+    @property
+    def category_ids(self) -> np.ndarray:
+        """Category ids in column order (sorted ascending)."""
+        return self.categories["category_id"].to_numpy()
+
+    @property
+    def category_names(self) -> list[str]:
+        """Category names in column order."""
+        return list(self.categories["name"])
+
+    def category_index(self, category_id: int) -> int:
+        """Contiguous index 0..C-1 of a category id."""
+        return int(self._cat_index[category_id])
+
+    def image_index(self, image_id: int) -> int:
+        """Row of an image id in :attr:`images`."""
+        return int(self._img_index[image_id])
+
+    def instances_for(self, include_crowd: bool = False) -> pd.DataFrame:
+        """The instance table, without crowd annotations unless ``include_crowd``."""
+        if include_crowd:
+            return self.instances
+        return self.instances[~self.instances["iscrowd"]].reset_index(drop=True)
+
+    def n_objects(self) -> pd.Series:
+        """Non-crowd instances per image, indexed by image_id (0 for empty images)."""
+        counts = self.instances_for(False).groupby("image_id").size()
+        return counts.reindex(self.image_ids, fill_value=0).rename("n_objects")
+
+    def label_matrix(self, include_crowd: bool = True) -> np.ndarray:
+        """Ground-truth labels, ``bool`` array (images x categories).
+
+        An image is positive for a class when it has at least one annotation of
+        that class. Crowd annotations count by default (as ML-GCN and ASL do).
+        Images without annotations are all-negative rows.
+        """
+        inst = self.instances_for(include_crowd)
+        y = np.zeros((len(self.images), len(self.categories)), dtype=bool)
+        rows = inst["image_id"].map(self._img_index).to_numpy()
+        cols = inst["category_id"].map(self._cat_index).to_numpy()
+        y[rows, cols] = True
+        return y
+
+    # ------------------------------------------------------------------- masks
+    def ann(self, ann_id: int) -> dict:
+        """The raw annotation dict."""
+        return self.coco.anns[ann_id]
+
+    def rle(self, ann_id: int) -> dict:
+        """Compressed RLE of an annotation (polygons and uncompressed RLE converted)."""
+        return self.coco.annToRLE(self.coco.anns[ann_id])
+
+    def mask(self, ann_id: int) -> np.ndarray:
+        """Binary mask (uint8, image height x width), as ``COCO.annToMask``."""
+        return mask_utils.decode(self.rle(ann_id))
+
+    def __repr__(self) -> str:
+        n_crowd = int(self.instances["iscrowd"].sum())
+        return (
+            f"Annotations({str(self.path)!r}: {len(self.images)} images, "
+            f"{len(self.instances)} instances ({n_crowd} crowd), {len(self.categories)} categories)"
+        )
+
+
+def load_annotations(path: str | os.PathLike) -> Annotations:
+    """Read and validate a COCO instances JSON file (see :class:`Annotations`)."""
+    return Annotations.load(path)

@@ -1,0 +1,24 @@
+"""The one exception type for bad input.
+
+Every problem with a user's input (a malformed file, unknown ids, NaN scores, a
+missing map directory, ...) is raised as :class:`InputError` with a one-line
+message that names the file and the problem. The command line prints that line
+and exits with status 2; nothing is written as if it were complete.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["InputError"]
+
+
+class InputError(ValueError):
+    """Bad user input: a one-line message naming the file and the problem."""
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None) -> None:
+        message = " ".join(str(message).split())  # always one line
+        if path is not None:
+            message = f"{os.fspath(path)}: {message}"
+        super().__init__(message)
+        self.path = None if path is None else os.fspath(path)

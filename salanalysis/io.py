@@ -1,0 +1,114 @@
+"""Atomic file output and table I/O shared by every command.
+
+Outputs are written to a temporary file in the destination folder and moved
+into place with :func:`os.replace`, so an interrupted run never leaves a
+partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from salanalysis.errors import InputError
+
+__all__ = [
+    "atomic_path",
+    "write_text",
+    "write_json",
+    "write_table",
+    "read_table",
+    "read_json",
+]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it onto ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a DataFrame atomically as CSV or Parquet, chosen by the extension."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in (".csv", ".parquet", ".pq"):
+        raise InputError("output must end in .csv or .parquet", path)
+    with atomic_path(path) as tmp:
+        if ext == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+    return path
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV or Parquet table with clear errors."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.stat().st_size == 0:
+        raise InputError("file is empty", path)
+    ext = path.suffix.lower()
+    try:
+        if ext == ".csv":
+            return pd.read_csv(path)
+        if ext in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+    except InputError:
+        raise
+    except Exception as exc:  # pandas/pyarrow raise many types
+        raise InputError(f"cannot read table: {type(exc).__name__}: {exc}", path) from exc
+    raise InputError("expected a .csv or .parquet file", path)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Load JSON with a one-line error naming the file, line and column on failure."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.is_dir():
+        raise InputError("expected a JSON file, got a directory", path)
+    if path.stat().st_size == 0:
+        raise InputError("file is empty", path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"malformed JSON at line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}", path
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text: {exc}", path) from exc

@@ -1,0 +1,201 @@
+"""Saliency map sources: a directory of maps matched to COCO images.
+
+A :class:`MapSource` indexes a directory once and matches each image to at most
+one map file, by (in this order)
+
+1. the COCO file stem (``COCO_val2014_000000000192.png`` for
+   ``COCO_val2014_000000000192.jpg``),
+2. the image id, written zero-padded (``000000000192.png``), plain
+   (``192.png``) or as any COCO-style name ending in the id
+   (``COCO_val2014_000000000192.png`` for an annotation file that names the
+   image ``000000000192.jpg``).
+
+Two files that match one image (``192.png`` and ``192.npy``) are an error; an
+image without a match has no map, and :meth:`MapSource.match` reports it. The
+source never guesses beyond these rules.
+
+Supported files: 8-bit (or 16-bit) grayscale PNG/JPG/BMP/TIFF (colour images
+are converted to gray) and float ``.npy`` arrays (2-D). Maps are returned as
+float32 at the image's own size (bilinear resize, ``cv2.INTER_LINEAR``, when the
+sizes differ) and, by default, min-max normalised to [0, 1] per map as in the
+paper. A constant map has no contrast: it normalises to all zeros.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from salanalysis.errors import InputError
+
+__all__ = ["MapSource", "load_map", "normalize_map", "MAP_EXTENSIONS"]
+
+MAP_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
+_ID_RE = re.compile(r"^(?:[A-Za-z]+_[A-Za-z]+\d{4}_)?0*(\d+)$")
+
+
+def normalize_map(arr: np.ndarray) -> np.ndarray:
+    """Min-max normalise to [0, 1] (float32). A constant map becomes all zeros."""
+    arr = arr.astype(np.float32, copy=False)
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi > lo:
+        return (arr - lo) / (hi - lo)
+    return np.zeros_like(arr, dtype=np.float32)
+
+
+def _read_raw(path: Path) -> np.ndarray:
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except Exception as exc:
+            raise InputError(f"cannot read saliency map: {type(exc).__name__}: {exc}", path) from exc
+        if arr.ndim == 3 and arr.shape[-1] == 1:
+            arr = arr[..., 0]
+        if arr.ndim != 2:
+            raise InputError(f"saliency map must be 2-D, got shape {arr.shape}", path)
+        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+            raise InputError(f"saliency map has non-numeric dtype {arr.dtype}", path)
+        return arr.astype(np.float32)
+    buf = np.fromfile(path, dtype=np.uint8)
+    arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    if arr is None:
+        raise InputError("cannot decode saliency map image (corrupted or not an image)", path)
+    if arr.ndim == 3:
+        if arr.shape[2] == 4:
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2GRAY)
+        elif arr.shape[2] == 3:
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGR2GRAY)
+        else:
+            arr = arr[..., 0]
+    return arr.astype(np.float32)
+
+
+def load_map(
+    path: str | os.PathLike,
+    height: int | None = None,
+    width: int | None = None,
+    normalize: bool = True,
+) -> np.ndarray:
+    """Read one saliency map as float32, resized to (height, width) if given.
+
+    Parameters
+    ----------
+    path
+        A PNG/JPG/... image or a 2-D ``.npy`` array.
+    height, width
+        The image's size; the map is resized bilinearly when it differs.
+    normalize
+        Min-max normalise to [0, 1] (the paper's convention). ``False`` returns
+        the stored values (resized).
+
+    Raises
+    ------
+    InputError
+        Unreadable or corrupted file, wrong shape, NaN or infinite values.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("saliency map not found", path)
+    arr = _read_raw(path)
+    if arr.size == 0:
+        raise InputError("saliency map is empty", path)
+    if not np.isfinite(arr).all():
+        raise InputError("saliency map holds NaN or infinite values", path)
+    if height is not None and width is not None and arr.shape != (height, width):
+        arr = cv2.resize(arr, (int(width), int(height)), interpolation=cv2.INTER_LINEAR)
+    return normalize_map(arr) if normalize else arr.astype(np.float32, copy=False)
+
+
+class MapSource:
+    """A directory of saliency maps, matched to COCO images by name.
+
+    Parameters
+    ----------
+    directory
+        The folder holding the maps (not searched recursively).
+    name
+        The source's name (``salicon``, ``predicted``, ``center``...): it names
+        the object-table columns ``sal_max_<name>``.
+    normalize
+        Min-max normalise each map to [0, 1] (default, as the paper).
+
+    Raises
+    ------
+    InputError
+        The directory does not exist or holds no map file.
+    """
+
+    def __init__(self, directory: str | os.PathLike, name: str = "saliency", normalize: bool = True):
+        self.directory = Path(directory)
+        self.name = str(name)
+        self.normalize = normalize
+        if not self.directory.is_dir():
+            raise InputError(f"saliency map directory for source '{name}' not found", self.directory)
+        self._by_stem: dict[str, list[Path]] = {}
+        self._by_id: dict[int, list[Path]] = {}
+        for entry in sorted(os.scandir(self.directory), key=lambda e: e.name):
+            if not entry.is_file():
+                continue
+            p = Path(entry.path)
+            if p.suffix.lower() not in MAP_EXTENSIONS:
+                continue
+            self._by_stem.setdefault(p.stem, []).append(p)
+            m = _ID_RE.match(p.stem)
+            if m:
+                self._by_id.setdefault(int(m.group(1)), []).append(p)
+        if not self._by_stem:
+            raise InputError(
+                f"no saliency maps ({', '.join(MAP_EXTENSIONS)}) in directory for source '{name}'",
+                self.directory,
+            )
+
+    @property
+    def n_files(self) -> int:
+        """Number of map files in the directory."""
+        return sum(len(v) for v in self._by_stem.values())
+
+    def find(self, image_id: int, file_name: str | None = None) -> Path | None:
+        """The map file for an image, or ``None`` when it has none.
+
+        Raises
+        ------
+        InputError
+            More than one file matches the image.
+        """
+        candidates: list[Path] = []
+        if file_name is not None:
+            candidates = self._by_stem.get(Path(file_name).stem, [])
+        if not candidates:
+            candidates = self._by_id.get(int(image_id), [])
+        if len(candidates) > 1:
+            names = ", ".join(p.name for p in candidates)
+            raise InputError(f"several maps match image {image_id}: {names}", self.directory)
+        return candidates[0] if candidates else None
+
+    def match(self, images: pd.DataFrame) -> pd.Series:
+        """Map path (or ``None``) for each image of an image table, indexed by image_id."""
+        paths = [
+            self.find(iid, fn) for iid, fn in zip(images["image_id"], images["file_name"])
+        ]
+        return pd.Series(paths, index=pd.Index(images["image_id"], name="image_id"), name=self.name, dtype=object)
+
+    def load(self, image_id: int, height: int, width: int, file_name: str | None = None) -> np.ndarray:
+        """The map of an image as float32 (height x width), normalised unless disabled.
+
+        Raises
+        ------
+        InputError
+            The image has no map, or the file cannot be read.
+        """
+        path = self.find(image_id, file_name)
+        if path is None:
+            raise InputError(f"no saliency map for image {image_id} in source '{self.name}'", self.directory)
+        return load_map(path, height, width, normalize=self.normalize)
+
+    def __repr__(self) -> str:
+        return f"MapSource({self.name!r}, {str(self.directory)!r}, {self.n_files} files)"

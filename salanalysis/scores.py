@@ -1,0 +1,389 @@
+"""Per-image class scores of a model: one :class:`Scores` object, many file formats.
+
+A score set is an N x C float array in [0, 1]: for each image of the annotation
+file (rows in ``Annotations.images`` order) and each category (columns in
+category-id order), the model's confidence that the image contains the class.
+
+Formats read by :func:`read_scores` (chosen by extension and columns) and
+written by :func:`write_scores`:
+
+- **wide** CSV or Parquet: ``image_id`` plus one column per category *name*;
+- **long** CSV or Parquet: ``image_id``, ``category_id`` or ``category`` (name), ``score``;
+- **NPZ**: arrays ``image_ids`` (N), ``scores`` (N x C) and ``categories``
+  (C names, or C category ids);
+- **COCO detection results JSON** (a list of ``{image_id, category_id, score, ...}``):
+  the image-level score of a class is the maximum detection score of that class
+  in the image; a class without a detection scores 0, and so does every class
+  of an annotated image without any detection. Written back as one record per
+  (image, class) with a positive score and no box.
+
+Validation (each an :class:`~salanalysis.errors.InputError` naming the file):
+malformed JSON (with its position), empty file, unknown image ids, duplicate
+rows, unknown or missing categories, NaN or infinite scores, scores outside
+[0, 1] (pass ``logits=True`` to convert logits with a sigmoid), and
+ground-truth images without scores (an error unless ``missing="zero"``, which
+scores them 0 for every class and records how many in ``Scores.n_filled``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from salanalysis.coco import Annotations
+from salanalysis.errors import InputError
+from salanalysis.io import atomic_path, read_json, read_table, write_json
+
+__all__ = ["Scores", "read_scores", "write_scores", "SCORE_EXTENSIONS"]
+
+SCORE_EXTENSIONS = (".csv", ".parquet", ".pq", ".npz", ".json")
+
+
+@dataclass
+class Scores:
+    """Image-level class scores of one model (or baseline).
+
+    Attributes
+    ----------
+    name
+        Label used in every output (``score_<name>``, table rows, legends).
+    image_ids
+        int64 array (N,), the row order.
+    category_ids
+        int64 array (C,), the column order.
+    categories
+        Category names, same order as ``category_ids``.
+    scores
+        float64 array (N, C), values in [0, 1].
+    source
+        The file read, for provenance (``""`` when built in memory).
+    n_filled
+        Ground-truth images that had no scores and were filled with 0
+        (``missing="zero"``).
+    """
+
+    name: str
+    image_ids: np.ndarray
+    category_ids: np.ndarray
+    categories: list[str]
+    scores: np.ndarray
+    source: str = ""
+    n_filled: int = 0
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.image_ids = np.asarray(self.image_ids, dtype=np.int64)
+        self.category_ids = np.asarray(self.category_ids, dtype=np.int64)
+        self.scores = np.asarray(self.scores, dtype=np.float64)
+        self.categories = [str(c) for c in self.categories]
+        n, c = len(self.image_ids), len(self.category_ids)
+        if self.scores.shape != (n, c):
+            raise InputError(
+                f"scores '{self.name}' have shape {self.scores.shape}, expected ({n}, {c})",
+                self.source or None,
+            )
+        if len(self.categories) != c:
+            raise InputError(f"scores '{self.name}': {len(self.categories)} names for {c} categories")
+
+    @classmethod
+    def from_array(cls, name: str, annotations: Annotations, scores: np.ndarray, source: str = "") -> Scores:
+        """Wrap an (images x categories) array in the annotation file's order."""
+        return cls(
+            name=name,
+            image_ids=annotations.image_ids,
+            category_ids=annotations.category_ids,
+            categories=annotations.category_names,
+            scores=scores,
+            source=source,
+        )
+
+    def to_wide(self) -> pd.DataFrame:
+        """``image_id`` plus one column per category name."""
+        df = pd.DataFrame(self.scores, columns=self.categories)
+        df.insert(0, "image_id", self.image_ids)
+        return df
+
+    def to_long(self) -> pd.DataFrame:
+        """``image_id, category_id, category, score``, one row per (image, category)."""
+        n, c = self.scores.shape
+        return pd.DataFrame(
+            {
+                "image_id": np.repeat(self.image_ids, c),
+                "category_id": np.tile(self.category_ids, n),
+                "category": np.tile(np.array(self.categories, dtype=object), n),
+                "score": self.scores.ravel(),
+            }
+        )
+
+
+# --------------------------------------------------------------------- reading
+def _frame_from_file(path: Path) -> tuple[pd.DataFrame, str]:
+    """Return a long frame (image_id, category_id|category, score) or a wide one."""
+    ext = path.suffix.lower()
+    if ext == ".json":
+        data = read_json(path)
+        if not isinstance(data, list):
+            raise InputError(
+                "expected a COCO detection-results JSON: a list of {image_id, category_id, score}", path
+            )
+        if not data:
+            raise InputError("detection-results JSON holds no detections", path)
+        for i, d in enumerate(data):
+            if not isinstance(d, dict) or not {"image_id", "category_id", "score"} <= d.keys():
+                raise InputError(f"detection {i} lacks image_id, category_id or score", path)
+        df = pd.DataFrame(
+            {
+                "image_id": [d["image_id"] for d in data],
+                "category_id": [d["category_id"] for d in data],
+                "score": pd.to_numeric(pd.Series([d["score"] for d in data]), errors="coerce"),
+            }
+        )
+        return df, "detections"
+    if ext == ".npz":
+        if not path.exists():
+            raise InputError("file not found", path)
+        if path.stat().st_size == 0:
+            raise InputError("file is empty", path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except Exception as exc:
+            raise InputError(f"cannot read NPZ: {type(exc).__name__}: {exc}", path) from exc
+        missing = [k for k in ("image_ids", "scores", "categories") if k not in arrays]
+        if missing:
+            raise InputError(f"NPZ lacks array(s) {', '.join(missing)}", path)
+        s = arrays["scores"]
+        cats = arrays["categories"]
+        ids = arrays["image_ids"]
+        if s.ndim != 2 or s.shape != (len(ids), len(cats)):
+            raise InputError(
+                f"NPZ 'scores' has shape {s.shape}, expected ({len(ids)}, {len(cats)}) "
+                "from 'image_ids' and 'categories'",
+                path,
+            )
+        labels = [int(c) for c in cats] if np.issubdtype(cats.dtype, np.integer) else [str(c) for c in cats]
+        df = pd.DataFrame(s.astype(np.float64), columns=labels)
+        df.insert(0, "image_id", ids)
+        return df, "npz"
+    if ext in (".csv", ".parquet", ".pq"):
+        df = read_table(path)
+        if df.empty:
+            raise InputError("score table has no rows", path)
+        if "image_id" not in df.columns:
+            raise InputError("score table lacks an 'image_id' column", path)
+        if "score" in df.columns and ("category_id" in df.columns or "category" in df.columns):
+            return df, "long"
+        return df, "wide"
+    raise InputError(f"unknown score file type '{ext}' (expected {', '.join(SCORE_EXTENSIONS)})", path)
+
+
+def _check_ids(ids: pd.Series, path: Path) -> np.ndarray:
+    num = pd.to_numeric(ids, errors="coerce")
+    if num.isna().any() or (num != np.round(num)).any():
+        bad = ids[num.isna() | (num != np.round(num))].iloc[0]
+        raise InputError(f"image_id {bad!r} is not an integer", path)
+    return num.to_numpy().astype(np.int64)
+
+
+def read_scores(
+    path: str | os.PathLike,
+    annotations: Annotations,
+    *,
+    name: str | None = None,
+    logits: bool = False,
+    missing: Literal["error", "zero"] = "error",
+) -> Scores:
+    """Read a score file and align it to the annotation file's images and categories.
+
+    Parameters
+    ----------
+    path
+        A wide or long CSV/Parquet table, an NPZ, or a COCO detection-results JSON.
+    annotations
+        The ground truth the scores refer to.
+    name
+        The score set's name (default: the file stem).
+    logits
+        The values are logits: convert with a sigmoid (otherwise values outside
+        [0, 1] are an error).
+    missing
+        ``"error"`` (default): every annotated image must have scores;
+        ``"zero"``: images without scores get 0 for every class. (Detection
+        results are image-sparse by nature: an annotated image without any
+        detection scores 0, whatever this option says.)
+
+    Returns
+    -------
+    Scores
+        Rows in ``annotations.images`` order, columns in category-id order.
+    """
+    path = Path(path)
+    if missing not in ("error", "zero"):
+        raise ValueError("missing must be 'error' or 'zero'")
+    name = name or path.stem
+    df, layout = _frame_from_file(path)
+    cats = annotations.categories
+    id_by_name = dict(zip(cats["name"], cats["category_id"]))
+    known_ids = set(int(c) for c in cats["category_id"])
+    n_img, n_cat = len(annotations.images), len(cats)
+
+    if layout in ("long", "detections"):
+        if "category_id" in df.columns:
+            cnum = pd.to_numeric(df["category_id"], errors="coerce")
+            bad = df["category_id"][cnum.isna() | ~cnum.isin(list(known_ids))]
+            if len(bad):
+                raise InputError(f"unknown category id {bad.iloc[0]!r}", path)
+            cat_ids = cnum.to_numpy().astype(np.int64)
+        else:
+            unknown = sorted(set(df["category"].astype(str)) - set(id_by_name))
+            if unknown:
+                raise InputError(f"unknown category {unknown[0]!r} ({len(unknown)} unknown)", path)
+            cat_ids = df["category"].astype(str).map(id_by_name).to_numpy().astype(np.int64)
+        img_ids = _check_ids(df["image_id"], path)
+        values = pd.to_numeric(df["score"], errors="coerce").to_numpy(dtype=np.float64)
+        if layout == "long":
+            pairs = pd.DataFrame({"i": img_ids, "c": cat_ids})
+            dup = pairs.duplicated()
+            if dup.any():
+                r = pairs[dup].iloc[0]
+                raise InputError(
+                    f"duplicate rows for image {r['i']} category {r['c']} ({int(dup.sum())} duplicates)", path
+                )
+        wide_ids = np.unique(img_ids)
+        col = np.searchsorted(annotations.category_ids, cat_ids)
+        row = np.searchsorted(wide_ids, img_ids)
+        if not np.isfinite(values).all():
+            raise InputError("scores hold NaN or infinite values", path)
+        if layout == "detections":
+            mat = np.zeros((len(wide_ids), n_cat))
+            np.maximum.at(mat, (row, col), values)
+        else:
+            mat = np.full((len(wide_ids), n_cat), np.nan)
+            mat[row, col] = values
+            holes = np.isnan(mat)
+            if holes.any():
+                r, c = np.argwhere(holes)[0]
+                raise InputError(
+                    f"missing scores for {int(holes.sum())} (image, category) pairs, "
+                    f"e.g. image {wide_ids[r]} category {annotations.category_ids[c]}",
+                    path,
+                )
+    else:  # wide or npz
+        img_ids = _check_ids(df["image_id"], path)
+        columns = [c for c in df.columns if c != "image_id"]
+        if columns and all(isinstance(c, (int, np.integer)) for c in columns):
+            unknown = [c for c in columns if int(c) not in known_ids]
+            col_ids = [int(c) for c in columns]
+        else:
+            columns_s = [str(c) for c in columns]
+            unknown = [c for c in columns_s if c not in id_by_name]
+            col_ids = [id_by_name.get(c) for c in columns_s]
+        if unknown:
+            raise InputError(f"unknown category {str(unknown[0])!r} ({len(unknown)} unknown columns)", path)
+        if len(set(col_ids)) != len(col_ids):
+            raise InputError("a category appears in more than one column", path)
+        absent = sorted(known_ids - set(col_ids))
+        if absent:
+            nm = cats.set_index("category_id")["name"]
+            raise InputError(
+                f"missing categories: {len(absent)} of {n_cat}, e.g. {nm[absent[0]]!r}", path
+            )
+        dup = pd.Series(img_ids).duplicated()
+        if dup.any():
+            raise InputError(
+                f"duplicate rows for image {img_ids[dup.to_numpy()][0]} ({int(dup.sum())} duplicates)", path
+            )
+        try:
+            raw = df[columns].to_numpy(dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"non-numeric score: {exc}", path) from exc
+        order = np.searchsorted(annotations.category_ids, np.array(col_ids, dtype=np.int64))
+        mat = np.empty_like(raw)
+        mat[:, order] = raw
+        sort = np.argsort(img_ids, kind="stable")
+        wide_ids, mat = img_ids[sort], mat[sort]
+        if not np.isfinite(mat).all():
+            raise InputError("scores hold NaN or infinite values", path)
+
+    # images
+    unknown_imgs = np.setdiff1d(wide_ids, annotations.image_ids)
+    if unknown_imgs.size:
+        raise InputError(
+            f"{unknown_imgs.size} image id(s) not in the annotations, e.g. {unknown_imgs[0]}", path
+        )
+    if logits:
+        mat = 1.0 / (1.0 + np.exp(-mat))
+    elif mat.size and (mat.min() < 0 or mat.max() > 1):
+        raise InputError(
+            f"scores outside [0, 1] (min {mat.min():.6g}, max {mat.max():.6g}); "
+            "pass --logits (logits=True) if these are logits",
+            path,
+        )
+    full = np.zeros((n_img, n_cat), dtype=np.float64)
+    rows = np.searchsorted(annotations.image_ids, wide_ids)
+    full[rows] = mat
+    n_filled = n_img - len(wide_ids)
+    if n_filled and layout != "detections" and missing == "error":
+        absent = np.setdiff1d(annotations.image_ids, wide_ids)
+        raise InputError(
+            f"{n_filled} annotated image(s) have no scores, e.g. {absent[0]} "
+            "(pass --missing zero to score them 0)",
+            path,
+        )
+    return Scores(
+        name=name,
+        image_ids=annotations.image_ids,
+        category_ids=annotations.category_ids,
+        categories=annotations.category_names,
+        scores=full,
+        source=str(path),
+        n_filled=n_filled,
+        meta={"layout": layout, "logits": logits},
+    )
+
+
+# --------------------------------------------------------------------- writing
+def write_scores(
+    scores: Scores, path: str | os.PathLike, layout: Literal["wide", "long"] = "wide"
+) -> Path:
+    """Write a score set atomically; the format follows the extension.
+
+    ``.csv``/``.parquet`` write the ``layout`` table (wide by default), ``.npz``
+    the three arrays, ``.json`` COCO-style image-level results (one record per
+    (image, class) with a positive score, no box). Every format reads back to
+    the same array with :func:`read_scores`.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext in (".csv", ".parquet", ".pq"):
+        df = scores.to_wide() if layout == "wide" else scores.to_long()
+        with atomic_path(path) as tmp:
+            if ext == ".csv":
+                df.to_csv(tmp, index=False, float_format="%.17g")
+            else:
+                df.to_parquet(tmp, index=False)
+        return path
+    if ext == ".npz":
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(
+                    fh,
+                    image_ids=scores.image_ids,
+                    scores=scores.scores,
+                    categories=np.array(scores.categories),
+                )
+        return path
+    if ext == ".json":
+        i, c = np.nonzero(scores.scores > 0)
+        records = [
+            {"image_id": int(scores.image_ids[a]), "category_id": int(scores.category_ids[b]),
+             "score": float(scores.scores[a, b])}
+            for a, b in zip(i, c)
+        ]
+        return write_json(path, records)
+    raise InputError(f"unknown score file type '{ext}' (expected {', '.join(SCORE_EXTENSIONS)})", path)
