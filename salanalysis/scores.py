@@ -186,7 +186,7 @@ def _check_ids(ids: pd.Series, path: Path) -> np.ndarray:
     num = pd.to_numeric(ids, errors="coerce")
     if num.isna().any() or (num != np.round(num)).any():
         bad = ids[num.isna() | (num != np.round(num))].iloc[0]
-        raise InputError(f"image_id {bad!r} is not an integer", path)
+        raise InputError(f"image_id '{bad}' is not an integer", path)
     return num.to_numpy().astype(np.int64)
 
 
@@ -237,7 +237,7 @@ def read_scores(
             cnum = pd.to_numeric(df["category_id"], errors="coerce")
             bad = df["category_id"][cnum.isna() | ~cnum.isin(list(known_ids))]
             if len(bad):
-                raise InputError(f"unknown category id {bad.iloc[0]!r}", path)
+                raise InputError(f"unknown category id {bad.iloc[0]}", path)
             cat_ids = cnum.to_numpy().astype(np.int64)
         else:
             unknown = sorted(set(df["category"].astype(str)) - set(id_by_name))

@@ -1,0 +1,68 @@
+"""The command line: help, version, inspect on the demo, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import salanalysis
+from salanalysis.cli import main, parse_named
+from salanalysis.errors import InputError
+
+
+def test_help_and_version(capsys):
+    try:
+        main(["--version"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    assert salanalysis.__version__ in capsys.readouterr().out
+    assert main([]) == 0
+    assert "inspect" in capsys.readouterr().out
+
+
+def test_import_does_not_import_torch():
+    code = "import sys, salanalysis, salanalysis.cli; salanalysis.cli.build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_inspect_demo(demo, capsys, tmp_path):
+    rc = main([
+        "inspect", "--annotations", str(demo.annotations),
+        "--saliency", f"salicon={demo.saliency}",
+        "--scores", f"sample={demo.detections}",
+        "--out", str(tmp_path / "overview.csv"),
+    ])
+    out = capsys.readouterr().out
+    assert rc == 0
+    lines = {" ".join(line.split()[:-1]): line.split()[-1] for line in out.splitlines() if line.startswith("  ")}
+    assert lines["images"] == "100"
+    assert lines["instances"] == "839"
+    assert lines["instances crowd"] == "9"
+    assert lines["categories listed"] == "80"
+    assert lines["categories present"] == "70"
+    assert lines["images with map"] == "2"
+    assert lines["images with scores"] == "99"
+    assert lines["images without scores"] == "1"
+    assert (tmp_path / "overview.csv").exists()
+
+
+def test_bad_input_exit_code(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    rc = main(["inspect", "--annotations", str(bad)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert err.startswith("salanalysis: error: ") and str(bad) in err and "malformed JSON" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_parse_named():
+    assert parse_named(["a=x.csv", "y/b.json"], "--scores") == [("a", "x.csv"), ("b", "y/b.json")]
+    for bad in (["a=x", "a=y"], ["=x"], ["a b=x"]):
+        try:
+            parse_named(bad, "--scores")
+        except InputError as exc:
+            assert "--scores" in str(exc)
+        else:
+            raise AssertionError(f"{bad} accepted")

@@ -1,0 +1,143 @@
+"""Annotations: counts on the real 100-image file, masks against pycocotools, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+
+from salanalysis.coco import Annotations
+from salanalysis.errors import InputError
+
+
+def test_real_file_counts(demo_ann):
+    a = demo_ann
+    assert len(a.images) == 100
+    assert len(a.instances) == 839
+    assert len(a.categories) == 80
+    assert a.instances["category_id"].nunique() == 70
+    assert int(a.instances["iscrowd"].sum()) == 9
+    assert len(a.instances_for(include_crowd=False)) == 830
+    # tables are sorted and typed as documented
+    assert a.images["image_id"].is_monotonic_increasing
+    assert list(a.categories["index"]) == list(range(80))
+    assert a.categories["category_id"].is_monotonic_increasing
+    assert list(a.images.columns) == ["image_id", "file_name", "width", "height"]
+    assert list(a.instances.columns) == [
+        "ann_id", "image_id", "category_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "area", "iscrowd",
+    ]
+    assert list(a.categories.columns) == ["category_id", "name", "supercategory", "index"]
+
+
+def test_masks_equal_pycocotools(demo, demo_ann):
+    ref = COCO(str(demo.annotations))
+    for ann_id in demo_ann.instances["ann_id"]:
+        expected = ref.annToMask(ref.anns[int(ann_id)])
+        np.testing.assert_array_equal(demo_ann.mask(int(ann_id)), expected)
+
+
+def test_label_matrix_and_object_counts(demo, demo_ann):
+    raw = json.loads(demo.annotations.read_text())
+    cats = sorted(c["id"] for c in raw["categories"])
+    imgs = sorted(im["id"] for im in raw["images"])
+    y = demo_ann.label_matrix(include_crowd=True)
+    expected = np.zeros_like(y)
+    for a in raw["annotations"]:
+        expected[imgs.index(a["image_id"]), cats.index(a["category_id"])] = True
+    np.testing.assert_array_equal(y, expected)
+    y_nc = demo_ann.label_matrix(include_crowd=False)
+    assert y_nc.sum() <= y.sum() and (y_nc <= y).all()
+    n = demo_ann.n_objects()
+    manual = {}
+    for a in raw["annotations"]:
+        if not a["iscrowd"]:
+            manual[a["image_id"]] = manual.get(a["image_id"], 0) + 1
+    assert all(n[i] == manual.get(i, 0) for i in imgs)
+    assert int(n.sum()) == 830
+
+
+def _tiny(segmentation, h=6, w=8, **extra):
+    return {
+        "images": [{"id": 1, "width": w, "height": h, "file_name": "a.jpg"},
+                   {"id": 2, "width": w, "height": h, "file_name": "b.jpg"}],
+        "categories": [{"id": 5, "name": "dog"}, {"id": 3, "name": "cat", "supercategory": "animal"}],
+        "annotations": [{"id": 10, "image_id": 1, "category_id": 5, "segmentation": segmentation,
+                         "area": 1.0, "bbox": [0, 0, 1, 1], "iscrowd": extra.get("iscrowd", 0)}],
+    }
+
+
+def test_polygon_uncompressed_and_compressed_rle():
+    m = np.zeros((6, 8), dtype=np.uint8)
+    m[1:4, 2:7] = 1  # 3 rows x 5 cols = 15 pixels
+    rle = mask_utils.encode(np.asfortranarray(m))
+    # uncompressed RLE: column-major run lengths starting with zeros
+    flat = m.flatten(order="F")
+    counts, cur, run = [], 0, 0
+    for v in flat:
+        if v == cur:
+            run += 1
+        else:
+            counts.append(run)
+            cur, run = v, 1
+    counts.append(run)
+    for seg in ({"counts": counts, "size": [6, 8]},
+                {"counts": rle["counts"].decode(), "size": [6, 8]}):
+        a = Annotations(_tiny(seg, iscrowd=1))
+        np.testing.assert_array_equal(a.mask(10), m)
+        assert bool(a.instances["iscrowd"].iloc[0])
+    poly = [[2.0, 1.0, 7.0, 1.0, 7.0, 4.0, 2.0, 4.0]]
+    a = Annotations(_tiny(poly))
+    ref = COCO()
+    ref.dataset = _tiny(poly)
+    ref.createIndex()
+    np.testing.assert_array_equal(a.mask(10), ref.annToMask(ref.anns[10]))
+    # categories in id order whatever the file order, any number of classes
+    assert list(a.categories["name"]) == ["cat", "dog"]
+    assert a.category_index(5) == 1
+    # image 2 has no annotation: an all-negative row
+    assert a.label_matrix().tolist() == [[False, True], [False, False]]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"images": [], "categories": [', "malformed JSON at line 1 column"),
+        ("", "file is empty"),
+        ("[1, 2]", "top level is not a JSON object"),
+        ('{"images": []}', "missing 'categories'"),
+    ],
+)
+def test_bad_files(tmp_path, content, message):
+    p = tmp_path / "bad.json"
+    p.write_text(content)
+    with pytest.raises(InputError, match=message) as exc:
+        Annotations.load(p)
+    assert str(p) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        Annotations.load(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d["annotations"][0].update(image_id=99), "unknown image id 99"),
+        (lambda d: d["annotations"][0].update(category_id=42), "unknown category id 42"),
+        (lambda d: d["images"].append(dict(d["images"][0])), "duplicate image id 1"),
+        (lambda d: d["annotations"].append(dict(d["annotations"][0])), "duplicate annotation id 10"),
+        (lambda d: d["images"][0].pop("width"), r"images\[0\] lacks width"),
+        (lambda d: d["categories"].append({"id": 9, "name": "dog"}), "duplicate category name"),
+    ],
+)
+def test_inconsistent_files(tmp_path, mutate, message):
+    d = _tiny([[0.0, 0.0, 2.0, 0.0, 2.0, 2.0]])
+    mutate(d)
+    p = tmp_path / "inst.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(InputError, match=message):
+        Annotations.load(p)

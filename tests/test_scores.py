@@ -1,0 +1,164 @@
+"""Score sets: every format round-trips, detections aggregate by max, every bad input errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salanalysis.coco import Annotations
+from salanalysis.errors import InputError
+from salanalysis.scores import Scores, read_scores, write_scores
+
+
+@pytest.fixture
+def tiny_ann():
+    return Annotations(
+        {
+            "images": [{"id": i, "width": 4, "height": 3, "file_name": f"{i}.jpg"} for i in (3, 1, 2)],
+            "categories": [{"id": 7, "name": "cat"}, {"id": 2, "name": "dog"}, {"id": 4, "name": "hot dog"}],
+            "annotations": [
+                {"id": 1, "image_id": 1, "category_id": 2, "bbox": [0, 0, 1, 1], "area": 1,
+                 "segmentation": [[0, 0, 1, 0, 1, 1]], "iscrowd": 0},
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def tiny_scores(tiny_ann, rng):
+    return Scores.from_array("m", tiny_ann, rng.uniform(size=(3, 3)))
+
+
+@pytest.mark.parametrize(
+    "fname, layout",
+    [("s.csv", "wide"), ("s.parquet", "wide"), ("s.csv", "long"), ("s.parquet", "long"),
+     ("s.npz", "wide"), ("s.json", "wide")],
+)
+def test_round_trip(tmp_path, tiny_ann, tiny_scores, fname, layout):
+    path = write_scores(tiny_scores, tmp_path / fname, layout=layout)
+    back = read_scores(path, tiny_ann, name="m")
+    np.testing.assert_array_equal(back.scores, tiny_scores.scores)
+    np.testing.assert_array_equal(back.image_ids, [1, 2, 3])
+    np.testing.assert_array_equal(back.category_ids, [2, 4, 7])
+    assert back.categories == ["dog", "hot dog", "cat"]
+    assert not list(tmp_path.glob(".*part*"))  # no temporary file left behind
+
+
+def test_detections_max_per_image_and_class(demo, demo_ann):
+    s = read_scores(demo.detections, demo_ann)
+    dets = json.loads(demo.detections.read_text())
+    ref = pd.DataFrame(dets).groupby(["image_id", "category_id"])["score"].max()
+    assert s.name == demo.detections.stem
+    assert s.scores.shape == (100, 80)
+    cidx = {c: i for i, c in enumerate(demo_ann.category_ids)}
+    iidx = {im: i for i, im in enumerate(demo_ann.image_ids)}
+    expected = np.zeros((100, 80))
+    for (im, cat), v in ref.items():
+        expected[iidx[im], cidx[cat]] = v
+    np.testing.assert_array_equal(s.scores, expected)
+    assert s.n_filled == 1  # 99 of the 100 images have a detection
+
+
+def test_long_table_by_category_name(tmp_path, tiny_ann):
+    rows = [(i, c, 0.5) for i in (1, 2, 3) for c in ("cat", "dog", "hot dog")]
+    pd.DataFrame(rows, columns=["image_id", "category", "score"]).to_csv(tmp_path / "l.csv", index=False)
+    s = read_scores(tmp_path / "l.csv", tiny_ann)
+    assert (s.scores == 0.5).all()
+
+
+def test_logits_are_converted(tmp_path, tiny_ann):
+    logits = np.array([[-2.0, 0.0, 3.0]] * 3)
+    df = pd.DataFrame(logits, columns=["cat", "dog", "hot dog"])
+    df.insert(0, "image_id", [1, 2, 3])
+    df.to_csv(tmp_path / "l.csv", index=False)
+    with pytest.raises(InputError, match=r"outside \[0, 1\].*--logits"):
+        read_scores(tmp_path / "l.csv", tiny_ann)
+    s = read_scores(tmp_path / "l.csv", tiny_ann, logits=True)
+    # columns reorder to category-id order: dog (0.0), hot dog (3.0), cat (-2.0)
+    np.testing.assert_allclose(s.scores[0], [0.5, 1 / (1 + np.exp(-3.0)), 1 / (1 + np.exp(2.0))])
+
+
+def _wide(tmp_path, rows, columns=("image_id", "cat", "dog", "hot dog"), name="w.csv"):
+    p = tmp_path / name
+    pd.DataFrame(rows, columns=list(columns)).to_csv(p, index=False)
+    return p
+
+
+def test_missing_images_error_or_zero(tmp_path, tiny_ann):
+    p = _wide(tmp_path, [(1, 0.1, 0.2, 0.3), (2, 0.1, 0.2, 0.3)])
+    with pytest.raises(InputError, match="1 annotated image.*no scores, e.g. 3.*--missing zero"):
+        read_scores(p, tiny_ann)
+    s = read_scores(p, tiny_ann, missing="zero")
+    assert s.n_filled == 1 and (s.scores[2] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "rows, columns, message",
+    [
+        ([(1, 0.1, 0.2, 0.3), (2, 0.1, 0.2, 0.3), (3, 0.1, 0.2, 0.3), (99, 0.1, 0.2, 0.3)],
+         None, r"1 image id\(s\) not in the annotations, e.g. 99"),
+        ([(1, 0.1, 0.2, 0.3), (1, 0.1, 0.2, 0.3), (2, 0.1, 0.2, 0.3), (3, 0.1, 0.2, 0.3)],
+         None, "duplicate rows for image 1"),
+        ([(1, 0.1, 0.2, 0.3)], ("image_id", "cat", "dog", "horse"), "unknown category 'horse'"),
+        ([(1, 0.1, 0.2)], ("image_id", "cat", "dog"), "missing categories: 1 of 3, e.g. 'hot dog'"),
+        ([(1, np.nan, 0.2, 0.3), (2, 0.1, 0.2, 0.3), (3, 0.1, 0.2, 0.3)], None, "NaN or infinite"),
+        ([(1, np.inf, 0.2, 0.3), (2, 0.1, 0.2, 0.3), (3, 0.1, 0.2, 0.3)], None, "NaN or infinite"),
+        ([(1, 1.5, 0.2, 0.3), (2, 0.1, 0.2, 0.3), (3, 0.1, 0.2, 0.3)], None, r"outside \[0, 1\]"),
+    ],
+)
+def test_wide_errors(tmp_path, tiny_ann, rows, columns, message):
+    p = _wide(tmp_path, rows, columns or ("image_id", "cat", "dog", "hot dog"))
+    with pytest.raises(InputError, match=message) as exc:
+        read_scores(p, tiny_ann)
+    assert str(p) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_long_errors(tmp_path, tiny_ann):
+    p = tmp_path / "l.csv"
+    rows = [(i, c, 0.5) for i in (1, 2, 3) for c in (7, 2, 4)]
+    pd.DataFrame(rows + [(1, 7, 0.4)], columns=["image_id", "category_id", "score"]).to_csv(p, index=False)
+    with pytest.raises(InputError, match="duplicate rows for image 1 category 7"):
+        read_scores(p, tiny_ann)
+    pd.DataFrame(rows[:-1], columns=["image_id", "category_id", "score"]).to_csv(p, index=False)
+    with pytest.raises(InputError, match=r"missing scores for 1 \(image, category\) pairs"):
+        read_scores(p, tiny_ann)
+    pd.DataFrame(rows + [(1, 99, 0.4)], columns=["image_id", "category_id", "score"]).to_csv(p, index=False)
+    with pytest.raises(InputError, match="unknown category id 99"):
+        read_scores(p, tiny_ann)
+
+
+def test_file_level_errors(tmp_path, tiny_ann):
+    p = tmp_path / "d.json"
+    p.write_text('[{"image_id": 1, "category_id": 2, "score": 0.5}')
+    with pytest.raises(InputError, match="malformed JSON at line 1 column"):
+        read_scores(p, tiny_ann)
+    p.write_text("")
+    with pytest.raises(InputError, match="file is empty"):
+        read_scores(p, tiny_ann)
+    p.write_text('[{"image_id": 42, "category_id": 2, "score": 0.5}]')
+    with pytest.raises(InputError, match="not in the annotations, e.g. 42"):
+        read_scores(p, tiny_ann)
+    p.write_text('[{"image_id": 1, "category_id": 2, "score": NaN}]')
+    with pytest.raises(InputError, match="NaN"):
+        read_scores(p, tiny_ann)
+    e = tmp_path / "e.csv"
+    e.write_text("")
+    with pytest.raises(InputError, match="file is empty"):
+        read_scores(e, tiny_ann)
+    with pytest.raises(InputError, match="file not found"):
+        read_scores(tmp_path / "none.csv", tiny_ann)
+    with pytest.raises(InputError, match="unknown score file type"):
+        read_scores(tmp_path / "x.txt", tiny_ann)
+    z = tmp_path / "z.npz"
+    np.savez(z, image_ids=np.array([1, 2, 3]), scores=np.zeros((3, 2)), categories=np.array(["cat", "dog", "hot dog"]))
+    with pytest.raises(InputError, match="NPZ 'scores' has shape"):
+        read_scores(z, tiny_ann)
+
+
+def test_non_integer_image_id(tmp_path, tiny_ann):
+    p = _wide(tmp_path, [("abc", 0.1, 0.2, 0.3)])
+    with pytest.raises(InputError, match="image_id 'abc' is not an integer"):
+        read_scores(p, tiny_ann)
