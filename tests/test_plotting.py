@@ -1,0 +1,221 @@
+"""Plot functions: each returns its Axes with the expected artists, from tables in the contract shapes."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.container import BarContainer, ErrorbarContainer
+from scipy import stats
+
+from salanalysis import plotting
+from salanalysis.plotting import OUTCOME_COLORS, model_colors
+
+
+def _hex(color) -> str:
+    return mpl.colors.to_hex(color).lower()
+
+
+def _bars(ax) -> list:
+    return [p for c in ax.containers if isinstance(c, BarContainer) for p in c.patches]
+
+
+def _errorbars(ax) -> list[ErrorbarContainer]:
+    return [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+
+
+@pytest.fixture
+def descriptives() -> pd.DataFrame:
+    # stats.tpfn_descriptives shape: model, variable, group, n, mean, sd, sem, ci95_low, ci95_high
+    rows = []
+    for model, shift in (("base", 0.0), ("dual", 0.01)):
+        for group, mean, n in (("detected", 0.12 + shift, 400), ("missed", 0.03 + shift, 150)):
+            sd = 0.05
+            rows.append({"model": model, "variable": "area_frac", "group": group, "n": n,
+                         "mean": mean, "sd": sd, "sem": sd / np.sqrt(n),
+                         "ci95_low": mean - 0.01, "ci95_high": mean + 0.01})
+    return pd.DataFrame(rows)
+
+
+def test_tpfn_means_bars_sem_and_n(descriptives):
+    fig, ax = plt.subplots()
+    tests = pd.DataFrame({"model": ["base"], "variable": ["area_frac"], "test": ["student"],
+                          "statistic": [25.2469], "p_val": [1e-9]})
+    out = plotting.plot_tpfn_means(descriptives, "area_frac", models=["base"], tests=tests, ax=ax)
+    assert out is ax
+    bars = _bars(ax)
+    assert len(bars) == 2
+    assert [b.get_height() for b in bars] == pytest.approx([0.12, 0.03])
+    assert _hex(bars[0].get_facecolor()) == OUTCOME_COLORS["detected"].lower()
+    assert _hex(bars[1].get_facecolor()) == OUTCOME_COLORS["missed"].lower()
+    # one error bar per bar, half-length = SEM (0.05 / sqrt(n))
+    eb = _errorbars(ax)
+    assert len(eb) == 2
+    seg = eb[0].lines[2][0].get_segments()[0]
+    assert seg[1][1] - seg[0][1] == pytest.approx(2 * 0.05 / np.sqrt(400))
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["tp\nn=400", "fn\nn=150"]
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "t = 25.25" in texts and "p < 0.0001" in texts
+    assert "size" in ax.get_ylabel()
+
+
+def test_tpfn_means_two_models_and_unknown_variable(descriptives):
+    ax = plotting.plot_tpfn_means(descriptives, "area_frac", labels={"dual": "dual-stream"})
+    assert len(_bars(ax)) == 4
+    assert any("dual-stream" in t.get_text() for t in ax.texts)
+    with pytest.raises(ValueError, match="center_dist"):
+        plotting.plot_tpfn_means(descriptives, "center_dist")
+
+
+def test_tpfn_distribution(rng):
+    n = 300
+    objects = pd.DataFrame({"area_frac": rng.uniform(0.001, 0.5, n),
+                            "sal_max_salicon": np.where(rng.random(n) < 0.3, np.nan, rng.random(n)),
+                            "detected_m": rng.random(n) < 0.6})
+    ax = plotting.plot_tpfn_distribution(objects, "sal_max_salicon", "m")
+    n_tp = int((objects["detected_m"] & objects["sal_max_salicon"].notna()).sum())
+    n_fn = int((~objects["detected_m"] & objects["sal_max_salicon"].notna()).sum())
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"tp\nn={n_tp}", f"fn\nn={n_fn}"]
+    assert len(ax.collections) == 2  # one violin body per outcome
+    assert _hex(ax.collections[0].get_facecolor()[0]) == OUTCOME_COLORS["detected"].lower()
+    assert len(ax.patches) == 2  # one box per outcome
+    ax2 = plotting.plot_tpfn_distribution(objects, "area_frac", "m", ax=plt.figure().gca())
+    assert ax2.get_ylabel().startswith("log10")
+    with pytest.raises(ValueError, match="detected_x"):
+        plotting.plot_tpfn_distribution(objects, "area_frac", "x")
+
+
+def test_classwise_scatter_fit_and_r(rng):
+    x = rng.random(40)
+    df = pd.DataFrame({"category": [f"c{i}" for i in range(40)], "center_dist": x,
+                       "AP": 0.8 - 0.4 * x + rng.normal(0, 0.05, 40)})
+    ax = plotting.plot_classwise_scatter(df, "center_dist", annotate=2)
+    assert len(ax.collections) == 1 and ax.collections[0].get_offsets().shape == (40, 2)
+    line = ax.lines[0]
+    slope, intercept = np.polyfit(df["center_dist"], df["AP"], 1)
+    xs, ys = line.get_data()
+    assert ys[0] == pytest.approx(intercept + slope * xs[0])
+    ref = stats.pearsonr(df["center_dist"], df["AP"])  # reference r
+    legend = ax.get_legend().get_texts()[0].get_text()
+    assert f"r = {ref.statistic:.3f}" in legend and "n = 40" in legend
+    assert len(ax.texts) == 2
+    # with a correlation table, its numbers are shown
+    corr = pd.DataFrame({"variable": ["center_dist"], "method": ["pearson"], "n": [40],
+                         "r": [-0.501], "p_val": [0.0124]})
+    ax2 = plotting.plot_classwise_scatter(df, "center_dist", correlations=corr, ax=plt.figure().gca())
+    assert "r = -0.501, p = 0.0124" in ax2.get_legend().get_texts()[0].get_text()
+
+
+@pytest.fixture
+def clutter() -> pd.DataFrame:
+    rows = []
+    for model, base in (("base", 0.6), ("dual", 0.63)):
+        for k in range(1, 6):
+            m = base + 0.02 * k
+            rows.append({"model": model, "group": str(k) if k < 5 else ">=5", "n_objects": k,
+                         "is_tail": k == 5, "n_images": 100 - 10 * k, "n_classes": 60,
+                         "n_classes_excluded": 20, "mAP": m, "mAP_smoothed": m + 0.001,
+                         "ci95_low": m - 0.05, "ci95_high": m + 0.05})
+    return pd.DataFrame(rows)
+
+
+def test_clutter_lines_bands_ticks(clutter):
+    colors = model_colors(["base", "dual"])
+    ax = plotting.plot_clutter(clutter, labels={"base": "Baseline"})
+    # per model: smoothed line + raw points
+    assert len(ax.lines) == 4
+    assert ax.lines[0].get_ydata() == pytest.approx(clutter.loc[clutter.model == "base", "mAP_smoothed"])
+    assert _hex(ax.lines[0].get_color()) == colors["base"].lower()
+    assert len(ax.collections) == 2  # bootstrap bands
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4", ">=5"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Baseline", "dual"]
+    ax2 = plotting.plot_clutter(clutter, smoothed=False, bands=False, ax=plt.figure().gca())
+    assert len(ax2.lines) == 2 and len(ax2.collections) == 0
+    assert ax2.lines[1].get_ydata() == pytest.approx(clutter.loc[clutter.model == "dual", "mAP"])
+
+
+def test_objects_histogram():
+    hist = pd.DataFrame({"n_objects": [0, 1, 2, 3], "n_images": [5, 30, 20, 7]})
+    ax = plotting.plot_objects_histogram(hist)
+    assert [b.get_height() for b in _bars(ax)] == [5, 30, 20, 7]
+    assert "62" in ax.get_ylabel()
+
+
+def test_category_delta_sorted_with_ci_and_colors():
+    cmp = pd.DataFrame({"category": ["a", "b", "c", "d"], "delta": [-0.05, 0.1, 0.01, 0.2],
+                        "ci95_low": [-0.08, 0.05, -0.02, 0.1], "ci95_high": [-0.01, 0.15, 0.04, 0.3],
+                        "verdict": ["worsened", "improved", "within noise", "improved"]})
+    colors = model_colors(["A", "B"])
+    ax = plotting.plot_category_delta(cmp, label_a="A", label_b="B", color_a=colors["A"],
+                                      color_b=colors["B"])
+    bars = _bars(ax)
+    assert [b.get_height() for b in bars] == pytest.approx([0.2, 0.1, 0.01, -0.05])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["d", "b", "c", "a"]
+    assert _hex(bars[0].get_facecolor()) == colors["B"].lower()
+    assert _hex(bars[3].get_facecolor()) == colors["A"].lower()
+    assert _hex(bars[2].get_facecolor()) == plotting.NEUTRAL
+    (eb,) = _errorbars(ax)
+    segs = eb.lines[2][0].get_segments()
+    assert segs[0][0][1] == pytest.approx(0.1) and segs[0][1][1] == pytest.approx(0.3)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["B better (2)", "A better (1)", "within noise (1)"]
+
+
+def test_cam_example_layout(tmp_path, demo):
+    img = sorted(demo.images.glob("*.jpg"))[0]
+    cam_a = np.outer(np.arange(7), np.ones(7)).astype(np.float32)
+    np.save(tmp_path / "a.npy", cam_a)
+    np.save(tmp_path / "b.npy", cam_a.T)
+    manifest = [{"image": str(img), "category": "bus",
+                 "models": [{"model": "base", "cam": "a.npy", "confidence": 0.2042},
+                            {"model": "dual", "cam": "b.npy", "confidence": 0.5920}]}] * 2
+    fig = plotting.cam_figure(manifest, root=tmp_path, labels={"dual": "Dual-stream"})
+    axes = fig.axes
+    assert len(axes) == 6
+    assert [a.get_title() for a in axes[:3]] == ["bus", "base: 0.2042", "Dual-stream: 0.5920"]
+    assert len(axes[0].images) == 1 and len(axes[1].images) == 2
+    overlay = axes[1].images[1].get_array()
+    assert overlay.shape[:2] == axes[0].images[0].get_array().shape[:2]
+    assert float(overlay.min()) == 0.0 and float(overlay.max()) == 1.0
+    with pytest.raises(ValueError, match="no examples"):
+        plotting.cam_figure([])
+
+
+def test_style_is_a_context_and_save_writes_pdf_png(tmp_path):
+    before = mpl.rcParams["pdf.fonttype"], mpl.rcParams["font.size"]
+    with plotting.paper_style():
+        assert mpl.rcParams["pdf.fonttype"] == 42
+        fig, ax = plotting.new_figure("column")
+        assert fig.get_size_inches()[0] == pytest.approx(3.3)
+        ax.plot([0, 1], [0, 1], label="x")
+        ax.set_title("Title")
+        paths = plotting.save_figure(fig, tmp_path / "fig" / "f.pdf")
+    assert (mpl.rcParams["pdf.fonttype"], mpl.rcParams["font.size"]) == before
+    assert [p.name for p in paths] == ["f.pdf", "f.png"]
+    pdf = paths[0].read_bytes()
+    assert pdf.startswith(b"%PDF") and b"/FontFile2" in pdf  # TrueType embedded (type 42)
+    assert b"/Type3" not in pdf
+    import cv2
+
+    png = cv2.imread(str(paths[1]))
+    # 3.3 in at 300 dpi is ~990 px wide before the tight bounding box trims margins
+    assert 700 < png.shape[1] <= 1000
+    assert not list((tmp_path / "fig").glob(".*part*"))
+    fig2, _ = plotting.new_figure("page")
+    assert fig2.get_size_inches()[0] == pytest.approx(6.9)
+
+
+def test_import_changes_no_global_state():
+    import subprocess
+    import sys
+
+    # nothing drawn or styled at import: pyplot is not even loaded ...
+    code = "import sys, salanalysis.plotting; assert 'matplotlib.pyplot' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    # ... and every rcParam is as before
+    code = ("import matplotlib as mpl, matplotlib.pyplot; before = dict(mpl.rcParams); "
+            "import salanalysis.plotting; assert dict(mpl.rcParams) == before")
+    subprocess.run([sys.executable, "-c", code], check=True)
