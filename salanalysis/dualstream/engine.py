@@ -1,0 +1,386 @@
+"""Reusable training machinery: distributed setup, checkpoints, RNG state, autocast, weights.
+
+Stable API (also used by the saliency network of issue 10)
+----------------------------------------------------------
+:func:`setup_distributed` -> :class:`DistInfo`
+    Reads torchrun's ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK``; initialises the
+    process group (NCCL on CUDA, gloo on CPU) when ``WORLD_SIZE > 1``; picks the
+    device. The same code runs on 1 or N processes. :func:`cleanup_distributed`.
+:func:`save_checkpoint(path, state) <save_checkpoint>`
+    ``torch.save`` to a temporary file next to ``path``, then ``os.replace``:
+    an interrupted write never leaves a partial checkpoint under ``path``.
+:func:`load_checkpoint(path) <load_checkpoint>`
+    ``torch.load(..., weights_only=True, map_location="cpu")`` with one-line
+    :class:`~salanalysis.errors.InputError` on a missing or unreadable file.
+:func:`capture_rng_state` / :func:`restore_rng_state`
+    Python, NumPy, torch CPU and CUDA generator states as weights-only-loadable
+    plain data (lists, dicts, tensors).
+:func:`autocast(device, enabled) <autocast>`
+    bf16 autocast on CUDA; a no-op context elsewhere.
+:func:`load_resnet50(weights) <load_resnet50>`
+    torchvision ResNet-50: ``"imagenet"`` (torchvision weights API, IMAGENET1K_V1;
+    downloads when online, offline -> one-line InputError), ``"none"`` (random) or a
+    local file (``torch.load(..., weights_only=True)``; a torchvision state dict or
+    one of this package's checkpoints).
+:func:`load_weights_into(model, path) <load_weights_into>`
+    Initialise a Baseline / DualStream (or any module) from a checkpoint or state
+    dict file, strictly for backbones, and for the final linear layer when its
+    shape matches.
+:func:`unwrap_model`, :func:`seed_everything`, :func:`all_gather_objects`, :func:`barrier`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from salanalysis.errors import InputError
+from salanalysis.io import atomic_path
+
+__all__ = [
+    "DistInfo",
+    "setup_distributed",
+    "cleanup_distributed",
+    "barrier",
+    "all_gather_objects",
+    "save_checkpoint",
+    "load_checkpoint",
+    "capture_rng_state",
+    "restore_rng_state",
+    "autocast",
+    "load_resnet50",
+    "read_state_dict",
+    "load_weights_into",
+    "unwrap_model",
+    "seed_everything",
+    "resolve_device",
+]
+
+
+# ----------------------------------------------------------------- distributed
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process stands: ``rank`` of ``world_size``, its ``device``."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+    backend: str | None = None
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def resolve_device(device: str = "auto", local_rank: int = 0) -> torch.device:
+    """``"auto"`` -> ``cuda:<local_rank>`` when CUDA is available, else CPU."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError("device 'cuda' requested but CUDA is not available")
+        return torch.device("cuda", local_rank)
+    return torch.device(device)
+
+
+def setup_distributed(device: str = "auto", backend: str | None = None) -> DistInfo:
+    """Initialise ``torch.distributed`` from torchrun's environment variables.
+
+    Without ``WORLD_SIZE`` (or with 1) nothing is initialised and a
+    single-process :class:`DistInfo` is returned. With more, the process group
+    uses ``backend`` (default: ``"nccl"`` on CUDA, ``"gloo"`` on CPU) and each
+    process takes ``cuda:LOCAL_RANK`` on GPU.
+    """
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = resolve_device(device, local)
+    if world <= 1:
+        return DistInfo(0, 1, 0, dev, None)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    backend = backend or ("nccl" if dev.type == "cuda" else "gloo")
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    return DistInfo(dist.get_rank(), dist.get_world_size(), local, dev, backend)
+
+
+def cleanup_distributed() -> None:
+    """Destroy the process group if one was initialised."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    """``dist.barrier()`` when distributed, else nothing."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def all_gather_objects(obj: Any) -> list[Any]:
+    """Every rank's ``obj`` in rank order (``[obj]`` when not distributed)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return [obj]
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+# ----------------------------------------------------------------- checkpoints
+def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> Path:
+    """Write ``state`` with ``torch.save`` atomically (temporary file + ``os.replace``).
+
+    ``state`` should hold only weights-only-loadable data (tensors, numbers,
+    strings, lists, dicts): what :func:`load_checkpoint` accepts.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(dict(state), tmp)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("checkpoint not found", path)
+    if path.is_dir():
+        raise InputError("expected a checkpoint file, got a directory", path)
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # pickle, zip and weights-only errors have many types
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InputError(f"cannot read checkpoint: {type(exc).__name__}: {msg}", path) from exc
+    if not isinstance(obj, dict):
+        raise InputError(f"checkpoint holds a {type(obj).__name__}, expected a dict", path)
+    return obj
+
+
+# ---------------------------------------------------------------------- RNG
+def capture_rng_state() -> dict:
+    """Python, NumPy, torch and CUDA RNG states as weights-only-loadable data."""
+    np_state = np.random.get_state(legacy=False)
+    state = {
+        "python": _to_plain(random.getstate()),
+        "numpy": {
+            "bit_generator": np_state["bit_generator"],
+            "key": torch.from_numpy(np.asarray(np_state["state"]["key"]).astype(np.int64)),
+            "pos": int(np_state["state"]["pos"]),
+            "has_gauss": int(np_state["has_gauss"]),
+            "gauss": float(np_state["gauss"]),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    return state
+
+
+def restore_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`capture_rng_state` captured (CUDA states only when present)."""
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state(
+        {
+            "bit_generator": n["bit_generator"],
+            "state": {"key": n["key"].numpy().astype(np.uint32), "pos": int(n["pos"])},
+            "has_gauss": int(n["has_gauss"]),
+            "gauss": float(n["gauss"]),
+        }
+    )
+    torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda") or []
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def _to_plain(obj: Any) -> Any:
+    if isinstance(obj, tuple):
+        return [_to_plain(o) for o in obj]
+    return obj
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# ------------------------------------------------------------------ autocast
+def autocast(device: torch.device | str, enabled: bool = True) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when ``enabled``; a null context on CPU or when disabled."""
+    device = torch.device(device)
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+# ------------------------------------------------------------------- weights
+_PREFIXES = ("module.", "_orig_mod.")
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A state dict from a file: a bare state dict, or a checkpoint holding one.
+
+    Checkpoints of this package (``{"model": ...}``) and common ``{"state_dict": ...}``
+    wrappers are unwrapped; ``module.`` (DDP) and ``_orig_mod.`` (torch.compile)
+    prefixes are removed. Loaded with ``weights_only=True``.
+    """
+    path = Path(path)
+    obj = load_checkpoint(path)
+    for key in ("model", "state_dict", "model_state_dict"):
+        if key in obj and isinstance(obj[key], Mapping):
+            obj = obj[key]
+            break
+    sd = {}
+    for k, v in obj.items():
+        if not isinstance(v, torch.Tensor):
+            raise InputError(f"not a state dict: entry {k!r} is a {type(v).__name__}", path)
+        for p in _PREFIXES:
+            while k.startswith(p):
+                k = k[len(p):]
+        sd[k] = v
+    if not sd:
+        raise InputError("state dict is empty", path)
+    return sd
+
+
+def _backbone_part(sd: Mapping[str, torch.Tensor], stream: str = "trunk") -> dict[str, torch.Tensor]:
+    """The ResNet part of a state dict: strip ``backbone.`` / ``trunk.`` (or ``branch.``)."""
+    for prefix in ("backbone.", f"{stream}.", "trunk."):
+        part = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+        if part:
+            return part
+    return dict(sd)
+
+
+def load_resnet50(weights: str | os.PathLike | None = "imagenet", *, stream: str = "trunk") -> nn.Module:
+    """A torchvision ResNet-50 (with its 1000-class ``fc``), initialised per ``weights``.
+
+    Parameters
+    ----------
+    weights
+        ``"imagenet"``: torchvision's ``ResNet50_Weights.IMAGENET1K_V1`` (the
+        original weights of He et al.), through the weights API and torch hub's
+        cache; offline without a cached copy raises a one-line InputError.
+        ``"none"`` (or None): random initialisation. Anything else: a local file,
+        read with ``torch.load(..., weights_only=True)``: a torchvision ResNet-50
+        state dict (``fc.*`` optional) or a checkpoint of this package (the
+        ``backbone.`` / ``trunk.`` part is used; ``stream="branch"`` takes a
+        DualStream's branch).
+    """
+    from torchvision.models import ResNet50_Weights, resnet50
+
+    if weights is None or str(weights).lower() == "none":
+        return resnet50(weights=None)
+    if str(weights).lower() == "imagenet":
+        w = ResNet50_Weights.IMAGENET1K_V1
+        try:
+            return resnet50(weights=w, progress=False)
+        except (OSError, RuntimeError, ValueError) as exc:
+            cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(w.url).name
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(
+                f"cannot load torchvision's ImageNet ResNet-50 weights ({first}); no cached copy "
+                "and no download possible (offline?): pass --weights PATH to a local copy "
+                f"(e.g. {w.url}) or --weights none",
+                cache,
+            ) from exc
+    path = Path(weights)
+    sd = _backbone_part(read_state_dict(path), stream)
+    sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
+    model = resnet50(weights=None)
+    result = model.load_state_dict(sd, strict=False)
+    missing = [k for k in result.missing_keys if not k.startswith("fc.")]
+    if missing:
+        raise InputError(
+            f"not a ResNet-50 state dict: {len(missing)} backbone entries missing, e.g. {missing[0]!r}", path
+        )
+    if result.unexpected_keys:
+        raise InputError(
+            f"not a ResNet-50 state dict: {len(result.unexpected_keys)} unexpected entries, "
+            f"e.g. {result.unexpected_keys[0]!r}",
+            path,
+        )
+    return model
+
+
+def load_weights_into(model: nn.Module, path: str | os.PathLike, *, stream: str = "trunk") -> list[str]:
+    """Initialise ``model`` from a file; returns the names of what was *not* loaded.
+
+    For a Baseline / DualStream, every backbone must load completely (a mismatch is
+    an InputError naming the file); the final ``fc`` loads when the file has one of
+    the same shape and is otherwise left as is (its names are returned). Files may
+    hold a Baseline, a DualStream (``stream`` picks which backbone feeds a
+    Baseline) or a bare torchvision ResNet-50.
+    """
+    path = Path(path)
+    sd = read_state_dict(path)
+    own = model.state_dict()
+    if all(k in sd and sd[k].shape == v.shape for k, v in own.items()):
+        model.load_state_dict({k: sd[k] for k in own})
+        return []
+    skipped: list[str] = []
+    backbones = getattr(model, "backbones", None)
+    if backbones is None:
+        raise InputError("state dict does not match the model", path)
+    names = ["backbone"] if len(backbones) == 1 else ["trunk", "branch"]
+    for name, bb in zip(names, backbones):
+        want = stream if name == "backbone" else name
+        part = _backbone_part(sd, want)
+        part = {k: v for k, v in part.items() if not k.startswith("fc.")}
+        try:
+            bb.load_state_dict(part, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise InputError(f"cannot load the {name} ResNet-50 from it: {first}", path) from exc
+    fc = getattr(model, "fc", None)
+    if fc is not None:
+        w, b = sd.get("fc.weight"), sd.get("fc.bias")
+        if w is not None and b is not None and w.shape == fc.weight.shape and b.shape == fc.bias.shape:
+            with torch.no_grad():
+                fc.weight.copy_(w)
+                fc.bias.copy_(b)
+        else:
+            skipped += ["fc.weight", "fc.bias"]
+    return skipped
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The plain module under DistributedDataParallel and/or torch.compile wrappers."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def iter_bn(model: nn.Module) -> Iterator[nn.Module]:
+    """Every BatchNorm module of ``model``."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            yield m

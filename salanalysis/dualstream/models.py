@@ -1,0 +1,282 @@
+"""ResNet-50 multi-label classifiers of the paper (Sec. 4.1, 5.1).
+
+Both models are built on torchvision's ResNet-50 (no hand-written backbone) and
+output **logits shaped (B, C, 2)**: ``logits[:, c, 0]`` is the *negative* and
+``logits[:, c, 1]`` the *positive* score of class ``c`` (Eq. 4-5; index 1 =
+positive). Probabilities are the per-class two-way softmax, see
+:func:`probabilities` (equal to ``sigmoid(x1 - x0)``).
+
+:class:`Baseline`
+    ResNet-50 without its ``avgpool`` and ``fc`` (the 7x7x2048 maps of the last
+    block for a 224x224 input) -> global spatial pooling (max by default, as the
+    paper following Oquab et al.; ``"avg"`` as an option) -> ``Linear(2048, 2C)``.
+:class:`DualStream`
+    Two such backbones, the *trunk* (classification) and the *branch*
+    (saliency-trained), each pooled to 2048, concatenated to 4096 (trunk first,
+    Eq. 2) -> ``Linear(4096, 2C)`` (Eq. 3).
+
+Stable API (reused by the CAM / saliency modules of issue 10)
+--------------------------------------------------------------
+``model(x) -> (B, C, 2)`` logits.
+``model.features(x) -> list[Tensor]``: the last feature maps, one (B, 2048, h, w)
+    tensor per stream (``[trunk]`` for a Baseline, ``[trunk, branch]`` for a
+    DualStream).
+``model.class_weights() -> Tensor (C, D)``: positive-minus-negative rows of the
+    final linear layer (D = 2048 or 4096); the logit difference ``x1 - x0`` of a
+    class is ``pooled @ class_weights().T + class_bias()``. For a DualStream the
+    columns ``[:2048]`` weigh the trunk's maps and ``[2048:]`` the branch's
+    (``model.stream_weights()`` gives them split per stream), so a CAM of class
+    ``c`` is ``sum_s einsum('k,khw->hw', stream_weights()[s][c], features(x)[s][i])``.
+``model.backbones -> list[Backbone]`` in stream order; ``model.fc`` the linear
+    layer; ``model.pool`` the :class:`GlobalPool`; ``model.num_classes``;
+    ``model.arch`` (``"baseline"`` | ``"dualstream"``).
+:class:`Backbone` is an ``nn.Sequential`` of torchvision's ResNet-50 children
+    ``conv1, bn1, relu, maxpool, layer1..layer4``; its state-dict keys are
+    torchvision's (minus ``fc``), so torchvision weights load into it directly.
+:func:`build_model` is the one factory; :func:`model_meta` /
+    :func:`model_from_meta` describe and rebuild a model from a checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+__all__ = [
+    "Backbone",
+    "GlobalPool",
+    "Baseline",
+    "DualStream",
+    "build_model",
+    "model_meta",
+    "model_from_meta",
+    "probabilities",
+    "FEATURE_DIM",
+]
+
+FEATURE_DIM = 2048
+Pooling = Literal["max", "avg"]
+
+
+class Backbone(nn.Sequential):
+    """ResNet-50 up to its last block: (B, 3, H, W) -> (B, 2048, H/32, W/32).
+
+    Built from a torchvision ``ResNet`` (its ``avgpool`` and ``fc`` are dropped);
+    child names follow torchvision, so ``backbone.load_state_dict`` accepts a
+    torchvision ResNet-50 state dict without its ``fc.*`` entries.
+    """
+
+    def __init__(self, resnet: nn.Module | None = None) -> None:
+        if resnet is None:
+            from torchvision.models import resnet50
+
+            resnet = resnet50(weights=None)
+        names = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
+        super().__init__(OrderedDict((n, getattr(resnet, n)) for n in names))
+
+
+class GlobalPool(nn.Module):
+    """Global spatial pooling (B, K, h, w) -> (B, K): ``"max"`` (GMP) or ``"avg"`` (GAP)."""
+
+    def __init__(self, mode: Pooling = "max") -> None:
+        super().__init__()
+        if mode not in ("max", "avg"):
+            raise ValueError(f"pooling must be 'max' or 'avg', got {mode!r}")
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "max":
+            return torch.amax(x, dim=(2, 3))
+        return torch.mean(x, dim=(2, 3))
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
+
+
+class _MultiLabelHead(nn.Module):
+    """Shared logic: pooled features -> Linear(D, 2C) -> (B, C, 2)."""
+
+    arch: str = ""
+
+    def __init__(self, num_classes: int, in_features: int, pooling: Pooling) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError("num_classes must be >= 1")
+        self.num_classes = int(num_classes)
+        self.pooling = pooling
+        self.pool = GlobalPool(pooling)
+        self.fc = nn.Linear(in_features, 2 * self.num_classes)
+
+    @property
+    def backbones(self) -> list[Backbone]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Last feature maps, one (B, 2048, h, w) tensor per stream."""
+        return [b(x) for b in self.backbones]
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled (and, for two streams, concatenated) features (B, D)."""
+        return torch.cat([self.pool(f) for f in self.features(x)], dim=1)
+
+    def head(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Apply the linear layer to pooled features: (B, D) -> logits (B, C, 2)."""
+        return self.fc(pooled).view(pooled.shape[0], self.num_classes, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pooled(x))
+
+    def class_weights(self) -> torch.Tensor:
+        """Positive-minus-negative weight rows of the linear layer, (C, D)."""
+        w = self.fc.weight.view(self.num_classes, 2, -1)
+        return w[:, 1] - w[:, 0]
+
+    def class_bias(self) -> torch.Tensor:
+        """Positive-minus-negative bias, (C,)."""
+        b = self.fc.bias.view(self.num_classes, 2)
+        return b[:, 1] - b[:, 0]
+
+    def stream_weights(self) -> list[torch.Tensor]:
+        """:meth:`class_weights` split per stream: a (C, 2048) tensor per stream."""
+        return list(torch.split(self.class_weights(), FEATURE_DIM, dim=1))
+
+
+class Baseline(_MultiLabelHead):
+    """ResNet-50 -> global pooling -> Linear(2048, 2C) (the paper's RSN-50 baseline).
+
+    Parameters
+    ----------
+    num_classes
+        C, the number of labels.
+    pooling
+        ``"max"`` (default, the paper's GMP) or ``"avg"``.
+    backbone
+        A :class:`Backbone` (default: randomly initialised ResNet-50; use
+        :func:`salanalysis.dualstream.engine.load_resnet50` for ImageNet weights).
+    """
+
+    arch = "baseline"
+
+    def __init__(self, num_classes: int, pooling: Pooling = "max", backbone: Backbone | None = None) -> None:
+        super().__init__(num_classes, FEATURE_DIM, pooling)
+        self.backbone = backbone if backbone is not None else Backbone()
+
+    @property
+    def backbones(self) -> list[Backbone]:
+        return [self.backbone]
+
+
+class DualStream(_MultiLabelHead):
+    """Trunk and branch ResNet-50s, pooled and concatenated -> Linear(4096, 2C).
+
+    Parameters
+    ----------
+    num_classes
+        C.
+    pooling
+        ``"max"`` (default) or ``"avg"``, applied to both streams.
+    trunk, branch
+        :class:`Backbone` modules (default: random ResNet-50s).
+    """
+
+    arch = "dualstream"
+
+    def __init__(
+        self,
+        num_classes: int,
+        pooling: Pooling = "max",
+        trunk: Backbone | None = None,
+        branch: Backbone | None = None,
+    ) -> None:
+        super().__init__(num_classes, 2 * FEATURE_DIM, pooling)
+        self.trunk = trunk if trunk is not None else Backbone()
+        self.branch = branch if branch is not None else Backbone()
+
+    @property
+    def backbones(self) -> list[Backbone]:
+        return [self.trunk, self.branch]
+
+    @classmethod
+    def from_baselines(cls, trunk: Baseline, branch: Baseline, fc_init: Literal["average", "random"] = "average") -> DualStream:
+        """Assemble a DualStream from two trained Baselines (the paper's phase 2 start).
+
+        ``fc_init="average"`` sets ``W = 0.5 [W_trunk, W_branch]`` and
+        ``b = 0.5 (b_trunk + b_branch)``, so the new model starts out predicting
+        the mean of the two baselines' logits; ``"random"`` keeps PyTorch's
+        default initialisation of a fresh ``Linear(4096, 2C)``.
+        """
+        if trunk.num_classes != branch.num_classes:
+            raise ValueError(
+                f"trunk has {trunk.num_classes} classes, branch {branch.num_classes}"
+            )
+        if trunk.pooling != branch.pooling:
+            raise ValueError(f"trunk pools with {trunk.pooling!r}, branch with {branch.pooling!r}")
+        model = cls(trunk.num_classes, trunk.pooling, trunk=trunk.backbone, branch=branch.backbone)
+        if fc_init == "average":
+            with torch.no_grad():
+                model.fc.weight.copy_(0.5 * torch.cat([trunk.fc.weight, branch.fc.weight], dim=1))
+                model.fc.bias.copy_(0.5 * (trunk.fc.bias + branch.fc.bias))
+        elif fc_init != "random":
+            raise ValueError("fc_init must be 'average' or 'random'")
+        return model
+
+
+def build_model(
+    name: Literal["baseline", "dualstream"],
+    num_classes: int,
+    *,
+    pooling: Pooling = "max",
+    weights: str | None = "none",
+    branch_weights: str | None = None,
+) -> Baseline | DualStream:
+    """The one model factory.
+
+    Parameters
+    ----------
+    name
+        ``"baseline"`` or ``"dualstream"`` (``"dual-stream"``, ``"dual"`` accepted).
+    num_classes
+        C.
+    pooling
+        ``"max"`` or ``"avg"``.
+    weights
+        Backbone initialisation for the (trunk) ResNet-50: ``"imagenet"``,
+        ``"none"`` or a path (see :func:`salanalysis.dualstream.engine.load_resnet50`).
+    branch_weights
+        For ``"dualstream"``: the branch's initialisation (default: same as ``weights``).
+    """
+    from salanalysis.dualstream.engine import load_resnet50
+
+    key = name.lower().replace("-", "").replace("_", "")
+    if key == "baseline":
+        return Baseline(num_classes, pooling, Backbone(load_resnet50(weights or "none")))
+    if key in ("dualstream", "dual"):
+        trunk = Backbone(load_resnet50(weights or "none"))
+        branch = Backbone(load_resnet50(branch_weights or weights or "none"))
+        return DualStream(num_classes, pooling, trunk=trunk, branch=branch)
+    raise ValueError(f"unknown model {name!r} (expected 'baseline' or 'dualstream')")
+
+
+def model_meta(model: nn.Module, category_ids: Any = None, category_names: Any = None) -> dict:
+    """Plain-data description of a model (stored in checkpoints; see :func:`model_from_meta`)."""
+    return {
+        "arch": model.arch,
+        "num_classes": int(model.num_classes),
+        "pooling": model.pooling,
+        "category_ids": [int(c) for c in category_ids] if category_ids is not None else None,
+        "category_names": [str(c) for c in category_names] if category_names is not None else None,
+    }
+
+
+def model_from_meta(meta: dict) -> Baseline | DualStream:
+    """A randomly initialised model with the architecture described by ``meta``."""
+    cls = {"baseline": Baseline, "dualstream": DualStream}[meta["arch"]]
+    return cls(int(meta["num_classes"]), meta.get("pooling", "max"))
+
+
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Per-class two-way softmax, positive column: (B, C, 2) -> (B, C) in [0, 1]."""
+    return torch.softmax(logits.float(), dim=-1)[..., 1]
