@@ -1,0 +1,79 @@
+"""``salanalysis clutter``: mAP per number of objects in the image (Fig. 3), with bootstrap bands."""
+
+from __future__ import annotations
+
+import argparse
+
+from salanalysis.cli import parse_named
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "clutter",
+        help="mAP per number of objects in the image (Fig. 3), with bootstrap bands",
+        description="Group images by their number of non-crowd instances (groups 1..K-1 and a tail "
+        "group >=K), compute each score set's mAP per group (classes without a positive in a group "
+        "excluded and counted), the paper's smoothing ([1/3, 1/3, 1/3], ends padded with the "
+        "boundary value), percentile bootstrap 95%% bands, the histogram of objects per image, and, "
+        "with two or more score sets, the difference of each to the first with paired bands. "
+        "Writes clutter_map.csv, objects_histogram.csv and clutter_difference.csv to --out.",
+    )
+    p.add_argument("--annotations", required=True, help="COCO instances JSON")
+    p.add_argument("--scores", action="append", required=True, metavar="NAME=FILE",
+                   help="score file (repeatable; the first is the reference of the differences)")
+    p.add_argument("--k", type=_positive_int, default=None,
+                   help="tail group lower bound K (groups 1..K-1 and >=K); default: the largest K "
+                   "whose groups all hold --min-images images")
+    # default None: resolved to salanalysis.clutter.DEFAULT_MIN_IMAGES in run(), so that
+    # building the parser does not import the statistics modules
+    p.add_argument("--min-images", type=_positive_int, default=None,
+                   help="least images per group when K is chosen (default 100)")
+    p.add_argument("--bootstrap", type=_non_negative_int, default=1000, metavar="N",
+                   help="bootstrap resamples per group (default 1000; 0: no bands)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--no-smooth", action="store_true", help="skip the paper's smoothing")
+    p.add_argument("--logits", action="store_true", help="score files hold logits (sigmoid applied)")
+    p.add_argument("--missing", choices=("error", "zero"), default="error",
+                   help="annotated images without scores: error (default) or score them 0")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from salanalysis.clutter import DEFAULT_MIN_IMAGES, run_clutter
+
+    named = parse_named(args.scores, "--scores")
+    result = run_clutter(
+        args.annotations,
+        dict(named),
+        args.out,
+        k=args.k,
+        min_images=DEFAULT_MIN_IMAGES if args.min_images is None else args.min_images,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        smooth=not args.no_smooth,
+        logits=args.logits,
+        missing=args.missing,
+    )
+    print(result.summary())
+    return 0

@@ -1,0 +1,401 @@
+"""Per-category AP of two models, with paired bootstrap intervals (Fig. 4 of the paper).
+
+Sec. 5.4 plots, per category, ``AP(dual-stream) - AP(baseline)`` sorted by the
+improvement, and relates the gains to the categories' mean object size ("hair
+drier ... ranked at the 34th largest category"). :func:`compare_categories`
+gives that table with an uncertainty for every difference, and
+:func:`compare_summary` counts the categories improved, worsened and within
+noise, and correlates the difference with the mean size.
+
+Conventions
+-----------
+- ``delta = AP_B - AP_A``: ``A`` is the reference (the paper's baseline), ``B``
+  the model being assessed; a positive delta means ``B`` is better.
+- The 95% interval and the p-value come from the paired image bootstrap of
+  :func:`salanalysis.metrics.bootstrap_ap` (both score sets on the same
+  resamples): 2.5 and 97.5 percentiles of ``AP_B* - AP_A*`` over the resamples
+  in which the class keeps a positive image, and the two-sided bootstrap
+  p-value ``min(1, 2 min(P*(d <= 0), P*(d >= 0)))``.
+- ``verdict``: ``"improved"`` when the interval lies above 0, ``"worsened"``
+  when it lies below 0, otherwise ``"within noise"``.
+- Categories without any positive image have no AP; they are left out of the
+  table, and counted (with their names) in ``table.attrs``.
+- Size: the mean ``area_frac`` (object area / image area) over the category's
+  non-crowd objects, from the object table (:func:`salanalysis.objects.object_table`,
+  or a table you pass). ``area_rank`` 1 is the largest mean size, as in the
+  paper's "34th largest"; ties share the smallest rank. Ranks are over every
+  category with at least one object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from salanalysis import metrics
+from salanalysis.clutter import _bootstrap_p, _check_scores, _nanmean_rows, _percentiles
+from salanalysis.coco import Annotations
+from salanalysis.errors import InputError
+from salanalysis.scores import Scores
+
+__all__ = ["category_sizes", "compare_categories", "compare_summary", "CompareResult", "run_compare"]
+
+
+def category_sizes(annotations: Annotations, objects: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean object size of every category and its rank (1 = largest).
+
+    Parameters
+    ----------
+    annotations
+        The ground truth (gives the categories).
+    objects
+        An object table with ``category_id`` and ``area_frac`` (one row per
+        non-crowd object), e.g. :func:`salanalysis.objects.object_table`;
+        computed from ``annotations`` when None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per category of ``annotations``, in category-id order:
+
+        - ``category_id``, ``category``
+        - ``n_objects``: objects of the category in ``objects``
+        - ``area_frac_mean``: their mean ``area_frac`` (NaN without objects)
+        - ``area_rank``: rank of ``area_frac_mean``, 1 = largest (nullable Int64;
+          NA without objects)
+    """
+    if objects is None:
+        from salanalysis.objects import object_table
+
+        objects = object_table(annotations)
+    where = objects.attrs.get("path") if hasattr(objects, "attrs") else None
+    missing = [c for c in ("category_id", "area_frac") if c not in objects.columns]
+    if missing:
+        raise InputError(f"object table lacks column(s) {', '.join(missing)}", where)
+    cid = pd.to_numeric(objects["category_id"], errors="coerce")
+    known = set(int(c) for c in annotations.category_ids)
+    bad = objects["category_id"][cid.isna() | ~cid.isin(list(known))]
+    if len(bad):
+        raise InputError(
+            f"object table has category id {bad.iloc[0]!r} not in the annotations ({len(bad)} rows)", where
+        )
+    area = pd.to_numeric(objects["area_frac"], errors="coerce")
+    if area.isna().any() or not np.isfinite(area.to_numpy(dtype=np.float64)).all():
+        raise InputError("object table has missing or non-numeric area_frac values", where)
+    grouped = pd.DataFrame({"category_id": cid.astype(np.int64), "area_frac": area.astype(np.float64)})
+    agg = grouped.groupby("category_id")["area_frac"].agg(["size", "mean"])
+    out = pd.DataFrame(
+        {
+            "category_id": annotations.category_ids,
+            "category": pd.Series(annotations.category_names, dtype=object),
+        }
+    )
+    out["n_objects"] = agg["size"].reindex(out["category_id"]).fillna(0).astype(np.int64).to_numpy()
+    out["area_frac_mean"] = agg["mean"].reindex(out["category_id"]).to_numpy(dtype=np.float64)
+    rank = out["area_frac_mean"].rank(ascending=False, method="min")
+    out["area_rank"] = rank.astype("Int64")
+    return out
+
+
+def compare_categories(
+    annotations: Annotations,
+    a: Scores,
+    b: Scores,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    objects: pd.DataFrame | None = None,
+    include_crowd: bool = True,
+) -> pd.DataFrame:
+    """AP per category of two score sets, their difference and its paired 95% interval (Fig. 4).
+
+    Parameters
+    ----------
+    annotations
+        The ground truth.
+    a, b
+        The reference (``A``) and the assessed (``B``) score sets, aligned with
+        ``annotations``.
+    n_boot
+        Paired bootstrap resamples of the images (at least 1).
+    seed
+        Seed of the resampling (the same seed gives the same table).
+    objects
+        Object table for the category sizes (see :func:`category_sizes`).
+    include_crowd
+        Whether crowd annotations make an image positive for their class.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per category with at least one positive image, sorted by
+        ``delta`` descending (ties by category id):
+
+        - ``category_id``, ``category``
+        - ``n_pos``: positive images
+        - ``AP_A``, ``AP_B``: average precision (Eq. 7) of each score set (0..1)
+        - ``delta``: ``AP_B - AP_A``
+        - ``ci95_low``, ``ci95_high``: paired percentile bootstrap 95% interval of ``delta``
+        - ``p_val``: two-sided bootstrap p-value of ``delta != 0``
+        - ``area_frac_mean``: mean object area / image area of the category
+        - ``area_rank``: its rank, 1 = largest
+        - ``verdict``: ``"improved"``, ``"worsened"`` or ``"within noise"``
+
+        ``attrs``: ``model_a``, ``model_b``, ``n_boot``, ``seed``,
+        ``n_categories_excluded`` and ``categories_excluded`` (no positive image),
+        and ``mAP`` (a dict: ``mAP_A``, ``mAP_B``, ``delta``, ``ci95_low``,
+        ``ci95_high``, ``p_val`` for the mean over the kept categories).
+    """
+    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if a.name == b.name:
+        raise InputError(f"the two score sets have the same name '{a.name}'")
+    _check_scores(annotations, a)
+    _check_scores(annotations, b)
+    sizes = category_sizes(annotations, objects)
+    image_ids, labels = metrics.ground_truth(annotations, include_crowd=include_crowd, include_empty=True)
+    if not np.array_equal(np.asarray(image_ids), annotations.image_ids):
+        raise RuntimeError("metrics.ground_truth rows do not follow annotations.images")
+    labels = np.asarray(labels, dtype=bool)
+    ap_a = np.asarray(metrics.average_precision(labels, a.scores), dtype=np.float64)
+    ap_b = np.asarray(metrics.average_precision(labels, b.scores), dtype=np.float64)
+    reps = np.asarray(metrics.bootstrap_ap(labels, [a.scores, b.scores], n_boot=int(n_boot), seed=seed))
+    d_reps = reps[:, 1, :] - reps[:, 0, :]  # (n_boot, C)
+    lo, hi = _percentiles(d_reps)
+    n_pos = labels.sum(axis=0).astype(np.int64)
+    table = sizes[["category_id", "category"]].copy()
+    table["n_pos"] = n_pos
+    table["AP_A"] = ap_a
+    table["AP_B"] = ap_b
+    table["delta"] = ap_b - ap_a
+    table["ci95_low"] = lo
+    table["ci95_high"] = hi
+    table["p_val"] = _bootstrap_p(d_reps)
+    table["area_frac_mean"] = sizes["area_frac_mean"].to_numpy()
+    table["area_rank"] = sizes["area_rank"].to_numpy()
+    table["verdict"] = np.where(
+        table["ci95_low"] > 0, "improved", np.where(table["ci95_high"] < 0, "worsened", "within noise")
+    )
+    table["verdict"] = table["verdict"].astype(object)
+    keep = n_pos > 0
+    excluded = list(table.loc[~keep, "category"])
+    table = table[keep].sort_values(["delta", "category_id"], ascending=[False, True], kind="stable")
+    table = table.reset_index(drop=True)
+
+    # mAP over the kept classes; per resample over those keeping a positive
+    map_a = float(np.nanmean(ap_a[keep])) if keep.any() else np.nan
+    map_b = float(np.nanmean(ap_b[keep])) if keep.any() else np.nan
+    m_reps = _nanmean_rows(reps[:, 1, keep]) - _nanmean_rows(reps[:, 0, keep])
+    m_lo, m_hi = _percentiles(m_reps[:, None])
+    table.attrs.update(
+        {
+            "model_a": a.name,
+            "model_b": b.name,
+            "n_boot": int(n_boot),
+            "seed": int(seed),
+            "n_categories_excluded": len(excluded),
+            "categories_excluded": excluded,
+            "mAP": {
+                "mAP_A": map_a,
+                "mAP_B": map_b,
+                "delta": map_b - map_a,
+                "ci95_low": float(m_lo[0]),
+                "ci95_high": float(m_hi[0]),
+                "p_val": float(_bootstrap_p(m_reps[:, None])[0]),
+            },
+        }
+    )
+    return table
+
+
+def compare_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Counts and the size correlation of a :func:`compare_categories` table.
+
+    Parameters
+    ----------
+    table
+        The output of :func:`compare_categories` (also read back from CSV:
+        the ``mAP`` row then needs the table's ``attrs`` and is left out).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per quantity, columns:
+
+        - ``quantity``: ``n_categories``, ``improved``, ``worsened``,
+          ``within_noise``, ``delta_positive`` (point estimate above 0, as the
+          paper's "70 of 80"), ``delta_negative``, ``excluded_no_positive``,
+          ``delta_mAP`` (when ``attrs`` hold it), ``pearson_delta_area``,
+          ``spearman_delta_area``
+        - ``value``: the count, the mAP difference, or the correlation ``r``
+        - ``n``: categories the quantity is computed over
+        - ``ci95_low``, ``ci95_high``: bootstrap interval (``delta_mAP``) or the
+          Fisher-z interval of Pearson's r (scipy); NaN otherwise
+        - ``p_val``: bootstrap p-value (``delta_mAP``) or the correlation's
+          two-sided p-value (scipy ``pearsonr`` / ``spearmanr``)
+        - ``meaning``: one line in words
+    """
+    need = ["delta", "ci95_low", "ci95_high", "verdict", "area_frac_mean"]
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise InputError(f"comparison table lacks column(s) {', '.join(missing)}")
+    n = len(table)
+    verdict = table["verdict"].astype(str)
+    rows: list[dict] = []
+
+    def add(quantity, value, n_, meaning, lo=np.nan, hi=np.nan, p=np.nan):
+        rows.append({"quantity": quantity, "value": float(value), "n": int(n_), "ci95_low": float(lo),
+                     "ci95_high": float(hi), "p_val": float(p), "meaning": meaning})
+
+    delta = pd.to_numeric(table["delta"], errors="coerce").to_numpy(dtype=np.float64)
+    add("n_categories", n, n, "categories compared (at least one positive image)")
+    add("improved", (verdict == "improved").sum(), n, "categories whose 95% CI of delta lies above 0")
+    add("worsened", (verdict == "worsened").sum(), n, "categories whose 95% CI of delta lies below 0")
+    add("within_noise", (verdict == "within noise").sum(), n, "categories whose 95% CI of delta contains 0")
+    add("delta_positive", (delta > 0).sum(), n, "categories with AP_B > AP_A (point estimate)")
+    add("delta_negative", (delta < 0).sum(), n, "categories with AP_B < AP_A (point estimate)")
+    n_ex = int(table.attrs.get("n_categories_excluded", 0))
+    add("excluded_no_positive", n_ex, n + n_ex, "categories without a positive image (no AP, not compared)")
+    m = table.attrs.get("mAP")
+    if m:
+        add("delta_mAP", m["delta"], n, "mAP_B - mAP_A over the compared categories (paired bootstrap CI)",
+            m["ci95_low"], m["ci95_high"], m["p_val"])
+    size = pd.to_numeric(table["area_frac_mean"], errors="coerce").to_numpy(dtype=np.float64)
+    ok = np.isfinite(size) & np.isfinite(delta)
+    n_ok = int(ok.sum())
+    x, y = size[ok], delta[ok]
+    usable = n_ok >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0
+    claim = "negative r: categories of smaller objects gain more (the paper's claim)"
+    if usable:
+        pr = sps.pearsonr(x, y)
+        ci = pr.confidence_interval(0.95)
+        add("pearson_delta_area", pr.statistic, n_ok, f"Pearson r of delta vs mean area_frac; {claim}",
+            ci.low, ci.high, pr.pvalue)
+        sr = sps.spearmanr(x, y)
+        add("spearman_delta_area", sr.statistic, n_ok, f"Spearman rho of delta vs mean area_frac; {claim}",
+            p=sr.pvalue)
+    else:
+        why = "undefined: fewer than 3 categories with a size, or no variation"
+        add("pearson_delta_area", np.nan, n_ok, f"Pearson r of delta vs mean area_frac {why}")
+        add("spearman_delta_area", np.nan, n_ok, f"Spearman rho of delta vs mean area_frac {why}")
+    out = pd.DataFrame(rows)
+    out["quantity"] = out["quantity"].astype(object)
+    out["meaning"] = out["meaning"].astype(object)
+    return out
+
+
+# ------------------------------------------------------------ file-level run
+@dataclass
+class CompareResult:
+    """What :func:`run_compare` computed and wrote.
+
+    Attributes
+    ----------
+    table
+        :func:`compare_categories`.
+    summary_table
+        :func:`compare_summary` of ``table``.
+    paths
+        The files written.
+    """
+
+    table: pd.DataFrame
+    summary_table: pd.DataFrame
+    paths: list
+
+    def summary(self) -> str:
+        """A short plain-text summary (what the command line prints)."""
+        t, s = self.table, self.summary_table.set_index("quantity")
+        a, b = t.attrs.get("model_a", "A"), t.attrs.get("model_b", "B")
+
+        def val(q: str) -> float:
+            return float(s.loc[q, "value"])
+
+        lines = [
+            f"{b} - {a}: {int(val('n_categories'))} categories compared "
+            f"({int(val('excluded_no_positive'))} without a positive left out); "
+            f"paired bootstrap {t.attrs.get('n_boot')} resamples, seed {t.attrs.get('seed')}",
+            f"  improved {int(val('improved'))}, worsened {int(val('worsened'))}, "
+            f"within noise {int(val('within_noise'))} (95% CI of the AP difference); "
+            f"point estimate above 0 for {int(val('delta_positive'))}",
+        ]
+        if "delta_mAP" in s.index:
+            r = s.loc["delta_mAP"]
+            lines.append(f"  mAP difference {r['value']:+.4f} [{r['ci95_low']:+.4f}, {r['ci95_high']:+.4f}]")
+        for q, label in (("pearson_delta_area", "Pearson r"), ("spearman_delta_area", "Spearman rho")):
+            r = s.loc[q]
+            lines.append(f"  {label} (delta vs mean area_frac): {r['value']:+.3f} (n={int(r['n'])}, p={r['p_val']:.3g})")
+        if len(t):
+            top = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].head(3), t["delta"].head(3)))
+            bottom = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].tail(3), t["delta"].tail(3)))
+            lines.append(f"  largest gains: {top}; largest losses: {bottom}")
+        lines.append("wrote " + ", ".join(str(p) for p in self.paths))
+        return "\n".join(lines)
+
+
+def run_compare(
+    annotations: Annotations | str | os.PathLike,
+    scores: Mapping[str, str | os.PathLike | Scores],
+    out: str | os.PathLike,
+    *,
+    objects: pd.DataFrame | str | os.PathLike | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    logits: bool = False,
+    missing: str = "error",
+) -> CompareResult:
+    """Read the inputs, compare two score sets per category and write the tables to ``out``.
+
+    Writes ``compare_categories.csv`` (:func:`compare_categories`) and
+    ``compare_summary.csv`` (:func:`compare_summary`), both computed before
+    either is written, each written atomically.
+
+    Parameters
+    ----------
+    annotations
+        An :class:`Annotations` or the path of a COCO instances JSON.
+    scores
+        Exactly two entries, name -> score file (or :class:`Scores`): ``A``
+        (reference) first, then ``B``.
+    out
+        Output folder.
+    objects
+        Object table (DataFrame, or a CSV/Parquet path) with ``category_id`` and
+        ``area_frac``; computed from the annotations when None.
+    n_boot, seed
+        As in :func:`compare_categories`.
+    logits, missing
+        As in :func:`salanalysis.scores.read_scores`.
+    """
+    from salanalysis.io import read_table, write_table
+    from salanalysis.scores import read_scores
+
+    if len(scores) != 2:
+        raise InputError(f"compare needs exactly two score sets (A then B), got {len(scores)}")
+    ann = annotations if isinstance(annotations, Annotations) else Annotations.load(annotations)
+    sets = []
+    for name, s in scores.items():
+        if not isinstance(s, Scores):
+            s = read_scores(s, ann, name=name, logits=logits, missing=missing)
+        sets.append(s if s.name == name else dataclasses.replace(s, name=name))
+    if objects is not None and not isinstance(objects, pd.DataFrame):
+        path = Path(objects)
+        objects = read_table(path)
+        objects.attrs["path"] = str(path)
+    table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=objects)
+    summ = compare_summary(table)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a folder", out)
+    paths = [
+        write_table(table, out / "compare_categories.csv"),
+        write_table(summ, out / "compare_summary.csv"),
+    ]
+    return CompareResult(table=table, summary_table=summ, paths=paths)
