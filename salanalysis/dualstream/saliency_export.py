@@ -1,0 +1,279 @@
+"""Predicted saliency maps as 8-bit PNGs (``salanalysis saliency predict``).
+
+:func:`predict_saliency_maps` runs a trained :class:`~salanalysis.dualstream.saliency_net.SaliencyNet`
+over a folder of images and writes one grayscale 8-bit PNG per image, at the
+image's own size, that :class:`salanalysis.maps.MapSource` reads directly (so
+the folder is a saliency source of the object table, e.g. ``--saliency
+predicted=DIR``).
+
+Per image: the image is resized (bilinear) to the network's input size (the
+training size stored in the checkpoint, 480x640 by default, or ``input_size``),
+normalised with ImageNet's mean and std; the predicted density ``P`` is resized
+back to the image's size (bilinear, ``cv2.INTER_LINEAR``) and min-max scaled to
+0..255 (``round(255 (P - min P) / (max P - min P))``; a constant map is all 0).
+
+File names (:func:`saliency_map_name`): an image named like COCO 2014
+(``COCO_val2014_000000000192.jpg``, any split) gives the SALICON name
+``COCO_val2014_000000000192.png`` (id zero-padded to 12 digits); any other image
+gives ``<stem>.png``. Two images that would give the same name are an error.
+
+Outputs are staged: every PNG is first written into a hidden temporary folder
+inside ``out`` and moved into ``out`` only when all images succeeded, so a
+failed or interrupted run leaves no new map behind (existing files of the same
+name are replaced only on success). A provenance file
+``saliency_predict.json`` (checkpoint, input size, number of maps) is written
+last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from salanalysis.errors import InputError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "saliency_map_name",
+    "list_images",
+    "read_rgb",
+    "to_uint8",
+    "write_png",
+    "staged_dir",
+    "predict_saliency_maps",
+]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+_COCO_RE = re.compile(r"^COCO_([A-Za-z]+)(\d{4})_0*(\d+)$")
+
+
+def saliency_map_name(image: str | os.PathLike) -> str:
+    """The PNG name of an image's map: SALICON's for COCO 2014 names, else ``<stem>.png``.
+
+    >>> saliency_map_name("x/COCO_val2014_000000000192.jpg")
+    'COCO_val2014_000000000192.png'
+    >>> saliency_map_name("COCO_train2014_42.jpg")
+    'COCO_train2014_000000000042.png'
+    >>> saliency_map_name("cat.jpeg")
+    'cat.png'
+    """
+    stem = Path(image).stem
+    m = _COCO_RE.match(stem)
+    if m:
+        return f"COCO_{m.group(1)}{m.group(2)}_{int(m.group(3)):012d}.png"
+    return f"{stem}.png"
+
+
+def list_images(directory: str | os.PathLike) -> list[Path]:
+    """Image files (``IMAGE_EXTENSIONS``) directly in ``directory``, sorted by name.
+
+    Raises
+    ------
+    InputError
+        The folder does not exist or holds no image.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError("image folder not found", directory)
+    files = sorted(
+        (Path(e.path) for e in os.scandir(directory) if e.is_file() and Path(e.name).suffix.lower() in IMAGE_EXTENSIONS),
+        key=lambda p: p.name,
+    )
+    if not files:
+        raise InputError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder", directory)
+    return files
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """An image as uint8 RGB (H, W, 3); grayscale images are expanded.
+
+    Raises
+    ------
+    InputError
+        Missing, empty or undecodable file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("image not found", path)
+    buf = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
+    if img is None:
+        raise InputError("cannot decode image (corrupted or not an image)", path)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Min-max scale a map to 0..255 (rounded) as uint8; a constant map becomes 0."""
+    a = np.asarray(arr, dtype=np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError("map holds NaN or infinite values")
+    lo, hi = float(a.min()), float(a.max())
+    if hi <= lo:
+        return np.zeros(a.shape, dtype=np.uint8)
+    return np.rint(255.0 * (a - lo) / (hi - lo)).astype(np.uint8)
+
+
+def write_png(arr: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write a uint8 grayscale or RGB array as PNG, atomically."""
+    from salanalysis.io import atomic_path
+
+    arr = np.asarray(arr)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"PNG data must be uint8, got {arr.dtype}")
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    ok, enc = cv2.imencode(".png", arr)
+    if not ok:  # pragma: no cover - cv2 fails only on invalid shapes
+        raise ValueError(f"cannot encode array of shape {arr.shape} as PNG")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(enc.tobytes())
+    return path
+
+
+@contextlib.contextmanager
+def staged_dir(out: str | os.PathLike, last: Sequence[str] = ()) -> Iterator[Path]:
+    """Yield a hidden staging folder inside ``out``; move its content into ``out`` on success.
+
+    Files and sub-folders written into the staging folder appear under ``out``
+    (replacing files of the same name) only when the block ends without an
+    exception; otherwise the staging folder is deleted and ``out`` is unchanged
+    (apart from being created). Files in sub-folders move first, then the
+    top-level files, and the top-level names in ``last`` at the very end (in
+    that order), so an index file listed there never points at a missing file.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        yield stage
+        files = [Path(r) / f for r, _d, fs in os.walk(stage) for f in fs]
+        rank = {name: i for i, name in enumerate(last)}
+
+        def key(p: Path) -> tuple:
+            rel = p.relative_to(stage)
+            top = len(rel.parts) == 1
+            return (top, rank.get(str(rel), -1) if top else -1, str(rel))
+
+        for p in sorted(files, key=key):
+            dest = out / p.relative_to(stage)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(p, dest)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def predict_saliency_maps(
+    checkpoint: str | os.PathLike,
+    images: str | os.PathLike | Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    input_size: tuple[int, int] | None = None,
+    batch_size: int = 8,
+    device: str = "auto",
+    amp: bool = True,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Write a PNG saliency map for every image; returns the index of what was written.
+
+    Parameters
+    ----------
+    checkpoint
+        A ``salanalysis train-saliency`` checkpoint.
+    images
+        A folder of images (``IMAGE_EXTENSIONS``, not recursive) or a list of files.
+    out
+        Output folder (created).
+    input_size
+        (height, width) to resize images to; default: the checkpoint's training size.
+    batch_size, device, amp
+        Inference settings (``device="auto"`` uses CUDA when available; ``amp``
+        is bf16 autocast on CUDA only).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image, in input order:
+
+        ``image`` (str)
+            The input image path.
+        ``map_file`` (str)
+            The PNG's name inside ``out``.
+        ``width``, ``height`` (int)
+            The image's (and the map's) size.
+
+    Raises
+    ------
+    InputError
+        Unreadable checkpoint or image, empty folder, two images with the same map name.
+    """
+    import torch
+
+    from salanalysis.dualstream.data import IMAGENET_MEAN, IMAGENET_STD
+    from salanalysis.dualstream.engine import autocast, resolve_device
+    from salanalysis.dualstream.saliency_net import load_saliency_net
+    from salanalysis.io import write_json
+
+    files = list_images(images) if isinstance(images, (str, os.PathLike)) else [Path(p) for p in images]
+    if not files:
+        raise InputError("no images given")
+    names = [saliency_map_name(f) for f in files]
+    seen: dict[str, Path] = {}
+    for f, n in zip(files, names):
+        if n in seen:
+            raise InputError(f"images {seen[n].name} and {f.name} would both be written as {n}", f.parent)
+        seen[n] = f
+    dev = resolve_device(device)
+    net = load_saliency_net(checkpoint, map_location="cpu").to(dev).eval()
+    size = tuple(int(v) for v in (input_size or net.input_size))
+    mean = torch.tensor(IMAGENET_MEAN, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=dev).view(1, 3, 1, 1)
+    rows = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(files), desc="saliency maps", unit="img")
+    with staged_dir(out, last=["saliency_predict.json"]) as stage, torch.inference_mode():
+        for start in range(0, len(files), max(1, int(batch_size))):
+            chunk = files[start : start + batch_size]
+            imgs = [read_rgb(f) for f in chunk]
+            x = np.stack(
+                [cv2.resize(im, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for im in imgs]
+            )
+            xt = torch.from_numpy(x).to(dev).permute(0, 3, 1, 2).float().div_(255.0)
+            xt = (xt - mean) / std
+            with autocast(dev, amp):
+                dens = net.density(xt)
+            dens = dens.float().cpu().numpy()[:, 0]
+            for f, im, d in zip(chunk, imgs, dens):
+                h, w = im.shape[:2]
+                m = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR) if d.shape != (h, w) else d
+                name = saliency_map_name(f)
+                write_png(to_uint8(m), stage / name)
+                rows.append({"image": str(f), "map_file": name, "width": int(w), "height": int(h)})
+            if bar is not None:
+                bar.update(len(chunk))
+        write_json(
+            stage / "saliency_predict.json",
+            {
+                "checkpoint": str(Path(checkpoint).resolve()),
+                "input_size": list(size),
+                "n_maps": len(rows),
+                "encoding": "8-bit PNG, predicted density min-max scaled to 0..255 at the image's size",
+            },
+        )
+    if bar is not None:
+        bar.close()
+    return pd.DataFrame(rows, columns=["image", "map_file", "width", "height"])
