@@ -186,8 +186,10 @@ def _check_option(name: str, value: Any, allowed: Sequence[Any]) -> None:
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Per-class average precision (Eq. 7, non-interpolated, ties as scikit-learn).
 
-    Vectorised over classes: each class is sorted once; at each distinct score
-    (a tie group) the precision is multiplied by the recall gained in the group.
+    Each class is sorted once (all classes in one vectorised sort). Every
+    positive contributes the precision at the end of its tie group (all images
+    scoring at least its score), so a tie group adds its precision times the
+    recall it gains, exactly the step-wise sum of scikit-learn.
     Equal to ``sklearn.metrics.average_precision_score(labels[:, c], scores[:, c])``
     for every class with a positive.
 
@@ -211,26 +213,21 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     y, s = _check(labels, scores)
     n, c = y.shape
     st = np.ascontiguousarray(s.T)
-    order = np.argsort(st, axis=1)[:, ::-1]  # descending; order within ties is irrelevant
-    vs = np.take_along_axis(st, order, axis=1)
-    ys = np.take_along_axis(np.ascontiguousarray(y.T), order, axis=1)
-    tp = np.cumsum(ys, axis=1, dtype=np.int64)
-    end = np.ones((c, n), dtype=bool)  # last position of each tie group
-    end[:, :-1] = vs[:, 1:] != vs[:, :-1]
-    rows, cols = np.nonzero(end)  # row-major: by class, then rank
-    tpe = tp[rows, cols]
-    prev = np.empty_like(tpe)
-    prev[0] = 0
-    prev[1:] = tpe[:-1]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = rows[1:] != rows[:-1]
-    prev[first] = 0
-    gain = tpe - prev  # positives inside the group
-    contrib = gain * (tpe / (cols + 1.0))  # recall gain (x npos) times precision
-    npos = tp[:, -1].astype(np.float64)
-    sums = np.bincount(rows, weights=contrib, minlength=c)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(npos > 0, sums / np.where(npos > 0, npos, 1.0), np.nan)
+    yt = np.ascontiguousarray(y.T)
+    sorted_all = np.sort(st, axis=1)  # ascending, per class
+    pos_scores = st[yt]  # positives' scores, class by class
+    npos = np.count_nonzero(yt, axis=1)
+    bounds = np.concatenate([[0], np.cumsum(npos)])
+    out = np.full(c, np.nan)
+    for k in np.flatnonzero(npos):
+        ps = np.sort(pos_scores[bounds[k] : bounds[k + 1]])
+        # For a positive scoring v, the tie group of v ends after every image scoring >= v:
+        # precision there = #positives >= v / #images >= v. Summing it over the positives
+        # weights each group by the positives it holds (its recall gain), as sklearn does.
+        n_pos_ge = npos[k] - np.searchsorted(ps, ps, side="left")
+        n_all_ge = n - np.searchsorted(sorted_all[k], ps, side="left")
+        out[k] = np.mean(n_pos_ge / n_all_ge)
+    return out
 
 
 # ---------------------------------------------------------- threshold metrics
