@@ -478,8 +478,9 @@ def clutter_difference(
           difference of the smoothed curves, the smoothing being linear)
         - ``ci95_low``, ``ci95_high``: paired percentile bootstrap 95% interval of ``delta``
         - ``ci95_low_smoothed``, ``ci95_high_smoothed``: the same for ``delta_smoothed``
-        - ``p_val``: two-sided bootstrap p-value of ``delta != 0``,
-          ``min(1, 2 min(P*(d <= 0), P*(d >= 0)))`` over the resamples ``d``
+        - ``p_val``: two-sided bootstrap p-value of ``delta != 0``, the rule of
+          :mod:`salanalysis.metrics`: ``min(1, 2 min(1 + #{d <= 0}, 1 + #{d >= 0}) / (B + 1))``
+          over the ``B`` resampled differences ``d``
 
         ``attrs`` as in :func:`clutter_map`.
     """
@@ -511,13 +512,18 @@ def clutter_difference(
 
 
 def _bootstrap_p(reps: np.ndarray) -> np.ndarray:
-    """Two-sided percentile-bootstrap p-value per column, NaN without finite replicates."""
+    """Two-sided bootstrap p-value of each column's difference, as in :mod:`salanalysis.metrics`.
+
+    ``min(1, 2 min(1 + #{d <= 0}, 1 + #{d >= 0}) / (B + 1))`` over the ``B``
+    finite resampled differences ``d`` (the +1 correction keeps it above 0);
+    NaN where no resample is finite.
+    """
+    reps = np.asarray(reps, dtype=np.float64)
     finite = np.isfinite(reps)
     n = finite.sum(axis=0)
-    le = np.where(finite, reps <= 0, False).sum(axis=0)
-    ge = np.where(finite, reps >= 0, False).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.minimum(1.0, 2.0 * np.minimum(le, ge) / n)
+    le = 1 + np.where(finite, reps <= 0, False).sum(axis=0)
+    ge = 1 + np.where(finite, reps >= 0, False).sum(axis=0)
+    p = np.minimum(1.0, 2.0 * np.minimum(le, ge) / (n + 1))
     return np.where(n > 0, p, np.nan)
 
 

@@ -11,11 +11,13 @@ Conventions
 -----------
 - ``delta = AP_B - AP_A``: ``A`` is the reference (the paper's baseline), ``B``
   the model being assessed; a positive delta means ``B`` is better.
-- The 95% interval and the p-value come from the paired image bootstrap of
-  :func:`salanalysis.metrics.bootstrap_ap` (both score sets on the same
-  resamples): 2.5 and 97.5 percentiles of ``AP_B* - AP_A*`` over the resamples
-  in which the class keeps a positive image, and the two-sided bootstrap
-  p-value ``min(1, 2 min(P*(d <= 0), P*(d >= 0)))``.
+- The 95% interval and the p-value come from
+  :func:`salanalysis.metrics.paired_bootstrap` (both score sets on the same
+  image resamples): 2.5 and 97.5 percentiles of ``AP_B* - AP_A*`` over the
+  resamples in which the class keeps a positive image, and its two-sided
+  bootstrap p-value (``min(1, 2 min(1 + #{d <= 0}, 1 + #{d >= 0}) / (B + 1))``).
+  ``metrics.paired_bootstrap`` reports ``A - B``; it is called with the two
+  score sets swapped so that every column here reads ``B - A``.
 - ``verdict``: ``"improved"`` when the interval lies above 0, ``"worsened"``
   when it lies below 0, otherwise ``"within noise"``.
 - Categories without any positive image have no AP; they are left out of the
@@ -40,7 +42,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from salanalysis import metrics
-from salanalysis.clutter import _bootstrap_p, _check_scores, _nanmean_rows, _percentiles
+from salanalysis.clutter import _check_scores
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.scores import Scores
@@ -164,36 +166,33 @@ def compare_categories(
     if not np.array_equal(np.asarray(image_ids), annotations.image_ids):
         raise RuntimeError("metrics.ground_truth rows do not follow annotations.images")
     labels = np.asarray(labels, dtype=bool)
-    ap_a = np.asarray(metrics.average_precision(labels, a.scores), dtype=np.float64)
-    ap_b = np.asarray(metrics.average_precision(labels, b.scores), dtype=np.float64)
-    reps = np.asarray(metrics.bootstrap_ap(labels, [a.scores, b.scores], n_boot=int(n_boot), seed=seed))
-    d_reps = reps[:, 1, :] - reps[:, 0, :]  # (n_boot, C)
-    lo, hi = _percentiles(d_reps)
+    # paired_bootstrap reports its first argument minus its second: pass B first
+    pb = metrics.paired_bootstrap(
+        labels, b.scores, a.scores, n_boot=int(n_boot), seed=seed,
+        categories=annotations.category_names, category_ids=annotations.category_ids,
+    )
+    per_class = pb[pb["category_id"] != -1].set_index("category_id")
+    map_row = pb[pb["category_id"] == -1].iloc[0]
     n_pos = labels.sum(axis=0).astype(np.int64)
-    table = sizes[["category_id", "category"]].copy()
-    table["n_pos"] = n_pos
-    table["AP_A"] = ap_a
-    table["AP_B"] = ap_b
-    table["delta"] = ap_b - ap_a
-    table["ci95_low"] = lo
-    table["ci95_high"] = hi
-    table["p_val"] = _bootstrap_p(d_reps)
-    table["area_frac_mean"] = sizes["area_frac_mean"].to_numpy()
-    table["area_rank"] = sizes["area_rank"].to_numpy()
-    table["verdict"] = np.where(
+    keep = n_pos > 0
+    excluded = [str(c) for c in sizes.loc[~keep, "category"]]
+    table = sizes.loc[keep, ["category_id", "category"]].reset_index(drop=True)
+    ids = table["category_id"].to_numpy()
+    table["n_pos"] = n_pos[keep]
+    table["AP_A"] = per_class.loc[ids, "AP_B"].to_numpy(dtype=np.float64)  # swapped: see above
+    table["AP_B"] = per_class.loc[ids, "AP_A"].to_numpy(dtype=np.float64)
+    table["delta"] = table["AP_B"] - table["AP_A"]
+    table["ci95_low"] = per_class.loc[ids, "ci95_low"].to_numpy(dtype=np.float64)
+    table["ci95_high"] = per_class.loc[ids, "ci95_high"].to_numpy(dtype=np.float64)
+    table["p_val"] = per_class.loc[ids, "p_val"].to_numpy(dtype=np.float64)
+    table["area_frac_mean"] = sizes.loc[keep, "area_frac_mean"].to_numpy()
+    table["area_rank"] = sizes.loc[keep, "area_rank"].to_numpy()
+    verdict = np.where(
         table["ci95_low"] > 0, "improved", np.where(table["ci95_high"] < 0, "worsened", "within noise")
     )
-    table["verdict"] = table["verdict"].astype(object)
-    keep = n_pos > 0
-    excluded = list(table.loc[~keep, "category"])
-    table = table[keep].sort_values(["delta", "category_id"], ascending=[False, True], kind="stable")
+    table["verdict"] = pd.Series(verdict, dtype=object)
+    table = table.sort_values(["delta", "category_id"], ascending=[False, True], kind="stable")
     table = table.reset_index(drop=True)
-
-    # mAP over the kept classes; per resample over those keeping a positive
-    map_a = float(np.nanmean(ap_a[keep])) if keep.any() else np.nan
-    map_b = float(np.nanmean(ap_b[keep])) if keep.any() else np.nan
-    m_reps = _nanmean_rows(reps[:, 1, keep]) - _nanmean_rows(reps[:, 0, keep])
-    m_lo, m_hi = _percentiles(m_reps[:, None])
     table.attrs.update(
         {
             "model_a": a.name,
@@ -203,12 +202,12 @@ def compare_categories(
             "n_categories_excluded": len(excluded),
             "categories_excluded": excluded,
             "mAP": {
-                "mAP_A": map_a,
-                "mAP_B": map_b,
-                "delta": map_b - map_a,
-                "ci95_low": float(m_lo[0]),
-                "ci95_high": float(m_hi[0]),
-                "p_val": float(_bootstrap_p(m_reps[:, None])[0]),
+                "mAP_A": float(map_row["AP_B"]),
+                "mAP_B": float(map_row["AP_A"]),
+                "delta": float(map_row["delta"]),
+                "ci95_low": float(map_row["ci95_low"]),
+                "ci95_high": float(map_row["ci95_high"]),
+                "p_val": float(map_row["p_val"]),
             },
         }
     )
