@@ -1,0 +1,565 @@
+"""Tests of salanalysis.stats: every number against scipy / statsmodels / sklearn or a hand formula."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
+
+from salanalysis import stats as st
+from salanalysis.errors import InputError
+from salanalysis.stats import (
+    classwise_correlations,
+    classwise_table,
+    detection_model,
+    detection_models,
+    tpfn_descriptives,
+    tpfn_tests,
+)
+
+Z = sps.norm.ppf(0.975)
+
+
+def _expit(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def simulate(
+    rng: np.random.Generator,
+    n_images: int = 500,
+    *,
+    size_effect: float = 1.2,
+    centre_effect: float = 0.0,
+    sal_effect: float = 0.0,
+    sal_size_corr: float = 0.8,
+    image_sd: float = 0.0,
+    n_categories: int = 12,
+    nan_frac: float = 0.0,
+) -> pd.DataFrame:
+    """An object table with the contract's columns; detection depends on what is asked.
+
+    log area ~ N(-4, 1.2); centre distance ~ U(0, 0.7); saliency (gt) =
+    expit(sal_size_corr * z(log area) + N(0, 1)) so that it correlates with size;
+    detected ~ Bernoulli(expit(size_effect z(log area) - centre_effect z(cd) +
+    sal_effect z(logit sal) + image effect)).
+    """
+    per = rng.integers(1, 8, n_images)
+    image_id = np.repeat(np.arange(n_images) + 1000, per)
+    n = len(image_id)
+    cat = rng.integers(1, n_categories + 1, n)
+    la = rng.normal(-4, 1.2, n)
+    area = np.exp(la)
+    cd = rng.uniform(0, 0.7, n)
+    z_la = (la + 4) / 1.2
+    z_cd = (cd - 0.35) / 0.2
+    noise = rng.normal(0, 1, n)
+    sal_lin = sal_size_corr * z_la + noise
+    sal = _expit(sal_lin)
+    img_eff = rng.normal(0, image_sd, n_images)[np.searchsorted(np.unique(image_id), image_id)]
+    p = _expit(size_effect * z_la - centre_effect * z_cd + sal_effect * sal_lin + img_eff)
+    detected = rng.random(n) < p
+    if nan_frac:
+        sal[rng.random(n) < nan_frac] = np.nan
+    return pd.DataFrame(
+        {
+            "image_id": image_id,
+            "ann_id": np.arange(n) + 1,
+            "category_id": cat,
+            "category": [f"cat{c}" for c in cat],
+            "area_px": area * 640 * 480,
+            "area_frac": area,
+            "center_dist": cd,
+            "n_objects": np.bincount(image_id - 1000)[image_id - 1000],
+            "sal_max_gt": sal,
+            "sal_mean_gt": sal / 2,
+            "score_m": p,
+            "detected_m": detected,
+        }
+    )
+
+
+def _row(tests: pd.DataFrame, variable: str, test: str, model: str = "m") -> pd.Series:
+    sel = tests[
+        (tests["model"] == model) & (tests["variable"] == variable) & (tests["test"] == test)
+    ]
+    assert len(sel) == 1
+    return sel.iloc[0]
+
+
+# ------------------------------------------------------------------ tp vs fn
+def test_descriptives_match_numpy_and_scipy(rng):
+    obj = simulate(rng, 200, nan_frac=0.1)
+    desc = tpfn_descriptives(obj)
+    assert list(desc.columns) == [
+        "model",
+        "variable",
+        "group",
+        "n",
+        "mean",
+        "sd",
+        "sem",
+        "ci95_low",
+        "ci95_high",
+        "n_excluded_nan",
+    ]
+    assert set(desc["variable"]) == {"area_frac", "area_px", "center_dist", "sal_max_gt"}
+    for var in ("area_frac", "sal_max_gt"):
+        for group, flag in (("detected", True), ("missed", False)):
+            v = obj.loc[obj["detected_m"] == flag, var].dropna().to_numpy()
+            r = desc[(desc["variable"] == var) & (desc["group"] == group)].iloc[0]
+            assert r["n"] == len(v)
+            assert r["mean"] == pytest.approx(np.mean(v), rel=1e-12)
+            assert r["sd"] == pytest.approx(np.std(v, ddof=1), rel=1e-12)
+            assert r["sem"] == pytest.approx(sps.sem(v), rel=1e-12)
+            lo, hi = sps.t.interval(0.95, len(v) - 1, loc=np.mean(v), scale=sps.sem(v))
+            assert (r["ci95_low"], r["ci95_high"]) == pytest.approx((lo, hi), rel=1e-10)
+    nan_rows = desc[desc["variable"] == "sal_max_gt"]["n_excluded_nan"]
+    assert (nan_rows == obj["sal_max_gt"].isna().sum()).all() and nan_rows.iloc[0] > 0
+    assert (desc[desc["variable"] == "area_frac"]["n_excluded_nan"] == 0).all()
+
+
+def test_student_welch_mannwhitney_cohen_match_references(rng):
+    obj = simulate(rng, 300, centre_effect=0.8)
+    tests = tpfn_tests(obj, n_boot=0)
+    for var in ("area_frac", "center_dist", "sal_max_gt"):
+        a = obj.loc[obj["detected_m"], var].to_numpy()
+        b = obj.loc[~obj["detected_m"], var].to_numpy()
+        n1, n2 = len(a), len(b)
+        # Student: scipy.stats.ttest_ind(a, b, equal_var=True), CI from its confidence_interval()
+        ref = sps.ttest_ind(a, b, equal_var=True)
+        r = _row(tests, var, "student_t")
+        assert r["statistic"] == pytest.approx(ref.statistic, rel=1e-10)
+        assert r["p_val"] == pytest.approx(ref.pvalue, rel=1e-8, abs=1e-300)
+        assert r["dof"] == pytest.approx(ref.df)
+        ci = ref.confidence_interval(0.95)
+        assert (r["effect_ci95_low"], r["effect_ci95_high"]) == pytest.approx(
+            (ci.low, ci.high), rel=1e-10
+        )
+        assert r["effect"] == pytest.approx(a.mean() - b.mean(), rel=1e-12)
+        assert (r["n_detected"], r["n_missed"]) == (n1, n2)
+        # Welch: scipy.stats.ttest_ind(a, b, equal_var=False)
+        ref = sps.ttest_ind(a, b, equal_var=False)
+        r = _row(tests, var, "welch_t")
+        assert r["statistic"] == pytest.approx(ref.statistic, rel=1e-10)
+        assert r["p_val"] == pytest.approx(ref.pvalue, rel=1e-8, abs=1e-300)
+        assert r["dof"] == pytest.approx(ref.df, rel=1e-10)
+        ci = ref.confidence_interval(0.95)
+        assert (r["effect_ci95_low"], r["effect_ci95_high"]) == pytest.approx(
+            (ci.low, ci.high), rel=1e-10
+        )
+        # Mann-Whitney: scipy.stats.mannwhitneyu(a, b); rank-biserial = 2 AUC - 1 with
+        # AUC = sklearn's roc_auc_score(detected, x)
+        from sklearn.metrics import roc_auc_score
+
+        ref = sps.mannwhitneyu(a, b, alternative="two-sided")
+        r = _row(tests, var, "mann_whitney_u")
+        assert r["statistic"] == pytest.approx(ref.statistic)
+        assert r["p_val"] == pytest.approx(ref.pvalue, rel=1e-8, abs=1e-300)
+        auc = roc_auc_score(obj["detected_m"], obj[var])
+        assert r["effect"] == pytest.approx(2 * auc - 1, rel=1e-10)
+        # Hanley & McNeil (1982): SE^2 = (A(1-A) + (n1-1)(Q1-A^2) + (n2-1)(Q2-A^2)) / (n1 n2)
+        q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+        se = np.sqrt(
+            (auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n2 - 1) * (q2 - auc**2)) / (n1 * n2)
+        )
+        assert r["effect_ci95_low"] == pytest.approx(2 * (auc - Z * se) - 1, rel=1e-8)
+        assert r["effect_ci95_high"] == pytest.approx(2 * (auc + Z * se) - 1, rel=1e-8)
+        # Cohen's d = t sqrt(1/n1 + 1/n2) (Student t from scipy); Hedges-Olkin SE by hand
+        t = sps.ttest_ind(a, b).statistic
+        d = t * np.sqrt(1 / n1 + 1 / n2)
+        r = _row(tests, var, "cohen_d")
+        assert r["effect"] == pytest.approx(d, rel=1e-10) and r["statistic"] == r["effect"]
+        se = np.sqrt((n1 + n2) / (n1 * n2) + d**2 / (2 * (n1 + n2)))
+        assert (r["effect_ci95_low"], r["effect_ci95_high"]) == pytest.approx(
+            (d - Z * se, d + Z * se)
+        )
+        assert np.isnan(r["p_val"]) and np.isnan(r["p_holm"])
+    # the paper's sign convention: detected minus missed
+    assert _row(tests, "area_frac", "student_t")["statistic"] > 0
+    assert _row(tests, "center_dist", "student_t")["statistic"] < 0
+
+
+def test_holm_over_each_test_family(rng):
+    obj = simulate(rng, 150, size_effect=0.3)
+    obj["detected_m2"] = rng.random(len(obj)) < 0.5
+    tests = tpfn_tests(obj, n_boot=0)
+    assert set(tests["model"]) == {"m", "m2"}
+    for test in ("student_t", "welch_t", "mann_whitney_u", "cluster_ols"):
+        fam = tests[tests["test"] == test]
+        assert len(fam) == 8  # 2 models x 4 variables
+        ref = multipletests(fam["p_val"].to_numpy(), method="holm")[1]
+        np.testing.assert_allclose(fam["p_holm"].to_numpy(), ref, rtol=1e-12)
+
+
+def test_nan_saliency_rows_are_excluded_and_counted(rng):
+    obj = simulate(rng, 200)
+    idx = rng.choice(len(obj), 37, replace=False)
+    obj.loc[idx, "sal_max_gt"] = np.nan
+    obj.loc[idx[0], "sal_max_gt"] = np.inf  # not finite: treated as missing too
+    tests = tpfn_tests(obj, n_boot=50)
+    sal = tests[tests["variable"] == "sal_max_gt"]
+    assert (sal["n_excluded_nan"] == 37).all()
+    assert ((sal["n_detected"] + sal["n_missed"]) == len(obj) - 37).all()
+    assert (tests[tests["variable"] == "area_frac"]["n_excluded_nan"] == 0).all()
+    keep = obj.drop(index=idx)
+    ref = sps.ttest_ind(
+        keep.loc[keep["detected_m"], "sal_max_gt"], keep.loc[~keep["detected_m"], "sal_max_gt"]
+    )
+    assert _row(tests, "sal_max_gt", "student_t")["statistic"] == pytest.approx(
+        ref.statistic, rel=1e-10
+    )
+    assert np.isfinite(sal["statistic"]).all()
+
+
+def test_test_and_meaning_columns(rng):
+    tests = tpfn_tests(simulate(rng, 100), n_boot=20)
+    for col in (
+        "model",
+        "variable",
+        "test",
+        "statistic",
+        "dof",
+        "p_val",
+        "p_holm",
+        "effect",
+        "effect_ci95_low",
+        "effect_ci95_high",
+        "n_detected",
+        "n_missed",
+        "n_excluded_nan",
+        "meaning",
+    ):
+        assert col in tests.columns
+    assert set(tests["test"]) == set(st.TEST_MEANINGS)
+    for test, meaning in zip(tests["test"], tests["meaning"]):
+        assert meaning == st.TEST_MEANINGS[test] and "\n" not in meaning and len(meaning) > 20
+        assert f"``{test}``" in tpfn_tests.__doc__
+    corr = classwise_correlations(_classwise_sim(rng, 30, "size"))
+    assert set(corr["method"]) == {"pearson", "spearman", "partial"}
+    assert (corr["meaning"] == corr["method"].map(st.METHOD_MEANINGS)).all()
+
+
+def _cr1_se(x: np.ndarray, d: np.ndarray, g: np.ndarray) -> tuple[float, float]:
+    """Hand-computed CR1 cluster-robust SE of the slope of x ~ 1 + d.
+
+    V = (X'X)^-1 (sum_g X_g' u_g u_g' X_g) (X'X)^-1 * G/(G-1) * (N-1)/(N-K).
+    """
+    X = np.column_stack([np.ones_like(d), d])
+    beta = np.linalg.solve(X.T @ X, X.T @ x)
+    u = x - X @ beta
+    meat = np.zeros((2, 2))
+    for gid in np.unique(g):
+        s = X[g == gid].T @ u[g == gid]
+        meat += np.outer(s, s)
+    bread = np.linalg.inv(X.T @ X)
+    n, k, G = len(x), 2, len(np.unique(g))
+    V = bread @ meat @ bread * G / (G - 1) * (n - 1) / (n - k)
+    return float(beta[1]), float(np.sqrt(V[1, 1]))
+
+
+def test_cluster_ols_against_hand_sandwich_and_wider_than_naive(rng):
+    # outcome shared within images and an image-level component in the variable:
+    # objects of one image are not independent, so the clustered CI must be wider.
+    obj = simulate(rng, 300, image_sd=2.5)
+    img = obj["image_id"].to_numpy()
+    img_shift = rng.normal(0, 1, img.max() + 1)[img]
+    obj["center_dist"] = obj["center_dist"] + 0.3 * img_shift
+    tests = tpfn_tests(obj, variables=["center_dist", "area_frac"], n_boot=400, seed=3)
+    for var in ("center_dist", "area_frac"):
+        x = obj[var].to_numpy()
+        d = obj["detected_m"].to_numpy(float)
+        beta, se = _cr1_se(x, d, img)
+        r = _row(tests, var, "cluster_ols")
+        G = len(np.unique(img))
+        assert r["n_images"] == G and r["dof"] == G - 1
+        assert r["effect"] == pytest.approx(beta, rel=1e-10)
+        assert r["statistic"] == pytest.approx(beta / se, rel=1e-8)
+        assert r["p_val"] == pytest.approx(2 * sps.t.sf(abs(beta / se), G - 1), rel=1e-8)
+        tq = sps.t.ppf(0.975, G - 1)
+        assert (r["effect_ci95_low"], r["effect_ci95_high"]) == pytest.approx(
+            (beta - tq * se, beta + tq * se)
+        )
+        # bootstrap over images: same point estimate, SE close to the sandwich SE
+        b = _row(tests, var, "cluster_bootstrap")
+        assert b["effect"] == pytest.approx(beta, rel=1e-10)
+        boot_se = b["effect"] / b["statistic"]
+        assert boot_se == pytest.approx(se, rel=0.2)
+        assert b["effect_ci95_low"] < beta < b["effect_ci95_high"]
+    st_t = _row(tests, "center_dist", "student_t")
+    cl = _row(tests, "center_dist", "cluster_ols")
+    naive_w = st_t["effect_ci95_high"] - st_t["effect_ci95_low"]
+    assert cl["effect_ci95_high"] - cl["effect_ci95_low"] > 1.3 * naive_w
+
+
+def test_cluster_bootstrap_reproducible_and_seeded(rng):
+    obj = simulate(rng, 120)
+    a = tpfn_tests(obj, variables=["area_frac"], n_boot=200, seed=7)
+    b = tpfn_tests(obj, variables=["area_frac"], n_boot=200, seed=7)
+    c = tpfn_tests(obj, variables=["area_frac"], n_boot=200, seed=8)
+    ra, rb, rc = (_row(t, "area_frac", "cluster_bootstrap") for t in (a, b, c))
+    assert ra["effect_ci95_low"] == rb["effect_ci95_low"]
+    assert ra["effect_ci95_low"] != rc["effect_ci95_low"]
+    # p-value floor of the percentile bootstrap: 2 / (B + 1) when every resample is positive
+    assert ra["p_val"] == pytest.approx(2 / 201)
+    assert "cluster_bootstrap" not in set(tpfn_tests(obj, n_boot=0)["test"])
+    assert not {"cluster_ols", "cluster_bootstrap"} & set(tpfn_tests(obj, cluster=None)["test"])
+
+
+def test_too_few_objects_in_a_group_gives_nan(rng):
+    obj = simulate(rng, 50)
+    obj["detected_m"] = False
+    obj.loc[obj.index[0], "detected_m"] = True
+    tests = tpfn_tests(obj, n_boot=10)
+    assert tests["statistic"].isna().all()
+    assert (tests["n_detected"] == 1).all()
+
+
+def test_outcome_parsing_and_errors(rng):
+    obj = simulate(rng, 60)
+    as_text = obj.assign(detected_m=obj["detected_m"].map({True: "True", False: "False"}))
+    a = tpfn_tests(obj, n_boot=0)
+    b = tpfn_tests(as_text, n_boot=0)
+    np.testing.assert_allclose(a["statistic"], b["statistic"])
+    with pytest.raises(InputError, match="detected_m"):
+        tpfn_tests(obj.assign(detected_m="maybe"))
+    with pytest.raises(InputError, match="detected_nope"):
+        tpfn_tests(obj, models=["nope"])
+    with pytest.raises(InputError, match="no detected_NAME"):
+        tpfn_descriptives(obj.drop(columns=["detected_m"]))
+    with pytest.raises(InputError, match="center_dist"):
+        detection_model(obj.drop(columns=["center_dist"]), "m", "gt")
+
+
+# ------------------------------------------------------------------ class-wise
+def test_classwise_table_means_and_ap(rng):
+    obj = simulate(rng, 200, nan_frac=0.2)
+    cats = sorted(obj["category_id"].unique())
+    ap = pd.DataFrame({"category_id": cats[:-1] + [999], "AP": rng.uniform(0, 1, len(cats))})
+    cw = classwise_table(obj, ap)
+    assert list(cw["category_id"]) == cats
+    for cid in cats[:3]:
+        sub = obj[obj["category_id"] == cid]
+        r = cw[cw["category_id"] == cid].iloc[0]
+        assert r["n_objects"] == len(sub)
+        assert r["category"] == f"cat{cid}"
+        assert r["area_frac"] == pytest.approx(sub["area_frac"].mean())
+        assert r["center_dist"] == pytest.approx(sub["center_dist"].mean())
+        assert r["sal_max_gt"] == pytest.approx(np.nanmean(sub["sal_max_gt"]))
+        assert r["n_sal_gt"] == sub["sal_max_gt"].notna().sum()
+        assert r["AP"] == ap.loc[ap["category_id"] == cid, "AP"].iloc[0]
+    assert np.isnan(cw["AP"].iloc[-1])  # its AP row is missing
+    two = pd.concat([ap.assign(model="a"), ap.assign(model="b", AP=ap["AP"] / 2)])
+    cw2 = classwise_table(obj, two)
+    assert list(cw2.columns[:2]) == ["model", "category_id"] and len(cw2) == 2 * len(cats)
+    with pytest.raises(InputError, match="repeats"):
+        classwise_table(obj, pd.concat([ap, ap]))
+    with pytest.raises(InputError, match="AP"):
+        classwise_table(obj, ap.drop(columns=["AP"]))
+
+
+def _classwise_sim(rng, n: int, driver: str) -> pd.DataFrame:
+    """Class means where AP depends on size alone ('size') or on saliency alone ('saliency');
+    saliency correlates with size (r about 0.8) in both."""
+    size = rng.normal(0, 1, n)
+    cd = rng.normal(0, 1, n)
+    sal = 0.8 * size + 0.6 * rng.normal(0, 1, n)
+    ap = 0.5 + 0.1 * (size if driver == "size" else sal) + 0.04 * rng.normal(0, 1, n)
+    return pd.DataFrame(
+        {
+            "category_id": np.arange(n) + 1,
+            "category": [f"c{i}" for i in range(n)],
+            "n_objects": 10,
+            "area_frac": size,  # linear in the driver, so the partial model is exact
+            "center_dist": 0.3 + 0.05 * cd,
+            "sal_max_gt": sal,
+            "AP": ap,
+        }
+    )
+
+
+def test_classwise_correlations_match_scipy_and_statsmodels(rng):
+    cw = _classwise_sim(rng, 40, "saliency")
+    cw.loc[3, "sal_max_gt"] = np.nan
+    corr = classwise_correlations(cw)
+    for var in ("area_frac", "center_dist", "sal_max_gt"):
+        d = cw[[var, "AP"]].dropna()
+        n = len(d)
+        ref = sps.pearsonr(d[var], d["AP"])
+        r = corr[(corr["variable"] == var) & (corr["method"] == "pearson")].iloc[0]
+        assert r["n"] == n
+        assert r["r"] == pytest.approx(ref.statistic, rel=1e-12)
+        assert r["p_val"] == pytest.approx(ref.pvalue, rel=1e-8)
+        ci = ref.confidence_interval(0.95)  # scipy: Fisher z transform
+        assert (r["ci95_low"], r["ci95_high"]) == pytest.approx((ci.low, ci.high), rel=1e-10)
+        ref = sps.spearmanr(d[var], d["AP"])
+        r = corr[(corr["variable"] == var) & (corr["method"] == "spearman")].iloc[0]
+        assert r["r"] == pytest.approx(ref.statistic, rel=1e-12)
+        assert r["p_val"] == pytest.approx(ref.pvalue, rel=1e-8)
+        # Fieller et al. (1957): SE of atanh(rho) = sqrt(1.06 / (n - 3))
+        zr, se = np.arctanh(ref.statistic), np.sqrt(1.06 / (n - 3))
+        assert (r["ci95_low"], r["ci95_high"]) == pytest.approx(
+            (np.tanh(zr - Z * se), np.tanh(zr + Z * se))
+        )
+    # partial r from statsmodels OLS AP ~ sal + area + cd: r = t / sqrt(t^2 + df_resid), same p
+    d = cw[["sal_max_gt", "area_frac", "center_dist", "AP"]].dropna()
+    fit = smf.ols("AP ~ sal_max_gt + area_frac + center_dist", data=d).fit()
+    t, df = fit.tvalues["sal_max_gt"], fit.df_resid
+    r = corr[(corr["variable"] == "sal_max_gt") & (corr["method"] == "partial")].iloc[0]
+    assert r["covariates"] == "area_frac,center_dist" and r["n"] == len(d)
+    assert r["r"] == pytest.approx(t / np.sqrt(t**2 + df), rel=1e-10)
+    assert r["p_val"] == pytest.approx(fit.pvalues["sal_max_gt"], rel=1e-8)
+    zr, se = np.arctanh(r["r"]), 1 / np.sqrt(len(d) - 3 - 2)
+    assert (r["ci95_low"], r["ci95_high"]) == pytest.approx(
+        (np.tanh(zr - Z * se), np.tanh(zr + Z * se))
+    )
+    fam = corr[corr["method"] == "pearson"]
+    np.testing.assert_allclose(fam["p_holm"], multipletests(fam["p_val"], method="holm")[1])
+
+
+def test_classwise_saliency_effect_vanishes_when_size_drives_ap(rng):
+    # AP depends on size alone; saliency correlates with size -> raw r significant,
+    # partial r (controlling size and centre distance) not.
+    corr = classwise_correlations(_classwise_sim(rng, 80, "size"))
+    raw = corr[(corr["variable"] == "sal_max_gt") & (corr["method"] == "pearson")].iloc[0]
+    part = corr[(corr["variable"] == "sal_max_gt") & (corr["method"] == "partial")].iloc[0]
+    assert raw["r"] > 0.5 and raw["p_val"] < 1e-6
+    assert part["p_val"] > 0.05 and part["ci95_low"] < 0 < part["ci95_high"]
+    # the reverse: AP depends on saliency alone -> the partial correlation stays
+    corr = classwise_correlations(_classwise_sim(rng, 80, "saliency"))
+    part = corr[(corr["variable"] == "sal_max_gt") & (corr["method"] == "partial")].iloc[0]
+    assert part["r"] > 0.5 and part["p_val"] < 1e-6
+
+
+# ------------------------------------------------------------ detection model
+def test_detection_model_matches_statsmodels_and_sklearn(rng):
+    obj = simulate(rng, 400, sal_effect=0.5, centre_effect=0.5, image_sd=1.0, nan_frac=0.05)
+    res = detection_model(obj, "m", "gt")
+    d = obj.dropna(subset=["sal_max_gt"]).copy()
+    for c, src in (
+        ("la", np.log(d["area_frac"])),
+        ("cd", d["center_dist"]),
+        ("s", d["sal_max_gt"]),
+    ):
+        d[c] = (src - src.mean()) / src.std(ddof=1)
+    d["y"] = d["detected_m"].astype(float)
+    ref = smf.logit("y ~ la + cd + s", data=d).fit(
+        disp=0, cov_type="cluster", cov_kwds={"groups": pd.factorize(d["image_id"])[0]}
+    )
+    terms = dict(zip(["log_area_frac", "center_dist", "sal_max_gt"], ["la", "cd", "s"]))
+    assert list(res["term"]) == list(terms)
+    for _, r in res.iterrows():
+        k = terms[r["term"]]
+        assert r["coef"] == pytest.approx(ref.params[k], rel=1e-6)
+        assert r["se"] == pytest.approx(ref.bse[k], rel=1e-6)
+        assert r["p_val"] == pytest.approx(ref.pvalues[k], rel=1e-5)
+        assert r["odds_ratio_per_sd"] == pytest.approx(np.exp(ref.params[k]), rel=1e-6)
+        lo, hi = np.exp(ref.conf_int().loc[k])
+        assert (r["ci95_low"], r["ci95_high"]) == pytest.approx((lo, hi), rel=1e-6)
+    assert (
+        res["n_obs"].iloc[0] == len(d)
+        and res["n_excluded_nan"].iloc[0] == obj["sal_max_gt"].isna().sum()
+    )
+    assert res["n_images"].iloc[0] == d["image_id"].nunique()
+    assert res["sd"].iloc[0] == pytest.approx(np.log(d["area_frac"]).std(ddof=1))
+    # unpenalised logistic regression in scikit-learn gives the same coefficients
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(d[["la", "cd", "s"]], d["y"])
+    np.testing.assert_allclose(res["coef"], lr.coef_[0], rtol=1e-4)
+    # clustering matters: the clustered SE differs from the model-based one
+    naive = smf.logit("y ~ la + cd + s", data=d).fit(disp=0)
+    assert not np.allclose(res["se"].to_numpy(), naive.bse[["la", "cd", "s"]].to_numpy(), rtol=1e-3)
+
+
+def test_detection_model_category_effects(rng):
+    obj = simulate(rng, 300, sal_effect=0.5)
+    obj.loc[obj["category_id"] == 1, "detected_m"] = True  # no variation: dropped
+    res = detection_model(obj, "m", "gt", category_effects=True)
+    d = obj[obj["category_id"] != 1].copy()
+    for c, src in (
+        ("la", np.log(d["area_frac"])),
+        ("cd", d["center_dist"]),
+        ("s", d["sal_max_gt"]),
+    ):
+        d[c] = (src - src.mean()) / src.std(ddof=1)
+    d["y"] = d["detected_m"].astype(float)
+    ref = smf.logit("y ~ la + cd + s + C(category_id)", data=d).fit(
+        disp=0, cov_type="cluster", cov_kwds={"groups": pd.factorize(d["image_id"])[0]}
+    )
+    np.testing.assert_allclose(res["coef"], ref.params[["la", "cd", "s"]], rtol=1e-6)
+    np.testing.assert_allclose(res["se"], ref.bse[["la", "cd", "s"]], rtol=1e-6)
+    assert (res["n_excluded_categories"] == 1).all() and (res["n_obs"] == len(d)).all()
+    assert res["formula"].iloc[0].endswith("+ C(category)")
+
+
+def test_detection_saliency_effect_vanishes_when_size_drives_detection(rng):
+    # detection depends on size alone; saliency correlates with size
+    obj = simulate(rng, 1500, size_effect=1.5, sal_effect=0.0, sal_size_corr=1.0)
+    raw = _row(tpfn_tests(obj, variables=["sal_max_gt"], n_boot=0), "sal_max_gt", "student_t")
+    assert raw["statistic"] > 10 and raw["p_val"] < 1e-20  # the raw, paper-style effect
+    r = detection_model(obj, "m", "gt").set_index("term").loc["sal_max_gt"]
+    assert r["ci95_low"] < 1 < r["ci95_high"] and r["p_val"] > 0.05
+    # the reverse: detection depends on saliency beyond size -> the effect stays
+    obj = simulate(rng, 1500, size_effect=1.0, sal_effect=0.6, sal_size_corr=1.0)
+    r = detection_model(obj, "m", "gt").set_index("term").loc["sal_max_gt"]
+    assert r["ci95_low"] > 1.3 and r["p_val"] < 1e-10
+
+
+def test_centre_prior_control(rng):
+    # detection follows a centre prior (a nonlinear function of centre distance that a
+    # linear centre_dist term does not capture); gt saliency partly follows that prior.
+    obj = simulate(rng, 1500, size_effect=0.8, sal_size_corr=0.0)
+    n = len(obj)
+    prior = np.exp(-((obj["center_dist"].to_numpy() / 0.15) ** 2))
+    obj["sal_max_center"] = prior
+    obj["sal_max_gt"] = _expit(3 * prior + rng.normal(0, 1, n))
+    la = np.log(obj["area_frac"].to_numpy())
+    obj["detected_m"] = rng.random(n) < _expit(0.8 * (la + 4) / 1.2 + 3 * prior - 1)
+    models = detection_models(obj, control_source="center")
+    sal = models[models["term"] == "sal_max_gt"].set_index("control")
+    assert sal.loc["", "p_val"] < 1e-4  # looks like a saliency effect ...
+    assert sal.loc["center", "p_val"] > 0.05  # ... that the centre prior explains
+    assert sal.loc["center", "formula"].endswith("sal_max_gt + sal_max_center")
+    # one size-only model, one per source, one per non-control source with the control
+    spec = models.drop_duplicates(["saliency", "control"])[["saliency", "control"]]
+    assert spec.values.tolist() == [["", ""], ["gt", ""], ["center", ""], ["gt", "center"]]
+    fam = models[models["term"] == "sal_max_" + models["saliency"]]
+    for _, sub in fam.groupby("control"):
+        np.testing.assert_allclose(sub["p_holm"], multipletests(sub["p_val"], method="holm")[1])
+    # the class-wise partial correlation gets the same control
+    ap = pd.DataFrame({"category_id": np.arange(1, 13), "AP": rng.uniform(0, 1, 12)})
+    corr = classwise_correlations(classwise_table(obj, ap), control_source="center")
+    covs = set(corr.loc[corr["method"] == "partial", "covariates"])
+    assert covs == {"area_frac,center_dist", "area_frac,center_dist,sal_max_center"}
+    with pytest.raises(InputError, match="sal_max_nope"):
+        detection_models(obj, control_source="nope")
+
+
+def test_detection_model_degenerate_inputs_give_a_note(rng):
+    obj = simulate(rng, 40)
+    obj["detected_m"] = True
+    res = detection_model(obj, "m", "gt")
+    assert res["coef"].isna().all() and (res["note"] == "every object has the same outcome").all()
+    obj = simulate(rng, 40)
+    obj["sal_max_gt"] = 0.5
+    res = detection_model(obj, "m", "gt")
+    assert res["coef"].isna().all() and res["note"].iloc[0].startswith("a predictor is constant")
+
+
+def test_stats_tables_and_summary(rng):
+    obj = simulate(rng, 150, nan_frac=0.1)
+    ap = pd.DataFrame({"model": "m", "category_id": np.arange(1, 13), "AP": rng.uniform(0, 1, 12)})
+    tables = st.stats_tables(obj, ap, n_boot=50, category_effects=True)
+    assert set(tables) == {
+        "tpfn_descriptives",
+        "tpfn_tests",
+        "classwise",
+        "classwise_correlations",
+        "detection_models",
+    }
+    assert set(tables["detection_models"]["category_effects"]) == {True, False}
+    text = st.format_summary(tables)
+    assert "sal_max_gt" in text and "OR=" in text and "excluded: NaN" in text
