@@ -1,0 +1,219 @@
+"""``salanalysis saliency``: SALICON ground truth, baseline sources, saliency metrics.
+
+Sub-commands
+
+``fixations``
+    SALICON fixations (2015 JSON or 2017 ``.mat``) -> ground-truth map directory
+    (:func:`salanalysis.salicon.read_fixations`,
+    :func:`salanalysis.salicon.write_fixation_maps`).
+``baseline``
+    Centre-bias or spectral-residual map directory
+    (:mod:`salanalysis.baselines`).
+``evaluate``
+    CC, KLD, SIM, NSS, AUC-Judd and shuffled AUC of a map directory
+    (:func:`salanalysis.saliency_metrics.evaluate_maps`).
+``predict``
+    Added by ``salanalysis/commands/_saliency_predict.py`` when that module
+    exists (the saliency network of issue 10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+
+from salanalysis.errors import InputError
+
+_PREDICT_MODULE = "salanalysis.commands._saliency_predict"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "saliency",
+        help="SALICON ground-truth maps, baseline saliency sources and saliency metrics",
+        description="Build SALICON ground-truth maps from fixations, write centre-bias and "
+        "spectral-residual baseline map directories, and score map directories with CC, KLD, "
+        "SIM, NSS, AUC-Judd and shuffled AUC.",
+    )
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    ssub = p.add_subparsers(dest="saliency_command", metavar="SUBCOMMAND")
+
+    # ---------------------------------------------------------------- fixations
+    f = ssub.add_parser(
+        "fixations",
+        help="SALICON fixations (2015 JSON / 2017 .mat) -> ground-truth map directory",
+        description="Read SALICON fixations and write one ground-truth map per image: fixated "
+        "pixels on a zero map, Gaussian blur (scipy.ndimage.gaussian_filter, reflect, truncate 4), "
+        "min-max normalised, 8-bit PNG named COCO_{split}2014_%%012d.png.",
+    )
+    f.add_argument("--fixations", required=True, help="2015 .json file, 2017 .mat file or folder of .mat files")
+    _add_fixation_options(f)
+    f.add_argument("--sigma", type=float, default=19.0, help="Gaussian blur sigma in pixels (default 19, as SALICON)")
+    f.add_argument(
+        "--counts",
+        action="store_true",
+        help="add 1 per fixation before blurring (default: a fixated pixel is 1, as salicon-api)",
+    )
+    f.add_argument("--table", help="also write the fixation table (.csv or .parquet)")
+    f.add_argument("--out", required=True, help="output map directory")
+    f.set_defaults(func=run_fixations)
+
+    # ----------------------------------------------------------------- baseline
+    b = ssub.add_parser(
+        "baseline",
+        help="centre-bias or spectral-residual baseline map directory",
+        description="Write a baseline map per image: 'center' (a Gaussian centred in the image, "
+        "sd = SIGMA_FRAC x width / height; sizes from --annotations or the image files) or "
+        "'spectral' (OpenCV spectral residual saliency of each image in --images).",
+    )
+    b.add_argument("--kind", required=True, choices=["center", "spectral"])
+    src = b.add_mutually_exclusive_group(required=True)
+    src.add_argument("--images", help="folder of images")
+    src.add_argument("--annotations", help="COCO annotations JSON (image sizes; centre prior only)")
+    b.add_argument(
+        "--sigma-frac", type=float, default=0.25, help="centre prior sd as a fraction of width/height (default 0.25)"
+    )
+    b.add_argument("--out", required=True, help="output map directory")
+    b.set_defaults(func=run_baseline)
+
+    # ----------------------------------------------------------------- evaluate
+    e = ssub.add_parser(
+        "evaluate",
+        help="CC, KLD, SIM, NSS, AUC-Judd, shuffled AUC of a map directory",
+        description="Score predicted maps against ground-truth maps and/or fixations, one row per "
+        "image plus a final 'mean' row.",
+    )
+    e.add_argument("--pred", required=True, help="predicted map directory")
+    e.add_argument("--gt-maps", help="ground-truth map directory")
+    e.add_argument("--fixations", help="SALICON fixations (.json, .mat or folder of .mat)")
+    _add_fixation_options(e)
+    e.add_argument("--metrics", nargs="+", metavar="METRIC", help="subset of CC KLD SIM NSS AUC_Judd sAUC")
+    e.add_argument("--no-jitter", action="store_true", help="AUC-Judd without tie-breaking noise")
+    e.add_argument("--seed", type=int, default=0, help="seed of the AUC-Judd jitter and sAUC sampling")
+    e.add_argument("--out", required=True, help="output table (.csv or .parquet)")
+    e.set_defaults(func=run_evaluate)
+
+    if importlib.util.find_spec(_PREDICT_MODULE) is not None:
+        importlib.import_module(_PREDICT_MODULE).register(ssub)
+
+
+def _add_fixation_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["json", "mat"], help="fixation format (default: from the extension)")
+    p.add_argument(
+        "--field",
+        choices=["fixations", "location"],
+        default="fixations",
+        help=".mat only: released fixations (default) or raw mouse samples",
+    )
+    sizes = p.add_mutually_exclusive_group()
+    sizes.add_argument("--images", dest="size_images", metavar="DIR", help="image sizes from these image files")
+    sizes.add_argument("--size", metavar="WxH", help="one size for every image, e.g. 640x480")
+    sizes.add_argument("--annotations", dest="size_annotations", metavar="FILE", help="image sizes from a COCO annotations JSON")
+    p.add_argument("--split", choices=["train", "val", "test"], help="names images without a file_name")
+    p.add_argument(
+        "--on-outside",
+        choices=["drop", "error"],
+        default="drop",
+        help="fixations outside the image: drop and count (default) or fail",
+    )
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise InputError(f"--size expects WIDTHxHEIGHT, got {text!r}") from exc
+    if w < 1 or h < 1:
+        raise InputError(f"--size must be positive, got {text!r}")
+    return w, h
+
+
+def _sizes(args: argparse.Namespace):
+    if getattr(args, "size", None):
+        return _parse_size(args.size)
+    if getattr(args, "size_images", None):
+        from salanalysis.baselines import images_table
+
+        t = images_table(args.size_images)
+        t = t[t["image_id"].notna()]
+        return {int(i): (int(w), int(h)) for i, w, h in zip(t["image_id"], t["width"], t["height"])}
+    if getattr(args, "size_annotations", None):
+        from salanalysis.coco import Annotations
+
+        t = Annotations.load(args.size_annotations).images
+        return {int(i): (int(w), int(h)) for i, w, h in zip(t["image_id"], t["width"], t["height"])}
+    return None
+
+
+def _read(args: argparse.Namespace):
+    from salanalysis.salicon import read_fixations
+
+    return read_fixations(
+        args.fixations,
+        format=args.format,
+        sizes=_sizes(args),
+        split=args.split,
+        field=args.field,
+        on_outside=args.on_outside,
+    )
+
+
+def run_fixations(args: argparse.Namespace) -> int:
+    from salanalysis.io import write_table
+    from salanalysis.salicon import write_fixation_maps
+
+    fix = _read(args)
+    summary = write_fixation_maps(
+        fix, args.out, sigma=args.sigma, accumulate="count" if args.counts else "binary"
+    )
+    if args.table:
+        write_table(fix.table, args.table)
+    print(
+        f"{len(summary)} maps written to {args.out} from {len(fix.table)} fixations "
+        f"({fix.n_outside} outside the image dropped, {fix.n_empty_subjects} empty subject lists)"
+    )
+    return 0
+
+
+def run_baseline(args: argparse.Namespace) -> int:
+    from salanalysis.baselines import write_center_bias_maps, write_spectral_residual_maps
+
+    if args.kind == "center":
+        if args.annotations:
+            from salanalysis.coco import Annotations
+
+            source = Annotations.load(args.annotations)
+        else:
+            source = args.images
+        table = write_center_bias_maps(source, args.out, sigma_frac=args.sigma_frac)
+    else:
+        if not args.images:
+            raise InputError("--kind spectral needs --images (it reads the pixels)")
+        table = write_spectral_residual_maps(args.images, args.out)
+    print(f"{len(table)} {args.kind} maps written to {args.out}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from salanalysis.io import write_table
+    from salanalysis.saliency_metrics import METRICS, evaluate_maps
+
+    if not args.gt_maps and not args.fixations:
+        raise InputError("saliency evaluate needs --gt-maps, --fixations, or both")
+    metrics = tuple(args.metrics) if args.metrics else METRICS
+    bad = [m for m in metrics if m not in METRICS]
+    if bad:
+        raise InputError(f"unknown metric(s) {', '.join(bad)}; choose from {' '.join(METRICS)}")
+    fix = _read(args) if args.fixations else None
+    table = evaluate_maps(
+        args.pred, args.gt_maps, fix, metrics=metrics, jitter=not args.no_jitter, seed=args.seed
+    )
+    write_table(table, args.out)
+    mean = table.iloc[-1]
+    n = int(table["has_pred"].fillna(False).sum())
+    print(
+        f"{n} of {len(table) - 1} images scored; mean "
+        + ", ".join(f"{m} {mean[m]:.4f}" for m in metrics)
+    )
+    return 0
