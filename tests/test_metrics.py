@@ -1,0 +1,497 @@
+"""Table 1 metrics: AP against scikit-learn, C-/O- metrics against hand computations,
+the demo data against an independent computation, bootstraps, edge cases, the CLI."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
+
+from salanalysis._bootstrap import SortedAP, resample_weights, weight_batches
+from salanalysis.cli import main
+from salanalysis.errors import InputError
+from salanalysis.metrics import (
+    PUBLISHED_SOURCE,
+    PUBLISHED_TABLE1,
+    average_precision,
+    bootstrap_ap,
+    bootstrap_metrics,
+    evaluate,
+    format_table,
+    ground_truth,
+    paired_bootstrap,
+    per_class_metrics,
+    summary_metrics,
+    table1,
+)
+from salanalysis.scores import Scores, read_scores
+
+
+def sk_ap(y, s, w=None):
+    """scikit-learn's per-class AP, NaN where the class has no (weighted) positive."""
+    out = []
+    for k in range(y.shape[1]):
+        pos = y[:, k] if w is None else y[:, k] & (w > 0)
+        if not pos.any():
+            out.append(np.nan)
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out.append(average_precision_score(y[:, k], s[:, k], sample_weight=w))
+    return np.array(out)
+
+
+# ---------------------------------------------------------------- strategies
+@st.composite
+def label_score_pairs(draw, weights=False):
+    n = draw(st.integers(1, 40))
+    c = draw(st.integers(1, 4))
+    y = draw(arrays(bool, (n, c)))
+    kind = draw(st.sampled_from(["float", "ties", "constant", "extreme"]))
+    if kind == "float":
+        s = draw(arrays(np.float64, (n, c), elements=st.floats(0, 1, allow_nan=False)))
+    elif kind == "ties":  # few distinct values: many ties
+        s = draw(arrays(np.float64, (n, c), elements=st.sampled_from([0.0, 0.25, 0.5, 1.0])))
+    elif kind == "constant":  # every score tied
+        s = np.full((n, c), 0.3)
+    else:  # real-valued logits incl. negative and huge
+        s = draw(arrays(np.float64, (n, c), elements=st.floats(-1e6, 1e6, allow_nan=False)))
+    if draw(st.booleans()):  # degenerate columns: all positive / all negative
+        y[:, 0] = draw(st.booleans())
+    if not weights:
+        return y, s
+    w = draw(arrays(np.int64, (n,), elements=st.integers(0, 4)))
+    return y, s, w
+
+
+# ------------------------------------------------------------------------ AP
+@settings(max_examples=300, deadline=None)
+@given(label_score_pairs())
+def test_ap_equals_sklearn(pair):
+    y, s = pair
+    ap = average_precision(y, s)
+    ref = sk_ap(y, s)
+    np.testing.assert_array_equal(np.isnan(ap), ~y.any(axis=0))
+    np.testing.assert_allclose(ap, ref, rtol=0, atol=1e-12, equal_nan=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(label_score_pairs(weights=True))
+def test_weighted_ap_equals_sklearn_sample_weight(triple):
+    # the bootstrap engine: sort once, re-weight; sklearn: sample_weight (drops zero weights)
+    y, s, w = triple
+    got = SortedAP.build(y, s).ap(w[:, None].astype(np.float32))[0]
+    np.testing.assert_allclose(got, sk_ap(y, s, w), rtol=0, atol=1e-12, equal_nan=True)
+
+
+def test_ap_ties_do_not_depend_on_row_order(rng):
+    y = rng.random((200, 3)) < 0.3
+    s = rng.integers(0, 5, size=(200, 3)) / 4.0  # heavy ties
+    perm = rng.permutation(200)
+    np.testing.assert_allclose(average_precision(y, s), average_precision(y[perm], s[perm]), atol=1e-15)
+
+
+def test_ap_hand_computed():
+    # scores 0.9(+) 0.8(-) 0.8(+) 0.1(+): distinct thresholds 0.9 / 0.8 / 0.1
+    # P@0.9 = 1/1, R gain 1/3; P@0.8 = 2/3, gain 1/3; P@0.1 = 3/4, gain 1/3
+    # AP = (1 + 2/3 + 3/4) / 3 = 29/36
+    y = np.array([[1], [0], [1], [1]], bool)
+    s = np.array([[0.9], [0.8], [0.8], [0.1]])
+    assert average_precision(y, s)[0] == pytest.approx(29 / 36, abs=1e-15)
+
+
+# ------------------------------------------------------- threshold metrics
+# 4 images x 3 classes. Class 2 never predicted; prediction = score >= 0.5.
+Y = np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 0, 0]], bool)
+S = np.array([[0.9, 0.2, 0.4], [0.6, 0.5, 0.1], [0.7, 0.4, 0.3], [0.2, 0.8, 0.0]])
+# predicted (>= 0.5):       class0: img 0,1,2   class1: img 1,3   class2: none
+# N_c (correct):            2                    1                 0
+# N_p (predicted):          3                    2                 0
+# N_g (ground truth):       2                    2                 1
+# precision: 2/3, 1/2, 0 (0/0 -> 0);  recall: 1, 1/2, 0
+# C-P = (2/3 + 1/2 + 0)/3 = 7/18;  C-R = (1 + 1/2 + 0)/3 = 1/2
+# C-F1 harmonic = 2 * 7/18 * 1/2 / (7/18 + 1/2) = (7/18) / (16/18) = 7/16
+# per-class F1: 2*(2/3)/(5/3) = 4/5, 1/2, 0 -> mean-per-class C-F1 = 13/30
+# O-P = 3/5; O-R = 3/5; O-F1 = 3/5
+
+
+def test_threshold_metrics_hand_computed():
+    m = summary_metrics(Y, S)
+    assert m["CP"] == pytest.approx(7 / 18, abs=1e-15)
+    assert m["CR"] == pytest.approx(1 / 2, abs=1e-15)
+    assert m["CF1"] == pytest.approx(7 / 16, abs=1e-15)
+    assert m["OP"] == pytest.approx(3 / 5, abs=1e-15)
+    assert m["OR"] == pytest.approx(3 / 5, abs=1e-15)
+    assert m["OF1"] == pytest.approx(3 / 5, abs=1e-15)
+    assert m["cf1"] == "harmonic" and m["prediction"] == "score>=0.5"
+    assert m["n_classes"] == 3 and m["n_classes_excluded"] == 0
+    m2 = summary_metrics(Y, S, cf1="mean-per-class")
+    assert m2["CF1"] == pytest.approx(13 / 30, abs=1e-15)
+    assert m2["cf1"] == "mean-per-class"
+    # AP: class0 scores 0.9+ 0.7- 0.6+ 0.2- -> (1 + 2/3)/2 = 5/6
+    #     class1 0.8- 0.5+ 0.4+ 0.2- -> (1/2 + 2/3)/2 = 7/12 ; class2 0.4+ first -> 1
+    assert m["mAP"] == pytest.approx((5 / 6 + 7 / 12 + 1) / 3, abs=1e-15)
+
+
+def test_threshold_is_inclusive():
+    # score exactly at the threshold is a prediction (score >= threshold)
+    m = summary_metrics(Y, S, threshold=0.6)
+    # class0 predicted at 0.9, 0.7, 0.6 (img 0, 2, 1): N_c = 2, N_p = 3 -> 2/3
+    pc = per_class_metrics(Y, S, threshold=0.6)
+    assert pc["n_pred"].tolist() == [3, 1, 0]
+    assert pc["precision"].iloc[0] == pytest.approx(2 / 3)
+    assert m["OP"] == pytest.approx(2 / 4)  # correct: 2 (class0) + 0 (class1: img 3 neg)
+
+
+def test_top_k_hand_computed():
+    # top-1 per image: img0 -> class0 (0.9); img1 -> class0 (0.6); img2 -> class0 (0.7);
+    # img3 -> class1 (0.8). class0: N_c 2, N_p 3; class1: N_c 0, N_p 1; class2: 0, 0
+    # precision 2/3, 0, 0; recall 1, 0, 0 -> C-P 2/9, C-R 1/3; O-P 2/4, O-R 2/5
+    m = summary_metrics(Y, S, top_k=1)
+    assert m["CP"] == pytest.approx(2 / 9) and m["CR"] == pytest.approx(1 / 3)
+    assert m["OP"] == pytest.approx(1 / 2) and m["OR"] == pytest.approx(2 / 5)
+    assert m["prediction"] == "top-1"
+    # ties at the k-th score go to the lower category index
+    y = np.array([[1, 1, 0]], bool)
+    s = np.array([[0.5, 0.5, 0.5]])
+    pc = per_class_metrics(y, s, top_k=2)
+    assert pc["n_pred"].tolist() == [1, 1, 0]
+    # top_k_threshold also requires score >= threshold: with threshold 0.6 nothing is predicted
+    assert per_class_metrics(y, s, top_k=2, top_k_threshold=True, threshold=0.6)["n_pred"].sum() == 0
+
+
+def test_top_k_matches_stable_argsort(rng):
+    s = rng.integers(0, 6, size=(300, 10)) / 5.0
+    y = rng.random((300, 10)) < 0.3
+    pc = per_class_metrics(y, s, top_k=3)
+    top = np.argsort(-s, axis=1, kind="stable")[:, :3]
+    pred = np.zeros_like(y)
+    np.put_along_axis(pred, top, True, axis=1)
+    assert pc["n_pred"].tolist() == pred.sum(0).tolist()
+    assert pc["n_correct"].tolist() == (pred & y).sum(0).tolist()
+
+
+def test_per_class_and_overall_match_sklearn(rng):
+    y = rng.random((500, 6)) < 0.25
+    y[:, 5] = False  # a class without positives
+    s = rng.random((500, 6))
+    s[:, 4] *= 0.4  # a class never predicted (precision 0/0 -> 0)
+    pred = s >= 0.5
+    pc = per_class_metrics(y, s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = precision_score(y, pred, average=None, zero_division=0)
+        r = recall_score(y, pred, average=None, zero_division=0)
+        f = f1_score(y, pred, average=None, zero_division=0)
+    np.testing.assert_allclose(pc["precision"], p, atol=1e-15)
+    np.testing.assert_allclose(pc["recall"][:5], r[:5], atol=1e-15)
+    np.testing.assert_allclose(pc["F1"][:5], f[:5], atol=1e-15)
+    assert np.isnan(pc["recall"].iloc[5]) and np.isnan(pc["F1"].iloc[5]) and np.isnan(pc["AP"].iloc[5])
+    # exclude (default): every metric over the 5 classes with positives
+    m = summary_metrics(y, s)
+    assert m["n_classes"] == 5 and m["n_classes_excluded"] == 1 and m["excluded"] == [5]
+    assert m["CP"] == pytest.approx(p[:5].mean(), abs=1e-15)
+    assert m["CR"] == pytest.approx(r[:5].mean(), abs=1e-15)
+    assert m["OP"] == pytest.approx(precision_score(y[:, :5], pred[:, :5], average="micro"), abs=1e-15)
+    assert m["OR"] == pytest.approx(recall_score(y[:, :5], pred[:, :5], average="micro"), abs=1e-15)
+    assert m["OF1"] == pytest.approx(f1_score(y[:, :5], pred[:, :5], average="micro"), abs=1e-15)
+    assert m["mAP"] == pytest.approx(np.mean(sk_ap(y, s)[:5]), abs=1e-12)
+    # zero: all 6 classes; AP 0 and recall 0 for the empty class, its predictions are FPs
+    z = summary_metrics(y, s, empty_classes="zero")
+    assert z["n_classes"] == 6 and z["n_classes_excluded"] == 0
+    assert z["CP"] == pytest.approx(p.mean(), abs=1e-15)
+    assert z["CR"] == pytest.approx(r.mean(), abs=1e-15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert z["OP"] == pytest.approx(precision_score(y, pred, average="micro"), abs=1e-15)
+    assert z["mAP"] == pytest.approx(np.mean(sk_ap(y, s)[:5]) * 5 / 6, abs=1e-12)
+    assert summary_metrics(y, s, cf1="mean-per-class")["CF1"] == pytest.approx(f[:5].mean(), abs=1e-15)
+
+
+# ----------------------------------------------------------------- edge cases
+def test_bad_inputs():
+    y = np.zeros((3, 2), bool)
+    with pytest.raises(InputError, match="shape"):
+        average_precision(y, np.zeros((3, 3)))
+    with pytest.raises(InputError, match="NaN"):
+        summary_metrics(y, np.array([[0.1, np.nan], [0, 0], [0, 0]]))
+    with pytest.raises(InputError, match="binary"):
+        average_precision(np.full((3, 2), 2), np.zeros((3, 2)))
+    with pytest.raises(InputError, match="2-D"):
+        average_precision(np.zeros(3, bool), np.zeros(3))
+    with pytest.raises(ValueError, match="cf1"):
+        summary_metrics(y, np.zeros((3, 2)), cf1="geometric")
+    with pytest.raises(ValueError, match="top_k"):
+        summary_metrics(y, np.zeros((3, 2)), top_k=3)
+
+
+def test_all_negative():
+    y = np.zeros((5, 2), bool)
+    s = np.linspace(0, 1, 10).reshape(5, 2)
+    assert np.isnan(average_precision(y, s)).all()
+    m = summary_metrics(y, s)
+    assert m["n_classes"] == 0 and m["n_classes_excluded"] == 2
+    assert all(np.isnan(m[k]) for k in ("CP", "CR", "CF1", "OP", "OR", "OF1", "mAP"))
+    z = summary_metrics(y, s, empty_classes="zero")
+    assert z["mAP"] == 0 and z["CP"] == 0 and z["CR"] == 0 and z["OP"] == 0
+    boot = bootstrap_ap(y, [s], n_boot=3, seed=0)
+    assert boot.shape == (3, 1, 2) and np.isnan(boot).all()
+
+
+# ------------------------------------------------------------------ demo data
+def _independent_demo(demo):
+    """Labels and image-level scores built straight from the JSON files."""
+    gt = json.loads(demo.annotations.read_text())
+    det = json.loads(demo.detections.read_text())
+    img = sorted(im["id"] for im in gt["images"])
+    cat = sorted(c["id"] for c in gt["categories"])
+    ri, ci = {v: i for i, v in enumerate(img)}, {v: i for i, v in enumerate(cat)}
+    y = np.zeros((len(img), len(cat)), bool)
+    y_nocrowd = np.zeros_like(y)
+    for a in gt["annotations"]:
+        y[ri[a["image_id"]], ci[a["category_id"]]] = True
+        if not a.get("iscrowd", 0):
+            y_nocrowd[ri[a["image_id"]], ci[a["category_id"]]] = True
+    s = np.zeros(y.shape)
+    for d in det:
+        r, c = ri[d["image_id"]], ci[d["category_id"]]
+        s[r, c] = max(s[r, c], d["score"])
+    return np.array(img), y, y_nocrowd, s
+
+
+def test_ground_truth_demo(demo, demo_ann):
+    img, y, y_nocrowd, _ = _independent_demo(demo)
+    ids, lab = ground_truth(demo_ann)
+    np.testing.assert_array_equal(ids, img)
+    np.testing.assert_array_equal(lab, y)
+    ids2, lab2 = ground_truth(demo_ann, include_crowd=False, include_empty=False)
+    keep = y_nocrowd.any(1)
+    np.testing.assert_array_equal(ids2, img[keep])
+    np.testing.assert_array_equal(lab2, y_nocrowd[keep])
+    assert len(ids) == 100 and lab.any(0).sum() == 70
+
+
+def test_demo_evaluate_matches_independent(demo, demo_ann):
+    _, y, _, s = _independent_demo(demo)
+    sc = read_scores(demo.detections, demo_ann, name="sample")
+    summ, pc = evaluate(demo_ann, sc)
+    ref_ap = sk_ap(y, s)
+    np.testing.assert_allclose(pc["AP"], ref_ap, atol=1e-12, equal_nan=True)
+    has = y.any(0)
+    assert summ["mAP"] == pytest.approx(np.nanmean(ref_ap), abs=1e-12)
+    pred = s >= 0.5
+    p = precision_score(y[:, has], pred[:, has], average=None, zero_division=0)
+    r = recall_score(y[:, has], pred[:, has], average=None, zero_division=0)
+    assert summ["CP"] == pytest.approx(p.mean(), abs=1e-12)
+    assert summ["CR"] == pytest.approx(r.mean(), abs=1e-12)
+    assert summ["OP"] == pytest.approx(precision_score(y[:, has], pred[:, has], average="micro"), abs=1e-12)
+    assert summ["OR"] == pytest.approx(recall_score(y[:, has], pred[:, has], average="micro"), abs=1e-12)
+    assert summ["n_classes"] == 70 and summ["n_classes_excluded"] == 10 and summ["n_images"] == 100
+    assert summ["model"] == "sample" and summ["include_crowd"] and summ["include_empty"]
+    assert list(pc.columns[:3]) == ["category_id", "category", "n_pos"]
+    assert pc["category"].iloc[0] == "person" and pc["n_pos"].iloc[0] == y[:, 0].sum()
+
+
+def test_table1_and_formats(demo, demo_ann):
+    sc = read_scores(demo.detections, demo_ann, name="sample")
+    half = Scores.from_array("half", demo_ann, sc.scores * 0.5)
+    t = table1(demo_ann, [sc, half], published=True)
+    assert list(t.columns[:9]) == ["model", "CP", "CR", "CF1", "OP", "OR", "OF1", "mAP", "n_classes"]
+    assert t["model"].iloc[:2].tolist() == ["sample", "half"]
+    # halving the scores keeps the ranking (same mAP) but 0.5 now needs a score of 1
+    assert t["mAP"].iloc[1] == pytest.approx(t["mAP"].iloc[0], abs=1e-15)
+    assert t["OP"].iloc[1] != t["OP"].iloc[0]
+    pub = t[t["source"] == PUBLISHED_SOURCE].reset_index(drop=True)
+    assert len(pub) == len(PUBLISHED_TABLE1)
+    row = pub[pub["model"] == "RSN-50 Baseline"].iloc[0]
+    assert row["CF1"] == pytest.approx(0.579) and row["mAP"] == pytest.approx(0.715)
+    assert np.isnan(pub[pub["model"] == "VGG MCE [13]"].iloc[0]["CP"])
+    md = format_table(t, "markdown")
+    first = md.splitlines()[2].split("|")
+    assert first[1].strip() == "sample"
+    assert first[-2].strip() == f"{100 * t['mAP'].iloc[0]:.1f}"
+    assert "harmonic mean of C-P and C-R" in md and PUBLISHED_SOURCE in md
+    assert "RSN-50 Baseline † | 64.6 | 77.9 | 57.9 | 70.8 | 80.5 | 63.2 | 71.5 |" in md
+    tex = format_table(t, "latex")
+    assert r"\begin{tabular}" in tex and r"RSN-50 Baseline $^\dagger$ & 64.6" in tex
+    assert "mean of per-class F1" in format_table(table1(demo_ann, [sc], cf1="mean-per-class"))
+
+
+def test_table1_missing_images(demo_ann):
+    short = Scores(
+        name="short",
+        image_ids=demo_ann.image_ids[:-1],
+        category_ids=demo_ann.category_ids,
+        categories=demo_ann.category_names,
+        scores=np.zeros((99, 80)),
+    )
+    with pytest.raises(InputError, match="lacks 1 annotated image"):
+        table1(demo_ann, [short])
+
+
+def _tiny_annotations():
+    """3 images: 1 has a cat and a crowd dog, 2 has only a crowd dog, 3 has nothing."""
+    from salanalysis.coco import Annotations
+
+    box = {"bbox": [0, 0, 2, 2], "area": 4.0}
+    data = {
+        "images": [{"id": i, "file_name": f"{i}.jpg", "width": 4, "height": 4} for i in (1, 2, 3)],
+        "categories": [{"id": 7, "name": "cat"}, {"id": 9, "name": "dog"}],
+        "annotations": [
+            {"id": 10, "image_id": 1, "category_id": 7, "iscrowd": 0, **box},
+            {"id": 11, "image_id": 1, "category_id": 9, "iscrowd": 1, **box},
+            {"id": 12, "image_id": 2, "category_id": 9, "iscrowd": 1, **box},
+        ],
+    }
+    return Annotations(data)
+
+
+def test_ground_truth_rules_and_empty_images():
+    ann = _tiny_annotations()
+    ids, y = ground_truth(ann)
+    assert ids.tolist() == [1, 2, 3] and y.tolist() == [[True, True], [False, True], [False, False]]
+    ids, y = ground_truth(ann, include_crowd=False)
+    assert y.tolist() == [[True, False], [False, False], [False, False]]
+    ids, y = ground_truth(ann, include_empty=False)
+    assert ids.tolist() == [1, 2]
+    ids, y = ground_truth(ann, include_crowd=False, include_empty=False)
+    assert ids.tolist() == [1] and y.tolist() == [[True, False]]
+    # scores without the empty image 3: an error by default, fine when empty images are dropped
+    sc = Scores("m", [1, 2], ann.category_ids, ann.category_names, [[0.9, 0.2], [0.1, 0.8]])
+    with pytest.raises(InputError, match="lacks 1 annotated image"):
+        table1(ann, [sc])
+    t = table1(ann, [sc], include_empty=False)
+    # cat: img1 0.9(+) img2 0.1(-) -> AP 1; dog: img2 0.8(+) img1 0.2(+) -> AP 1
+    assert t["mAP"].iloc[0] == 1.0 and t["n_images"].iloc[0] == 2
+    assert t["ground_truth"].iloc[0] == "crowd"
+    # without crowd, dog has no positive: excluded, and the 3 images count (empty kept)
+    full = Scores("m", [1, 2, 3], ann.category_ids, ann.category_names, [[0.9, 0.2], [0.1, 0.8], [0.5, 0.5]])
+    t = table1(ann, [full], include_crowd=False)
+    assert t["n_classes"].iloc[0] == 1 and t["n_classes_excluded"].iloc[0] == 1
+    assert t["ground_truth"].iloc[0] == "no-crowd+empty"
+    # cat: 0.9(+) 0.5(-) 0.1(-) -> AP 1; predicted (>= 0.5) imgs 1, 3 -> C-P 1/2, C-R 1
+    assert t["mAP"].iloc[0] == 1.0 and t["CP"].iloc[0] == 0.5 and t["CR"].iloc[0] == 1.0
+
+
+# ------------------------------------------------------------------ bootstrap
+def test_bootstrap_ap_is_weighted_ap_of_the_resamples(rng):
+    y = rng.random((120, 4)) < 0.2
+    a = np.round(rng.random((120, 4)), 1)  # ties
+    b = rng.random((120, 4))
+    boot = bootstrap_ap(y, [a, b], n_boot=7, seed=11)
+    # regenerate the same resamples and recompute on duplicated rows with sklearn
+    (w,) = list(weight_batches(np.random.default_rng(11), 120, 7, 256))
+    for i in range(7):
+        idx = np.repeat(np.arange(120), w[:, i].astype(int))  # images drawn, with repeats
+        np.testing.assert_allclose(boot[i, 0], sk_ap(y[idx], a[idx]), atol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(boot[i, 1], sk_ap(y[idx], b[idx]), atol=1e-12, equal_nan=True)
+    assert w.sum(0).tolist() == [120] * 7  # multinomial counts: N draws each
+
+
+def test_bootstrap_reproducible_and_batches(rng):
+    y = rng.random((80, 3)) < 0.3
+    s = rng.random((80, 3))
+    b1 = bootstrap_ap(y, [s], n_boot=20, seed=5)
+    b2 = bootstrap_ap(y, [s], n_boot=20, seed=5)
+    b3 = bootstrap_ap(y, [s], n_boot=20, seed=6)
+    np.testing.assert_array_equal(b1, b2)
+    assert not np.array_equal(b1, b3)
+    w = resample_weights(np.random.default_rng(0), 50, 4)
+    assert w.shape == (50, 4) and (w.sum(0) == 50).all()
+
+
+def test_bootstrap_metrics_match_recompute_on_resamples(rng):
+    y = rng.random((150, 5)) < 0.3
+    s = rng.random((150, 5))
+    summ, per_class = bootstrap_metrics(y, s, n_boot=40, seed=3, cf1="mean-per-class")
+    (w,) = list(weight_batches(np.random.default_rng(3), 150, 40, 256))
+    vals = {k: [] for k in ("CP", "CR", "CF1", "OP", "OR", "OF1", "mAP")}
+    for i in range(40):
+        idx = np.repeat(np.arange(150), w[:, i].astype(int))
+        m = summary_metrics(y[idx], s[idx], cf1="mean-per-class")
+        for k in vals:
+            vals[k].append(m[k])
+    point = summary_metrics(y, s, cf1="mean-per-class")
+    for _, r in summ.iterrows():
+        lo, hi = np.percentile(vals[r["metric"]], [2.5, 97.5])
+        assert r["ci95_low"] == pytest.approx(lo, abs=1e-12)
+        assert r["ci95_high"] == pytest.approx(hi, abs=1e-12)
+        assert r["estimate"] == pytest.approx(point[r["metric"]], abs=1e-15)
+    assert (per_class["n_boot_valid"] == 40).all()
+
+
+def test_demo_bootstrap_interval_contains_estimate(demo, demo_ann):
+    sc = read_scores(demo.detections, demo_ann, name="sample")
+    t = table1(demo_ann, [sc], n_boot=200, seed=1)
+    for k in ("CP", "CR", "CF1", "OP", "OR", "OF1", "mAP"):
+        assert t[f"{k}_low"].iloc[0] <= t[k].iloc[0] <= t[f"{k}_high"].iloc[0], k
+    t2 = table1(demo_ann, [sc], n_boot=200, seed=1)
+    pd.testing.assert_frame_equal(t, t2)
+
+
+def test_paired_bootstrap(rng):
+    y = rng.random((300, 4)) < 0.3
+    y[:, 3] = False
+    good = y + rng.normal(0, 0.5, size=y.shape)
+    bad = y + rng.normal(0, 3.0, size=y.shape)
+    res = paired_bootstrap(y, good, bad, n_boot=300, seed=2)
+    assert res["category"].tolist() == ["0", "1", "2", "mAP"]  # class 3 has no positive
+    ap_g, ap_b = average_precision(y, good), average_precision(y, bad)
+    np.testing.assert_allclose(res["delta"][:3], (ap_g - ap_b)[:3], atol=1e-15)
+    m = res.iloc[-1]
+    assert m["delta"] == pytest.approx(np.nanmean(ap_g) - np.nanmean(ap_b), abs=1e-15)
+    assert m["ci95_low"] > 0 and m["p_val"] == pytest.approx(2 / 301)  # all 300 deltas > 0
+    # the p-value definition, recomputed from the same paired resamples
+    boot = bootstrap_ap(y, [good, bad], n_boot=300, seed=2)
+    d = boot[:, 0, 1] - boot[:, 1, 1]
+    p = min(1, 2 * min(1 + (d <= 0).sum(), 1 + (d >= 0).sum()) / 301)
+    assert res["p_val"].iloc[1] == pytest.approx(p)
+    lo, hi = np.percentile(d, [2.5, 97.5])
+    assert (res["ci95_low"].iloc[1], res["ci95_high"].iloc[1]) == pytest.approx((lo, hi))
+    # identical score sets: no difference at all
+    same = paired_bootstrap(y, good, good, n_boot=50, seed=2)
+    assert (same["delta"] == 0).all() and (same["ci95_low"] == 0).all() and (same["p_val"] == 1).all()
+
+
+# ------------------------------------------------------------------------ CLI
+def test_cli_metrics(demo, tmp_path, capsys):
+    out = tmp_path / "t1.csv"
+    rc = main([
+        "metrics", "--annotations", str(demo.annotations),
+        "--scores", f"sample={demo.detections}",
+        "--scores", f"again={demo.detections}",
+        "--bootstrap", "30", "--seed", "4", "--paired", "--published", "--out", str(out),
+    ])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "sample" in printed and "C-F1" in printed and PUBLISHED_SOURCE in printed
+    t = pd.read_csv(out)
+    assert list(t.columns[:9]) == ["model", "CP", "CR", "CF1", "OP", "OR", "OF1", "mAP", "n_classes"]
+    assert {"mAP_low", "mAP_high", "CP_low", "OF1_high"} <= set(t.columns)
+    assert t["cf1"].iloc[0] == "harmonic" and t["ground_truth"].iloc[0] == "crowd+empty"
+    assert (tmp_path / "t1.md").exists() and (tmp_path / "t1.tex").exists()
+    pc = pd.read_csv(tmp_path / "t1_per_class.csv")
+    assert len(pc) == 160 and {"AP_low", "AP_high"} <= set(pc.columns)
+    paired = pd.read_csv(tmp_path / "t1_paired.csv")
+    assert (paired["delta"] == 0).all() and paired["category"].iloc[-1] == "mAP"
+
+
+def test_cli_metrics_errors(demo, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("image_id,person\n1,0.5\n")
+    rc = main(["metrics", "--annotations", str(demo.annotations), "--scores", f"x={bad}",
+               "--out", str(tmp_path / "o.csv")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("salanalysis: error:") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "o.md").exists()
+    rc = main(["metrics", "--annotations", str(demo.annotations), "--scores", f"x={demo.detections}",
+               "--out", str(tmp_path / "o.txt")])
+    assert rc == 2
