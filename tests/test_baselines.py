@@ -1,0 +1,167 @@
+"""Baseline map sources (centre bias, spectral residual) and the map-directory writer."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from salanalysis.baselines import (
+    center_bias_map,
+    images_table,
+    read_image,
+    spectral_residual_map,
+    write_center_bias_maps,
+    write_map_directory,
+    write_spectral_residual_maps,
+)
+from salanalysis.cli import main
+from salanalysis.errors import InputError
+from salanalysis.maps import MapSource
+
+
+# ------------------------------------------------------------------ centre bias
+def test_center_bias_by_hand():
+    # 3 x 5, sigma_frac 0.5: cx = 2, cy = 1, sx = 2.5, sy = 1.5.
+    # g(x=0, y=1) = exp(-0.5 * (2 / 2.5)^2) = exp(-0.32)
+    # g(x=0, y=0) = exp(-0.5 * ((2 / 2.5)^2 + (1 / 1.5)^2)) = exp(-0.5 * (0.64 + 0.4444...)) (the minimum)
+    # normalised: (exp(-0.32) - exp(-0.54222)) / (1 - exp(-0.54222)) = 0.144706 / 0.418557 = 0.345708
+    m = center_bias_map(3, 5, sigma_frac=0.5)
+    assert m.shape == (3, 5)
+    lo = math.exp(-0.5 * (0.64 + 4 / 9))
+    assert m[1, 0] == pytest.approx((math.exp(-0.32) - lo) / (1 - lo), abs=1e-12)
+    assert m[1, 0] == pytest.approx(0.345708, abs=1e-6)
+    assert m[1, 2] == 1.0 and m[0, 0] == 0.0 and m[2, 4] == 0.0
+    np.testing.assert_allclose(m, m[::-1, ::-1])  # symmetric about the centre
+
+
+def test_center_bias_spread_follows_the_image_size():
+    # the column profile through the centre is a Gaussian with sd = sigma_frac * width:
+    # at one sd from the centre it is exp(-1/2) of the peak (before min-max normalisation)
+    w, h, f = 101, 51, 0.2
+    m = center_bias_map(h, w, sigma_frac=f)
+    lo = math.exp(-0.5 * ((50 / (f * w)) ** 2 + (25 / (f * h)) ** 2))  # the corner value
+    raw = m * (1 - lo) + lo
+    sd_px = f * w  # 20.2 px; sample at 20 px from the centre column 50
+    assert raw[25, 70] == pytest.approx(math.exp(-0.5 * (20 / sd_px) ** 2), rel=1e-12)
+    with pytest.raises(InputError):
+        center_bias_map(0, 5)
+
+
+# ------------------------------------------------------------ spectral residual
+def test_spectral_residual_is_opencvs_map_normalised(demo):
+    img = read_image(demo.images / "COCO_val2014_000000000192.jpg")
+    ours = spectral_residual_map(img)
+    ok, ref = cv2.saliency.StaticSaliencySpectralResidual_create().computeSaliency(img)
+    assert ok
+    ref = ref.astype(np.float64)
+    np.testing.assert_allclose(ours, (ref - ref.min()) / (ref.max() - ref.min()), atol=1e-12)
+    assert ours.shape == img.shape[:2]
+
+
+def test_spectral_residual_finds_an_odd_patch():
+    # a flat grey image with one bright square: the saliency peak lies in or next to the square
+    img = np.full((128, 128, 3), 90, np.uint8)
+    img[80:96, 24:40] = 250
+    m = spectral_residual_map(img)
+    r, c = np.unravel_index(np.argmax(m), m.shape)
+    assert 70 <= r <= 106 and 14 <= c <= 50
+    assert m[80:96, 24:40].mean() > 3 * m[:40, 80:].mean()
+
+
+# ------------------------------------------------------------------ directories
+def test_center_maps_from_annotations(tmp_path, demo_ann):
+    out = tmp_path / "center"
+    table = write_center_bias_maps(demo_ann, out)
+    assert len(table) == 100 and len(list(out.iterdir())) == 100
+    src = MapSource(out, "center")
+    assert src.match(demo_ann.images).notna().all()
+    row = demo_ann.images.iloc[0]
+    png = cv2.imread(str(out / (row.file_name.rsplit(".", 1)[0] + ".png")), cv2.IMREAD_UNCHANGED)
+    expected = np.round(center_bias_map(row.height, row.width) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(png, expected)
+    assert png.shape == (row.height, row.width)
+
+
+def test_center_maps_from_image_files(tmp_path, demo):
+    table = write_center_bias_maps(demo.images, tmp_path / "c")
+    assert len(table) == 27
+    for _, r in table.head(3).iterrows():
+        h, w = cv2.imread(str(demo.images / r.file_name)).shape[:2]  # independent size
+        assert (r.width, r.height) == (w, h)
+        assert cv2.imread(r.path, cv2.IMREAD_UNCHANGED).shape == (h, w)
+
+
+def test_spectral_maps_directory(tmp_path, demo, demo_ann):
+    out = tmp_path / "sr"
+    table = write_spectral_residual_maps(demo.images, out)
+    assert len(table) == 27 and table["image_id"].notna().all()
+    src = MapSource(out, "spectral")
+    matched = src.match(demo_ann.images)
+    assert int(matched.notna().sum()) == 27  # every demo JPEG is one of the 100 annotated images
+    img = read_image(demo.images / "COCO_val2014_000000000208.jpg")
+    png = cv2.imread(str(out / "COCO_val2014_000000000208.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(png, np.round(spectral_residual_map(img) * 255).astype(np.uint8))
+
+
+def test_images_table(tmp_path, demo):
+    t = images_table(demo.images)
+    assert list(t.columns) == ["image_id", "file_name", "width", "height", "path"]
+    assert t["file_name"].is_monotonic_increasing and str(t["image_id"].dtype) == "Int64"
+    (tmp_path / "holiday.jpg").write_bytes((demo.images / "COCO_val2014_000000000192.jpg").read_bytes())
+    t2 = images_table(tmp_path)
+    assert pd.isna(t2["image_id"].iloc[0]) and t2["width"].iloc[0] == 640
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no images"):
+        images_table(empty)
+    with pytest.raises(InputError, match="not found"):
+        images_table(tmp_path / "missing")
+
+
+def test_corrupt_image_writes_nothing(tmp_path, demo):
+    src = tmp_path / "imgs"
+    src.mkdir()
+    (src / "COCO_val2014_000000000192.jpg").write_bytes((demo.images / "COCO_val2014_000000000192.jpg").read_bytes())
+    (src / "COCO_val2014_000000000999.jpg").write_bytes(b"\xff\xd8 truncated")
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="000000000999"):
+        write_spectral_residual_maps(src, out)
+    assert list(out.iterdir()) == []
+
+
+def test_write_map_directory_errors(tmp_path):
+    out = tmp_path / "m"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"old")
+    good = np.linspace(0, 1, 12).reshape(3, 4)
+    with pytest.raises(InputError, match="two maps"):
+        write_map_directory([("a", good), ("a", good)], out)
+    with pytest.raises(InputError, match="NaN"):
+        write_map_directory([("a", good), ("b", np.full((2, 2), np.nan))], out)
+    with pytest.raises(InputError, match="plain file name"):
+        write_map_directory([("../x", good)], out)
+    with pytest.raises(InputError, match="no maps"):
+        write_map_directory([], out)
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"] and (out / "a.png").read_bytes() == b"old"
+    written = write_map_directory([("a", good)], out)
+    png = cv2.imread(str(written["a"]), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(png, np.round(good * 255).astype(np.uint8))
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(InputError, match="directory"):
+        write_map_directory([("a", good)], tmp_path / "f")
+
+
+def test_cli_baseline(tmp_path, demo, capsys):
+    rc = main(["saliency", "baseline", "--kind", "center", "--annotations", str(demo.annotations), "--out", str(tmp_path / "c")])
+    assert rc == 0 and len(list((tmp_path / "c").iterdir())) == 100
+    rc = main(["saliency", "baseline", "--kind", "spectral", "--images", str(demo.images), "--out", str(tmp_path / "s")])
+    assert rc == 0 and len(list((tmp_path / "s").iterdir())) == 27
+    capsys.readouterr()
+    rc = main(["saliency", "baseline", "--kind", "spectral", "--annotations", str(demo.annotations), "--out", str(tmp_path / "x")])
+    assert rc == 2 and "--images" in capsys.readouterr().err
+    rc = main(["saliency", "baseline", "--kind", "center", "--images", str(tmp_path / "nope"), "--out", str(tmp_path / "y")])
+    assert rc == 2
