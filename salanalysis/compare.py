@@ -86,7 +86,7 @@ def category_sizes(annotations: Annotations, objects: pd.DataFrame | None = None
     bad = objects["category_id"][cid.isna() | ~cid.isin(list(known))]
     if len(bad):
         raise InputError(
-            f"object table has category id {bad.iloc[0]!r} not in the annotations ({len(bad)} rows)", where
+            f"object table has category id {bad.iloc[0]} not in the annotations ({len(bad)} rows)", where
         )
     area = pd.to_numeric(objects["area_frac"], errors="coerce")
     if area.isna().any() or not np.isfinite(area.to_numpy(dtype=np.float64)).all():
