@@ -36,7 +36,12 @@ Per group
   bootstrap resamples of the group's images (:func:`salanalysis.metrics.bootstrap_ap`;
   every score set is evaluated on the same resamples; each group gets its own
   seed derived from ``seed`` and the group's position). In a resample, a class
-  that lost all its positives is left out of that resample's mAP.
+  that lost all its positives is left out of that resample's mAP. In small
+  groups with rare classes this makes the resampled mAP biased (a class with
+  one positive among 10 images is kept only in the resamples that draw it,
+  where its AP is conditioned on being defined), and the percentile interval
+  can even lie beside the point estimate: read such bands as rough, and keep
+  ``min_images`` large.
 
 Smoothing
 ---------
