@@ -40,14 +40,21 @@ Conventions
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
 from salanalysis.errors import InputError
+
+if TYPE_CHECKING:
+    from salanalysis.coco import Annotations
+    from salanalysis.scores import Scores
 
 __all__ = [
     "TEST_MEANINGS",
@@ -63,6 +70,9 @@ __all__ = [
     "detection_models",
     "stats_tables",
     "format_summary",
+    "per_class_ap",
+    "run_stats",
+    "OUTPUT_FILES",
 ]
 
 _Z975 = float(sps.norm.ppf(0.975))
@@ -182,14 +192,19 @@ def _outcome(objects: pd.DataFrame, model: str) -> np.ndarray:
 
 
 def _holm(p: pd.Series) -> np.ndarray:
-    """Holm-adjusted p-values of the finite entries; NaN stays NaN."""
-    from statsmodels.stats.multitest import multipletests
+    """Holm step-down adjusted p-values of the finite entries; NaN stays NaN.
 
+    Sorted ascending, p_(i) becomes max_{j <= i} min(1, (m - j + 1) p_(j)) (Holm 1979;
+    equal to statsmodels' ``multipletests(method="holm")``, which the tests check).
+    """
     p = p.to_numpy(dtype=float)
     out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
+    ok = np.flatnonzero(np.isfinite(p))
+    m = len(ok)
+    if m:
+        order = ok[np.argsort(p[ok], kind="stable")]
+        adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+        out[order] = adj
     return out
 
 
@@ -1180,3 +1195,133 @@ def format_summary(tables: dict[str, pd.DataFrame]) -> str:
                     f"n={r['n_obs']}{note}"
                 )
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- file level
+#: File written under ``out`` for each table of :func:`stats_tables`.
+OUTPUT_FILES: dict[str, str] = {
+    "tpfn_descriptives": "tpfn_descriptives.csv",
+    "tpfn_tests": "tpfn_tests.csv",
+    "classwise": "classwise.csv",
+    "classwise_correlations": "classwise_correlations.csv",
+    "detection_models": "detection_models.csv",
+}
+
+
+def per_class_ap(annotations: Annotations, score_sets: Sequence[Scores]) -> pd.DataFrame:
+    """Per-class AP of each score set (:func:`salanalysis.metrics.evaluate`), stacked.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model``, ``category_id``, ``category``, ``n_pos``, ``AP`` (NaN for a class
+        without positive images).
+    """
+    from salanalysis.metrics import evaluate
+
+    blocks = []
+    for sc in score_sets:
+        _, pc = evaluate(annotations, sc)
+        pc = pc[["category_id", "category", "n_pos", "AP"]].copy()
+        pc.insert(0, "model", sc.name)
+        blocks.append(pc)
+    if not blocks:
+        return pd.DataFrame(columns=["model", "category_id", "category", "n_pos", "AP"])
+    return pd.concat(blocks, ignore_index=True)
+
+
+def run_stats(
+    objects: str | os.PathLike,
+    annotations: str | os.PathLike,
+    scores: Mapping[str, str | os.PathLike] | Sequence[tuple[str, str | os.PathLike]],
+    *,
+    out: str | os.PathLike | None = None,
+    control_source: str | None = None,
+    category_effects: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+    logits: bool = False,
+    missing: Literal["error", "zero"] = "error",
+) -> dict[str, pd.DataFrame]:
+    """Read the inputs, compute :func:`stats_tables`, write each table as CSV under ``out``.
+
+    Parameters
+    ----------
+    objects
+        The object table (CSV or Parquet from ``salanalysis objects``); it must hold
+        ``detected_NAME`` for every score set NAME.
+    annotations
+        The COCO instances JSON the object table was built from.
+    scores
+        ``NAME -> score file``: the score sets whose per-class AP enters the class-wise
+        tables (read with :func:`salanalysis.scores.read_scores`).
+    out
+        Output folder (created); None computes without writing. Every table is computed
+        before the first file is written, and each file is written atomically.
+    control_source, category_effects, n_boot, seed
+        See :func:`stats_tables`.
+    logits, missing
+        Passed to :func:`salanalysis.scores.read_scores`.
+
+    Returns
+    -------
+    dict
+        The tables of :func:`stats_tables`.
+
+    Raises
+    ------
+    InputError
+        A file cannot be read, the object table lacks a needed column, or it names
+        images the annotations do not hold.
+    """
+    from salanalysis.coco import Annotations
+    from salanalysis.io import read_table, write_table
+    from salanalysis.scores import read_scores
+
+    pairs = list(scores.items()) if isinstance(scores, Mapping) else list(scores)
+    if not pairs:
+        raise InputError("at least one score set (--scores NAME=FILE) is needed for class AP")
+    table = read_table(objects)
+    need = ["image_id", "category_id", "area_frac", "center_dist"]
+    need += [f"detected_{name}" for name, _ in pairs]
+    if control_source is not None:
+        need.append(_sal_column(control_source))
+    missing_cols = [c for c in need if c not in table.columns]
+    if missing_cols:
+        raise InputError(
+            f"object table lacks column(s) {', '.join(missing_cols)} "
+            "(build it with salanalysis objects and the same --scores / --saliency names)",
+            objects,
+        )
+    ann = Annotations.load(annotations)
+    unknown = np.setdiff1d(
+        pd.to_numeric(table["image_id"], errors="coerce").to_numpy(), ann.image_ids
+    )
+    if len(unknown):
+        raise InputError(
+            f"object table names {len(unknown)} image(s) not in {os.fspath(annotations)}, e.g. {unknown[0]}",
+            objects,
+        )
+    score_sets = [
+        read_scores(path, ann, name=name, logits=logits, missing=missing) for name, path in pairs
+    ]
+    ap = per_class_ap(ann, score_sets)
+    try:
+        tables = stats_tables(
+            table,
+            ap[["model", "category_id", "AP"]],
+            models=[name for name, _ in pairs],
+            control_source=control_source,
+            category_effects=category_effects,
+            n_boot=n_boot,
+            seed=seed,
+        )
+    except InputError as exc:
+        raise InputError(str(exc), objects) from exc
+    if out is not None:
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise InputError("--out must be a folder", out)
+        for key, df in tables.items():
+            write_table(df, out / OUTPUT_FILES[key])
+    return tables

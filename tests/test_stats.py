@@ -563,3 +563,143 @@ def test_stats_tables_and_summary(rng):
     assert set(tables["detection_models"]["category_effects"]) == {True, False}
     text = st.format_summary(tables)
     assert "sal_max_gt" in text and "OR=" in text and "excluded: NaN" in text
+
+
+# ------------------------------------------------------------------ CLI
+def _demo_objects(demo_ann, rng) -> tuple[pd.DataFrame, np.ndarray]:
+    """An object table over the real demo annotations (contract columns; saliency simulated).
+
+    Detection comes from a simulated score set so that both groups are populated.
+    """
+    inst = demo_ann.instances_for(include_crowd=False).sort_values(["image_id", "ann_id"])
+    img = demo_ann.images.set_index("image_id").loc[inst["image_id"]]
+    w, h = img["width"].to_numpy(float), img["height"].to_numpy(float)
+    cx = (inst["bbox_x"] + inst["bbox_w"] / 2).to_numpy() / w
+    cy = (inst["bbox_y"] + inst["bbox_h"] / 2).to_numpy() / h
+    names = dict(zip(demo_ann.category_ids, demo_ann.category_names))
+    # image x class scores: a class present in an image scores high with probability
+    # rising with its largest object's size
+    scores = rng.uniform(0, 0.3, (len(demo_ann.image_ids), len(demo_ann.category_ids)))
+    area_frac = inst["area"].to_numpy() / (w * h)
+    row = np.searchsorted(demo_ann.image_ids, inst["image_id"].to_numpy())
+    col = np.searchsorted(demo_ann.category_ids, inst["category_id"].to_numpy())
+    scores[row, col] = np.maximum(
+        scores[row, col], _expit(4 + np.log(area_frac) + rng.normal(0, 1, len(row)))
+    )
+    sal = _expit(np.log(area_frac) + 4 + rng.normal(0, 1, len(row)))
+    sal[rng.random(len(row)) < 0.1] = np.nan
+    obj = pd.DataFrame(
+        {
+            "image_id": inst["image_id"].to_numpy(),
+            "ann_id": inst["ann_id"].to_numpy(),
+            "category_id": inst["category_id"].to_numpy(),
+            "category": [names[c] for c in inst["category_id"]],
+            "area_px": inst["area"].to_numpy(),
+            "area_frac": area_frac,
+            "center_dist": np.hypot(cx - 0.5, cy - 0.5),
+            "sal_max_gt": sal,
+            "sal_max_center": 1 - np.hypot(cx - 0.5, cy - 0.5) + rng.normal(0, 0.05, len(row)),
+            "score_net": scores[row, col],
+            "detected_net": scores[row, col] >= 0.5,
+        }
+    )
+    return obj, scores
+
+
+def test_cli_writes_every_table(tmp_path, demo, demo_ann, rng, capsys):
+    from salanalysis.cli import main
+    from salanalysis.scores import Scores, write_scores
+
+    obj, scores = _demo_objects(demo_ann, rng)
+    obj.to_csv(tmp_path / "objects.csv", index=False)
+    sc = Scores.from_array("net", demo_ann, scores)
+    write_scores(sc, tmp_path / "net.csv")
+    out = tmp_path / "out"
+    argv = [
+        "stats",
+        "--objects",
+        str(tmp_path / "objects.csv"),
+        "--annotations",
+        str(demo.annotations),
+        "--scores",
+        f"net={tmp_path / 'net.csv'}",
+        "--control-source",
+        "center",
+        "--n-boot",
+        "50",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "sal_max_gt" in text and "OR=" in text and "wrote 5 tables" in text
+    assert sorted(p.name for p in out.iterdir()) == sorted(st.OUTPUT_FILES.values())
+    tests = pd.read_csv(out / "tpfn_tests.csv")
+    a = obj.loc[obj["detected_net"], "area_frac"]
+    b = obj.loc[~obj["detected_net"], "area_frac"]
+    assert _row(tests, "area_frac", "student_t", "net")["statistic"] == pytest.approx(
+        sps.ttest_ind(a, b).statistic, rel=1e-9
+    )
+    assert (
+        tests[tests["variable"] == "sal_max_gt"]["n_excluded_nan"] == obj["sal_max_gt"].isna().sum()
+    ).all()
+    # class AP from the metrics module equals sklearn's average_precision_score per class
+    from sklearn.metrics import average_precision_score
+
+    cw = pd.read_csv(out / "classwise.csv")
+    labels = demo_ann.label_matrix(include_crowd=True)
+    for cid in cw["category_id"].head(5):
+        j = int(np.searchsorted(demo_ann.category_ids, cid))
+        ref = average_precision_score(labels[:, j], scores[:, j])
+        assert cw.loc[cw["category_id"] == cid, "AP"].iloc[0] == pytest.approx(ref, rel=1e-9)
+        sub = obj[obj["category_id"] == cid]
+        assert cw.loc[cw["category_id"] == cid, "area_frac"].iloc[0] == pytest.approx(
+            sub["area_frac"].mean()
+        )
+    corr = pd.read_csv(out / "classwise_correlations.csv")
+    d = cw[["center_dist", "AP"]].dropna()
+    r = corr[(corr["variable"] == "center_dist") & (corr["method"] == "pearson")].iloc[0]
+    assert r["r"] == pytest.approx(sps.pearsonr(d["center_dist"], d["AP"]).statistic, rel=1e-9)
+    dm = pd.read_csv(out / "detection_models.csv", keep_default_na=False)
+    assert {"", "center"} == set(dm["control"])
+
+
+def test_cli_bad_input_exits_2_without_outputs(tmp_path, demo, demo_ann, rng, capsys):
+    from salanalysis.cli import main
+    from salanalysis.scores import Scores, write_scores
+
+    obj, scores = _demo_objects(demo_ann, rng)
+    write_scores(Scores.from_array("net", demo_ann, scores), tmp_path / "net.csv")
+    obj.drop(columns=["detected_net"]).to_csv(tmp_path / "objects.csv", index=False)
+    out = tmp_path / "out"
+    base = [
+        "stats",
+        "--objects",
+        str(tmp_path / "objects.csv"),
+        "--annotations",
+        str(demo.annotations),
+        "--scores",
+        f"net={tmp_path / 'net.csv'}",
+        "--out",
+        str(out),
+    ]
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "objects.csv" in err and "detected_net" in err and err.count("\n") == 1
+    assert not out.exists()
+    obj.to_csv(tmp_path / "objects.csv", index=False)
+    assert main(base + ["--control-source", "nope"]) == 2
+    assert "sal_max_nope" in capsys.readouterr().err
+    obj.assign(image_id=obj["image_id"] + 10**9).to_csv(tmp_path / "objects.csv", index=False)
+    assert main(base) == 2
+    assert "not in" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_holm_helper_with_nan_and_ties(rng):
+    p = np.concatenate([rng.uniform(0, 0.1, 15), [0.01, 0.01, np.nan, 1.0, np.nan]])
+    rng.shuffle(p)
+    got = st._holm(pd.Series(p))
+    ok = np.isfinite(p)
+    assert np.isnan(got[~ok]).all()
+    np.testing.assert_allclose(got[ok], multipletests(p[ok], method="holm")[1], rtol=1e-12)
