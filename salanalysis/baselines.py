@@ -26,6 +26,7 @@ every map was computed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -183,7 +184,7 @@ def write_map_directory(
     Every file is first written to a hidden temporary folder inside ``out``;
     only when all maps are written are they moved (``os.replace``) under their
     final names, so an error (or an interrupt) while computing leaves ``out``
-    as it was. Existing files of the same names are replaced; other files in
+    as it was (a folder created by this call is removed again). Existing files of the same names are replaced; other files in
     ``out`` are left alone.
 
     Returns
@@ -200,9 +201,11 @@ def write_map_directory(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("output must be a directory, found a file", out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".maps.", suffix=".part", dir=out))
     written: dict[str, Path] = {}
+    done = False
     try:
         it = maps
         if progress:
@@ -221,8 +224,12 @@ def write_map_directory(
             raise InputError("no maps to write", out)
         for name, final in written.items():
             os.replace(tmp / f"{name}.png", final)
+        done = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not done and created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if still empty: never removes anything else
     return written
 
 
