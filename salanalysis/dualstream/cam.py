@@ -287,7 +287,11 @@ def cam_overlay(image: np.ndarray, cam: np.ndarray, text: str = "", alpha: float
 
 # --------------------------------------------------------------------- loading
 def load_classifier(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
-    """A Baseline or DualStream from a ``salanalysis train`` checkpoint, plus its ``model_meta``.
+    """A Baseline or DualStream from a ``salanalysis train`` checkpoint, plus its description.
+
+    ``path`` is ``out/model.pt`` or ``out/last.pt`` of ``salanalysis train``
+    (``"model"`` state dict and ``"meta"``, see
+    :func:`salanalysis.dualstream.models.model_meta`).
 
     Raises
     ------
@@ -298,7 +302,7 @@ def load_classifier(path: str | os.PathLike, map_location: str | torch.device = 
     from salanalysis.dualstream.models import model_from_meta
 
     ckpt = load_checkpoint(path, map_location=map_location)
-    meta = ckpt.get("model_meta")
+    meta = ckpt.get("meta")
     if not isinstance(meta, dict) or meta.get("arch") not in ("baseline", "dualstream"):
         arch = meta.get("arch") if isinstance(meta, dict) else None
         raise InputError(

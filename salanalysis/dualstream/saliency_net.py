@@ -93,6 +93,9 @@ class SaliencyNet(nn.Module):
         0 (default): the readout is one 1x1 convolution 2048 -> 1 (a learned
         linear combination of the last feature maps, as SALICON's readout).
         ``k > 0``: a 3x3 convolution 2048 -> k, ReLU, then a 1x1 convolution k -> 1.
+        The last convolution starts at zero (weights and bias), so an untrained
+        network predicts the uniform distribution and training starts from
+        ``KLD = KL(Q || uniform)`` whatever the backbone's scale.
     input_size
         (height, width) images are resized to for training and prediction;
         stored with the model so that prediction uses the training size.
@@ -124,6 +127,9 @@ class SaliencyNet(nn.Module):
             )
         else:
             self.readout = nn.Sequential(nn.Conv2d(FEATURE_DIM, 1, kernel_size=1))
+        last = self.readout[-1]
+        nn.init.zeros_(last.weight)  # uniform initial prediction: KLD starts at KL(Q || uniform)
+        nn.init.zeros_(last.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Last feature maps of the backbone, (B, 2048, H/32, W/32)."""
@@ -196,7 +202,7 @@ def load_saliency_net(path: str | os.PathLike, map_location: str | torch.device 
     from salanalysis.errors import InputError
 
     ckpt = load_checkpoint(path, map_location=map_location)
-    meta = ckpt.get("model_meta") if isinstance(ckpt, dict) else None
+    meta = ckpt.get("meta")
     if not isinstance(meta, dict) or meta.get("arch") != SaliencyNet.arch:
         arch = meta.get("arch") if isinstance(meta, dict) else None
         raise InputError(
@@ -322,10 +328,17 @@ def to_classifier(
     when given). Fine-tuning it on COCO is ordinary Baseline training.
 
     Hand-off to issue 9's trainer: ``salanalysis train --branch-init FILE``
-    accepts a ``train-saliency`` checkpoint FILE directly (its ``model_meta``
-    has ``arch == "saliency_net"``); the trainer calls
-    :func:`classifier_state_dict` or this function. Its state dict has exactly
-    Baseline's keys: ``backbone.<torchvision ResNet-50 name>`` and ``fc.*``.
+    accepts a ``train-saliency`` checkpoint FILE (``out/last.pt`` or
+    ``out/model.pt``) directly: such a checkpoint holds ``"model"`` (the
+    SaliencyNet state dict: ``backbone.<torchvision ResNet-50 name>`` and
+    ``readout.*``) and ``"meta"`` (``{"arch": "saliency_net", ...}``, no
+    ``category_ids``); the trainer's
+    :func:`~salanalysis.dualstream.engine.load_weights_into` takes the
+    ``backbone.*`` entries strictly into the Baseline's backbone, ignores the
+    readout and leaves ``fc`` freshly initialised. That is exactly this
+    function's result (up to the random ``fc``). A file of
+    :func:`classifier_state_dict` (``torch.save``'d) works as well: it has
+    exactly Baseline's keys, ``backbone.*`` and ``fc.*``.
     """
     if seed is not None:
         with torch.random.fork_rng(devices=[]):

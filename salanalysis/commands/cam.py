@@ -1,0 +1,64 @@
+"""``salanalysis cam``: class activation maps of two models and the Fig. 5 selection."""
+
+from __future__ import annotations
+
+import argparse
+
+from salanalysis.cli import parse_named
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "cam",
+        help="class activation maps of model A and B where A misses a class B detects (Fig. 5)",
+        description="Compute each model's confidences on the annotated images, select the "
+        "(image, ground-truth class) pairs with conf_A < threshold <= conf_B (the paper's Fig. 5 "
+        "rule), and write their CAMs (.npy at the image size), PNG overlays with each model's "
+        "confidence, selection.csv, gt_confidences.csv, cam_manifest.json/.csv (read by the Fig. 5 "
+        "plot) and cam_run.json. Give --checkpoint twice: first model A (e.g. baseline), then B.",
+    )
+    p.add_argument(
+        "--checkpoint", action="append", required=True, metavar="NAME=FILE",
+        help="a Baseline/DualStream checkpoint of 'salanalysis train' (twice: A, then B)",
+    )
+    p.add_argument("--annotations", required=True, metavar="FILE", help="COCO instances JSON (ground truth)")
+    p.add_argument("--images", required=True, metavar="DIR", help="folder of the images")
+    p.add_argument("--threshold", type=float, default=0.5, help="detection threshold (default 0.5)")
+    p.add_argument(
+        "--max-images", type=int, metavar="N",
+        help="render CAMs and overlays for at most N selected images (largest margin first)",
+    )
+    p.add_argument("--input-size", type=int, default=224, help="short side of the model input (default 224)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from salanalysis.dualstream.cam import run_cams
+    from salanalysis.errors import InputError
+
+    pairs = parse_named(args.checkpoint, "--checkpoint")
+    if len(pairs) != 2:
+        raise InputError(f"--checkpoint must be given exactly twice (A=FILE B=FILE), got {len(pairs)}")
+    if args.input_size < 32:
+        raise InputError("--input-size must be >= 32")
+    res = run_cams(
+        pairs,
+        args.annotations,
+        args.images,
+        args.out,
+        threshold=args.threshold,
+        max_images=args.max_images,
+        input_size=args.input_size,
+        device=args.device,
+        progress=args.progress,
+    )
+    c = res.counts
+    print(
+        f"{c['n_images_scanned']} images, {c['n_gt_pairs']} ground-truth labels: "
+        f"{c['n_selected_pairs']} where {pairs[0][0]} misses and {pairs[1][0]} detects "
+        f"({c['n_rendered_pairs']} rendered) -> {args.out}"
+    )
+    return 0

@@ -1,0 +1,796 @@
+"""Training the saliency network on SALICON (``salanalysis train-saliency``).
+
+Data (:class:`SaliconSaliency`)
+    One item per ground-truth map in ``train_maps`` (SALICON's
+    ``maps/train/COCO_train2014_%012d.png``), with its image found in
+    ``train_images`` by the same stem (``.jpg``, ``.jpeg``, ``.png``; an image
+    without a map is simply not used; a map without an image is an InputError,
+    or skipped and counted with ``missing_images="skip"``). Optional fixations
+    (``train_fixations``: a SALICON 2015 JSON, a 2017 ``.mat`` file or folder,
+    read by :func:`salanalysis.salicon.read_fixations`) are matched by image
+    name, then id. Images are resized (bilinear, antialiased) to
+    ``input_height x input_width`` (480x640 by default, SALICON's size) and
+    ImageNet-normalised; maps are resized to the same size (``cv2.INTER_AREA``
+    when shrinking, bilinear when enlarging) and min-max normalised; fixations
+    are scaled to it (pixel centres) and counted per pixel
+    (:func:`salanalysis.salicon.fixation_points_map`, ``accumulate="count"``).
+    ``hflip`` flips image, map and fixations together (seeded per item).
+Loss
+    :func:`salanalysis.dualstream.saliency_net.saliency_loss`:
+    ``w_kld * KLD + w_cc * (1 - CC) - w_nss * NSS`` (KLD only by default; NSS
+    needs fixations).
+Optimisation
+    SGD (momentum 0.9, weight decay 1e-4, as the paper's other phases) or Adam,
+    lr 1e-3 by default, optional step or cosine schedule.
+Evaluation (each epoch, on ``val_maps`` / ``val_images`` / ``val_fixations``)
+    The predicted density at the input size against the ground truth at the
+    same size, per image, with :mod:`salanalysis.saliency_metrics`: CC, KLD,
+    SIM (maps) and NSS, AUC-Judd (fixations, when given), averaged over images
+    (NaN ignored); plus the validation loss. For the benchmark numbers at the
+    images' own size, run ``salanalysis saliency predict`` and ``salanalysis
+    saliency evaluate``.
+Engineering (shared with ``salanalysis train`` through :mod:`~salanalysis.dualstream.engine`)
+    ``out/last.pt`` (atomic) every ``checkpoint_every`` steps and at each
+    epoch's end: model, optimizer, scheduler, epoch, batches done, global step,
+    every rank's RNG states, the resolved config and the model description
+    (``"meta"``); ``resume`` continues exactly (same seeded order, consumed
+    batches skipped, per-item augmentation seeds). ``out/model.pt`` at the end
+    (weights + description: what ``salanalysis saliency predict`` and
+    ``salanalysis train --phase 1b --branch-init`` read), ``out/config.json``,
+    ``out/log.csv`` or ``out/log.jsonl`` (one ``step`` row every ``log_every``
+    steps and one ``epoch`` row per epoch). bf16 autocast and channels_last on
+    CUDA, optional ``torch.compile``, DistributedDataParallel under
+    ``torchrun`` (``batch_size`` is the global batch), evaluation gathered
+    over ranks without the sampler's padding duplicates.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import tomllib
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from salanalysis.dualstream.data import IMAGENET_MEAN, IMAGENET_STD, SeededSampler, make_loader
+from salanalysis.dualstream.engine import (
+    DistInfo,
+    all_gather_objects,
+    autocast,
+    barrier,
+    capture_rng_state,
+    cleanup_distributed,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+    seed_everything,
+    setup_distributed,
+)
+from salanalysis.dualstream.saliency_net import (
+    SaliencyNet,
+    build_saliency_net,
+    saliency_loss,
+    saliency_meta,
+    saliency_net_from_meta,
+)
+from salanalysis.errors import InputError
+from salanalysis.io import write_json, write_text
+
+__all__ = [
+    "SaliencyTrainConfig",
+    "SaliencyTrainResult",
+    "SaliconSaliency",
+    "resolve_saliency_config",
+    "load_saliency_config",
+    "evaluate_saliency",
+    "train_saliency",
+    "SALIENCY_CONFIG_HELP",
+    "CHECKPOINT_FORMAT",
+]
+
+CHECKPOINT_FORMAT = "salanalysis.dualstream/1"
+LOG_COLUMNS = ["kind", "epoch", "step", "loss", "kld", "cc", "nss", "lr", "val_loss",
+               "CC", "KLD", "SIM", "NSS", "AUC_Judd", "images_per_s", "seconds"]
+EVAL_METRICS = ("CC", "KLD", "SIM", "NSS", "AUC_Judd")
+_IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
+
+
+@dataclass
+class SaliencyTrainConfig:
+    """Every option of ``salanalysis train-saliency`` (TOML keys and ``--flags`` share the names)."""
+
+    train_images: str = ""
+    train_maps: str = ""
+    train_fixations: str | None = None
+    val_images: str | None = None
+    val_maps: str | None = None
+    val_fixations: str | None = None
+    out: str = "runs/saliency"
+    weights: str = "imagenet"
+    readout_hidden: int = 0
+    input_height: int = 480
+    input_width: int = 640
+    w_kld: float = 1.0
+    w_cc: float = 0.0
+    w_nss: float = 0.0
+    optimizer: str = "sgd"
+    epochs: int = 10
+    batch_size: int = 8
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    scheduler: str = "none"
+    lr_step: int = 5
+    lr_gamma: float = 0.1
+    hflip: bool = False
+    missing_images: str = "error"
+    workers: int = 4
+    persistent_workers: bool = True
+    pin_memory: bool | None = None
+    device: str = "auto"
+    amp: str = "bf16"
+    channels_last: bool | None = None
+    compile: bool = False
+    seed: int = 0
+    checkpoint_every: int = 0
+    log_every: int = 10
+    log_format: str = "csv"
+    max_steps: int | None = None
+    progress: bool = True
+
+
+SALIENCY_CONFIG_HELP: dict[str, str] = {
+    "train_images": "folder of the training images (SALICON images/train)",
+    "train_maps": "folder of the training ground-truth maps (SALICON maps/train)",
+    "train_fixations": "training fixations (2015 .json, 2017 .mat file or folder); needed for w_nss",
+    "val_images": "folder of the validation images (per-epoch metrics; optional)",
+    "val_maps": "folder of the validation ground-truth maps",
+    "val_fixations": "validation fixations (NSS and AUC-Judd; optional)",
+    "out": "output folder (checkpoints, log, config)",
+    "weights": "backbone initialisation: 'imagenet' (torchvision), 'none' or a local file",
+    "readout_hidden": "0: one 1x1 conv 2048->1; k: 3x3 conv 2048->k, ReLU, 1x1 conv k->1",
+    "input_height": "network input height (480, SALICON's)",
+    "input_width": "network input width (640, SALICON's)",
+    "w_kld": "weight of the KL divergence KL(ground truth || prediction)",
+    "w_cc": "weight of (1 - CC)",
+    "w_nss": "weight of -NSS (needs fixations)",
+    "optimizer": "'sgd' (momentum, weight decay) or 'adam' (weight decay as L2)",
+    "epochs": "number of epochs",
+    "batch_size": "global batch size (split over processes)",
+    "lr": "learning rate",
+    "momentum": "SGD momentum",
+    "weight_decay": "weight decay",
+    "scheduler": "'none', 'step' (x lr_gamma every lr_step epochs) or 'cosine' (over the epochs)",
+    "lr_step": "epochs between steps of the step scheduler",
+    "lr_gamma": "factor of the step scheduler",
+    "hflip": "random horizontal flips of image, map and fixations",
+    "missing_images": "'error' or 'skip' maps whose image file is absent",
+    "workers": "DataLoader worker processes (per process)",
+    "persistent_workers": "keep DataLoader workers alive between epochs",
+    "pin_memory": "pin host memory (default: on CUDA)",
+    "device": "'auto', 'cpu' or 'cuda'",
+    "amp": "'bf16' (autocast on CUDA) or 'none'",
+    "channels_last": "channels_last memory format (default: on CUDA)",
+    "compile": "torch.compile the model",
+    "seed": "seed of data order, augmentation and initialisation",
+    "checkpoint_every": "also checkpoint every N steps (0: at epoch ends only)",
+    "log_every": "log a step row every N steps",
+    "log_format": "'csv' or 'jsonl'",
+    "max_steps": "stop after this many steps in total (checkpoint written)",
+    "progress": "show a progress bar",
+}
+
+RESUME_OVERRIDABLE = {
+    "epochs", "max_steps", "workers", "persistent_workers", "pin_memory", "progress", "out",
+    "checkpoint_every", "log_every", "log_format", "compile", "train_images", "train_maps",
+    "train_fixations", "val_images", "val_maps", "val_fixations", "device",
+}
+
+_CHOICES = {
+    "optimizer": ("sgd", "adam"),
+    "scheduler": ("none", "step", "cosine"),
+    "missing_images": ("error", "skip"),
+    "amp": ("bf16", "none"),
+    "log_format": ("csv", "jsonl"),
+}
+
+
+@dataclass
+class SaliencyTrainResult:
+    """What :func:`train_saliency` returns (on every rank).
+
+    Attributes
+    ----------
+    out, checkpoint, model_path
+        The output folder, ``out/last.pt`` and ``out/model.pt`` (None when the
+        run stopped early, e.g. at ``max_steps``).
+    step, epoch
+        Global steps done; epochs completed.
+    history
+        The log rows of this call (dicts with the log's columns).
+    metrics
+        The last evaluation (``val_loss``, ``CC``, ``KLD``, ``SIM``, ``NSS``,
+        ``AUC_Judd``, ``n_images``), empty without validation data.
+    """
+
+    out: Path
+    checkpoint: Path
+    model_path: Path | None
+    step: int
+    epoch: int
+    history: list[dict] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------- config
+def _coerce(name: str, value: Any, where: str | None) -> Any:
+    ftype = {f.name: f.type for f in fields(SaliencyTrainConfig)}[name]
+    if value is None:
+        if "None" in ftype:
+            return None
+        raise InputError(f"option {name!r} cannot be empty", where)
+    try:
+        if ftype.startswith("bool"):
+            if isinstance(value, str):
+                low = value.lower()
+                if low not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return low in ("true", "1", "yes")
+            return bool(value)
+        if ftype.startswith("int"):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if ftype.startswith("float"):
+            return float(value)
+        value = str(value)
+    except (TypeError, ValueError):
+        raise InputError(f"option {name!r}: cannot use {value!r} as {ftype}", where) from None
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise InputError(f"option {name!r} must be one of {', '.join(_CHOICES[name])}, got {value!r}", where)
+    return value
+
+
+def resolve_saliency_config(
+    config: SaliencyTrainConfig | Mapping[str, Any] | None = None, where: str | None = None, **overrides: Any
+) -> SaliencyTrainConfig:
+    """A validated :class:`SaliencyTrainConfig` (unknown keys, types, choices: one-line InputErrors)."""
+    base = asdict(config) if isinstance(config, SaliencyTrainConfig) else dict(config or {})
+    base.update(overrides)
+    names = {f.name for f in fields(SaliencyTrainConfig)}
+    values: dict[str, Any] = {}
+    for key, val in base.items():
+        k = key.replace("-", "_")
+        if k not in names:
+            raise InputError(f"unknown option {key!r}", where)
+        values[k] = _coerce(k, val, where)
+    cfg = SaliencyTrainConfig(**values)
+    if not cfg.train_images or not cfg.train_maps:
+        raise InputError("training needs train_images and train_maps", where)
+    if bool(cfg.val_images) != bool(cfg.val_maps):
+        raise InputError("give both val_images and val_maps, or neither", where)
+    if cfg.val_fixations and not cfg.val_maps:
+        raise InputError("val_fixations needs val_images and val_maps", where)
+    if cfg.w_nss and not cfg.train_fixations:
+        raise InputError("w_nss > 0 needs train_fixations", where)
+    if cfg.w_kld < 0 or cfg.w_cc < 0 or cfg.w_nss < 0 or not (cfg.w_kld or cfg.w_cc or cfg.w_nss):
+        raise InputError("loss weights must be >= 0 and not all 0", where)
+    for key in ("epochs", "batch_size", "log_every", "lr_step"):
+        if getattr(cfg, key) < 1:
+            raise InputError(f"option {key!r} must be >= 1", where)
+    if cfg.input_height < 32 or cfg.input_width < 32:
+        raise InputError("input_height and input_width must be >= 32", where)
+    if cfg.checkpoint_every < 0 or cfg.workers < 0 or cfg.readout_hidden < 0:
+        raise InputError("checkpoint_every, workers and readout_hidden must be >= 0", where)
+    if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
+        raise InputError("lr must be positive", where)
+    return cfg
+
+
+def load_saliency_config(path: str | os.PathLike, **overrides: Any) -> SaliencyTrainConfig:
+    """Read a TOML file of :class:`SaliencyTrainConfig` keys (top level or a ``[train_saliency]`` table)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("config file not found", path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"malformed TOML: {exc}", path) from exc
+    table = data.get("train_saliency")
+    if isinstance(table, dict):
+        data = {**{k: v for k, v in data.items() if k != "train_saliency"}, **table}
+    return resolve_saliency_config(data, where=str(path), **overrides)
+
+
+# ------------------------------------------------------------------------ data
+def _read_fixation_groups(path: str | None) -> dict:
+    if not path:
+        return {}
+    from salanalysis.salicon import read_fixations
+
+    fx = read_fixations(path)
+    groups: dict = {}
+    for (iid, name), g in fx.table.groupby(["image_id", "image"], sort=True):
+        rec = (g["x"].to_numpy(np.float64), g["y"].to_numpy(np.float64),
+               int(g["width"].iloc[0]), int(g["height"].iloc[0]))
+        groups[str(name)] = rec
+        groups[int(iid)] = rec
+    return groups
+
+
+class SaliconSaliency(Dataset):
+    """SALICON images with ground-truth maps (and optionally fixations), resized for the network.
+
+    Parameters
+    ----------
+    images
+        Folder of images.
+    maps
+        Folder of ground-truth maps (any format :class:`salanalysis.maps.MapSource`
+        reads); one item per map, in name order.
+    fixations
+        Optional fixation file/folder (see the module docstring).
+    size
+        (height, width) of the network input.
+    hflip
+        Random horizontal flips (seeded by the sampler's per-item seed).
+    missing
+        ``"error"`` (default) or ``"skip"`` maps whose image is absent.
+
+    Items are ``(image, map, fixations, index)``: float32 (3, h, w) normalised
+    image, float32 (1, h, w) map in [0, 1], float32 (1, h, w) fixation counts
+    (zeros without fixations), int row.
+    """
+
+    def __init__(
+        self,
+        images: str | os.PathLike,
+        maps: str | os.PathLike,
+        fixations: str | None = None,
+        *,
+        size: tuple[int, int] = (480, 640),
+        hflip: bool = False,
+        missing: str = "error",
+    ) -> None:
+        from salanalysis.maps import MAP_EXTENSIONS
+        from salanalysis.salicon import image_id_from_name
+
+        self.root = Path(images)
+        self.map_dir = Path(maps)
+        if not self.root.is_dir():
+            raise InputError("image folder not found", self.root)
+        if not self.map_dir.is_dir():
+            raise InputError("ground-truth map folder not found", self.map_dir)
+        map_files = sorted(
+            p for p in self.map_dir.iterdir()
+            if p.is_file() and p.suffix.lower() in MAP_EXTENSIONS and not p.name.startswith(".")
+        )
+        if not map_files:
+            raise InputError("no ground-truth maps in folder", self.map_dir)
+        by_stem = {}
+        for p in self.root.iterdir():
+            if p.suffix in _IMAGE_EXTS and p.is_file():
+                by_stem.setdefault(p.stem, p)
+        self.items: list[tuple[Path, Path]] = []
+        self.n_missing = 0
+        for m in map_files:
+            img = by_stem.get(m.stem)
+            if img is None:
+                if missing == "error":
+                    raise InputError(f"no image named {m.stem}.jpg (or .png) in {self.root}", m)
+                self.n_missing += 1
+                continue
+            self.items.append((img, m))
+        if not self.items:
+            raise InputError(f"none of the {len(map_files)} maps has an image in {self.root}", self.map_dir)
+        self.size = (int(size[0]), int(size[1]))
+        self.hflip = bool(hflip)
+        self.fix = _read_fixation_groups(fixations)
+        self.names = [m.stem for _, m in self.items]
+        self.image_ids = [image_id_from_name(n) for n in self.names]
+        self.has_fixations = np.array(
+            [(n in self.fix) or (i is not None and i in self.fix) for n, i in zip(self.names, self.image_ids)]
+        )
+        if fixations and not self.has_fixations.any():
+            raise InputError("no fixations match any of the maps' images", fixations)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _fixations(self, index: int) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+        name, iid = self.names[index], self.image_ids[index]
+        rec = self.fix.get(name)
+        if rec is None and iid is not None:
+            rec = self.fix.get(iid)
+        return rec
+
+    def __getitem__(self, key):
+        from torchvision.io import ImageReadMode, decode_image
+        from torchvision.transforms.v2 import functional as TF
+
+        from salanalysis.maps import load_map
+        from salanalysis.salicon import fixation_points_map
+
+        if isinstance(key, (tuple, list)):
+            index, seed = int(key[0]), int(key[1])
+        else:
+            index, seed = int(key), None
+        img_path, map_path = self.items[index]
+        h, w = self.size
+        try:
+            img = decode_image(str(img_path), mode=ImageReadMode.RGB)
+        except Exception as exc:
+            raise InputError(f"cannot decode image: {type(exc).__name__}: {exc}", img_path) from exc
+        img = TF.resize(img, [h, w], antialias=True)
+        x = TF.normalize(TF.to_dtype(img, torch.float32, scale=True), IMAGENET_MEAN, IMAGENET_STD)
+        raw = load_map(map_path, normalize=False)
+        interp = cv2.INTER_AREA if raw.shape[0] > h or raw.shape[1] > w else cv2.INTER_LINEAR
+        gt = cv2.resize(raw, (w, h), interpolation=interp) if raw.shape != (h, w) else raw
+        lo, hi = float(gt.min()), float(gt.max())
+        gt = (gt - lo) / (hi - lo) if hi > lo else np.zeros_like(gt)
+        rec = self._fixations(index)
+        if rec is not None:
+            fx, fy, fw, fh = rec
+            fmap = fixation_points_map((fx + 0.5) * (w / fw) - 0.5, (fy + 0.5) * (h / fh) - 0.5, h, w,
+                                       accumulate="count")
+        else:
+            fmap = np.zeros((h, w))
+        flip = False
+        if self.hflip:
+            g = torch.Generator().manual_seed(seed if seed is not None else index)
+            flip = bool(torch.rand((), generator=g) < 0.5)
+        m = torch.from_numpy(np.ascontiguousarray(gt, dtype=np.float32))[None]
+        f = torch.from_numpy(np.ascontiguousarray(fmap, dtype=np.float32))[None]
+        if flip:
+            x, m, f = x.flip(-1), m.flip(-1), f.flip(-1)
+        return x, m, f, index
+
+
+# ------------------------------------------------------------------ evaluation
+def _per_image_metrics(p: np.ndarray, gt: np.ndarray, fmap: np.ndarray) -> dict[str, float]:
+    from salanalysis.saliency_metrics import auc_judd, cc, kld, nss, sim
+
+    out = {"CC": cc(p, gt), "KLD": kld(p, gt), "SIM": sim(p, gt), "NSS": np.nan, "AUC_Judd": np.nan}
+    rows, cols = np.nonzero(fmap)
+    if rows.size:
+        counts = np.rint(fmap[rows, cols]).astype(np.int64)
+        xs, ys = np.repeat(cols, counts).astype(np.float64), np.repeat(rows, counts).astype(np.float64)
+        out["NSS"] = nss(p, xs, ys)
+        out["AUC_Judd"] = auc_judd(p, xs, ys)
+    return out
+
+
+@torch.no_grad()
+def evaluate_saliency(
+    model: nn.Module,
+    loader,
+    device: torch.device,
+    *,
+    amp: bool = True,
+    channels_last: bool = False,
+    loss_weights: Mapping[str, float] | None = None,
+) -> dict:
+    """Mean saliency metrics and loss over a loader, gathered over ranks without padding duplicates.
+
+    Returns a dict: ``n_images``, ``val_loss`` (mean per-image loss with
+    ``loss_weights``, default KLD only), and the means over images (NaN
+    ignored) of ``CC``, ``KLD``, ``SIM``, ``NSS``, ``AUC_Judd`` from
+    :mod:`salanalysis.saliency_metrics`, computed at the network's input size.
+    """
+    weights = {"w_kld": 1.0, "w_cc": 0.0, "w_nss": 0.0, **dict(loss_weights or {})}
+    model.eval()
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    local: list[tuple[int, float, dict]] = []
+    for x, m, f, index in loader:
+        x = x.to(device, non_blocking=True, memory_format=fmt)
+        with autocast(device, amp):
+            log_p = model(x)
+        log_p = log_p.float().cpu()
+        for i in range(x.shape[0]):
+            li, _ = saliency_loss(log_p[i : i + 1], m[i : i + 1], f[i : i + 1], **weights)
+            dens = log_p[i, 0].exp().numpy().astype(np.float64)
+            met = _per_image_metrics(dens, m[i, 0].numpy().astype(np.float64), f[i, 0].numpy())
+            local.append((int(index[i]), float(li), met))
+    parts = all_gather_objects(local)
+    seen: dict[int, tuple[float, dict]] = {}
+    for part in parts:
+        for idx, li, met in part:
+            seen.setdefault(idx, (li, met))
+    out: dict[str, Any] = {"n_images": len(seen)}
+    out["val_loss"] = float(np.mean([v[0] for v in seen.values()])) if seen else float("nan")
+    for k in EVAL_METRICS:
+        vals = np.array([v[1][k] for v in seen.values()], dtype=np.float64)
+        out[k] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+    return out
+
+
+# --------------------------------------------------------------------- logging
+class _Log:
+    def __init__(self, out: Path, fmt: str, active: bool, resume_step: int | None) -> None:
+        self.active = active
+        self.fmt = fmt
+        self.path = out / ("log.csv" if fmt == "csv" else "log.jsonl")
+        self.rows: list[dict] = []
+        if not active:
+            return
+        if resume_step is not None and self.path.exists():
+            kept = [r for r in self._read() if r.get("step") not in (None, "") and int(float(r["step"])) <= resume_step]
+            self._rewrite(kept)
+        elif self.path.exists():
+            self.path.unlink()
+
+    def _read(self) -> list[dict]:
+        text = self.path.read_text(encoding="utf-8")
+        if self.fmt == "jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return list(csv.DictReader(text.splitlines()))
+
+    def _rewrite(self, rows: list[dict]) -> None:
+        if self.fmt == "jsonl":
+            write_text(self.path, "".join(json.dumps(r) + "\n" for r in rows))
+        else:
+            lines = [",".join(LOG_COLUMNS)] + [",".join(str(r.get(c, "") or "") for c in LOG_COLUMNS) for r in rows]
+            write_text(self.path, "\n".join(lines) + "\n")
+
+    def log(self, row: dict) -> None:
+        row = {c: row.get(c) for c in LOG_COLUMNS}
+        self.rows.append(row)
+        if not self.active:
+            return
+        new = not self.path.exists()
+        with open(self.path, "a", encoding="utf-8", newline="") as fh:
+            if self.fmt == "jsonl":
+                fh.write(json.dumps(row) + "\n")
+            else:
+                w = csv.DictWriter(fh, LOG_COLUMNS)
+                if new:
+                    w.writeheader()
+                w.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+
+# ------------------------------------------------------------------------ train
+def _scheduler(optimizer: torch.optim.Optimizer, cfg: SaliencyTrainConfig):
+    from torch.optim import lr_scheduler
+
+    if cfg.scheduler == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
+    if cfg.scheduler == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    return lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+def _mean_over_ranks(value: torch.Tensor, info: DistInfo) -> float:
+    if info.distributed:
+        import torch.distributed as dist
+
+        v = value.detach().clone().float()
+        dist.all_reduce(v, op=dist.ReduceOp.SUM)
+        return float(v.item()) / info.world_size
+    return float(value.item())
+
+
+def train_saliency(
+    config: SaliencyTrainConfig | Mapping[str, Any] | None = None,
+    *,
+    resume: str | os.PathLike | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> SaliencyTrainResult:
+    """Train the saliency network (on 1 process, or N under ``torchrun``).
+
+    Parameters
+    ----------
+    config
+        A :class:`SaliencyTrainConfig` or a mapping of its keys; with ``resume``
+        and no config, the checkpoint's config is used.
+    resume
+        An ``out/last.pt``: continue exactly. Options in ``RESUME_OVERRIDABLE``
+        may differ from the checkpoint's; any other difference is an InputError.
+    on_step
+        Called with the global step after each optimisation step (after any
+        checkpoint of that step).
+    """
+    ckpt = None
+    if resume is not None:
+        ckpt = load_checkpoint(resume)
+        meta = ckpt.get("meta") or {}
+        if ckpt.get("format") != CHECKPOINT_FORMAT or "optimizer" not in ckpt or meta.get("arch") != SaliencyNet.arch:
+            raise InputError("not a train-saliency checkpoint with optimizer state (use out/last.pt)", resume)
+        saved = resolve_saliency_config(ckpt["config"], where=str(resume))
+        cfg = saved if config is None else resolve_saliency_config(config)
+        diffs = [k for k in asdict(cfg) if getattr(cfg, k) != getattr(saved, k) and k not in RESUME_OVERRIDABLE]
+        if diffs:
+            raise InputError(
+                f"cannot resume with a different {diffs[0]!r} ({getattr(saved, diffs[0])!r} in the "
+                f"checkpoint, {getattr(cfg, diffs[0])!r} now)",
+                resume,
+            )
+    else:
+        if config is None:
+            raise ValueError("give a config or a checkpoint to resume")
+        cfg = resolve_saliency_config(config)
+    info = setup_distributed(cfg.device)
+    try:
+        return _train(cfg, info, ckpt, on_step)
+    finally:
+        cleanup_distributed()
+
+
+def _train(cfg: SaliencyTrainConfig, info: DistInfo, ckpt: dict | None, on_step) -> SaliencyTrainResult:
+    from torch.nn.parallel import DistributedDataParallel
+    from tqdm.auto import tqdm
+
+    device = info.device
+    out = Path(cfg.out)
+    seed_everything(cfg.seed + info.rank)
+    amp = cfg.amp == "bf16"
+    cl = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
+    pin = cfg.pin_memory if cfg.pin_memory is not None else device.type == "cuda"
+    fmt = torch.channels_last if cl else torch.contiguous_format
+    size = (cfg.input_height, cfg.input_width)
+    weights = {"w_kld": cfg.w_kld, "w_cc": cfg.w_cc, "w_nss": cfg.w_nss}
+
+    train_ds = SaliconSaliency(cfg.train_images, cfg.train_maps, cfg.train_fixations, size=size,
+                               hflip=cfg.hflip, missing=cfg.missing_images)
+    if cfg.w_nss and not train_ds.has_fixations.all():
+        n = int((~train_ds.has_fixations).sum())
+        raise InputError(f"w_nss > 0 but {n} training image(s) have no fixations", cfg.train_fixations)
+    if cfg.batch_size % info.world_size:
+        raise InputError(f"batch_size {cfg.batch_size} is not divisible by {info.world_size} processes")
+    per_rank = cfg.batch_size // info.world_size
+    steps_per_epoch = len(train_ds) // cfg.batch_size
+    if steps_per_epoch < 1:
+        raise InputError(f"{len(train_ds)} training maps are fewer than one batch of {cfg.batch_size}",
+                         cfg.train_maps)
+    val_ds = None
+    if cfg.val_maps:
+        val_ds = SaliconSaliency(cfg.val_images, cfg.val_maps, cfg.val_fixations, size=size,
+                                 missing=cfg.missing_images)
+
+    if ckpt is not None:
+        model = saliency_net_from_meta(ckpt["meta"])
+        model.load_state_dict(ckpt["model"])
+    else:
+        model = build_saliency_net(cfg.weights, readout_hidden=cfg.readout_hidden, input_size=size)
+    meta = saliency_meta(model)
+    model.to(device, memory_format=fmt)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    else:
+        optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = _scheduler(optimizer, cfg)
+    epoch, step, done = 0, 0, 0
+    if ckpt is not None:
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        epoch, step, done = int(ckpt["epoch"]), int(ckpt["step"]), int(ckpt["batches_done"])
+        rng = ckpt.get("rng") or []
+        if rng:
+            restore_rng_state(rng[info.rank] if len(rng) == info.world_size else rng[0])
+    raw = model
+    run: nn.Module = model
+    if info.distributed:
+        run = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        run = torch.compile(run)
+
+    sampler = SeededSampler(train_ds, info.world_size, info.rank, shuffle=True, seed=cfg.seed,
+                            max_items=steps_per_epoch * per_rank)
+    loader = make_loader(train_ds, sampler, per_rank, workers=cfg.workers, pin_memory=pin,
+                         persistent_workers=cfg.persistent_workers)
+    val_loader = None
+    if val_ds is not None:
+        vs = SeededSampler(val_ds, info.world_size, info.rank, shuffle=False, seed=cfg.seed)
+        vs.set_epoch(0)
+        val_loader = make_loader(val_ds, vs, per_rank, workers=cfg.workers, pin_memory=pin,
+                                 persistent_workers=cfg.persistent_workers)
+
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "config.json", {**asdict(cfg), "world_size": info.world_size,
+                                         "n_train": len(train_ds), "n_train_missing_images": train_ds.n_missing,
+                                         "n_val": len(val_ds) if val_ds is not None else 0})
+    barrier()
+    log = _Log(out, cfg.log_format, info.is_main, step if ckpt is not None else None)
+    metrics: dict = dict(ckpt.get("metrics") or {}) if ckpt is not None else {}
+    last = out / "last.pt"
+
+    def checkpoint(ep: int, batches: int) -> None:
+        rngs = all_gather_objects(capture_rng_state())
+        if info.is_main:
+            save_checkpoint(last, {
+                "format": CHECKPOINT_FORMAT,
+                "model": raw.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": ep,
+                "batches_done": batches,
+                "step": step,
+                "rng": rngs,
+                "sampler": {**sampler.state_dict(), "epoch": ep, "start": batches * per_rank},
+                "config": asdict(cfg),
+                "meta": meta,
+                "world_size": info.world_size,
+                "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+            })
+        barrier()
+
+    stopped = False
+    while epoch < cfg.epochs and not stopped:
+        sampler.set_epoch(epoch)
+        sampler.set_start(done * per_rank)
+        raw.train()
+        bar = tqdm(total=steps_per_epoch, initial=done, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not (cfg.progress and info.is_main), leave=False)
+        t0, seen, loss_sum, n_steps = time.perf_counter(), 0, 0.0, 0
+        for x, m, f, _ in loader:
+            x = x.to(device, non_blocking=True, memory_format=fmt)
+            m = m.to(device, non_blocking=True)
+            f = f.to(device, non_blocking=True)
+            with autocast(device, amp):
+                log_p = run(x)
+            loss, terms = saliency_loss(log_p.float(), m, f, **weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            done += 1
+            n_steps += 1
+            seen += x.shape[0] * info.world_size
+            value = _mean_over_ranks(loss.detach(), info)
+            loss_sum += value
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.4f}")
+            if step % cfg.log_every == 0 or done == steps_per_epoch:
+                log.log({"kind": "step", "epoch": epoch + 1, "step": step, "loss": value,
+                         "lr": optimizer.param_groups[0]["lr"], **terms})
+            if cfg.max_steps is not None and step >= cfg.max_steps:
+                stopped = True
+            if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and done < steps_per_epoch) or (
+                stopped and done < steps_per_epoch
+            ):
+                checkpoint(epoch, done)
+            if on_step is not None:
+                on_step(step)
+            if stopped:
+                break
+        bar.close()
+        if done < steps_per_epoch:
+            break
+        seconds = time.perf_counter() - t0
+        lr_now = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        epoch += 1
+        done = 0
+        row = {"kind": "epoch", "epoch": epoch, "step": step, "loss": loss_sum / max(1, n_steps),
+               "lr": lr_now, "images_per_s": seen / seconds if seconds > 0 else None, "seconds": seconds}
+        if val_loader is not None:
+            metrics = evaluate_saliency(run, val_loader, device, amp=amp, channels_last=cl, loss_weights=weights)
+            row.update({k: metrics[k] for k in ("val_loss", *EVAL_METRICS)})
+        log.log(row)
+        checkpoint(epoch, 0)
+    model_path = None
+    if epoch >= cfg.epochs and info.is_main:
+        model_path = out / "model.pt"
+        save_checkpoint(model_path, {"format": CHECKPOINT_FORMAT, "model": raw.state_dict(), "meta": meta,
+                                     "config": asdict(cfg), "epoch": epoch, "step": step,
+                                     "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))}})
+    barrier()
+    return SaliencyTrainResult(out=out, checkpoint=last, model_path=model_path, step=step, epoch=epoch,
+                               history=log.rows, metrics=metrics)
+
+
+def config_fields() -> list:
+    """The :class:`SaliencyTrainConfig` fields (the command line makes ``--flags`` from them)."""
+    return list(fields(SaliencyTrainConfig))
