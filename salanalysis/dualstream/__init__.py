@@ -1,7 +1,7 @@
 """The paper's models in torch: ResNet-50 baseline and dual-stream network.
 
-Needs the ``train`` extra (``pip install salanalysis[train]``); importing this
-sub-package imports torch, ``import salanalysis`` does not.
+Needs the ``train`` extra (``pip install salanalysis[train]``); its model modules
+import torch (loaded lazily here), ``import salanalysis`` does not.
 
 Modules
 -------
@@ -13,14 +13,18 @@ Modules
     :class:`CocoMultiLabel` dataset, transforms, seeded resumable sampler, loaders.
 :mod:`~salanalysis.dualstream.engine`
     distributed setup, atomic checkpoints, RNG state, autocast, weight loading.
+:mod:`~salanalysis.dualstream.config`
+    training options (torch-free).
 :mod:`~salanalysis.dualstream.train`
     the three training phases (``salanalysis train``).
 :mod:`~salanalysis.dualstream.predict`
     scores files from a checkpoint (``salanalysis predict``).
 """
 
-from salanalysis.dualstream.loss import MCELoss, mce_loss
-from salanalysis.dualstream.models import Backbone, Baseline, DualStream, build_model, probabilities
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "Backbone",
@@ -31,3 +35,21 @@ __all__ = [
     "mce_loss",
     "MCELoss",
 ]
+
+_LAZY = {
+    "Backbone": "models",
+    "Baseline": "models",
+    "DualStream": "models",
+    "build_model": "models",
+    "probabilities": "models",
+    "mce_loss": "loss",
+    "MCELoss": "loss",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that the torch-free ``salanalysis.dualstream.config`` can be
+    # imported by the command line without importing torch.
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"salanalysis.dualstream.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'salanalysis.dualstream' has no attribute {name!r}")

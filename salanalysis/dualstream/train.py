@@ -1,0 +1,590 @@
+"""Training: the paper's three phases (Sec. 5.1), resumable, distributed, mixed precision.
+
+Phases
+------
+``"1"``  the trunk: a Baseline whose ResNet-50 starts from ``weights`` (ImageNet
+         by default) fine-tuned on COCO; everything trained.
+``"1b"`` the branch: a Baseline initialised from ``branch_init`` (the saliency
+         network of issue 10 converted to a classifier: a checkpoint or state
+         dict; its ``fc`` is used when the shape matches) fine-tuned on COCO;
+         everything trained. With ``variant="baseline"`` (the paper's
+         "dual-stream baseline", branch *not* saliency-trained) the branch starts
+         from ``weights`` instead, like phase 1 (use another ``seed``).
+``"2"``  a DualStream from the phase-1 (``trunk``) and phase-1b (``branch``)
+         checkpoints; trunk and branch frozen (parameters without gradients,
+         BatchNorm statistics fixed), only the final ``Linear(4096, 2C)`` trained,
+         lr 1e-5. Its start is ``fc_init``: ``"average"`` (default,
+         ``0.5 [W_t, W_b]``, i.e. the mean of the two baselines' logits) or ``"random"``.
+``"3"``  the phase-2 checkpoint (``init``) fine-tuned with everything trained, lr 1e-6.
+
+SGD with momentum 0.9 and weight decay 1e-4 (He et al., as the paper); the MCE
+loss (:func:`~salanalysis.dualstream.loss.mce_loss`). The paper gives no
+learning rate for phases 1/1b: the default here is 1e-3 (the summed MCE loss
+has C times the gradient of a mean BCE).
+
+Engineering
+-----------
+* ``batch_size`` is the **global** batch: each of N processes takes
+  ``batch_size / N``; an epoch is ``len(dataset) // batch_size`` full steps on
+  every world size, and (with :class:`~salanalysis.dualstream.data.SeededSampler`)
+  the union of the N per-rank batches of a step is the single-process batch.
+* Checkpoints (``out/last.pt``, atomic) every ``checkpoint_every`` steps and at each
+  epoch's end hold the model, optimizer, scheduler, epoch, batches done in the
+  epoch, global step, every rank's RNG states, the sampler state, the resolved
+  config and the model description. ``resume`` continues exactly: same order
+  (seeded per epoch), consumed batches skipped, augmentation seeded per (epoch,
+  image), optimizer momentum and RNG restored.
+* ``out/model.pt`` (weights + description, for ``salanalysis predict``),
+  ``out/config.json`` (resolved config), ``out/log.csv`` or ``out/log.jsonl``
+  (one ``step`` row every ``log_every`` steps, one ``epoch`` row per epoch with
+  train loss, val loss and mAP through :func:`salanalysis.metrics.average_precision`),
+  TensorBoard events when ``tensorboard`` is importable.
+* bf16 autocast and channels_last on CUDA, optional ``torch.compile``,
+  DistributedDataParallel under ``torchrun`` (NCCL on GPU, gloo on CPU), evaluation
+  gathered over ranks without the sampler's padding duplicates.
+* ``bn="frozen"`` keeps BatchNorm layers in eval mode (running statistics used
+  and not updated; affine parameters still trained). Then per-rank batch size
+  does not change the maths, so N processes reproduce one process up to
+  floating-point summation order.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from salanalysis.coco import Annotations
+from salanalysis.dualstream.config import (
+    PHASE_LR,
+    PHASES,
+    RESUME_OVERRIDABLE,
+    TrainConfig,
+    learning_rate,
+    load_config,
+    resolve_config,
+)
+from salanalysis.dualstream.data import (
+    CocoMultiLabel,
+    SeededSampler,
+    eval_transform,
+    make_loader,
+    train_transform,
+)
+from salanalysis.dualstream.engine import (
+    DistInfo,
+    all_gather_objects,
+    autocast,
+    barrier,
+    capture_rng_state,
+    cleanup_distributed,
+    iter_bn,
+    load_checkpoint,
+    load_weights_into,
+    read_state_dict,
+    restore_rng_state,
+    save_checkpoint,
+    seed_everything,
+    setup_distributed,
+)
+from salanalysis.dualstream.loss import mce_loss
+from salanalysis.dualstream.models import (
+    Backbone,
+    Baseline,
+    DualStream,
+    model_from_meta,
+    model_meta,
+    probabilities,
+)
+from salanalysis.errors import InputError
+from salanalysis.io import write_json, write_text
+
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "PHASE_LR",
+    "load_config",
+    "resolve_config",
+    "build_phase_model",
+    "set_phase",
+    "set_train_mode",
+    "evaluate",
+    "train",
+    "RESUME_OVERRIDABLE",
+]
+
+CHECKPOINT_FORMAT = "salanalysis.dualstream/1"
+LOG_COLUMNS = ["kind", "epoch", "step", "loss", "lr", "val_loss", "mAP", "images_per_s", "seconds"]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns (on every rank).
+
+    Attributes
+    ----------
+    out
+        The output folder.
+    checkpoint
+        ``out/last.pt``.
+    model_path
+        ``out/model.pt`` (None when the run stopped before its end, e.g. ``max_steps``).
+    step, epoch
+        Global steps done; epochs completed.
+    history
+        The log rows of this call (dicts with :data:`LOG_COLUMNS`).
+    metrics
+        The last evaluation: ``mAP``, ``val_loss``, ``AP`` (per class, NaN without positives).
+    """
+
+    out: Path
+    checkpoint: Path
+    model_path: Path | None
+    step: int
+    epoch: int
+    history: list[dict] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------- models
+def _classes_of(path: str) -> dict | None:
+    try:
+        ck = load_checkpoint(path)
+    except InputError:
+        raise
+    return ck.get("meta") if isinstance(ck.get("meta"), dict) else None
+
+
+def _check_classes(meta: dict | None, category_ids: np.ndarray, path: str) -> None:
+    if meta and meta.get("category_ids") is not None:
+        if [int(c) for c in meta["category_ids"]] != [int(c) for c in category_ids]:
+            raise InputError(
+                f"checkpoint was trained on {len(meta['category_ids'])} categories that differ from "
+                f"the annotations' {len(category_ids)}",
+                path,
+            )
+
+
+def build_phase_model(cfg: TrainConfig, num_classes: int, category_ids: np.ndarray | None = None) -> nn.Module:
+    """The model a phase starts from (on CPU), initialised as the phase prescribes."""
+    from salanalysis.dualstream.engine import load_resnet50
+
+    ids = category_ids if category_ids is not None else np.arange(num_classes)
+    if cfg.phase == "1" or (cfg.phase == "1b" and cfg.variant == "baseline"):
+        return Baseline(num_classes, cfg.pooling, Backbone(load_resnet50(cfg.weights)))
+    if cfg.phase == "1b":
+        model = Baseline(num_classes, cfg.pooling)
+        _check_classes(_classes_of(cfg.branch_init), ids, cfg.branch_init)
+        load_weights_into(model, cfg.branch_init, stream="branch")
+        return model
+    if cfg.phase == "2":
+        parts = []
+        for path in (cfg.trunk, cfg.branch):
+            meta = _classes_of(path)
+            _check_classes(meta, ids, path)
+            pooling = (meta or {}).get("pooling", cfg.pooling)
+            b = Baseline(num_classes, pooling)
+            skipped = load_weights_into(b, path)
+            if skipped and cfg.fc_init == "average":
+                raise InputError(
+                    "has no linear layer for these classes: fc_init 'average' needs trained baselines "
+                    "(or use fc_init 'random')",
+                    path,
+                )
+            parts.append(b)
+        return DualStream.from_baselines(parts[0], parts[1], cfg.fc_init)
+    # phase 3
+    meta = _classes_of(cfg.init)
+    _check_classes(meta, ids, cfg.init)
+    if meta and meta.get("arch") not in (None, "dualstream"):
+        raise InputError(f"phase 3 starts from a DualStream, got a {meta['arch']!r} checkpoint", cfg.init)
+    model = DualStream(num_classes, (meta or {}).get("pooling", cfg.pooling))
+    sd = read_state_dict(cfg.init)
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        raise InputError(f"not a DualStream checkpoint: {str(exc).splitlines()[0]}", cfg.init) from exc
+    return model
+
+
+def set_phase(model: nn.Module, phase: str) -> list[nn.Parameter]:
+    """Set ``requires_grad`` for ``phase`` (phase 2: only ``fc``); return the trainable parameters."""
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}")
+    for p in model.parameters():
+        p.requires_grad_(phase != "2")
+    if phase == "2":
+        for p in model.fc.parameters():
+            p.requires_grad_(True)
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def set_train_mode(model: nn.Module, phase: str, bn: str = "train") -> None:
+    """``model.train()``, except frozen backbones (phase 2) and, with ``bn="frozen"``, BatchNorm."""
+    model.train()
+    if phase == "2":
+        for b in model.backbones:
+            b.eval()
+    if bn == "frozen":
+        for m in iter_bn(model):
+            m.eval()
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
+    from torch.optim import lr_scheduler
+
+    if cfg.scheduler == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
+    if cfg.scheduler == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    return lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+# ------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loader,
+    device: torch.device,
+    *,
+    amp: bool = True,
+    channels_last: bool = False,
+    labels: np.ndarray | None = None,
+) -> dict:
+    """Probabilities of every item, gathered over ranks without padding duplicates, and mAP.
+
+    Returns a dict: ``index`` (item rows, ascending), ``probs`` (N, C), ``val_loss``
+    (mean MCE over the N items), and when ``labels`` (all items' (N_all, C)) is given
+    ``AP`` (C,) and ``mAP`` (mean over classes with a positive) from
+    :func:`salanalysis.metrics.average_precision`.
+    """
+    from salanalysis.metrics import average_precision
+
+    model.eval()
+    idx, probs, losses = [], [], []
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for images, targets, index in loader:
+        images = images.to(device, non_blocking=True, memory_format=fmt)
+        targets = targets.to(device, non_blocking=True)
+        with autocast(device, amp):
+            logits = model(images)
+        logits = logits.float()
+        losses.append(mce_loss(logits, targets, reduction="none").cpu().numpy())
+        probs.append(probabilities(logits).cpu().numpy())
+        idx.append(index.numpy())
+    local = (
+        np.concatenate(idx) if idx else np.zeros(0, np.int64),
+        np.concatenate(probs) if probs else np.zeros((0, 0)),
+        np.concatenate(losses) if losses else np.zeros(0),
+    )
+    parts = all_gather_objects(local)
+    all_idx = np.concatenate([p[0] for p in parts])
+    all_probs = np.concatenate([p[1] for p in parts if p[1].size])
+    all_loss = np.concatenate([p[2] for p in parts])
+    uniq, first = np.unique(all_idx, return_index=True)  # drops the sampler's padding repeats
+    out = {"index": uniq, "probs": all_probs[first].astype(np.float64), "val_loss": float(all_loss[first].mean())}
+    if labels is not None:
+        ap = average_precision(labels[uniq].astype(bool), out["probs"])
+        out["AP"] = ap
+        out["mAP"] = float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
+    return out
+
+
+# ---------------------------------------------------------------------- logging
+class _RunLog:
+    def __init__(self, out: Path, fmt: str, tensorboard: bool, active: bool, resume_step: int | None) -> None:
+        self.active = active
+        self.path = out / ("log.csv" if fmt == "csv" else "log.jsonl")
+        self.fmt = fmt
+        self.rows: list[dict] = []
+        self.tb = None
+        if not active:
+            return
+        if resume_step is not None and self.path.exists():
+            kept = [r for r in self._read() if int(float(r["step"])) <= resume_step]
+            self._rewrite(kept)
+        elif self.path.exists():
+            self.path.unlink()
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(out / "tensorboard"))
+            except Exception:  # tensorboard not installed: CSV/JSONL only
+                self.tb = None
+
+    def _read(self) -> list[dict]:
+        text = self.path.read_text(encoding="utf-8")
+        if self.fmt == "jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return list(csv.DictReader(text.splitlines()))
+
+    def _rewrite(self, rows: list[dict]) -> None:
+        if self.fmt == "jsonl":
+            write_text(self.path, "".join(json.dumps(r) + "\n" for r in rows))
+        else:
+            lines = [",".join(LOG_COLUMNS)] + [",".join(str(r.get(c, "")) for c in LOG_COLUMNS) for r in rows]
+            write_text(self.path, "\n".join(lines) + "\n")
+
+    def log(self, row: dict) -> None:
+        row = {c: row.get(c) for c in LOG_COLUMNS}
+        self.rows.append(row)
+        if not self.active:
+            return
+        new = not self.path.exists()
+        with open(self.path, "a", encoding="utf-8", newline="") as fh:
+            if self.fmt == "jsonl":
+                fh.write(json.dumps(row) + "\n")
+            else:
+                w = csv.DictWriter(fh, LOG_COLUMNS)
+                if new:
+                    w.writeheader()
+                w.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        if self.tb is not None:
+            for key in ("loss", "lr", "val_loss", "mAP", "images_per_s"):
+                if row.get(key) is not None:
+                    self.tb.add_scalar(f"{row['kind']}/{key}", row[key], row["step"])
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+# ------------------------------------------------------------------------ train
+def train(
+    config: TrainConfig | Mapping[str, Any] | None = None,
+    *,
+    resume: str | os.PathLike | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Run one training phase (on 1 process, or N under ``torchrun``).
+
+    Parameters
+    ----------
+    config
+        A :class:`TrainConfig` or mapping of its keys. With ``resume`` and no
+        config, the checkpoint's resolved config is used.
+    resume
+        A ``last.pt`` checkpoint: continue exactly where it stopped. Options in
+        :data:`RESUME_OVERRIDABLE` may differ from the checkpoint's; any other
+        difference is an InputError.
+    on_step
+        Called with the global step after each optimisation step (and after any
+        checkpoint of that step): a hook for tests and monitoring.
+    """
+    ckpt = None
+    if resume is not None:
+        ckpt = load_checkpoint(resume)
+        if ckpt.get("format") != CHECKPOINT_FORMAT or "optimizer" not in ckpt:
+            raise InputError("not a training checkpoint of salanalysis (no optimizer state)", resume)
+        saved = resolve_config(ckpt["config"], where=str(resume))
+        cfg = saved if config is None else resolve_config(config)
+        diffs = [k for k in asdict(cfg) if getattr(cfg, k) != getattr(saved, k) and k not in RESUME_OVERRIDABLE]
+        if diffs:
+            raise InputError(
+                f"cannot resume with a different {diffs[0]!r} ({getattr(saved, diffs[0])!r} in the "
+                f"checkpoint, {getattr(cfg, diffs[0])!r} now)",
+                resume,
+            )
+    else:
+        if config is None:
+            raise ValueError("give a config or a checkpoint to resume")
+        cfg = resolve_config(config)
+    info = setup_distributed(cfg.device)
+    try:
+        return _train(cfg, info, ckpt, resume, on_step)
+    finally:
+        cleanup_distributed()
+
+
+def _train(cfg: TrainConfig, info: DistInfo, ckpt: dict | None, resume, on_step) -> TrainResult:
+    from torch.nn.parallel import DistributedDataParallel
+
+    device = info.device
+    out = Path(cfg.out)
+    seed_everything(cfg.seed + info.rank)
+    amp = cfg.amp == "bf16"
+    cl = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
+    pin = cfg.pin_memory if cfg.pin_memory is not None else device.type == "cuda"
+    fmt = torch.channels_last if cl else torch.contiguous_format
+
+    # data
+    ann = Annotations.load(cfg.train_annotations)
+    tf = train_transform(cfg.image_size) if cfg.augment else eval_transform(cfg.image_size, cfg.resize_size)
+    train_ds = CocoMultiLabel(ann, cfg.train_images, tf, include_empty=cfg.include_empty,
+                              include_crowd=cfg.include_crowd, missing=cfg.missing_images)
+    if cfg.batch_size % info.world_size:
+        raise InputError(f"batch_size {cfg.batch_size} is not divisible by {info.world_size} processes")
+    per_rank = cfg.batch_size // info.world_size
+    steps_per_epoch = len(train_ds) // cfg.batch_size
+    if steps_per_epoch < 1:
+        raise InputError(f"{len(train_ds)} training images are fewer than one batch of {cfg.batch_size}",
+                         cfg.train_annotations)
+    val_ds = None
+    if cfg.val_annotations:
+        val_ds = CocoMultiLabel(cfg.val_annotations, cfg.val_images,
+                                eval_transform(cfg.image_size, cfg.resize_size),
+                                include_empty=cfg.include_empty, include_crowd=cfg.include_crowd,
+                                missing=cfg.missing_images)
+        if list(val_ds.category_ids) != list(train_ds.category_ids):
+            raise InputError("validation categories differ from the training categories", cfg.val_annotations)
+
+    # model and optimisation
+    if ckpt is not None:
+        model = model_from_meta(ckpt["meta"])
+        model.load_state_dict(ckpt["model"])
+    else:
+        model = build_phase_model(cfg, train_ds.num_classes, train_ds.category_ids)
+    meta = model_meta(model, train_ds.category_ids, train_ds.category_names)
+    params = set_phase(model, cfg.phase)
+    model.to(device, memory_format=fmt)
+    optimizer = torch.optim.SGD(params, lr=learning_rate(cfg), momentum=cfg.momentum,
+                                weight_decay=cfg.weight_decay)
+    scheduler = _scheduler(optimizer, cfg)
+    epoch, step, done, loss_sum = 0, 0, 0, 0.0
+    if ckpt is not None:
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        epoch, step, done = int(ckpt["epoch"]), int(ckpt["step"]), int(ckpt["batches_done"])
+        loss_sum = float(ckpt.get("epoch_loss_sum", 0.0))
+        rng = ckpt.get("rng") or []
+        if rng:
+            restore_rng_state(rng[info.rank] if len(rng) == info.world_size else rng[0])
+    raw = model
+    run: nn.Module = model
+    if info.distributed:
+        run = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        run = torch.compile(run)
+
+    sampler = SeededSampler(train_ds, info.world_size, info.rank, shuffle=True, seed=cfg.seed,
+                            max_items=steps_per_epoch * per_rank)
+    loader = make_loader(train_ds, sampler, per_rank, workers=cfg.workers, pin_memory=pin,
+                         persistent_workers=cfg.persistent_workers)
+    val_loader = None
+    if val_ds is not None:
+        vs = SeededSampler(val_ds, info.world_size, info.rank, shuffle=False, seed=cfg.seed)
+        vs.set_epoch(0)
+        val_loader = make_loader(val_ds, vs, per_rank, workers=cfg.workers, pin_memory=pin,
+                                 persistent_workers=cfg.persistent_workers)
+
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "config.json", {**asdict(cfg), "world_size": info.world_size,
+                                         "lr_resolved": learning_rate(cfg)})
+    barrier()
+    log = _RunLog(out, cfg.log_format, cfg.tensorboard, info.is_main, step if ckpt is not None else None)
+    history_start = len(log.rows)
+    metrics: dict = {}
+    last = out / "last.pt"
+
+    def checkpoint(ep: int, batches: int) -> None:
+        nonlocal loss_sum
+        rngs = all_gather_objects(capture_rng_state())
+        if info.is_main:
+            save_checkpoint(last, {
+                "format": CHECKPOINT_FORMAT,
+                "model": raw.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": ep,
+                "batches_done": batches,
+                "step": step,
+                "rng": rngs,
+                "sampler": {**sampler.state_dict(), "epoch": ep, "start": batches * per_rank},
+                "config": asdict(cfg),
+                "meta": meta,
+                "world_size": info.world_size,
+                "metrics": {k: v for k, v in metrics.items() if k in ("mAP", "val_loss")},
+                "epoch_loss_sum": loss_sum if batches else 0.0,
+            })
+        barrier()
+
+    from tqdm.auto import tqdm
+
+    stopped = False
+    while epoch < cfg.epochs and not stopped:
+        sampler.set_epoch(epoch)
+        sampler.set_start(done * per_rank)
+        set_train_mode(raw, cfg.phase, cfg.bn)
+        bar = tqdm(total=steps_per_epoch, initial=done, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not (cfg.progress and info.is_main), leave=False)
+        t0, seen = time.perf_counter(), 0
+        if done == 0:
+            loss_sum = 0.0
+        for images, targets, _ in loader:
+            images = images.to(device, non_blocking=True, memory_format=fmt)
+            targets = targets.to(device, non_blocking=True)
+            with autocast(device, amp):
+                logits = run(images)
+            loss = mce_loss(logits.float(), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            done += 1
+            seen += images.shape[0] * info.world_size
+            value = _mean_over_ranks(loss.detach(), info)
+            loss_sum += value
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.4f}")
+            if step % cfg.log_every == 0 or done == steps_per_epoch:
+                log.log({"kind": "step", "epoch": epoch + 1, "step": step, "loss": value,
+                         "lr": optimizer.param_groups[0]["lr"]})
+            if cfg.max_steps is not None and step >= cfg.max_steps:
+                stopped = True
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and done < steps_per_epoch:
+                checkpoint(epoch, done)
+            elif stopped and done < steps_per_epoch:
+                checkpoint(epoch, done)
+            if on_step is not None:
+                on_step(step)
+            if stopped:
+                break
+        bar.close()
+        if done < steps_per_epoch:
+            break
+        n_done_epoch = seen
+        seconds = time.perf_counter() - t0
+        lr_now = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        epoch += 1
+        done = 0
+        row = {"kind": "epoch", "epoch": epoch, "step": step, "loss": loss_sum / max(1, steps_per_epoch),
+               "lr": lr_now, "images_per_s": n_done_epoch / seconds if seconds > 0 else None,
+               "seconds": seconds}
+        if val_loader is not None:
+            metrics = evaluate(raw, val_loader, device, amp=amp, channels_last=cl, labels=val_ds.labels)
+            row.update({"val_loss": metrics["val_loss"], "mAP": metrics["mAP"]})
+        log.log(row)
+        checkpoint(epoch, 0)
+    model_path = None
+    if epoch >= cfg.epochs and info.is_main:
+        model_path = out / "model.pt"
+        save_checkpoint(model_path, {"format": CHECKPOINT_FORMAT, "model": raw.state_dict(), "meta": meta,
+                                     "config": asdict(cfg), "epoch": epoch, "step": step,
+                                     "metrics": {k: v for k, v in metrics.items() if k in ("mAP", "val_loss")}})
+    barrier()
+    log.close()
+    return TrainResult(out=out, checkpoint=last, model_path=model_path, step=step, epoch=epoch,
+                       history=log.rows[history_start:], metrics=metrics)
+
+
+def _mean_over_ranks(value: torch.Tensor, info: DistInfo) -> float:
+    if info.distributed:
+        import torch.distributed as dist
+
+        v = value.clone().float()
+        dist.all_reduce(v, op=dist.ReduceOp.SUM)
+        return float(v.item()) / info.world_size
+    return float(value.item())
+
