@@ -364,6 +364,7 @@ def train(
     config: TrainConfig | Mapping[str, Any] | None = None,
     *,
     resume: str | os.PathLike | None = None,
+    overrides: Mapping[str, Any] | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Run one training phase (on 1 process, or N under ``torchrun``).
@@ -377,6 +378,9 @@ def train(
         A ``last.pt`` checkpoint: continue exactly where it stopped. Options in
         :data:`RESUME_OVERRIDABLE` may differ from the checkpoint's; any other
         difference is an InputError.
+    overrides
+        Options applied on top of ``config`` (or of the checkpoint's config when
+        resuming without one), e.g. the command line's explicit flags.
     on_step
         Called with the global step after each optimisation step (and after any
         checkpoint of that step): a hook for tests and monitoring.
@@ -387,7 +391,7 @@ def train(
         if ckpt.get("format") != CHECKPOINT_FORMAT or "optimizer" not in ckpt:
             raise InputError("not a training checkpoint of salanalysis (no optimizer state)", resume)
         saved = resolve_config(ckpt["config"], where=str(resume))
-        cfg = saved if config is None else resolve_config(config)
+        cfg = resolve_config(saved if config is None else config, **dict(overrides or {}))
         diffs = [k for k in asdict(cfg) if getattr(cfg, k) != getattr(saved, k) and k not in RESUME_OVERRIDABLE]
         if diffs:
             raise InputError(
@@ -398,7 +402,7 @@ def train(
     else:
         if config is None:
             raise ValueError("give a config or a checkpoint to resume")
-        cfg = resolve_config(config)
+        cfg = resolve_config(config, **dict(overrides or {}))
     info = setup_distributed(cfg.device)
     try:
         return _train(cfg, info, ckpt, resume, on_step)
