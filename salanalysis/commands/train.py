@@ -13,7 +13,6 @@ from dataclasses import fields
 
 from salanalysis.dualstream.config import CHOICES, CONFIG_HELP, TrainConfig
 
-
 _PATHS = ("train_annotations", "train_images", "val_annotations", "val_images", "out", "branch_init",
           "trunk", "branch", "init")
 _METAVAR = {**{k: "PATH" for k in _PATHS}, "weights": "imagenet|none|PATH", "lr": "LR",
