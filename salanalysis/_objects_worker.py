@@ -1,0 +1,191 @@
+"""Worker side of :func:`salanalysis.objects.compute_objects`: one chunk of images.
+
+Kept apart from :mod:`salanalysis.objects` so that worker processes import only
+NumPy, OpenCV and pycocotools (fast start with the ``spawn`` method).
+
+A chunk is a dict of compact arrays (see ``objects._chunks``); the result holds,
+per object of the chunk, the pixel count, the sums of its pixels' column and row
+indices (int64, exact) and, per saliency source, the maximum and mean of the
+normalised map inside the mask.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from salanalysis._masks import mask_runs, polygon_runs, run_sums, union_runs
+from salanalysis.errors import InputError
+
+__all__ = ["process_chunk", "read_map_native", "init_worker"]
+
+
+def init_worker() -> None:
+    """Worker-process initialiser: one OpenCV thread per process (the pool is the parallelism)."""
+    cv2.setNumThreads(1)
+
+
+def read_map_native(path: str | os.PathLike, height: int, width: int) -> np.ndarray:
+    """A saliency map at (height, width) in its stored dtype, as :func:`salanalysis.maps.load_map`.
+
+    The pixel values are those ``load_map(path, height, width, normalize=False)``
+    returns (8- and 16-bit images stay integer when no resize is needed, which
+    makes max and sum exact and fast); colour images are converted to gray and
+    maps of another size are resized bilinearly in float32, as ``load_map`` does.
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable, corrupted, empty or non-finite map.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        from salanalysis.maps import load_map  # float arrays: reuse the reference reader
+
+        return load_map(path, height, width, normalize=False)
+    try:
+        buf = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"cannot read saliency map: {exc}", path) from exc
+    arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    if arr is None:
+        raise InputError("cannot decode saliency map image (corrupted or not an image)", path)
+    if arr.ndim == 3:
+        if arr.shape[2] == 4:
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2GRAY)
+        elif arr.shape[2] == 3:
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGR2GRAY)
+        else:
+            arr = arr[..., 0]
+    if arr.size == 0:
+        raise InputError("saliency map is empty", path)
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise InputError("saliency map holds NaN or infinite values", path)
+    if arr.shape != (height, width):
+        arr = cv2.resize(
+            arr.astype(np.float32), (int(width), int(height)), interpolation=cv2.INTER_LINEAR
+        )
+    elif arr.dtype not in (np.uint8, np.uint16, np.float32):
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def normalize_values(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Apply :func:`salanalysis.maps.normalize_map`'s float32 arithmetic to some values.
+
+    ``normalize_map`` computes ``(arr - lo) / (hi - lo)`` on a float32 array with
+    Python-float ``lo`` and ``hi``; the same expression on the selected values
+    gives bit-identical results, and as it is monotone the maximum of the
+    normalised map inside a mask is the normalised maximum.
+    """
+    arr = np.asarray(values).astype(np.float32)
+    if hi > lo:
+        return (arr - lo) / (hi - lo)
+    return np.zeros_like(arr, dtype=np.float32)
+
+
+def _rle_runs(ann_id: int, rle: dict, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        mask = mask_utils.decode(rle)
+    except Exception as exc:  # pycocotools raises bare Exception/ValueError
+        raise InputError(f"annotation {ann_id}: cannot decode RLE segmentation: {exc}") from exc
+    if mask.shape[:2] != (height, width):
+        raise InputError(
+            f"annotation {ann_id}: RLE mask is {mask.shape[1]}x{mask.shape[0]}, its image {width}x{height}"
+        )
+    return mask_runs(mask)
+
+
+def _sal_stats(
+    arr: np.ndarray, g: np.ndarray, s: np.ndarray, e: np.ndarray, count: np.ndarray, normalize: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    h, w = arr.shape
+    n_obj = len(count)
+    smax = np.full(n_obj, np.nan)
+    smean = np.full(n_obj, np.nan)
+    if len(s) == 0:
+        return smax, smean
+    flat = np.empty(
+        h * w + 1, dtype=arr.dtype
+    )  # column-major, one spare slot so ends index in range
+    flat[:-1].reshape(w, h)[...] = arr.T
+    flat[-1] = 0
+    idx = np.empty(2 * len(s), dtype=np.intp)
+    idx[0::2] = s
+    idx[1::2] = e
+    run_max = np.maximum.reduceat(flat, idx)[0::2]
+    acc = np.int64 if arr.dtype.kind in "ui" else np.float64
+    run_sum = np.add.reduceat(flat, idx, dtype=acc)[0::2]
+    # runs are sorted by object: reduce per object over its block of runs
+    objs, first = np.unique(g, return_index=True)
+    omax = np.maximum.reduceat(run_max, first)
+    osum = np.add.reduceat(run_sum, first).astype(np.float64)
+    mean_raw = osum / count[objs]
+    if normalize:
+        lo, hi = float(arr.min()), float(arr.max())
+        smax[objs] = normalize_values(omax, lo, hi)
+        smean[objs] = (mean_raw - lo) / (hi - lo) if hi > lo else 0.0
+    else:
+        smax[objs] = omax.astype(np.float32)
+        smean[objs] = mean_raw
+    return smax, smean
+
+
+def process_chunk(chunk: dict) -> dict:
+    """Object statistics for one chunk of images (see the module docstring)."""
+    heights, widths = chunk["height"], chunk["width"]
+    obj_per_img, poly_per_obj, vert_per_poly = chunk["n_obj"], chunk["n_poly"], chunk["n_vert"]
+    coords = chunk["coords"]
+    rles: dict[int, tuple[int, dict]] = chunk["rles"]
+    maps: list[list[str | None]] = chunk["maps"]
+    normalize: list[bool] = chunk["normalize"]
+    n_src = len(maps)
+    n_obj_total = int(obj_per_img.sum())
+    area = np.zeros(n_obj_total, dtype=np.int64)
+    sum_x = np.zeros(n_obj_total, dtype=np.int64)
+    sum_y = np.zeros(n_obj_total, dtype=np.int64)
+    sal_max = np.full((n_src, n_obj_total), np.nan)
+    sal_mean = np.full((n_src, n_obj_total), np.nan)
+
+    obj_off = np.concatenate([[0], np.cumsum(obj_per_img)])
+    poly_off = np.concatenate([[0], np.cumsum(poly_per_obj)])
+    vert_off = np.concatenate([[0], np.cumsum(vert_per_poly)])
+    for i in range(len(heights)):
+        h, w = int(heights[i]), int(widths[i])
+        o0, o1 = int(obj_off[i]), int(obj_off[i + 1])
+        n_obj = o1 - o0
+        p0, p1 = int(poly_off[o0]), int(poly_off[o1])
+        v0, v1 = int(vert_off[p0]), int(vert_off[p1])
+        poly_obj = np.repeat(np.arange(n_obj, dtype=np.int64), poly_per_obj[o0:o1])
+        pid, s, e = polygon_runs(coords[2 * v0 : 2 * v1], vert_per_poly[p0:p1], h, w)
+        g = poly_obj[pid]
+        extra = [(o - o0, rles[o]) for o in range(o0, o1) if o in rles]
+        if extra:
+            gs, ss, es = [g], [s], [e]
+            for local, (ann_id, rle) in extra:
+                rs, re_ = _rle_runs(ann_id, rle, h, w)
+                gs.append(np.full(len(rs), local, dtype=np.int64))
+                ss.append(rs)
+                es.append(re_)
+            g, s, e = np.concatenate(gs), np.concatenate(ss), np.concatenate(es)
+        g, s, e = union_runs(g, s, e, h * w)
+        cnt, sx, sy = run_sums(g, s, e, n_obj, h)
+        area[o0:o1], sum_x[o0:o1], sum_y[o0:o1] = cnt, sx, sy
+        for k in range(n_src):
+            path = maps[k][i]
+            if path is None or n_obj == 0:
+                continue
+            arr = read_map_native(path, h, w)
+            sal_max[k, o0:o1], sal_mean[k, o0:o1] = _sal_stats(arr, g, s, e, cnt, normalize[k])
+    return {
+        "area": area,
+        "sum_x": sum_x,
+        "sum_y": sum_y,
+        "sal_max": sal_max,
+        "sal_mean": sal_mean,
+        "n_images": len(heights),
+    }
