@@ -1,0 +1,85 @@
+"""``salanalysis objects``: the object table (size, centre distance, saliency, detected or missed)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from salanalysis.cli import parse_named
+
+_TABLE_EXT = (".csv", ".parquet", ".pq")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "objects",
+        help="one row per object instance: size, centre distance, saliency per source, detected per model",
+        description="Compute the object table (one row per non-crowd instance: area_px, area_frac, "
+        "bbox, centroid cx/cy, center_dist, n_objects, sal_max_NAME/sal_mean_NAME per saliency "
+        "source, score_NAME/detected_NAME per score set) and optionally the image table. Objects "
+        "whose image has no map get NaN saliency; their number is printed per source.",
+    )
+    p.add_argument("--annotations", required=True, help="COCO instances JSON")
+    p.add_argument(
+        "--saliency", action="append", metavar="NAME=DIR", help="saliency map folder (repeatable)"
+    )
+    p.add_argument("--scores", action="append", metavar="NAME=FILE", help="score file (repeatable)")
+    p.add_argument(
+        "--threshold", type=float, default=0.5, help="detected = score >= threshold (default 0.5)"
+    )
+    p.add_argument(
+        "--logits", action="store_true", help="score files hold logits (sigmoid applied)"
+    )
+    p.add_argument(
+        "--missing",
+        choices=("error", "zero"),
+        default="error",
+        help="annotated images without scores: an error (default) or scored 0",
+    )
+    p.add_argument(
+        "--jobs", type=int, default=None, help="worker processes (default: all cores; 1: none)"
+    )
+    p.add_argument("--out", required=True, help="object table (.csv or .parquet)")
+    p.add_argument("--images-out", help="also write the image table (.csv or .parquet)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from salanalysis.coco import Annotations
+    from salanalysis.errors import InputError
+    from salanalysis.io import write_table
+    from salanalysis.objects import compute_objects
+    from salanalysis.scores import read_scores
+
+    for path in (args.out, args.images_out):
+        if path is not None and Path(path).suffix.lower() not in _TABLE_EXT:
+            raise InputError("output must end in .csv or .parquet", path)
+    sal = dict(parse_named(args.saliency, "--saliency"))
+    sco = parse_named(args.scores, "--scores")
+    ann = Annotations.load(args.annotations)
+    score_sets = [
+        read_scores(path, ann, name=name, logits=args.logits, missing=args.missing)
+        for name, path in sco
+    ]
+    res = compute_objects(
+        ann, sal, score_sets, threshold=args.threshold, jobs=args.jobs, progress=not args.quiet
+    )
+    write_table(res.objects, args.out)
+    if args.images_out:
+        write_table(res.images, args.images_out)
+    print(f"objects: {len(res.objects)} (crowd excluded: {res.n_crowd_excluded}) -> {args.out}")
+    for name, n in res.missing_maps.items():
+        print(
+            f"saliency {name}: {n} objects without a map (NaN) "
+            f"in {res.images_without_map[name]} images without a map"
+        )
+    print(f"zero-area masks (NaN centroid and saliency): {res.n_zero_area}")
+    if res.n_clipped:
+        print(f"objects clipped at the image border: {res.n_clipped}")
+    if res.n_dropped_polygons:
+        print(f"polygons with fewer than 3 vertices ignored: {res.n_dropped_polygons}")
+    for sc in score_sets:
+        if sc.n_filled:
+            print(f"scores {sc.name}: {sc.n_filled} images without scores scored 0")
+    return 0
