@@ -204,16 +204,16 @@ def _ax(ax):
 
 
 def variable_label(variable: str) -> str:
-    """Axis label of an object-table variable."""
+    """Short axis label of an object-table variable."""
     fixed = {
-        "area_frac": "object size (fraction of image)",
-        "area_px": "object size (pixels)",
-        "center_dist": "distance to image centre (0 = centre, 1 = corner)",
+        "area_frac": "size (image fraction)",
+        "area_px": "size (pixels)",
+        "center_dist": "distance to centre",
         "n_objects": "objects in the image",
     }
     if variable in fixed:
         return fixed[variable]
-    for prefix, text in (("sal_max_", "max object saliency"), ("sal_mean_", "mean object saliency")):
+    for prefix, text in (("sal_max_", "max saliency"), ("sal_mean_", "mean saliency")):
         if variable.startswith(prefix):
             return f"{text} ({variable[len(prefix):]})"
     return variable
@@ -239,7 +239,7 @@ def plot_tpfn_means(
     models: Sequence[str] | None = None,
     labels: Mapping[str, str] | None = None,
     tests: pd.DataFrame | None = None,
-    test: str = "student",
+    test: str = "student_t",
     ax=None,
 ):
     """Fig. 2a-c: mean of a variable for detected (tp) and missed (fn) objects.
@@ -390,7 +390,8 @@ def plot_classwise_scatter(
     correlations
         :func:`salanalysis.stats.classwise_correlations` output; the row for
         (``variable``, ``method``) gives r, p and n in the legend. Without it, r and
-        p come from :func:`scipy.stats.pearsonr` on the plotted points.
+        p come from :func:`scipy.stats.pearsonr` on the plotted points. They are
+        written in the lower-left corner.
     annotate
         Label the ``annotate`` categories farthest from the line by name.
 
@@ -420,15 +421,17 @@ def plot_classwise_scatter(
         slope, intercept = np.polyfit(xs, ys, 1)
         grid = np.linspace(xs.min(), xs.max(), 50)
         sym = "r" if method == "pearson" else ("rho" if method == "spearman" else "partial r")
-        ax.plot(grid, intercept + slope * grid, color=color, linewidth=1.0,
-                label=f"{sym} = {r:.3f}, {_fmt_p(p)}, n = {n}")
-        ax.legend(loc="best", handlelength=1.2)
+        ax.plot(grid, intercept + slope * grid, color=color, linewidth=1.0, label="least-squares fit")
+        ax.text(0.03, 0.03, f"{sym} = {r:.3f}\n{_fmt_p(p)}\nn = {n}", transform=ax.transAxes,
+                ha="left", va="bottom", fontsize="small",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0})
         if annotate and "category" in d.columns:
             resid = np.abs(ys - (intercept + slope * xs))
             for i in np.argsort(-resid)[:annotate]:
                 ax.annotate(str(d["category"].iloc[i]), (xs[i], ys[i]), fontsize=5,
                             xytext=(2, 2), textcoords="offset points")
-    ax.set_xlabel(f"class mean {variable_label(variable)}")
+    ax.set_xlabel(f"class mean {variable_label(variable)}" if len(variable_label(variable)) < 18
+                  else variable_label(variable))
     ax.set_ylabel("class AP" if y == "AP" else y)
     return ax
 
@@ -455,7 +458,9 @@ def plot_clutter(
         Draw ``mAP_smoothed`` (the paper's [1/3, 1/3, 1/3] moving average with
         boundary padding) as the line and the raw ``mAP`` as points.
     bands
-        Shade the per-group bootstrap 95% interval of the unsmoothed mAP.
+        Shade the bootstrap 95% band: of the smoothed curve
+        (``ci95_low_smoothed``/``ci95_high_smoothed``) when ``smoothed`` and the
+        table has them, else of the per-group mAP (``ci95_low``/``ci95_high``).
 
     x ticks are the groups' labels (the last may be a tail group ``>=K``).
     Returns ``ax``.
@@ -473,8 +478,11 @@ def plot_clutter(
             continue
         xs = np.array([pos[int(k)] for k in d["n_objects"]], dtype=float)
         c = colors.get(model, OKABE_ITO["black"])
-        if bands and {"ci95_low", "ci95_high"} <= set(d.columns):
-            ax.fill_between(xs, d["ci95_low"].to_numpy(float), d["ci95_high"].to_numpy(float),
+        lo_col, hi_col = "ci95_low", "ci95_high"
+        if smoothed and {"ci95_low_smoothed", "ci95_high_smoothed"} <= set(d.columns):
+            lo_col, hi_col = "ci95_low_smoothed", "ci95_high_smoothed"
+        if bands and {lo_col, hi_col} <= set(d.columns):
+            ax.fill_between(xs, d[lo_col].to_numpy(float), d[hi_col].to_numpy(float),
                             color=c, alpha=0.2, linewidth=0)
         ycol = "mAP_smoothed" if smoothed and "mAP_smoothed" in d.columns else "mAP"
         ax.plot(xs, d[ycol].to_numpy(float), color=c, marker=None if smoothed else "o", markersize=3,
@@ -484,7 +492,7 @@ def plot_clutter(
                     color=c, alpha=0.7)
     ax.set_xticks(range(len(order)), [str(g) for g in order["group"]])
     ax.set_xlabel("objects in the image")
-    ax.set_ylabel("mAP" + (" (smoothed; points: raw)" if smoothed else ""))
+    ax.set_ylabel("mAP")
     ax.legend(loc="best")
     return ax
 
@@ -547,23 +555,23 @@ def plot_category_delta(
     xs = np.arange(len(d))
     ax.bar(xs, d["delta"].to_numpy(float), width=0.8, color=colors)
     if {"ci95_low", "ci95_high"} <= set(d.columns):
-        delta = d["delta"].to_numpy(float)
-        lo = delta - d["ci95_low"].to_numpy(float)
-        hi = d["ci95_high"].to_numpy(float) - delta
+        # drawn as the interval itself: a percentile interval need not contain the estimate
+        lo, hi = d["ci95_low"].to_numpy(float), d["ci95_high"].to_numpy(float)
         ok = np.isfinite(lo) & np.isfinite(hi)
-        ax.errorbar(xs[ok], delta[ok], yerr=np.vstack([lo[ok], hi[ok]]), fmt="none",
+        ax.errorbar(xs[ok], (lo[ok] + hi[ok]) / 2, yerr=(hi[ok] - lo[ok]) / 2, fmt="none",
                     ecolor="black", elinewidth=0.5, capsize=1.0)
     ax.axhline(0.0, color="black", linewidth=0.6)
     ax.set_xticks(xs, [str(c) for c in d["category"]], rotation=90, fontsize=5)
     ax.set_xlim(-0.8, len(d) - 0.2)
     n_up, n_down = int((verdict == "improved").sum()), int((verdict == "worsened").sum())
-    ax.set_ylabel(f"AP({label_b}) - AP({label_a})")
+    ax.set_ylabel("AP(B) - AP(A)")
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=cb, label=f"{label_b} better ({n_up})"),
-               Patch(color=ca, label=f"{label_a} better ({n_down})"),
+    handles = [Patch(color=cb, label=f"B = {label_b} better ({n_up})"),
+               Patch(color=ca, label=f"A = {label_a} better ({n_down})"),
                Patch(color=NEUTRAL, label=f"within noise ({len(d) - n_up - n_down})")]
-    ax.legend(handles=handles, loc="upper right", title="bars: 95% CI" if "ci95_low" in d.columns else None)
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3,
+              title="error bars: 95% CI" if "ci95_low" in d.columns else None)
     return ax
 
 

@@ -41,7 +41,7 @@ def descriptives() -> pd.DataFrame:
 
 def test_tpfn_means_bars_sem_and_n(descriptives):
     fig, ax = plt.subplots()
-    tests = pd.DataFrame({"model": ["base"], "variable": ["area_frac"], "test": ["student"],
+    tests = pd.DataFrame({"model": ["base"], "variable": ["area_frac"], "test": ["student_t"],
                           "statistic": [25.2469], "p_val": [1e-9]})
     out = plotting.plot_tpfn_means(descriptives, "area_frac", models=["base"], tests=tests, ax=ax)
     assert out is ax
@@ -99,14 +99,15 @@ def test_classwise_scatter_fit_and_r(rng):
     xs, ys = line.get_data()
     assert ys[0] == pytest.approx(intercept + slope * xs[0])
     ref = stats.pearsonr(df["center_dist"], df["AP"])  # reference r
-    legend = ax.get_legend().get_texts()[0].get_text()
-    assert f"r = {ref.statistic:.3f}" in legend and "n = 40" in legend
-    assert len(ax.texts) == 2
+    text = ax.texts[0].get_text()
+    assert f"r = {ref.statistic:.3f}" in text and "n = 40" in text
+    assert f"p = {ref.pvalue:.4f}" in text or (ref.pvalue < 1e-4 and "p < 0.0001" in text)
+    assert len(ax.texts) == 3  # the numbers, and 2 annotated categories
     # with a correlation table, its numbers are shown
     corr = pd.DataFrame({"variable": ["center_dist"], "method": ["pearson"], "n": [40],
                          "r": [-0.501], "p_val": [0.0124]})
     ax2 = plotting.plot_classwise_scatter(df, "center_dist", correlations=corr, ax=plt.figure().gca())
-    assert "r = -0.501, p = 0.0124" in ax2.get_legend().get_texts()[0].get_text()
+    assert ax2.texts[0].get_text() == "r = -0.501\np = 0.0124\nn = 40"
 
 
 @pytest.fixture
@@ -161,7 +162,7 @@ def test_category_delta_sorted_with_ci_and_colors():
     segs = eb.lines[2][0].get_segments()
     assert segs[0][0][1] == pytest.approx(0.1) and segs[0][1][1] == pytest.approx(0.3)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["B better (2)", "A better (1)", "within noise (1)"]
+    assert legend == ["B = B better (2)", "A = A better (1)", "within noise (1)"]
 
 
 def test_cam_example_layout(tmp_path, demo):

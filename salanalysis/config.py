@@ -1,0 +1,486 @@
+"""The ``reproduce`` configuration: one TOML file naming the data once.
+
+A configuration is validated completely before any work starts: a missing
+file, an unknown key or a bad value raises one
+:class:`~salanalysis.errors.InputError` naming the configuration file and the
+offending key. Relative paths are relative to the configuration file's folder.
+
+Layout (every table optional except ``[inputs]`` and ``[scores]``)::
+
+    [inputs]
+    annotations = "instances_val2014.json"   # COCO instances file (required)
+    images = "val2014"                       # image folder (Fig. 5 CAMs only)
+
+    [saliency]                 # NAME = "MAP_DIR", or a table:
+    salicon = "salicon/maps/val"
+    [saliency.center]
+    builtin = "center-bias"    # a map source the package computes (see BUILTIN_SALIENCY)
+    label = "centre-bias control"
+
+    [scores]                   # NAME = "SCORE_FILE", or a table:
+    [scores.baseline]
+    path = "baseline_scores.csv"
+    label = "ResNet-50 baseline"
+    logits = false             # the file holds logits (a sigmoid is applied)
+    [scores.prior]
+    builtin = "class-prior"    # the class-prior baseline (not a model)
+
+    [compare]                  # the two score sets of Fig. 3 and Fig. 4 (default: the first two)
+    a = "baseline"             # reference
+    b = "dualstream"
+
+    [cam]                      # Fig. 5; either an existing CAM output folder ...
+    output = "cams"            # (holding manifest.json from `salanalysis cam`)
+    # ... or checkpoints to compute CAMs (needs torch and [inputs] images)
+    checkpoints = { baseline = "baseline.pt", dualstream = "dualstream.pt" }
+
+    [analysis]
+    threshold = 0.5            # score >= threshold: detected
+    seed = 0                   # every bootstrap
+    n_boot = 1000              # bootstrap resamples (0: no intervals)
+    cf1 = "harmonic"           # or "mean-per-class"
+    clutter_k = 0              # tail group ">= K" of Fig. 3 (0: automatic)
+    min_images = 0             # smallest group of Fig. 3 (0: the clutter module's default)
+    primary = "baseline"       # the model of Fig. 2 and the class-wise analysis (default: first)
+    jobs = 0                   # worker processes for the object table (0: all cores)
+
+    [output]
+    dir = "paper_output"       # overridden by --out
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from salanalysis.errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "BUILTIN_SALIENCY",
+    "BUILTIN_SCORES",
+    "SourceSpec",
+    "ScoreSpec",
+    "Config",
+    "load_config",
+    "config_from_dict",
+    "demo_config",
+    "dump_toml",
+]
+
+#: Saliency sources the package can compute itself (``builtin = ...``).
+BUILTIN_SALIENCY = {"center-bias": "centre-bias map (a Gaussian at the image centre; a control, not human data)"}
+#: Score sets the package can compute itself.
+BUILTIN_SCORES = {
+    "class-prior": "class-prior baseline (not a model): every image scored by the class prevalence "
+    "in the annotation file; its AP equals the prevalence",
+}
+
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_SECTIONS = {"inputs", "saliency", "scores", "compare", "cam", "analysis", "output"}
+_INPUT_KEYS = {"annotations", "images"}
+_SOURCE_KEYS = {"path", "builtin", "label"}
+_SCORE_KEYS = {"path", "builtin", "label", "logits"}
+_CAM_KEYS = {"output", "checkpoints"}
+_ANALYSIS_DEFAULTS: dict[str, Any] = {
+    "threshold": 0.5,
+    "seed": 0,
+    "n_boot": 1000,
+    "cf1": "harmonic",
+    "clutter_k": 0,
+    "min_images": 0,
+    "primary": "",
+    "jobs": 0,
+}
+_OUTPUT_KEYS = {"dir"}
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One saliency source: a map folder or a built-in."""
+
+    name: str
+    path: Path | None = None
+    builtin: str | None = None
+    label: str = ""
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"label": self.label or self.name}
+        if self.path is not None:
+            d["path"] = str(self.path)
+        if self.builtin is not None:
+            d["builtin"] = self.builtin
+        return d
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    """One score set: a score file or a built-in baseline."""
+
+    name: str
+    path: Path | None = None
+    builtin: str | None = None
+    label: str = ""
+    logits: bool = False
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"label": self.label or self.name}
+        if self.path is not None:
+            d["path"] = str(self.path)
+            d["logits"] = self.logits
+        if self.builtin is not None:
+            d["builtin"] = self.builtin
+        return d
+
+
+@dataclass
+class Config:
+    """A validated ``reproduce`` configuration (absolute paths, defaults filled in).
+
+    Attributes
+    ----------
+    source
+        Where it came from: the configuration file, or ``"bundled demo"``.
+    annotations, images
+        The COCO instances file; the image folder (or ``None``).
+    saliency, scores
+        Saliency sources and score sets, in the configured order.
+    compare
+        Names (A, B) of the two score sets compared in Fig. 3 and 4, or ``None``
+        when fewer than two score sets are configured.
+    cam_output, cam_checkpoints
+        An existing CAM output folder, or checkpoints to compute CAMs from.
+    threshold, seed, n_boot, cf1, clutter_k, min_images, primary, jobs
+        Analysis parameters (see the module docstring).
+    out
+        The output folder (``None`` until set by ``--out`` or ``[output] dir``).
+    """
+
+    source: str
+    annotations: Path
+    images: Path | None = None
+    saliency: list[SourceSpec] = field(default_factory=list)
+    scores: list[ScoreSpec] = field(default_factory=list)
+    compare: tuple[str, str] | None = None
+    cam_output: Path | None = None
+    cam_checkpoints: dict[str, Path] = field(default_factory=dict)
+    threshold: float = 0.5
+    seed: int = 0
+    n_boot: int = 1000
+    cf1: str = "harmonic"
+    clutter_k: int = 0
+    min_images: int = 0
+    primary: str = ""
+    jobs: int = 0
+    out: Path | None = None
+
+    def labels(self) -> dict[str, str]:
+        """Display label of every score set and saliency source, by name."""
+        out = {s.name: s.label or s.name for s in self.saliency}
+        out.update({s.name: s.label or s.name for s in self.scores})
+        return out
+
+    def to_dict(self) -> dict:
+        """The resolved configuration, in the file layout (absolute paths)."""
+        d: dict[str, Any] = {"inputs": {"annotations": str(self.annotations)}}
+        if self.images is not None:
+            d["inputs"]["images"] = str(self.images)
+        d["saliency"] = {s.name: s.to_dict() for s in self.saliency}
+        d["scores"] = {s.name: s.to_dict() for s in self.scores}
+        if self.compare is not None:
+            d["compare"] = {"a": self.compare[0], "b": self.compare[1]}
+        cam: dict[str, Any] = {}
+        if self.cam_output is not None:
+            cam["output"] = str(self.cam_output)
+        if self.cam_checkpoints:
+            cam["checkpoints"] = {k: str(v) for k, v in self.cam_checkpoints.items()}
+        if cam:
+            d["cam"] = cam
+        d["analysis"] = {k: getattr(self, k) for k in _ANALYSIS_DEFAULTS}
+        if self.out is not None:
+            d["output"] = {"dir": str(self.out)}
+        return d
+
+
+# ------------------------------------------------------------------ parsing
+class _Checker:
+    def __init__(self, path: Path | str, base: Path) -> None:
+        self.path = path
+        self.base = base
+
+    def fail(self, msg: str):
+        raise InputError(f"config: {msg}", self.path)
+
+    def table(self, value: Any, key: str) -> dict:
+        if not isinstance(value, dict):
+            self.fail(f"'{key}' must be a table")
+        return value
+
+    def keys(self, table: dict, allowed: set[str], where: str) -> None:
+        unknown = sorted(set(table) - allowed)
+        if unknown:
+            self.fail(f"unknown key '{where}.{unknown[0]}' (allowed: {', '.join(sorted(allowed))})"
+                      if where else f"unknown section '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+
+    def string(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.fail(f"'{key}' must be a non-empty string")
+        return value
+
+    def file(self, value: Any, key: str, *, directory: bool = False) -> Path:
+        p = Path(os.path.expanduser(self.string(value, key)))
+        if not p.is_absolute():
+            p = self.base / p
+        p = Path(os.path.normpath(p))
+        if directory:
+            if not p.is_dir():
+                self.fail(f"'{key}': folder not found: {p}")
+        elif not p.is_file():
+            self.fail(f"'{key}': file not found: {p}")
+        return p
+
+    def name(self, value: str, where: str) -> str:
+        if not _NAME_RE.match(value):
+            self.fail(f"name '{where}.{value}' must start with a letter and hold only letters, digits, '_'")
+        return value
+
+
+def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
+                     base: str | os.PathLike | None = None) -> Config:
+    """Validate a parsed configuration (see the module docstring).
+
+    Parameters
+    ----------
+    data
+        The parsed TOML.
+    path
+        Named in error messages and recorded as the configuration's source.
+    base
+        Folder that relative paths are relative to (default: ``path``'s folder).
+
+    Raises
+    ------
+    InputError
+        A missing file or folder, an unknown key or section, a bad value: one
+        line naming the file and the key.
+    """
+    c = _Checker(path, Path(base) if base is not None else Path(path).parent)
+    c.table(data, "top level")
+    c.keys(data, _SECTIONS, "")
+    inputs = c.table(data.get("inputs", {}), "inputs")
+    c.keys(inputs, _INPUT_KEYS, "inputs")
+    if "annotations" not in inputs:
+        c.fail("missing 'inputs.annotations' (the COCO instances file)")
+    annotations = c.file(inputs["annotations"], "inputs.annotations")
+    images = c.file(inputs["images"], "inputs.images", directory=True) if "images" in inputs else None
+
+    saliency: list[SourceSpec] = []
+    for name, value in c.table(data.get("saliency", {}), "saliency").items():
+        c.name(name, "saliency")
+        if isinstance(value, str):
+            value = {"path": value}
+        value = c.table(value, f"saliency.{name}")
+        c.keys(value, _SOURCE_KEYS, f"saliency.{name}")
+        saliency.append(SourceSpec(name, *_path_or_builtin(c, value, f"saliency.{name}", BUILTIN_SALIENCY, True),
+                                   label=_label(c, value, f"saliency.{name}")))
+
+    scores: list[ScoreSpec] = []
+    for name, value in c.table(data.get("scores", {}), "scores").items():
+        c.name(name, "scores")
+        if isinstance(value, str):
+            value = {"path": value}
+        value = c.table(value, f"scores.{name}")
+        c.keys(value, _SCORE_KEYS, f"scores.{name}")
+        logits = value.get("logits", False)
+        if not isinstance(logits, bool):
+            c.fail(f"'scores.{name}.logits' must be true or false")
+        if logits and "builtin" in value:
+            c.fail(f"'scores.{name}.logits' applies to score files only")
+        p, b = _path_or_builtin(c, value, f"scores.{name}", BUILTIN_SCORES, False)
+        scores.append(ScoreSpec(name, p, b, label=_label(c, value, f"scores.{name}"), logits=logits))
+    if not scores:
+        c.fail("no score sets: add a [scores] table (for example NAME = \"scores.csv\")")
+    names = [s.name for s in scores]
+
+    cmp = c.table(data.get("compare", {}), "compare")
+    c.keys(cmp, {"a", "b"}, "compare")
+    compare: tuple[str, str] | None = None
+    if cmp:
+        if set(cmp) != {"a", "b"}:
+            c.fail("'compare' needs both 'a' and 'b'")
+        a, b = c.string(cmp["a"], "compare.a"), c.string(cmp["b"], "compare.b")
+        for k, v in (("a", a), ("b", b)):
+            if v not in names:
+                c.fail(f"'compare.{k}' = '{v}' is not a score set (have: {', '.join(names)})")
+        if a == b:
+            c.fail("'compare.a' and 'compare.b' must differ")
+        compare = (a, b)
+    elif len(scores) >= 2:
+        compare = (names[0], names[1])
+
+    cam = c.table(data.get("cam", {}), "cam")
+    c.keys(cam, _CAM_KEYS, "cam")
+    cam_output = c.file(cam["output"], "cam.output", directory=True) if "output" in cam else None
+    if cam_output is not None and not (cam_output / "manifest.json").is_file():
+        c.fail(f"'cam.output': no manifest.json in {cam_output}")
+    checkpoints: dict[str, Path] = {}
+    for name, value in c.table(cam.get("checkpoints", {}), "cam.checkpoints").items():
+        if name not in names:
+            c.fail(f"'cam.checkpoints.{name}' is not a score set (have: {', '.join(names)})")
+        checkpoints[name] = c.file(value, f"cam.checkpoints.{name}")
+    if checkpoints and images is None:
+        c.fail("'cam.checkpoints' needs 'inputs.images' (the image folder)")
+    if checkpoints and len(checkpoints) != 2:
+        c.fail("'cam.checkpoints' needs exactly two models (A and B of Fig. 5)")
+
+    analysis = c.table(data.get("analysis", {}), "analysis")
+    c.keys(analysis, set(_ANALYSIS_DEFAULTS), "analysis")
+    a = {**_ANALYSIS_DEFAULTS, **analysis}
+    thr = a["threshold"]
+    if isinstance(thr, bool) or not isinstance(thr, (int, float)) or not (0.0 < float(thr) < 1.0) \
+            or not math.isfinite(float(thr)):
+        c.fail(f"'analysis.threshold' must be a number in (0, 1), got {thr!r}")
+    for key, lo in (("seed", 0), ("n_boot", 0), ("clutter_k", 0), ("min_images", 0), ("jobs", 0)):
+        v = a[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            c.fail(f"'analysis.{key}' must be an integer >= {lo}, got {v!r}")
+    if 0 < a["n_boot"] < 100:
+        c.fail(f"'analysis.n_boot' must be 0 (no intervals) or at least 100, got {a['n_boot']}")
+    if a["clutter_k"] == 1:
+        c.fail("'analysis.clutter_k' must be 0 (automatic) or at least 2")
+    if a["cf1"] not in ("harmonic", "mean-per-class"):
+        c.fail(f"'analysis.cf1' must be 'harmonic' or 'mean-per-class', got {a['cf1']!r}")
+    primary = a["primary"]
+    if not isinstance(primary, str):
+        c.fail("'analysis.primary' must be a score-set name")
+    if primary and primary not in names:
+        c.fail(f"'analysis.primary' = '{primary}' is not a score set (have: {', '.join(names)})")
+
+    output = c.table(data.get("output", {}), "output")
+    c.keys(output, _OUTPUT_KEYS, "output")
+    out = None
+    if "dir" in output:
+        out = Path(os.path.expanduser(c.string(output["dir"], "output.dir")))
+        out = out if out.is_absolute() else Path(os.path.normpath(c.base / out))
+
+    return Config(
+        source=str(path), annotations=annotations, images=images, saliency=saliency, scores=scores,
+        compare=compare, cam_output=cam_output, cam_checkpoints=checkpoints,
+        threshold=float(thr), seed=a["seed"], n_boot=a["n_boot"], cf1=a["cf1"],
+        clutter_k=a["clutter_k"], min_images=a["min_images"], primary=primary or names[0],
+        jobs=a["jobs"], out=out,
+    )
+
+
+def _label(c: _Checker, value: dict, where: str) -> str:
+    if "label" in value:
+        return c.string(value["label"], f"{where}.label")
+    if "builtin" in value and value["builtin"] == "class-prior":
+        return "class-prior baseline (not a model)"
+    return ""
+
+
+def _path_or_builtin(c: _Checker, value: dict, where: str, builtins: dict, directory: bool):
+    if ("path" in value) == ("builtin" in value):
+        c.fail(f"'{where}' needs exactly one of 'path' or 'builtin'")
+    if "builtin" in value:
+        b = c.string(value["builtin"], f"{where}.builtin")
+        if b not in builtins:
+            c.fail(f"'{where}.builtin' = {b!r} is unknown (known: {', '.join(builtins)})")
+        return None, b
+    return c.file(value["path"], f"{where}.path", directory=directory), None
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read and validate a TOML configuration file (see the module docstring).
+
+    Raises
+    ------
+    InputError
+        The file is missing or not valid TOML, or any check of
+        :func:`config_from_dict` fails.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("config file not found", path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"config: invalid TOML: {exc}", path) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"config: not UTF-8 text: {exc}", path) from exc
+    return config_from_dict(data, path, base=path.resolve().parent)
+
+
+def demo_config() -> Config:
+    """The bundled real demo (used by ``salanalysis reproduce`` without ``--config``).
+
+    100 COCO val2014 images; score sets: the cocoapi *sample detections*
+    (perturbed ground truth, not a model) and the class-prior baseline (not a
+    model); saliency: the two SALICON ground-truth maps, plus the centre-bias
+    map as a control covering every image. The sample images are too few and
+    there are no checkpoints, so there are no CAMs.
+    """
+    from salanalysis.demo import demo_paths
+
+    d = demo_paths()
+    data = {
+        "inputs": {"annotations": str(d.annotations), "images": str(d.images)},
+        "saliency": {
+            "salicon": {"path": str(d.saliency), "label": "SALICON ground truth"},
+            "center": {"builtin": "center-bias", "label": "centre-bias control"},
+        },
+        "scores": {
+            "prior": {"builtin": "class-prior", "label": "class-prior baseline (not a model)"},
+            "detections": {"path": str(d.detections), "label": "sample detections"},
+        },
+        "compare": {"a": "prior", "b": "detections"},
+        "analysis": {"primary": "detections", "n_boot": 1000, "min_images": 5},
+    }
+    return config_from_dict(data, "bundled demo", base=d.root)
+
+
+# ------------------------------------------------------------------ writing
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # a valid TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def _toml_key(k: str) -> str:
+    return k if re.match(r"^[A-Za-z0-9_-]+$", k) else json.dumps(k)
+
+
+def dump_toml(data: dict, header: str = "") -> str:
+    """Write a configuration dict (tables of scalars and inline tables) as TOML."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    for section, table in data.items():
+        if not isinstance(table, dict):
+            raise TypeError("top-level values must be tables")
+        scalars = {k: v for k, v in table.items() if not isinstance(v, dict) or section == "cam"}
+        subtables = {k: v for k, v in table.items() if isinstance(v, dict) and section != "cam"}
+        if scalars or not subtables:
+            lines += ["", f"[{section}]"] + [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in scalars.items()]
+        for k, v in subtables.items():
+            lines += ["", f"[{section}.{_toml_key(k)}]"] + [f"{_toml_key(kk)} = {_toml_value(vv)}"
+                                                             for kk, vv in v.items()]
+    return "\n".join(lines).lstrip("\n") + "\n"
