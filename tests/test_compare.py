@@ -246,3 +246,33 @@ def test_cli_compare_errors(demo, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and str(bad) in err and "area_frac" in err and len(err.splitlines()) == 1
     assert not out.exists()  # nothing written
+
+
+def test_demo_default_sizes_from_masks(demo, demo_ann, tmp_path, capsys):
+    """Without an object table, sizes come from the masks (checked against pycocotools)."""
+    from pycocotools.coco import COCO
+
+    ref = COCO(str(demo.annotations))
+    frac: dict[int, list[float]] = {}
+    for a in ref.dataset["annotations"]:
+        if a["iscrowd"]:
+            continue
+        im = ref.imgs[a["image_id"]]
+        frac.setdefault(a["category_id"], []).append(ref.annToMask(a).sum() / (im["width"] * im["height"]))
+    mean = pd.Series({c: np.mean(v) for c, v in frac.items()})
+    det = read_scores(demo.detections, demo_ann, name="sample")
+    t = compare_categories(demo_ann, class_prior(demo_ann), det, n_boot=20, seed=0)
+    ids = t["category_id"].to_numpy()
+    np.testing.assert_allclose(t["area_frac_mean"], mean.loc[ids].to_numpy(), rtol=1e-12)
+    rank = mean.rank(ascending=False, method="min")
+    assert (t["area_rank"].to_numpy() == rank.loc[ids].to_numpy()).all()
+    # 70 categories have non-crowd objects: ranks 1..70
+    assert sorted(rank.astype(int)) == list(range(1, 71))
+    # the command line without --objects does the same
+    prior_path = tmp_path / "prior.csv"
+    write_scores(class_prior(demo_ann), prior_path)
+    rc = main(["compare", "--annotations", str(demo.annotations), "--scores", f"prior={prior_path}",
+               "--scores", f"sample={demo.detections}", "--bootstrap", "20", "--out", str(tmp_path / "o")])
+    assert rc == 0
+    csv = pd.read_csv(tmp_path / "o" / "compare_categories.csv")
+    np.testing.assert_allclose(csv["area_frac_mean"], mean.loc[csv["category_id"]].to_numpy(), rtol=1e-12)
