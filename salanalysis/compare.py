@@ -18,6 +18,10 @@ Conventions
   bootstrap p-value (``min(1, 2 min(1 + #{d <= 0}, 1 + #{d >= 0}) / (B + 1))``).
   ``metrics.paired_bootstrap`` reports ``A - B``; it is called with the two
   score sets swapped so that every column here reads ``B - A``.
+- A category with very few positive images gets an interval conditioned on
+  the resamples that keep one (``n_boot_valid`` of ``n_boot``; about 63% with a
+  single positive); with one or two positives the interval says little, and
+  ``n_pos`` is in the table to show it.
 - ``verdict``: ``"improved"`` when the interval lies above 0, ``"worsened"``
   when it lies below 0, otherwise ``"within noise"``.
 - Categories without any positive image have no AP; they are left out of the
@@ -146,6 +150,8 @@ def compare_categories(
         - ``delta``: ``AP_B - AP_A``
         - ``ci95_low``, ``ci95_high``: paired percentile bootstrap 95% interval of ``delta``
         - ``p_val``: two-sided bootstrap p-value of ``delta != 0``
+        - ``n_boot_valid``: resamples that kept a positive image of the category
+          (the interval and p-value use only those)
         - ``area_frac_mean``: mean object area / image area of the category
         - ``area_rank``: its rank, 1 = largest
         - ``verdict``: ``"improved"``, ``"worsened"`` or ``"within noise"``
@@ -185,6 +191,7 @@ def compare_categories(
     table["ci95_low"] = per_class.loc[ids, "ci95_low"].to_numpy(dtype=np.float64)
     table["ci95_high"] = per_class.loc[ids, "ci95_high"].to_numpy(dtype=np.float64)
     table["p_val"] = per_class.loc[ids, "p_val"].to_numpy(dtype=np.float64)
+    table["n_boot_valid"] = per_class.loc[ids, "n_boot_valid"].to_numpy().astype(np.int64)
     table["area_frac_mean"] = sizes.loc[keep, "area_frac_mean"].to_numpy()
     table["area_rank"] = sizes.loc[keep, "area_rank"].to_numpy()
     verdict = np.where(
@@ -334,7 +341,7 @@ class CompareResult:
         if len(t):
             top = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].head(3), t["delta"].head(3)))
             bottom = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].tail(3), t["delta"].tail(3)))
-            lines.append(f"  largest gains: {top}; largest losses: {bottom}")
+            lines.append(f"  top of the ranking: {top}; bottom: {bottom}")
         lines.append("wrote " + ", ".join(str(p) for p in self.paths))
         return "\n".join(lines)
 

@@ -16,7 +16,7 @@ from salanalysis.scores import Scores, read_scores, write_scores
 
 COLUMNS = [
     "category_id", "category", "n_pos", "AP_A", "AP_B", "delta", "ci95_low", "ci95_high", "p_val",
-    "area_frac_mean", "area_rank", "verdict",
+    "n_boot_valid", "area_frac_mean", "area_rank", "verdict",
 ]
 
 
@@ -196,6 +196,10 @@ def test_demo_prior_vs_sample_detections(demo, demo_ann):
         # the prior ties every image: its AP is the prevalence n_pos / 100
         assert r["AP_A"] == pytest.approx(y[:, c].sum() / 100, abs=1e-12)
         assert r["AP_B"] == pytest.approx(average_precision_score(y[:, c], det.scores[:, c]), abs=1e-12)
+    # a category with one positive keeps it in a resample with probability 1 - 0.99**100 = 0.634
+    one = t[t["n_pos"] == 1]
+    assert len(one) > 0 and one["n_boot_valid"].between(100, 154).all()  # 200 * 0.634 +- 4 sd
+    assert (t.loc[t["n_pos"] >= 10, "n_boot_valid"] == 200).all()
     # mean sizes and ranks against pandas on the stand-in table
     ref = objects.groupby("category_id")["area_frac"].mean()
     np.testing.assert_allclose(t["area_frac_mean"], ref.loc[t["category_id"]].to_numpy(), rtol=1e-12)
