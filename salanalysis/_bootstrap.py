@@ -30,24 +30,32 @@ at most ``N * C`` non-zeros, done by scipy in compiled code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["SortedAP", "resample_weights"]
+__all__ = ["SortedAP", "resample_weights", "weight_batches", "run_batches", "default_jobs"]
+
+T = TypeVar("T")
 
 
 def resample_weights(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
     """Multinomial counts of ``n`` draws with replacement, as an (n, n_boot) float32 array.
 
-    Column ``b`` is the count vector of resample ``b`` (it sums to ``n``).
+    Column ``b`` is the count vector of resample ``b`` (it sums to ``n``). Each
+    resample is drawn by its own ``rng.integers(0, n, size=n)`` call, so the
+    resamples of a seed do not depend on how they are grouped into batches.
     """
-    draws = rng.integers(0, n, size=(n_boot, n))
-    draws += (np.arange(n_boot) * n)[:, None]
-    counts = np.bincount(draws.ravel(), minlength=n * n_boot).reshape(n_boot, n)
-    return np.ascontiguousarray(counts.T, dtype=np.float32)
+    counts = np.empty((n, n_boot), dtype=np.float32)
+    for b in range(n_boot):
+        counts[:, b] = np.bincount(rng.integers(0, n, size=n), minlength=n)
+    return counts
 
 
 def weight_batches(
@@ -143,26 +151,69 @@ class SortedAP:
         out = np.full((b, self.n_classes), np.nan)
         if self.block_matrix.shape[0] == 0:
             return out
-        tot = np.asarray(self.block_matrix @ weights, dtype=np.float64)  # (G, B) block weights
-        dtp = np.asarray(self.pos_matrix @ weights, dtype=np.float64)
         has = self.n_blocks > 0
         starts = self.starts[has]
-        # running sums restarted at each class: global cumsum minus the sum before the class
-        np.cumsum(tot, axis=0, out=tot)
-        tp = np.cumsum(dtp, axis=0)
-        tot_before = np.zeros((len(starts), b))
-        tp_before = np.zeros((len(starts), b))
-        tot_before[1:] = tot[starts[1:] - 1]
-        tp_before[1:] = tp[starts[1:] - 1]
-        reps = self.n_blocks[has]
-        tot -= np.repeat(tot_before, reps, axis=0)
-        tp -= np.repeat(tp_before, reps, axis=0)
-        # contribution dTP * precision; a block without weight has dTP = 0 (0/0 avoided)
-        prec = np.divide(tp, tot, out=np.zeros_like(tp), where=tot > 0)
-        contrib = dtp * prec
-        sums = np.add.reduceat(contrib, starts, axis=0)  # (C_has, B)
-        total_pos = tp[starts + reps - 1]  # TP at the last block of each class
+        last = starts + self.n_blocks[has] - 1
+        # Block sums are integer counts <= N, exact in float32 (N < 2**24). To restart the
+        # running sums at each class, the first block of a class gets minus the previous
+        # class's total, so one cumsum over all rows gives every class's own running sum.
+        tot = np.asarray(self.block_matrix @ weights)  # (G, B) block weights
+        dtp = np.asarray(self.pos_matrix @ weights)  # (G, B) positives' weight per block
+        tp = dtp.copy()
+        for arr in (tot, tp):
+            seg = np.add.reduceat(arr, starts, axis=0)  # (C_has, B) class totals
+            arr[starts[1:]] -= seg[:-1]
+            np.cumsum(arr, axis=0, out=arr)
+        total_pos = tp[last].astype(np.float64)  # TP at the last block of each class
+        # contribution dTP * precision (float64); a block without weight has dTP = 0
+        prec = np.divide(tp, tot, out=np.zeros(tp.shape), where=tot > 0, dtype=np.float64)
+        prec *= dtp
+        sums = np.add.reduceat(prec, starts, axis=0)  # (C_has, B)
         with np.errstate(invalid="ignore", divide="ignore"):
             ap = np.where(total_pos > 0, sums / np.where(total_pos > 0, total_pos, 1), np.nan)
         out[:, has] = ap.T
         return out
+
+
+def default_jobs(jobs: int | None) -> int:
+    """Worker threads: ``jobs`` if given, else the CPU count (at most 4)."""
+    if jobs is None:
+        return max(1, min(4, os.cpu_count() or 1))
+    if jobs < 1:
+        raise ValueError("jobs must be >= 1")
+    return int(jobs)
+
+
+def run_batches(
+    rng: np.random.Generator,
+    n: int,
+    n_boot: int,
+    batch: int,
+    work: Callable[[np.ndarray], T],
+    jobs: int = 1,
+) -> Iterator[tuple[int, T]]:
+    """Apply ``work`` to every weight batch, in threads; yield ``(first resample, result)`` in order.
+
+    The weights are drawn in the calling thread, batch after batch, so results do
+    not depend on ``jobs``. scipy's sparse products and numpy's reductions release
+    the GIL, so threads use several cores. At most ``jobs + 1`` batches are in flight.
+    """
+    batches = weight_batches(rng, n, n_boot, batch)
+    if jobs <= 1:
+        done = 0
+        for w in batches:
+            yield done, work(w)
+            done += w.shape[1]
+        return
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        pending: deque = deque()
+        done = 0
+        for w in batches:
+            pending.append((done, pool.submit(work, w)))
+            done += w.shape[1]
+            while len(pending) > jobs:
+                start, fut = pending.popleft()
+                yield start, fut.result()
+        while pending:
+            start, fut = pending.popleft()
+            yield start, fut.result()

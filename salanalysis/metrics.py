@@ -74,7 +74,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from salanalysis._bootstrap import SortedAP, weight_batches
+from salanalysis._bootstrap import SortedAP, default_jobs, run_batches
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.scores import Scores
@@ -448,8 +448,8 @@ def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
 
 
 def _batch_size(n: int, g: int) -> int:
-    """Resamples per batch, keeping the (blocks x batch) float64 arrays near 64 MB."""
-    return int(max(1, min(256, 8_000_000 // max(1, max(n, g)))))
+    """Resamples per batch, keeping each (blocks x batch) float64 array near 32 MB."""
+    return int(max(1, min(256, 4_000_000 // max(1, max(n, g)))))
 
 
 def bootstrap_ap(
@@ -458,6 +458,7 @@ def bootstrap_ap(
     *,
     n_boot: int = 1000,
     seed: int | np.random.Generator | None = 0,
+    jobs: int | None = None,
 ) -> np.ndarray:
     """Per-class AP of several score sets on the same bootstrap resamples of images.
 
@@ -476,6 +477,8 @@ def bootstrap_ap(
         Number of resamples.
     seed
         Seed (or Generator) of the resampling; the same seed gives the same resamples.
+    jobs
+        Worker threads (default: the CPU count, at most 4); results do not depend on it.
 
     Returns
     -------
@@ -493,12 +496,13 @@ def bootstrap_ap(
     prepared = [SortedAP.build(y, s) for _, s in checked]
     g = max(p.block_matrix.shape[0] for p in prepared)
     out = np.empty((n_boot, len(prepared), c))
-    done = 0
-    for w in weight_batches(_rng(seed), n, n_boot, _batch_size(n, g)):
-        b = w.shape[1]
-        for j, p in enumerate(prepared):
-            out[done : done + b, j] = p.ap(w)
-        done += b
+
+    def work(w: np.ndarray) -> list[np.ndarray]:
+        return [p.ap(w) for p in prepared]
+
+    for start, res in run_batches(_rng(seed), n, n_boot, _batch_size(n, g), work, default_jobs(jobs)):
+        for j, ap in enumerate(res):
+            out[start : start + len(ap), j] = ap
     return out
 
 
@@ -527,6 +531,7 @@ def bootstrap_metrics(
     empty_classes: EmptyRule = "exclude",
     top_k_threshold: bool = False,
     level: float = 0.95,
+    jobs: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Percentile bootstrap intervals of every Table 1 metric and every per-class AP.
 
@@ -538,6 +543,8 @@ def bootstrap_metrics(
         Resamples and seed (same seed, same resamples as :func:`bootstrap_ap`).
     level
         Interval coverage (0.95: the 2.5th and 97.5th percentiles).
+    jobs
+        Worker threads (default: the CPU count, at most 4).
 
     Returns
     -------
@@ -564,19 +571,21 @@ def bootstrap_metrics(
     cf = (y & pred).T.astype(np.float32)
     ap_all = np.empty((n_boot, c))
     res = {k: np.empty(n_boot) for k in METRICS}
-    done = 0
-    for w in weight_batches(_rng(seed), n, n_boot, _batch_size(n, prep.block_matrix.shape[0])):
-        b = w.shape[1]
+
+    def work(w: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         ap = prep.ap(w)  # (b, C)
         # weighted counts by matrix products (exact: integers below 2**24)
         ng = (yf @ w).T.astype(np.float64)
         npred = (pf @ w).T.astype(np.float64)
         nc = (cf @ w).T.astype(np.float64)
-        out = _summary_from_counts(nc, npred, ng, ap, cf1=cf1, empty_classes=empty_classes)
+        return ap, _summary_from_counts(nc, npred, ng, ap, cf1=cf1, empty_classes=empty_classes)
+
+    batch = _batch_size(n, prep.block_matrix.shape[0])
+    for start, (ap, out) in run_batches(_rng(seed), n, n_boot, batch, work, default_jobs(jobs)):
+        b = ap.shape[0]
         for k in METRICS:
-            res[k][done : done + b] = out[k]
-        ap_all[done : done + b] = ap
-        done += b
+            res[k][start : start + b] = out[k]
+        ap_all[start : start + b] = ap
     rows = []
     for k in METRICS:
         lo, hi = _pct(res[k], level=level)
@@ -616,6 +625,7 @@ def paired_bootstrap(
     category_ids: Sequence[int] | None = None,
     empty_classes: EmptyRule = "exclude",
     level: float = 0.95,
+    jobs: int | None = None,
 ) -> pd.DataFrame:
     """Paired bootstrap of the AP difference A - B, per class and for mAP.
 
@@ -637,6 +647,8 @@ def paired_bootstrap(
         they add nothing to the difference but dilute it).
     level
         Interval coverage.
+    jobs
+        Worker threads (default: the CPU count, at most 4).
 
     Returns
     -------
@@ -658,7 +670,7 @@ def paired_bootstrap(
         categories = [str(i) for i in range(c)]
     if category_ids is None:
         category_ids = list(range(c))
-    boot = bootstrap_ap(y, [a, b], n_boot=n_boot, seed=seed)  # (B, 2, C)
+    boot = bootstrap_ap(y, [a, b], n_boot=n_boot, seed=seed, jobs=jobs)  # (B, 2, C)
     ap_a, ap_b = average_precision(y, a), average_precision(y, b)
     npos = y.sum(axis=0)
     d = boot[:, 0] - boot[:, 1]  # (B, C)
@@ -784,6 +796,7 @@ def table1(
     n_boot: int = 0,
     seed: int = 0,
     published: bool = False,
+    jobs: int | None = None,
 ) -> pd.DataFrame:
     """Table 1 over several score sets (fractions in 0..1).
 
@@ -798,6 +811,8 @@ def table1(
     n_boot, seed
         With ``n_boot > 0``, add percentile 95% bootstrap intervals (all score
         sets on the same resamples).
+    jobs
+        Bootstrap worker threads (default: the CPU count, at most 4).
     published
         Append the paper's published Table 1 rows (converted to fractions),
         labelled ``source = "published in Luo et al. 2019, Table 1"``.
@@ -812,6 +827,31 @@ def table1(
         ``ground_truth`` (e.g. ``crowd+empty``), ``empty_classes``, ``n_boot``.
         Published rows have NaN counts, and NaN where the paper prints '-'.
     """
+    return _table1(
+        annotations, score_sets, threshold=threshold, cf1=cf1, top_k=top_k,
+        top_k_threshold=top_k_threshold, empty_classes=empty_classes, include_crowd=include_crowd,
+        include_empty=include_empty, n_boot=n_boot, seed=seed, published=published, jobs=jobs,
+    )[0]
+
+
+def _table1(
+    annotations: Annotations,
+    score_sets: Sequence[Scores],
+    *,
+    threshold: float,
+    cf1: CF1Rule,
+    top_k: int | None,
+    top_k_threshold: bool,
+    empty_classes: EmptyRule,
+    include_crowd: bool,
+    include_empty: bool,
+    n_boot: int,
+    seed: int,
+    published: bool,
+    jobs: int | None,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """:func:`table1` plus, with a bootstrap, each score set's per-class AP intervals."""
+    per_class_boot: dict[str, pd.DataFrame] = {}
     if not score_sets:
         raise ValueError("no score sets given")
     names = [s.name for s in score_sets]
@@ -826,7 +866,7 @@ def table1(
         summ = summary_metrics(y, s, **opts)
         row: dict[str, Any] = {"model": sc.name, **{k: summ[k] for k in METRICS}, "n_classes": summ["n_classes"]}
         if n_boot > 0:
-            boot, _ = bootstrap_metrics(y, s, n_boot=n_boot, seed=seed, **opts)
+            boot, per_class_boot[sc.name] = bootstrap_metrics(y, s, n_boot=n_boot, seed=seed, jobs=jobs, **opts)
             for _, r in boot.iterrows():
                 row[f"{r['metric']}_low"] = r["ci95_low"]
                 row[f"{r['metric']}_high"] = r["ci95_high"]
@@ -859,7 +899,7 @@ def table1(
         df[k] = df[k].astype("Int64")
     for k in ("model", "source", "cf1", "prediction", "ground_truth", "empty_classes"):
         df[k] = df[k].astype("string")
-    return df
+    return df, per_class_boot
 
 
 # ------------------------------------------------------------------ formatting
@@ -969,6 +1009,7 @@ def write_metrics(
     logits: bool = False,
     missing: Literal["error", "zero"] = "error",
     published: bool = False,
+    jobs: int | None = None,
 ) -> pd.DataFrame:
     """Compute Table 1 and write it: what ``salanalysis metrics`` does.
 
@@ -999,6 +1040,8 @@ def write_metrics(
         Passed to :func:`~salanalysis.scores.read_scores`.
     published
         Add the paper's published rows.
+    jobs
+        Bootstrap worker threads (default: the CPU count, at most 4).
 
     Returns
     -------
@@ -1023,16 +1066,14 @@ def write_metrics(
         raise InputError("no score sets given")
     opts = dict(threshold=threshold, cf1=cf1, top_k=top_k, top_k_threshold=top_k_threshold,
                 empty_classes=empty_classes)
-    table = table1(ann, sets, include_crowd=include_crowd, include_empty=include_empty,
-                   n_boot=n_boot, seed=seed, published=published, **opts)
+    table, pc_boot = _table1(ann, sets, include_crowd=include_crowd, include_empty=include_empty,
+                             n_boot=n_boot, seed=seed, published=published, jobs=jobs, **opts)
     per_class = []
     for sc in sets:
         _, pc = evaluate(ann, sc, include_crowd=include_crowd, include_empty=include_empty, **opts)
         if n_boot > 0:
-            _, y, s = _aligned(ann, sc, include_crowd, include_empty)
-            boot = bootstrap_ap(y, [s], n_boot=n_boot, seed=seed)[:, 0]
-            lo, hi = _pct(boot)
-            pc["AP_low"], pc["AP_high"] = lo, hi
+            pc["AP_low"] = pc_boot[sc.name]["AP_low"].to_numpy()
+            pc["AP_high"] = pc_boot[sc.name]["AP_high"].to_numpy()
         pc.insert(0, "model", sc.name)
         per_class.append(pc)
     per_class_df = pd.concat(per_class, ignore_index=True)
@@ -1044,7 +1085,7 @@ def write_metrics(
         for other in sets[1:]:
             _, _, b = _aligned(ann, other, include_crowd, include_empty)
             pb = paired_bootstrap(y, a, b, n_boot=n_boot, seed=seed, categories=ann.category_names,
-                                  category_ids=ann.category_ids, empty_classes=empty_classes)
+                                  category_ids=ann.category_ids, empty_classes=empty_classes, jobs=jobs)
             pb.insert(0, "model_B", other.name)
             pb.insert(0, "model_A", sets[0].name)
             parts.append(pb)

@@ -403,8 +403,14 @@ def test_bootstrap_reproducible_and_batches(rng):
     b3 = bootstrap_ap(y, [s], n_boot=20, seed=6)
     np.testing.assert_array_equal(b1, b2)
     assert not np.array_equal(b1, b3)
-    w = resample_weights(np.random.default_rng(0), 50, 4)
-    assert w.shape == (50, 4) and (w.sum(0) == 50).all()
+    w = resample_weights(np.random.default_rng(0), 51, 5)
+    assert w.shape == (51, 5) and (w.sum(0) == 51).all()
+    # resamples do not depend on the batching (odd n: no shared random buffer across calls)
+    r = np.random.default_rng(0)
+    np.testing.assert_array_equal(w, np.hstack([resample_weights(r, 51, 2), resample_weights(r, 51, 3)]))
+    # nor on the number of threads
+    np.testing.assert_array_equal(b1, bootstrap_ap(y, [s], n_boot=20, seed=5, jobs=1))
+    np.testing.assert_array_equal(b1, bootstrap_ap(y, [s], n_boot=20, seed=5, jobs=3))
 
 
 def test_bootstrap_metrics_match_recompute_on_resamples(rng):

@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="add percentile 95%% intervals from N bootstrap resamples of images")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="bootstrap worker threads (default: CPU count, at most 4; results do not depend on it)")
     p.add_argument("--paired", action="store_true",
                    help="with --bootstrap and 2+ score sets: paired bootstrap of AP differences")
     p.add_argument("--logits", action="store_true", help="score files hold logits (sigmoid applied)")
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         logits=args.logits,
         missing=args.missing,
         published=args.published,
+        jobs=args.jobs,
     )
     from salanalysis.metrics import format_table
 
