@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -241,7 +242,7 @@ def _predictions(
     if not 1 <= int(top_k) <= c:
         raise ValueError(f"top_k must be between 1 and the number of classes ({c}), got {top_k}")
     k = int(top_k)
-    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]  # k-th largest per image
+    kth = np.partition(scores, c - k, axis=1)[:, c - k : c - k + 1]  # k-th largest per image
     above = scores > kth
     at = scores == kth
     room = k - above.sum(axis=1, keepdims=True)  # ties at the k-th score: lowest index first
@@ -507,16 +508,11 @@ def bootstrap_ap(
 
 
 def _pct(a: np.ndarray, axis: int = 0, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval ignoring NaN (all-NaN slices give NaN, silently)."""
     lo = (1 - level) / 2 * 100
-    with np.errstate(invalid="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return (
-                np.nanpercentile(a, lo, axis=axis),
-                np.nanpercentile(a, 100 - lo, axis=axis),
-            )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanpercentile(a, lo, axis=axis), np.nanpercentile(a, 100 - lo, axis=axis)
 
 
 def bootstrap_metrics(
