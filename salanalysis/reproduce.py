@@ -445,7 +445,7 @@ def _stage_maps(run: _Run) -> dict[str, Path]:
                 files[s.name] = folder
         return _StageData(files=files)
 
-    data = run.stage("maps", params, ["inputs"], compute,
+    data = run.stage("maps", params, [], compute,
                      note=lambda d: f"{len(builtins)} built-in source(s)" if builtins else "none needed")
     return {s.name: (data.files[s.name] if s.builtin else s.path) for s in run.cfg.saliency}
 
@@ -475,9 +475,16 @@ def _stage_objects(run: _Run, map_dirs: dict[str, Path]) -> _StageData:
     return run.stage("objects", params, ["maps"], compute, note)
 
 
+def _score_params(run: _Run) -> dict:
+    """What a score-based stage depends on: the annotation file and every score set."""
+    return {"annotations": run.ann_digest,
+            "scores": [(s.name, run.score_digest(s)) for s in run.cfg.scores]}
+
+
 def _stage_metrics(run: _Run) -> _StageData:
     cfg = run.cfg
-    params = {"threshold": cfg.threshold, "cf1": cfg.cf1, "n_boot": cfg.n_boot, "seed": cfg.seed}
+    params = {"threshold": cfg.threshold, "cf1": cfg.cf1, "n_boot": cfg.n_boot, "seed": cfg.seed,
+              **_score_params(run)}
 
     def compute(work: Path) -> _StageData:
         from salanalysis import metrics
@@ -492,7 +499,7 @@ def _stage_metrics(run: _Run) -> _StageData:
             per.append(pc)
         return _StageData({"table1": t1, "per_class": pd.concat(per, ignore_index=True)})
 
-    return run.stage("metrics", params, ["inputs"], compute)
+    return run.stage("metrics", params, [], compute)
 
 
 def _control_source(cfg: Config) -> str | None:
@@ -517,7 +524,7 @@ def _stage_stats(run: _Run, objects: pd.DataFrame, per_class: pd.DataFrame) -> _
 def _stage_clutter(run: _Run) -> _StageData:
     cfg = run.cfg
     params = {"k": cfg.clutter_k, "min_images": cfg.min_images, "n_boot": cfg.n_boot, "seed": cfg.seed,
-              "compare": cfg.compare}
+              "compare": cfg.compare, **_score_params(run)}
 
     def compute(work: Path) -> _StageData:
         from salanalysis import clutter
@@ -533,7 +540,7 @@ def _stage_clutter(run: _Run) -> _StageData:
                                                                       **kws)
         return _StageData(tables)
 
-    return run.stage("clutter", params, ["inputs"], compute)
+    return run.stage("clutter", params, [], compute)
 
 
 def _stage_compare(run: _Run, objects: pd.DataFrame) -> _StageData | None:
@@ -546,7 +553,7 @@ def _stage_compare(run: _Run, objects: pd.DataFrame) -> _StageData | None:
         run.not_produced.append(("Fig. 4 and the per-category comparison",
                                  "analysis.n_boot is 0, and the comparison's intervals need a bootstrap"))
         return None
-    params = {"n_boot": cfg.n_boot, "seed": cfg.seed, "compare": cfg.compare}
+    params = {"n_boot": cfg.n_boot, "seed": cfg.seed, "compare": cfg.compare, **_score_params(run)}
 
     def compute(work: Path) -> _StageData:
         from salanalysis import compare
@@ -584,7 +591,7 @@ def _stage_cam(run: _Run) -> tuple[list[dict], Path] | None:
         return None
     names = list(cfg.cam_checkpoints)
     params = {"checkpoints": {k: _file_digest(p, run.digests) for k, p in cfg.cam_checkpoints.items()},
-              "images": str(cfg.images)}
+              "images": str(cfg.images), "annotations": run.ann_digest}
 
     def compute(work: Path) -> _StageData:
         from salanalysis.dualstream import cam as cam_mod  # torch, only here
@@ -593,7 +600,7 @@ def _stage_cam(run: _Run) -> tuple[list[dict], Path] | None:
                         images=cfg.images, out=work / "cam")
         return _StageData(files={"cam": work / "cam"})
 
-    data = run.stage("cam", params, ["inputs"], compute)
+    data = run.stage("cam", params, [], compute)
     return _read_cam_manifest(data.files["cam"]), data.files["cam"]
 
 

@@ -1,0 +1,234 @@
+"""``salanalysis reproduce``: every promised file, the report, the cache, escaping, the class prior."""
+
+from __future__ import annotations
+
+import base64
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+
+from salanalysis import cli
+from salanalysis.config import demo_config, load_config
+from salanalysis.reproduce import FIGURES, TABLES, reproduce
+from salanalysis.score_baselines import CLASS_PRIOR_LABEL, class_prior_scores
+
+EVIL = "<script>alert(1)</script>"
+
+
+class _Collect(HTMLParser):
+    """Every start tag with its attributes, and the text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(path: Path) -> _Collect:
+    p = _Collect()
+    p.feed(path.read_text(encoding="utf-8"))
+    p.close()
+    return p
+
+
+def _stages(out: Path) -> dict[str, str]:
+    data = json.loads((out / "stages.json").read_text())
+    return {s["stage"]: s["status"] for s in data["stages"]}
+
+
+def make_tiny(root: Path, *, n_images: int = 40, seed: int = 0,
+              names: tuple[str, ...] = (EVIL, "cat", "dog & co")) -> Path:
+    """A small synthetic COCO set (squares), two score files, a map folder and a config."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    cats = [{"id": i + 1, "name": n, "supercategory": "x"} for i, n in enumerate(names)]
+    images, anns, aid = [], [], 1
+    for i in range(n_images):
+        w, h = 64, 48
+        images.append({"id": i + 1, "file_name": f"img_{i + 1:04d}.jpg", "width": w, "height": h})
+        for _ in range(int(rng.integers(1, 5))):
+            x, y = float(rng.integers(0, w - 10)), float(rng.integers(0, h - 10))
+            bw, bh = float(rng.integers(3, min(30, w - x))), float(rng.integers(3, min(30, h - y)))
+            anns.append({"id": aid, "image_id": i + 1, "category_id": int(rng.integers(1, len(names) + 1)),
+                         "segmentation": [[x, y, x + bw, y, x + bw, y + bh, x, y + bh]],
+                         "area": bw * bh, "bbox": [x, y, bw, bh], "iscrowd": 0})
+            aid += 1
+    (root / "ann.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    lab = np.zeros((n_images, len(names)), bool)
+    for a in anns:
+        lab[a["image_id"] - 1, a["category_id"] - 1] = True
+    for k, noise in (("a", 0.6), ("b", 0.3)):
+        s = np.clip(lab * 0.7 + rng.normal(0, noise, lab.shape) * 0.5 + 0.15, 0, 1)
+        rows = ["image_id,category_id,score"] + [
+            f"{i + 1},{c + 1},{s[i, c]:.6f}" for i in range(n_images) for c in range(len(names))
+        ]
+        (root / f"scores_{k}.csv").write_text("\n".join(rows) + "\n")
+    maps = root / "maps"
+    maps.mkdir(exist_ok=True)
+    for i in range(0, n_images, 2):
+        cv2.imwrite(str(maps / f"img_{i + 1:04d}.png"), rng.integers(0, 256, (24, 32), dtype=np.uint8))
+    cfg = root / "cfg.toml"
+    cfg.write_text(
+        '[inputs]\nannotations = "ann.json"\n[saliency]\nrand = "maps"\n'
+        f'[scores.a]\npath = "scores_a.csv"\nlabel = "model {EVIL}"\n'
+        '[scores.b]\npath = "scores_b.csv"\n[analysis]\nn_boot = 100\nmin_images = 3\n'
+    )
+    return cfg
+
+
+# ------------------------------------------------------------------ the demo
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    first = reproduce(demo_config(), out)
+    return out, first
+
+
+def test_demo_writes_every_promised_file(demo_run):
+    out, res = demo_run
+    expected = [out / "report.html", out / "config.resolved.toml", out / "stages.json",
+                out / "objects.parquet", out / "images.csv"]
+    expected += [out / "tables" / f"{name}.{ext}" for name in TABLES for ext in ("csv", "md", "tex")]
+    # no checkpoints in the demo: every figure but Fig. 5
+    expected += [out / "figures" / f"{name}.{ext}" for name in FIGURES if name != "fig5_cam"
+                 for ext in ("pdf", "png")]
+    missing = [str(p) for p in expected if not p.is_file() or p.stat().st_size == 0]
+    assert not missing
+    assert set(expected) <= set(res.files)
+    assert all(Path(f).is_file() for f in res.files)
+    assert not (out / "figures" / "fig5_cam.png").exists()
+    # the one thing not produced, with its reason
+    assert [w for w, _ in res.not_produced] == ["Fig. 5 (class activation maps)"]
+    assert "checkpoints" in res.not_produced[0][1]
+    # no temporary files left behind
+    assert not [p for p in out.rglob("*.part*")]
+    # PDFs embed TrueType fonts
+    pdf = (out / "figures" / "fig2_tpfn.pdf").read_bytes()
+    assert b"/FontFile2" in pdf and b"/Type3" not in pdf
+    # the object table is the objects module's: one row per non-crowd instance (839 - 9 crowd)
+    objects = pd.read_parquet(out / "objects.parquet")
+    assert len(objects) == 830
+    assert {"score_detections", "detected_prior", "sal_max_salicon", "sal_max_center"} <= set(objects.columns)
+    # the resolved configuration reruns as is
+    again = load_config(out / "config.resolved.toml")
+    assert [s.name for s in again.scores] == ["prior", "detections"]
+    assert again.compare == ("prior", "detections") and again.min_images == 5
+
+
+def test_demo_report_parses_and_embeds_every_figure(demo_run):
+    out, res = demo_run
+    p = _parse(out / "report.html")
+    imgs = [a["src"] for t, a in p.tags if t == "img"]
+    assert len(imgs) == len(FIGURES) - 1
+    for src in imgs:
+        assert src.startswith("data:image/png;base64,")
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    # embedded exactly the written PNGs
+    written = {base64.b64encode((out / "figures" / f"{n}.png").read_bytes()).decode() for n in FIGURES
+               if n != "fig5_cam"}
+    assert {s.split(",", 1)[1] for s in imgs} == written
+    ids = {a.get("id") for _, a in p.tags}
+    assert {f"table-{n}" for n in TABLES} <= ids
+    assert not [t for t, a in p.tags if t in ("script", "link") or (t == "img" and "http" in a["src"][:8])]
+    text = " ".join(p.text)
+    assert "class-prior baseline (not a model)" in text and "sample detections" in text
+    assert "no model checkpoints are configured" in text
+    assert "instances_val2014_100.json" in text  # provenance
+
+
+def test_second_run_reuses_the_cache_and_force_recomputes_nothing_else(demo_run):
+    out, first = demo_run
+    assert {r.stage: r.status for r in first.stages}["objects"] == "computed"
+    assert cli.main(["reproduce", "--out", str(out), "--quiet"]) == 0
+    status = _stages(out)
+    assert status.pop("cam") == "skipped"
+    assert set(status.values()) == {"cached"}, status
+    # the cached tables are the computed ones
+    t = pd.read_csv(out / "tables" / "compare_categories.csv")
+    assert len(t) == 70 and t["delta"].is_monotonic_decreasing
+
+
+# ------------------------------------------------------ a small custom config
+def test_custom_config_escaping_cache_keys_and_force(tmp_path):
+    cfg_path = make_tiny(tmp_path / "data")
+    out = tmp_path / "out"
+    assert cli.main(["reproduce", "--config", str(cfg_path), "--out", str(out), "--quiet"]) == 0
+    first = _stages(out)
+    assert first["compare"] == "computed" and first["maps"] == "computed"
+
+    # input-derived text is escaped: the category and the label hold '<script>'
+    html_text = (out / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in html_text.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_text
+    p = _parse(out / "report.html")
+    assert not [t for t, _ in p.tags if t == "script"]
+    assert EVIL in " ".join(p.text)  # shown as text
+    assert EVIL in pd.read_csv(out / "tables" / "compare_categories.csv")["category"].tolist()
+    assert r"\textless{}script\textgreater{}" in (out / "tables" / "per_class.tex").read_text()
+
+    # changing one score file invalidates exactly what depends on it
+    scores_b = tmp_path / "data" / "scores_b.csv"
+    df = pd.read_csv(scores_b)
+    df.loc[0, "score"] = 1.0 - df.loc[0, "score"]
+    df.to_csv(scores_b, index=False)
+    assert cli.main(["reproduce", "--config", str(cfg_path), "--out", str(out), "--quiet"]) == 0
+    second = _stages(out)
+    assert second["maps"] == "cached"
+    for stage in ("inputs", "objects", "metrics", "stats", "clutter", "compare", "figures"):
+        assert second[stage] == "computed", stage
+    # unchanged inputs: all cached; --force: all computed
+    assert cli.main(["reproduce", "--config", str(cfg_path), "--out", str(out), "--quiet"]) == 0
+    assert set(_stages(out).values()) - {"skipped"} == {"cached"}
+    assert cli.main(["reproduce", "--config", str(cfg_path), "--out", str(out), "--quiet", "--force"]) == 0
+    assert set(_stages(out).values()) - {"skipped"} == {"computed"}
+    # one cache entry per stage is kept
+    for stage_dir in (out / ".cache").iterdir():
+        assert len([d for d in stage_dir.iterdir() if d.is_dir()]) == 1
+
+
+def test_single_score_set_says_what_is_missing(tmp_path):
+    cfg_path = make_tiny(tmp_path / "data", names=("cat", "dog", "bird"))
+    text = cfg_path.read_text().replace('[scores.b]\npath = "scores_b.csv"\n', "")
+    cfg_path.write_text(text)
+    res = reproduce(load_config(cfg_path), tmp_path / "out")
+    what = [w for w, _ in res.not_produced]
+    assert "Fig. 4: per-category AP difference" in what
+    assert TABLES["compare_categories"] in what
+    assert not (tmp_path / "out" / "figures" / "fig4_category_delta.png").exists()
+    assert (tmp_path / "out" / "figures" / "fig3_clutter.png").exists()
+    assert "fewer than two score sets" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_output_path_that_is_a_file(tmp_path, capsys):
+    f = tmp_path / "taken"
+    f.write_text("x")
+    assert cli.main(["reproduce", "--out", str(f), "--quiet"]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- class prior
+def test_class_prior_ap_equals_prevalence(demo_ann):
+    s = class_prior_scores(demo_ann)
+    assert s.meta["label"] == CLASS_PRIOR_LABEL == "class-prior baseline (not a model)"
+    y = demo_ann.label_matrix(include_crowd=True)
+    prevalence = y.mean(axis=0)
+    assert np.allclose(s.scores, prevalence[None, :])
+    for c in np.flatnonzero(y.any(axis=0)):
+        # all images tie within a class: sklearn's AP is the prevalence
+        assert average_precision_score(y[:, c], s.scores[:, c]) == pytest.approx(prevalence[c], abs=1e-12)
+    # 100 images; 'person' (id 1) is in the hand-countable majority: check one value by hand
+    n_person = int(y[:, demo_ann.category_index(1)].sum())
+    assert s.scores[0, demo_ann.category_index(1)] == pytest.approx(n_person / 100)
