@@ -416,9 +416,9 @@ class SaliconSaliency(Dataset):
         return rec
 
     def __getitem__(self, key):
-        from torchvision.io import ImageReadMode, decode_image
         from torchvision.transforms.v2 import functional as TF
 
+        from salanalysis.dualstream.saliency_export import read_rgb
         from salanalysis.maps import load_map
         from salanalysis.salicon import fixation_points_map
 
@@ -428,10 +428,7 @@ class SaliconSaliency(Dataset):
             index, seed = int(key), None
         img_path, map_path = self.items[index]
         h, w = self.size
-        try:
-            img = decode_image(str(img_path), mode=ImageReadMode.RGB)
-        except Exception as exc:
-            raise InputError(f"cannot decode image: {type(exc).__name__}: {exc}", img_path) from exc
+        img = torch.from_numpy(read_rgb(img_path)).permute(2, 0, 1)
         img = TF.resize(img, [h, w], antialias=True)
         x = TF.normalize(TF.to_dtype(img, torch.float32, scale=True), IMAGENET_MEAN, IMAGENET_STD)
         raw = load_map(map_path, normalize=False)
