@@ -30,9 +30,10 @@ Layout (every table optional except ``[inputs]`` and ``[scores]``)::
     b = "dualstream"
 
     [cam]                      # Fig. 5; either an existing CAM output folder ...
-    output = "cams"            # (holding manifest.json from `salanalysis cam`)
-    # ... or checkpoints to compute CAMs (needs torch and [inputs] images)
+    output = "cams"            # (holding cam_manifest.json from `salanalysis cam`)
+    # ... or two checkpoints (A, B) to compute CAMs from (needs torch and [inputs] images)
     checkpoints = { baseline = "baseline.pt", dualstream = "dualstream.pt" }
+    max_images = 8             # CAMs rendered for at most this many images
 
     [analysis]
     threshold = 0.5            # score >= threshold: detected
@@ -91,7 +92,7 @@ _SECTIONS = {"inputs", "saliency", "scores", "compare", "cam", "analysis", "outp
 _INPUT_KEYS = {"annotations", "images"}
 _SOURCE_KEYS = {"path", "builtin", "label"}
 _SCORE_KEYS = {"path", "builtin", "label", "logits"}
-_CAM_KEYS = {"output", "checkpoints"}
+_CAM_KEYS = {"output", "checkpoints", "max_images"}
 _ANALYSIS_DEFAULTS: dict[str, Any] = {
     "threshold": 0.5,
     "seed": 0,
@@ -158,8 +159,9 @@ class Config:
     compare
         Names (A, B) of the two score sets compared in Fig. 3 and 4, or ``None``
         when fewer than two score sets are configured.
-    cam_output, cam_checkpoints
-        An existing CAM output folder, or checkpoints to compute CAMs from.
+    cam_output, cam_checkpoints, cam_max_images
+        An existing CAM output folder, or checkpoints to compute CAMs from, and
+        how many images to render CAMs for.
     threshold, seed, n_boot, cf1, clutter_k, min_images, primary, jobs
         Analysis parameters (see the module docstring).
     out
@@ -174,6 +176,7 @@ class Config:
     compare: tuple[str, str] | None = None
     cam_output: Path | None = None
     cam_checkpoints: dict[str, Path] = field(default_factory=dict)
+    cam_max_images: int = 8
     threshold: float = 0.5
     seed: int = 0
     n_boot: int = 1000
@@ -204,6 +207,7 @@ class Config:
             cam["output"] = str(self.cam_output)
         if self.cam_checkpoints:
             cam["checkpoints"] = {k: str(v) for k, v in self.cam_checkpoints.items()}
+            cam["max_images"] = self.cam_max_images
         if cam:
             d["cam"] = cam
         d["analysis"] = {k: getattr(self, k) for k in _ANALYSIS_DEFAULTS}
@@ -331,8 +335,13 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
     cam = c.table(data.get("cam", {}), "cam")
     c.keys(cam, _CAM_KEYS, "cam")
     cam_output = c.file(cam["output"], "cam.output", directory=True) if "output" in cam else None
-    if cam_output is not None and not (cam_output / "manifest.json").is_file():
-        c.fail(f"'cam.output': no manifest.json in {cam_output}")
+    if cam_output is not None and not (cam_output / "cam_manifest.json").is_file():
+        c.fail(f"'cam.output': no cam_manifest.json in {cam_output} (write one with `salanalysis cam`)")
+    if cam_output is not None and "checkpoints" in cam:
+        c.fail("'cam' takes either 'output' or 'checkpoints', not both")
+    cam_max = cam.get("max_images", 8)
+    if isinstance(cam_max, bool) or not isinstance(cam_max, int) or cam_max < 1:
+        c.fail(f"'cam.max_images' must be an integer >= 1, got {cam_max!r}")
     checkpoints: dict[str, Path] = {}
     for name, value in c.table(cam.get("checkpoints", {}), "cam.checkpoints").items():
         if name not in names:
@@ -375,7 +384,7 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
 
     return Config(
         source=str(path), annotations=annotations, images=images, saliency=saliency, scores=scores,
-        compare=compare, cam_output=cam_output, cam_checkpoints=checkpoints,
+        compare=compare, cam_output=cam_output, cam_checkpoints=checkpoints, cam_max_images=cam_max,
         threshold=float(thr), seed=a["seed"], n_boot=a["n_boot"], cf1=a["cf1"],
         clutter_k=a["clutter_k"], min_images=a["min_images"], primary=primary or names[0],
         jobs=a["jobs"], out=out,

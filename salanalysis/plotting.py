@@ -671,6 +671,8 @@ def plot_cam_example(
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
     return axes
 
 

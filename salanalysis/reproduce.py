@@ -414,7 +414,8 @@ def _input_rows(run: _Run) -> pd.DataFrame:
             "bytes", int(p.stat().st_size))
     if cfg.cam_output is not None:
         add("cam", "cam", "CAM output", str(cfg.cam_output),
-            _file_digest(cfg.cam_output / "manifest.json", run.digests), "manifest", 1)
+            _file_digest(cfg.cam_output / "cam_manifest.json", run.digests), "examples",
+            len(_read_cam_manifest(cfg.cam_output)))
     df = pd.DataFrame(rows)
     df["value"] = df["value"].astype(np.int64)
     return df
@@ -568,14 +569,17 @@ def _stage_compare(run: _Run, objects: pd.DataFrame) -> _StageData | None:
 def _read_cam_manifest(folder: Path) -> list[dict]:
     from salanalysis.io import read_json
 
-    path = folder / "manifest.json"
-    data = read_json(path)
-    records = data.get("examples", data) if isinstance(data, dict) else data
+    path = folder / "cam_manifest.json"
+    records = read_json(path)
     if not isinstance(records, list):
         raise InputError("CAM manifest: expected a list of examples", path)
     for i, r in enumerate(records):
         if not isinstance(r, dict) or not {"image", "models"} <= set(r):
             raise InputError(f"CAM manifest: example {i} lacks 'image' or 'models'", path)
+        for m in r["models"]:
+            if not isinstance(m, dict) or not {"model", "cam", "confidence"} <= set(m):
+                raise InputError(f"CAM manifest: example {i} has a model without model, cam or confidence",
+                                 path)
     return records
 
 
@@ -590,14 +594,15 @@ def _stage_cam(run: _Run) -> tuple[list[dict], Path] | None:
                                  "so there are no CAMs to show"))
         return None
     names = list(cfg.cam_checkpoints)
-    params = {"checkpoints": {k: _file_digest(p, run.digests) for k, p in cfg.cam_checkpoints.items()},
+    params = {"checkpoints": [(k, _file_digest(p, run.digests)) for k, p in cfg.cam_checkpoints.items()],
+              "threshold": cfg.threshold, "max_images": cfg.cam_max_images,
               "images": str(cfg.images), "annotations": run.ann_digest}
 
     def compute(work: Path) -> _StageData:
         from salanalysis.dualstream import cam as cam_mod  # torch, only here
 
-        cam_mod.run_cam(checkpoints={n: cfg.cam_checkpoints[n] for n in names}, annotations=run.ann,
-                        images=cfg.images, out=work / "cam")
+        cam_mod.run_cams([(n, cfg.cam_checkpoints[n]) for n in names], run.ann, cfg.images, work / "cam",
+                         threshold=cfg.threshold, max_images=cfg.cam_max_images, progress=run.progress)
         return _StageData(files={"cam": work / "cam"})
 
     data = run.stage("cam", params, [], compute)
@@ -717,10 +722,20 @@ def _draw_figures(run: _Run, work: Path, objects: pd.DataFrame, st: dict[str, pd
     def fig5() -> None:
         records, root = cam
         fig = P.cam_figure(records, root=root, labels=labels)
+        roles = {m.get("role", ""): labels.get(str(m["model"]), str(m["model"])) for m in records[0]["models"]}
+        thr = records[0].get("threshold", cfg.threshold)
+        who = (f"A = '{roles['A']}' misses (confidence < {thr}) and B = '{roles['B']}' detects"
+               if {"A", "B"} <= set(roles) else "one model misses and the other detects")
         save("fig5_cam", fig,
-             "Class activation maps of the two models over images one model misses and the other detects "
-             "(titles: the class, and each model's confidence for it).")
+             f"Class activation maps (Zhou et al. 2016) over images where {who} a ground-truth class (the "
+             f"paper's Fig. 5 rule); first column: the image and the class; then each model's CAM (min-max "
+             f"normalised, viridis) with its confidence for the class. First {min(len(records), 4)} of "
+             f"{len(records)} selected examples.")
 
+    if cam is not None and not cam[0]:
+        meta["failed"]["fig5_cam"] = ("the CAM run selected no image where model A misses a ground-truth "
+                                      "class that model B detects")
+        cam = None
     attempt("fig2_tpfn", fig2)
     attempt("fig_classwise", classwise)
     attempt("fig3_clutter", fig3)
@@ -885,7 +900,9 @@ def reproduce(
             for ext in ("pdf", "png"):
                 (out / "figures" / f"{name}.{ext}").unlink(missing_ok=True)
             if name in figs.meta["failed"]:
-                run.not_produced.append((title, f"drawing failed: {figs.meta['failed'][name]}"))
+                why = figs.meta["failed"][name]
+                run.not_produced.append((title, why if name == "fig5_cam" and "Error:" not in why
+                                         else f"drawing failed: {why}"))
             elif name == "fig4_category_delta" and cfg.compare is None:
                 run.not_produced.append((title, "fewer than two score sets are configured"))
 

@@ -112,7 +112,7 @@ def test_resolved_config_round_trips(files):
          "'cam.checkpoints' needs 'inputs.images'"),
         (lambda t: t + '\n[cam]\ncheckpoints = { det = "ck_a.pt", dual = "ck_b.pt" }\n',
          "'cam.checkpoints.dual' is not a score set"),
-        (lambda t: t + '\n[cam]\noutput = "maps"\n', "no manifest.json"),
+        (lambda t: t + '\n[cam]\noutput = "maps"\n', "no cam_manifest.json"),
         (lambda t: t + '\n[analysis]\n', "invalid TOML"),
     ],
 )

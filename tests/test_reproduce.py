@@ -199,11 +199,39 @@ def test_custom_config_escaping_cache_keys_and_force(tmp_path):
         assert len([d for d in stage_dir.iterdir() if d.is_dir()]) == 1
 
 
-def test_single_score_set_says_what_is_missing(tmp_path):
+def _cam_output(folder: Path) -> Path:
+    """A CAM output folder in the format of salanalysis.dualstream.cam (cam_manifest.json)."""
+    (folder / "cams").mkdir(parents=True)
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[10:30, 20:50] = (0, 200, 255)
+    cv2.imwrite(str(folder / "im.jpg"), img)
+    records = []
+    for k, cat in enumerate(("cat", "dog")):
+        models = []
+        for model, conf in (("base", 0.2 + k / 10), ("dual", 0.7)):
+            cam = np.zeros((6, 8), np.float32)
+            cam[1:4, 2:6] = 5.0 if model == "dual" else 1.0
+            np.save(folder / "cams" / f"{k}_{model}.npy", cam)
+            models.append({"model": model, "role": "A" if model == "base" else "B", "confidence": conf,
+                           "detected": conf >= 0.5, "cam": f"cams/{k}_{model}.npy"})
+        records.append({"image": str(folder / "im.jpg"), "image_id": 1, "category": cat, "models": models})
+    (folder / "cam_manifest.json").write_text(json.dumps(records))
+    return folder
+
+
+def test_single_score_set_and_cam_output(tmp_path):
     cfg_path = make_tiny(tmp_path / "data", names=("cat", "dog", "bird"))
+    _cam_output(tmp_path / "data" / "cams_out")
     text = cfg_path.read_text().replace('[scores.b]\npath = "scores_b.csv"\n', "")
-    cfg_path.write_text(text)
+    cfg_path.write_text(text + '\n[cam]\noutput = "cams_out"\n')
     res = reproduce(load_config(cfg_path), tmp_path / "out")
+    # Fig. 5 from the CAM output, embedded in the report
+    assert (tmp_path / "out" / "figures" / "fig5_cam.png").is_file()
+    assert (tmp_path / "out" / "figures" / "fig5_cam.pdf").is_file()
+    p = _parse(tmp_path / "out" / "report.html")
+    embedded = [a["src"].split(",", 1)[1] for t, a in p.tags if t == "img"]
+    assert base64.b64encode((tmp_path / "out" / "figures" / "fig5_cam.png").read_bytes()).decode() in embedded
+    assert "Fig. 5 (class activation maps)" not in [w for w, _ in res.not_produced]
     what = [w for w, _ in res.not_produced]
     assert "Fig. 4: per-category AP difference" in what
     assert TABLES["compare_categories"] in what
