@@ -18,7 +18,8 @@ Usage::
 
 The synthetic labels have about 2.9 positives per image (class prevalences drawn
 from a skewed distribution, as COCO); scores are noisy functions of the labels
-rounded to 3 decimals (so ties occur, as with real float16/rounded outputs).
+rounded to 3 decimals (so ties occur, as with rounded outputs), or left continuous
+with ``--continuous`` (almost every score distinct: the bootstrap's worst case).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import warnings
 import numpy as np
 
 
-def synthetic(n: int = 40_504, c: int = 80, density: float = 2.9, seed: int = 0):
+def synthetic(n: int = 40_504, c: int = 80, density: float = 2.9, seed: int = 0, decimals: int | None = 3):
     rng = np.random.default_rng(seed)
     prev = rng.gamma(0.6, 1.0, size=c)
     prev = prev / prev.sum() * density  # expected labels per image = density
@@ -40,7 +41,8 @@ def synthetic(n: int = 40_504, c: int = 80, density: float = 2.9, seed: int = 0)
     y = rng.random((n, c)) < prev
     def model(shift):
         logit = rng.normal(0, 1.5, size=(n, c)) + np.where(y, 2.2 + shift, -2.2)
-        return np.round(1 / (1 + np.exp(-logit)), 3)
+        p = 1 / (1 + np.exp(-logit))
+        return p if decimals is None else np.round(p, decimals)
     return y, model(0.0), model(0.15)
 
 
@@ -102,12 +104,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--slow-resamples", type=int, default=5)
+    ap.add_argument("--continuous", action="store_true",
+                    help="do not round the synthetic scores (almost no ties: more tie groups)")
     ap.add_argument("--jobs", type=int, default=None, help="bootstrap threads (default: CPU count, <= 4)")
     args = ap.parse_args()
     from salanalysis.metrics import bootstrap_ap
 
     warnings.simplefilter("ignore")
-    y, s1, s2 = synthetic()
+    y, s1, s2 = synthetic(decimals=None if args.continuous else 3)
     n, c = y.shape
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "

@@ -449,8 +449,12 @@ def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
 
 
 def _batch_size(n: int, g: int) -> int:
-    """Resamples per batch, keeping each (blocks x batch) float64 array near 32 MB."""
-    return int(max(1, min(256, 4_000_000 // max(1, max(n, g)))))
+    """Resamples per batch: small enough for the (images x batch) weights to stay in cache.
+
+    Measured on COCO-val-sized data: 32 resamples per batch (weights ~5 MB) is about
+    twice as fast per resample as 128 or more; tiny sets use larger batches.
+    """
+    return int(max(16, min(256, 1_300_000 // max(1, n, g))))
 
 
 def bootstrap_ap(
