@@ -503,6 +503,12 @@ def _stage_metrics(run: _Run) -> _StageData:
     return run.stage("metrics", params, [], compute)
 
 
+def _is_demo(cfg: Config) -> bool:
+    from salanalysis.demo import demo_paths
+
+    return cfg.source == "bundled demo" or cfg.annotations.resolve() == demo_paths().annotations.resolve()
+
+
 def _control_source(cfg: Config) -> str | None:
     return next((s.name for s in cfg.saliency if s.builtin == "center-bias"), None)
 
@@ -910,7 +916,7 @@ def reproduce(
     run.files.append(write_json(out / "stages.json", {"version": __version__, "force": force,
                                                       "stages": [dataclasses.asdict(r) for r in run.records]}))
     notes = []
-    if cfg.source == "bundled demo":
+    if _is_demo(cfg):
         notes = [
             "Bundled demo: 100 real COCO val2014 images. 'sample detections' are cocoapi's sample "
             "detection results (perturbed ground truth), not a model. The second score set is the "

@@ -145,3 +145,42 @@ def test_compare_defaults_to_the_first_two(files):
     text = VALID.replace('[compare]\na = "prior"\nb = "det"\n', "")
     cfg = load_config(_write(files, text))
     assert cfg.compare == ("det", "prior")
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_analyses_demo_toml_is_the_bundled_demo():
+    cfg = load_config(REPO / "analyses" / "demo.toml")
+    a, b = cfg.to_dict(), demo_config().to_dict()
+    assert a.pop("output") == {"dir": str(REPO / "demo_output")}
+    assert a == b
+
+
+def test_analyses_paper_toml_is_valid_once_filled_in(tmp_path):
+    """Every key of paper.toml is valid: only the placeholder paths are missing."""
+    with open(REPO / "analyses" / "paper.toml", "rb") as fh:
+        data = tomllib.load(fh)
+    with pytest.raises(InputError, match="'inputs.annotations': file not found"):
+        load_config(REPO / "analyses" / "paper.toml")
+
+    def fill(value: str, directory: bool) -> str:
+        p = tmp_path / value.strip("/").replace("/", "_")
+        if directory:
+            p.mkdir(exist_ok=True)
+        else:
+            p.write_text("x")
+        return str(p)
+
+    data["inputs"] = {"annotations": fill(data["inputs"]["annotations"], False),
+                      "images": fill(data["inputs"]["images"], True)}
+    for spec in data["saliency"].values():
+        if "path" in spec:
+            spec["path"] = fill(spec["path"], True)
+    for spec in data["scores"].values():
+        spec["path"] = fill(spec["path"], False)
+    data["cam"]["checkpoints"] = {k: fill(v, False) for k, v in data["cam"]["checkpoints"].items()}
+    cfg = config_from_dict(data, "paper.toml", base=tmp_path)
+    assert cfg.compare == ("baseline", "dualstream") and cfg.primary == "baseline"
+    assert [s.name for s in cfg.saliency] == ["salicon", "predicted", "center"]
+    assert list(cfg.cam_checkpoints) == ["baseline", "dualstream"]
