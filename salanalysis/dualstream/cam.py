@@ -168,7 +168,7 @@ def class_activation_maps(
     model: torch.nn.Module,
     x: torch.Tensor,
     classes: Sequence[int] | None = None,
-    size: tuple[int, int] | None = None,
+    size: tuple[int, int] | str = "input",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """CAMs and confidences of a Baseline / DualStream from one forward pass.
 
@@ -179,8 +179,11 @@ def class_activation_maps(
         :class:`~salanalysis.dualstream.models.DualStream` (in eval mode).
     x
         Normalised images (B, 3, H, W).
-    classes, size
-        See :func:`cam_from_features` (``size`` defaults to x's size).
+    classes
+        Class indices (default: all).
+    size
+        ``"input"`` (default): upsample to x's size; ``"features"``: keep the
+        feature maps' (h, w); or an explicit (H, W).
 
     Returns
     -------
@@ -194,7 +197,11 @@ def class_activation_maps(
     feats = model.features(x)
     pooled = torch.cat([model.pool(f) for f in feats], dim=1)
     probs = probabilities(model.head(pooled))
-    cams = cam_from_features(feats, model.class_weights(), classes, size or tuple(x.shape[-2:]))
+    if isinstance(size, str):
+        if size not in ("input", "features"):
+            raise ValueError("size must be 'input', 'features' or (H, W)")
+        size = tuple(x.shape[-2:]) if size == "input" else None
+    cams = cam_from_features(feats, model.class_weights(), classes, size)
     return cams, probs
 
 
@@ -463,7 +470,7 @@ def run_cams(
         gt = np.flatnonzero(labels_all[r])
         per_model = []
         for m_i, model in enumerate(models):
-            cams, probs = class_activation_maps(model, x, gt.tolist(), size=None)
+            cams, probs = class_activation_maps(model, x, gt.tolist(), size="features")
             conf[m_i, j] = probs[0].double().cpu().numpy()
             per_model.append(cams[0].cpu())
         a, b = conf[0, j, gt], conf[1, j, gt]
