@@ -45,7 +45,9 @@ def mce_loss(
         raise ValueError(f"logits must be shaped (B, C, 2), got {tuple(logits.shape)}")
     if targets.shape != logits.shape[:2]:
         raise ValueError(f"targets shaped {tuple(targets.shape)} do not match logits {tuple(logits.shape)}")
-    logp = F.log_softmax(logits.float(), dim=-1)
+    if logits.dtype in (torch.float16, torch.bfloat16):  # autocast outputs: compute in float32
+        logits = logits.float()
+    logp = F.log_softmax(logits, dim=-1)
     y = targets.to(logp.dtype)
     per_image = -(y * logp[..., 1] + (1.0 - y) * logp[..., 0]).sum(dim=1)
     if reduction == "mean":
