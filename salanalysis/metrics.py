@@ -386,6 +386,7 @@ def summary_metrics(
     top_k: int | None = None,
     empty_classes: EmptyRule = "exclude",
     top_k_threshold: bool = False,
+    ap: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The Table 1 metrics of one score set (fractions in 0..1).
 
@@ -404,6 +405,10 @@ def summary_metrics(
         ``"zero"``: they count (AP 0, recall 0, their predictions as false positives).
     top_k_threshold
         With ``top_k``, also require ``score >= threshold`` (ML-GCN's code).
+    ap
+        The per-class AP of these labels and scores, if already computed by
+        :func:`average_precision` (saves the sort when several prediction rules
+        are evaluated on the same scores); must have shape (C,).
 
     Returns
     -------
@@ -419,7 +424,12 @@ def summary_metrics(
     y, s = _check(labels, scores)
     pred = _predictions(s, threshold, top_k, top_k_threshold)
     nc, npred, ng = _counts(y, pred)
-    ap = average_precision(y, s)
+    if ap is None:
+        ap = average_precision(y, s)
+    else:
+        ap = np.asarray(ap, dtype=np.float64)
+        if ap.shape != (y.shape[1],):
+            raise InputError(f"ap has shape {ap.shape}, expected ({y.shape[1]},)")
     out = _summary_from_counts(nc, npred, ng, ap, cf1=cf1, empty_classes=empty_classes)
     res: dict[str, Any] = {k: float(out[k]) for k in METRICS}
     excluded = np.flatnonzero(ng == 0)

@@ -158,6 +158,9 @@ def test_top_k_hand_computed():
     assert m["CP"] == pytest.approx(2 / 9) and m["CR"] == pytest.approx(1 / 3)
     assert m["OP"] == pytest.approx(1 / 2) and m["OR"] == pytest.approx(2 / 5)
     assert m["prediction"] == "top-1"
+    assert summary_metrics(Y, S, top_k=1, ap=average_precision(Y, S)) == m  # precomputed AP
+    with pytest.raises(InputError, match="ap has shape"):
+        summary_metrics(Y, S, ap=np.zeros(2))
     # ties at the k-th score go to the lower category index
     y = np.array([[1, 1, 0]], bool)
     s = np.array([[0.5, 0.5, 0.5]])
@@ -501,3 +504,26 @@ def test_cli_metrics_errors(demo, tmp_path, capsys):
     rc = main(["metrics", "--annotations", str(demo.annotations), "--scores", f"x={demo.detections}",
                "--out", str(tmp_path / "o.txt")])
     assert rc == 2
+
+
+def test_cli_metrics_options(demo, demo_ann, tmp_path, capsys):
+    out = tmp_path / "t.csv"
+    rc = main([
+        "metrics", "--annotations", str(demo.annotations), "--scores", f"sample={demo.detections}",
+        "--top-k", "3", "--cf1", "mean-per-class", "--no-crowd", "--empty-classes", "zero",
+        "--out", str(out),
+    ])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "mean of per-class F1" in printed and "top-3" in printed
+    t = pd.read_csv(out)
+    assert "mAP_low" not in t.columns
+    r = t.iloc[0]
+    assert (r["cf1"], r["prediction"], r["ground_truth"], r["empty_classes"]) == (
+        "mean-per-class", "top-3", "no-crowd+empty", "zero")
+    _, y = ground_truth(demo_ann, include_crowd=False)
+    s = read_scores(demo.detections, demo_ann).scores
+    ref = summary_metrics(y, s, top_k=3, cf1="mean-per-class", empty_classes="zero")
+    for k in ("CP", "CR", "CF1", "OP", "OR", "OF1", "mAP"):
+        assert r[k] == pytest.approx(ref[k], abs=1e-12)
+    assert r["n_classes"] == 80
