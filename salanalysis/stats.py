@@ -408,7 +408,7 @@ def _cluster_bootstrap(
         sums.append(np.column_stack(cols))
     M = np.concatenate(sums, axis=1)  # (G, 4 * cells)
     rng = np.random.default_rng(seed)
-    chunk = max(1, min(n_boot, int(2e7 // max(n_clusters, 1))))
+    chunk = max(1, min(n_boot, int(4e6 // max(n_clusters, 1))))
     boots = []
     done = 0
     p = np.full(n_clusters, 1.0 / n_clusters)
@@ -989,6 +989,13 @@ def detection_model(
     res = None
     if not note:
         Z = (Xo - Xo.mean(axis=0)) / sd
+        # the predictors' correlation matrix must be well conditioned
+        if (
+            np.linalg.eigvalsh(np.corrcoef(Z, rowvar=False).reshape(len(names), len(names))).min()
+            < 1e-8
+        ):
+            note = "the predictors are collinear: " + ", ".join(names)
+    if not note:
         design = [np.ones(len(yo)), Z]
         if category_effects:
             dummies = pd.get_dummies(pd.Categorical(cats[ok]), drop_first=True).to_numpy(
@@ -999,7 +1006,7 @@ def detection_model(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = sm.Logit(yo, D).fit(
+                res = sm.Logit(yo, D, check_rank=False).fit(
                     method="newton",
                     maxiter=100,
                     disp=0,
@@ -1014,16 +1021,18 @@ def detection_model(
     rows = []
     for j, name in enumerate(names):
         row = dict(base, term=name, sd=float(sd[j]) if len(sd) else np.nan, note=note)
-        if res is not None:
+        if res is not None and np.isfinite(res.bse[j + 1]):
             coef, se = float(res.params[j + 1]), float(res.bse[j + 1])
+            with np.errstate(over="ignore"):
+                or_lo, or_hi = np.exp(coef - _Z975 * se), np.exp(coef + _Z975 * se)
             row.update(
                 coef=coef,
                 se=se,
                 z=float(res.tvalues[j + 1]),
                 p_val=float(res.pvalues[j + 1]),
                 odds_ratio_per_sd=float(np.exp(coef)),
-                ci95_low=float(np.exp(coef - _Z975 * se)),
-                ci95_high=float(np.exp(coef + _Z975 * se)),
+                ci95_low=float(or_lo),
+                ci95_high=float(or_hi),
             )
         else:
             row.update(
@@ -1169,8 +1178,10 @@ def format_summary(tables: dict[str, pd.DataFrame]) -> str:
             lines.append(text)
     corr = tables.get("classwise_correlations")
     if corr is not None and len(corr):
-        lines.append("class means vs AP:")
-        for _, r in corr.iterrows():
+        lines.append(
+            "class means vs AP (Pearson as the paper; partial: controlling the covariates):"
+        )
+        for _, r in corr[corr["method"] != "spearman"].iterrows():
             model = f"{r['model']:<12} " if "model" in corr.columns else ""
             cov = f" | {r['covariates']}" if r["covariates"] else ""
             lines.append(

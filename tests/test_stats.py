@@ -703,3 +703,12 @@ def test_holm_helper_with_nan_and_ties(rng):
     ok = np.isfinite(p)
     assert np.isnan(got[~ok]).all()
     np.testing.assert_allclose(got[ok], multipletests(p[ok], method="holm")[1], rtol=1e-12)
+
+
+def test_detection_model_collinear_predictors_give_a_note(rng):
+    obj = simulate(rng, 60)
+    obj["sal_max_center"] = 1 - 2 * obj["center_dist"]  # exactly collinear with center_dist
+    res = detection_model(obj, "m", "center")
+    assert res["coef"].isna().all() and res["note"].iloc[0].startswith(
+        "the predictors are collinear"
+    )
