@@ -571,11 +571,12 @@ def tpfn_tests(
                 continue
             g = codes_all[ok]
             n_img = len(np.unique(g))
-            vals = _cluster_ols(x, y, g) if enough and n_img >= 2 else dict(_NAN_TEST)
+            # a cluster-robust covariance of 2 coefficients needs more than 2 clusters
+            vals = _cluster_ols(x, y, g) if enough and n_img >= 3 else dict(_NAN_TEST)
             rows.append({**base, "n_images": n_img, "test": "cluster_ols", **vals})
             if n_boot > 0:
                 rows.append({**base, "n_images": n_img, "test": "cluster_bootstrap", **_NAN_TEST})
-                if enough and n_img >= 2:
+                if enough and n_img >= 3:
                     boot_cells.append((x, y, g))
                     boot_rows.append(len(rows) - 1)
     if boot_cells:
@@ -1003,6 +1004,10 @@ def detection_model(
             )
             design.append(dummies)
         D = np.column_stack(design)
+        if base["n_images"] <= D.shape[1]:
+            # the clustered covariance has rank <= n_images - 1
+            note = f"too few images ({base['n_images']}) for image-clustered SEs of {D.shape[1]} coefficients"
+    if not note:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -712,3 +712,58 @@ def test_detection_model_collinear_predictors_give_a_note(rng):
     assert res["coef"].isna().all() and res["note"].iloc[0].startswith(
         "the predictors are collinear"
     )
+
+
+def test_too_few_images_for_clustered_inference(rng):
+    obj = simulate(rng, 2)  # two images
+    while obj["detected_m"].nunique() < 2 or obj.groupby("detected_m").size().min() < 2:
+        obj = simulate(rng, 2)
+    tests = tpfn_tests(obj, variables=["area_frac"], n_boot=20)
+    assert np.isnan(_row(tests, "area_frac", "cluster_ols")["statistic"])
+    assert np.isnan(_row(tests, "area_frac", "cluster_bootstrap")["effect_ci95_low"])
+    assert np.isfinite(_row(tests, "area_frac", "student_t")["statistic"])
+    res = detection_model(obj, "m", "gt")
+    assert res["coef"].isna().all() and res["note"].iloc[0].startswith("too few images (2)")
+
+
+def test_end_to_end_with_the_real_object_table(tmp_path, demo, demo_ann, capsys):
+    """The object module's table of the real demo data (sample detections, 2 SALICON maps)."""
+    from salanalysis.cli import main
+    from salanalysis.objects import compute_objects
+    from salanalysis.scores import read_scores
+
+    sc = read_scores(demo.detections, demo_ann, name="fake")
+    res = compute_objects(demo_ann, {"gt": demo.saliency}, [sc])
+    obj = res.objects
+    obj.to_parquet(tmp_path / "objects.parquet")
+    out = tmp_path / "out"
+    argv = [
+        "stats",
+        "--objects",
+        str(tmp_path / "objects.parquet"),
+        "--annotations",
+        str(demo.annotations),
+        "--scores",
+        f"fake={demo.detections}",
+        "--n-boot",
+        "30",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    tests = pd.read_csv(out / "tpfn_tests.csv")
+    det = obj["detected_fake"].astype(bool)
+    for var in ("area_frac", "center_dist", "sal_max_gt"):
+        keep = obj[var].notna()
+        ref = sps.ttest_ind(obj.loc[det & keep, var], obj.loc[~det & keep, var])
+        r = _row(tests, var, "student_t", "fake")
+        assert r["statistic"] == pytest.approx(ref.statistic, rel=1e-9)
+        assert r["n_excluded_nan"] == (~keep).sum()
+    # saliency exists for the objects of 2 images only: counted, and no clustered inference
+    assert (
+        _row(tests, "sal_max_gt", "student_t", "fake")["n_excluded_nan"] == res.missing_maps["gt"]
+    )
+    assert np.isnan(_row(tests, "sal_max_gt", "cluster_ols", "fake")["statistic"])
+    cw = pd.read_csv(out / "classwise.csv")
+    assert cw["n_objects"].sum() == len(obj)
+    assert "sal_max_gt" in capsys.readouterr().out
