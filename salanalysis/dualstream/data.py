@@ -177,12 +177,14 @@ class CocoMultiLabel(Dataset):
         return len(self.image_ids)
 
     def read_image(self, index: int) -> torch.Tensor:
-        """The image as a uint8 (3, H, W) RGB tensor (grayscale and CMYK converted)."""
-        from torchvision.io import ImageReadMode, decode_image
+        """The image as a uint8 (3, H, W) RGB tensor (grayscale and CMYK converted), via Pillow."""
+        from PIL import Image
+        from torchvision.transforms.v2.functional import pil_to_tensor
 
         path = self.files[index]
         try:
-            return decode_image(str(path), mode=ImageReadMode.RGB)
+            with Image.open(path) as im:
+                return pil_to_tensor(im.convert("RGB"))
         except Exception as exc:
             raise InputError(f"cannot decode image: {type(exc).__name__}: {exc}", path) from exc
 
