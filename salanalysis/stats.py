@@ -869,6 +869,7 @@ _MODEL_COLUMNS = [
     "n_excluded_categories",
     "formula",
     "note",
+    "meaning",
 ]
 
 
@@ -927,7 +928,10 @@ def detection_model(
         - ``n_obs``, ``n_detected``, ``n_images``: objects, detected objects and images used;
         - ``n_excluded_nan``, ``n_excluded_categories``: see above;
         - ``formula``: the model fitted, in words;
-        - ``note``: '' or why the fit failed (then every number is NaN).
+        - ``note``: '' or why there is no fit (then every number is NaN): too few objects or
+          images, one outcome only, a constant or collinear predictor, a failed fit; or
+          that the fit did not converge (numbers kept, to be read with care);
+        - ``meaning``: one line saying what ``odds_ratio_per_sd`` is.
     """
     import statsmodels.api as sm
 
@@ -1025,7 +1029,14 @@ def detection_model(
             res = None
     rows = []
     for j, name in enumerate(names):
-        row = dict(base, term=name, sd=float(sd[j]) if len(sd) else np.nan, note=note)
+        others = "the other terms" + (" and the category" if category_effects else "")
+        meaning = (
+            f"Odds ratio of detection per SD of {name}, holding {others} fixed "
+            "(logistic regression, SEs clustered by image)."
+        )
+        row = dict(
+            base, term=name, sd=float(sd[j]) if len(sd) else np.nan, note=note, meaning=meaning
+        )
         if res is not None and np.isfinite(res.bse[j + 1]):
             coef, se = float(res.params[j + 1]), float(res.bse[j + 1])
             with np.errstate(over="ignore"):

@@ -240,6 +240,9 @@ def test_test_and_meaning_columns(rng):
     corr = classwise_correlations(_classwise_sim(rng, 30, "size"))
     assert set(corr["method"]) == {"pearson", "spearman", "partial"}
     assert (corr["meaning"] == corr["method"].map(st.METHOD_MEANINGS)).all()
+    dm = detection_models(simulate(rng, 100))
+    assert dm["meaning"].str.startswith("Odds ratio of detection per SD of").all()
+    assert not dm["meaning"].str.contains("\n").any()
 
 
 def _cr1_se(x: np.ndarray, d: np.ndarray, g: np.ndarray) -> tuple[float, float]:
