@@ -127,6 +127,20 @@ def test_nss_against_hand_computation():
     assert float(nss_term(p, torch.zeros_like(f))) == 0.0
 
 
+def test_cc_and_nss_gradients_are_finite_at_the_uniform_start():
+    # the untrained network predicts a constant map: the plain correlation's gradient is infinite
+    # there (NaN through sqrt(0)); the floored sd keeps the value 0 and the gradient finite
+    z = torch.zeros(2, 1, 6, 8, requires_grad=True)
+    lp = torch.log_softmax(z.reshape(2, -1), 1).reshape(z.shape)
+    rng = np.random.default_rng(4)
+    g = torch.tensor(rng.random((2, 1, 6, 8)), dtype=torch.float32)
+    f = torch.tensor(rng.random((2, 1, 6, 8)) > 0.8, dtype=torch.float32)
+    loss, terms = saliency_loss(lp, g, f, w_kld=1.0, w_cc=1.0, w_nss=1.0)
+    loss.backward()
+    assert terms["cc"] == 0.0 and terms["nss"] == 0.0
+    assert torch.isfinite(z.grad).all() and float(z.grad.abs().sum()) > 0
+
+
 def test_combined_loss_weights():
     rng = np.random.default_rng(3)
     z = torch.tensor(rng.normal(size=(2, 1, 4, 6)), dtype=torch.float32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def _flag_type(ftype: str):
@@ -103,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         cfg = resolve_saliency_config(flags)
     result = train_saliency(cfg, resume=args.resume)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
+        return 0
     if result.model_path is not None:
         print(f"saliency network: {result.model_path} (checkpoint {result.checkpoint})")
     else:

@@ -27,11 +27,21 @@ distribution, ``P`` the prediction and ``F`` the binary fixation map:
   (:data:`KLD_EPS`) only keeps ``log 0`` finite where ``Q_i = 0`` (those terms
   are multiplied by 0). A ground-truth map that sums to 0 has ``Q = 0`` and
   contributes 0.
-- :func:`cc_term` Pearson's correlation between ``P`` and ``G`` over pixels
-  (in [-1, 1]; ``eps = 1e-12`` in the denominator, so a constant map gives 0).
+- :func:`cc_term` Pearson's correlation between ``P`` and ``G`` over pixels,
+  ``mean((P - mean P)(G - mean G)) / (sd*(P) sd(G))`` (population sds).
 - :func:`nss_term` the mean of the standardised prediction
-  ``(P - mean P) / std P`` (population std, ``eps = 1e-12``) at fixated pixels;
-  images without fixations are left out of the batch mean (0 when none has any).
+  ``(P - mean P) / sd*(P)`` at fixated pixels (repeated fixations count
+  repeatedly); images without fixations are left out of the batch mean (0 when
+  none has any).
+
+  Both use the *floored* sd of the prediction
+  ``sd*(P) = sqrt(var(P) + (delta * mean|P|)^2 + 1e-24)`` with
+  ``delta = 1e-3`` (:data:`SD_FLOOR`): for any map with some contrast this is
+  sd(P) to a relative ``0.5 (delta / CV)^2`` (CV = sd / mean; ``5e-7`` at
+  CV = 1), but at a constant prediction (the untrained network's uniform
+  start) it keeps the value 0 and the gradient finite, where the plain
+  correlation's gradient is infinite (and NaN through ``sqrt(0)``). A
+  constant ground truth gives CC = 0 (``sd(G)`` clamped at 1e-12).
 - :func:`saliency_loss` ``w_kld * KLD + w_cc * (1 - CC) - w_nss * NSS`` with
   ``w_kld = 1, w_cc = 0, w_nss = 0`` by default (KLD alone).
 
@@ -73,10 +83,12 @@ __all__ = [
     "to_classifier",
     "classifier_state_dict",
     "KLD_EPS",
+    "SD_FLOOR",
     "DEFAULT_INPUT_SIZE",
 ]
 
 KLD_EPS = 1e-12
+SD_FLOOR = 1e-3
 _EPS = 1e-12
 DEFAULT_INPUT_SIZE = (480, 640)
 
@@ -247,21 +259,34 @@ def kld_loss(log_p: torch.Tensor, target: torch.Tensor, eps: float = KLD_EPS) ->
     return (q * (torch.log(q + eps) - lp)).sum(dim=1).mean()
 
 
+def _floored_sd(a: torch.Tensor, centred: torch.Tensor) -> torch.Tensor:
+    """Population sd per row with the relative floor of the module docstring, (B, 1)."""
+    var = (centred * centred).mean(dim=1, keepdim=True)
+    level = a.abs().mean(dim=1, keepdim=True)
+    return torch.sqrt(var + (SD_FLOOR * level) ** 2 + 1e-24)
+
+
 def cc_term(p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Pearson's correlation between prediction and ground truth over pixels, batch mean."""
+    """Pearson's correlation between prediction and ground truth over pixels, batch mean.
+
+    The prediction's sd is floored (module docstring), so a constant
+    prediction scores 0 with a finite gradient.
+    """
     if p.shape != target.shape:
         raise ValueError(f"prediction {tuple(p.shape)} and target {tuple(target.shape)} differ")
     a = _flat(p)
     b = _flat(target)
-    a = a - a.mean(dim=1, keepdim=True)
-    b = b - b.mean(dim=1, keepdim=True)
-    num = (a * b).sum(dim=1)
-    den = torch.sqrt((a * a).sum(dim=1) * (b * b).sum(dim=1)).clamp_min(_EPS)
-    return (num / den).mean()
+    ac = a - a.mean(dim=1, keepdim=True)
+    bc = b - b.mean(dim=1, keepdim=True)
+    sd_b = torch.sqrt((bc * bc).mean(dim=1, keepdim=True)).clamp_min(_EPS)
+    cov = (ac * bc).mean(dim=1, keepdim=True)
+    return (cov / (_floored_sd(a, ac) * sd_b)).mean()
 
 
 def nss_term(p: torch.Tensor, fixations: torch.Tensor) -> torch.Tensor:
     """Normalised scanpath saliency: mean standardised prediction at fixated pixels.
+
+    The prediction's sd is floored (module docstring).
 
     ``fixations`` is a (B, 1, H, W) map, > 0 at fixated pixels (counts act as
     weights). Images without any fixation are excluded from the batch mean; the
@@ -271,7 +296,8 @@ def nss_term(p: torch.Tensor, fixations: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"prediction {tuple(p.shape)} and fixations {tuple(fixations.shape)} differ")
     a = _flat(p)
     f = _flat(fixations)
-    s = (a - a.mean(dim=1, keepdim=True)) / a.std(dim=1, unbiased=False, keepdim=True).clamp_min(_EPS)
+    ac = a - a.mean(dim=1, keepdim=True)
+    s = ac / _floored_sd(a, ac)
     n = f.sum(dim=1)
     has = n > 0
     if not bool(has.any()):

@@ -567,14 +567,16 @@ def _scheduler(optimizer: torch.optim.Optimizer, cfg: SaliencyTrainConfig):
     return lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
 
 
-def _mean_over_ranks(value: torch.Tensor, info: DistInfo) -> float:
+def _mean_over_ranks(values: torch.Tensor, info: DistInfo) -> list[float]:
+    """The mean over ranks of a small CPU vector (all-reduced on the process group's device)."""
+    v = values.detach().double()
     if info.distributed:
         import torch.distributed as dist
 
-        v = value.detach().clone().float()
+        v = v.to(info.device)
         dist.all_reduce(v, op=dist.ReduceOp.SUM)
-        return float(v.item()) / info.world_size
-    return float(value.item())
+        v = v.cpu() / info.world_size
+    return [float(t) for t in v]
 
 
 def train_saliency(
@@ -745,7 +747,9 @@ def _train(cfg: SaliencyTrainConfig, info: DistInfo, ckpt: dict | None, on_step)
             done += 1
             n_steps += 1
             seen += x.shape[0] * info.world_size
-            value = _mean_over_ranks(loss.detach(), info)
+            names = sorted(terms)
+            vec = _mean_over_ranks(torch.tensor([float(loss.detach()), *(terms[k] for k in names)]), info)
+            value, terms = vec[0], dict(zip(names, vec[1:]))
             loss_sum += value
             bar.update(1)
             bar.set_postfix(loss=f"{value:.4f}")
@@ -777,9 +781,8 @@ def _train(cfg: SaliencyTrainConfig, info: DistInfo, ckpt: dict | None, on_step)
             row.update({k: metrics[k] for k in ("val_loss", *EVAL_METRICS)})
         log.log(row)
         checkpoint(epoch, 0)
-    model_path = None
-    if epoch >= cfg.epochs and info.is_main:
-        model_path = out / "model.pt"
+    model_path = out / "model.pt" if epoch >= cfg.epochs else None
+    if model_path is not None and info.is_main:
         save_checkpoint(model_path, {"format": CHECKPOINT_FORMAT, "model": raw.state_dict(), "meta": meta,
                                      "config": asdict(cfg), "epoch": epoch, "step": step,
                                      "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))}})
