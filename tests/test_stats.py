@@ -770,3 +770,33 @@ def test_end_to_end_with_the_real_object_table(tmp_path, demo, demo_ann, capsys)
     cw = pd.read_csv(out / "classwise.csv")
     assert cw["n_objects"].sum() == len(obj)
     assert "sal_max_gt" in capsys.readouterr().out
+
+
+def test_cluster_bootstrap_equals_explicit_resampling_of_images(rng):
+    # Replay the documented draw (one multinomial weight vector per resample, from
+    # numpy's default_rng(seed)) and recompute each resample by physically repeating
+    # every image's rows w times; the percentile CI and p must match.
+    obj = simulate(rng, 40)
+    obj.loc[obj.index[::7], "center_dist"] = np.nan
+    b_n, seed = 60, 11
+    tests = tpfn_tests(obj, variables=["center_dist"], n_boot=b_n, seed=seed)
+    r = _row(tests, "center_dist", "cluster_bootstrap")
+    images = pd.unique(obj["image_id"])  # first-appearance order = the cluster codes
+    w = np.random.default_rng(seed).multinomial(
+        len(images), np.full(len(images), 1 / len(images)), size=b_n
+    )
+    groups = {i: g.dropna(subset=["center_dist"]) for i, g in obj.groupby("image_id")}
+    diffs = []
+    for b in range(b_n):
+        parts = [groups[i] for i, k in zip(images, w[b]) for _ in range(k)]
+        res = pd.concat(parts)
+        det = res["detected_m"]
+        diffs.append(res.loc[det, "center_dist"].mean() - res.loc[~det, "center_dist"].mean())
+    diffs = np.array(diffs)
+    assert (r["effect_ci95_low"], r["effect_ci95_high"]) == pytest.approx(
+        tuple(np.percentile(diffs, [2.5, 97.5]))
+    )
+    obs = r["effect"]
+    assert r["statistic"] == pytest.approx(obs / np.std(diffs, ddof=1))
+    p = min(1, 2 * min((1 + np.sum(diffs <= 0)) / (b_n + 1), (1 + np.sum(diffs >= 0)) / (b_n + 1)))
+    assert r["p_val"] == pytest.approx(p)
