@@ -31,10 +31,16 @@ Conventions
   ``effect`` means detected objects have the larger value (the paper's signs).
 - Rows whose variable (or outcome) is missing or not finite are excluded from
   that analysis only, and counted in ``n_excluded_nan``.
-- Holm adjustment (``p_holm``) runs over one *family*: all rows of the same
-  ``test`` (or ``method``) in the returned table, i.e. across score sets and
-  variables. Different tests of the same hypothesis are alternatives, not
-  separate hypotheses, so they are not pooled into one family.
+- Holm adjustment (``p_holm``) runs over one *family*: in :func:`tpfn_tests` all
+  rows of the same ``test`` (across score sets and variables); in
+  :func:`classwise_correlations` all rows of the same model, ``method`` and
+  ``covariates``; in :func:`detection_models` the saliency terms of all fits with
+  the same control and fixed-effects choice. Different tests of the same
+  hypothesis are alternatives, not separate hypotheses, so they are not pooled.
+- Cost: everything is vectorised; on a simulated table the size of COCO val2014
+  (40k images, 160k objects, 2 score sets, 2 sources) :func:`tpfn_tests` with 1000
+  cluster-bootstrap resamples took about 17 s and :func:`detection_models` about
+  5 s on 2 busy cores; one logistic fit with category fixed effects took about 18 s.
 - Functions are pure: they return tidy DataFrames, never round, never print.
 """
 
