@@ -800,3 +800,21 @@ def test_cluster_bootstrap_equals_explicit_resampling_of_images(rng):
     assert r["statistic"] == pytest.approx(obs / np.std(diffs, ddof=1))
     p = min(1, 2 * min((1 + np.sum(diffs <= 0)) / (b_n + 1), (1 + np.sum(diffs >= 0)) / (b_n + 1)))
     assert r["p_val"] == pytest.approx(p)
+
+
+def test_classwise_correlations_per_model(rng):
+    a = _classwise_sim(rng, 30, "size").assign(model="a")
+    b = _classwise_sim(rng, 30, "saliency").assign(model="b")
+    corr = classwise_correlations(pd.concat([a, b], ignore_index=True))
+    assert list(corr.columns[:2]) == ["model", "variable"] and set(corr["model"]) == {"a", "b"}
+    for name, cw in (("a", a), ("b", b)):
+        r = corr[
+            (corr["model"] == name)
+            & (corr["variable"] == "sal_max_gt")
+            & (corr["method"] == "pearson")
+        ]
+        assert r["r"].iloc[0] == pytest.approx(
+            sps.pearsonr(cw["sal_max_gt"], cw["AP"]).statistic, rel=1e-12
+        )
+    tables = st.stats_tables(simulate(rng, 50), n_boot=0)
+    assert set(tables) == {"tpfn_descriptives", "tpfn_tests", "detection_models"}
