@@ -153,25 +153,25 @@ class SortedAP:
             return out
         has = self.n_blocks > 0
         starts = self.starts[has]
-        last = starts + self.n_blocks[has] - 1
-        # Block sums are integer counts <= N, exact in float32 (N < 2**24). To restart the
-        # running sums at each class, the first block of a class gets minus the previous
-        # class's total, so one cumsum over all rows gives every class's own running sum.
-        tot = np.asarray(self.block_matrix @ weights)  # (G, B) block weights
-        dtp = np.asarray(self.pos_matrix @ weights)  # (G, B) positives' weight per block
-        tp = dtp.copy()
-        for arr in (tot, tp):
-            seg = np.add.reduceat(arr, starts, axis=0)  # (C_has, B) class totals
-            arr[starts[1:]] -= seg[:-1]
-            np.cumsum(arr, axis=0, out=arr)
-        total_pos = tp[last].astype(np.float64)  # TP at the last block of each class
-        # contribution dTP * precision (float64); a block without weight has dTP = 0
-        prec = np.divide(tp, tot, out=np.zeros(tp.shape), where=tot > 0, dtype=np.float64)
-        prec *= dtp
-        sums = np.add.reduceat(prec, starts, axis=0)  # (C_has, B)
+        ends = starts + self.n_blocks[has]
+        # Block sums are integer counts <= N (exact in float32 for N < 2**24). Running sums
+        # run along the contiguous axis of (B, G) int32 arrays, restarted at each class.
+        tot = np.ascontiguousarray((self.block_matrix @ weights).T, dtype=np.int32)  # (B, G)
+        dtp = np.ascontiguousarray((self.pos_matrix @ weights).T, dtype=np.int32)
+        tp = np.empty_like(dtp)
+        for s0, s1 in zip(starts, ends):
+            np.cumsum(tot[:, s0:s1], axis=1, out=tot[:, s0:s1])
+            np.cumsum(dtp[:, s0:s1], axis=1, out=tp[:, s0:s1])
+        total_pos = tp[:, ends - 1].astype(np.float64)  # TP at the last block of each class
+        # dTP * TP / (TP + FP) in float64; a block without weight has TP = 0, so max(tot, 1)
+        # changes nothing but avoids 0/0
+        np.maximum(tot, 1, out=tot)
+        contrib = np.multiply(dtp, tp, dtype=np.float64)
+        np.divide(contrib, tot, out=contrib)
+        sums = np.add.reduceat(contrib, starts, axis=1)  # (B, C_has)
         with np.errstate(invalid="ignore", divide="ignore"):
             ap = np.where(total_pos > 0, sums / np.where(total_pos > 0, total_pos, 1), np.nan)
-        out[:, has] = ap.T
+        out[:, has] = ap
         return out
 
 
