@@ -662,7 +662,10 @@ def classwise_table(
     if ap.duplicated(keys).any():
         raise InputError(f"per-class AP table repeats {'/'.join(keys)}")
     ap["AP"] = pd.to_numeric(ap["AP"], errors="coerce").astype(float)
-    ap["category_id"] = ap["category_id"].astype(table["category_id"].dtype)
+    try:
+        ap["category_id"] = ap["category_id"].astype(table["category_id"].dtype)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"per-class AP table has invalid category_id values: {exc}") from exc
     if "model" in ap.columns:
         blocks = []
         for model, sub in ap.groupby("model", sort=False):
@@ -688,7 +691,9 @@ def _partial(x: np.ndarray, y: np.ndarray, Z: np.ndarray) -> tuple[float, float,
     ry = y - A @ np.linalg.lstsq(A, y, rcond=None)[0]
     denom = np.sqrt((rx @ rx) * (ry @ ry))
     dof = n - 2 - k
-    if denom <= 0 or dof < 1:
+    # a variable (almost) fully explained by the covariates has no partial correlation
+    tiny = 1e-12 * min(np.sum((x - x.mean()) ** 2), np.sum((y - y.mean()) ** 2))
+    if denom <= 0 or dof < 1 or min(rx @ rx, ry @ ry) <= tiny:
         return np.nan, np.nan, float(dof)
     r = float(np.clip(rx @ ry / denom, -1.0, 1.0))
     t = r * np.sqrt(dof / max(1 - r**2, 1e-300))

@@ -818,3 +818,11 @@ def test_classwise_correlations_per_model(rng):
         )
     tables = st.stats_tables(simulate(rng, 50), n_boot=0)
     assert set(tables) == {"tpfn_descriptives", "tpfn_tests", "detection_models"}
+
+
+def test_partial_correlation_undefined_when_explained_by_covariates(rng):
+    cw = _classwise_sim(rng, 30, "size")
+    cw["sal_max_gt"] = 2 * cw["area_frac"] - cw["center_dist"]  # exactly the covariates
+    corr = classwise_correlations(cw)
+    part = corr[corr["method"] == "partial"].iloc[0]
+    assert np.isnan(part["r"]) and np.isnan(part["p_val"]) and part["n"] == 30
