@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import fields
 
+from salanalysis.dualstream.saliency_config import (
+    CHOICES,
+    SALIENCY_CONFIG_HELP,
+    SaliencyTrainConfig,
+)
 
-def _flag_type(ftype: str):
-    if ftype.startswith("int"):
-        return int
-    if ftype.startswith("float"):
-        return float
-    return str
+_PATHS = ("train_images", "train_maps", "train_fixations", "val_images", "val_maps", "val_fixations", "out")
+_METAVAR = {**{k: "PATH" for k in _PATHS}, "weights": "imagenet|none|PATH", "lr": "LR", "device": "auto|cpu|cuda"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,67 +34,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    # Field names and help are static data of the library module, which imports torch;
-    # argparse needs them at registration, so they are listed here without importing it.
-    for name, ftype, help_text in _FIELDS:
-        flag = "--" + name.replace("_", "-")
-        if ftype.startswith("bool"):
-            p.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+    for f in fields(SaliencyTrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        helptext = f"{SALIENCY_CONFIG_HELP.get(f.name, '')} (default: {f.default})"
+        if f.type.startswith("bool"):
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=helptext)
         else:
-            p.add_argument(flag, dest=name, type=_flag_type(ftype), default=None, help=help_text)
-
-
-# (name, type, help) of every SaliencyTrainConfig field; tests check this list against the dataclass.
-_FIELDS: list[tuple[str, str, str]] = [
-    ("train_images", "str", "folder of the training images (SALICON images/train)"),
-    ("train_maps", "str", "folder of the training ground-truth maps (SALICON maps/train)"),
-    ("train_fixations", "str | None", "training fixations (.json, .mat file or folder); needed for --w-nss"),
-    ("val_images", "str | None", "folder of the validation images (per-epoch metrics)"),
-    ("val_maps", "str | None", "folder of the validation ground-truth maps"),
-    ("val_fixations", "str | None", "validation fixations (NSS, AUC-Judd)"),
-    ("out", "str", "output folder (default runs/saliency)"),
-    ("weights", "str", "backbone init: imagenet (default), none or a local file"),
-    ("readout_hidden", "int", "0 (default): 1x1 conv 2048->1; k: 3x3 conv 2048->k, ReLU, 1x1 conv"),
-    ("input_height", "int", "network input height (default 480)"),
-    ("input_width", "int", "network input width (default 640)"),
-    ("w_kld", "float", "weight of KL(ground truth || prediction) (default 1)"),
-    ("w_cc", "float", "weight of (1 - CC) (default 0)"),
-    ("w_nss", "float", "weight of -NSS (default 0; needs fixations)"),
-    ("optimizer", "str", "sgd (default) or adam"),
-    ("epochs", "int", "epochs (default 10)"),
-    ("batch_size", "int", "global batch size (default 8)"),
-    ("lr", "float", "learning rate (default 1e-3)"),
-    ("momentum", "float", "SGD momentum (default 0.9)"),
-    ("weight_decay", "float", "weight decay (default 1e-4)"),
-    ("scheduler", "str", "none (default), step or cosine"),
-    ("lr_step", "int", "epochs between lr steps (default 5)"),
-    ("lr_gamma", "float", "lr step factor (default 0.1)"),
-    ("hflip", "bool", "random horizontal flips (default off)"),
-    ("missing_images", "str", "error (default) or skip maps without an image"),
-    ("workers", "int", "DataLoader workers per process (default 4)"),
-    ("persistent_workers", "bool", "keep workers between epochs (default on)"),
-    ("pin_memory", "bool | None", "pin host memory (default: on CUDA)"),
-    ("device", "str", "auto (default), cpu or cuda"),
-    ("amp", "str", "bf16 (default; autocast on CUDA) or none"),
-    ("channels_last", "bool | None", "channels_last memory format (default: on CUDA)"),
-    ("compile", "bool", "torch.compile the model"),
-    ("seed", "int", "seed (default 0)"),
-    ("checkpoint_every", "int", "also checkpoint every N steps (default 0: epoch ends)"),
-    ("log_every", "int", "log a step row every N steps (default 10)"),
-    ("log_format", "str", "csv (default) or jsonl"),
-    ("max_steps", "int | None", "stop after N steps in total"),
-    ("progress", "bool", "progress bar (default on)"),
-]
+            # values stay strings here; resolve_saliency_config converts and validates them
+            p.add_argument(flag, dest=f.name, default=None, choices=CHOICES.get(f.name), help=helptext,
+                           metavar=None if f.name in CHOICES else _METAVAR.get(f.name, "N"))
 
 
 def run(args: argparse.Namespace) -> int:
-    from salanalysis.dualstream.saliency_train import (
-        load_saliency_config,
-        resolve_saliency_config,
-        train_saliency,
-    )
+    from salanalysis.dualstream.saliency_config import load_saliency_config, resolve_saliency_config
+    from salanalysis.dualstream.saliency_train import train_saliency
 
-    flags = {name: getattr(args, name) for name, _, _ in _FIELDS if getattr(args, name) is not None}
+    names = [f.name for f in fields(SaliencyTrainConfig)]
+    flags = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.config:
         cfg = load_saliency_config(args.config, **flags)
     elif args.resume:
