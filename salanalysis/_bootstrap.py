@@ -94,6 +94,8 @@ class SortedAP:
             (N, C) float, finite.
         """
         n, c = labels.shape
+        if n >= 2**24:  # counts and running sums are kept in float32 / int32
+            raise ValueError(f"the fast bootstrap supports fewer than 2**24 images, got {n}")
         st = np.ascontiguousarray(scores.T)
         order = np.argsort(st, axis=1)[:, ::-1]  # descending; order inside ties is irrelevant
         vs = np.take_along_axis(st, order, axis=1)
