@@ -258,7 +258,7 @@ def test_train_config_errors(demo, tmp_path):
         main(["train-saliency", "--optimizer", "lbfgs"])
 
 
-def test_dataset_fixations_are_scaled_to_the_input(demo, tmp_path):
+def test_dataset_fixations_are_scaled_to_the_input(trained, demo, tmp_path):
     from salanalysis.dualstream.saliency_train import SaliconSaliency
 
     # a SALICON 2015 fixation file ([row, col], 1-based) for image 192 (640x480)
@@ -278,6 +278,23 @@ def test_dataset_fixations_are_scaled_to_the_input(demo, tmp_path):
     assert float(f.sum()) == 3.0
     assert f[0, 0, 0] == 1 and f[0, 95, 127] == 1 and f[0, 47, 63] == 1
     assert float(ds[1][2].sum()) == 0.0  # 208 has no fixations
+
+    # evaluation: NSS and AUC-Judd at those fixations for 192 only; CC, KLD, SIM for both images
+    from salanalysis.dualstream.data import SeededSampler, make_loader
+    from salanalysis.dualstream.saliency_train import evaluate_saliency
+    from salanalysis.saliency_metrics import auc_judd, cc, nss
+
+    net = load_saliency_net(trained.out / "model.pt").eval()
+    sampler = SeededSampler(ds, shuffle=False)
+    sampler.set_epoch(0)
+    got = evaluate_saliency(net, make_loader(ds, sampler, 2, workers=0), torch.device("cpu"))
+    with torch.no_grad():
+        dens = [net.density(ds[i][0][None])[0, 0].double().numpy() for i in range(2)]
+    assert got["n_images"] == 2
+    assert got["NSS"] == pytest.approx(nss(dens[0], [0, 127, 63], [0, 95, 47]), abs=1e-5)  # float32 batches
+    assert got["AUC_Judd"] == pytest.approx(auc_judd(dens[0], [0, 127, 63], [0, 95, 47]), rel=1e-5)
+    cc_ref = np.mean([cc(dens[i], ds[i][1][0].double().numpy()) for i in range(2)])
+    assert got["CC"] == pytest.approx(cc_ref, rel=1e-5)
 
 
 # ------------------------------------------------------------ branch hand-off

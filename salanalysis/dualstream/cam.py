@@ -293,35 +293,32 @@ def cam_overlay(image: np.ndarray, cam: np.ndarray, text: str = "", alpha: float
 
 
 # --------------------------------------------------------------------- loading
-def load_classifier(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
+def load_classifier(path: str | os.PathLike):
     """A Baseline or DualStream from a ``salanalysis train`` checkpoint, plus its description.
 
     ``path`` is ``out/model.pt`` or ``out/last.pt`` of ``salanalysis train``
     (``"model"`` state dict and ``"meta"``, see
-    :func:`salanalysis.dualstream.models.model_meta`).
+    :func:`salanalysis.dualstream.models.model_meta`), read by
+    :func:`salanalysis.dualstream.predict.load_model`. Returns ``(model in eval
+    mode on CPU, meta)``.
 
     Raises
     ------
     InputError
-        Unreadable file, not a classifier checkpoint, or weights that do not fit.
+        Unreadable file, not a classifier checkpoint (e.g. a saliency network),
+        or weights that do not fit.
     """
-    from salanalysis.dualstream.engine import load_checkpoint, read_state_dict
-    from salanalysis.dualstream.models import model_from_meta
+    from salanalysis.dualstream.predict import load_model
 
-    ckpt = load_checkpoint(path, map_location=map_location)
-    meta = ckpt.get("meta")
-    if not isinstance(meta, dict) or meta.get("arch") not in ("baseline", "dualstream"):
-        arch = meta.get("arch") if isinstance(meta, dict) else None
-        raise InputError(
-            f"not a Baseline/DualStream checkpoint (model arch {arch!r}): CAMs need a classifier", path
-        )
-    model = model_from_meta(meta)
     try:
-        model.load_state_dict(read_state_dict(path))
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"checkpoint weights do not fit its model: {first}", path) from exc
-    return model.eval(), meta
+        model, ckpt = load_model(path)
+    except KeyError as exc:  # model_from_meta knows only the classifiers' archs
+        raise InputError(
+            f"not a Baseline/DualStream checkpoint (model arch {exc.args[0]!r}): CAMs need a classifier", path
+        ) from exc
+    if getattr(model, "arch", None) not in ("baseline", "dualstream"):
+        raise InputError("not a Baseline/DualStream checkpoint: CAMs need a classifier", path)
+    return model.eval(), ckpt["meta"]
 
 
 def prepare_image(image: np.ndarray, input_size: int = 224) -> torch.Tensor:
