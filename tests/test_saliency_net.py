@@ -331,7 +331,7 @@ def test_saliency_map_names():
     assert saliency_map_name("my photo.png") == "my photo.png"
 
 
-def test_predict_writes_pngs_that_load_as_a_map_source(trained, demo, tmp_path):
+def test_predict_writes_pngs_that_load_as_a_map_source(trained, demo, demo_ann, tmp_path):
     from salanalysis.maps import MapSource
     from salanalysis.saliency_metrics import evaluate_maps
 
@@ -368,6 +368,16 @@ def test_predict_writes_pngs_that_load_as_a_map_source(trained, demo, tmp_path):
     # and the folder is scored by the saliency metrics against the real SALICON maps
     table = evaluate_maps(out, demo.saliency, metrics=["CC", "KLD", "SIM"])
     assert table["has_pred"].iloc[:2].all() and np.isfinite(table["CC"].iloc[:2]).all()
+    # ... and is a saliency source of the object table: max saliency in each mask of 192
+    from salanalysis.dualstream.data import subset_annotations
+    from salanalysis.objects import compute_objects
+
+    ann = subset_annotations(demo_ann, [192, 208])
+    objs = compute_objects(ann, {"predicted": out}, jobs=1).objects
+    o = objs[objs["image_id"] == 192]
+    assert len(o) > 0 and objs["sal_max_predicted"].notna().all()
+    for ann_id, val in zip(o["ann_id"], o["sal_max_predicted"]):
+        assert val == pytest.approx(float((png / 255.0)[ann.mask(ann_id) > 0].max()), abs=1e-6)
 
 
 def test_predict_bad_input_writes_nothing(trained, demo, tmp_path):
