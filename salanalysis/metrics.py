@@ -94,6 +94,7 @@ __all__ = [
     "bootstrap_metrics",
     "paired_bootstrap",
     "format_table",
+    "format_per_class",
     "write_metrics",
 ]
 
@@ -543,7 +544,7 @@ def bootstrap_metrics(
     level: float = 0.95,
     jobs: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Percentile bootstrap intervals of every Table 1 metric and every per-class AP.
+    """Percentile bootstrap intervals of every Table 1 metric and of the per-class metrics.
 
     Parameters
     ----------
@@ -563,55 +564,65 @@ def bootstrap_metrics(
         ``estimate`` (on the full data), ``ci95_low``, ``ci95_high``,
         ``boot_sd`` (standard deviation over resamples), ``n_boot``.
     per_class : pd.DataFrame
-        One row per class (column index order): ``class_index``, ``AP``,
-        ``AP_low``, ``AP_high``, ``n_boot_valid`` (resamples holding a positive).
+        One row per class (column index order): ``class_index``; ``AP``,
+        ``AP_low``, ``AP_high``; ``precision``, ``precision_low``,
+        ``precision_high``; ``recall``, ``recall_low``, ``recall_high``; ``F1``,
+        ``F1_low``, ``F1_high`` (estimates as :func:`per_class_metrics`, intervals
+        over the resamples where the value is defined); ``n_boot_valid``
+        (resamples holding a positive of the class).
     """
     _check_option("cf1", cf1, ("harmonic", "mean-per-class"))
     _check_option("empty_classes", empty_classes, ("exclude", "zero"))
     y, s = _check(labels, scores)
     pred = _predictions(s, threshold, top_k, top_k_threshold)
+    ap_point = average_precision(y, s)
     point = summary_metrics(
         y, s, threshold=threshold, cf1=cf1, top_k=top_k, empty_classes=empty_classes,
-        top_k_threshold=top_k_threshold,
+        top_k_threshold=top_k_threshold, ap=ap_point,
     )
     n, c = y.shape
     prep = SortedAP.build(y, s)
     yf = y.T.astype(np.float32)
     pf = pred.T.astype(np.float32)
     cf = (y & pred).T.astype(np.float32)
-    ap_all = np.empty((n_boot, c))
+    per = {k: np.empty((n_boot, c)) for k in ("AP", "precision", "recall", "F1")}
     res = {k: np.empty(n_boot) for k in METRICS}
 
-    def work(w: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def work(w: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         ap = prep.ap(w)  # (b, C)
         # weighted counts by matrix products (exact: integers below 2**24)
         ng = (yf @ w).T.astype(np.float64)
         npred = (pf @ w).T.astype(np.float64)
         nc = (cf @ w).T.astype(np.float64)
-        return ap, _summary_from_counts(nc, npred, ng, ap, cf1=cf1, empty_classes=empty_classes)
+        prec, rec = _ratio(nc, npred), _ratio(nc, ng)
+        f1 = _f1(prec, rec)
+        cls = {"AP": ap, "precision": prec, "recall": np.where(ng > 0, rec, np.nan),
+               "F1": np.where(ng > 0, f1, np.nan)}
+        return cls, _summary_from_counts(nc, npred, ng, ap, cf1=cf1, empty_classes=empty_classes)
 
     batch = _batch_size(n, prep.block_matrix.shape[0])
-    for start, (ap, out) in run_batches(_rng(seed), n, n_boot, batch, work, default_jobs(jobs)):
-        b = ap.shape[0]
+    for start, (cls, out) in run_batches(_rng(seed), n, n_boot, batch, work, default_jobs(jobs)):
+        b = cls["AP"].shape[0]
         for k in METRICS:
             res[k][start : start + b] = out[k]
-        ap_all[start : start + b] = ap
+        for k in per:
+            per[k][start : start + b] = cls[k]
     rows = []
     for k in METRICS:
         lo, hi = _pct(res[k], level=level)
-        rows.append((k, point[k], float(lo), float(hi), float(np.nanstd(res[k], ddof=1)), n_boot))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            sd = float(np.nanstd(res[k], ddof=1))
+        rows.append((k, point[k], float(lo), float(hi), sd, n_boot))
     summary = pd.DataFrame(rows, columns=["metric", "estimate", "ci95_low", "ci95_high", "boot_sd", "n_boot"])
     summary["metric"] = summary["metric"].astype("string")
-    lo, hi = _pct(ap_all, level=level)
-    per_class = pd.DataFrame(
-        {
-            "class_index": np.arange(c, dtype=np.int64),
-            "AP": average_precision(y, s),
-            "AP_low": lo,
-            "AP_high": hi,
-            "n_boot_valid": np.count_nonzero(~np.isnan(ap_all), axis=0).astype(np.int64),
-        }
-    )
+    pc = per_class_metrics(y, s, threshold=threshold, top_k=top_k, top_k_threshold=top_k_threshold)
+    per_class = pd.DataFrame({"class_index": np.arange(c, dtype=np.int64)})
+    for k in per:
+        lo, hi = _pct(per[k], level=level)
+        per_class[k] = pc[k].to_numpy()
+        per_class[f"{k}_low"], per_class[f"{k}_high"] = lo, hi
+    per_class["n_boot_valid"] = np.count_nonzero(~np.isnan(per["AP"]), axis=0).astype(np.int64)
     return summary, per_class
 
 
@@ -975,11 +986,7 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
         lines += ["| " + " | ".join(row) + " |" for row in body]
         return "\n".join(lines) + "\n\n" + caption + "\n"
     if fmt == "latex":
-        def esc(t: str) -> str:
-            for a, b in (("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
-                t = t.replace(a, b)
-            return t
-
+        esc = _latex_escape
         lines = [r"% " + caption.replace("†", "dagger"), r"\begin{tabular}{l" + "r" * 7 + "}", r"\hline"]
         lines.append(" & ".join(header) + r" \\")
         lines.append(r"\hline")
@@ -998,6 +1005,57 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
         out.append("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row)))
     return "\n".join(out) + "\n" + caption + "\n"
 
+
+
+def format_per_class(per_class: pd.DataFrame, fmt: Literal["markdown", "latex"] = "markdown") -> str:
+    """Render a per-class table in percent with one decimal.
+
+    Parameters
+    ----------
+    per_class
+        :func:`per_class_metrics` output, optionally with a leading ``model``
+        column and ``AP_low``/``AP_high`` (etc.) interval columns.
+    fmt
+        ``"markdown"`` or ``"latex"``.
+
+    Returns
+    -------
+    str
+        One row per (model, class): model (when present), category, n_pos, AP,
+        precision, recall, F1; intervals as ``[low, high]``; "-" for undefined values.
+    """
+    _check_option("fmt", fmt, ("markdown", "latex"))
+    has_model = "model" in per_class.columns
+    header = (["Model"] if has_model else []) + ["Category", "n_pos", "AP", "P", "R", "F1"]
+    body = []
+    for _, r in per_class.iterrows():
+        cells = [str(r["model"])] if has_model else []
+        cells += [str(r["category"]), str(int(r["n_pos"]))]
+        for k in ("AP", "precision", "recall", "F1"):
+            cells.append(_pct_cell(r[k], r.get(f"{k}_low"), r.get(f"{k}_high")))
+        body.append(cells)
+    note = (
+        "All numbers in %. P: precision (0 when the class is never predicted), R: recall, "
+        "F1: per-class F1; '-': undefined (class without positives)."
+    )
+    if "AP_low" in per_class.columns:
+        note += " [low, high]: percentile 95% bootstrap interval over images."
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(header) + " |",
+                 "| " + " | ".join(["---"] * (len(header) - 5) + ["---:"] * 5) + " |"]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+        return "\n".join(lines) + "\n\n" + note + "\n"
+    lines = ["% " + note, r"\begin{tabular}{" + "l" * (len(header) - 5) + "r" * 5 + "}", r"\hline",
+             " & ".join(header) + r" \\", r"\hline"]
+    lines += [" & ".join(_latex_escape(c) for c in row) + r" \\" for row in body]
+    lines += [r"\hline", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def _latex_escape(t: str) -> str:
+    for a, b in (("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+        t = t.replace(a, b)
+    return t
 
 
 # ---------------------------------------------------------------- file output
@@ -1036,8 +1094,9 @@ def write_metrics(
     out
         Output CSV. Also written: ``out`` with suffix ``.md`` and ``.tex``
         (:func:`format_table`), ``<stem>_per_class.csv`` (columns ``model`` then
-        :func:`per_class_metrics`, plus ``AP_low``/``AP_high`` with a
-        bootstrap) and, with ``paired`` and ``n_boot > 0`` and at least two
+        :func:`per_class_metrics`, plus ``AP_low, AP_high, precision_low, ...,
+        F1_high`` with a bootstrap), ``<stem>_per_class.md`` and ``.tex``
+        (:func:`format_per_class`) and, with ``paired`` and ``n_boot > 0`` and at least two
         score sets, ``<stem>_paired.csv`` (``model_A``, ``model_B`` then
         :func:`paired_bootstrap`, first score set against each other one).
     threshold, cf1, top_k, top_k_threshold, empty_classes, include_crowd, include_empty
@@ -1082,8 +1141,9 @@ def write_metrics(
     for sc in sets:
         _, pc = evaluate(ann, sc, include_crowd=include_crowd, include_empty=include_empty, **opts)
         if n_boot > 0:
-            pc["AP_low"] = pc_boot[sc.name]["AP_low"].to_numpy()
-            pc["AP_high"] = pc_boot[sc.name]["AP_high"].to_numpy()
+            for k in ("AP", "precision", "recall", "F1"):
+                for e in ("low", "high"):
+                    pc[f"{k}_{e}"] = pc_boot[sc.name][f"{k}_{e}"].to_numpy()
         pc.insert(0, "model", sc.name)
         per_class.append(pc)
     per_class_df = pd.concat(per_class, ignore_index=True)
@@ -1105,6 +1165,8 @@ def write_metrics(
     write_text(out.with_suffix(".md"), format_table(table, "markdown"))
     write_text(out.with_suffix(".tex"), format_table(table, "latex"))
     write_table(per_class_df, stem.parent / f"{stem.name}_per_class.csv")
+    write_text(stem.parent / f"{stem.name}_per_class.md", format_per_class(per_class_df, "markdown"))
+    write_text(stem.parent / f"{stem.name}_per_class.tex", format_per_class(per_class_df, "latex"))
     if paired_df is not None:
         write_table(paired_df, stem.parent / f"{stem.name}_paired.csv")
     return table

@@ -422,11 +422,15 @@ def test_bootstrap_metrics_match_recompute_on_resamples(rng):
     summ, per_class = bootstrap_metrics(y, s, n_boot=40, seed=3, cf1="mean-per-class")
     (w,) = list(weight_batches(np.random.default_rng(3), 150, 40, 256))
     vals = {k: [] for k in ("CP", "CR", "CF1", "OP", "OR", "OF1", "mAP")}
+    per = {k: [] for k in ("AP", "precision", "recall", "F1")}
     for i in range(40):
         idx = np.repeat(np.arange(150), w[:, i].astype(int))
         m = summary_metrics(y[idx], s[idx], cf1="mean-per-class")
         for k in vals:
             vals[k].append(m[k])
+        pc = per_class_metrics(y[idx], s[idx])
+        for k in per:
+            per[k].append(pc[k].to_numpy())
     point = summary_metrics(y, s, cf1="mean-per-class")
     for _, r in summ.iterrows():
         lo, hi = np.percentile(vals[r["metric"]], [2.5, 97.5])
@@ -434,6 +438,11 @@ def test_bootstrap_metrics_match_recompute_on_resamples(rng):
         assert r["ci95_high"] == pytest.approx(hi, abs=1e-12)
         assert r["estimate"] == pytest.approx(point[r["metric"]], abs=1e-15)
     assert (per_class["n_boot_valid"] == 40).all()
+    for k in per:
+        lo, hi = np.nanpercentile(np.array(per[k]), [2.5, 97.5], axis=0)
+        np.testing.assert_allclose(per_class[f"{k}_low"], lo, atol=1e-12)
+        np.testing.assert_allclose(per_class[f"{k}_high"], hi, atol=1e-12)
+        np.testing.assert_allclose(per_class[k], per_class_metrics(y, s)[k], atol=1e-15)
 
 
 def test_demo_bootstrap_interval_contains_estimate(demo, demo_ann):
@@ -487,7 +496,12 @@ def test_cli_metrics(demo, tmp_path, capsys):
     assert t["cf1"].iloc[0] == "harmonic" and t["ground_truth"].iloc[0] == "crowd+empty"
     assert (tmp_path / "t1.md").exists() and (tmp_path / "t1.tex").exists()
     pc = pd.read_csv(tmp_path / "t1_per_class.csv")
-    assert len(pc) == 160 and {"AP_low", "AP_high"} <= set(pc.columns)
+    assert len(pc) == 160 and {"AP_low", "AP_high", "precision_low", "F1_high"} <= set(pc.columns)
+    md = (tmp_path / "t1_per_class.md").read_text()
+    person = pc[(pc["model"] == "sample") & (pc["category"] == "person")].iloc[0]
+    assert (f"| sample | person | {person['n_pos']} | {100 * person['AP']:.1f} "
+            f"[{100 * person['AP_low']:.1f}, {100 * person['AP_high']:.1f}] |") in md
+    assert r"\begin{tabular}" in (tmp_path / "t1_per_class.tex").read_text()
     paired = pd.read_csv(tmp_path / "t1_paired.csv")
     assert (paired["delta"] == 0).all() and paired["category"].iloc[-1] == "mAP"
 
