@@ -781,7 +781,8 @@ def evaluate(
     Returns
     -------
     summary : dict
-        :func:`summary_metrics` plus ``model``, ``include_crowd``, ``include_empty``.
+        :func:`summary_metrics` plus ``model``, ``include_crowd``, ``include_empty``
+        and ``excluded_categories`` (names of the classes without positives).
     per_class : pd.DataFrame
         :func:`per_class_metrics` with the annotation file's category ids and names.
     """
@@ -790,7 +791,13 @@ def evaluate(
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
     _, y, s = _aligned(annotations, scores, include_crowd, include_empty)
     summary = summary_metrics(y, s, **opts)
-    summary.update(model=scores.name, include_crowd=include_crowd, include_empty=include_empty)
+    names = annotations.category_names
+    summary.update(
+        model=scores.name,
+        include_crowd=include_crowd,
+        include_empty=include_empty,
+        excluded_categories=[names[i] for i in summary["excluded"]],
+    )
     pc = per_class_metrics(
         y,
         s,
@@ -843,7 +850,8 @@ def table1(
     pd.DataFrame
         Columns ``model, CP, CR, CF1, OP, OR, OF1, mAP, n_classes``; with a
         bootstrap, then ``CP_low, CP_high, ..., mAP_low, mAP_high``; then
-        ``n_classes_excluded``, ``n_images``, ``source`` (``"computed"`` or the
+        ``n_classes_excluded``, ``classes_excluded`` (their names, ";"-separated),
+        ``n_images``, ``source`` (``"computed"`` or the
         publication), ``cf1`` (rule), ``prediction`` (e.g. ``score>=0.5``),
         ``ground_truth`` (e.g. ``crowd+empty``), ``empty_classes``, ``n_boot``.
         Published rows have NaN counts, and NaN where the paper prints '-'.
@@ -893,6 +901,7 @@ def _table1(
                 row[f"{r['metric']}_high"] = r["ci95_high"]
         row.update(
             n_classes_excluded=summ["n_classes_excluded"],
+            classes_excluded=";".join(annotations.category_names[i] for i in summ["excluded"]),
             n_images=summ["n_images"],
             source="computed",
             cf1=cf1,
@@ -913,12 +922,12 @@ def _table1(
     cols = ["model", *METRICS, "n_classes"]
     if n_boot > 0:
         cols += [f"{k}_{e}" for k in METRICS for e in ("low", "high")]
-    cols += ["n_classes_excluded", "n_images", "source", "cf1", "prediction", "ground_truth",
+    cols += ["n_classes_excluded", "classes_excluded", "n_images", "source", "cf1", "prediction", "ground_truth",
              "empty_classes", "n_boot"]
     df = df.reindex(columns=cols)
     for k in ("n_classes", "n_classes_excluded", "n_images", "n_boot"):
         df[k] = df[k].astype("Int64")
-    for k in ("model", "source", "cf1", "prediction", "ground_truth", "empty_classes"):
+    for k in ("model", "classes_excluded", "source", "cf1", "prediction", "ground_truth", "empty_classes"):
         df[k] = df[k].astype("string")
     return df, per_class_boot
 

@@ -298,6 +298,8 @@ def test_demo_evaluate_matches_independent(demo, demo_ann):
     assert summ["OR"] == pytest.approx(recall_score(y[:, has], pred[:, has], average="micro"), abs=1e-12)
     assert summ["n_classes"] == 70 and summ["n_classes_excluded"] == 10 and summ["n_images"] == 100
     assert summ["model"] == "sample" and summ["include_crowd"] and summ["include_empty"]
+    names = [c["name"] for c in sorted(json.loads(demo.annotations.read_text())["categories"], key=lambda c: c["id"])]
+    assert summ["excluded_categories"] == [names[i] for i in np.flatnonzero(~has)]
     assert list(pc.columns[:3]) == ["category_id", "category", "n_pos"]
     assert pc["category"].iloc[0] == "person" and pc["n_pos"].iloc[0] == y[:, 0].sum()
 
@@ -378,6 +380,7 @@ def test_ground_truth_rules_and_empty_images():
     full = Scores("m", [1, 2, 3], ann.category_ids, ann.category_names, [[0.9, 0.2], [0.1, 0.8], [0.5, 0.5]])
     t = table1(ann, [full], include_crowd=False)
     assert t["n_classes"].iloc[0] == 1 and t["n_classes_excluded"].iloc[0] == 1
+    assert t["classes_excluded"].iloc[0] == "dog"
     assert t["ground_truth"].iloc[0] == "no-crowd+empty"
     # cat: 0.9(+) 0.5(-) 0.1(-) -> AP 1; predicted (>= 0.5) imgs 1, 3 -> C-P 1/2, C-R 1
     assert t["mAP"].iloc[0] == 1.0 and t["CP"].iloc[0] == 0.5 and t["CR"].iloc[0] == 1.0
