@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -538,6 +539,10 @@ def _train(cfg: TrainConfig, info: DistInfo, ckpt: dict | None, resume, on_step)
             done += 1
             seen += images.shape[0] * info.world_size
             value = _mean_over_ranks(loss.detach(), info)
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"training diverged: loss {value} at step {step} (lower the learning rate)"
+                )
             loss_sum += value
             bar.update(1)
             bar.set_postfix(loss=f"{value:.4f}")

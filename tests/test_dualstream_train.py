@@ -1,0 +1,265 @@
+"""Training phases, overfitting, exact resume, torchrun (2-process gloo) and predict, on CPU.
+
+Everything runs ResNet-50 on a handful of the real demo JPEGs at 32-64 px.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import average_precision_score
+
+from salanalysis.cli import main
+from salanalysis.coco import Annotations
+from salanalysis.dualstream.config import load_config, resolve_config
+from salanalysis.dualstream.data import CocoMultiLabel, eval_transform, subset_annotations
+from salanalysis.dualstream.engine import (
+    load_checkpoint,
+    load_resnet50,
+    load_weights_into,
+    save_checkpoint,
+)
+from salanalysis.dualstream.loss import mce_loss
+from salanalysis.dualstream.models import Backbone, Baseline, DualStream, model_meta, probabilities
+from salanalysis.dualstream.predict import load_model, predict
+from salanalysis.dualstream.train import evaluate, train
+from salanalysis.errors import InputError
+from salanalysis.io import write_json
+from salanalysis.scores import read_scores
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, demo_ann, demo):
+    root = tmp_path_factory.mktemp("ds")
+    on_disk = CocoMultiLabel(demo_ann, demo.images, missing="skip").image_ids
+    out = {"images": str(demo.images), "root": root}
+    for n in (4, 5, 8):
+        sub = subset_annotations(demo_ann, on_disk[:n])
+        write_json(root / f"sub{n}.json", sub.coco.dataset)
+        out[f"sub{n}"] = str(root / f"sub{n}.json")
+    return out
+
+
+def _base(files, out, **kw):
+    cfg = dict(train_annotations=files["sub8"], train_images=files["images"], out=str(out), weights="none",
+               image_size=32, workers=0, progress=False, tensorboard=False, log_every=1)
+    cfg.update(kw)
+    return cfg
+
+
+def _read_log(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# --------------------------------------------------------------------- phases
+def test_phase2_trains_only_the_linear_layer_and_phase3_everything(files, tmp_path, demo_ann):
+    torch.manual_seed(0)
+    meta = model_meta(Baseline(80), demo_ann.category_ids, demo_ann.category_names)
+    for name in ("trunk", "branch"):
+        save_checkpoint(tmp_path / f"{name}.pt", {"model": Baseline(80).state_dict(), "meta": meta})
+    parts = []
+    for name in ("trunk", "branch"):
+        b = Baseline(80)
+        load_weights_into(b, tmp_path / f"{name}.pt")
+        parts.append(b)
+    start = DualStream.from_baselines(*parts).state_dict()
+
+    r2 = train(_base(files, tmp_path / "p2", phase="2", trunk=str(tmp_path / "trunk.pt"),
+                     branch=str(tmp_path / "branch.pt"), train_annotations=files["sub4"], batch_size=4,
+                     epochs=1))
+    after = load_checkpoint(r2.model_path)["model"]
+    assert r2.step == 1
+    for key, value in start.items():
+        if key.startswith(("trunk.", "branch.")):  # parameters and BatchNorm statistics frozen
+            assert torch.equal(value, after[key]), key
+        else:
+            assert key in ("fc.weight", "fc.bias") and not torch.equal(value, after[key]), key
+    ck2 = load_checkpoint(r2.checkpoint)
+    groups = ck2["optimizer"]["param_groups"]
+    assert [g["lr"] for g in groups] == [1e-5] and len(groups[0]["params"]) == 2
+    assert groups[0]["momentum"] == 0.9 and groups[0]["weight_decay"] == 1e-4
+    assert float(_read_log(r2.out / "log.csv")[0]["lr"]) == 1e-5
+
+    r3 = train(_base(files, tmp_path / "p3", phase="3", init=str(r2.model_path),
+                     train_annotations=files["sub4"], batch_size=4, epochs=1))
+    ck3 = load_checkpoint(r3.checkpoint)
+    n_params = len(list(DualStream(80).parameters()))
+    g3 = ck3["optimizer"]["param_groups"]
+    assert [g["lr"] for g in g3] == [1e-6] and len(g3[0]["params"]) == n_params
+    # every parameter received a gradient (SGD keeps a momentum buffer per updated parameter)
+    state = ck3["optimizer"]["state"]
+    assert len(state) == n_params and all(s["momentum_buffer"].abs().sum() > 0 for s in state.values())
+    after3 = ck3["model"]
+    assert not torch.equal(after3["fc.weight"], after["fc.weight"])
+    assert not torch.equal(after3["trunk.layer4.2.bn3.running_mean"], after["trunk.layer4.2.bn3.running_mean"])
+
+
+def test_phase_options_are_validated(tmp_path, files):
+    with pytest.raises(InputError, match="phase 2 needs trunk and branch"):
+        resolve_config(_base(files, tmp_path, phase="2"))
+    with pytest.raises(InputError, match="phase 1b needs branch_init"):
+        resolve_config(_base(files, tmp_path, phase="1b"))
+    assert resolve_config(_base(files, tmp_path, phase="1b", variant="baseline")).phase == "1b"
+    with pytest.raises(InputError, match="must be one of"):
+        resolve_config(_base(files, tmp_path, pooling="median"))
+    toml = tmp_path / "c.toml"
+    toml.write_text('[train]\nphase = "1"\nbatch_sise = 3\n')
+    with pytest.raises(InputError, match="unknown option 'batch_sise'") as exc:
+        load_config(toml)
+    assert str(toml) in str(exc.value)
+
+
+def test_phase1b_starts_from_the_converted_saliency_backbone(files, tmp_path):
+    torch.manual_seed(3)
+    sal = Baseline(80)
+    sd = {f"backbone.{k}": v for k, v in sal.backbone.state_dict().items()}
+    sd["readout.weight"] = torch.zeros(1, 2048, 1, 1)  # a saliency network's extra layer
+    torch.save(sd, tmp_path / "sal.pth")
+    r = train(_base(files, tmp_path / "p1b", phase="1b", branch_init=str(tmp_path / "sal.pth"),
+                    train_annotations=files["sub4"], batch_size=4, epochs=1, lr=1e-9, momentum=0.0,
+                    weight_decay=0.0, bn="frozen"))
+    after = load_checkpoint(r.model_path)["model"]
+    # with a vanishing lr the fine-tuned backbone is still the saliency backbone
+    torch.testing.assert_close(after["backbone.conv1.weight"], sal.backbone.conv1.weight, rtol=0, atol=1e-6)
+    assert load_checkpoint(r.checkpoint)["optimizer"]["param_groups"][0]["lr"] == 1e-9
+
+
+# -------------------------------------------------------------------- overfit
+def test_baseline_overfits_a_handful_of_demo_images(files):
+    ann = Annotations.load(files["sub8"])
+    ds = CocoMultiLabel(ann, files["images"], eval_transform(64))
+    x = torch.stack([ds[i][0] for i in range(len(ds))])
+    y = torch.stack([ds[i][1] for i in range(len(ds))])
+    torch.manual_seed(0)
+    model = Baseline(ds.num_classes)
+    opt = torch.optim.SGD(model.parameters(), lr=3e-3, momentum=0.9, weight_decay=1e-4)
+    losses = []
+    for _ in range(30):
+        loss = mce_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] <= 0.2 * losses[0], losses
+    with torch.no_grad():
+        p = probabilities(model(x)).numpy()
+    present = y.numpy().any(axis=0)
+    ap = [average_precision_score(y.numpy()[:, c], p[:, c]) for c in np.flatnonzero(present)]
+    assert np.mean(ap) > 0.9
+
+
+def test_evaluate_drops_padding_duplicates(files):
+    from torch.utils.data import DataLoader
+
+    ann = Annotations.load(files["sub4"])
+    ds = CocoMultiLabel(ann, files["images"], eval_transform(32))
+    torch.manual_seed(0)
+    model = Baseline(ds.num_classes)
+    loader = DataLoader(ds, batch_size=2, sampler=[0, 1, 2, 3, 0, 1])  # padded like DistributedSampler
+    res = evaluate(model, loader, torch.device("cpu"), labels=ds.labels)
+    assert list(res["index"]) == [0, 1, 2, 3]
+    with torch.no_grad():
+        direct = probabilities(model(torch.stack([ds[i][0] for i in range(4)]))).numpy()
+    np.testing.assert_allclose(res["probs"], direct, rtol=1e-5, atol=1e-7)
+    present = np.flatnonzero(ds.labels.any(axis=0))
+    ref = np.mean([average_precision_score(ds.labels[:, c], direct[:, c]) for c in present])
+    assert res["mAP"] == pytest.approx(ref, rel=1e-6)
+
+
+# --------------------------------------------------------- resume and predict
+class _Interrupt(Exception):
+    pass
+
+
+def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys):
+    cfg = _base(files, tmp_path / "a", batch_size=2, epochs=2, lr=1e-3, checkpoint_every=3, seed=7,
+                val_annotations=files["sub5"], val_images=files["images"])
+    ra = train(cfg)
+    assert ra.step == 8 and ra.epoch == 2  # 8 images / batch 2 = 4 steps per epoch
+
+    def stop(step: int) -> None:
+        if step == 7:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        train({**cfg, "out": str(tmp_path / "b")}, on_step=stop)
+    ck = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert (ck["step"], ck["epoch"], ck["batches_done"]) == (6, 1, 2)  # mid-epoch checkpoint
+    rb = train(None, resume=tmp_path / "b" / "last.pt", overrides={"workers": 1})
+    assert rb.step == 8
+    a = load_checkpoint(ra.model_path)["model"]
+    b = load_checkpoint(rb.model_path)["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    log_a, log_b = _read_log(ra.out / "log.csv"), _read_log(rb.out / "log.csv")
+    cols = ["kind", "epoch", "step", "loss", "lr", "val_loss", "mAP"]
+    assert [[r[c] for c in cols] for r in log_a] == [[r[c] for c in cols] for r in log_b]
+    with pytest.raises(InputError, match="cannot resume with a different 'lr'"):
+        train({**cfg, "lr": 0.5}, resume=tmp_path / "b" / "last.pt")
+
+    # predict: the same probabilities as a direct forward pass, and the logged mAP
+    val = Annotations.load(files["sub5"])
+    scores = predict(ra.model_path, val, files["images"], workers=0, device="cpu")
+    model, _ = load_model(ra.model_path)
+    ds = CocoMultiLabel(val, files["images"], eval_transform(32))
+    with torch.no_grad():
+        direct = probabilities(model(torch.stack([ds[i][0] for i in range(len(ds))]))).numpy()
+    np.testing.assert_allclose(scores.scores, direct, rtol=1e-5, atol=1e-7)
+    labels = val.label_matrix()
+    ref_map = np.mean([average_precision_score(labels[:, c], scores.scores[:, c])
+                       for c in np.flatnonzero(labels.any(axis=0))])
+    assert float(log_a[-1]["mAP"]) == pytest.approx(ref_map, rel=1e-6)
+
+    out = tmp_path / "scores.csv"
+    code = main(["predict", "--checkpoint", str(ra.model_path), "--annotations", files["sub5"],
+                 "--images", files["images"], "--out", str(out), "--workers", "0", "--no-progress"])
+    assert code == 0
+    back = read_scores(out, val)
+    np.testing.assert_allclose(back.scores, scores.scores, rtol=1e-12)
+    capsys.readouterr()
+    code = main(["predict", "--checkpoint", str(ra.model_path), "--annotations", str(Path(files["sub5"])),
+                 "--images", str(tmp_path), "--out", str(tmp_path / "x.csv"), "--workers", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "image file not found" in err and not (tmp_path / "x.csv").exists()
+
+
+# ------------------------------------------------------------------ torchrun
+def test_torchrun_two_processes_match_one(files, tmp_path):
+    # Frozen (eval-mode) BatchNorm removes the only dependence on the per-process batch,
+    # so 2 processes x batch 2 (gradients averaged by DDP) equal 1 process x batch 4.
+    common = dict(batch_size=4, epochs=1, lr=1e-4, bn="frozen", augment=True, seed=3,
+                  val_annotations=files["sub5"], val_images=files["images"])
+    single = train(_base(files, tmp_path / "one", **common))
+    toml = tmp_path / "ddp.toml"
+    lines = [f"{k} = {v!r}".replace("'", '"') if isinstance(v, str) else
+             f"{k} = {str(v).lower() if isinstance(v, bool) else v}"
+             for k, v in _base(files, tmp_path / "two", **common).items()]
+    toml.write_text("\n".join(lines) + "\n")
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun)] if torchrun.exists() else [sys.executable, "-m", "torch.distributed.run"]
+    cmd += ["--standalone", "--nproc_per_node", "2", "-m", "salanalysis", "train", "--config", str(toml)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("trained 2 steps") == 1  # printed by rank 0 only
+    assert load_checkpoint(tmp_path / "two" / "last.pt")["world_size"] == 2
+    one = load_checkpoint(single.model_path)["model"]
+    two = load_checkpoint(tmp_path / "two" / "model.pt")["model"]
+    torch.manual_seed(3)  # the run's seed: rebuild its starting point
+    start = Baseline(80, "max", Backbone(load_resnet50("none"))).state_dict()
+    for k in start:
+        # observed: max |difference| 1.2e-7 (summation order); the smallest update is ~2.5e-5
+        torch.testing.assert_close(two[k], one[k], rtol=0, atol=2e-6)
+    assert not torch.equal(one["fc.weight"], start["fc.weight"])  # it did train
+    log1, log2 = _read_log(single.out / "log.csv"), _read_log(tmp_path / "two" / "log.csv")
+    e1, e2 = log1[-1], log2[-1]
+    assert e1["kind"] == e2["kind"] == "epoch"
+    for c in ("loss", "val_loss", "mAP"):
+        assert float(e2[c]) == pytest.approx(float(e1[c]), rel=1e-4), c
