@@ -59,8 +59,16 @@ Bootstrap (:func:`bootstrap_ap`, :func:`bootstrap_metrics`, :func:`paired_bootst
     over the ``B`` resamples where the difference is defined: twice the smaller
     tail mass of the bootstrap distribution beyond 0 (the percentile-interval
     test), with the +1 correction so that it is never 0.
+    Speed: each class of each score set is sorted once; a resample only
+    re-weights the sorted order (:mod:`salanalysis._bootstrap`), so 1,000
+    resamples of two COCO-val-sized score sets take seconds, not minutes.
+    Caveat: on small sets the percentile interval of mAP can sit off-centre
+    around the estimate (rare classes drop out of some resamples, and
+    duplicated images tie), so read it as the spread of the statistic, not as
+    an unbiased band.
 
-All fractions are in 0..1; only :func:`format_table` prints percentages.
+All fractions are in 0..1; only :func:`format_table` and :func:`format_per_class`
+print percentages.
 """
 
 from __future__ import annotations
@@ -691,6 +699,8 @@ def paired_bootstrap(
         categories = [str(i) for i in range(c)]
     if category_ids is None:
         category_ids = list(range(c))
+    if len(categories) != c or len(category_ids) != c:
+        raise InputError(f"{len(categories)} names / {len(category_ids)} ids given for {c} classes")
     boot = bootstrap_ap(y, [a, b], n_boot=n_boot, seed=seed, jobs=jobs)  # (B, 2, C)
     ap_a, ap_b = average_precision(y, a), average_precision(y, b)
     npos = y.sum(axis=0)
