@@ -6,6 +6,7 @@ Everything runs ResNet-50 on a handful of the real demo JPEGs at 32-64 px.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -125,8 +126,10 @@ def test_phase1b_starts_from_the_converted_saliency_backbone(files, tmp_path):
     torch.save(sd, tmp_path / "sal.pth")
     r = train(_base(files, tmp_path / "p1b", phase="1b", branch_init=str(tmp_path / "sal.pth"),
                     train_annotations=files["sub4"], batch_size=4, epochs=1, lr=1e-9, momentum=0.0,
-                    weight_decay=0.0, bn="frozen"))
+                    weight_decay=0.0, bn="frozen", channels_last=True, log_format="jsonl"))
     after = load_checkpoint(r.model_path)["model"]
+    rows = [json.loads(line) for line in (r.out / "log.jsonl").read_text().splitlines()]
+    assert [row["kind"] for row in rows] == ["step", "epoch"] and rows[1]["step"] == 1
     # with a vanishing lr the fine-tuned backbone is still the saliency backbone
     torch.testing.assert_close(after["backbone.conv1.weight"], sal.backbone.conv1.weight, rtol=0, atol=1e-6)
     assert load_checkpoint(r.checkpoint)["optimizer"]["param_groups"][0]["lr"] == 1e-9
@@ -193,12 +196,13 @@ def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys)
         train({**cfg, "out": str(tmp_path / "b")}, on_step=stop)
     ck = load_checkpoint(tmp_path / "b" / "last.pt")
     assert (ck["step"], ck["epoch"], ck["batches_done"]) == (6, 1, 2)  # mid-epoch checkpoint
-    rb = train(None, resume=tmp_path / "b" / "last.pt", overrides={"workers": 1})
-    assert rb.step == 8
+    # resume through the command line (checkpoint's config; another worker count is allowed)
+    code = main(["train", "--resume", str(tmp_path / "b" / "last.pt"), "--workers", "1", "--no-progress"])
+    assert code == 0 and "trained 8 steps (2 epochs)" in capsys.readouterr().out
     a = load_checkpoint(ra.model_path)["model"]
-    b = load_checkpoint(rb.model_path)["model"]
+    b = load_checkpoint(tmp_path / "b" / "model.pt")["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    log_a, log_b = _read_log(ra.out / "log.csv"), _read_log(rb.out / "log.csv")
+    log_a, log_b = _read_log(ra.out / "log.csv"), _read_log(tmp_path / "b" / "log.csv")
     cols = ["kind", "epoch", "step", "loss", "lr", "val_loss", "mAP"]
     assert [[r[c] for c in cols] for r in log_a] == [[r[c] for c in cols] for r in log_b]
     with pytest.raises(InputError, match="cannot resume with a different 'lr'"):
