@@ -445,6 +445,7 @@ def _train(cfg: TrainConfig, info: DistInfo, ckpt: dict | None, resume, on_step)
 
     # model and optimisation
     if ckpt is not None:
+        _check_classes(ckpt["meta"], train_ds.category_ids, str(resume))
         model = model_from_meta(ckpt["meta"])
         model.load_state_dict(ckpt["model"])
     else:
