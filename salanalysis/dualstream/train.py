@@ -46,6 +46,28 @@ Engineering
   and not updated; affine parameters still trained). Then per-rank batch size
   does not change the maths, so N processes reproduce one process up to
   floating-point summation order.
+
+Example: the paper's recipe
+---------------------------
+::
+
+    # phase 1: the trunk (ImageNet ResNet-50 fine-tuned on COCO train2014)
+    salanalysis train --phase 1 --weights imagenet \
+        --train-annotations instances_train2014.json --train-images train2014/ \
+        --val-annotations instances_val2014.json --val-images val2014/ --out runs/trunk
+    # phase 1b: the branch (saliency network converted to a classifier, fine-tuned)
+    salanalysis train --phase 1b --branch-init saliency_classifier.pt ... --out runs/branch
+    #   (the dual-stream baseline: --phase 1b --variant baseline --seed 1, branch from ImageNet)
+    # phase 2: only the final linear layer, lr 1e-5
+    salanalysis train --phase 2 --trunk runs/trunk/model.pt --branch runs/branch/model.pt ... --out runs/p2
+    # phase 3: everything, lr 1e-6
+    salanalysis train --phase 3 --init runs/p2/model.pt ... --out runs/p3
+    # scores for the analyses
+    salanalysis predict --checkpoint runs/p3/model.pt --annotations instances_val2014.json \
+        --images val2014/ --out dualstream.csv
+
+On N GPUs: ``torchrun --nproc_per_node N -m salanalysis train ...`` (same options;
+``--batch-size`` stays the global batch). Resume: ``salanalysis train --resume runs/p3/last.pt``.
 """
 
 from __future__ import annotations
