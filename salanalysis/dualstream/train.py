@@ -1,4 +1,4 @@
-"""Training: the paper's three phases (Sec. 5.1), resumable, distributed, mixed precision.
+r"""Training: the paper's three phases (Sec. 5.1), resumable, distributed, mixed precision.
 
 Phases
 ------
