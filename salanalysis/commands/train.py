@@ -47,14 +47,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from salanalysis.dualstream.config import load_config, resolve_config
     from salanalysis.dualstream.train import train
+    from salanalysis.errors import InputError
 
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
-    if args.resume:
-        cfg = load_config(args.config) if args.config else None
-        result = train(cfg, resume=args.resume, overrides=given)
-    else:
-        cfg = load_config(args.config, **given) if args.config else resolve_config(given)
-        result = train(cfg)
+    try:
+        if args.resume:
+            cfg = load_config(args.config) if args.config else None
+            result = train(cfg, resume=args.resume, overrides=given)
+        else:
+            cfg = load_config(args.config, **given) if args.config else resolve_config(given)
+            result = train(cfg)
+    except FloatingPointError as exc:  # divergence: one line, exit status 2, like bad input
+        raise InputError(str(exc), args.out or args.resume or args.config) from exc
     m = result.metrics.get("mAP")
     msg = f"trained {result.step} steps ({result.epoch} epochs); checkpoint {result.checkpoint}"
     if result.model_path is not None:

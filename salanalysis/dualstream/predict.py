@@ -111,6 +111,9 @@ def predict(
         with autocast(dev, amp):
             logits = model(x.to(dev, non_blocking=True))
         out[index.numpy()] = probabilities(logits).cpu().numpy()
+    if not np.isfinite(out).all():
+        raise InputError(f"the model gives NaN or infinite scores for {int((~np.isfinite(out)).any(1).sum())} "
+                         "image(s): the checkpoint's weights diverged", path)
     return Scores(
         name=name or path.parent.name or path.stem,
         image_ids=ds.image_ids,

@@ -315,6 +315,11 @@ def evaluate(
     all_loss = np.concatenate([p[2] for p in parts])
     uniq, first = np.unique(all_idx, return_index=True)  # drops the sampler's padding repeats
     out = {"index": uniq, "probs": all_probs[first].astype(np.float64), "val_loss": float(all_loss[first].mean())}
+    if not np.isfinite(out["probs"]).all():
+        raise FloatingPointError(
+            "evaluation gave NaN or infinite probabilities: the model diverged, or its BatchNorm "
+            "running statistics do not fit its weights yet (e.g. a few steps from random weights)"
+        )
     if labels is not None:
         ap = average_precision(labels[uniq].astype(bool), out["probs"])
         out["AP"] = ap
