@@ -267,3 +267,11 @@ def test_torchrun_two_processes_match_one(files, tmp_path):
     assert e1["kind"] == e2["kind"] == "epoch"
     for c in ("loss", "val_loss", "mAP"):
         assert float(e2[c]) == pytest.approx(float(e1[c]), rel=1e-4), c
+
+
+def test_divergence_is_a_one_line_error(files, tmp_path, capsys):
+    code = main(["train", "--train-annotations", files["sub4"], "--train-images", files["images"],
+                 "--weights", "none", "--image-size", "32", "--batch-size", "4", "--epochs", "2",
+                 "--lr", "1e30", "--workers", "0", "--no-progress", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "diverged" in err and "\n" not in err
