@@ -217,7 +217,11 @@ def resolve_config(config: TrainConfig | Mapping[str, Any] | None = None, where:
 
 
 def load_config(path: str | os.PathLike, **overrides: Any) -> TrainConfig:
-    """Read a TOML file of :class:`TrainConfig` keys (top level or a ``[train]`` table)."""
+    """Read a TOML file of :class:`TrainConfig` keys (top level or a ``[train]`` table).
+
+    Relative paths in the file are taken relative to the working directory, as on
+    the command line; ``overrides`` (e.g. explicit flags) win over the file.
+    """
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
