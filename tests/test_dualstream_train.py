@@ -184,9 +184,11 @@ class _Interrupt(Exception):
 
 def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys):
     cfg = _base(files, tmp_path / "a", batch_size=2, epochs=2, lr=1e-3, checkpoint_every=3, seed=7,
+                scheduler="step", lr_step=1, lr_gamma=0.5,
                 val_annotations=files["sub5"], val_images=files["images"])
     ra = train(cfg)
     assert ra.step == 8 and ra.epoch == 2  # 8 images / batch 2 = 4 steps per epoch
+    assert [float(r["lr"]) for r in ra.history if r["kind"] == "step"] == [1e-3] * 4 + [5e-4] * 4
 
     def stop(step: int) -> None:
         if step == 7:
