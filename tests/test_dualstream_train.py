@@ -240,6 +240,7 @@ def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys)
 def test_torchrun_two_processes_match_one(files, tmp_path):
     # Frozen (eval-mode) BatchNorm removes the only dependence on the per-process batch,
     # so 2 processes x batch 2 (gradients averaged by DDP) equal 1 process x batch 4.
+    # The 2-process run is also interrupted and resumed (mid-epoch) under torchrun.
     common = dict(batch_size=4, epochs=1, lr=1e-4, bn="frozen", augment=True, seed=3,
                   val_annotations=files["sub5"], val_images=files["images"])
     single = train(_base(files, tmp_path / "one", **common))
@@ -250,11 +251,18 @@ def test_torchrun_two_processes_match_one(files, tmp_path):
     toml.write_text("\n".join(lines) + "\n")
     torchrun = Path(sys.executable).with_name("torchrun")
     cmd = [str(torchrun)] if torchrun.exists() else [sys.executable, "-m", "torch.distributed.run"]
-    cmd += ["--standalone", "--nproc_per_node", "2", "-m", "salanalysis", "train", "--config", str(toml)]
+    cmd += ["--standalone", "--nproc_per_node", "2", "-m", "salanalysis", "train"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    # interrupted after its first step (max_steps), then resumed, both on 2 processes
+    proc = subprocess.run(cmd + ["--config", str(toml), "--max-steps", "1"], capture_output=True, text=True,
+                          env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.count("trained 2 steps") == 1  # printed by rank 0 only
+    assert proc.stdout.count("trained 1 steps (0 epochs)") == 1  # printed by rank 0 only
+    assert not (tmp_path / "two" / "model.pt").exists()
+    proc = subprocess.run(cmd + ["--resume", str(tmp_path / "two" / "last.pt"), "--max-steps", "0"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("trained 2 steps (1 epochs)") == 1
     assert load_checkpoint(tmp_path / "two" / "last.pt")["world_size"] == 2
     one = load_checkpoint(single.model_path)["model"]
     two = load_checkpoint(tmp_path / "two" / "model.pt")["model"]

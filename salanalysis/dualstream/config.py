@@ -125,7 +125,7 @@ CONFIG_HELP: dict[str, str] = {
     "log_every": "log a step row every N steps",
     "log_format": "'csv' or 'jsonl'",
     "tensorboard": "write TensorBoard events when tensorboard is installed",
-    "max_steps": "stop after this many steps in total (checkpoint written)",
+    "max_steps": "stop after this many steps in total, checkpoint written (0: no limit)",
     "progress": "show a progress bar",
 }
 

@@ -577,7 +577,7 @@ def _train(cfg: TrainConfig, info: DistInfo, ckpt: dict | None, resume, on_step)
             if step % cfg.log_every == 0 or done == steps_per_epoch:
                 log.log({"kind": "step", "epoch": epoch + 1, "step": step, "loss": value,
                          "lr": optimizer.param_groups[0]["lr"]})
-            if cfg.max_steps is not None and step >= cfg.max_steps:
+            if cfg.max_steps and step >= cfg.max_steps:
                 stopped = True
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and done < steps_per_epoch:
                 checkpoint(epoch, done)
