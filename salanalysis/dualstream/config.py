@@ -225,7 +225,10 @@ def load_config(path: str | os.PathLike, **overrides: Any) -> TrainConfig:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise InputError("reading a TOML config on Python 3.10 needs 'pip install tomli'", path) from None
 
     path = Path(path)
     if not path.is_file():
