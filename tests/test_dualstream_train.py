@@ -182,7 +182,7 @@ class _Interrupt(Exception):
     pass
 
 
-def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys):
+def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys, demo, demo_ann):
     cfg = _base(files, tmp_path / "a", batch_size=2, epochs=2, lr=1e-3, checkpoint_every=3, seed=7,
                 scheduler="step", lr_step=1, lr_gamma=0.5,
                 val_annotations=files["sub5"], val_images=files["images"])
@@ -234,6 +234,16 @@ def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys)
                  "--images", str(tmp_path), "--out", str(tmp_path / "x.csv"), "--workers", "0"])
     err = capsys.readouterr().err
     assert code == 2 and "image file not found" in err and not (tmp_path / "x.csv").exists()
+    # --missing-images skip: rows only for the 27 images on disk; read back with missing="zero"
+    full = tmp_path / "full.npz"
+    code = main(["predict", "--checkpoint", str(ra.model_path), "--annotations", str(demo.annotations),
+                 "--images", files["images"], "--out", str(full), "--workers", "0", "--no-progress",
+                 "--missing-images", "skip"])
+    assert code == 0
+    back = read_scores(full, demo_ann, missing="zero")
+    assert back.n_filled == 73
+    rows = np.searchsorted(demo_ann.image_ids, val.image_ids)
+    np.testing.assert_allclose(back.scores[rows], scores.scores, rtol=1e-12)
 
 
 # ------------------------------------------------------------------ torchrun
