@@ -21,12 +21,7 @@ from pycocotools import mask as mask_utils
 from salanalysis._masks import mask_runs, polygon_runs, run_sums, union_runs
 from salanalysis.errors import InputError
 
-__all__ = ["process_chunk", "read_map_native", "init_worker"]
-
-
-def init_worker() -> None:
-    """Worker-process initialiser: one OpenCV thread per process (the pool is the parallelism)."""
-    cv2.setNumThreads(1)
+__all__ = ["process_chunk", "read_map_native", "normalize_values"]
 
 
 def read_map_native(path: str | os.PathLike, height: int, width: int) -> np.ndarray:
@@ -100,31 +95,44 @@ def _rle_runs(ann_id: int, rle: dict, height: int, width: int) -> tuple[np.ndarr
     return mask_runs(mask)
 
 
+def _column_major(arr: np.ndarray) -> np.ndarray:
+    """The map in column-major order (index ``x * h + y``) plus one spare element."""
+    h, w = arr.shape
+    flat = np.empty(h * w + 1, dtype=arr.dtype)
+    flat[-1] = 0
+    view = flat[:-1].reshape(w, h)
+    out = None
+    if arr.dtype in (np.uint8, np.uint16, np.float32, np.float64):
+        out = cv2.transpose(np.ascontiguousarray(arr), dst=view)  # ~10x faster than NumPy
+    if out is None or not np.shares_memory(out, flat):
+        view[...] = arr.T
+    return flat
+
+
 def _sal_stats(
     arr: np.ndarray, g: np.ndarray, s: np.ndarray, e: np.ndarray, count: np.ndarray, normalize: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    h, w = arr.shape
     n_obj = len(count)
     smax = np.full(n_obj, np.nan)
     smean = np.full(n_obj, np.nan)
     if len(s) == 0:
         return smax, smean
-    flat = np.empty(
-        h * w + 1, dtype=arr.dtype
-    )  # column-major, one spare slot so ends index in range
-    flat[:-1].reshape(w, h)[...] = arr.T
-    flat[-1] = 0
+    flat = _column_major(arr)
+    # reduceat reduces [idx[i], idx[i+1]); runs in decreasing start order make the
+    # in-between segments [end_k, start_k+1) empty (one element) instead of long gaps
+    order = np.argsort(-s, kind="stable")
     idx = np.empty(2 * len(s), dtype=np.intp)
-    idx[0::2] = s
-    idx[1::2] = e
-    run_max = np.maximum.reduceat(flat, idx)[0::2]
+    idx[0::2] = s[order]
+    idx[1::2] = e[order]
+    run_max = np.empty(len(s), dtype=arr.dtype)
+    run_sum = np.empty(len(s), dtype=np.float64)
+    run_max[order] = np.maximum.reduceat(flat, idx)[0::2]
     acc = np.int64 if arr.dtype.kind in "ui" else np.float64
-    run_sum = np.add.reduceat(flat, idx, dtype=acc)[0::2]
+    run_sum[order] = np.add.reduceat(flat, idx, dtype=acc)[0::2]
     # runs are sorted by object: reduce per object over its block of runs
     objs, first = np.unique(g, return_index=True)
     omax = np.maximum.reduceat(run_max, first)
-    osum = np.add.reduceat(run_sum, first).astype(np.float64)
-    mean_raw = osum / count[objs]
+    mean_raw = np.add.reduceat(run_sum, first) / count[objs]
     if normalize:
         lo, hi = float(arr.min()), float(arr.max())
         smax[objs] = normalize_values(omax, lo, hi)

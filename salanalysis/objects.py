@@ -50,7 +50,7 @@ Edge cases (each documented, counted or an :class:`~salanalysis.errors.InputErro
   an empty segmentation): ``area_px = 0`` and NaN centroid, centre distance
   and saliency, counted in ``ObjectTables.n_zero_area``.
 - A polygon lying entirely outside its image, or with a vertex farther than
-  one image size beyond the border, a non-finite coordinate, an odd number of
+  ``max(W, H, 64)`` pixels beyond the border, a non-finite coordinate, an odd number of
   coordinates, an RLE whose size is not its image's, or no segmentation:
   ``InputError`` naming the annotation.
 - A polygon crossing the image border is clipped to the image (as pycocotools
@@ -74,7 +74,7 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 from tqdm.auto import tqdm
 
-from salanalysis._objects_worker import init_worker, process_chunk
+from salanalysis._objects_worker import process_chunk
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.maps import MapSource
@@ -313,7 +313,8 @@ def _prepare(annotations: Annotations) -> _Prepared:
         pymin = np.minimum.reduceat(xy[:, 1], first)
         pymax = np.maximum.reduceat(xy[:, 1], first)
         W, H = obj_w[obj_of_poly], obj_h[obj_of_poly]
-        far = (pxmin < -W) | (pxmax > 2 * W) | (pymin < -H) | (pymax > 2 * H)
+        margin = np.maximum(np.maximum(W, H), 64)
+        far = (pxmin < -margin) | (pxmax > W + margin) | (pymin < -margin) | (pymax > H + margin)
         if far.any():
             k = obj_of_poly[np.argmax(far)]
             raise InputError(
@@ -412,7 +413,8 @@ def _chunks(
 
 def _pool_context() -> mp.context.BaseContext:
     # fork: workers share the parent's memory and need no `if __name__ == "__main__"`
-    # guard in the caller's script; spawn where fork does not exist.
+    # guard in the caller's script; spawn where fork does not exist. (Workers must not
+    # call cv2.setNumThreads: after a fork from a parent that used OpenCV it deadlocks.)
     methods = mp.get_all_start_methods()
     return mp.get_context("fork" if "fork" in methods else "spawn")
 
@@ -428,7 +430,7 @@ def _run_chunks(
                 bar.update(len(ch["height"]))
         return results
     # the pool is started before the progress bar (whose monitor thread must not be forked)
-    with _pool_context().Pool(processes=min(jobs, n_chunks), initializer=init_worker) as pool:
+    with _pool_context().Pool(processes=min(jobs, n_chunks)) as pool:
         with tqdm(total=n_images, disable=not progress, unit="img", desc="objects") as bar:
             # imap pulls chunks lazily through a bounded pipe: memory follows the chunks in flight
             for res in pool.imap(process_chunk, chunks, chunksize=1):
