@@ -455,7 +455,7 @@ def demo_config() -> Config:
             "detections": {"path": str(d.detections), "label": "sample detections"},
         },
         "compare": {"a": "prior", "b": "detections"},
-        "analysis": {"primary": "detections", "n_boot": 1000, "min_images": 5},
+        "analysis": {"primary": "detections", "n_boot": 1000, "min_images": 5, "jobs": 1},
     }
     return config_from_dict(data, "bundled demo", base=d.root)
 

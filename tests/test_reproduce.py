@@ -83,7 +83,7 @@ def make_tiny(root: Path, *, n_images: int = 40, seed: int = 0,
     cfg.write_text(
         '[inputs]\nannotations = "ann.json"\n[saliency]\nrand = "maps"\n'
         f'[scores.a]\npath = "scores_a.csv"\nlabel = "model {EVIL}"\n'
-        '[scores.b]\npath = "scores_b.csv"\n[analysis]\nn_boot = 100\nmin_images = 3\n'
+        '[scores.b]\npath = "scores_b.csv"\n[analysis]\nn_boot = 100\nmin_images = 3\njobs = 1\n'
     )
     return cfg
 
