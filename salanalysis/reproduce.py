@@ -421,6 +421,32 @@ def _input_rows(run: _Run) -> pd.DataFrame:
     return df
 
 
+def _with_object_counts(inputs: pd.DataFrame, meta: dict, n_objects: int) -> pd.DataFrame:
+    """Add the object table's counts (objects without a map, zero-area masks, ...) to the inputs."""
+    rows = []
+    ann = inputs[inputs["kind"] == "annotations"].iloc[0]
+    base = {"kind": "annotations", "name": "annotations", "label": ann["label"], "origin": ann["origin"],
+            "sha256": ann["sha256"]}
+    rows.append({**base, "item": "objects in the object table", "value": n_objects})
+    for key, item in (("n_zero_area", "objects with a zero-area mask"),
+                      ("n_clipped", "masks clipped to the image"),
+                      ("n_dropped_polygons", "degenerate polygons ignored")):
+        if key in meta:
+            rows.append({**base, "item": item, "value": int(meta[key])})
+    sal = inputs[inputs["kind"] == "saliency"].drop_duplicates("name")
+    for _, r in sal.iterrows():
+        if r["name"] in meta.get("missing_maps", {}):
+            rows.append({"kind": "saliency", "name": r["name"], "label": r["label"], "origin": r["origin"],
+                         "sha256": r["sha256"], "item": "objects without a map (NaN)",
+                         "value": int(meta["missing_maps"][r["name"]])})
+    out = pd.concat([inputs, pd.DataFrame(rows)], ignore_index=True)
+    out["value"] = out["value"].astype(np.int64)
+    order = {"annotations": 0, "scores": 1, "saliency": 2, "checkpoint": 3, "cam": 4}
+    rank = out["kind"].map(order).to_numpy() * 1000 + out["name"].map(
+        {n: i for i, n in enumerate(dict.fromkeys(out["name"]))}).to_numpy()
+    return out.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+
+
 # --------------------------------------------------------------- the stages
 def _stage_inputs(run: _Run) -> _StageData:
     params = {"annotations": run.ann_digest,
@@ -843,6 +869,7 @@ def reproduce(
     map_dirs = _stage_maps(run)
     obj = _stage_objects(run, map_dirs)
     objects, images = obj.tables["objects"], obj.tables["images"]
+    inputs = _with_object_counts(inputs, obj.meta, len(objects))
     met = _stage_metrics(run)
     st = _stage_stats(run, objects, met.tables["per_class"]).tables
     cl = _stage_clutter(run).tables

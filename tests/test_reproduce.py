@@ -96,7 +96,7 @@ def demo_run(tmp_path_factory):
     return out, first
 
 
-def test_demo_writes_every_promised_file(demo_run):
+def test_demo_writes_every_promised_file(demo_run, demo_ann):
     out, res = demo_run
     expected = [out / "report.html", out / "config.resolved.toml", out / "stages.json",
                 out / "objects.parquet", out / "images.csv"]
@@ -121,6 +121,16 @@ def test_demo_writes_every_promised_file(demo_run):
     objects = pd.read_parquet(out / "objects.parquet")
     assert len(objects) == 830
     assert {"score_detections", "detected_prior", "sal_max_salicon", "sal_max_center"} <= set(objects.columns)
+    # inputs with provenance and counts: only images 192 and 208 have a SALICON map
+    inputs = pd.read_csv(out / "tables" / "inputs.csv")
+    row = inputs[(inputs["name"] == "salicon") & (inputs["item"] == "objects without a map (NaN)")]
+    inst = demo_ann.instances_for(False)
+    assert int(row["value"].iloc[0]) == int((~inst["image_id"].isin([192, 208])).sum())
+    assert int(objects["sal_max_salicon"].notna().sum()) == int(inst["image_id"].isin([192, 208]).sum())
+    sha = inputs.loc[inputs["kind"] == "annotations", "sha256"].iloc[0]
+    import hashlib
+
+    assert hashlib.sha256(demo_ann.path.read_bytes()).hexdigest().startswith(sha)
     # the resolved configuration reruns as is
     again = load_config(out / "config.resolved.toml")
     assert [s.name for s in again.scores] == ["prior", "detections"]
