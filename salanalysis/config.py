@@ -351,6 +351,12 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         c.fail("'cam.checkpoints' needs 'inputs.images' (the image folder)")
     if checkpoints and len(checkpoints) != 2:
         c.fail("'cam.checkpoints' needs exactly two models (A and B of Fig. 5)")
+    if checkpoints:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            c.fail("'cam.checkpoints' needs torch: pip install 'salanalysis[train]' "
+                   "(or give the folder of `salanalysis cam` as 'cam.output')")
 
     analysis = c.table(data.get("analysis", {}), "analysis")
     c.keys(analysis, set(_ANALYSIS_DEFAULTS), "analysis")

@@ -119,7 +119,8 @@ def clutter() -> pd.DataFrame:
             rows.append({"model": model, "group": str(k) if k < 5 else ">=5", "n_objects": k,
                          "is_tail": k == 5, "n_images": 100 - 10 * k, "n_classes": 60,
                          "n_classes_excluded": 20, "mAP": m, "mAP_smoothed": m + 0.001,
-                         "ci95_low": m - 0.05, "ci95_high": m + 0.05})
+                         "ci95_low": m - 0.05, "ci95_high": m + 0.05,
+                         "ci95_low_smoothed": m - 0.03, "ci95_high_smoothed": m + 0.03})
     return pd.DataFrame(rows)
 
 
@@ -131,10 +132,18 @@ def test_clutter_lines_bands_ticks(clutter):
     assert ax.lines[0].get_ydata() == pytest.approx(clutter.loc[clutter.model == "base", "mAP_smoothed"])
     assert _hex(ax.lines[0].get_color()) == colors["base"].lower()
     assert len(ax.collections) == 2  # bootstrap bands
+    # the band of the smoothed line is the smoothed curve's interval
+    ys = ax.collections[0].get_paths()[0].vertices[:, 1]
+    base = clutter.loc[clutter.model == "base", "mAP"].to_numpy()
+    assert ys.min() == pytest.approx(base.min() - 0.03) and ys.max() == pytest.approx(base.max() + 0.03)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4", ">=5"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Baseline", "dual"]
     ax2 = plotting.plot_clutter(clutter, smoothed=False, bands=False, ax=plt.figure().gca())
     assert len(ax2.lines) == 2 and len(ax2.collections) == 0
+    ax3 = plotting.plot_clutter(clutter, smoothed=False, ax=plt.figure().gca())
+    ys = ax3.collections[1].get_paths()[0].vertices[:, 1]
+    dual = clutter.loc[clutter.model == "dual", "mAP"].to_numpy()
+    assert ys.min() == pytest.approx(dual.min() - 0.05) and ys.max() == pytest.approx(dual.max() + 0.05)
     assert ax2.lines[1].get_ydata() == pytest.approx(clutter.loc[clutter.model == "dual", "mAP"])
 
 
