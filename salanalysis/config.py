@@ -34,6 +34,7 @@ Layout (every table optional except ``[inputs]`` and ``[scores]``)::
     # ... or two checkpoints (A, B) to compute CAMs from (needs torch and [inputs] images)
     checkpoints = { baseline = "baseline.pt", dualstream = "dualstream.pt" }
     max_images = 8             # CAMs rendered for at most this many images
+    input_size = 224           # short side of the model input (the training scale)
 
     [analysis]
     threshold = 0.5            # score >= threshold: detected
@@ -92,7 +93,7 @@ _SECTIONS = {"inputs", "saliency", "scores", "compare", "cam", "analysis", "outp
 _INPUT_KEYS = {"annotations", "images"}
 _SOURCE_KEYS = {"path", "builtin", "label"}
 _SCORE_KEYS = {"path", "builtin", "label", "logits"}
-_CAM_KEYS = {"output", "checkpoints", "max_images"}
+_CAM_KEYS = {"output", "checkpoints", "max_images", "input_size"}
 _ANALYSIS_DEFAULTS: dict[str, Any] = {
     "threshold": 0.5,
     "seed": 0,
@@ -159,9 +160,10 @@ class Config:
     compare
         Names (A, B) of the two score sets compared in Fig. 3 and 4, or ``None``
         when fewer than two score sets are configured.
-    cam_output, cam_checkpoints, cam_max_images
-        An existing CAM output folder, or checkpoints to compute CAMs from, and
-        how many images to render CAMs for.
+    cam_output, cam_checkpoints, cam_max_images, cam_input_size
+        An existing CAM output folder, or two checkpoints (A, B; the names label
+        the models, with a score set's label when the names match) to compute
+        CAMs from, how many images to render CAMs for, and the input size.
     threshold, seed, n_boot, cf1, clutter_k, min_images, primary, jobs
         Analysis parameters (see the module docstring).
     out
@@ -177,6 +179,7 @@ class Config:
     cam_output: Path | None = None
     cam_checkpoints: dict[str, Path] = field(default_factory=dict)
     cam_max_images: int = 8
+    cam_input_size: int = 224
     threshold: float = 0.5
     seed: int = 0
     n_boot: int = 1000
@@ -208,6 +211,7 @@ class Config:
         if self.cam_checkpoints:
             cam["checkpoints"] = {k: str(v) for k, v in self.cam_checkpoints.items()}
             cam["max_images"] = self.cam_max_images
+            cam["input_size"] = self.cam_input_size
         if cam:
             d["cam"] = cam
         d["analysis"] = {k: getattr(self, k) for k in _ANALYSIS_DEFAULTS}
@@ -342,10 +346,12 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
     cam_max = cam.get("max_images", 8)
     if isinstance(cam_max, bool) or not isinstance(cam_max, int) or cam_max < 1:
         c.fail(f"'cam.max_images' must be an integer >= 1, got {cam_max!r}")
+    cam_size = cam.get("input_size", 224)
+    if isinstance(cam_size, bool) or not isinstance(cam_size, int) or cam_size < 32:
+        c.fail(f"'cam.input_size' must be an integer >= 32, got {cam_size!r}")
     checkpoints: dict[str, Path] = {}
     for name, value in c.table(cam.get("checkpoints", {}), "cam.checkpoints").items():
-        if name not in names:
-            c.fail(f"'cam.checkpoints.{name}' is not a score set (have: {', '.join(names)})")
+        c.name(name, "cam.checkpoints")
         checkpoints[name] = c.file(value, f"cam.checkpoints.{name}")
     if checkpoints and images is None:
         c.fail("'cam.checkpoints' needs 'inputs.images' (the image folder)")
@@ -391,6 +397,7 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
     return Config(
         source=str(path), annotations=annotations, images=images, saliency=saliency, scores=scores,
         compare=compare, cam_output=cam_output, cam_checkpoints=checkpoints, cam_max_images=cam_max,
+        cam_input_size=cam_size,
         threshold=float(thr), seed=a["seed"], n_boot=a["n_boot"], cf1=a["cf1"],
         clutter_k=a["clutter_k"], min_images=a["min_images"], primary=primary or names[0],
         jobs=a["jobs"], out=out,

@@ -627,14 +627,15 @@ def _stage_cam(run: _Run) -> tuple[list[dict], Path] | None:
         return None
     names = list(cfg.cam_checkpoints)
     params = {"checkpoints": [(k, _file_digest(p, run.digests)) for k, p in cfg.cam_checkpoints.items()],
-              "threshold": cfg.threshold, "max_images": cfg.cam_max_images,
+              "threshold": cfg.threshold, "max_images": cfg.cam_max_images, "input_size": cfg.cam_input_size,
               "images": str(cfg.images), "annotations": run.ann_digest}
 
     def compute(work: Path) -> _StageData:
         from salanalysis.dualstream import cam as cam_mod  # torch, only here
 
         cam_mod.run_cams([(n, cfg.cam_checkpoints[n]) for n in names], run.ann, cfg.images, work / "cam",
-                         threshold=cfg.threshold, max_images=cfg.cam_max_images, progress=run.progress)
+                         threshold=cfg.threshold, max_images=cfg.cam_max_images,
+                         input_size=cfg.cam_input_size, progress=run.progress)
         return _StageData(files={"cam": work / "cam"})
 
     data = run.stage("cam", params, [], compute)
@@ -953,7 +954,7 @@ def reproduce(
             "Gaussian at the image centre) is a control covering every image. With 100 images, every "
             "interval is wide: the demo shows the pipeline, not the paper's numbers.",
         ]
-    mo = int(obj.meta.get("missing_maps", {}) and sum(obj.meta["missing_maps"].values()))
+    mo = int(sum(obj.meta.get("missing_maps", {}).values()))
     if mo:
         notes.append("Objects without a saliency map (NaN, left out of saliency analyses): "
                      + ", ".join(f"{k}: {v}" for k, v in obj.meta["missing_maps"].items()) + ".")

@@ -110,8 +110,13 @@ def test_resolved_config_round_trips(files):
         (lambda t: t.replace("[scores.det]", "[scores.2det]"), "name 'scores.2det' must start with a letter"),
         (lambda t: t + '\n[cam]\ncheckpoints = { det = "ck_a.pt", prior = "ck_b.pt" }\n',
          "'cam.checkpoints' needs 'inputs.images'"),
-        (lambda t: t + '\n[cam]\ncheckpoints = { det = "ck_a.pt", dual = "ck_b.pt" }\n',
-         "'cam.checkpoints.dual' is not a score set"),
+        (lambda t: t + '\n[inputs.x]\n', "unknown key 'inputs.x'"),
+        (lambda t: t.replace('annotations = "ann.json"', 'annotations = "ann.json"\nimages = "maps"')
+         + '\n[cam]\ncheckpoints = { det = "ck_a.pt" }\n', "needs exactly two models"),
+        (lambda t: t.replace('annotations = "ann.json"', 'annotations = "ann.json"\nimages = "maps"')
+         + '\n[cam]\ncheckpoints = { a = "ck_a.pt", b = "ck_b.pt" }\ninput_size = 8\n',
+         "'cam.input_size' must be an integer >= 32"),
+        (lambda t: t + '\n[cam]\noutput = "maps"\nmax_images = 0\n', "no cam_manifest.json"),
         (lambda t: t + '\n[cam]\noutput = "maps"\n', "no cam_manifest.json"),
         (lambda t: t + '\n[analysis]\n', "invalid TOML"),
     ],

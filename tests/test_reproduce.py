@@ -271,3 +271,46 @@ def test_class_prior_ap_equals_prevalence(demo_ann):
     raw = json.loads(demo_ann.path.read_text())
     n_person = len({a["image_id"] for a in raw["annotations"] if a["category_id"] == 1})
     assert s.scores[5, demo_ann.category_index(1)] == pytest.approx(n_person / len(raw["images"]))
+
+
+def test_cams_from_checkpoints(tmp_path, demo, demo_ann):
+    """[cam] checkpoints: reproduce runs the CAM module (torch) and draws Fig. 5 from its manifest."""
+    torch = pytest.importorskip("torch")  # the train extra; CI installs it
+    from salanalysis.dualstream.data import subset_annotations
+    from salanalysis.dualstream.engine import save_checkpoint
+    from salanalysis.dualstream.models import Baseline, DualStream, model_meta
+
+    ann = subset_annotations(demo_ann, (192, 208))
+    (tmp_path / "ann.json").write_text(json.dumps(ann.coco.dataset))
+    torch.manual_seed(0)
+    for name, model, sign in (("base", Baseline(80), -1.0), ("dual", DualStream(80), 1.0)):
+        with torch.no_grad():  # A: every class ~0, B: every class ~1 -> every ground-truth pair selected
+            model.fc.weight.mul_(1e-4)
+            model.fc.bias.copy_(torch.tensor([-30.0 * sign, 30.0 * sign] * 80))
+        save_checkpoint(tmp_path / f"{name}.pt",
+                        {"model": model.eval().state_dict(),
+                         "meta": model_meta(model, ann.category_ids, ann.category_names)})
+    (tmp_path / "cfg.toml").write_text(
+        f'[inputs]\nannotations = "ann.json"\nimages = "{demo.images}"\n'
+        '[scores.prior]\nbuiltin = "class-prior"\n'
+        '[cam]\ncheckpoints = { base = "base.pt", dual = "dual.pt" }\nmax_images = 1\ninput_size = 64\n'
+        '[analysis]\nn_boot = 100\njobs = 1\n')
+    res = reproduce(load_config(tmp_path / "cfg.toml"), tmp_path / "out")
+    status = {r.stage: r.status for r in res.stages}
+    assert status["cam"] == "computed"
+    # one score set, no saliency: only the two-model outputs are missing
+    assert {w for w, _ in res.not_produced} == {
+        "Fig. 4: per-category AP difference", TABLES["clutter_difference"], TABLES["compare_categories"],
+        TABLES["compare_summary"]}
+    assert (tmp_path / "out" / "figures" / "fig5_cam.png").is_file()
+    cams = list((tmp_path / "out" / ".cache" / "cam").rglob("cam_manifest.json"))
+    (manifest,) = [json.loads(p.read_text()) for p in cams]
+    labels = ann.label_matrix(include_crowd=True)
+    assert len({r["image_id"] for r in manifest}) == 1  # max_images = 1
+    assert len(manifest) == labels[ann.image_index(manifest[0]["image_id"])].sum()
+    assert [m["model"] for m in manifest[0]["models"]] == ["base", "dual"]
+    html_text = (tmp_path / "out" / "report.html").read_text()
+    assert "A = &#x27;base&#x27; misses" in html_text
+    # a second run reuses the CAMs
+    again = reproduce(load_config(tmp_path / "cfg.toml"), tmp_path / "out")
+    assert {r.stage: r.status for r in again.stages}["cam"] == "cached"
