@@ -241,6 +241,13 @@ class _Cache:
         final = self.entry(stage, key)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+        try:
+            return self._store(stage, key, data, final, tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _store(self, stage: str, key: str, data: _StageData, final: Path, tmp: Path) -> _StageData:
         tables_meta = {}
         for name, df in data.tables.items():
             df.to_parquet(tmp / f"{name}.parquet", index=False)
@@ -349,7 +356,7 @@ class _Run:
 
     # ---- the stage runner
     def stage(self, name: str, params: dict, upstream: list[str], compute: Callable[[Path], _StageData],
-              note: Callable[[_StageData], str] | None = None) -> _StageData:
+              note: Callable[[_StageData], str] | None = None, writes_files: bool = False) -> _StageData:
         key = _key(name, STAGES[name], __version__, params, [self.keys[u] for u in upstream],
                    self.code_digest(name))
         self.keys[name] = key
@@ -359,12 +366,15 @@ class _Run:
         if data is None:
             status = "computed"
             self.log(f"[{name}] computing ...")
-            work = self.cache.workdir(name)
-            try:
-                data = self.cache.store(name, key, compute(work), workdir=work)
-            finally:
-                if work.exists():
-                    shutil.rmtree(work, ignore_errors=True)
+            if not writes_files:  # compute first: bad input fails before anything is created
+                data = self.cache.store(name, key, compute(Path()))
+            else:
+                work = self.cache.workdir(name)
+                try:
+                    data = self.cache.store(name, key, compute(work), workdir=work)
+                finally:
+                    if work.exists():
+                        shutil.rmtree(work, ignore_errors=True)
         rec = StageRecord(name, status, key[:12], time.perf_counter() - t0, note(data) if note else "")
         self.records.append(rec)
         self.log(f"[{name}] {status} in {rec.seconds:.2f} s {rec.note}".rstrip())
@@ -473,7 +483,8 @@ def _stage_maps(run: _Run) -> dict[str, Path]:
         return _StageData(files=files)
 
     data = run.stage("maps", params, [], compute,
-                     note=lambda d: f"{len(builtins)} built-in source(s)" if builtins else "none needed")
+                     note=lambda d: f"{len(builtins)} built-in source(s)" if builtins else "none needed",
+                     writes_files=True)
     return {s.name: (data.files[s.name] if s.builtin else s.path) for s in run.cfg.saliency}
 
 
@@ -638,7 +649,7 @@ def _stage_cam(run: _Run) -> tuple[list[dict], Path] | None:
                          input_size=cfg.cam_input_size, progress=run.progress)
         return _StageData(files={"cam": work / "cam"})
 
-    data = run.stage("cam", params, [], compute)
+    data = run.stage("cam", params, [], compute, writes_files=True)
     return _read_cam_manifest(data.files["cam"]), data.files["cam"]
 
 
@@ -787,7 +798,7 @@ def _stage_figures(run: _Run, objects, st, cl, cmp, cam) -> _StageData:
     upstream = [u for u in ("objects", "stats", "clutter", "compare") if u in run.keys]
     return run.stage("figures", params, upstream,
                      lambda work: _draw_figures(run, work, objects, st, cl, cmp, cam),
-                     note=lambda d: f"{len(d.meta['captions'])} figures")
+                     note=lambda d: f"{len(d.meta['captions'])} figures", writes_files=True)
 
 
 # ------------------------------------------------------------------ outputs

@@ -314,3 +314,14 @@ def test_cams_from_checkpoints(tmp_path, demo, demo_ann):
     # a second run reuses the CAMs
     again = reproduce(load_config(tmp_path / "cfg.toml"), tmp_path / "out")
     assert {r.stage: r.status for r in again.stages}["cam"] == "cached"
+
+
+def test_bad_score_file_fails_before_anything_is_written(tmp_path, capsys):
+    cfg_path = make_tiny(tmp_path / "data", names=("cat", "dog", "bird"))
+    scores_b = tmp_path / "data" / "scores_b.csv"
+    scores_b.write_text(scores_b.read_text().replace("image_id,category_id,score\n1,1,", "image_id,category_id,score\n1,1,nan#"))
+    out = tmp_path / "out"
+    assert cli.main(["reproduce", "--config", str(cfg_path), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("salanalysis: error: ") and "scores_b.csv" in err and err.count("\n") == 1
+    assert not out.exists()
