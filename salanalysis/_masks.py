@@ -40,7 +40,7 @@ _SCALE = 5.0
 _INT_MIN = -(2**31)  # what x86 gives for (int)NaN in pycocotools' degenerate edges
 
 
-def _edges(coords: np.ndarray, n_vertices: np.ndarray) -> dict:
+def _edges(coords: np.ndarray, n_vertices: np.ndarray, hp: np.ndarray, wp: np.ndarray) -> dict:
     """Steps 1 and the per-edge constants of step 2 (one entry per edge = per vertex)."""
     xy = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
     # step 1: x[j] = (int)(scale * xy + .5), truncation toward zero as the C cast
@@ -72,6 +72,7 @@ def _edges(coords: np.ndarray, n_vertices: np.ndarray) -> dict:
         # the walk's interpolated coordinate starts at ys2 (horizontal-major) or xs2
         "i0": np.where(horiz, ys2, xs2).astype(np.float64),
         "j0": np.where(horiz, xs2, ys2),
+        "h": hp[pid], "w": wp[pid],  # the polygon's image size
     }  # fmt: skip
 
 
@@ -92,17 +93,18 @@ def _walk(E: dict, e: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _toggle_rows(
-    umin: np.ndarray, vmin: np.ndarray, h: int, w: int
+    umin: np.ndarray, vmin: np.ndarray, h: np.ndarray, w: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Step 3 for crossings with ``min(u)`` and ``min(v)``: keep mask and positions."""
     xd = (umin.astype(np.float64) + 0.5) / _SCALE - 0.5
     keep = (np.floor(xd) == xd) & (xd >= 0) & (xd <= w - 1)
+    h = h[keep]
     yd = (vmin[keep].astype(np.float64) + 0.5) / _SCALE - 0.5
-    yd = np.ceil(np.clip(yd, 0, h))
+    yd = np.ceil(np.minimum(np.maximum(yd, 0), h))
     return keep, xd[keep].astype(np.int64) * h + yd.astype(np.int64)
 
 
-def _toggles_dense(E: dict, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+def _toggles_dense(E: dict) -> tuple[np.ndarray, np.ndarray]:
     """Toggles from every point of the walk, literally as ``rleFrPoly`` (the slow reference)."""
     npts = E["L"] + 1
     m = int(npts.sum())
@@ -114,7 +116,8 @@ def _toggles_dense(E: dict, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     cross = (pid[1:] == pid[:-1]) & (u[1:] != u[:-1])
     u0, u1, v0, v1 = u[:-1][cross], u[1:][cross], v[:-1][cross], v[1:][cross]
     umin = np.where(u1 < u0, u1, u1 - 1)
-    keep, pos = _toggle_rows(umin, np.minimum(v0, v1), h, w)
+    e1 = e[1:][cross]
+    keep, pos = _toggle_rows(umin, np.minimum(v0, v1), E["h"][e1], E["w"][e1])
     return pid[1:][cross][keep], pos
 
 
@@ -122,7 +125,7 @@ def _ceil_div(a: np.ndarray, b: int) -> np.ndarray:
     return -((-a) // b)
 
 
-def _toggles_sparse(E: dict, h: int, w: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _toggles_sparse(E: dict) -> tuple[np.ndarray, np.ndarray] | None:
     """The same toggles, computing only the walk's points next to a pixel-centre column.
 
     Within an edge the walk's ``u`` is monotone and moves by at most one per
@@ -138,7 +141,7 @@ def _toggles_sparse(E: dict, h: int, w: int) -> tuple[np.ndarray, np.ndarray] | 
     pids, poss = [], []
     # horizontal-major edges: u = xs2 + t exactly; pairs (t, t + 1) with xs2 + t = 5 x + 2
     lo = np.maximum(_ceil_div(xs2 - 2, 5), 0)
-    hi = np.minimum((xs2 + L - 3) // 5, w - 1)
+    hi = np.minimum((xs2 + L - 3) // 5, E["w"] - 1)
     n = np.where(horiz, np.maximum(hi - lo + 1, 0), 0)
     if n.sum():
         e = np.repeat(ar, n)
@@ -146,7 +149,7 @@ def _toggles_sparse(E: dict, h: int, w: int) -> tuple[np.ndarray, np.ndarray] | 
         t = 5 * x + 2 - xs2[e]
         ne = len(e)
         v = _interp(E, np.concatenate([e, e]), np.concatenate([t, t + 1]))
-        keep, pos = _toggle_rows(5 * x + 2, np.minimum(v[:ne], v[ne:]), h, w)
+        keep, pos = _toggle_rows(5 * x + 2, np.minimum(v[:ne], v[ne:]), E["h"][e], E["w"][e])
         pids.append(E["pid"][e][keep])
         poss.append(pos)
     # vertical-major edges: u = (int)(xs2 + s t + .5), monotone in t
@@ -159,7 +162,7 @@ def _toggles_sparse(E: dict, h: int, w: int) -> tuple[np.ndarray, np.ndarray] | 
         u0, uL = ends[: len(vert)], ends[len(vert) :]
         up = s > 0
         lo = np.maximum(_ceil_div(np.where(up, u0, uL) - 2, 5), 0)
-        hi = np.minimum((np.where(up, uL, u0) - 3) // 5, w - 1)
+        hi = np.minimum((np.where(up, uL, u0) - 3) // 5, E["w"][vert] - 1)
         n = np.maximum(hi - lo + 1, 0)
         if n.sum():
             k = np.repeat(np.arange(len(vert)), n)
@@ -187,7 +190,7 @@ def _toggles_sparse(E: dict, h: int, w: int) -> tuple[np.ndarray, np.ndarray] | 
             if not (np.minimum(ua, ub) == 5 * x + 2).all() or not (np.abs(ua - ub) == 1).all():
                 return None
             ys = E["ys2"][e] + t_star  # v = ys2 + t: the smaller of the pair
-            keep, pos = _toggle_rows(5 * x + 2, ys, h, w)
+            keep, pos = _toggle_rows(5 * x + 2, ys, E["h"][e], E["w"][e])
             pids.append(E["pid"][e][keep])
             poss.append(pos)
     # junctions: last point of an edge (in walk order) and first point of the next edge
@@ -199,8 +202,9 @@ def _toggles_sparse(E: dict, h: int, w: int) -> tuple[np.ndarray, np.ndarray] | 
         cross = ua != ub
         ua, va, ub, vb = ua[cross], va[cross], ub[cross], vb[cross]
         umin = np.where(ub < ua, ub, ub - 1)
-        keep, pos = _toggle_rows(umin, np.minimum(va, vb), h, w)
-        pids.append(E["pid"][nxt][cross][keep])
+        nc = nxt[cross]
+        keep, pos = _toggle_rows(umin, np.minimum(va, vb), E["h"][nc], E["w"][nc])
+        pids.append(E["pid"][nc][keep])
         poss.append(pos)
     if not pids:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -220,7 +224,8 @@ def polygon_runs(
         Vertices per polygon (``len(polygon) // 2``); polygons with 0 vertices
         are allowed (no pixels).
     height, width
-        The image size (pixels outside it are clipped as pycocotools does).
+        The image size, one for all polygons or one per polygon (pixels
+        outside it are clipped as pycocotools does).
     dense
         Walk every point of the 5x boundary as pycocotools does (slower; the
         default computes only the points next to pixel-centre columns, with
@@ -233,23 +238,24 @@ def polygon_runs(
         indices (``x * height + y``) of polygon ``poly``; runs of a polygon are
         sorted and disjoint, empty runs are dropped.
     """
-    h, w = int(height), int(width)
     n_vertices = np.asarray(n_vertices, dtype=np.int64)
     n_poly = len(n_vertices)
+    hp = np.broadcast_to(np.asarray(height, dtype=np.int64), (n_poly,))
+    wp = np.broadcast_to(np.asarray(width, dtype=np.int64), (n_poly,))
     empty = np.zeros(0, dtype=np.int64)
     if n_poly == 0 or n_vertices.sum() == 0:
         return empty, empty, empty
-    E = _edges(coords, n_vertices)
-    toggles = None if dense else _toggles_sparse(E, h, w)
+    E = _edges(coords, n_vertices, hp, wp)
+    toggles = None if dense else _toggles_sparse(E)
     if toggles is None:
-        toggles = _toggles_dense(E, h, w)
+        toggles = _toggles_dense(E)
     tp, pos = toggles
     # parity of the toggles per polygon; an odd count closes at h * w (the C sentinel)
     counts = np.bincount(tp, minlength=n_poly)
     odd = np.flatnonzero(counts % 2 == 1)
     if len(odd):
         tp = np.concatenate([tp, odd])
-        pos = np.concatenate([pos, np.full(len(odd), h * w, dtype=np.int64)])
+        pos = np.concatenate([pos, hp[odd] * wp[odd]])
     if len(tp) == 0:
         return empty, empty, empty
     order = np.lexsort((pos, tp))
@@ -328,7 +334,7 @@ def run_sums(
     The centroid of a group is ``(sum_x / count, sum_y / count)`` with pixel
     centres at integer coordinates.
     """
-    h = int(height)
+    h = np.asarray(height, dtype=np.int64)  # one height, or one per run
     sx1, sy1 = _index_sums(end, h)
     sx0, sy0 = _index_sums(start, h)
     # float64 bincount is exact while the sums stay below 2**53 (images below ~10^5 x 10^5)

@@ -144,51 +144,54 @@ def _sal_stats(
 
 
 def process_chunk(chunk: dict) -> dict:
-    """Object statistics for one chunk of images (see the module docstring)."""
+    """Object statistics for one chunk of images (see the module docstring).
+
+    The mask geometry of all the chunk's objects is computed in one vectorised
+    pass (each run indexes its own image's column-major pixels); the maps are
+    then read one image at a time.
+    """
     heights, widths = chunk["height"], chunk["width"]
     obj_per_img, poly_per_obj, vert_per_poly = chunk["n_obj"], chunk["n_poly"], chunk["n_vert"]
-    coords = chunk["coords"]
     rles: dict[int, tuple[int, dict]] = chunk["rles"]
     maps: list[list[str | None]] = chunk["maps"]
     normalize: list[bool] = chunk["normalize"]
     n_src = len(maps)
-    n_obj_total = int(obj_per_img.sum())
-    area = np.zeros(n_obj_total, dtype=np.int64)
-    sum_x = np.zeros(n_obj_total, dtype=np.int64)
-    sum_y = np.zeros(n_obj_total, dtype=np.int64)
-    sal_max = np.full((n_src, n_obj_total), np.nan)
-    sal_mean = np.full((n_src, n_obj_total), np.nan)
-
-    obj_off = np.concatenate([[0], np.cumsum(obj_per_img)])
-    poly_off = np.concatenate([[0], np.cumsum(poly_per_obj)])
-    vert_off = np.concatenate([[0], np.cumsum(vert_per_poly)])
-    for i in range(len(heights)):
-        h, w = int(heights[i]), int(widths[i])
-        o0, o1 = int(obj_off[i]), int(obj_off[i + 1])
-        n_obj = o1 - o0
-        p0, p1 = int(poly_off[o0]), int(poly_off[o1])
-        v0, v1 = int(vert_off[p0]), int(vert_off[p1])
-        poly_obj = np.repeat(np.arange(n_obj, dtype=np.int64), poly_per_obj[o0:o1])
-        pid, s, e = polygon_runs(coords[2 * v0 : 2 * v1], vert_per_poly[p0:p1], h, w)
-        g = poly_obj[pid]
-        extra = [(o - o0, rles[o]) for o in range(o0, o1) if o in rles]
-        if extra:
-            gs, ss, es = [g], [s], [e]
-            for local, (ann_id, rle) in extra:
-                rs, re_ = _rle_runs(ann_id, rle, h, w)
-                gs.append(np.full(len(rs), local, dtype=np.int64))
-                ss.append(rs)
-                es.append(re_)
-            g, s, e = np.concatenate(gs), np.concatenate(ss), np.concatenate(es)
-        g, s, e = union_runs(g, s, e, h * w)
-        cnt, sx, sy = run_sums(g, s, e, n_obj, h)
-        area[o0:o1], sum_x[o0:o1], sum_y[o0:o1] = cnt, sx, sy
-        for k in range(n_src):
-            path = maps[k][i]
-            if path is None or n_obj == 0:
+    n_obj = int(obj_per_img.sum())
+    obj_h = np.repeat(np.asarray(heights, dtype=np.int64), obj_per_img)
+    obj_w = np.repeat(np.asarray(widths, dtype=np.int64), obj_per_img)
+    poly_obj = np.repeat(np.arange(n_obj, dtype=np.int64), poly_per_obj)
+    pid, s, e = polygon_runs(chunk["coords"], vert_per_poly, obj_h[poly_obj], obj_w[poly_obj])
+    g = poly_obj[pid]
+    if rles:
+        gs, ss, es = [g], [s], [e]
+        for k, (ann_id, rle) in sorted(rles.items()):
+            rs, re_ = _rle_runs(ann_id, rle, int(obj_h[k]), int(obj_w[k]))
+            gs.append(np.full(len(rs), k, dtype=np.int64))
+            ss.append(rs)
+            es.append(re_)
+        g, s, e = np.concatenate(gs), np.concatenate(ss), np.concatenate(es)
+    max_size = int((obj_h * obj_w).max()) if n_obj else 0
+    g, s, e = union_runs(g, s, e, max_size)  # sorted by object
+    area, sum_x, sum_y = run_sums(g, s, e, n_obj, obj_h[g])
+    sal_max = np.full((n_src, n_obj), np.nan)
+    sal_mean = np.full((n_src, n_obj), np.nan)
+    if n_src:
+        obj_off = np.concatenate([[0], np.cumsum(obj_per_img)])
+        run_off = np.searchsorted(g, obj_off)
+        for i in range(len(heights)):
+            o0, o1 = int(obj_off[i]), int(obj_off[i + 1])
+            if o1 == o0:
                 continue
-            arr = read_map_native(path, h, w)
-            sal_max[k, o0:o1], sal_mean[k, o0:o1] = _sal_stats(arr, g, s, e, cnt, normalize[k])
+            r0, r1 = int(run_off[i]), int(run_off[i + 1])
+            gi, si, ei = g[r0:r1] - o0, s[r0:r1], e[r0:r1]
+            for k in range(n_src):
+                path = maps[k][i]
+                if path is None:
+                    continue
+                arr = read_map_native(path, int(heights[i]), int(widths[i]))
+                sal_max[k, o0:o1], sal_mean[k, o0:o1] = _sal_stats(
+                    arr, gi, si, ei, area[o0:o1], normalize[k]
+                )
     return {
         "area": area,
         "sum_x": sum_x,

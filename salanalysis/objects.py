@@ -47,9 +47,9 @@ Edge cases (each documented, counted or an :class:`~salanalysis.errors.InputErro
 - A map directory in which no file matches any image: ``InputError``.
 - An unreadable or corrupted map file: ``InputError`` naming the file.
 - A zero-area mask (a degenerate polygon, one too thin to cover a pixel centre,
-  an empty segmentation): ``area_px = 0`` and NaN centroid, centre distance
+  one collapsed onto the image border, an empty segmentation): ``area_px = 0`` and NaN centroid, centre distance
   and saliency, counted in ``ObjectTables.n_zero_area``.
-- A polygon lying entirely outside its image, or with a vertex farther than
+- A polygon lying entirely (strictly) beyond the image frame, or with a vertex farther than
   ``max(W, H, 64)`` pixels beyond the border, a non-finite coordinate, an odd number of
   coordinates, an RLE whose size is not its image's, or no segmentation:
   ``InputError`` naming the annotation.
@@ -330,7 +330,9 @@ def _prepare(annotations: Annotations) -> _Prepared:
         oymin = np.minimum.reduceat(pymin, pfirst)
         oymax = np.maximum.reduceat(pymax, pfirst)
         ow, oh = obj_w[idx], obj_h[idx]
-        outside = (oxmax <= 0) | (oxmin >= ow) | (oymax <= 0) | (oymin >= oh)
+        outside = (
+            (oxmax < 0) | (oxmin > ow) | (oymax < 0) | (oymin > oh)
+        )  # strictly beyond the frame
         if outside.any():
             k = idx[np.argmax(outside)]
             raise InputError(

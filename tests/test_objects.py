@@ -314,18 +314,24 @@ def test_mask_outside_its_image_is_an_error():
 def test_zero_area_mask_is_nan_and_counted(tmp_path):
     # a sliver between pixel-centre rows (y 1.1 .. 1.3 contains no centre i + .5)
     sliver = [[1.1, 1.1, 6.2, 1.1, 6.2, 1.3, 1.1, 1.3]]
+    on_border = [[8, 1, 8, 5, 8, 3]]  # collapsed onto the right border line x = W
     a = _dataset(
-        [_img(1, 8, 8)], [_ann(1, 1, sliver), _ann(2, 1, []), _ann(3, 1, [[1, 1, 5, 1, 5, 5]])]
+        [_img(1, 8, 8)],
+        [
+            _ann(1, 1, sliver),
+            _ann(2, 1, []),
+            _ann(3, 1, [[1, 1, 5, 1, 5, 5]]),
+            _ann(4, 1, on_border),
+        ],
     )
-    assert a.mask(1).sum() == 0  # pycocotools agrees it has no pixel
+    assert a.mask(1).sum() == 0 and a.mask(4).sum() == 0  # pycocotools agrees: no pixel
     _write_map(tmp_path, 1, np.arange(64, dtype=np.uint8).reshape(8, 8))
     res = compute_objects(a, {"s": tmp_path}, jobs=1)
     obj = res.objects.set_index("ann_id")
-    assert res.n_zero_area == 2
-    assert obj.loc[[1, 2], "area_px"].tolist() == [0, 0]
-    assert (
-        obj.loc[[1, 2], ["cx", "cy", "center_dist", "sal_max_s", "sal_mean_s"]].isna().all().all()
-    )
+    assert res.n_zero_area == 3
+    assert obj.loc[[1, 2, 4], "area_px"].tolist() == [0, 0, 0]
+    nan_cols = ["cx", "cy", "center_dist", "sal_max_s", "sal_mean_s"]
+    assert obj.loc[[1, 2, 4], nan_cols].isna().all().all()
     assert obj.loc[3, "area_px"] == a.mask(3).sum() > 0
 
 
