@@ -13,7 +13,7 @@ each a thin call of the module that owns the computation
 
     OUT/report.html               one self-contained page: figures, tables, inputs, gaps
     OUT/config.resolved.toml      the configuration as run (absolute paths, defaults)
-    OUT/stages.json               stage log: key, status (computed | cached), seconds
+    OUT/stages.json               stage log: key, status (computed | cached | skipped | read), seconds
     OUT/objects.parquet           the object table; OUT/images.csv the image table
     OUT/tables/NAME.{csv,md,tex}  every result table (CSV: fractions, full precision)
     OUT/figures/NAME.{pdf,png}    every figure (PDF with TrueType fonts, PNG at 300 dpi)
@@ -116,7 +116,7 @@ class StageRecord:
     """One line of the stage log."""
 
     stage: str
-    status: str  # computed | cached | skipped
+    status: str  # computed | cached | skipped | read (given outputs, e.g. [cam] output)
     key: str = ""
     seconds: float = 0.0
     note: str = ""
@@ -629,7 +629,9 @@ def _read_cam_manifest(folder: Path) -> list[dict]:
 def _stage_cam(run: _Run) -> tuple[list[dict], Path] | None:
     cfg = run.cfg
     if cfg.cam_output is not None:
-        return _read_cam_manifest(cfg.cam_output), cfg.cam_output
+        records = _read_cam_manifest(cfg.cam_output)
+        run.records.append(StageRecord("cam", "read", note=f"{len(records)} examples from {cfg.cam_output}"))
+        return records, cfg.cam_output
     if not cfg.cam_checkpoints:
         run.records.append(StageRecord("cam", "skipped", note="no checkpoints configured"))
         run.not_produced.append(("Fig. 5 (class activation maps)",

@@ -242,6 +242,7 @@ def test_single_score_set_and_cam_output(tmp_path):
     embedded = [a["src"].split(",", 1)[1] for t, a in p.tags if t == "img"]
     assert base64.b64encode((tmp_path / "out" / "figures" / "fig5_cam.png").read_bytes()).decode() in embedded
     assert "Fig. 5 (class activation maps)" not in [w for w, _ in res.not_produced]
+    assert {r.stage: r.status for r in res.stages}["cam"] == "read"
     what = [w for w, _ in res.not_produced]
     assert "Fig. 4: per-category AP difference" in what
     assert TABLES["compare_categories"] in what
