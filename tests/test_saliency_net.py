@@ -248,6 +248,17 @@ def test_train_config_errors(demo, tmp_path):
     shutil.copy(demo.saliency / "COCO_val2014_000000000192.png", maps / "COCO_val2014_000000999999.png")
     assert main(["train-saliency", "--train-images", str(demo.images), "--train-maps", str(maps),
                  "--out", str(tmp_path / "o"), "--weights", "none", "--device", "cpu"]) == 2
+    # TOML: top-level keys or a [train_saliency] table, flags override the file
+    from salanalysis.dualstream.saliency_config import load_saliency_config
+
+    toml = tmp_path / "sal.toml"
+    toml.write_text(f'epochs = 4\n[train_saliency]\ntrain_images = "{demo.images}"\n'
+                    f'train_maps = "{demo.saliency}"\nw_cc = 0.5\nhflip = true\n')
+    c = load_saliency_config(toml, epochs=7)
+    assert (c.epochs, c.w_cc, c.hflip, c.w_kld, c.input_height) == (7, 0.5, True, 1.0, 480)
+    toml.write_text("epochs = [")
+    with pytest.raises(InputError, match="malformed TOML"):
+        load_saliency_config(toml)
     # every option has a help text and a flag; flag values are validated like TOML values
     from salanalysis.dualstream.saliency_config import SALIENCY_CONFIG_HELP
 
@@ -278,6 +289,18 @@ def test_dataset_fixations_are_scaled_to_the_input(trained, demo, tmp_path):
     assert float(f.sum()) == 3.0
     assert f[0, 0, 0] == 1 and f[0, 95, 127] == 1 and f[0, 47, 63] == 1
     assert float(ds[1][2].sum()) == 0.0  # 208 has no fixations
+
+    # hflip flips image, map and fixations together, decided by the sampler's per-item seed
+    flipped = SaliconSaliency(demo.images, demo.saliency, str(path), size=(96, 128), hflip=True)
+    outcomes = set()
+    for seed in range(6):
+        xf, mf, ff, _ = flipped[(0, seed)]
+        flip = not torch.equal(xf, x)
+        outcomes.add(flip)
+        if flip:
+            assert torch.equal(xf, x.flip(-1)) and torch.equal(mf, m.flip(-1)) and torch.equal(ff, f.flip(-1))
+        assert torch.equal(flipped[(0, seed)][0], xf)  # same seed, same decision
+    assert outcomes == {True, False}
 
     # evaluation: NSS and AUC-Judd at those fixations for 192 only; CC, KLD, SIM for both images
     from salanalysis.dualstream.data import SeededSampler, make_loader
