@@ -166,6 +166,21 @@ def _floor_chunk(paths: list[str]) -> int:
     return n
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and its waited-for children."""
+    import resource
+
+    a = resource.getrusage(resource.RUSAGE_SELF)
+    b = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def _timed(out: dict, t0: float, c0: float) -> None:
+    out["wall_s"] = time.perf_counter() - t0
+    out["cpu_s"] = _cpu() - c0
+    out["loadavg_1min_after"] = os.getloadavg()[0]
+
+
 def phase(name: str, data_dir: Path, jobs: int, ref_images: int) -> dict:
     """Run one measured phase in this process; returns timings as a dict."""
     from salanalysis.coco import Annotations
@@ -177,11 +192,11 @@ def phase(name: str, data_dir: Path, jobs: int, ref_images: int) -> dict:
         import multiprocessing as mp
 
         paths = sorted(str(p) for p in (data_dir / "maps").iterdir())
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         with mp.get_context("fork").Pool(jobs) as pool:
             chunks = [paths[i : i + 32] for i in range(0, len(paths), 32)]
             total = sum(pool.imap(_floor_chunk, chunks))
-        out["wall_s"] = time.perf_counter() - t0
+        _timed(out, t0, c0)
         out["n_maps"] = len(paths)
         assert total == len(paths) * H
         return out
@@ -196,9 +211,9 @@ def phase(name: str, data_dir: Path, jobs: int, ref_images: int) -> dict:
         scores = Scores(
             "model", sub.image_ids, full.category_ids, full.categories, full.scores[rows]
         )
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         ref = object_table_reference(sub, {"sal": data_dir / "maps"}, [scores])
-        out["wall_s"] = time.perf_counter() - t0
+        _timed(out, t0, c0)
         out["n_objects"] = len(ref)
         fast = compute_objects(sub, {"sal": data_dir / "maps"}, [scores], jobs=1).objects
         same = {
@@ -211,9 +226,9 @@ def phase(name: str, data_dir: Path, jobs: int, ref_images: int) -> dict:
         )
         return out
     scores = read_scores(data_dir / "scores.npz", ann, name="model")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     res = compute_objects(ann, {"sal": data_dir / "maps"}, [scores], jobs=jobs)
-    out["wall_s"] = time.perf_counter() - t0
+    _timed(out, t0, c0)
     out["n_objects"] = len(res.objects)
     out["n_images"] = len(res.images)
     out["missing_maps"] = res.missing_maps
@@ -317,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     floor = measure(["--phase", "floor", *common])
     ref = measure(["--phase", "reference", *common])
     ref_full = ref["wall_s"] / ref["n_objects"] * fast["n_objects"]
+    ref_full_cpu = ref["cpu_s"] / ref["n_objects"] * fast["n_objects"]
     print(f"load annotations (all methods): {fast['load_s']:.1f} s")
     print(
         f"fast      : {fast['wall_s']:8.1f} s wall ({args.jobs} jobs), {fast['n_objects']} objects, "
@@ -334,10 +350,19 @@ def main(argv: list[str] | None = None) -> int:
         f"identical on the subset: {ref['identical_on_subset']}; "
         f"sal_mean max |diff| {ref['sal_mean_max_abs_diff']:.2e}"
     )
-    print(f"ratio reference/fast: {ref_full / fast['wall_s']:.1f}x")
-    print(f"ratio fast/floor    : {fast['wall_s'] / floor['wall_s']:.2f}x")
+    for nm, r in (("fast", fast), ("floor", floor), ("reference", ref)):
+        print(
+            f"{nm:<10}: {r['cpu_s']:8.1f} CPU s (all processes), 1-min load after {r['loadavg_1min_after']:.1f}"
+        )
+    print(f"ratio reference/fast, wall: {ref_full / fast['wall_s']:.1f}x")
+    print(
+        f"ratio reference/fast, CPU : {ref_full_cpu / fast['cpu_s']:.1f}x (less sensitive to other load)"
+    )
+    print(f"ratio fast/floor, wall    : {fast['wall_s'] / floor['wall_s']:.2f}x")
+    print(f"ratio fast/floor, CPU     : {fast['cpu_s'] / floor['cpu_s']:.2f}x")
     summary = {"scale": args.scale, "jobs": args.jobs, "fast": fast, "floor": floor,
-               "reference": ref, "reference_extrapolated_s": ref_full}  # fmt: skip
+               "reference": ref, "reference_extrapolated_s": ref_full,
+               "reference_extrapolated_cpu_s": ref_full_cpu}  # fmt: skip
     print(json.dumps(summary))
     return 0
 
