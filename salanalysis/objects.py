@@ -466,6 +466,9 @@ def compute_objects(
         ``detected_NAME`` is ``score_NAME >= threshold``.
     jobs
         Worker processes (default: ``os.cpu_count()``; 1 computes in this process).
+        Workers are forked where ``fork`` exists (Linux); elsewhere they are
+        spawned, which needs the usual ``if __name__ == "__main__":`` guard in
+        scripts. Memory follows the chunks of 32 images in flight, not the dataset.
     progress
         Show a progress bar (tqdm, on stderr).
 
