@@ -414,11 +414,21 @@ def _chunks(
 
 
 def _pool_context() -> mp.context.BaseContext:
-    # fork: workers share the parent's memory and need no `if __name__ == "__main__"`
-    # guard in the caller's script; spawn where fork does not exist. (Workers must not
-    # call cv2.setNumThreads: after a fork from a parent that used OpenCV it deadlocks.)
+    """The start method of the worker pool: forkserver where it exists, else spawn.
+
+    Not fork: a fork of a process that already runs threads (OpenCV's pool after a
+    cv2 call, torch's intra-op pool, a notebook kernel's) can deadlock in the child.
+    The fork server is a fresh single-threaded process that imports only the worker
+    module (not the caller's ``__main__``, so scripts need no ``if __name__ ==
+    "__main__"`` guard) and forks the workers from there, cheaply. Chunks reach the
+    workers pickled through ``imap``, so nothing relies on shared memory.
+    """
     methods = mp.get_all_start_methods()
-    return mp.get_context("fork" if "fork" in methods else "spawn")
+    if "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["salanalysis._objects_worker"])
+        return ctx
+    return mp.get_context("spawn")
 
 
 def _run_chunks(
@@ -466,9 +476,11 @@ def compute_objects(
         ``detected_NAME`` is ``score_NAME >= threshold``.
     jobs
         Worker processes (default: ``os.cpu_count()``; 1 computes in this process).
-        Workers are forked where ``fork`` exists (Linux); elsewhere they are
-        spawned, which needs the usual ``if __name__ == "__main__":`` guard in
-        scripts. Memory follows the chunks of 32 images in flight, not the dataset.
+        Workers come from a fork server (Linux, macOS; safe in processes that
+        already run threads, e.g. after torch or OpenCV); where there is none
+        they are spawned, which needs the usual ``if __name__ == "__main__":``
+        guard in scripts. Memory follows the chunks of 32 images in flight, not
+        the dataset.
     progress
         Show a progress bar (tqdm, on stderr).
 

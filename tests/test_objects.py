@@ -466,3 +466,38 @@ def test_image_without_objects_and_crowd_only(tmp_path):
     assert res.images["n_objects"].tolist() == [1, 0]
     assert res.n_crowd_excluded == 1
     json.dumps(res.missing_maps)  # plain ints
+
+
+def test_worker_pool_is_safe_after_threads_started(tmp_path):
+    # Workers started from a process whose OpenCV and torch thread pools already run
+    # (as in this suite, in reproduce with CAMs, or in a notebook) must neither hang
+    # nor change the result. (A hang of forked workers was seen in this suite; the pool
+    # now starts workers from a fork server.) A fresh interpreter with a deadline.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import cv2, numpy as np
+        cv2.resize(np.random.rand(2000, 2000).astype(np.float32), (3000, 3000))  # starts cv2's pool
+        try:
+            import torch
+            torch.randn(512, 512) @ torch.randn(512, 512)  # starts torch's intra-op pool
+        except ImportError:
+            pass
+        from salanalysis.coco import Annotations
+        from salanalysis.demo import demo_paths
+        from salanalysis.objects import compute_objects, object_table_reference
+        d = demo_paths()
+        ann = Annotations.load(d.annotations)
+        res = compute_objects(ann, {"salicon": d.saliency}, jobs=2)
+        ref = object_table_reference(ann, {"salicon": d.saliency})
+        assert len(res.objects) == 830
+        assert (res.objects["area_px"].to_numpy() == ref["area_px"].to_numpy()).all()
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok")
