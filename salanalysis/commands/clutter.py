@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from salanalysis.cli import parse_named
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
+from salanalysis.commands._common import (
+    MISSING_HELP_SCORE_ZERO,
+    add_score_reading_options,
+    add_scores_option,
+    add_seed_option,
+    named_scores,
+    non_negative_int,
+    positive_int,
+    score_reading,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,22 +28,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Writes clutter_map.csv, objects_histogram.csv and clutter_difference.csv to --out.",
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON")
-    p.add_argument("--scores", action="append", required=True, metavar="NAME=FILE",
-                   help="score file (repeatable; the first is the reference of the differences)")
-    p.add_argument("--k", type=_positive_int, default=None,
+    add_scores_option(p, "score file (repeatable; the first is the reference of the differences)",
+                      required=True)
+    p.add_argument("--k", type=positive_int, default=None,
                    help="tail group lower bound K (groups 1..K-1 and >=K); default: the largest K "
                    "whose groups all hold --min-images images")
     # default None: resolved to salanalysis.clutter.DEFAULT_MIN_IMAGES in run(), so that
     # building the parser does not import the statistics modules
-    p.add_argument("--min-images", type=_positive_int, default=None,
+    p.add_argument("--min-images", type=positive_int, default=None,
                    help="least images per group when K is chosen (default 100)")
-    p.add_argument("--bootstrap", type=_non_negative_int, default=1000, metavar="N",
+    p.add_argument("--bootstrap", type=non_negative_int, default=1000, metavar="N",
                    help="bootstrap resamples per group (default 1000; 0: no bands)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    add_seed_option(p)
     p.add_argument("--no-smooth", action="store_true", help="skip the paper's smoothing")
-    p.add_argument("--logits", action="store_true", help="score files hold logits (sigmoid applied)")
-    p.add_argument("--missing", choices=("error", "zero"), default="error",
-                   help="annotated images without scores: error (default) or score them 0")
+    add_score_reading_options(p, MISSING_HELP_SCORE_ZERO)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
 
@@ -62,18 +49,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from salanalysis.clutter import DEFAULT_MIN_IMAGES, run_clutter
 
-    named = parse_named(args.scores, "--scores")
     result = run_clutter(
         args.annotations,
-        dict(named),
+        dict(named_scores(args)),
         args.out,
         k=args.k,
         min_images=DEFAULT_MIN_IMAGES if args.min_images is None else args.min_images,
         n_boot=args.bootstrap,
         seed=args.seed,
         smooth=not args.no_smooth,
-        logits=args.logits,
-        missing=args.missing,
+        **score_reading(args),
     )
     print(result.summary())
     return 0

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from salanalysis.cli import parse_named
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+from salanalysis.commands._common import (
+    MISSING_HELP_SCORE_ZERO,
+    add_score_reading_options,
+    add_scores_option,
+    add_seed_option,
+    named_scores,
+    positive_int,
+    score_reading,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,16 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Writes compare_categories.csv and compare_summary.csv to --out.",
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON")
-    p.add_argument("--scores", action="append", required=True, metavar="NAME=FILE",
-                   help="score file; give exactly two: the reference A first, then B")
+    add_scores_option(p, "score file; give exactly two: the reference A first, then B", required=True)
     p.add_argument("--objects", help="object table (.csv/.parquet with category_id, area_frac; "
                    "default: computed from the annotations)")
-    p.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="N",
+    p.add_argument("--bootstrap", type=positive_int, default=1000, metavar="N",
                    help="paired bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--logits", action="store_true", help="score files hold logits (sigmoid applied)")
-    p.add_argument("--missing", choices=("error", "zero"), default="error",
-                   help="annotated images without scores: error (default) or score them 0")
+    add_seed_option(p)
+    add_score_reading_options(p, MISSING_HELP_SCORE_ZERO)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
 
@@ -46,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from salanalysis.compare import run_compare
     from salanalysis.errors import InputError
 
-    named = parse_named(args.scores, "--scores")
+    named = named_scores(args)
     if len(named) != 2:
         raise InputError(f"--scores: compare needs exactly two score files (A then B), got {len(named)}")
     result = run_compare(
@@ -56,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
         objects=args.objects,
         n_boot=args.bootstrap,
         seed=args.seed,
-        logits=args.logits,
-        missing=args.missing,
+        **score_reading(args),
     )
     print(result.summary())
     return 0

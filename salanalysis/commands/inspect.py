@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from salanalysis.cli import parse_named
+from salanalysis.commands._common import (
+    add_logits_option,
+    add_saliency_option,
+    add_scores_option,
+    named_saliency,
+    named_scores,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,9 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "of the annotations with each saliency source and score set.",
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON")
-    p.add_argument("--saliency", action="append", metavar="NAME=DIR", help="saliency map folder (repeatable)")
-    p.add_argument("--scores", action="append", metavar="NAME=FILE", help="score file (repeatable)")
-    p.add_argument("--logits", action="store_true", help="score files hold logits (sigmoid applied)")
+    add_saliency_option(p)
+    add_scores_option(p, "score file (repeatable)")
+    add_logits_option(p)
     p.add_argument("--out", help="also write the overview table (.csv or .parquet)")
     p.set_defaults(func=run)
 
@@ -27,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from salanalysis.io import write_table
     from salanalysis.overview import format_overview, inspect_inputs
 
-    sal = dict(parse_named(args.saliency, "--saliency"))
-    sco = dict(parse_named(args.scores, "--scores"))
+    sal = named_saliency(args)
+    sco = dict(named_scores(args))
     ann = Annotations.load(args.annotations)
     table = inspect_inputs(ann, sal, sco, logits=args.logits)
     print(format_overview(table))

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from salanalysis.cli import parse_named
+from salanalysis.commands._common import (
+    add_score_reading_options,
+    add_scores_option,
+    add_seed_option,
+    named_scores,
+    score_reading,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON (the ground truth)")
-    p.add_argument("--scores", action="append", required=True, metavar="NAME=FILE",
-                   help="score file (repeatable; wide/long CSV or Parquet, NPZ, or COCO results JSON)")
+    add_scores_option(p, "score file (repeatable; wide/long CSV or Parquet, NPZ, or COCO results JSON)",
+                      required=True)
     p.add_argument("--threshold", type=float, default=0.5,
                    help="a class is predicted when score >= THRESHOLD (default 0.5)")
     p.add_argument("--cf1", choices=("harmonic", "mean-per-class"), default="harmonic",
@@ -36,14 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="drop images without annotations (default: they are all-negative rows)")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="add percentile 95%% intervals from N bootstrap resamples of images")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    add_seed_option(p)
     p.add_argument("--jobs", type=int, default=None,
                    help="bootstrap worker threads (default: CPU count, at most 4; results do not depend on it)")
     p.add_argument("--paired", action="store_true",
                    help="with --bootstrap and 2+ score sets: paired bootstrap of AP differences")
-    p.add_argument("--logits", action="store_true", help="score files hold logits (sigmoid applied)")
-    p.add_argument("--missing", choices=("error", "zero"), default="error",
-                   help="annotated images without scores: an error (default) or scored 0")
+    add_score_reading_options(p)
     p.add_argument("--published", action="store_true",
                    help="add the paper's published Table 1 rows (labelled as such)")
     p.add_argument("--out", required=True, help="output CSV")
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     table = write_metrics(
         annotations=args.annotations,
-        scores=parse_named(args.scores, "--scores"),
+        scores=named_scores(args),
         out=args.out,
         threshold=args.threshold,
         cf1=args.cf1,
@@ -67,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
         n_boot=args.bootstrap,
         seed=args.seed,
         paired=args.paired,
-        logits=args.logits,
-        missing=args.missing,
+        **score_reading(args),
         published=args.published,
         jobs=args.jobs,
     )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from salanalysis.cli import parse_named
+from salanalysis.commands._common import (
+    add_saliency_option,
+    add_score_reading_options,
+    add_scores_option,
+    load_score_sets,
+    named_saliency,
+)
 
 _TABLE_EXT = (".csv", ".parquet", ".pq")
 
@@ -20,22 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "whose image has no map get NaN saliency; their number is printed per source.",
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON")
-    p.add_argument(
-        "--saliency", action="append", metavar="NAME=DIR", help="saliency map folder (repeatable)"
-    )
-    p.add_argument("--scores", action="append", metavar="NAME=FILE", help="score file (repeatable)")
+    add_saliency_option(p)
+    add_scores_option(p, "score file (repeatable)")
     p.add_argument(
         "--threshold", type=float, default=0.5, help="detected = score >= threshold (default 0.5)"
     )
-    p.add_argument(
-        "--logits", action="store_true", help="score files hold logits (sigmoid applied)"
-    )
-    p.add_argument(
-        "--missing",
-        choices=("error", "zero"),
-        default="error",
-        help="annotated images without scores: an error (default) or scored 0",
-    )
+    add_score_reading_options(p)
     p.add_argument(
         "--jobs", type=int, default=None, help="worker processes (default: all cores; 1: none)"
     )
@@ -46,22 +42,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from salanalysis.coco import Annotations
     from salanalysis.errors import InputError
     from salanalysis.io import write_table
     from salanalysis.objects import compute_objects
-    from salanalysis.scores import read_scores
 
     for path in (args.out, args.images_out):
         if path is not None and Path(path).suffix.lower() not in _TABLE_EXT:
             raise InputError("output must end in .csv or .parquet", path)
-    sal = dict(parse_named(args.saliency, "--saliency"))
-    sco = parse_named(args.scores, "--scores")
-    ann = Annotations.load(args.annotations)
-    score_sets = [
-        read_scores(path, ann, name=name, logits=args.logits, missing=args.missing)
-        for name, path in sco
-    ]
+    sal = named_saliency(args)
+    ann, score_sets = load_score_sets(args)
     res = compute_objects(
         ann, sal, score_sets, threshold=args.threshold, jobs=args.jobs, progress=not args.quiet
     )

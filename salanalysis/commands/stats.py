@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from salanalysis.cli import parse_named
+from salanalysis.commands._common import (
+    add_score_reading_options,
+    add_scores_option,
+    add_seed_option,
+    named_scores,
+    score_reading,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,12 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--annotations", required=True, help="COCO instances JSON the object table was built from"
     )
-    p.add_argument(
-        "--scores",
-        action="append",
+    add_scores_option(
+        p,
+        "score set for class AP (repeatable; NAME must match detected_NAME in the table)",
         required=True,
-        metavar="NAME=FILE",
-        help="score set for class AP (repeatable; NAME must match detected_NAME in the table)",
     )
     p.add_argument(
         "--control-source",
@@ -52,16 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="image-cluster bootstrap resamples for the tp/fn tests (0 skips; default 1000)",
     )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument(
-        "--logits", action="store_true", help="score files hold logits (sigmoid applied)"
-    )
-    p.add_argument(
-        "--missing",
-        choices=("error", "zero"),
-        default="error",
-        help="annotated images without scores: an error (default) or scored 0",
-    )
+    add_seed_option(p)
+    add_score_reading_options(p)
     p.add_argument("--out", metavar="DIR", help="write every table as CSV into DIR")
     p.set_defaults(func=run)
 
@@ -75,14 +71,13 @@ def run(args: argparse.Namespace) -> int:
     tables = run_stats(
         args.objects,
         args.annotations,
-        parse_named(args.scores, "--scores"),
+        named_scores(args),
         out=args.out,
         control_source=args.control_source,
         category_effects=args.category_effects,
         n_boot=args.n_boot,
         seed=args.seed,
-        logits=args.logits,
-        missing=args.missing,
+        **score_reading(args),
     )
     print(format_summary(tables))
     if args.out:
