@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from salanalysis.commands._common import (
-    MISSING_HELP_SCORE_ZERO,
-    add_score_reading_options,
-    add_scores_option,
-    add_seed_option,
-    named_scores,
-    non_negative_int,
-    positive_int,
-    score_reading,
-)
+from salanalysis.commands import _common
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,20 +19,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Writes clutter_map.csv, objects_histogram.csv and clutter_difference.csv to --out.",
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON")
-    add_scores_option(p, "score file (repeatable; the first is the reference of the differences)",
-                      required=True)
-    p.add_argument("--k", type=positive_int, default=None,
+    _common.add_scores_option(
+        p, "score file (repeatable; the first is the reference of the differences)", required=True
+    )
+    p.add_argument("--k", type=_common.positive_int, default=None,
                    help="tail group lower bound K (groups 1..K-1 and >=K); default: the largest K "
                    "whose groups all hold --min-images images")
     # default None: resolved to salanalysis.clutter.DEFAULT_MIN_IMAGES in run(), so that
     # building the parser does not import the statistics modules
-    p.add_argument("--min-images", type=positive_int, default=None,
+    p.add_argument("--min-images", type=_common.positive_int, default=None,
                    help="least images per group when K is chosen (default 100)")
-    p.add_argument("--bootstrap", type=non_negative_int, default=1000, metavar="N",
+    p.add_argument("--bootstrap", type=_common.non_negative_int, default=1000, metavar="N",
                    help="bootstrap resamples per group (default 1000; 0: no bands)")
-    add_seed_option(p)
+    _common.add_seed_option(p)
     p.add_argument("--no-smooth", action="store_true", help="skip the paper's smoothing")
-    add_score_reading_options(p, MISSING_HELP_SCORE_ZERO)
+    _common.add_score_reading_options(p, _common.MISSING_HELP_SCORE_ZERO)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
 
@@ -51,14 +43,14 @@ def run(args: argparse.Namespace) -> int:
 
     result = run_clutter(
         args.annotations,
-        dict(named_scores(args)),
+        dict(_common.named_scores(args)),
         args.out,
         k=args.k,
         min_images=DEFAULT_MIN_IMAGES if args.min_images is None else args.min_images,
         n_boot=args.bootstrap,
         seed=args.seed,
         smooth=not args.no_smooth,
-        **score_reading(args),
+        **_common.score_reading(args),
     )
     print(result.summary())
     return 0

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from salanalysis.commands._common import (
-    MISSING_HELP_SCORE_ZERO,
-    add_score_reading_options,
-    add_scores_option,
-    add_seed_option,
-    named_scores,
-    positive_int,
-    score_reading,
-)
+from salanalysis.commands import _common
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,13 +18,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Writes compare_categories.csv and compare_summary.csv to --out.",
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON")
-    add_scores_option(p, "score file; give exactly two: the reference A first, then B", required=True)
+    _common.add_scores_option(
+        p, "score file; give exactly two: the reference A first, then B", required=True
+    )
     p.add_argument("--objects", help="object table (.csv/.parquet with category_id, area_frac; "
                    "default: computed from the annotations)")
-    p.add_argument("--bootstrap", type=positive_int, default=1000, metavar="N",
+    p.add_argument("--bootstrap", type=_common.positive_int, default=1000, metavar="N",
                    help="paired bootstrap resamples (default 1000)")
-    add_seed_option(p)
-    add_score_reading_options(p, MISSING_HELP_SCORE_ZERO)
+    _common.add_seed_option(p)
+    _common.add_score_reading_options(p, _common.MISSING_HELP_SCORE_ZERO)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
 
@@ -41,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from salanalysis.compare import run_compare
     from salanalysis.errors import InputError
 
-    named = named_scores(args)
+    named = _common.named_scores(args)
     if len(named) != 2:
         raise InputError(f"--scores: compare needs exactly two score files (A then B), got {len(named)}")
     result = run_compare(
@@ -51,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         objects=args.objects,
         n_boot=args.bootstrap,
         seed=args.seed,
-        **score_reading(args),
+        **_common.score_reading(args),
     )
     print(result.summary())
     return 0

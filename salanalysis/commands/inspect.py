@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from salanalysis.commands._common import (
-    add_logits_option,
-    add_saliency_option,
-    add_scores_option,
-    named_saliency,
-    named_scores,
-)
+from salanalysis.commands import _common
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,9 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "of the annotations with each saliency source and score set.",
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON")
-    add_saliency_option(p)
-    add_scores_option(p, "score file (repeatable)")
-    add_logits_option(p)
+    _common.add_saliency_option(p)
+    _common.add_scores_option(p, "score file (repeatable)")
+    _common.add_logits_option(p)
     p.add_argument("--out", help="also write the overview table (.csv or .parquet)")
     p.set_defaults(func=run)
 
@@ -33,8 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from salanalysis.io import write_table
     from salanalysis.overview import format_overview, inspect_inputs
 
-    sal = named_saliency(args)
-    sco = dict(named_scores(args))
+    sal = _common.named_saliency(args)
+    sco = dict(_common.named_scores(args))
     ann = Annotations.load(args.annotations)
     table = inspect_inputs(ann, sal, sco, logits=args.logits)
     print(format_overview(table))

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from salanalysis.commands._common import (
-    add_score_reading_options,
-    add_scores_option,
-    add_seed_option,
-    named_scores,
-    score_reading,
-)
+from salanalysis.commands import _common
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON (the ground truth)")
-    add_scores_option(p, "score file (repeatable; wide/long CSV or Parquet, NPZ, or COCO results JSON)",
-                      required=True)
+    _common.add_scores_option(
+        p, "score file (repeatable; wide/long CSV or Parquet, NPZ, or COCO results JSON)", required=True
+    )
     p.add_argument("--threshold", type=float, default=0.5,
                    help="a class is predicted when score >= THRESHOLD (default 0.5)")
     p.add_argument("--cf1", choices=("harmonic", "mean-per-class"), default="harmonic",
@@ -42,12 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="drop images without annotations (default: they are all-negative rows)")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="add percentile 95%% intervals from N bootstrap resamples of images")
-    add_seed_option(p)
+    _common.add_seed_option(p)
     p.add_argument("--jobs", type=int, default=None,
                    help="bootstrap worker threads (default: CPU count, at most 4; results do not depend on it)")
     p.add_argument("--paired", action="store_true",
                    help="with --bootstrap and 2+ score sets: paired bootstrap of AP differences")
-    add_score_reading_options(p)
+    _common.add_score_reading_options(p)
     p.add_argument("--published", action="store_true",
                    help="add the paper's published Table 1 rows (labelled as such)")
     p.add_argument("--out", required=True, help="output CSV")
@@ -59,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     table = write_metrics(
         annotations=args.annotations,
-        scores=named_scores(args),
+        scores=_common.named_scores(args),
         out=args.out,
         threshold=args.threshold,
         cf1=args.cf1,
@@ -71,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         n_boot=args.bootstrap,
         seed=args.seed,
         paired=args.paired,
-        **score_reading(args),
+        **_common.score_reading(args),
         published=args.published,
         jobs=args.jobs,
     )

@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from salanalysis.commands._common import (
-    add_saliency_option,
-    add_score_reading_options,
-    add_scores_option,
-    load_score_sets,
-    named_saliency,
-)
+from salanalysis.commands import _common
 
 _TABLE_EXT = (".csv", ".parquet", ".pq")
 
@@ -26,12 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "whose image has no map get NaN saliency; their number is printed per source.",
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON")
-    add_saliency_option(p)
-    add_scores_option(p, "score file (repeatable)")
+    _common.add_saliency_option(p)
+    _common.add_scores_option(p, "score file (repeatable)")
     p.add_argument(
         "--threshold", type=float, default=0.5, help="detected = score >= threshold (default 0.5)"
     )
-    add_score_reading_options(p)
+    _common.add_score_reading_options(p)
     p.add_argument(
         "--jobs", type=int, default=None, help="worker processes (default: all cores; 1: none)"
     )
@@ -49,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     for path in (args.out, args.images_out):
         if path is not None and Path(path).suffix.lower() not in _TABLE_EXT:
             raise InputError("output must end in .csv or .parquet", path)
-    sal = named_saliency(args)
-    ann, score_sets = load_score_sets(args)
+    sal = _common.named_saliency(args)
+    ann, score_sets = _common.load_score_sets(args)
     res = compute_objects(
         ann, sal, score_sets, threshold=args.threshold, jobs=args.jobs, progress=not args.quiet
     )

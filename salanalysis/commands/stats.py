@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from salanalysis.commands._common import (
-    add_score_reading_options,
-    add_scores_option,
-    add_seed_option,
-    named_scores,
-    score_reading,
-)
+from salanalysis.commands import _common
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--annotations", required=True, help="COCO instances JSON the object table was built from"
     )
-    add_scores_option(
+    _common.add_scores_option(
         p,
         "score set for class AP (repeatable; NAME must match detected_NAME in the table)",
         required=True,
@@ -56,8 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="image-cluster bootstrap resamples for the tp/fn tests (0 skips; default 1000)",
     )
-    add_seed_option(p)
-    add_score_reading_options(p)
+    _common.add_seed_option(p)
+    _common.add_score_reading_options(p)
     p.add_argument("--out", metavar="DIR", help="write every table as CSV into DIR")
     p.set_defaults(func=run)
 
@@ -71,13 +65,13 @@ def run(args: argparse.Namespace) -> int:
     tables = run_stats(
         args.objects,
         args.annotations,
-        named_scores(args),
+        _common.named_scores(args),
         out=args.out,
         control_source=args.control_source,
         category_effects=args.category_effects,
         n_boot=args.n_boot,
         seed=args.seed,
-        **score_reading(args),
+        **_common.score_reading(args),
     )
     print(format_summary(tables))
     if args.out:
