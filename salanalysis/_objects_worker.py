@@ -1,7 +1,8 @@
 """Worker side of :func:`salanalysis.objects.compute_objects`: one chunk of images.
 
 Kept apart from :mod:`salanalysis.objects` so that worker processes import only
-NumPy, OpenCV and pycocotools (fast start with the ``spawn`` method).
+NumPy, OpenCV, pycocotools and :mod:`salanalysis.maps` (which imports no pandas;
+fast start with the ``spawn`` method).
 
 A chunk is a dict of compact arrays (see ``objects._chunks``); the result holds,
 per object of the chunk, the pixel count, the sums of its pixels' column and row
@@ -20,6 +21,7 @@ from pycocotools import mask as mask_utils
 
 from salanalysis._masks import mask_runs, polygon_runs, run_sums, union_runs
 from salanalysis.errors import InputError
+from salanalysis.maps import decode_gray_image, load_map
 
 __all__ = ["process_chunk", "read_map_native", "normalize_values"]
 
@@ -38,24 +40,9 @@ def read_map_native(path: str | os.PathLike, height: int, width: int) -> np.ndar
         Missing, unreadable, corrupted, empty or non-finite map.
     """
     path = Path(path)
-    if path.suffix.lower() == ".npy":
-        from salanalysis.maps import load_map  # float arrays: reuse the reference reader
-
+    if path.suffix.lower() == ".npy":  # float arrays: the reference reader
         return load_map(path, height, width, normalize=False)
-    try:
-        buf = np.fromfile(path, dtype=np.uint8)
-    except OSError as exc:
-        raise InputError(f"cannot read saliency map: {exc}", path) from exc
-    arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
-    if arr is None:
-        raise InputError("cannot decode saliency map image (corrupted or not an image)", path)
-    if arr.ndim == 3:
-        if arr.shape[2] == 4:
-            arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2GRAY)
-        elif arr.shape[2] == 3:
-            arr = cv2.cvtColor(arr, cv2.COLOR_BGR2GRAY)
-        else:
-            arr = arr[..., 0]
+    arr = decode_gray_image(path)
     if arr.size == 0:
         raise InputError("saliency map is empty", path)
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():

@@ -26,14 +26,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import pandas as pd
 
 from salanalysis.errors import InputError
 
-__all__ = ["MapSource", "load_map", "normalize_map", "MAP_EXTENSIONS"]
+if TYPE_CHECKING:  # pandas is imported where it is used: the objects workers import this module
+    import pandas as pd
+
+__all__ = ["MapSource", "decode_gray_image", "load_map", "normalize_map", "MAP_EXTENSIONS"]
 
 MAP_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
 _ID_RE = re.compile(r"^(?:[A-Za-z]+_[A-Za-z]+\d{4}_)?0*(\d+)$")
@@ -61,7 +64,28 @@ def _read_raw(path: Path) -> np.ndarray:
         if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
             raise InputError(f"saliency map has non-numeric dtype {arr.dtype}", path)
         return arr.astype(np.float32)
-    buf = np.fromfile(path, dtype=np.uint8)
+    return decode_gray_image(path).astype(np.float32)
+
+
+def decode_gray_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode a map image file to a 2-D gray array in its stored dtype (uint8, uint16, ...).
+
+    The file's bytes are decoded with ``cv2.imdecode(..., IMREAD_UNCHANGED)``;
+    BGR and BGRA images are converted to gray (``cv2.cvtColor``), and of an
+    image with another number of channels the first is kept. No resize, no
+    conversion of the values: :func:`load_map` converts the result to float32,
+    the objects workers keep 8- and 16-bit maps integer.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read or is not a decodable image.
+    """
+    path = Path(path)
+    try:
+        buf = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"cannot read saliency map: {exc}", path) from exc
     arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
     if arr is None:
         raise InputError("cannot decode saliency map image (corrupted or not an image)", path)
@@ -72,7 +96,7 @@ def _read_raw(path: Path) -> np.ndarray:
             arr = cv2.cvtColor(arr, cv2.COLOR_BGR2GRAY)
         else:
             arr = arr[..., 0]
-    return arr.astype(np.float32)
+    return arr
 
 
 def load_map(
@@ -179,6 +203,8 @@ class MapSource:
 
     def match(self, images: pd.DataFrame) -> pd.Series:
         """Map path (or ``None``) for each image of an image table, indexed by image_id."""
+        import pandas as pd
+
         paths = [
             self.find(iid, fn) for iid, fn in zip(images["image_id"], images["file_name"])
         ]
