@@ -9,9 +9,14 @@ process or on N under ``torchrun --nproc_per_node N -m salanalysis train ...``.
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 
-from salanalysis.dualstream.config import CHOICES, CONFIG_HELP, TrainConfig
+from salanalysis.dualstream.config import (
+    CHOICES,
+    CONFIG_HELP,
+    TrainConfig,
+    add_config_flags,
+    given_options,
+)
 
 _PATHS = ("train_annotations", "train_images", "val_annotations", "val_images", "out", "branch_init",
           "trunk", "branch", "init")
@@ -31,16 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", metavar="FILE", help="TOML file of options (flags override it)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a last.pt checkpoint")
-    for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        helptext = CONFIG_HELP.get(f.name, "")
-        default = f.default
-        helptext += f" (default: {default})"
-        if f.type.startswith("bool"):
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=helptext)
-        else:
-            p.add_argument(flag, dest=f.name, default=None, choices=CHOICES.get(f.name), help=helptext,
-                           metavar=None if f.name in CHOICES else _METAVAR.get(f.name, "N"))
+    add_config_flags(p, TrainConfig, CONFIG_HELP, CHOICES, _METAVAR)
     p.set_defaults(func=run)
 
 
@@ -49,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from salanalysis.dualstream.train import train
     from salanalysis.errors import InputError
 
-    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
+    given = given_options(args, TrainConfig)
     try:
         if args.resume:
             cfg = load_config(args.config) if args.config else None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import fields
 
+from salanalysis.dualstream.config import add_config_flags, given_options
 from salanalysis.dualstream.saliency_config import (
     CHOICES,
     SALIENCY_CONFIG_HELP,
@@ -29,28 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", metavar="FILE", help="TOML file of options")
     p.add_argument("--resume", metavar="FILE", help="continue from a last.pt checkpoint")
-    _add_config_flags(p)
+    add_config_flags(p, SaliencyTrainConfig, SALIENCY_CONFIG_HELP, CHOICES, _METAVAR)
     p.set_defaults(func=run)
-
-
-def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    for f in fields(SaliencyTrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        helptext = f"{SALIENCY_CONFIG_HELP.get(f.name, '')} (default: {f.default})"
-        if f.type.startswith("bool"):
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=helptext)
-        else:
-            # values stay strings here; resolve_saliency_config converts and validates them
-            p.add_argument(flag, dest=f.name, default=None, choices=CHOICES.get(f.name), help=helptext,
-                           metavar=None if f.name in CHOICES else _METAVAR.get(f.name, "N"))
 
 
 def run(args: argparse.Namespace) -> int:
     from salanalysis.dualstream.saliency_config import load_saliency_config, resolve_saliency_config
     from salanalysis.dualstream.saliency_train import train_saliency
 
-    names = [f.name for f in fields(SaliencyTrainConfig)]
-    flags = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    flags = given_options(args, SaliencyTrainConfig)
     if args.config:
         cfg = load_saliency_config(args.config, **flags)
     elif args.resume:

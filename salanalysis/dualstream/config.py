@@ -9,6 +9,7 @@ reads a TOML file.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 from collections.abc import Mapping
@@ -151,8 +152,9 @@ CHOICES = {
 
 
 # ---------------------------------------------------------------------- config
-def _coerce(name: str, value: Any, where: str | None) -> Any:
-    ftype = {f.name: f.type for f in fields(TrainConfig)}[name]
+def coerce_option(cls: type, choices: Mapping[str, tuple], name: str, value: Any, where: str | None) -> Any:
+    """``value`` converted to the type of field ``name`` of dataclass ``cls`` and checked against ``choices``."""
+    ftype = {f.name: f.type for f in fields(cls)}[name]
     if value is None:
         if "None" in ftype:
             return None
@@ -174,9 +176,50 @@ def _coerce(name: str, value: Any, where: str | None) -> Any:
         value = str(value)
     except (TypeError, ValueError):
         raise InputError(f"option {name!r}: cannot use {value!r} as {ftype}", where) from None
-    if name in CHOICES and value not in CHOICES[name]:
-        raise InputError(f"option {name!r} must be one of {', '.join(CHOICES[name])}, got {value!r}", where)
+    if name in choices and value not in choices[name]:
+        raise InputError(f"option {name!r} must be one of {', '.join(choices[name])}, got {value!r}", where)
     return value
+
+
+def build_options(cls: type, choices: Mapping[str, tuple], config: Any, where: str | None,
+                  overrides: Mapping[str, Any]) -> Any:
+    """An instance of dataclass ``cls`` from an instance or mapping plus ``overrides``.
+
+    Keys may use dashes for underscores; unknown keys, bad types and bad choices
+    are one-line InputErrors naming ``where``. Cross-option checks are the caller's.
+    """
+    base = asdict(config) if isinstance(config, cls) else dict(config or {})
+    base.update(overrides)
+    names = {f.name for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, val in base.items():
+        k = key.replace("-", "_")
+        if k not in names:
+            raise InputError(f"unknown option {key!r}", where)
+        values[k] = coerce_option(cls, choices, k, val, where)
+    return cls(**values)
+
+
+def read_toml_options(path: str | os.PathLike, table: str) -> dict[str, Any]:
+    """The keys of a TOML file: its top level merged with (and overridden by) a ``[table]`` table."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise InputError("reading a TOML config on Python 3.10 needs 'pip install tomli'", path) from None
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("config file not found", path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"malformed TOML: {exc}", path) from exc
+    if table in data and isinstance(data[table], dict):
+        data = {**{k: v for k, v in data.items() if k != table}, **data[table]}
+    return data
 
 
 def resolve_config(config: TrainConfig | Mapping[str, Any] | None = None, where: str | None = None,
@@ -186,16 +229,7 @@ def resolve_config(config: TrainConfig | Mapping[str, Any] | None = None, where:
     Unknown keys, bad types and bad choices are one-line InputErrors (naming
     ``where``, e.g. the TOML file).
     """
-    base = asdict(config) if isinstance(config, TrainConfig) else dict(config or {})
-    base.update({k: v for k, v in overrides.items()})
-    names = {f.name for f in fields(TrainConfig)}
-    values: dict[str, Any] = {}
-    for key, val in base.items():
-        k = key.replace("-", "_")
-        if k not in names:
-            raise InputError(f"unknown option {key!r}", where)
-        values[k] = _coerce(k, val, where)
-    cfg = TrainConfig(**values)
+    cfg = build_options(TrainConfig, CHOICES, config, where, overrides)
     if cfg.phase == "1b" and cfg.variant == "saliency" and not cfg.branch_init:
         raise InputError("phase 1b needs branch_init (--branch-init), or variant 'baseline'", where)
     if cfg.phase == "2" and not (cfg.trunk and cfg.branch):
@@ -222,24 +256,31 @@ def load_config(path: str | os.PathLike, **overrides: Any) -> TrainConfig:
     Relative paths in the file are taken relative to the working directory, as on
     the command line; ``overrides`` (e.g. explicit flags) win over the file.
     """
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ModuleNotFoundError:
-            raise InputError("reading a TOML config on Python 3.10 needs 'pip install tomli'", path) from None
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("config file not found", path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"malformed TOML: {exc}", path) from exc
-    if "train" in data and isinstance(data["train"], dict):
-        data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
+    data = read_toml_options(path, "train")
     return resolve_config(data, where=str(path), **overrides)
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cls: type, helps: Mapping[str, str],
+                     choices: Mapping[str, tuple], metavars: Mapping[str, str]) -> None:
+    """One ``--flag`` per field of dataclass ``cls`` (dashes for underscores), default None.
+
+    Booleans get ``--x/--no-x``; other values stay strings for the resolver to
+    convert and validate. ``metavars`` names values of fields without choices ("N" otherwise).
+    """
+    for f in fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        helptext = f"{helps.get(f.name, '')} (default: {f.default})"
+        if f.type.startswith("bool"):
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                                help=helptext)
+        else:
+            parser.add_argument(flag, dest=f.name, default=None, choices=choices.get(f.name), help=helptext,
+                                metavar=None if f.name in choices else metavars.get(f.name, "N"))
+
+
+def given_options(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The fields of dataclass ``cls`` set (not None) in parsed ``args``."""
+    return {f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name) is not None}
 
 
 def learning_rate(cfg: TrainConfig) -> float:

@@ -13,12 +13,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import tomllib
-
+from salanalysis.dualstream.config import build_options, read_toml_options
 from salanalysis.errors import InputError
 
 __all__ = [
@@ -131,48 +129,11 @@ CHOICES = {
 }
 
 
-def _coerce(name: str, value: Any, where: str | None) -> Any:
-    ftype = {f.name: f.type for f in fields(SaliencyTrainConfig)}[name]
-    if value is None:
-        if "None" in ftype:
-            return None
-        raise InputError(f"option {name!r} cannot be empty", where)
-    try:
-        if ftype.startswith("bool"):
-            if isinstance(value, str):
-                low = value.lower()
-                if low not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(value)
-                return low in ("true", "1", "yes")
-            return bool(value)
-        if ftype.startswith("int"):
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return int(value)
-        if ftype.startswith("float"):
-            return float(value)
-        value = str(value)
-    except (TypeError, ValueError):
-        raise InputError(f"option {name!r}: cannot use {value!r} as {ftype}", where) from None
-    if name in CHOICES and value not in CHOICES[name]:
-        raise InputError(f"option {name!r} must be one of {', '.join(CHOICES[name])}, got {value!r}", where)
-    return value
-
-
 def resolve_saliency_config(
     config: SaliencyTrainConfig | Mapping[str, Any] | None = None, where: str | None = None, **overrides: Any
 ) -> SaliencyTrainConfig:
     """A validated :class:`SaliencyTrainConfig` (unknown keys, types, choices: one-line InputErrors)."""
-    base = asdict(config) if isinstance(config, SaliencyTrainConfig) else dict(config or {})
-    base.update(overrides)
-    names = {f.name for f in fields(SaliencyTrainConfig)}
-    values: dict[str, Any] = {}
-    for key, val in base.items():
-        k = key.replace("-", "_")
-        if k not in names:
-            raise InputError(f"unknown option {key!r}", where)
-        values[k] = _coerce(k, val, where)
-    cfg = SaliencyTrainConfig(**values)
+    cfg = build_options(SaliencyTrainConfig, CHOICES, config, where, overrides)
     if not cfg.train_images or not cfg.train_maps:
         raise InputError("training needs train_images and train_maps", where)
     if bool(cfg.val_images) != bool(cfg.val_maps):
@@ -197,14 +158,5 @@ def resolve_saliency_config(
 
 def load_saliency_config(path: str | os.PathLike, **overrides: Any) -> SaliencyTrainConfig:
     """Read a TOML file of :class:`SaliencyTrainConfig` keys (top level or a ``[train_saliency]`` table)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("config file not found", path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"malformed TOML: {exc}", path) from exc
-    table = data.get("train_saliency")
-    if isinstance(table, dict):
-        data = {**{k: v for k, v in data.items() if k != "train_saliency"}, **table}
+    data = read_toml_options(path, "train_saliency")
     return resolve_saliency_config(data, where=str(path), **overrides)
