@@ -27,6 +27,14 @@ Stable API (also used by the saliency network of issue 10)
     dict file, strictly for backbones, and for the final linear layer when its
     shape matches.
 :func:`unwrap_model`, :func:`seed_everything`, :func:`all_gather_objects`, :func:`barrier`.
+
+Training-loop scaffolding shared by ``train`` and ``train-saliency``
+--------------------------------------------------------------------
+:func:`check_resume_config`, :func:`runtime_options`, :func:`batch_plan`,
+:func:`make_scheduler`, :func:`restore_training_state`, :func:`wrap_model`,
+:func:`make_loaders`, :func:`write_run_config`, :func:`save_training_checkpoint`
+(``last.pt``), :func:`save_model_file` (``model.pt``) and :class:`RunLog`
+(``log.csv`` / ``log.jsonl``, optional TensorBoard).
 """
 
 from __future__ import annotations
@@ -63,6 +71,17 @@ __all__ = [
     "unwrap_model",
     "seed_everything",
     "resolve_device",
+    "check_resume_config",
+    "runtime_options",
+    "batch_plan",
+    "make_scheduler",
+    "restore_training_state",
+    "wrap_model",
+    "make_loaders",
+    "write_run_config",
+    "save_training_checkpoint",
+    "save_model_file",
+    "RunLog",
 ]
 
 
@@ -384,3 +403,209 @@ def iter_bn(model: nn.Module) -> Iterator[nn.Module]:
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             yield m
+
+
+# ------------------------------------------------------------ training scaffolding
+# Shared by ``salanalysis.dualstream.train`` and ``salanalysis.dualstream.saliency_train``.
+def check_resume_config(cfg: Any, saved: Any, overridable: set[str], where: str | os.PathLike) -> None:
+    """InputError naming the first option (outside ``overridable``) where ``cfg`` differs from ``saved``."""
+    from dataclasses import asdict
+
+    diffs = [k for k in asdict(cfg) if getattr(cfg, k) != getattr(saved, k) and k not in overridable]
+    if diffs:
+        raise InputError(
+            f"cannot resume with a different {diffs[0]!r} ({getattr(saved, diffs[0])!r} in the "
+            f"checkpoint, {getattr(cfg, diffs[0])!r} now)",
+            where,
+        )
+
+
+def runtime_options(cfg: Any, device: torch.device) -> tuple[bool, bool, bool, torch.memory_format]:
+    """``(amp, channels_last, pin_memory, memory_format)`` of a config on ``device`` (None: on CUDA)."""
+    amp = cfg.amp == "bf16"
+    cl = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
+    pin = cfg.pin_memory if cfg.pin_memory is not None else device.type == "cuda"
+    return amp, cl, pin, torch.channels_last if cl else torch.contiguous_format
+
+
+def batch_plan(n_items: int, batch_size: int, world_size: int, what: str,
+               where: str | os.PathLike | None) -> tuple[int, int]:
+    """``(per-rank batch, full steps per epoch)`` for a global ``batch_size``; InputError when impossible."""
+    if batch_size % world_size:
+        raise InputError(f"batch_size {batch_size} is not divisible by {world_size} processes")
+    steps_per_epoch = n_items // batch_size
+    if steps_per_epoch < 1:
+        raise InputError(f"{n_items} {what} are fewer than one batch of {batch_size}", where)
+    return batch_size // world_size, steps_per_epoch
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: Any):
+    """The lr schedule of ``cfg.scheduler``: ``"step"``, ``"cosine"`` (over the epochs) or constant."""
+    from torch.optim import lr_scheduler
+
+    if cfg.scheduler == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
+    if cfg.scheduler == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    return lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+def restore_training_state(ckpt: Mapping[str, Any], optimizer, scheduler, info: DistInfo) -> tuple[int, int, int]:
+    """Load optimizer, scheduler and this rank's RNG states; return ``(epoch, step, batches_done)``."""
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    rng = ckpt.get("rng") or []
+    if rng:
+        restore_rng_state(rng[info.rank] if len(rng) == info.world_size else rng[0])
+    return int(ckpt["epoch"]), int(ckpt["step"]), int(ckpt["batches_done"])
+
+
+def wrap_model(model: nn.Module, info: DistInfo, compile: bool = False) -> nn.Module:
+    """``model`` under DistributedDataParallel when distributed, then ``torch.compile`` when asked."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    run: nn.Module = model
+    if info.distributed:
+        dev = info.device
+        run = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    if compile:
+        run = torch.compile(run)
+    return run
+
+
+def make_loaders(train_ds, val_ds, info: DistInfo, cfg: Any, per_rank: int, steps_per_epoch: int, pin: bool):
+    """``(sampler, loader, val_loader)``: seeded, shuffled training batches; validation in order (or None)."""
+    from salanalysis.dualstream.data import SeededSampler, make_loader
+
+    sampler = SeededSampler(train_ds, info.world_size, info.rank, shuffle=True, seed=cfg.seed,
+                            max_items=steps_per_epoch * per_rank)
+    loader = make_loader(train_ds, sampler, per_rank, workers=cfg.workers, pin_memory=pin,
+                         persistent_workers=cfg.persistent_workers)
+    val_loader = None
+    if val_ds is not None:
+        vs = SeededSampler(val_ds, info.world_size, info.rank, shuffle=False, seed=cfg.seed)
+        vs.set_epoch(0)
+        val_loader = make_loader(val_ds, vs, per_rank, workers=cfg.workers, pin_memory=pin,
+                                 persistent_workers=cfg.persistent_workers)
+    return sampler, loader, val_loader
+
+
+def write_run_config(out: Path, info: DistInfo, payload: Mapping[str, Any]) -> None:
+    """Create ``out`` and write ``out/config.json`` on the main rank; all ranks wait."""
+    from salanalysis.io import write_json
+
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "config.json", dict(payload))
+    barrier()
+
+
+def save_training_checkpoint(path: Path, info: DistInfo, *, fmt: str, model: nn.Module, optimizer, scheduler,
+                             sampler, epoch: int, batches: int, per_rank: int, step: int, config: Mapping,
+                             meta: Mapping, metrics: Mapping, **extra: Any) -> None:
+    """Gather every rank's RNG state and write a resumable ``last.pt`` (main rank); all ranks wait."""
+    rngs = all_gather_objects(capture_rng_state())
+    if info.is_main:
+        save_checkpoint(path, {
+            "format": fmt,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": epoch,
+            "batches_done": batches,
+            "step": step,
+            "rng": rngs,
+            "sampler": {**sampler.state_dict(), "epoch": epoch, "start": batches * per_rank},
+            "config": dict(config),
+            "meta": meta,
+            "world_size": info.world_size,
+            "metrics": dict(metrics),
+            **extra,
+        })
+    barrier()
+
+
+def save_model_file(path: Path, *, fmt: str, model: nn.Module, meta: Mapping, config: Mapping, epoch: int,
+                    step: int, metrics: Mapping) -> Path:
+    """The final ``model.pt``: weights, description, config, epoch, step and metrics."""
+    return save_checkpoint(path, {"format": fmt, "model": model.state_dict(), "meta": meta,
+                                  "config": dict(config), "epoch": epoch, "step": step, "metrics": dict(metrics)})
+
+
+class RunLog:
+    """The run's ``log.csv`` / ``log.jsonl`` (main rank) with fixed ``columns``, optionally TensorBoard.
+
+    On resume (``resume_step``) rows after that step are dropped; otherwise an
+    old log is removed. ``rows`` keeps every row logged by this process.
+    """
+
+    def __init__(self, out: Path, fmt: str, columns: list[str], active: bool, resume_step: int | None,
+                 tensorboard: bool = False, tb_keys: tuple[str, ...] = ()) -> None:
+        self.active = active
+        self.fmt = fmt
+        self.columns = list(columns)
+        self.tb_keys = tb_keys
+        self.path = out / ("log.csv" if fmt == "csv" else "log.jsonl")
+        self.rows: list[dict] = []
+        self.tb = None
+        if not active:
+            return
+        if resume_step is not None and self.path.exists():
+            kept = [r for r in self._read() if r.get("step") not in (None, "") and int(float(r["step"])) <= resume_step]
+            self._rewrite(kept)
+        elif self.path.exists():
+            self.path.unlink()
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(out / "tensorboard"))
+            except Exception:  # tensorboard not installed: CSV/JSONL only
+                self.tb = None
+
+    def _read(self) -> list[dict]:
+        import csv
+        import json
+
+        text = self.path.read_text(encoding="utf-8")
+        if self.fmt == "jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return list(csv.DictReader(text.splitlines()))
+
+    def _rewrite(self, rows: list[dict]) -> None:
+        import json
+
+        from salanalysis.io import write_text
+
+        if self.fmt == "jsonl":
+            write_text(self.path, "".join(json.dumps(r) + "\n" for r in rows))
+        else:
+            cols = self.columns
+            lines = [",".join(cols)] + [",".join(str(r.get(c, "") or "") for c in cols) for r in rows]
+            write_text(self.path, "\n".join(lines) + "\n")
+
+    def log(self, row: dict) -> None:
+        import csv
+        import json
+
+        row = {c: row.get(c) for c in self.columns}
+        self.rows.append(row)
+        if not self.active:
+            return
+        new = not self.path.exists()
+        with open(self.path, "a", encoding="utf-8", newline="") as fh:
+            if self.fmt == "jsonl":
+                fh.write(json.dumps(row) + "\n")
+            else:
+                w = csv.DictWriter(fh, self.columns)
+                if new:
+                    w.writeheader()
+                w.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        if self.tb is not None:
+            for key in self.tb_keys:
+                if row.get(key) is not None:
+                    self.tb.add_scalar(f"{row['kind']}/{key}", row[key], row["step"])
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()

@@ -46,8 +46,6 @@ Engineering (shared with ``salanalysis train`` through :mod:`~salanalysis.dualst
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -61,19 +59,27 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from salanalysis.dualstream.data import IMAGENET_MEAN, IMAGENET_STD, SeededSampler, make_loader
+from salanalysis.dualstream.data import IMAGENET_MEAN, IMAGENET_STD
 from salanalysis.dualstream.engine import (
     DistInfo,
+    RunLog,
     all_gather_objects,
     autocast,
     barrier,
-    capture_rng_state,
+    batch_plan,
+    check_resume_config,
     cleanup_distributed,
     load_checkpoint,
-    restore_rng_state,
-    save_checkpoint,
+    make_loaders,
+    make_scheduler,
+    restore_training_state,
+    runtime_options,
+    save_model_file,
+    save_training_checkpoint,
     seed_everything,
     setup_distributed,
+    wrap_model,
+    write_run_config,
 )
 from salanalysis.dualstream.saliency_config import (
     CHOICES,
@@ -91,7 +97,6 @@ from salanalysis.dualstream.saliency_net import (
     saliency_net_from_meta,
 )
 from salanalysis.errors import InputError
-from salanalysis.io import write_json, write_text
 
 __all__ = [
     "SaliencyTrainConfig",
@@ -340,61 +345,7 @@ def evaluate_saliency(
     return out
 
 
-# --------------------------------------------------------------------- logging
-class _Log:
-    def __init__(self, out: Path, fmt: str, active: bool, resume_step: int | None) -> None:
-        self.active = active
-        self.fmt = fmt
-        self.path = out / ("log.csv" if fmt == "csv" else "log.jsonl")
-        self.rows: list[dict] = []
-        if not active:
-            return
-        if resume_step is not None and self.path.exists():
-            kept = [r for r in self._read() if r.get("step") not in (None, "") and int(float(r["step"])) <= resume_step]
-            self._rewrite(kept)
-        elif self.path.exists():
-            self.path.unlink()
-
-    def _read(self) -> list[dict]:
-        text = self.path.read_text(encoding="utf-8")
-        if self.fmt == "jsonl":
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        return list(csv.DictReader(text.splitlines()))
-
-    def _rewrite(self, rows: list[dict]) -> None:
-        if self.fmt == "jsonl":
-            write_text(self.path, "".join(json.dumps(r) + "\n" for r in rows))
-        else:
-            lines = [",".join(LOG_COLUMNS)] + [",".join(str(r.get(c, "") or "") for c in LOG_COLUMNS) for r in rows]
-            write_text(self.path, "\n".join(lines) + "\n")
-
-    def log(self, row: dict) -> None:
-        row = {c: row.get(c) for c in LOG_COLUMNS}
-        self.rows.append(row)
-        if not self.active:
-            return
-        new = not self.path.exists()
-        with open(self.path, "a", encoding="utf-8", newline="") as fh:
-            if self.fmt == "jsonl":
-                fh.write(json.dumps(row) + "\n")
-            else:
-                w = csv.DictWriter(fh, LOG_COLUMNS)
-                if new:
-                    w.writeheader()
-                w.writerow({k: ("" if v is None else v) for k, v in row.items()})
-
-
 # ------------------------------------------------------------------------ train
-def _scheduler(optimizer: torch.optim.Optimizer, cfg: SaliencyTrainConfig):
-    from torch.optim import lr_scheduler
-
-    if cfg.scheduler == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
-    if cfg.scheduler == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-    return lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
-
-
 def _mean_over_ranks(values: torch.Tensor, info: DistInfo) -> list[float]:
     """The mean over ranks of a small CPU vector (all-reduced on the process group's device)."""
     v = values.detach().double()
@@ -435,13 +386,7 @@ def train_saliency(
             raise InputError("not a train-saliency checkpoint with optimizer state (use out/last.pt)", resume)
         saved = resolve_saliency_config(ckpt["config"], where=str(resume))
         cfg = saved if config is None else resolve_saliency_config(config)
-        diffs = [k for k in asdict(cfg) if getattr(cfg, k) != getattr(saved, k) and k not in RESUME_OVERRIDABLE]
-        if diffs:
-            raise InputError(
-                f"cannot resume with a different {diffs[0]!r} ({getattr(saved, diffs[0])!r} in the "
-                f"checkpoint, {getattr(cfg, diffs[0])!r} now)",
-                resume,
-            )
+        check_resume_config(cfg, saved, RESUME_OVERRIDABLE, resume)
     else:
         if config is None:
             raise ValueError("give a config or a checkpoint to resume")
@@ -454,16 +399,12 @@ def train_saliency(
 
 
 def _train(cfg: SaliencyTrainConfig, info: DistInfo, ckpt: dict | None, on_step) -> SaliencyTrainResult:
-    from torch.nn.parallel import DistributedDataParallel
     from tqdm.auto import tqdm
 
     device = info.device
     out = Path(cfg.out)
     seed_everything(cfg.seed + info.rank)
-    amp = cfg.amp == "bf16"
-    cl = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
-    pin = cfg.pin_memory if cfg.pin_memory is not None else device.type == "cuda"
-    fmt = torch.channels_last if cl else torch.contiguous_format
+    amp, cl, pin, fmt = runtime_options(cfg, device)
     size = (cfg.input_height, cfg.input_width)
     weights = {"w_kld": cfg.w_kld, "w_cc": cfg.w_cc, "w_nss": cfg.w_nss}
 
@@ -472,13 +413,8 @@ def _train(cfg: SaliencyTrainConfig, info: DistInfo, ckpt: dict | None, on_step)
     if cfg.w_nss and not train_ds.has_fixations.all():
         n = int((~train_ds.has_fixations).sum())
         raise InputError(f"w_nss > 0 but {n} training image(s) have no fixations", cfg.train_fixations)
-    if cfg.batch_size % info.world_size:
-        raise InputError(f"batch_size {cfg.batch_size} is not divisible by {info.world_size} processes")
-    per_rank = cfg.batch_size // info.world_size
-    steps_per_epoch = len(train_ds) // cfg.batch_size
-    if steps_per_epoch < 1:
-        raise InputError(f"{len(train_ds)} training maps are fewer than one batch of {cfg.batch_size}",
-                         cfg.train_maps)
+    per_rank, steps_per_epoch = batch_plan(len(train_ds), cfg.batch_size, info.world_size, "training maps",
+                                           cfg.train_maps)
     val_ds = None
     if cfg.val_maps:
         val_ds = SaliconSaliency(cfg.val_images, cfg.val_maps, cfg.val_fixations, size=size,
@@ -496,62 +432,27 @@ def _train(cfg: SaliencyTrainConfig, info: DistInfo, ckpt: dict | None, on_step)
         optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     else:
         optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = _scheduler(optimizer, cfg)
+    scheduler = make_scheduler(optimizer, cfg)
     epoch, step, done = 0, 0, 0
     if ckpt is not None:
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        epoch, step, done = int(ckpt["epoch"]), int(ckpt["step"]), int(ckpt["batches_done"])
-        rng = ckpt.get("rng") or []
-        if rng:
-            restore_rng_state(rng[info.rank] if len(rng) == info.world_size else rng[0])
+        epoch, step, done = restore_training_state(ckpt, optimizer, scheduler, info)
     raw = model
-    run: nn.Module = model
-    if info.distributed:
-        run = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg.compile:
-        run = torch.compile(run)
+    run = wrap_model(model, info, cfg.compile)
+    sampler, loader, val_loader = make_loaders(train_ds, val_ds, info, cfg, per_rank, steps_per_epoch, pin)
 
-    sampler = SeededSampler(train_ds, info.world_size, info.rank, shuffle=True, seed=cfg.seed,
-                            max_items=steps_per_epoch * per_rank)
-    loader = make_loader(train_ds, sampler, per_rank, workers=cfg.workers, pin_memory=pin,
-                         persistent_workers=cfg.persistent_workers)
-    val_loader = None
-    if val_ds is not None:
-        vs = SeededSampler(val_ds, info.world_size, info.rank, shuffle=False, seed=cfg.seed)
-        vs.set_epoch(0)
-        val_loader = make_loader(val_ds, vs, per_rank, workers=cfg.workers, pin_memory=pin,
-                                 persistent_workers=cfg.persistent_workers)
-
-    if info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "config.json", {**asdict(cfg), "world_size": info.world_size,
-                                         "n_train": len(train_ds), "n_train_missing_images": train_ds.n_missing,
-                                         "n_val": len(val_ds) if val_ds is not None else 0})
-    barrier()
-    log = _Log(out, cfg.log_format, info.is_main, step if ckpt is not None else None)
+    write_run_config(out, info, {**asdict(cfg), "world_size": info.world_size, "n_train": len(train_ds),
+                                 "n_train_missing_images": train_ds.n_missing,
+                                 "n_val": len(val_ds) if val_ds is not None else 0})
+    log = RunLog(out, cfg.log_format, LOG_COLUMNS, info.is_main, step if ckpt is not None else None)
     metrics: dict = dict(ckpt.get("metrics") or {}) if ckpt is not None else {}
     last = out / "last.pt"
 
     def checkpoint(ep: int, batches: int) -> None:
-        rngs = all_gather_objects(capture_rng_state())
-        if info.is_main:
-            save_checkpoint(last, {
-                "format": CHECKPOINT_FORMAT,
-                "model": raw.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "epoch": ep,
-                "batches_done": batches,
-                "step": step,
-                "rng": rngs,
-                "sampler": {**sampler.state_dict(), "epoch": ep, "start": batches * per_rank},
-                "config": asdict(cfg),
-                "meta": meta,
-                "world_size": info.world_size,
-                "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
-            })
-        barrier()
+        save_training_checkpoint(
+            last, info, fmt=CHECKPOINT_FORMAT, model=raw, optimizer=optimizer, scheduler=scheduler,
+            sampler=sampler, epoch=ep, batches=batches, per_rank=per_rank, step=step, config=asdict(cfg),
+            meta=meta, metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+        )
 
     stopped = False
     while epoch < cfg.epochs and not stopped:
@@ -611,9 +512,8 @@ def _train(cfg: SaliencyTrainConfig, info: DistInfo, ckpt: dict | None, on_step)
         checkpoint(epoch, 0)
     model_path = out / "model.pt" if epoch >= cfg.epochs else None
     if model_path is not None and info.is_main:
-        save_checkpoint(model_path, {"format": CHECKPOINT_FORMAT, "model": raw.state_dict(), "meta": meta,
-                                     "config": asdict(cfg), "epoch": epoch, "step": step,
-                                     "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))}})
+        save_model_file(model_path, fmt=CHECKPOINT_FORMAT, model=raw, meta=meta, config=asdict(cfg), epoch=epoch,
+                        step=step, metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))})
     barrier()
     return SaliencyTrainResult(out=out, checkpoint=last, model_path=model_path, step=step, epoch=epoch,
                                history=log.rows, metrics=metrics)

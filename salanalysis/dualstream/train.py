@@ -72,8 +72,6 @@ On N GPUs: ``torchrun --nproc_per_node N -m salanalysis train ...`` (same option
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 import time
@@ -98,26 +96,32 @@ from salanalysis.dualstream.config import (
 )
 from salanalysis.dualstream.data import (
     CocoMultiLabel,
-    SeededSampler,
     eval_transform,
-    make_loader,
     train_transform,
 )
 from salanalysis.dualstream.engine import (
     DistInfo,
+    RunLog,
     all_gather_objects,
     autocast,
     barrier,
-    capture_rng_state,
+    batch_plan,
+    check_resume_config,
     cleanup_distributed,
     iter_bn,
     load_checkpoint,
     load_weights_into,
+    make_loaders,
+    make_scheduler,
     read_state_dict,
-    restore_rng_state,
-    save_checkpoint,
+    restore_training_state,
+    runtime_options,
+    save_model_file,
+    save_training_checkpoint,
     seed_everything,
     setup_distributed,
+    wrap_model,
+    write_run_config,
 )
 from salanalysis.dualstream.loss import mce_loss
 from salanalysis.dualstream.models import (
@@ -129,7 +133,6 @@ from salanalysis.dualstream.models import (
     probabilities,
 )
 from salanalysis.errors import InputError
-from salanalysis.io import write_json, write_text
 
 __all__ = [
     "TrainConfig",
@@ -262,16 +265,6 @@ def set_train_mode(model: nn.Module, phase: str, bn: str = "train") -> None:
             m.eval()
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
-    from torch.optim import lr_scheduler
-
-    if cfg.scheduler == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
-    if cfg.scheduler == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-    return lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
-
-
 # ------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def evaluate(
@@ -327,66 +320,6 @@ def evaluate(
     return out
 
 
-# ---------------------------------------------------------------------- logging
-class _RunLog:
-    def __init__(self, out: Path, fmt: str, tensorboard: bool, active: bool, resume_step: int | None) -> None:
-        self.active = active
-        self.path = out / ("log.csv" if fmt == "csv" else "log.jsonl")
-        self.fmt = fmt
-        self.rows: list[dict] = []
-        self.tb = None
-        if not active:
-            return
-        if resume_step is not None and self.path.exists():
-            kept = [r for r in self._read() if int(float(r["step"])) <= resume_step]
-            self._rewrite(kept)
-        elif self.path.exists():
-            self.path.unlink()
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.tb = SummaryWriter(str(out / "tensorboard"))
-            except Exception:  # tensorboard not installed: CSV/JSONL only
-                self.tb = None
-
-    def _read(self) -> list[dict]:
-        text = self.path.read_text(encoding="utf-8")
-        if self.fmt == "jsonl":
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        return list(csv.DictReader(text.splitlines()))
-
-    def _rewrite(self, rows: list[dict]) -> None:
-        if self.fmt == "jsonl":
-            write_text(self.path, "".join(json.dumps(r) + "\n" for r in rows))
-        else:
-            lines = [",".join(LOG_COLUMNS)] + [",".join(str(r.get(c, "")) for c in LOG_COLUMNS) for r in rows]
-            write_text(self.path, "\n".join(lines) + "\n")
-
-    def log(self, row: dict) -> None:
-        row = {c: row.get(c) for c in LOG_COLUMNS}
-        self.rows.append(row)
-        if not self.active:
-            return
-        new = not self.path.exists()
-        with open(self.path, "a", encoding="utf-8", newline="") as fh:
-            if self.fmt == "jsonl":
-                fh.write(json.dumps(row) + "\n")
-            else:
-                w = csv.DictWriter(fh, LOG_COLUMNS)
-                if new:
-                    w.writeheader()
-                w.writerow({k: ("" if v is None else v) for k, v in row.items()})
-        if self.tb is not None:
-            for key in ("loss", "lr", "val_loss", "mAP", "images_per_s"):
-                if row.get(key) is not None:
-                    self.tb.add_scalar(f"{row['kind']}/{key}", row[key], row["step"])
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
-
-
 # ------------------------------------------------------------------------ train
 def train(
     config: TrainConfig | Mapping[str, Any] | None = None,
@@ -420,13 +353,7 @@ def train(
             raise InputError("not a training checkpoint of salanalysis (no optimizer state)", resume)
         saved = resolve_config(ckpt["config"], where=str(resume))
         cfg = resolve_config(saved if config is None else config, **dict(overrides or {}))
-        diffs = [k for k in asdict(cfg) if getattr(cfg, k) != getattr(saved, k) and k not in RESUME_OVERRIDABLE]
-        if diffs:
-            raise InputError(
-                f"cannot resume with a different {diffs[0]!r} ({getattr(saved, diffs[0])!r} in the "
-                f"checkpoint, {getattr(cfg, diffs[0])!r} now)",
-                resume,
-            )
+        check_resume_config(cfg, saved, RESUME_OVERRIDABLE, resume)
     else:
         if config is None:
             raise ValueError("give a config or a checkpoint to resume")
@@ -439,28 +366,18 @@ def train(
 
 
 def _train(cfg: TrainConfig, info: DistInfo, ckpt: dict | None, resume, on_step) -> TrainResult:
-    from torch.nn.parallel import DistributedDataParallel
-
     device = info.device
     out = Path(cfg.out)
     seed_everything(cfg.seed + info.rank)
-    amp = cfg.amp == "bf16"
-    cl = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
-    pin = cfg.pin_memory if cfg.pin_memory is not None else device.type == "cuda"
-    fmt = torch.channels_last if cl else torch.contiguous_format
+    amp, cl, pin, fmt = runtime_options(cfg, device)
 
     # data
     ann = Annotations.load(cfg.train_annotations)
     tf = train_transform(cfg.image_size) if cfg.augment else eval_transform(cfg.image_size, cfg.resize_size)
     train_ds = CocoMultiLabel(ann, cfg.train_images, tf, include_empty=cfg.include_empty,
                               include_crowd=cfg.include_crowd, missing=cfg.missing_images)
-    if cfg.batch_size % info.world_size:
-        raise InputError(f"batch_size {cfg.batch_size} is not divisible by {info.world_size} processes")
-    per_rank = cfg.batch_size // info.world_size
-    steps_per_epoch = len(train_ds) // cfg.batch_size
-    if steps_per_epoch < 1:
-        raise InputError(f"{len(train_ds)} training images are fewer than one batch of {cfg.batch_size}",
-                         cfg.train_annotations)
+    per_rank, steps_per_epoch = batch_plan(len(train_ds), cfg.batch_size, info.world_size, "training images",
+                                           cfg.train_annotations)
     val_ds = None
     if cfg.val_annotations:
         val_ds = CocoMultiLabel(cfg.val_annotations, cfg.val_images,
@@ -482,65 +399,29 @@ def _train(cfg: TrainConfig, info: DistInfo, ckpt: dict | None, resume, on_step)
     model.to(device, memory_format=fmt)
     optimizer = torch.optim.SGD(params, lr=learning_rate(cfg), momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)
-    scheduler = _scheduler(optimizer, cfg)
+    scheduler = make_scheduler(optimizer, cfg)
     epoch, step, done, loss_sum = 0, 0, 0, 0.0
     if ckpt is not None:
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        epoch, step, done = int(ckpt["epoch"]), int(ckpt["step"]), int(ckpt["batches_done"])
+        epoch, step, done = restore_training_state(ckpt, optimizer, scheduler, info)
         loss_sum = float(ckpt.get("epoch_loss_sum", 0.0))
-        rng = ckpt.get("rng") or []
-        if rng:
-            restore_rng_state(rng[info.rank] if len(rng) == info.world_size else rng[0])
     raw = model
-    run: nn.Module = model
-    if info.distributed:
-        run = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg.compile:
-        run = torch.compile(run)
+    run = wrap_model(model, info, cfg.compile)
+    sampler, loader, val_loader = make_loaders(train_ds, val_ds, info, cfg, per_rank, steps_per_epoch, pin)
 
-    sampler = SeededSampler(train_ds, info.world_size, info.rank, shuffle=True, seed=cfg.seed,
-                            max_items=steps_per_epoch * per_rank)
-    loader = make_loader(train_ds, sampler, per_rank, workers=cfg.workers, pin_memory=pin,
-                         persistent_workers=cfg.persistent_workers)
-    val_loader = None
-    if val_ds is not None:
-        vs = SeededSampler(val_ds, info.world_size, info.rank, shuffle=False, seed=cfg.seed)
-        vs.set_epoch(0)
-        val_loader = make_loader(val_ds, vs, per_rank, workers=cfg.workers, pin_memory=pin,
-                                 persistent_workers=cfg.persistent_workers)
-
-    if info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "config.json", {**asdict(cfg), "world_size": info.world_size,
-                                         "lr_resolved": learning_rate(cfg)})
-    barrier()
-    log = _RunLog(out, cfg.log_format, cfg.tensorboard, info.is_main, step if ckpt is not None else None)
+    write_run_config(out, info, {**asdict(cfg), "world_size": info.world_size, "lr_resolved": learning_rate(cfg)})
+    log = RunLog(out, cfg.log_format, LOG_COLUMNS, info.is_main, step if ckpt is not None else None,
+                 tensorboard=cfg.tensorboard, tb_keys=("loss", "lr", "val_loss", "mAP", "images_per_s"))
     history_start = len(log.rows)
     metrics: dict = {}
     last = out / "last.pt"
 
     def checkpoint(ep: int, batches: int) -> None:
-        nonlocal loss_sum
-        rngs = all_gather_objects(capture_rng_state())
-        if info.is_main:
-            save_checkpoint(last, {
-                "format": CHECKPOINT_FORMAT,
-                "model": raw.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "epoch": ep,
-                "batches_done": batches,
-                "step": step,
-                "rng": rngs,
-                "sampler": {**sampler.state_dict(), "epoch": ep, "start": batches * per_rank},
-                "config": asdict(cfg),
-                "meta": meta,
-                "world_size": info.world_size,
-                "metrics": {k: v for k, v in metrics.items() if k in ("mAP", "val_loss")},
-                "epoch_loss_sum": loss_sum if batches else 0.0,
-            })
-        barrier()
+        save_training_checkpoint(
+            last, info, fmt=CHECKPOINT_FORMAT, model=raw, optimizer=optimizer, scheduler=scheduler,
+            sampler=sampler, epoch=ep, batches=batches, per_rank=per_rank, step=step, config=asdict(cfg),
+            meta=meta, metrics={k: v for k, v in metrics.items() if k in ("mAP", "val_loss")},
+            epoch_loss_sum=loss_sum if batches else 0.0,
+        )
 
     from tqdm.auto import tqdm
 
@@ -607,9 +488,8 @@ def _train(cfg: TrainConfig, info: DistInfo, ckpt: dict | None, resume, on_step)
     model_path = None
     if epoch >= cfg.epochs and info.is_main:
         model_path = out / "model.pt"
-        save_checkpoint(model_path, {"format": CHECKPOINT_FORMAT, "model": raw.state_dict(), "meta": meta,
-                                     "config": asdict(cfg), "epoch": epoch, "step": step,
-                                     "metrics": {k: v for k, v in metrics.items() if k in ("mAP", "val_loss")}})
+        save_model_file(model_path, fmt=CHECKPOINT_FORMAT, model=raw, meta=meta, config=asdict(cfg), epoch=epoch,
+                        step=step, metrics={k: v for k, v in metrics.items() if k in ("mAP", "val_loss")})
     barrier()
     log.close()
     return TrainResult(out=out, checkpoint=last, model_path=model_path, step=step, epoch=epoch,
