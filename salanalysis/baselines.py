@@ -41,6 +41,7 @@ from salanalysis.errors import InputError
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "image_files",
     "center_bias_map",
     "spectral_residual_map",
     "read_image",
@@ -118,6 +119,26 @@ def _image_size(path: Path) -> tuple[int, int]:
         raise InputError(f"cannot read image size: {type(exc).__name__}: {exc}", path) from exc
 
 
+def image_files(directory: str | os.PathLike, noun: str = "directory") -> list[Path]:
+    """Image files (``IMAGE_EXTENSIONS``, any case) directly in ``directory``, sorted by name.
+
+    Raises
+    ------
+    InputError
+        The folder does not exist or holds no image (messages call it ``noun``).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError(f"image {noun} not found", directory)
+    files = sorted(
+        (p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
+        key=lambda p: p.name,
+    )
+    if not files:
+        raise InputError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {noun}", directory)
+    return files
+
+
 def images_table(directory: str | os.PathLike, *, sizes: bool = True) -> pd.DataFrame:
     """The image files of a folder (not recursive), sorted by name.
 
@@ -135,14 +156,7 @@ def images_table(directory: str | os.PathLike, *, sizes: bool = True) -> pd.Data
     """
     from salanalysis.salicon import image_id_from_name
 
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise InputError("image directory not found", directory)
-    files = sorted(
-        p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
-    if not files:
-        raise InputError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in directory", directory)
+    files = image_files(directory)
     table = pd.DataFrame(
         {
             "image_id": pd.array([image_id_from_name(p.name) for p in files], dtype="Int64"),

@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from salanalysis.baselines import IMAGE_EXTENSIONS, image_files
 from salanalysis.errors import InputError
 
 __all__ = [
@@ -52,7 +53,6 @@ __all__ = [
     "predict_saliency_maps",
 ]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 _COCO_RE = re.compile(r"^COCO_([A-Za-z]+)(\d{4})_0*(\d+)$")
 
 
@@ -81,16 +81,7 @@ def list_images(directory: str | os.PathLike) -> list[Path]:
     InputError
         The folder does not exist or holds no image.
     """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise InputError("image folder not found", directory)
-    files = sorted(
-        (Path(e.path) for e in os.scandir(directory) if e.is_file() and Path(e.name).suffix.lower() in IMAGE_EXTENSIONS),
-        key=lambda p: p.name,
-    )
-    if not files:
-        raise InputError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder", directory)
-    return files
+    return image_files(directory, "folder")
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
