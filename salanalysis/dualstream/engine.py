@@ -34,7 +34,9 @@ Training-loop scaffolding shared by ``train`` and ``train-saliency``
 :func:`make_scheduler`, :func:`restore_training_state`, :func:`wrap_model`,
 :func:`make_loaders`, :func:`write_run_config`, :func:`save_training_checkpoint`
 (``last.pt``), :func:`save_model_file` (``model.pt``) and :class:`RunLog`
-(``log.csv`` / ``log.jsonl``, optional TensorBoard).
+(``log.csv`` / ``log.jsonl``, optional TensorBoard); :func:`run_epochs` (the
+epoch loop: progress bar, step/epoch log rows, ``max_steps``, periodic and
+epoch-end checkpoints, per-epoch evaluation) over a :class:`LoopState`.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +85,8 @@ __all__ = [
     "save_training_checkpoint",
     "save_model_file",
     "RunLog",
+    "LoopState",
+    "run_epochs",
 ]
 
 
@@ -609,3 +614,104 @@ class RunLog:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+@dataclass
+class LoopState:
+    """Where a training run stands: epochs completed, global ``step``, batches ``done`` in the
+    current epoch, the epoch's summed loss and the last evaluation's ``metrics``."""
+
+    epoch: int = 0
+    step: int = 0
+    done: int = 0
+    loss_sum: float = 0.0
+    metrics: dict = field(default_factory=dict)
+
+
+def run_epochs(
+    state: LoopState,
+    *,
+    loader,
+    sampler,
+    optimizer,
+    scheduler,
+    log: RunLog,
+    info: DistInfo,
+    epochs: int,
+    steps_per_epoch: int,
+    per_rank: int,
+    train_step: Callable[[Any, int], tuple[float, dict, int]],
+    checkpoint: Callable[[LoopState, int, int], None],
+    train_mode: Callable[[], None],
+    evaluate: Callable[[], tuple[dict, dict]] | None = None,
+    progress: bool = True,
+    log_every: int = 10,
+    checkpoint_every: int = 0,
+    max_steps: int | None = None,
+    carry_loss: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> LoopState:
+    """The epoch loop shared by the trainers; updates and returns ``state``.
+
+    ``train_step(batch, step)`` makes one optimisation step (``step``: the global
+    step it makes) and returns ``(loss averaged over ranks, extra step-row
+    columns, images on this rank)``. ``checkpoint(state, epoch, batches)`` writes
+    ``last.pt``: every ``checkpoint_every`` steps and when stopping at
+    ``max_steps`` within an epoch, and at each epoch's end (``batches=0``).
+    ``evaluate()`` returns ``(metrics, epoch-row columns)`` after each epoch.
+    Logs a ``step`` row every ``log_every`` steps and at an epoch's last step,
+    an ``epoch`` row per epoch. With ``carry_loss`` the epoch's summed loss
+    survives a mid-epoch resume (``state.loss_sum``) and the epoch row's loss is
+    its mean over ``steps_per_epoch``; without, the sum restarts with each call
+    and is averaged over the steps this call made.
+    """
+    from tqdm.auto import tqdm
+
+    stopped = False
+    while state.epoch < epochs and not stopped:
+        sampler.set_epoch(state.epoch)
+        sampler.set_start(state.done * per_rank)
+        train_mode()
+        bar = tqdm(total=steps_per_epoch, initial=state.done, desc=f"epoch {state.epoch + 1}/{epochs}",
+                   disable=not (progress and info.is_main), leave=False)
+        t0, seen, n_steps = time.perf_counter(), 0, 0
+        if state.done == 0 or not carry_loss:
+            state.loss_sum = 0.0
+        for batch in loader:
+            value, terms, n = train_step(batch, state.step + 1)
+            state.step += 1
+            state.done += 1
+            n_steps += 1
+            seen += n * info.world_size
+            state.loss_sum += value
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.4f}")
+            if state.step % log_every == 0 or state.done == steps_per_epoch:
+                log.log({"kind": "step", "epoch": state.epoch + 1, "step": state.step, "loss": value,
+                         "lr": optimizer.param_groups[0]["lr"], **terms})
+            if max_steps is not None and state.step >= max_steps:
+                stopped = True
+            mid_epoch = state.done < steps_per_epoch
+            if mid_epoch and (stopped or (checkpoint_every and state.step % checkpoint_every == 0)):
+                checkpoint(state, state.epoch, state.done)
+            if on_step is not None:
+                on_step(state.step)
+            if stopped:
+                break
+        bar.close()
+        if state.done < steps_per_epoch:
+            break
+        seconds = time.perf_counter() - t0
+        lr_now = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        state.epoch += 1
+        state.done = 0
+        row = {"kind": "epoch", "epoch": state.epoch, "step": state.step,
+               "loss": state.loss_sum / max(1, steps_per_epoch if carry_loss else n_steps),
+               "lr": lr_now, "images_per_s": seen / seconds if seconds > 0 else None, "seconds": seconds}
+        if evaluate is not None:
+            state.metrics, columns = evaluate()
+            row.update(columns)
+        log.log(row)
+        checkpoint(state, state.epoch, 0)
+    return state

@@ -47,7 +47,6 @@ Engineering (shared with ``salanalysis train`` through :mod:`~salanalysis.dualst
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,6 +61,7 @@ from torch.utils.data import Dataset
 from salanalysis.dualstream.data import IMAGENET_MEAN, IMAGENET_STD
 from salanalysis.dualstream.engine import (
     DistInfo,
+    LoopState,
     RunLog,
     all_gather_objects,
     autocast,
@@ -73,6 +73,7 @@ from salanalysis.dualstream.engine import (
     make_loaders,
     make_scheduler,
     restore_training_state,
+    run_epochs,
     runtime_options,
     save_model_file,
     save_training_checkpoint,
@@ -399,8 +400,6 @@ def train_saliency(
 
 
 def _train(cfg: SaliencyTrainConfig, info: DistInfo, ckpt: dict | None, on_step) -> SaliencyTrainResult:
-    from tqdm.auto import tqdm
-
     device = info.device
     out = Path(cfg.out)
     seed_everything(cfg.seed + info.rank)
@@ -433,9 +432,9 @@ def _train(cfg: SaliencyTrainConfig, info: DistInfo, ckpt: dict | None, on_step)
     else:
         optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = make_scheduler(optimizer, cfg)
-    epoch, step, done = 0, 0, 0
+    state = LoopState(metrics=dict(ckpt.get("metrics") or {}) if ckpt is not None else {})
     if ckpt is not None:
-        epoch, step, done = restore_training_state(ckpt, optimizer, scheduler, info)
+        state.epoch, state.step, state.done = restore_training_state(ckpt, optimizer, scheduler, info)
     raw = model
     run = wrap_model(model, info, cfg.compile)
     sampler, loader, val_loader = make_loaders(train_ds, val_ds, info, cfg, per_rank, steps_per_epoch, pin)
@@ -443,77 +442,49 @@ def _train(cfg: SaliencyTrainConfig, info: DistInfo, ckpt: dict | None, on_step)
     write_run_config(out, info, {**asdict(cfg), "world_size": info.world_size, "n_train": len(train_ds),
                                  "n_train_missing_images": train_ds.n_missing,
                                  "n_val": len(val_ds) if val_ds is not None else 0})
-    log = RunLog(out, cfg.log_format, LOG_COLUMNS, info.is_main, step if ckpt is not None else None)
-    metrics: dict = dict(ckpt.get("metrics") or {}) if ckpt is not None else {}
+    log = RunLog(out, cfg.log_format, LOG_COLUMNS, info.is_main, state.step if ckpt is not None else None)
     last = out / "last.pt"
 
-    def checkpoint(ep: int, batches: int) -> None:
+    def kept(metrics: dict) -> dict:
+        return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+
+    def checkpoint(st: LoopState, ep: int, batches: int) -> None:
         save_training_checkpoint(
             last, info, fmt=CHECKPOINT_FORMAT, model=raw, optimizer=optimizer, scheduler=scheduler,
-            sampler=sampler, epoch=ep, batches=batches, per_rank=per_rank, step=step, config=asdict(cfg),
-            meta=meta, metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+            sampler=sampler, epoch=ep, batches=batches, per_rank=per_rank, step=st.step, config=asdict(cfg),
+            meta=meta, metrics=kept(st.metrics),
         )
 
-    stopped = False
-    while epoch < cfg.epochs and not stopped:
-        sampler.set_epoch(epoch)
-        sampler.set_start(done * per_rank)
-        raw.train()
-        bar = tqdm(total=steps_per_epoch, initial=done, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not (cfg.progress and info.is_main), leave=False)
-        t0, seen, loss_sum, n_steps = time.perf_counter(), 0, 0.0, 0
-        for x, m, f, _ in loader:
-            x = x.to(device, non_blocking=True, memory_format=fmt)
-            m = m.to(device, non_blocking=True)
-            f = f.to(device, non_blocking=True)
-            with autocast(device, amp):
-                log_p = run(x)
-            loss, terms = saliency_loss(log_p.float(), m, f, **weights)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            done += 1
-            n_steps += 1
-            seen += x.shape[0] * info.world_size
-            names = sorted(terms)
-            vec = _mean_over_ranks(torch.tensor([float(loss.detach()), *(terms[k] for k in names)]), info)
-            value, terms = vec[0], dict(zip(names, vec[1:]))
-            loss_sum += value
-            bar.update(1)
-            bar.set_postfix(loss=f"{value:.4f}")
-            if step % cfg.log_every == 0 or done == steps_per_epoch:
-                log.log({"kind": "step", "epoch": epoch + 1, "step": step, "loss": value,
-                         "lr": optimizer.param_groups[0]["lr"], **terms})
-            if cfg.max_steps is not None and step >= cfg.max_steps:
-                stopped = True
-            if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and done < steps_per_epoch) or (
-                stopped and done < steps_per_epoch
-            ):
-                checkpoint(epoch, done)
-            if on_step is not None:
-                on_step(step)
-            if stopped:
-                break
-        bar.close()
-        if done < steps_per_epoch:
-            break
-        seconds = time.perf_counter() - t0
-        lr_now = optimizer.param_groups[0]["lr"]
-        scheduler.step()
-        epoch += 1
-        done = 0
-        row = {"kind": "epoch", "epoch": epoch, "step": step, "loss": loss_sum / max(1, n_steps),
-               "lr": lr_now, "images_per_s": seen / seconds if seconds > 0 else None, "seconds": seconds}
-        if val_loader is not None:
-            metrics = evaluate_saliency(run, val_loader, device, amp=amp, channels_last=cl, loss_weights=weights)
-            row.update({k: metrics[k] for k in ("val_loss", *EVAL_METRICS)})
-        log.log(row)
-        checkpoint(epoch, 0)
-    model_path = out / "model.pt" if epoch >= cfg.epochs else None
+    def train_step(batch, at_step: int) -> tuple[float, dict, int]:
+        x, m, f, _ = batch
+        x = x.to(device, non_blocking=True, memory_format=fmt)
+        m = m.to(device, non_blocking=True)
+        f = f.to(device, non_blocking=True)
+        with autocast(device, amp):
+            log_p = run(x)
+        loss, terms = saliency_loss(log_p.float(), m, f, **weights)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        names = sorted(terms)
+        vec = _mean_over_ranks(torch.tensor([float(loss.detach()), *(terms[k] for k in names)]), info)
+        return vec[0], dict(zip(names, vec[1:])), x.shape[0]
+
+    def validate() -> tuple[dict, dict]:
+        metrics = evaluate_saliency(run, val_loader, device, amp=amp, channels_last=cl, loss_weights=weights)
+        return metrics, {k: metrics[k] for k in ("val_loss", *EVAL_METRICS)}
+
+    run_epochs(
+        state, loader=loader, sampler=sampler, optimizer=optimizer, scheduler=scheduler, log=log, info=info,
+        epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, per_rank=per_rank, train_step=train_step,
+        checkpoint=checkpoint, train_mode=raw.train, evaluate=validate if val_loader is not None else None,
+        progress=cfg.progress, log_every=cfg.log_every, checkpoint_every=cfg.checkpoint_every,
+        max_steps=cfg.max_steps, on_step=on_step,
+    )
+    model_path = out / "model.pt" if state.epoch >= cfg.epochs else None
     if model_path is not None and info.is_main:
-        save_model_file(model_path, fmt=CHECKPOINT_FORMAT, model=raw, meta=meta, config=asdict(cfg), epoch=epoch,
-                        step=step, metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+        save_model_file(model_path, fmt=CHECKPOINT_FORMAT, model=raw, meta=meta, config=asdict(cfg),
+                        epoch=state.epoch, step=state.step, metrics=kept(state.metrics))
     barrier()
-    return SaliencyTrainResult(out=out, checkpoint=last, model_path=model_path, step=step, epoch=epoch,
-                               history=log.rows, metrics=metrics)
+    return SaliencyTrainResult(out=out, checkpoint=last, model_path=model_path, step=state.step,
+                               epoch=state.epoch, history=log.rows, metrics=state.metrics)

@@ -74,7 +74,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -101,6 +100,7 @@ from salanalysis.dualstream.data import (
 )
 from salanalysis.dualstream.engine import (
     DistInfo,
+    LoopState,
     RunLog,
     all_gather_objects,
     autocast,
@@ -115,6 +115,7 @@ from salanalysis.dualstream.engine import (
     make_scheduler,
     read_state_dict,
     restore_training_state,
+    run_epochs,
     runtime_options,
     save_model_file,
     save_training_checkpoint,
@@ -400,100 +401,67 @@ def _train(cfg: TrainConfig, info: DistInfo, ckpt: dict | None, resume, on_step)
     optimizer = torch.optim.SGD(params, lr=learning_rate(cfg), momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)
     scheduler = make_scheduler(optimizer, cfg)
-    epoch, step, done, loss_sum = 0, 0, 0, 0.0
+    state = LoopState()
     if ckpt is not None:
-        epoch, step, done = restore_training_state(ckpt, optimizer, scheduler, info)
-        loss_sum = float(ckpt.get("epoch_loss_sum", 0.0))
+        state.epoch, state.step, state.done = restore_training_state(ckpt, optimizer, scheduler, info)
+        state.loss_sum = float(ckpt.get("epoch_loss_sum", 0.0))
     raw = model
     run = wrap_model(model, info, cfg.compile)
     sampler, loader, val_loader = make_loaders(train_ds, val_ds, info, cfg, per_rank, steps_per_epoch, pin)
 
     write_run_config(out, info, {**asdict(cfg), "world_size": info.world_size, "lr_resolved": learning_rate(cfg)})
-    log = RunLog(out, cfg.log_format, LOG_COLUMNS, info.is_main, step if ckpt is not None else None,
+    log = RunLog(out, cfg.log_format, LOG_COLUMNS, info.is_main, state.step if ckpt is not None else None,
                  tensorboard=cfg.tensorboard, tb_keys=("loss", "lr", "val_loss", "mAP", "images_per_s"))
     history_start = len(log.rows)
-    metrics: dict = {}
     last = out / "last.pt"
 
-    def checkpoint(ep: int, batches: int) -> None:
+    def kept(metrics: dict) -> dict:
+        return {k: v for k, v in metrics.items() if k in ("mAP", "val_loss")}
+
+    def checkpoint(st: LoopState, ep: int, batches: int) -> None:
         save_training_checkpoint(
             last, info, fmt=CHECKPOINT_FORMAT, model=raw, optimizer=optimizer, scheduler=scheduler,
-            sampler=sampler, epoch=ep, batches=batches, per_rank=per_rank, step=step, config=asdict(cfg),
-            meta=meta, metrics={k: v for k, v in metrics.items() if k in ("mAP", "val_loss")},
-            epoch_loss_sum=loss_sum if batches else 0.0,
+            sampler=sampler, epoch=ep, batches=batches, per_rank=per_rank, step=st.step, config=asdict(cfg),
+            meta=meta, metrics=kept(st.metrics), epoch_loss_sum=st.loss_sum if batches else 0.0,
         )
 
-    from tqdm.auto import tqdm
+    def train_step(batch, at_step: int) -> tuple[float, dict, int]:
+        images, targets, _ = batch
+        images = images.to(device, non_blocking=True, memory_format=fmt)
+        targets = targets.to(device, non_blocking=True)
+        with autocast(device, amp):
+            logits = run(images)
+        loss = mce_loss(logits.float(), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        value = _mean_over_ranks(loss.detach(), info)
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"training diverged: loss {value} at step {at_step} (lower the learning rate)"
+            )
+        return value, {}, images.shape[0]
 
-    stopped = False
-    while epoch < cfg.epochs and not stopped:
-        sampler.set_epoch(epoch)
-        sampler.set_start(done * per_rank)
-        set_train_mode(raw, cfg.phase, cfg.bn)
-        bar = tqdm(total=steps_per_epoch, initial=done, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not (cfg.progress and info.is_main), leave=False)
-        t0, seen = time.perf_counter(), 0
-        if done == 0:
-            loss_sum = 0.0
-        for images, targets, _ in loader:
-            images = images.to(device, non_blocking=True, memory_format=fmt)
-            targets = targets.to(device, non_blocking=True)
-            with autocast(device, amp):
-                logits = run(images)
-            loss = mce_loss(logits.float(), targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            done += 1
-            seen += images.shape[0] * info.world_size
-            value = _mean_over_ranks(loss.detach(), info)
-            if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"training diverged: loss {value} at step {step} (lower the learning rate)"
-                )
-            loss_sum += value
-            bar.update(1)
-            bar.set_postfix(loss=f"{value:.4f}")
-            if step % cfg.log_every == 0 or done == steps_per_epoch:
-                log.log({"kind": "step", "epoch": epoch + 1, "step": step, "loss": value,
-                         "lr": optimizer.param_groups[0]["lr"]})
-            if cfg.max_steps and step >= cfg.max_steps:
-                stopped = True
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and done < steps_per_epoch:
-                checkpoint(epoch, done)
-            elif stopped and done < steps_per_epoch:
-                checkpoint(epoch, done)
-            if on_step is not None:
-                on_step(step)
-            if stopped:
-                break
-        bar.close()
-        if done < steps_per_epoch:
-            break
-        n_done_epoch = seen
-        seconds = time.perf_counter() - t0
-        lr_now = optimizer.param_groups[0]["lr"]
-        scheduler.step()
-        epoch += 1
-        done = 0
-        row = {"kind": "epoch", "epoch": epoch, "step": step, "loss": loss_sum / max(1, steps_per_epoch),
-               "lr": lr_now, "images_per_s": n_done_epoch / seconds if seconds > 0 else None,
-               "seconds": seconds}
-        if val_loader is not None:
-            metrics = evaluate(raw, val_loader, device, amp=amp, channels_last=cl, labels=val_ds.labels)
-            row.update({"val_loss": metrics["val_loss"], "mAP": metrics["mAP"]})
-        log.log(row)
-        checkpoint(epoch, 0)
+    def validate() -> tuple[dict, dict]:
+        metrics = evaluate(raw, val_loader, device, amp=amp, channels_last=cl, labels=val_ds.labels)
+        return metrics, {"val_loss": metrics["val_loss"], "mAP": metrics["mAP"]}
+
+    run_epochs(
+        state, loader=loader, sampler=sampler, optimizer=optimizer, scheduler=scheduler, log=log, info=info,
+        epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, per_rank=per_rank, train_step=train_step,
+        checkpoint=checkpoint, train_mode=lambda: set_train_mode(raw, cfg.phase, cfg.bn),
+        evaluate=validate if val_loader is not None else None, progress=cfg.progress, log_every=cfg.log_every,
+        checkpoint_every=cfg.checkpoint_every, max_steps=cfg.max_steps or None, carry_loss=True, on_step=on_step,
+    )
     model_path = None
-    if epoch >= cfg.epochs and info.is_main:
+    if state.epoch >= cfg.epochs and info.is_main:
         model_path = out / "model.pt"
-        save_model_file(model_path, fmt=CHECKPOINT_FORMAT, model=raw, meta=meta, config=asdict(cfg), epoch=epoch,
-                        step=step, metrics={k: v for k, v in metrics.items() if k in ("mAP", "val_loss")})
+        save_model_file(model_path, fmt=CHECKPOINT_FORMAT, model=raw, meta=meta, config=asdict(cfg),
+                        epoch=state.epoch, step=state.step, metrics=kept(state.metrics))
     barrier()
     log.close()
-    return TrainResult(out=out, checkpoint=last, model_path=model_path, step=step, epoch=epoch,
-                       history=log.rows[history_start:], metrics=metrics)
+    return TrainResult(out=out, checkpoint=last, model_path=model_path, step=state.step, epoch=state.epoch,
+                       history=log.rows[history_start:], metrics=state.metrics)
 
 
 def _mean_over_ranks(value: torch.Tensor, info: DistInfo) -> float:
