@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from salanalysis.dualstream.config import build_options, read_toml_options
+from salanalysis.dualstream.config import RUN_HELP, build_options, read_toml_options
 from salanalysis.errors import InputError
 
 __all__ = [
@@ -80,7 +80,6 @@ SALIENCY_CONFIG_HELP: dict[str, str] = {
     "val_images": "folder of the validation images (per-epoch metrics; optional)",
     "val_maps": "folder of the validation ground-truth maps",
     "val_fixations": "validation fixations (NSS and AUC-Judd; optional)",
-    "out": "output folder (checkpoints, log, config)",
     "weights": "backbone initialisation: 'imagenet' (torchvision), 'none' or a local file",
     "readout_hidden": "0: one 1x1 conv 2048->1; k: 3x3 conv 2048->k, ReLU, 1x1 conv k->1",
     "input_height": "network input height (480, SALICON's)",
@@ -89,29 +88,12 @@ SALIENCY_CONFIG_HELP: dict[str, str] = {
     "w_cc": "weight of (1 - CC)",
     "w_nss": "weight of -NSS (needs fixations)",
     "optimizer": "'sgd' (momentum, weight decay) or 'adam' (weight decay as L2)",
-    "epochs": "number of epochs",
-    "batch_size": "global batch size (split over processes)",
     "lr": "learning rate",
-    "momentum": "SGD momentum",
     "weight_decay": "weight decay",
-    "scheduler": "'none', 'step' (x lr_gamma every lr_step epochs) or 'cosine' (over the epochs)",
-    "lr_step": "epochs between steps of the step scheduler",
-    "lr_gamma": "factor of the step scheduler",
     "hflip": "random horizontal flips of image, map and fixations",
     "missing_images": "'error' or 'skip' maps whose image file is absent",
-    "workers": "DataLoader worker processes (per process)",
-    "persistent_workers": "keep DataLoader workers alive between epochs",
-    "pin_memory": "pin host memory (default: on CUDA)",
-    "device": "'auto', 'cpu' or 'cuda'",
-    "amp": "'bf16' (autocast on CUDA) or 'none'",
-    "channels_last": "channels_last memory format (default: on CUDA)",
-    "compile": "torch.compile the model",
-    "seed": "seed of data order, augmentation and initialisation",
-    "checkpoint_every": "also checkpoint every N steps (0: at epoch ends only)",
-    "log_every": "log a step row every N steps",
-    "log_format": "'csv' or 'jsonl'",
     "max_steps": "stop after this many steps in total (checkpoint written)",
-    "progress": "show a progress bar",
+    **RUN_HELP,
 }
 
 RESUME_OVERRIDABLE = {
