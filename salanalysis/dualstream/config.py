@@ -25,6 +25,7 @@ __all__ = [
     "TrainConfig",
     "CONFIG_HELP",
     "RUN_HELP",
+    "RUN_RESUME_OVERRIDABLE",
     "RESUME_OVERRIDABLE",
     "CHOICES",
     "resolve_config",
@@ -136,12 +137,14 @@ CONFIG_HELP: dict[str, str] = {
     **RUN_HELP,
 }
 
-#: Options a resumed run may change without breaking exact continuation.
-RESUME_OVERRIDABLE = {
+#: Options of both trainers a resumed run may change without breaking exact continuation.
+RUN_RESUME_OVERRIDABLE = frozenset({
     "epochs", "max_steps", "workers", "persistent_workers", "pin_memory", "progress", "out",
-    "checkpoint_every", "log_every", "log_format", "tensorboard", "compile", "train_images",
-    "val_images", "val_annotations", "device",
-}
+    "checkpoint_every", "log_every", "log_format", "compile", "train_images", "val_images", "device",
+})
+
+#: Options a resumed run may change without breaking exact continuation.
+RESUME_OVERRIDABLE = {*RUN_RESUME_OVERRIDABLE, "tensorboard", "val_annotations"}
 
 CHOICES = {
     "phase": PHASES,

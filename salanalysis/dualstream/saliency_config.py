@@ -16,7 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from salanalysis.dualstream.config import RUN_HELP, build_options, read_toml_options
+from salanalysis.dualstream.config import (
+    RUN_HELP,
+    RUN_RESUME_OVERRIDABLE,
+    build_options,
+    read_toml_options,
+)
 from salanalysis.errors import InputError
 
 __all__ = [
@@ -96,11 +101,7 @@ SALIENCY_CONFIG_HELP: dict[str, str] = {
     **RUN_HELP,
 }
 
-RESUME_OVERRIDABLE = {
-    "epochs", "max_steps", "workers", "persistent_workers", "pin_memory", "progress", "out",
-    "checkpoint_every", "log_every", "log_format", "compile", "train_images", "train_maps",
-    "train_fixations", "val_images", "val_maps", "val_fixations", "device",
-}
+RESUME_OVERRIDABLE = {*RUN_RESUME_OVERRIDABLE, "train_maps", "train_fixations", "val_maps", "val_fixations"}
 
 CHOICES = {
     "optimizer": ("sgd", "adam"),
