@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from salanalysis.baselines import IMAGE_EXTENSIONS, image_files
+from salanalysis.baselines import IMAGE_EXTENSIONS, image_files, read_image
 from salanalysis.errors import InputError
 
 __all__ = [
@@ -92,14 +92,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     InputError
         Missing, empty or undecodable file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("image not found", path)
-    buf = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
-    if img is None:
-        raise InputError("cannot decode image (corrupted or not an image)", path)
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(read_image(path), cv2.COLOR_BGR2RGB)
 
 
 def to_uint8(arr: np.ndarray) -> np.ndarray:
