@@ -86,6 +86,7 @@ __all__ = [
     "save_model_file",
     "RunLog",
     "LoopState",
+    "RunResult",
     "run_epochs",
 ]
 
@@ -614,6 +615,21 @@ class RunLog:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+@dataclass
+class RunResult:
+    """What a trainer returns (on every rank): ``out`` folder, ``checkpoint`` (``out/last.pt``),
+    ``model_path`` (``out/model.pt``, None when the run stopped early), global ``step``,
+    completed ``epoch``, the ``history`` of log rows and the last evaluation's ``metrics``."""
+
+    out: Path
+    checkpoint: Path
+    model_path: Path | None
+    step: int
+    epoch: int
+    history: list[dict] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ from salanalysis.dualstream.engine import (
     DistInfo,
     LoopState,
     RunLog,
+    RunResult,
     all_gather_objects,
     autocast,
     barrier,
@@ -121,7 +122,7 @@ _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
 
 
 @dataclass
-class SaliencyTrainResult:
+class SaliencyTrainResult(RunResult):
     """What :func:`train_saliency` returns (on every rank).
 
     Attributes
@@ -137,14 +138,6 @@ class SaliencyTrainResult:
         The last evaluation (``val_loss``, ``CC``, ``KLD``, ``SIM``, ``NSS``,
         ``AUC_Judd``, ``n_images``), empty without validation data.
     """
-
-    out: Path
-    checkpoint: Path
-    model_path: Path | None
-    step: int
-    epoch: int
-    history: list[dict] = field(default_factory=list)
-    metrics: dict = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------ data

@@ -75,7 +75,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,7 @@ from salanalysis.dualstream.engine import (
     DistInfo,
     LoopState,
     RunLog,
+    RunResult,
     all_gather_objects,
     autocast,
     barrier,
@@ -154,7 +155,7 @@ LOG_COLUMNS = ["kind", "epoch", "step", "loss", "lr", "val_loss", "mAP", "images
 
 
 @dataclass
-class TrainResult:
+class TrainResult(RunResult):
     """What :func:`train` returns (on every rank).
 
     Attributes
@@ -172,14 +173,6 @@ class TrainResult:
     metrics
         The last evaluation: ``mAP``, ``val_loss``, ``AP`` (per class, NaN without positives).
     """
-
-    out: Path
-    checkpoint: Path
-    model_path: Path | None
-    step: int
-    epoch: int
-    history: list[dict] = field(default_factory=list)
-    metrics: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------- models
