@@ -228,14 +228,7 @@ def phase(name: str, data_dir: Path, jobs: int, ref_images: int) -> dict:
     scores = read_scores(data_dir / "scores.npz", ann, name="model")
     t0, c0 = time.perf_counter(), _cpu()
     res = compute_objects(ann, {"sal": data_dir / "maps"}, [scores], jobs=jobs)
-    out["wall_s"] = time.perf_counter() - t0
-    # The pool's workers are children of the fork server, which reaps them; stop and
-    # wait for the server so their CPU time is counted in RUSAGE_CHILDREN.
-    from multiprocessing import forkserver
-
-    forkserver._forkserver._stop()
-    out["cpu_s"] = _cpu() - c0
-    out["loadavg_1min_after"] = os.getloadavg()[0]
+    _timed(out, t0, c0)
     out["n_objects"] = len(res.objects)
     out["n_images"] = len(res.images)
     out["missing_maps"] = res.missing_maps

@@ -61,6 +61,7 @@ Edge cases (each documented, counted or an :class:`~salanalysis.errors.InputErro
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import multiprocessing as mp
@@ -414,21 +415,18 @@ def _chunks(
 
 
 def _pool_context() -> mp.context.BaseContext:
-    """The start method of the worker pool: forkserver where it exists, else spawn.
+    """The start method of the worker pool: fork where it exists, else spawn.
 
-    Not fork: a fork of a process that already runs threads (OpenCV's pool after a
-    cv2 call, torch's intra-op pool, a notebook kernel's) can deadlock in the child.
-    The fork server is a fresh single-threaded process that imports only the worker
-    module (not the caller's ``__main__``, so scripts need no ``if __name__ ==
-    "__main__"`` guard) and forks the workers from there, cheaply. Chunks reach the
-    workers pickled through ``imap``, so nothing relies on shared memory.
+    fork: workers start at once and need no ``if __name__ == "__main__"`` guard in
+    the caller's script (forkserver and spawn re-import the caller's ``__main__`` in
+    every worker: a script without the guard then makes the pool restart workers
+    for ever). Workers touch neither torch nor OpenCV's thread settings (a
+    ``cv2.setNumThreads`` call in a forked worker of a parent that had used OpenCV
+    deadlocked), and the progress bar's thread starts after the pool. Where fork
+    does not exist (Windows), spawn, which needs the guard.
     """
     methods = mp.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["salanalysis._objects_worker"])
-        return ctx
-    return mp.get_context("spawn")
+    return mp.get_context("fork" if "fork" in methods else "spawn")
 
 
 def _run_chunks(
@@ -441,13 +439,19 @@ def _run_chunks(
                 results.append(process_chunk(ch))
                 bar.update(len(ch["height"]))
         return results
-    # the pool is started before the progress bar (whose monitor thread must not be forked)
-    with _pool_context().Pool(processes=min(jobs, n_chunks)) as pool:
-        with tqdm(total=n_images, disable=not progress, unit="img", desc="objects") as bar:
-            # imap pulls chunks lazily through a bounded pipe: memory follows the chunks in flight
-            for res in pool.imap(process_chunk, chunks, chunksize=1):
-                results.append(res)
-                bar.update(int(res["n_images"]))
+    # the pool is started before the progress bar (whose monitor thread must not be forked);
+    # gc.freeze: forked workers' garbage collections then skip the parent's objects (the
+    # loaded annotations), which they would otherwise walk and copy page by page
+    gc.freeze()
+    try:
+        with _pool_context().Pool(processes=min(jobs, n_chunks)) as pool:
+            with tqdm(total=n_images, disable=not progress, unit="img", desc="objects") as bar:
+                # imap pulls chunks lazily through a bounded pipe: memory follows the chunks in flight
+                for res in pool.imap(process_chunk, chunks, chunksize=1):
+                    results.append(res)
+                    bar.update(int(res["n_images"]))
+    finally:
+        gc.unfreeze()
     return results
 
 
@@ -476,11 +480,10 @@ def compute_objects(
         ``detected_NAME`` is ``score_NAME >= threshold``.
     jobs
         Worker processes (default: ``os.cpu_count()``; 1 computes in this process).
-        Workers come from a fork server (Linux, macOS; safe in processes that
-        already run threads, e.g. after torch or OpenCV); where there is none
-        they are spawned, which needs the usual ``if __name__ == "__main__":``
-        guard in scripts. Memory follows the chunks of 32 images in flight, not
-        the dataset.
+        Workers are forked where ``fork`` exists (Linux, macOS); elsewhere they
+        are spawned, which needs the usual ``if __name__ == "__main__":`` guard
+        in scripts. Memory follows the chunks of 32 images in flight, not the
+        dataset.
     progress
         Show a progress bar (tqdm, on stderr).
 

@@ -469,10 +469,10 @@ def test_image_without_objects_and_crowd_only(tmp_path):
 
 
 def test_worker_pool_is_safe_after_threads_started(tmp_path):
-    # Workers started from a process whose OpenCV and torch thread pools already run
+    # Workers forked from a process whose OpenCV and torch thread pools already run
     # (as in this suite, in reproduce with CAMs, or in a notebook) must neither hang
-    # nor change the result. (A hang of forked workers was seen in this suite; the pool
-    # now starts workers from a fork server.) A fresh interpreter with a deadline.
+    # nor change the result (forked workers that called cv2.setNumThreads hung in this
+    # suite once). A fresh interpreter with a deadline.
     import subprocess
     import sys
     import textwrap
@@ -498,6 +498,11 @@ def test_worker_pool_is_safe_after_threads_started(tmp_path):
         print("ok")
         """
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    # run as a script file without an `if __name__ == "__main__"` guard: with a start
+    # method that re-imports __main__ in the workers (spawn, forkserver) this would
+    # restart workers for ever and hit the deadline
+    path = tmp_path / "no_guard.py"
+    path.write_text(script)
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("ok")
