@@ -63,7 +63,7 @@ def _write_map(folder, iid, arr):
 # ------------------------------------------------------------- the real demo data
 @pytest.fixture(scope="module")
 def demo_tables(demo_ann, demo):
-    sc = read_scores(demo.detections, demo_ann, name="fake")
+    sc = read_scores(demo.detections, demo_ann, name="sample")
     fast = compute_objects(demo_ann, {"salicon": demo.saliency}, [sc], jobs=1)
     ref = object_table_reference(demo_ann, {"salicon": demo.saliency}, [sc])
     return fast, ref
@@ -74,7 +74,7 @@ def test_demo_exact_equality_with_straightforward_method(demo_tables):
     obj = fast.objects
     assert len(obj) == 830  # 839 annotations, 9 crowd
     assert list(obj.columns) == list(ref.columns)
-    for col in EXACT + ["sal_max_salicon", "score_fake", "detected_fake", "n_objects"]:
+    for col in EXACT + ["sal_max_salicon", "score_sample", "detected_sample", "n_objects"]:
         assert _same(obj[col], ref[col]), col
     # two real SALICON maps: their objects have saliency, the others NaN
     with_map = obj["image_id"].isin([192, 208])
@@ -99,9 +99,9 @@ def test_demo_columns_order_counts(demo_ann, demo_tables):
     fast = demo_tables[0]
     obj = fast.objects
     assert list(obj.columns) == OBJECT_COLUMNS + [
-        "sal_max_salicon", "sal_mean_salicon", "score_fake", "detected_fake",
+        "sal_max_salicon", "sal_mean_salicon", "score_sample", "detected_sample",
     ]  # fmt: skip
-    assert obj["detected_fake"].dtype == bool
+    assert obj["detected_sample"].dtype == bool
     assert obj["area_px"].dtype == np.int64
     keys = list(zip(obj["image_id"], obj["ann_id"]))
     assert keys == sorted(keys)
@@ -131,7 +131,7 @@ def test_demo_columns_order_counts(demo_ann, demo_tables):
 
 
 def test_demo_workers_give_identical_table(demo_ann, demo, demo_tables):
-    sc = read_scores(demo.detections, demo_ann, name="fake")
+    sc = read_scores(demo.detections, demo_ann, name="sample")
     par = object_table(demo_ann, {"salicon": demo.saliency}, [sc], jobs=2, progress=True)
     pd.testing.assert_frame_equal(par, demo_tables[0].objects)
 
@@ -428,14 +428,14 @@ def test_cli_writes_tables_and_reports_missing(demo, tmp_path, capsys):
     out, imgs = tmp_path / "objects.csv", tmp_path / "images.parquet"
     rc = main([
         "objects", "--annotations", str(demo.annotations), "--saliency", f"salicon={demo.saliency}",
-        "--scores", f"fake={demo.detections}", "--out", str(out), "--images-out", str(imgs),
+        "--scores", f"sample={demo.detections}", "--out", str(out), "--images-out", str(imgs),
         "--jobs", "1", "--quiet",
     ])  # fmt: skip
     assert rc == 0
     text = capsys.readouterr().out
     assert "saliency salicon: 821 objects without a map (NaN) in 98 images without a map" in text
     obj = pd.read_csv(out)
-    assert len(obj) == 830 and "detected_fake" in obj.columns
+    assert len(obj) == 830 and "detected_sample" in obj.columns
     assert len(pd.read_parquet(imgs)) == 100
 
 
