@@ -325,16 +325,16 @@ def test_cli_fixations_bad_input(tmp_path, capsys):
 
 def test_predict_subcommand_registered_when_module_exists(monkeypatch):
     name = "salanalysis.commands._saliency_predict"
-    fake = types.ModuleType(name)
-    fake.__spec__ = importlib.machinery.ModuleSpec(name, None)
+    predict_module = types.ModuleType(name)
+    predict_module.__spec__ = importlib.machinery.ModuleSpec(name, None)
 
     def register(ssub):
         q = ssub.add_parser("predict")
         q.add_argument("--flag")
         q.set_defaults(func=lambda args: 0)
 
-    fake.register = register
-    monkeypatch.setitem(sys.modules, name, fake)
+    predict_module.register = register
+    monkeypatch.setitem(sys.modules, name, predict_module)
     args = build_parser().parse_args(["saliency", "predict", "--flag", "x"])
     assert args.flag == "x"
 

@@ -735,7 +735,7 @@ def test_end_to_end_with_the_real_object_table(tmp_path, demo, demo_ann, capsys)
     from salanalysis.objects import compute_objects
     from salanalysis.scores import read_scores
 
-    sc = read_scores(demo.detections, demo_ann, name="fake")
+    sc = read_scores(demo.detections, demo_ann, name="sample")
     res = compute_objects(demo_ann, {"gt": demo.saliency}, [sc])
     obj = res.objects
     obj.to_parquet(tmp_path / "objects.parquet")
@@ -747,7 +747,7 @@ def test_end_to_end_with_the_real_object_table(tmp_path, demo, demo_ann, capsys)
         "--annotations",
         str(demo.annotations),
         "--scores",
-        f"fake={demo.detections}",
+        f"sample={demo.detections}",
         "--n-boot",
         "30",
         "--out",
@@ -755,18 +755,18 @@ def test_end_to_end_with_the_real_object_table(tmp_path, demo, demo_ann, capsys)
     ]
     assert main(argv) == 0
     tests = pd.read_csv(out / "tpfn_tests.csv")
-    det = obj["detected_fake"].astype(bool)
+    det = obj["detected_sample"].astype(bool)
     for var in ("area_frac", "center_dist", "sal_max_gt"):
         keep = obj[var].notna()
         ref = sps.ttest_ind(obj.loc[det & keep, var], obj.loc[~det & keep, var])
-        r = _row(tests, var, "student_t", "fake")
+        r = _row(tests, var, "student_t", "sample")
         assert r["statistic"] == pytest.approx(ref.statistic, rel=1e-9)
         assert r["n_excluded_nan"] == (~keep).sum()
     # saliency exists for the objects of 2 images only: counted, and no clustered inference
     assert (
-        _row(tests, "sal_max_gt", "student_t", "fake")["n_excluded_nan"] == res.missing_maps["gt"]
+        _row(tests, "sal_max_gt", "student_t", "sample")["n_excluded_nan"] == res.missing_maps["gt"]
     )
-    assert np.isnan(_row(tests, "sal_max_gt", "cluster_ols", "fake")["statistic"])
+    assert np.isnan(_row(tests, "sal_max_gt", "cluster_ols", "sample")["statistic"])
     cw = pd.read_csv(out / "classwise.csv")
     assert cw["n_objects"].sum() == len(obj)
     assert "sal_max_gt" in capsys.readouterr().out
