@@ -13,7 +13,6 @@ normalised map inside the mask.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -39,8 +38,7 @@ def read_map_native(path: str | os.PathLike, height: int, width: int) -> np.ndar
     InputError
         Missing, unreadable, corrupted, empty or non-finite map.
     """
-    path = Path(path)
-    if path.suffix.lower() == ".npy":  # float arrays: the reference reader
+    if os.fspath(path).lower().endswith(".npy"):  # float arrays: the reference reader
         return load_map(path, height, width, normalize=False)
     arr = decode_gray_image(path)
     if arr.size == 0:
@@ -114,7 +112,12 @@ def _sal_stats(
     run_max = np.empty(len(s), dtype=arr.dtype)
     run_sum = np.empty(len(s), dtype=np.float64)
     run_max[order] = np.maximum.reduceat(flat, idx)[0::2]
-    acc = np.int64 if arr.dtype.kind in "ui" else np.float64
+    if arr.dtype.kind in "ui":
+        # exact integer sums; uint32 (faster) where no run can overflow it
+        small = arr.dtype.kind == "u" and arr.size * int(np.iinfo(arr.dtype).max) < 2**32
+        acc = np.uint32 if small else np.int64
+    else:
+        acc = np.float64
     run_sum[order] = np.add.reduceat(flat, idx, dtype=acc)[0::2]
     # runs are sorted by object: reduce per object over its block of runs
     objs, first = np.unique(g, return_index=True)
