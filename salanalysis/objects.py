@@ -62,7 +62,6 @@ Edge cases (each documented, counted or an :class:`~salanalysis.errors.InputErro
 from __future__ import annotations
 
 import gc
-import itertools
 import math
 import multiprocessing as mp
 import os
@@ -257,6 +256,7 @@ def _prepare(annotations: Annotations) -> _Prepared:
     anns = annotations.coco.anns
     poly_per_obj = np.zeros(len(inst), dtype=np.int64)
     polys: list = []
+    flat: list = []  # all polygon coordinates (np.array of one flat list is fastest)
     rles: dict[int, tuple[int, dict]] = {}
     n_dropped = 0
     for k, ann_id in enumerate(inst["ann_id"].tolist()):
@@ -276,6 +276,7 @@ def _prepare(annotations: Annotations) -> _Prepared:
                     n_dropped += 1
                     continue
                 polys.append(p)
+                flat.extend(p)
                 n += 1
             poly_per_obj[k] = n
         elif isinstance(segm, dict):
@@ -286,18 +287,18 @@ def _prepare(annotations: Annotations) -> _Prepared:
             raise InputError(f"annotation {ann_id}: segmentation is neither polygons nor RLE", path)
     vert_per_poly = np.fromiter((len(p) // 2 for p in polys), dtype=np.int64, count=len(polys))
     try:
-        coords = np.fromiter(
-            itertools.chain.from_iterable(polys),
-            dtype=np.float64,
-            count=2 * int(vert_per_poly.sum()),
-        )
+        coords = np.array(flat, dtype=np.float64)
     except (TypeError, ValueError):
         coords = None
+    if coords is not None and coords.shape != (2 * int(vert_per_poly.sum()),):
+        coords = None
+    del flat
     obj_of_poly = np.repeat(np.arange(len(inst)), poly_per_obj)
     if coords is None or not np.isfinite(coords).all():
         for k, p in zip(obj_of_poly, polys):
             try:
-                ok = np.isfinite(np.asarray(p, dtype=np.float64)).all()
+                v = np.asarray(p, dtype=np.float64)
+                ok = v.ndim == 1 and bool(np.isfinite(v).all())
             except (TypeError, ValueError):
                 ok = False
             if not ok:
@@ -396,6 +397,9 @@ def _chunks(
     heights = prep.images["height"].to_numpy(np.int64)
     widths = prep.images["width"].to_numpy(np.int64)
     n_img = len(prep.images)
+    # RLE objects by index (increasing: _prepare inserts them in order), sliced per chunk
+    rle_keys = np.fromiter(prep.rles.keys(), dtype=np.int64, count=len(prep.rles))
+    rle_vals = list(prep.rles.values())
     for i0 in range(0, n_img, chunk_images):
         i1 = min(i0 + chunk_images, n_img)
         o0, o1 = int(obj_off[i0]), int(obj_off[i1])
@@ -408,7 +412,10 @@ def _chunks(
             "n_poly": prep.poly_per_obj[o0:o1],
             "n_vert": prep.vert_per_poly[p0:p1],
             "coords": prep.coords[2 * v0 : 2 * v1],
-            "rles": {k - o0: v for k, v in prep.rles.items() if o0 <= k < o1},
+            "rles": {
+                int(rle_keys[j]) - o0: rle_vals[j]
+                for j in range(*np.searchsorted(rle_keys, [o0, o1]).tolist())
+            },
             "maps": [paths[i0:i1] for paths in map_paths],
             "normalize": normalize,
         }
@@ -513,8 +520,8 @@ def compute_objects(
     map_paths: list[list[str | None]] = []
     has_map: dict[str, np.ndarray] = {}
     for name, src in sources:
-        matched = src.match(images)
-        flags = matched.notna().to_numpy()
+        paths = src.paths(images)
+        flags = np.fromiter((p is not None for p in paths), dtype=bool, count=len(paths))
         if len(images) and not flags.any():
             raise InputError(
                 f"no saliency map of source '{name}' matches any of the {len(images)} images "
@@ -523,7 +530,7 @@ def compute_objects(
                 src.directory,
             )
         has_map[name] = flags
-        map_paths.append([None if p is None else str(p) for p in matched.tolist()])
+        map_paths.append(paths)
 
     chunk_images = _CHUNK_IMAGES
     n_img = len(images)

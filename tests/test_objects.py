@@ -293,6 +293,40 @@ def test_property_polygon_pixels_equal_pycocotools(w, h, polys):
         assert np.array_equal(runs_to_mask(s, e, h, w), ref)
 
 
+def test_combined_key_sorts_equal_lexsort(monkeypatch):
+    # the fast paths sort one int64 key group * big + value; the fallback (keys that
+    # could overflow) is np.lexsort: both must give lexsort's order
+    from salanalysis import _masks
+
+    rng = np.random.default_rng(3)
+    group = rng.integers(0, 40, 5000)
+    value = rng.integers(0, 1000, 5000)
+    order = np.lexsort((value, group))
+    for limit in (_masks._KEY_LIMIT, 0):
+        monkeypatch.setattr(_masks, "_KEY_LIMIT", limit)
+        g, v = _masks._sort_pairs(group, value, 1000, 40)
+        assert np.array_equal(g, group[order]) and np.array_equal(v, value[order])
+    # union_runs: random overlapping runs of 40 groups, both paths against a mask union
+    start = rng.integers(0, 900, 3000)
+    end = start + rng.integers(0, 100, 3000)
+    outs = []
+    for limit in (2**62, 0):
+        monkeypatch.setattr(_masks, "_KEY_LIMIT", limit)
+        outs.append(union_runs(group[:3000], start, end, 1000))
+    for a, b in zip(*outs):
+        assert np.array_equal(a, b)
+    g, s, e = outs[0]
+    for k in (0, 17, 39):
+        want = np.zeros(1001, dtype=bool)
+        for s0, e0 in zip(start[group[:3000] == k], end[group[:3000] == k]):
+            want[s0:e0] = True
+        got = np.zeros(1001, dtype=bool)
+        for s0, e0 in zip(s[g == k], e[g == k]):
+            got[s0:e0] = True
+        assert np.array_equal(got, want)
+        assert (s[g == k][1:] > e[g == k][:-1]).all()  # disjoint, non-touching, sorted
+
+
 def test_shifted_crop_with_pycocotools_is_not_exact():
     # why _masks replays pycocotools' arithmetic instead of rasterising a shifted crop:
     # 5 * 123.1 rounds to 615.5 (-> 616) but 5 * 23.1 to 115.49999999999999 (-> 115)
@@ -359,6 +393,8 @@ def test_short_polygons_are_ignored_and_counted():
         ([[1, 1, 5, 1, 5]], "odd number of coordinates"),
         ([[1, 1, 5, 1, 5, float("nan")]], "finite numbers"),
         ([[1, 1, 5, 1, 5, "x"]], "finite numbers"),
+        ([[1, 1, 5, 1, 5, None]], "finite numbers"),
+        ([[[1, 1], [5, 1], [5, 5], [1, 5], [0, 0], [2, 2]]], "finite numbers"),  # nested pairs
         ({"size": [4, 4], "counts": [64]}, "RLE size 4x4 differs from its image 8x8"),
         ({"size": [8, 8], "counts": [10, 5]}, "summing to 64"),
         (None, "has no segmentation"),
@@ -408,6 +444,51 @@ def test_detected_threshold(demo_ann):
     cols = np.searchsorted(demo_ann.category_ids, obj["category_id"])
     assert (obj["score_m"].to_numpy() == sc.scores[rows, cols]).all()
     assert (obj["detected_m"] == (obj["score_m"] >= 0.7)).all()
+
+
+def test_rle_objects_across_chunks():
+    # 70 images = 3 chunks of 32: each chunk must get its own RLE objects, at the right rows
+    rng = np.random.default_rng(11)
+    images, anns = [], []
+    for iid in range(1, 71):
+        images.append(_img(iid, 12, 9))
+        m = np.asfortranarray((rng.random((9, 12)) < 0.3).astype(np.uint8))
+        rle = mask_utils.encode(m)
+        anns.append(_ann(2 * iid, iid, [[1.0, 1.0, 8.5, 1.0, 8.5, 7.5]]))
+        anns.append(_ann(2 * iid + 1, iid, {"size": [9, 12], "counts": rle["counts"].decode()}))
+    a = _dataset(images, anns)
+    res = compute_objects(a, jobs=1).objects
+    want = [int(a.coco.annToMask(a.ann(i)).sum()) for i in res["ann_id"]]
+    assert res["area_px"].tolist() == want
+    assert len(set(want[1::2])) > 5  # the RLE masks differ from image to image
+
+
+def test_16_bit_maps_small_and_large(tmp_path):
+    # 16-bit maps keep their integer values; the inside-mask sums are accumulated in
+    # uint32 where no sum can overflow it (30x20 px) and in int64 otherwise (400x300 px:
+    # 120000 * 65535 > 2**32). Reference: annToMask and float64 NumPy on the raw values.
+    rng = np.random.default_rng(5)
+    images = [_img(1, 30, 20), _img(2, 400, 300)]
+    anns = [
+        _ann(1, 1, [[2.5, 1.5, 27.0, 3.0, 20.0, 18.5]]),
+        _ann(2, 2, [[0.0, 0.0, 400.0, 0.0, 400.0, 300.0, 0.0, 300.0]]),  # the whole image
+        _ann(3, 2, [[50.2, 40.7, 300.1, 60.3, 210.4, 290.9, 20.0, 250.0]]),
+    ]
+    a = _dataset(images, anns)
+    raw = {1: rng.integers(60000, 65536, (20, 30), dtype=np.uint16),
+           2: rng.integers(60000, 65536, (300, 400), dtype=np.uint16)}  # fmt: skip
+    for iid, arr in raw.items():
+        _write_map(tmp_path, iid, arr)
+    res = compute_objects(a, {"s": tmp_path}, jobs=1).objects.set_index("ann_id")
+    for ann in anns:
+        m = a.coco.annToMask(a.ann(ann["id"])).astype(bool)
+        r = raw[ann["image_id"]].astype(np.float64)
+        lo, hi = r.min(), r.max()
+        want_max = np.float32((np.float32(r[m].max()) - lo) / (hi - lo))
+        want_mean = (r[m].mean() - lo) / (hi - lo)
+        assert res.at[ann["id"], "sal_max_s"] == pytest.approx(float(want_max), rel=1e-7)
+        assert res.at[ann["id"], "sal_mean_s"] == pytest.approx(want_mean, rel=1e-12)
+    assert res.at[2, "area_px"] == 400 * 300
 
 
 def test_unnormalised_source_and_npy_maps(demo_ann, demo, tmp_path):
