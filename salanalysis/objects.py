@@ -62,6 +62,7 @@ Edge cases (each documented, counted or an :class:`~salanalysis.errors.InputErro
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import multiprocessing as mp
 import os
@@ -256,7 +257,6 @@ def _prepare(annotations: Annotations) -> _Prepared:
     anns = annotations.coco.anns
     poly_per_obj = np.zeros(len(inst), dtype=np.int64)
     polys: list = []
-    flat: list = []  # all polygon coordinates (np.array of one flat list is fastest)
     rles: dict[int, tuple[int, dict]] = {}
     n_dropped = 0
     for k, ann_id in enumerate(inst["ann_id"].tolist()):
@@ -276,7 +276,6 @@ def _prepare(annotations: Annotations) -> _Prepared:
                     n_dropped += 1
                     continue
                 polys.append(p)
-                flat.extend(p)
                 n += 1
             poly_per_obj[k] = n
         elif isinstance(segm, dict):
@@ -287,12 +286,13 @@ def _prepare(annotations: Annotations) -> _Prepared:
             raise InputError(f"annotation {ann_id}: segmentation is neither polygons nor RLE", path)
     vert_per_poly = np.fromiter((len(p) // 2 for p in polys), dtype=np.int64, count=len(polys))
     try:
-        coords = np.array(flat, dtype=np.float64)
+        coords = np.fromiter(
+            itertools.chain.from_iterable(polys),
+            dtype=np.float64,
+            count=2 * int(vert_per_poly.sum()),
+        )
     except (TypeError, ValueError):
         coords = None
-    if coords is not None and coords.shape != (2 * int(vert_per_poly.sum()),):
-        coords = None
-    del flat
     obj_of_poly = np.repeat(np.arange(len(inst)), poly_per_obj)
     if coords is None or not np.isfinite(coords).all():
         for k, p in zip(obj_of_poly, polys):
