@@ -23,8 +23,9 @@ Then measures, side by side in one run, each in a fresh subprocess:
 
 Wall time excludes loading the annotation JSON (the same for every method;
 reported separately). Peak memory: the largest sum of PSS over the measured
-process tree (sampled every 0.1 s from ``/proc``) and the largest RSS of a
-single process.
+process tree (sampled every second from ``/proc/PID/smaps_rollup``; sampling
+more often costs the measured run CPU time) and the largest peak RSS of a
+single process (``VmHWM``, which the kernel keeps exactly between samples).
 
 Usage::
 
