@@ -32,6 +32,8 @@ __all__ = [
     "polygon_runs",
     "union_runs",
     "mask_runs",
+    "rle_string_counts",
+    "counts_runs",
     "runs_to_mask",
     "run_sums",
 ]
@@ -324,6 +326,62 @@ def union_runs(
     last = np.append(idx[1:], len(group)) - 1
     g = group[idx]
     return g, start[idx], ekey[last] - g * big
+
+
+def rle_string_counts(counts: str | bytes) -> np.ndarray:
+    """The run lengths of a COCO compressed RLE string, as pycocotools reads them.
+
+    A vectorised replay of ``rleFrString`` (``maskApi.c``): each count is written
+    in 5-bit groups (character ``48 + group``, bit ``0x20`` = more groups follow,
+    bit ``0x10`` of the last group = negative); from the fourth count on, the
+    value is a difference to the count two places before; counts are stored as
+    C ``uint`` (the result is int64 holding those uint32 values).
+
+    Raises
+    ------
+    ValueError
+        A character outside ``'0'..'o'``, a string ending inside a count, or a
+        count of more than 12 groups (no 64-bit value: never written by
+        pycocotools).
+    """
+    raw = counts.encode("latin-1") if isinstance(counts, str) else bytes(counts)
+    c = np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 48
+    if len(c) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if ((c < 0) | (c > 63)).any():
+        raise ValueError("characters outside '0'..'o'")
+    last = np.flatnonzero((c & 0x20) == 0)  # the last group of each count
+    if len(last) == 0 or last[-1] != len(c) - 1:
+        raise ValueError("the string ends inside a count")
+    first = np.empty_like(last)
+    first[0] = 0
+    first[1:] = last[:-1] + 1
+    n_groups = last - first + 1
+    if n_groups.max() > 12:
+        raise ValueError("a count has more than 12 groups")
+    k = np.arange(len(c), dtype=np.int64) - np.repeat(first, n_groups)
+    x = np.add.reduceat((c & 0x1F) << (5 * k), first)  # disjoint bits: sum == or
+    neg = (c[last] & 0x10) != 0
+    x[neg] |= np.left_shift(np.int64(-1), 5 * n_groups[neg])
+    # cnts[m] = x + cnts[m - 2] for m > 2: running sums along odd and even positions,
+    # wrapped to uint32 at the end (the same as wrapping at every step)
+    x[1::2] = np.cumsum(x[1::2])
+    x[2::2] = np.cumsum(x[2::2])
+    return x & 0xFFFFFFFF
+
+
+def counts_runs(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column-major runs ``[start, end)`` of the ones of an RLE (counts alternate 0s and 1s).
+
+    Empty runs are dropped; runs separated by an empty run of zeros touch (the
+    callers merge them with :func:`union_runs`).
+    """
+    cum = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=cum[1:])
+    n1 = len(counts) // 2
+    start, end = cum[1 : 2 * n1 : 2], cum[2 : 2 * n1 + 1 : 2]
+    nz = end > start
+    return start[nz], end[nz]
 
 
 def mask_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
 """Worker side of :func:`salanalysis.objects.compute_objects`: one chunk of images.
 
 Kept apart from :mod:`salanalysis.objects` so that worker processes import only
-NumPy, OpenCV, pycocotools and :mod:`salanalysis.maps` (which imports no pandas;
+NumPy, OpenCV and :mod:`salanalysis.maps` (which imports no pandas;
 fast start with the ``spawn`` method).
 
 A chunk is a dict of compact arrays (see ``objects._chunks``); the result holds,
@@ -16,9 +16,8 @@ import os
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
-from salanalysis._masks import mask_runs, polygon_runs, run_sums, union_runs
+from salanalysis._masks import counts_runs, polygon_runs, rle_string_counts, run_sums, union_runs
 from salanalysis.errors import InputError
 from salanalysis.maps import decode_gray_image, load_map
 
@@ -68,16 +67,32 @@ def normalize_values(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.zeros_like(arr, dtype=np.float32)
 
 
-def _rle_runs(ann_id: int, rle: dict, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        mask = mask_utils.decode(rle)
-    except Exception as exc:  # pycocotools raises bare Exception/ValueError
-        raise InputError(f"annotation {ann_id}: cannot decode RLE segmentation: {exc}") from exc
-    if mask.shape[:2] != (height, width):
+def _rle_runs(
+    ann_id: int, rle: dict, height: int, width: int, source: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Column-major runs of an RLE segmentation, from its counts (no full-size mask).
+
+    ``rle["counts"]`` is a compressed string (decoded as pycocotools'
+    ``rleFrString``) or the validated list of an uncompressed RLE.
+    """
+    counts = rle["counts"]
+    if isinstance(counts, (str, bytes)):
+        try:
+            cnt = rle_string_counts(counts)
+        except ValueError as exc:
+            raise InputError(
+                f"annotation {ann_id}: malformed compressed RLE counts: {exc}", source
+            ) from exc
+    else:
+        cnt = np.asarray(counts, dtype=np.int64)
+    total = int(cnt.sum())
+    if total != height * width:
         raise InputError(
-            f"annotation {ann_id}: RLE mask is {mask.shape[1]}x{mask.shape[0]}, its image {width}x{height}"
+            f"annotation {ann_id}: RLE counts sum to {total}, not {height * width} "
+            f"(its {width}x{height} image)",
+            source,
         )
-    return mask_runs(mask)
+    return counts_runs(cnt)
 
 
 def _column_major(arr: np.ndarray) -> np.ndarray:
@@ -155,7 +170,7 @@ def process_chunk(chunk: dict) -> dict:
     if rles:
         gs, ss, es = [g], [s], [e]
         for k, (ann_id, rle) in sorted(rles.items()):
-            rs, re_ = _rle_runs(ann_id, rle, int(obj_h[k]), int(obj_w[k]))
+            rs, re_ = _rle_runs(ann_id, rle, int(obj_h[k]), int(obj_w[k]), chunk.get("source"))
             gs.append(np.full(len(rs), k, dtype=np.int64))
             ss.append(rs)
             es.append(re_)

@@ -12,7 +12,8 @@ Masks
     The pixels of ``COCO.annToMask`` (pycocotools' rasterisation), computed
     without building image-size masks: polygons are rasterised by
     :mod:`salanalysis._masks`, which replays pycocotools' arithmetic and yields
-    the mask as column-major runs; RLE segmentations are decoded by pycocotools.
+    the mask as column-major runs; RLE segmentations are read as runs straight
+    from their counts (compressed strings as pycocotools' ``rleFrString``).
     An object made of several polygons is their union. Polygons with fewer
     than 3 vertices have no area and are ignored (counted in
     ``ObjectTables.n_dropped_polygons``); pycocotools itself fails on some of them.
@@ -51,8 +52,9 @@ Edge cases (each documented, counted or an :class:`~salanalysis.errors.InputErro
   and saliency, counted in ``ObjectTables.n_zero_area``.
 - A polygon lying entirely (strictly) beyond the image frame, or with a vertex farther than
   ``max(W, H, 64)`` pixels beyond the border, a non-finite coordinate, an odd number of
-  coordinates, an RLE whose size is not its image's, or no segmentation:
-  ``InputError`` naming the annotation.
+  coordinates, an RLE whose size is not its image's, malformed RLE counts (a
+  compressed string pycocotools would misread, counts not summing to the
+  image's pixel count), or no segmentation: ``InputError`` naming the annotation.
 - A polygon crossing the image border is clipped to the image (as pycocotools
   does); such objects are counted in ``ObjectTables.n_clipped``.
 - Crowd annotations are excluded (counted in ``n_crowd_excluded``); they still
@@ -382,15 +384,20 @@ def _check_rle(ann_id: int, segm: dict, h: int, w: int, path: Path) -> dict:
                 f"annotation {ann_id}: uncompressed RLE counts must be non-negative integers summing to {h * w}",
                 path,
             )
-        return mask_utils.frPyObjects(segm, h, w)  # as COCO.annToRLE
+        return {"size": [h, w], "counts": list(counts)}
     if isinstance(counts, (str, bytes)):
         return {"size": [h, w], "counts": counts}
     raise InputError(f"annotation {ann_id}: RLE 'counts' is neither a list nor a string", path)
 
 
 def _chunks(
-    prep: _Prepared, map_paths: list[list[str | None]], normalize: list[bool], chunk_images: int
+    prep: _Prepared,
+    map_paths: list[list[str | None]],
+    normalize: list[bool],
+    chunk_images: int,
+    source: str | None = None,
 ) -> Iterator[dict]:
+    """Compact per-chunk arrays for the workers; ``source`` (the annotation file) names errors."""
     obj_off = np.concatenate([[0], np.cumsum(prep.obj_per_img)])
     poly_off = np.concatenate([[0], np.cumsum(prep.poly_per_obj)])
     vert_off = np.concatenate([[0], np.cumsum(prep.vert_per_poly)])
@@ -418,6 +425,7 @@ def _chunks(
             },
             "maps": [paths[i0:i1] for paths in map_paths],
             "normalize": normalize,
+            "source": source,
         }
 
 
@@ -537,7 +545,13 @@ def compute_objects(
     n_chunks = -(-n_img // chunk_images)
     chunks = (
         dict(ch, n_images=len(ch["height"]))
-        for ch in _chunks(prep, map_paths, [src.normalize for _, src in sources], chunk_images)
+        for ch in _chunks(
+            prep,
+            map_paths,
+            [src.normalize for _, src in sources],
+            chunk_images,
+            str(annotations.path),
+        )
     )
     results = _run_chunks(chunks, n_chunks, n_img, jobs, progress)
 

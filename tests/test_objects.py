@@ -20,7 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from salanalysis._masks import polygon_runs, runs_to_mask, union_runs
+from salanalysis._masks import (
+    counts_runs,
+    polygon_runs,
+    rle_string_counts,
+    runs_to_mask,
+    union_runs,
+)
 from salanalysis.cli import main
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
@@ -325,6 +331,59 @@ def test_combined_key_sorts_equal_lexsort(monkeypatch):
             got[s0:e0] = True
         assert np.array_equal(got, want)
         assert (s[g == k][1:] > e[g == k][:-1]).all()  # disjoint, non-touching, sorted
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    h=st.integers(1, 700),
+    w=st.integers(1, 700),
+    blocks=st.lists(st.tuples(*[st.floats(0, 1)] * 4), max_size=6),
+    noise=st.sampled_from([0.0, 0.001, 0.3]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_property_compressed_rle_runs_equal_pycocotools(h, w, blocks, noise, seed):
+    # large masks (long runs: counts of several 5-bit groups, negative differences)
+    m = np.random.default_rng(seed).random((h, w)) < noise
+    for a, b, c, d in blocks:
+        m[int(a * h) : int(b * h) + 1, int(c * w) : int(d * w) + 1] ^= True
+    rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+    for counts in (rle["counts"], rle["counts"].decode()):
+        cnt = rle_string_counts(counts)
+        assert int(cnt.sum()) == h * w
+        s, e = counts_runs(cnt)
+        assert np.array_equal(runs_to_mask(s, e, h, w), mask_utils.decode(rle))
+
+
+def test_rle_string_counts_hand_example():
+    # counts [3, 40, 2, 35]: '3' (3); 40 = 0b1_01000 -> groups 8 | 0x20 and 1 -> 'X1';
+    # '2' (2); 35 - 40 = -5 -> 27 & 0x1f with the sign bit 0x10 -> chr(48 + 27) = 'K'
+    assert rle_string_counts("3X12K").tolist() == [3, 40, 2, 35]
+    assert mask_utils.encode(
+        np.asfortranarray(
+            np.concatenate([[0] * 3, [1] * 40, [0] * 2, [1] * 35]).reshape(80, 1).astype(np.uint8)
+        )
+    )["counts"] == b"3X12K"
+
+
+@pytest.mark.parametrize(
+    "counts, message",
+    [
+        ("3X12K~", "malformed compressed RLE counts: characters outside"),
+        ("3X12X", "malformed compressed RLE counts: the string ends inside a count"),
+        ("3X12", "RLE counts sum to 45, not 80"),
+        ("3X12KK", "RLE counts sum to 4294967373, not 80"),  # 2 - 5 wraps as C uint
+    ],
+)
+def test_malformed_compressed_rle_is_an_error(tmp_path, counts, message):
+    data = {"images": [_img(1, 1, 80)], "categories": [{"id": 1, "name": "c1"}],
+            "annotations": [_ann(1, 1, {"size": [80, 1], "counts": counts})]}  # fmt: skip
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(data))
+    a = Annotations.load(path)
+    for jobs in (1, 2):
+        with pytest.raises(InputError, match=message) as err:
+            compute_objects(a, jobs=jobs)
+        assert str(err.value).startswith(f"{path}: annotation 1: ")
 
 
 def test_shifted_crop_with_pycocotools_is_not_exact():
