@@ -285,22 +285,36 @@ def test_write_fixation_maps_reads_back_through_mapsource(tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
-def test_write_fixation_maps_is_all_or_nothing(tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_write_fixation_maps_is_all_or_nothing(tmp_path, jobs):
     out = tmp_path / "maps"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     table = read_fixations(JSON).table.copy()
     # corrupt the last image: its only points now lie outside the image
     table.loc[table.image_id == 208, "x"] = 5000.0
-    with pytest.raises(InputError, match="no fixation inside"):
-        write_fixation_maps(table, out)
+    with pytest.raises(InputError, match="image COCO_val2014_000000000208: no fixation inside"):
+        write_fixation_maps(table, out, jobs=jobs)
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_write_fixation_maps_workers_write_the_same_files(tmp_path):
+    fx = read_fixations(JSON)
+    one = write_fixation_maps(fx, tmp_path / "one", sigma=19, jobs=1)
+    two = write_fixation_maps(fx, tmp_path / "two", sigma=19, jobs=2)
+    assert one.drop(columns="path").equals(two.drop(columns="path"))
+    for name in one["image"]:
+        a = (tmp_path / "one" / f"{name}.png").read_bytes()
+        assert a == (tmp_path / "two" / f"{name}.png").read_bytes()
+    with pytest.raises(InputError, match="jobs must be at least 1"):
+        write_fixation_maps(fx, tmp_path / "x", jobs=0)
 
 
 # -------------------------------------------------------------------------- CLI
 def test_cli_fixations(tmp_path, capsys):
     out = tmp_path / "gt"
-    rc = main(["saliency", "fixations", "--fixations", str(FIX), "--out", str(out), "--table", str(tmp_path / "f.csv")])
+    rc = main(["saliency", "fixations", "--fixations", str(FIX), "--out", str(out), "--table", str(tmp_path / "f.csv"),
+               "--jobs", "2"])  # fmt: skip
     assert rc == 0
     assert sorted(p.name for p in out.iterdir()) == [f"{salicon_name(i)}.png" for i in (192, 208)]
     assert len(pd.read_csv(tmp_path / "f.csv")) == 12

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 
 from salanalysis.errors import InputError
 
@@ -56,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="add 1 per fixation before blurring (default: a fixated pixel is 1, as salicon-api)",
     )
     f.add_argument("--table", help="also write the fixation table (.csv or .parquet)")
+    f.add_argument(
+        "--jobs", type=int, default=None, help="worker processes (default: all cores; 1: none)"
+    )
     f.add_argument("--out", required=True, help="output map directory")
     f.set_defaults(func=run_fixations)
 
@@ -165,7 +169,11 @@ def run_fixations(args: argparse.Namespace) -> int:
 
     fix = _read(args)
     summary = write_fixation_maps(
-        fix, args.out, sigma=args.sigma, accumulate="count" if args.counts else "binary"
+        fix,
+        args.out,
+        sigma=args.sigma,
+        accumulate="count" if args.counts else "binary",
+        jobs=(os.cpu_count() or 1) if args.jobs is None else args.jobs,
     )
     if args.table:
         write_table(fix.table, args.table)
