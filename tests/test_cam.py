@@ -223,6 +223,25 @@ def test_max_images_and_empty_selection(setup, demo, tmp_path):
     assert not (out2 / "cams").exists()
 
 
+def test_rerun_into_the_same_folder_removes_the_previous_cams(setup, demo, tmp_path):
+    ann, paths = setup["ann"], setup["paths"]
+    out = tmp_path / "cams_out"
+    kw = dict(input_size=64, device="cpu")
+    first = run_cams([("base", paths["base"]), ("dual", paths["dual"])], ann, demo.images, out, **kw)
+    assert len(first.manifest) > 1
+    (out / "cams" / "notes.npy").write_bytes(b"mine")  # not listed by a manifest: kept
+    second = run_cams([("base", paths["base"]), ("dual", paths["dual"])], ann, demo.images, out,
+                      max_images=1, **kw)  # fmt: skip
+    listed = {m[k] for e in second.manifest for m in e["models"] for k in ("cam", "overlay")}
+    on_disk = {f"{d}/{p.name}" for d in ("cams", "overlays") for p in (out / d).iterdir()}
+    assert on_disk == listed | {"cams/notes.npy"}
+    assert len(listed) < 2 * 2 * len(first.manifest)
+    # reversed roles select nothing: every CAM of the earlier runs goes
+    run_cams([("dual", paths["dual"]), ("base", paths["base"])], ann, demo.images, out, **kw)
+    assert [p.name for p in (out / "cams").iterdir()] == ["notes.npy"]
+    assert not list((out / "overlays").iterdir())
+
+
 def test_cam_cli_and_bad_input(setup, demo, tmp_path):
     base, dual = str(setup["paths"]["base"]), str(setup["paths"]["dual"])
     ann = str(setup["ann_path"])

@@ -33,7 +33,9 @@ See :func:`select_examples`.
 
 Output folder of :func:`run_cams` / ``salanalysis cam`` (all files are staged
 and moved into place only when the run succeeded; ``cam_manifest.json`` and
-``cam_run.json`` are written last)
+``cam_run.json`` are written last; re-running into the same folder removes the
+CAMs and overlays the previous ``cam_manifest.json`` listed and this run did not
+write again, and nothing else)
 -----------------------------------------------------------------------------
 ``gt_confidences.csv``
     One row per (image, ground-truth class) of every image scanned:
@@ -82,7 +84,9 @@ and moved into place only when the run succeeded; ``cam_manifest.json`` and
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -378,6 +382,17 @@ def _check_categories(meta: dict, ann, path: str | os.PathLike) -> None:
         raise InputError("model's category ids differ from the annotations' categories", path)
 
 
+def _listed_outputs(out: Path) -> set[str]:
+    """The ``cams/*.npy`` and ``overlays/*.png`` files a previous run's manifest lists."""
+    try:
+        records = json.loads((out / "cam_manifest.json").read_text())
+        listed = {m[k] for e in records for m in e["models"] for k in ("cam", "overlay")}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return set()  # no (readable) manifest: nothing of ours to clean up
+    ok = re.compile(r"(cams/[^/]+\.npy|overlays/[^/]+\.png)")
+    return {r for r in listed if isinstance(r, str) and ok.fullmatch(r) and ".." not in r}
+
+
 def run_cams(
     checkpoints: Mapping[str, str | os.PathLike] | Sequence[tuple[str, str | os.PathLike]],
     annotations,
@@ -501,6 +516,7 @@ def run_cams(
     names = [p[0] for p in pairs]
     manifest: list[dict[str, Any]] = []
     flat: list[dict[str, Any]] = []
+    previous = _listed_outputs(Path(out))
     with staged_dir(out, last=["cam_run.json", "cam_manifest.json"]) as stage:
         for rec in sel[sel["rendered"]].itertuples(index=False):
             j = row_of[int(rec.image_id)]
@@ -580,4 +596,9 @@ def run_cams(
             },
         )
         write_json(stage / "cam_manifest.json", manifest)
+    # a re-run into the same folder: remove the CAMs and overlays of the previous run
+    # that this run did not write again (only files its manifest listed)
+    current = {m[k] for e in manifest for m in e["models"] for k in ("cam", "overlay")}
+    for rel in sorted(previous - current):
+        (Path(out) / rel).unlink(missing_ok=True)
     return CamRun(confidences=table, selection=sel, manifest=manifest, out=Path(out), counts=counts)
