@@ -31,7 +31,6 @@ import numpy as np
 __all__ = [
     "polygon_runs",
     "union_runs",
-    "mask_runs",
     "rle_string_counts",
     "counts_runs",
     "runs_to_mask",
@@ -382,13 +381,6 @@ def counts_runs(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     start, end = cum[1 : 2 * n1 : 2], cum[2 : 2 * n1 + 1 : 2]
     nz = end > start
     return start[nz], end[nz]
-
-
-def mask_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column-major runs ``[start, end)`` of a 2-D binary mask."""
-    flat = np.asarray(mask).ravel(order="F").astype(bool).view(np.int8)
-    d = np.diff(np.concatenate([[0], flat, [0]]).astype(np.int8))
-    return np.flatnonzero(d == 1).astype(np.int64), np.flatnonzero(d == -1).astype(np.int64)
 
 
 def runs_to_mask(start: np.ndarray, end: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -66,7 +66,6 @@ from __future__ import annotations
 import gc
 import itertools
 import math
-import multiprocessing as mp
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +77,7 @@ from pycocotools import mask as mask_utils
 from tqdm.auto import tqdm
 
 from salanalysis._objects_worker import process_chunk
+from salanalysis._pool import pool_context
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.maps import MapSource
@@ -429,21 +429,6 @@ def _chunks(
         }
 
 
-def _pool_context() -> mp.context.BaseContext:
-    """The start method of the worker pool: fork where it exists, else spawn.
-
-    fork: workers start at once and need no ``if __name__ == "__main__"`` guard in
-    the caller's script (forkserver and spawn re-import the caller's ``__main__`` in
-    every worker: a script without the guard then makes the pool restart workers
-    for ever). Workers touch neither torch nor OpenCV's thread settings (a
-    ``cv2.setNumThreads`` call in a forked worker of a parent that had used OpenCV
-    deadlocked), and the progress bar's thread starts after the pool. Where fork
-    does not exist (Windows), spawn, which needs the guard.
-    """
-    methods = mp.get_all_start_methods()
-    return mp.get_context("fork" if "fork" in methods else "spawn")
-
-
 def _run_chunks(
     chunks: Iterator[dict], n_chunks: int, n_images: int, jobs: int, progress: bool
 ) -> list[dict]:
@@ -459,7 +444,7 @@ def _run_chunks(
     # loaded annotations), which they would otherwise walk and copy page by page
     gc.freeze()
     try:
-        with _pool_context().Pool(processes=min(jobs, n_chunks)) as pool:
+        with pool_context().Pool(processes=min(jobs, n_chunks)) as pool:
             with tqdm(total=n_images, disable=not progress, unit="img", desc="objects") as bar:
                 # imap pulls chunks lazily through a bounded pipe: memory follows the chunks in flight
                 for res in pool.imap(process_chunk, chunks, chunksize=1):

@@ -610,10 +610,10 @@ def write_fixation_maps(
     tasks = _map_tasks(table)
     work = functools.partial(_map_task, sigma=sigma, accumulate=accumulate, truncate=truncate)
     if jobs > 1 and len(tasks) > 1:
-        from salanalysis.objects import _pool_context
+        from salanalysis._pool import pool_context
 
         # the pool starts before write_map_directory's progress bar (no thread is forked)
-        with _pool_context().Pool(processes=min(jobs, len(tasks))) as pool:
+        with pool_context().Pool(processes=min(jobs, len(tasks))) as pool:
             written = write_map_directory(
                 pool.imap(work, tasks, chunksize=1), out, progress=progress, total=len(tasks)
             )
