@@ -56,7 +56,6 @@ A NaN (an empty group) makes its neighbours' smoothed values NaN.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -625,16 +624,12 @@ def run_clutter(
         As in :func:`salanalysis.scores.read_scores`.
     """
     from salanalysis.io import write_table
-    from salanalysis.scores import read_scores
+    from salanalysis.scores import read_score_sets
 
     ann = annotations if isinstance(annotations, Annotations) else Annotations.load(annotations)
     if not scores:
         raise InputError("at least one score file is needed")
-    sets = [
-        s if isinstance(s, Scores) else read_scores(s, ann, name=name, logits=logits, missing=missing)
-        for name, s in scores.items()
-    ]
-    sets = [s if s.name == name else dataclasses.replace(s, name=name) for name, s in zip(scores, sets)]
+    sets = read_score_sets(scores, ann, logits=logits, missing=missing)
     table = clutter_map(ann, sets, k=k, min_images=min_images, n_boot=n_boot, seed=seed, smooth=smooth)
     k_used = table.attrs["k"]
     hist = objects_histogram(ann)

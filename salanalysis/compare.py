@@ -35,7 +35,6 @@ Conventions
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -381,16 +380,12 @@ def run_compare(
         As in :func:`salanalysis.scores.read_scores`.
     """
     from salanalysis.io import read_table, write_table
-    from salanalysis.scores import read_scores
+    from salanalysis.scores import read_score_sets
 
     if len(scores) != 2:
         raise InputError(f"compare needs exactly two score sets (A then B), got {len(scores)}")
     ann = annotations if isinstance(annotations, Annotations) else Annotations.load(annotations)
-    sets = []
-    for name, s in scores.items():
-        if not isinstance(s, Scores):
-            s = read_scores(s, ann, name=name, logits=logits, missing=missing)
-        sets.append(s if s.name == name else dataclasses.replace(s, name=name))
+    sets = read_score_sets(scores, ann, logits=logits, missing=missing)
     if objects is not None and not isinstance(objects, pd.DataFrame):
         path = Path(objects)
         objects = read_table(path)

@@ -1137,19 +1137,13 @@ def write_metrics(
         The :func:`table1` frame that was written.
     """
     from salanalysis.io import write_table, write_text
-    from salanalysis.scores import read_scores
+    from salanalysis.scores import read_score_sets
 
     out = Path(out)
     if out.suffix.lower() != ".csv":
         raise InputError("output must end in .csv", out)
     ann = annotations if isinstance(annotations, Annotations) else Annotations.load(annotations)
-    sets: list[Scores] = []
-    for item in scores:
-        if isinstance(item, Scores):
-            sets.append(item)
-        else:
-            name, path = item
-            sets.append(read_scores(path, ann, name=name, logits=logits, missing=missing))
+    sets = read_score_sets(scores, ann, logits=logits, missing=missing)
     if not sets:
         raise InputError("no score sets given")
     opts = dict(threshold=threshold, cf1=cf1, top_k=top_k, top_k_threshold=top_k_threshold,

@@ -81,7 +81,7 @@ from salanalysis._pool import pool_context
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.maps import MapSource
-from salanalysis.scores import Scores, read_scores
+from salanalysis.scores import Scores, read_score_sets
 
 __all__ = [
     "ObjectTables",
@@ -177,23 +177,7 @@ def _score_sets(
     scores: Mapping[str, Scores | str | os.PathLike] | Sequence[Scores] | None,
     annotations: Annotations,
 ) -> list[tuple[str, Scores]]:
-    if scores is None:
-        return []
-    if isinstance(scores, Scores):
-        scores = [scores]
-    if isinstance(scores, Mapping):
-        items = []
-        for name, sc in scores.items():
-            if not isinstance(sc, Scores):
-                sc = read_scores(sc, annotations, name=str(name))
-            items.append((str(name), sc))
-    else:
-        items = [(sc.name, sc) for sc in scores]
-    names = [n for n, _ in items]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise InputError(f"score set name {dup[0]!r} given twice")
-    return items
+    return [(sc.name, sc) for sc in read_score_sets(scores, annotations)]
 
 
 def _align_scores(

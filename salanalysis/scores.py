@@ -27,7 +27,9 @@ scores them 0 for every class and records how many in ``Scores.n_filled``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -39,7 +41,7 @@ from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.io import atomic_path, read_json, read_table, write_json
 
-__all__ = ["Scores", "read_scores", "write_scores", "SCORE_EXTENSIONS"]
+__all__ = ["Scores", "read_scores", "read_score_sets", "write_scores", "SCORE_EXTENSIONS"]
 
 SCORE_EXTENSIONS = (".csv", ".parquet", ".pq", ".npz", ".json")
 
@@ -348,6 +350,51 @@ def read_scores(
 
 
 # --------------------------------------------------------------------- writing
+def read_score_sets(
+    scores: Scores
+    | Mapping[str, Scores | str | os.PathLike]
+    | Sequence[Scores | tuple[str, str | os.PathLike]]
+    | None,
+    annotations: Annotations,
+    *,
+    logits: bool = False,
+    missing: Literal["error", "zero"] = "error",
+) -> list[Scores]:
+    """The named score sets of an analysis, read where given as files.
+
+    Parameters
+    ----------
+    scores
+        A mapping name -> :class:`Scores` or score file (a ``Scores`` under another
+        name is renamed), or a sequence of ``Scores`` and ``(name, path)`` pairs,
+        or one ``Scores``, or ``None`` (no score sets).
+    annotations, logits, missing
+        As in :func:`read_scores` (for the files).
+
+    Raises
+    ------
+    InputError
+        A file cannot be read (see :func:`read_scores`) or a name is given twice.
+    """
+    if scores is None:
+        return []
+    items = [scores] if isinstance(scores, Scores) else scores
+    pairs = list(items.items()) if isinstance(items, Mapping) else [
+        (s.name, s) if isinstance(s, Scores) else tuple(s) for s in items
+    ]
+    out: list[Scores] = []
+    for name, s in pairs:
+        name = str(name)
+        if not isinstance(s, Scores):
+            s = read_scores(s, annotations, name=name, logits=logits, missing=missing)
+        out.append(s if s.name == name else dataclasses.replace(s, name=name))
+    names = [s.name for s in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(f"score set name {dup[0]!r} given twice")
+    return out
+
+
 def write_scores(
     scores: Scores, path: str | os.PathLike, layout: Literal["wide", "long"] = "wide"
 ) -> Path:

@@ -1314,7 +1314,7 @@ def run_stats(
     """
     from salanalysis.coco import Annotations
     from salanalysis.io import read_table, write_table
-    from salanalysis.scores import read_scores
+    from salanalysis.scores import read_score_sets
 
     pairs = list(scores.items()) if isinstance(scores, Mapping) else list(scores)
     if not pairs:
@@ -1340,10 +1340,8 @@ def run_stats(
             f"object table names {len(unknown)} image(s) not in {os.fspath(annotations)}, e.g. {unknown[0]}",
             objects,
         )
-    score_sets = [
-        read_scores(path, ann, name=name, logits=logits, missing=missing) for name, path in pairs
-    ]
-    ap = per_class_ap(ann, score_sets)
+    sets = read_score_sets(pairs, ann, logits=logits, missing=missing)
+    ap = per_class_ap(ann, sets)
     try:
         tables = stats_tables(
             table,

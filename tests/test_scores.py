@@ -10,7 +10,7 @@ import pytest
 
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
-from salanalysis.scores import Scores, read_scores, write_scores
+from salanalysis.scores import Scores, read_score_sets, read_scores, write_scores
 
 
 @pytest.fixture
@@ -45,6 +45,23 @@ def test_round_trip(tmp_path, tiny_ann, tiny_scores, fname, layout):
     np.testing.assert_array_equal(back.category_ids, [2, 4, 7])
     assert back.categories == ["dog", "hot dog", "cat"]
     assert not list(tmp_path.glob(".*part*"))  # no temporary file left behind
+
+
+def test_read_score_sets_forms_and_names(tmp_path, tiny_ann, tiny_scores):
+    path = write_scores(tiny_scores, tmp_path / "s.csv")
+    # a mapping: files read under their key, a Scores under another name renamed
+    sets = read_score_sets({"file": path, "obj": tiny_scores}, tiny_ann)
+    assert [s.name for s in sets] == ["file", "obj"] and tiny_scores.name == "m"
+    np.testing.assert_array_equal(sets[0].scores, tiny_scores.scores)
+    assert sets[1].scores is tiny_scores.scores
+    # a sequence of Scores and (name, path) pairs; one Scores; None
+    assert [s.name for s in read_score_sets([tiny_scores, ("f", path)], tiny_ann)] == ["m", "f"]
+    assert read_score_sets(tiny_scores, tiny_ann) == [tiny_scores]
+    assert read_score_sets(None, tiny_ann) == []
+    with pytest.raises(InputError, match="score set name 'm' given twice"):
+        read_score_sets([tiny_scores, ("m", path)], tiny_ann)
+    with pytest.raises(InputError, match="nope.csv"):
+        read_score_sets({"x": tmp_path / "nope.csv"}, tiny_ann)
 
 
 def test_detections_max_per_image_and_class(demo, demo_ann):
