@@ -223,9 +223,9 @@ def write_map_directory(
     try:
         it = maps
         if progress:
-            from tqdm import tqdm
+            from salanalysis._progress import progress_bar
 
-            it = tqdm(maps, total=total, unit="map")
+            it = progress_bar(maps, total=total, unit="map")
         for name, arr in it:
             name = str(name)
             if not name or Path(name).name != name or name.startswith("."):

@@ -74,10 +74,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
-from tqdm.auto import tqdm
 
 from salanalysis._objects_worker import process_chunk
 from salanalysis._pool import pool_context
+from salanalysis._progress import progress_bar
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.maps import MapSource
@@ -418,7 +418,7 @@ def _run_chunks(
 ) -> list[dict]:
     results: list[dict] = []
     if jobs <= 1 or n_chunks <= 1:
-        with tqdm(total=n_images, disable=not progress, unit="img", desc="objects") as bar:
+        with progress_bar(total=n_images, disable=not progress, unit="img", desc="objects") as bar:
             for ch in chunks:
                 results.append(process_chunk(ch))
                 bar.update(len(ch["height"]))
@@ -429,7 +429,7 @@ def _run_chunks(
     gc.freeze()
     try:
         with pool_context().Pool(processes=min(jobs, n_chunks)) as pool:
-            with tqdm(total=n_images, disable=not progress, unit="img", desc="objects") as bar:
+            with progress_bar(total=n_images, disable=not progress, unit="img", desc="objects") as bar:
                 # imap pulls chunks lazily through a bounded pipe: memory follows the chunks in flight
                 for res in pool.imap(process_chunk, chunks, chunksize=1):
                     results.append(res)
@@ -469,7 +469,8 @@ def compute_objects(
         in scripts. Memory follows the chunks of 32 images in flight, not the
         dataset.
     progress
-        Show a progress bar (tqdm, on stderr).
+        Show a progress bar (tqdm, on stderr; at most one update per 30 s when
+        stderr is not a terminal, e.g. a log file).
 
     Returns
     -------

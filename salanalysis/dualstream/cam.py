@@ -473,9 +473,9 @@ def run_cams(
     low_cams: dict[tuple[int, int], list[np.ndarray]] = {}
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from salanalysis._progress import progress_bar
 
-        bar = tqdm(total=n_img, desc="CAMs", unit="img")
+        bar = progress_bar(total=n_img, desc="CAMs", unit="img")
     for j, r in enumerate(rows):
         img = read_rgb(root / img_table["file_name"].iloc[r])
         x = prepare_image(img, input_size).to(dev)

@@ -681,14 +681,14 @@ def run_epochs(
     its mean over ``steps_per_epoch``; without, the sum restarts with each call
     and is averaged over the steps this call made.
     """
-    from tqdm.auto import tqdm
+    from salanalysis._progress import progress_bar
 
     stopped = False
     while state.epoch < epochs and not stopped:
         sampler.set_epoch(state.epoch)
         sampler.set_start(state.done * per_rank)
         train_mode()
-        bar = tqdm(total=steps_per_epoch, initial=state.done, desc=f"epoch {state.epoch + 1}/{epochs}",
+        bar = progress_bar(total=steps_per_epoch, initial=state.done, desc=f"epoch {state.epoch + 1}/{epochs}",
                    disable=not (progress and info.is_main), leave=False)
         t0, seen, n_steps = time.perf_counter(), 0, 0
         if state.done == 0 or not carry_loss:

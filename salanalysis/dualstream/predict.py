@@ -104,10 +104,10 @@ def predict(
     sampler = SeededSampler(ds, 1, 0, shuffle=False)
     loader = make_loader(ds, sampler, batch_size, workers=workers, pin_memory=dev.type == "cuda",
                          persistent_workers=False)
-    from tqdm.auto import tqdm
+    from salanalysis._progress import progress_bar
 
     out = np.zeros((len(ds), ds.num_classes), dtype=np.float64)
-    for x, _, index in tqdm(loader, disable=not progress, desc="predict"):
+    for x, _, index in progress_bar(loader, disable=not progress, desc="predict"):
         with autocast(dev, amp):
             logits = model(x.to(dev, non_blocking=True))
         out[index.numpy()] = probabilities(logits).cpu().numpy()

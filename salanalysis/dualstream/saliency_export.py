@@ -226,9 +226,9 @@ def predict_saliency_maps(
     rows = []
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from salanalysis._progress import progress_bar
 
-        bar = tqdm(total=len(files), desc="saliency maps", unit="img")
+        bar = progress_bar(total=len(files), desc="saliency maps", unit="img")
     with staged_dir(out, last=["saliency_predict.json"]) as stage, torch.inference_mode():
         for start in range(0, len(files), max(1, int(batch_size))):
             chunk = files[start : start + batch_size]
