@@ -159,6 +159,18 @@ def test_baseline_overfits_a_handful_of_demo_images(files):
     assert np.mean(ap) > 0.9
 
 
+def test_progress_bar_into_a_log_is_not_redrawn_every_step(files, tmp_path, capsys):
+    # stderr captured = not a terminal: the epoch bar (with its loss postfix) may draw at
+    # most every 30 s, so 4 quick steps per epoch give its first and last draws only, not
+    # one per step (redrawing at every loss update gave 5 per epoch)
+    r = train(_base(files, tmp_path / "run", batch_size=2, epochs=2, lr=1e-4, progress=True))
+    assert r.step == 8
+    err = capsys.readouterr().err
+    for epoch in ("epoch 1/2", "epoch 2/2"):
+        draws = [line for line in err.split("\r") if epoch in line]
+        assert 1 <= len(draws) <= 3, draws
+
+
 def test_evaluate_drops_padding_duplicates(files):
     from torch.utils.data import DataLoader
 

@@ -701,7 +701,7 @@ def run_epochs(
             seen += n * info.world_size
             state.loss_sum += value
             bar.update(1)
-            bar.set_postfix(loss=f"{value:.4f}")
+            bar.set_postfix(loss=f"{value:.4f}", refresh=False)  # redraw at the bar's own pace
             if state.step % log_every == 0 or state.done == steps_per_epoch:
                 log.log({"kind": "step", "epoch": state.epoch + 1, "step": state.step, "loss": value,
                          "lr": optimizer.param_groups[0]["lr"], **terms})
