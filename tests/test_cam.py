@@ -4,6 +4,7 @@ with known weights, the Fig. 5 selection rule, and the `salanalysis cam` outputs
 from __future__ import annotations
 
 import json
+import os
 
 import cv2
 import numpy as np
@@ -240,6 +241,22 @@ def test_rerun_into_the_same_folder_removes_the_previous_cams(setup, demo, tmp_p
     run_cams([("dual", paths["dual"]), ("base", paths["base"])], ann, demo.images, out, **kw)
     assert [p.name for p in (out / "cams").iterdir()] == ["notes.npy"]
     assert not list((out / "overlays").iterdir())
+
+
+def test_stale_cleanup_spares_the_files_just_written(tmp_path):
+    from salanalysis.dualstream.cam import _remove_stale
+
+    (tmp_path / "cams").mkdir()
+    new = tmp_path / "cams" / "1_2_base.npy"
+    new.write_bytes(b"new")
+    # what a case-insensitive file system does: the old name is the new file
+    os.link(new, tmp_path / "cams" / "1_2_Base.npy")
+    (tmp_path / "cams" / "old.npy").write_bytes(b"old")
+    (tmp_path / "cams" / "dir.npy").mkdir()
+    _remove_stale(tmp_path, {"cams/1_2_Base.npy", "cams/old.npy", "cams/dir.npy", "cams/gone.npy"},
+                  {"cams/1_2_base.npy"})  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "cams").iterdir()) == ["1_2_Base.npy", "1_2_base.npy", "dir.npy"]
+    assert new.read_bytes() == b"new"
 
 
 def test_cam_cli_and_bad_input(setup, demo, tmp_path):

@@ -84,9 +84,11 @@ write again, and nothing else)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -393,6 +395,23 @@ def _listed_outputs(out: Path) -> set[str]:
     return {r for r in listed if isinstance(r, str) and ok.fullmatch(r) and ".." not in r}
 
 
+def _remove_stale(out: Path, previous: set[str], current: set[str]) -> None:
+    """Delete the files of ``previous`` that are not (the same file as) one of ``current``."""
+    written = set()
+    for rel in current:
+        with contextlib.suppress(OSError):
+            st = (out / rel).stat()
+            written.add((st.st_dev, st.st_ino))
+    for rel in sorted(previous - current):
+        path = out / rel
+        with contextlib.suppress(OSError):
+            st = path.lstat()
+            # on a case-insensitive file system "1_2_Base.npy" may be the file just written
+            # as "1_2_base.npy": never delete what this run wrote, nor a folder
+            if (st.st_dev, st.st_ino) not in written and not stat.S_ISDIR(st.st_mode):
+                path.unlink()
+
+
 def run_cams(
     checkpoints: Mapping[str, str | os.PathLike] | Sequence[tuple[str, str | os.PathLike]],
     annotations,
@@ -599,6 +618,5 @@ def run_cams(
     # a re-run into the same folder: remove the CAMs and overlays of the previous run
     # that this run did not write again (only files its manifest listed)
     current = {m[k] for e in manifest for m in e["models"] for k in ("cam", "overlay")}
-    for rel in sorted(previous - current):
-        (Path(out) / rel).unlink(missing_ok=True)
+    _remove_stale(Path(out), previous, current)
     return CamRun(confidences=table, selection=sel, manifest=manifest, out=Path(out), counts=counts)
