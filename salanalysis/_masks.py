@@ -340,8 +340,8 @@ def rle_string_counts(counts: str | bytes) -> np.ndarray:
     ------
     ValueError
         A character outside ``'0'..'o'``, a string ending inside a count, or a
-        count of more than 12 groups (no 64-bit value: never written by
-        pycocotools).
+        count of more than 6 groups (written only for images over 2**29 pixels,
+        where pycocotools' own decoder overflows).
     """
     raw = counts.encode("latin-1") if isinstance(counts, str) else bytes(counts)
     c = np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 48
@@ -356,8 +356,11 @@ def rle_string_counts(counts: str | bytes) -> np.ndarray:
     first[0] = 0
     first[1:] = last[:-1] + 1
     n_groups = last - first + 1
-    if n_groups.max() > 12:
-        raise ValueError("a count has more than 12 groups")
+    if n_groups.max() > 6:
+        # 6 groups hold every count of an image under 2**29 pixels; pycocotools' C
+        # decoder overflows its int shifts beyond that, so such strings have no
+        # well-defined meaning
+        raise ValueError("a count has more than 6 five-bit groups")
     k = np.arange(len(c), dtype=np.int64) - np.repeat(first, n_groups)
     x = np.add.reduceat((c & 0x1F) << (5 * k), first)  # disjoint bits: sum == or
     neg = (c[last] & 0x10) != 0

@@ -370,6 +370,7 @@ def test_rle_string_counts_hand_example():
     [
         ("3X12K~", "malformed compressed RLE counts: characters outside"),
         ("3X12X", "malformed compressed RLE counts: the string ends inside a count"),
+        ("Q" + "P" * 6 + "1", "more than 6 five-bit groups"),  # pycocotools' C overflows
         ("3X12", "RLE counts sum to 45, not 80"),
         ("3X12KK", "RLE counts sum to 4294967373, not 80"),  # 2 - 5 wraps as C uint
     ],
