@@ -349,7 +349,6 @@ def read_scores(
     )
 
 
-# --------------------------------------------------------------------- writing
 def read_score_sets(
     scores: Scores
     | Mapping[str, Scores | str | os.PathLike]
@@ -367,7 +366,8 @@ def read_score_sets(
     scores
         A mapping name -> :class:`Scores` or score file (a ``Scores`` under another
         name is renamed), or a sequence of ``Scores`` and ``(name, path)`` pairs,
-        or one ``Scores``, or ``None`` (no score sets).
+        or one ``Scores``, or ``None`` (no score sets). A file whose name is
+        ``None`` or ``""`` is named after its stem, as :func:`read_scores` does.
     annotations, logits, missing
         As in :func:`read_scores` (for the files).
 
@@ -384,10 +384,10 @@ def read_score_sets(
     ]
     out: list[Scores] = []
     for name, s in pairs:
-        name = str(name)
+        label = None if name is None or name == "" else str(name)  # None/"": the file stem
         if not isinstance(s, Scores):
-            s = read_scores(s, annotations, name=name, logits=logits, missing=missing)
-        out.append(s if s.name == name else dataclasses.replace(s, name=name))
+            s = read_scores(s, annotations, name=label, logits=logits, missing=missing)
+        out.append(s if label is None or s.name == label else dataclasses.replace(s, name=label))
     names = [s.name for s in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -395,6 +395,7 @@ def read_score_sets(
     return out
 
 
+# --------------------------------------------------------------------- writing
 def write_scores(
     scores: Scores, path: str | os.PathLike, layout: Literal["wide", "long"] = "wide"
 ) -> Path:

@@ -58,6 +58,9 @@ def test_read_score_sets_forms_and_names(tmp_path, tiny_ann, tiny_scores):
     assert [s.name for s in read_score_sets([tiny_scores, ("f", path)], tiny_ann)] == ["m", "f"]
     assert read_score_sets(tiny_scores, tiny_ann) == [tiny_scores]
     assert read_score_sets(None, tiny_ann) == []
+    # no name for a file: its stem, as read_scores
+    for nameless in ("", None):
+        assert [s.name for s in read_score_sets([(nameless, path)], tiny_ann)] == ["s"]
     with pytest.raises(InputError, match="score set name 'm' given twice"):
         read_score_sets([tiny_scores, ("m", path)], tiny_ann)
     with pytest.raises(InputError, match="nope.csv"):
