@@ -70,6 +70,7 @@ __all__ = [
     "auc_judd",
     "auc_shuffled",
     "evaluate_maps",
+    "summarize_metrics",
 ]
 
 MATLAB_EPS = 2.2204e-16
@@ -417,3 +418,43 @@ def _nonfixations(code, n_own, w, h, codes, all_x, all_y, all_w, all_h, max_n, s
     x = np.clip(np.floor(x + 0.5), 0, w - 1)
     y = np.clip(np.floor(y + 0.5), 0, h - 1)
     return x, y
+
+
+def summarize_metrics(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean of each metric over the images, with a t confidence interval.
+
+    Images are the independent units: for each metric column of an
+    :func:`evaluate_maps` table (``CC``, ``KLD``, ...), over the images with a
+    prediction and a finite value, ``mean``, ``sd`` (ddof 1), ``sem`` =
+    sd / sqrt(n) and the interval ``mean -/+ t_{(1+confidence)/2, n-1} * sem``
+    (NaN for n < 2). The ``"mean"`` row that :func:`evaluate_maps` appends is
+    ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per metric present: ``metric``, ``n``, ``mean``, ``sd``,
+        ``sem``, ``ci_low``, ``ci_high``, ``confidence``.
+    """
+    from scipy import stats
+
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must be between 0 and 1")
+    rows = table
+    if len(rows) and str(rows["image"].iloc[-1]) == "mean" and pd.isna(rows["has_pred"].iloc[-1]):
+        rows = rows.iloc[:-1]
+    rows = rows[rows["has_pred"].fillna(False).astype(bool)]
+    out = []
+    for m in [c for c in METRICS if c in table.columns]:
+        v = pd.to_numeric(rows[m], errors="coerce").to_numpy(np.float64)
+        v = v[np.isfinite(v)]
+        n = len(v)
+        mean = float(v.mean()) if n else np.nan
+        sd = float(v.std(ddof=1)) if n > 1 else np.nan
+        sem = sd / np.sqrt(n) if n > 1 else np.nan
+        half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * sem if n > 1 else np.nan
+        out.append({"metric": m, "n": n, "mean": mean, "sd": sd, "sem": sem,
+                    "ci_low": mean - half, "ci_high": mean + half, "confidence": confidence})  # fmt: skip
+    return pd.DataFrame(
+        out, columns=["metric", "n", "mean", "sd", "sem", "ci_low", "ci_high", "confidence"]
+    )

@@ -32,6 +32,7 @@ from salanalysis.saliency_metrics import (
     kld,
     nss,
     sim,
+    summarize_metrics,
 )
 
 FIX = Path(__file__).parent / "data" / "salicon_fixtures"
@@ -253,6 +254,26 @@ def test_missing_predictions(tmp_path, demo):
         evaluate_maps(only, None, pd.DataFrame({"x": [1.0]}))
 
 
+def test_summarize_metrics_t_interval_over_images():
+    t = pd.DataFrame({
+        "image": ["a", "b", "c", "d", "e", "mean"],
+        "has_pred": pd.array([True, True, True, True, False, pd.NA], dtype="boolean"),
+        "CC": [0.1, 0.5, 0.9, np.nan, 0.7, 0.5],  # d: no value; e: no prediction
+        "NSS": [2.0, np.nan, np.nan, np.nan, np.nan, 2.0],
+    })  # fmt: skip
+    sm = summarize_metrics(t).set_index("metric")
+    assert list(sm.index) == ["CC", "NSS"]
+    cc = sm.loc["CC"]
+    # hand: mean 0.5, sd = sqrt(((-.4)^2 + 0 + .4^2) / 2) = 0.4, sem = 0.4 / sqrt(3)
+    assert cc["n"] == 3 and cc["mean"] == pytest.approx(0.5) and cc["sd"] == pytest.approx(0.4)
+    assert cc["sem"] == pytest.approx(0.4 / np.sqrt(3))
+    lo, hi = stats.t.interval(0.95, 2, loc=0.5, scale=0.4 / np.sqrt(3))
+    assert (cc["ci_low"], cc["ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
+    assert sm.loc["NSS", "n"] == 1 and np.isnan(sm.loc["NSS", "ci_low"])  # one image: no interval
+    lo90, _ = stats.t.interval(0.9, 2, loc=0.5, scale=0.4 / np.sqrt(3))
+    assert summarize_metrics(t, confidence=0.9)["ci_low"].iloc[0] == pytest.approx(lo90)
+
+
 def test_cli_evaluate(tmp_path, demo, capsys):
     out = tmp_path / "scores.csv"
     rc = main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),
@@ -263,6 +284,18 @@ def test_cli_evaluate(tmp_path, demo, capsys):
     assert not t.loc[t.image == "COCO_val2014_000000000007", "has_pred"].item()  # no SALICON map for 7
     assert t["CC"].iloc[1] == pytest.approx(1.0)
     assert "2 of 3 images scored" in capsys.readouterr().out
+    rc = main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),
+               "--out", str(out), "--summary", str(tmp_path / "summary.csv")])  # fmt: skip
+    assert rc == 0
+    sm = pd.read_csv(tmp_path / "summary.csv")
+    sm = sm.set_index("metric")
+    assert sm.loc[["CC", "KLD", "SIM"], "n"].tolist() == [2, 2, 2]
+    assert sm.loc[["NSS", "AUC_Judd", "sAUC"], "n"].tolist() == [0, 0, 0]  # no fixations given
+    assert "CC 1.0000 [1.0000, 1.0000]" in capsys.readouterr().out
+    rc = main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),
+               "--out", str(tmp_path / "y.csv"), "--summary", str(tmp_path / "summary.txt")])  # fmt: skip
+    assert rc == 2 and "summary.txt: output must end in .csv or .parquet" in capsys.readouterr().err
+    assert not (tmp_path / "y.csv").exists()
     none = tmp_path / "none"
     write_map_directory([("COCO_val2014_000000000999", np.eye(3))], none)
     rc = main(["saliency", "evaluate", "--pred", str(none), "--gt-maps", str(demo.saliency), "--out", str(tmp_path / "x.csv")])

@@ -86,7 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "evaluate",
         help="CC, KLD, SIM, NSS, AUC-Judd, shuffled AUC of a map directory",
         description="Score predicted maps against ground-truth maps and/or fixations, one row per "
-        "image plus a final 'mean' row.",
+        "image plus a final 'mean' row; prints each metric's mean with a 95%% t interval over images "
+        "(--summary writes them).",
     )
     e.add_argument("--pred", required=True, help="predicted map directory")
     e.add_argument("--gt-maps", help="ground-truth map directory")
@@ -96,6 +97,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--no-jitter", action="store_true", help="AUC-Judd without tie-breaking noise")
     e.add_argument("--seed", type=int, default=0, help="seed of the AUC-Judd jitter and sAUC sampling")
     e.add_argument("--out", required=True, help="output table (.csv or .parquet)")
+    e.add_argument(
+        "--summary",
+        help="also write the per-metric summary (n, mean, sd, sem, 95%% t interval over images; .csv or .parquet)",
+    )
     e.set_defaults(func=run_evaluate)
 
     if importlib.util.find_spec(_PREDICT_MODULE) is not None:
@@ -205,10 +210,13 @@ def run_baseline(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from salanalysis.io import write_table
-    from salanalysis.saliency_metrics import METRICS, evaluate_maps
+    from salanalysis.saliency_metrics import METRICS, evaluate_maps, summarize_metrics
 
     if not args.gt_maps and not args.fixations:
         raise InputError("saliency evaluate needs --gt-maps, --fixations, or both")
+    for path in (args.out, args.summary):  # checked before any work: no output half written
+        if path is not None and os.path.splitext(path)[1].lower() not in (".csv", ".parquet", ".pq"):
+            raise InputError("output must end in .csv or .parquet", path)
     metrics = tuple(args.metrics) if args.metrics else METRICS
     bad = [m for m in metrics if m not in METRICS]
     if bad:
@@ -217,11 +225,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     table = evaluate_maps(
         args.pred, args.gt_maps, fix, metrics=metrics, jitter=not args.no_jitter, seed=args.seed
     )
+    summary = summarize_metrics(table)
     write_table(table, args.out)
-    mean = table.iloc[-1]
+    if args.summary:
+        write_table(summary, args.summary)
     n = int(table["has_pred"].fillna(False).sum())
     print(
-        f"{n} of {len(table) - 1} images scored; mean "
-        + ", ".join(f"{m} {mean[m]:.4f}" for m in metrics)
+        f"{n} of {len(table) - 1} images scored; mean [95% CI over images]: "
+        + ", ".join(f"{r.metric} {r.mean:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}]" for r in summary.itertuples())
     )
     return 0
