@@ -65,7 +65,8 @@ Bootstrap (:func:`bootstrap_ap`, :func:`bootstrap_metrics`, :func:`paired_bootst
     Caveat: on small sets the percentile interval of mAP can sit off-centre
     around the estimate (rare classes drop out of some resamples, and
     duplicated images tie), so read it as the spread of the statistic, not as
-    an unbiased band.
+    an unbiased band; :func:`format_table` names every estimate that lies
+    outside its own interval.
 
 All fractions are in 0..1; only :func:`format_table` and :func:`format_per_class`
 print percentages.
@@ -957,7 +958,9 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
 
     Bootstrap intervals, when present, follow each value as ``[low, high]``.
     A caption line states the C-F1 rule, the prediction rule, the ground-truth
-    rules and the class rule; published rows are marked with a dagger.
+    rules and the class rule, and names every estimate that lies outside its
+    own interval (see the bootstrap caveat in the module docstring);
+    published rows are marked with a dagger.
 
     Parameters
     ----------
@@ -996,6 +999,17 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
         )
         if has_ci:
             caption += f" [low, high]: percentile 95% bootstrap interval over images ({int(r0['n_boot'])} resamples)."
+            outside = [
+                f"{r['model']} {label}"
+                for _, r in comp.iterrows()
+                for k, label in zip(METRICS, header[1:])
+                if r[k] < r[f"{k}_low"] or r[k] > r[f"{k}_high"]
+            ]
+            if outside:
+                caption += (
+                    " Estimate outside its own interval (on small sets, classes without positives "
+                    f"in a resample drop out of its averages): {', '.join(outside)}."
+                )
     else:
         caption = "All numbers in %."
     if any_pub:

@@ -481,6 +481,22 @@ def test_paired_bootstrap(rng):
     assert (same["delta"] == 0).all() and (same["ci95_low"] == 0).all() and (same["p_val"] == 1).all()
 
 
+def test_format_table_names_estimates_outside_their_interval(demo, demo_ann):
+    from salanalysis.score_baselines import class_prior_scores
+
+    sample = read_scores(demo.detections, demo_ann, name="sample")
+    t = table1(demo_ann, [sample, class_prior_scores(demo_ann)], n_boot=200, seed=0)
+    # the class prior's C-R = (recall 1 of the few classes it predicts) / (classes with positives);
+    # resamples lose rare classes, so every resample's C-R is larger than the estimate
+    prior = t.set_index("model").loc["prior"]
+    assert prior["CR"] < prior["CR_low"]
+    caption = format_table(t, "text").strip().splitlines()[-1]
+    assert caption.endswith("Estimate outside its own interval (on small sets, classes without "
+                            "positives in a resample drop out of its averages): prior C-R.")
+    inside = t[t["model"] == "sample"]
+    assert "outside" not in format_table(inside, "markdown")
+
+
 # ------------------------------------------------------------------------ CLI
 def test_cli_metrics(demo, tmp_path, capsys):
     out = tmp_path / "t1.csv"
