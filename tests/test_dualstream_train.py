@@ -259,6 +259,54 @@ def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys,
 
 
 # ------------------------------------------------------------------ torchrun
+def test_predict_resumes_after_an_interrupt(files, tmp_path, monkeypatch, capsys, demo_ann):
+    from salanalysis.dualstream import predict as P
+
+    torch.manual_seed(3)
+    model = Baseline(80)
+    ck = tmp_path / "run" / "model.pt"
+    ck.parent.mkdir()
+    save_checkpoint(ck, {"model": model.state_dict(),
+                         "meta": model_meta(model, demo_ann.category_ids, demo_ann.category_names)})
+    kw = dict(batch_size=2, workers=0, device="cpu", image_size=32)
+    full = predict(ck, files["sub8"], files["images"], **kw)
+    out = tmp_path / "scores.csv"
+    part = P.partial_path(out)
+    assert part == tmp_path / ".scores.csv.partial.npz"
+
+    def stop(b: int) -> None:
+        if b == 1:
+            raise _Interrupt
+
+    # interrupted after 2 of 4 batches: no scores file, the 4 scored images kept
+    with pytest.raises(_Interrupt):
+        P.write_predictions(ck, files["sub8"], files["images"], out, on_batch=stop, **kw)
+    assert not out.exists()
+    with np.load(part) as z:
+        assert int(z["n_done"]) == 4
+        np.testing.assert_array_equal(z["scores"], full.scores[:4])
+    # continued: only the 2 remaining batches run, and the result is the uninterrupted one's
+    seen: list[int] = []
+    again = predict(ck, files["sub8"], files["images"], resume=part, on_batch=seen.append, **kw)
+    assert seen == [0, 1] and again.meta["resumed_images"] == 4
+    np.testing.assert_array_equal(again.scores, full.scores)
+    rc = main(["predict", "--checkpoint", str(ck), "--annotations", files["sub8"], "--images", files["images"],
+               "--out", str(out), "--batch-size", "2", "--workers", "0", "--device", "cpu", "--image-size", "32",
+               "--no-progress"])  # fmt: skip
+    assert rc == 0 and "found partial scores" in capsys.readouterr().out
+    np.testing.assert_array_equal(read_scores(out, Annotations.load(files["sub8"])).scores, full.scores)
+    assert not part.exists()
+    # a partial from other settings (here another crop size) is not used
+    monkeypatch.setattr(P, "SAVE_EVERY_S", 0.0)  # save after every batch
+    with pytest.raises(_Interrupt):
+        P.write_predictions(ck, files["sub8"], files["images"], out, on_batch=stop,
+                            **{**kw, "image_size": 40})  # fmt: skip
+    seen.clear()
+    other = predict(ck, files["sub8"], files["images"], resume=part, on_batch=seen.append, **kw)
+    assert seen == [0, 1, 2, 3] and other.meta["resumed_images"] == 0
+    np.testing.assert_array_equal(other.scores, full.scores)
+
+
 def test_torchrun_two_processes_match_one(files, tmp_path):
     # Frozen (eval-mode) BatchNorm removes the only dependence on the per-process batch,
     # so 2 processes x batch 2 (gradients averaged by DDP) equal 1 process x batch 4.

@@ -11,7 +11,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="score COCO images with a trained baseline / dual-stream checkpoint",
         description="Run a checkpoint of 'salanalysis train' over the images of a COCO instances file "
         "and write per-class probabilities as a scores file (.csv, .parquet, .npz or .json) that "
-        "every analysis command reads.",
+        "every analysis command reads. Resumable: an interrupted run leaves .OUT.partial.npz beside "
+        "OUT, and the same command continues from it.",
     )
     p.add_argument("--checkpoint", required=True, metavar="FILE", help="model.pt or last.pt of a run")
     p.add_argument("--annotations", required=True, metavar="FILE", help="COCO instances JSON")
@@ -30,8 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from salanalysis.dualstream.predict import write_predictions
+    from salanalysis.dualstream.predict import partial_path, write_predictions
 
+    partial = partial_path(args.out)
+    if partial.exists():
+        print(f"found partial scores {partial}: continuing after them if this run's inputs and settings match")
     path = write_predictions(
         args.checkpoint, args.annotations, args.images, args.out, layout=args.layout, name=args.name,
         batch_size=args.batch_size, workers=args.workers, device=args.device, image_size=args.image_size,

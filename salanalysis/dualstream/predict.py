@@ -8,11 +8,23 @@ instances file with the evaluation transform, and returns a
 entry of each class's two-way softmax). :func:`write_predictions` writes them
 with :func:`salanalysis.scores.write_scores`, so every analysis command reads
 the file directly.
+
+Resuming: :func:`write_predictions` keeps the scores computed so far in a
+hidden ``.<out name>.partial.npz`` beside the output (rewritten atomically at
+most once a minute, and when interrupted); a later run with the same
+checkpoint, annotations, images and settings continues after the last saved
+image instead of starting again, and gives the same scores as an
+uninterrupted run (with the same batch size; another one may change the last
+digits on some devices). The file is deleted once the scores file is written.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -26,7 +38,9 @@ from salanalysis.dualstream.models import Baseline, DualStream, model_from_meta,
 from salanalysis.errors import InputError
 from salanalysis.scores import SCORE_EXTENSIONS, Scores, write_scores
 
-__all__ = ["load_model", "predict", "write_predictions"]
+__all__ = ["load_model", "predict", "write_predictions", "partial_path"]
+
+SAVE_EVERY_S = 60.0  # how often a resumable run saves its partial scores
 
 
 def load_model(checkpoint: str | os.PathLike) -> tuple[Baseline | DualStream, dict]:
@@ -60,6 +74,8 @@ def predict(
     missing_images: Literal["error", "skip"] = "error",
     amp: bool = True,
     progress: bool = False,
+    resume: str | os.PathLike | None = None,
+    on_batch: Callable[[int], None] | None = None,
 ) -> Scores:
     """Per-class probabilities of every image of ``annotations``.
 
@@ -77,6 +93,13 @@ def predict(
     missing_images
         ``"error"`` (default) or ``"skip"`` images whose file is absent (they get
         no row; read the file back with ``missing="zero"``).
+    resume
+        A partial-scores file (see the module docstring): continued from when
+        it was written by a run with the same inputs and settings, written at
+        most every :data:`SAVE_EVERY_S` seconds and when the run stops early.
+        ``Scores.meta["resumed_images"]`` says how many images it supplied.
+    on_batch
+        Called with the batch number after each batch (tests use it to stop a run).
 
     Returns
     -------
@@ -107,10 +130,27 @@ def predict(
     from salanalysis._progress import progress_bar
 
     out = np.zeros((len(ds), ds.num_classes), dtype=np.float64)
-    for x, _, index in progress_bar(loader, disable=not progress, desc="predict"):
-        with autocast(dev, amp):
-            logits = model(x.to(dev, non_blocking=True))
-        out[index.numpy()] = probabilities(logits).cpu().numpy()
+    key = _resume_key(path, ann, images, ds, size, resize, amp, dev.type) if resume is not None else ""
+    done = _load_partial(resume, key, out) if resume is not None else 0
+    sampler.set_start(done)  # the order is the identity: the first `done` images are scored
+    resumed = done
+    saved_at, saved = time.monotonic(), done
+    try:
+        for b, (x, _, index) in enumerate(progress_bar(loader, disable=not progress, desc="predict",
+                                                       total=len(loader))):
+            with autocast(dev, amp):
+                logits = model(x.to(dev, non_blocking=True))
+            out[index.numpy()] = probabilities(logits).cpu().numpy()
+            done += len(index)
+            if resume is not None and time.monotonic() - saved_at >= SAVE_EVERY_S:
+                _save_partial(resume, key, out, done)
+                saved_at, saved = time.monotonic(), done
+            if on_batch is not None:
+                on_batch(b)
+    except BaseException:
+        if resume is not None and done > saved:
+            _save_partial(resume, key, out, done)  # an interrupt keeps what was scored
+        raise
     if not np.isfinite(out).all():
         raise InputError(f"the model gives NaN or infinite scores for {int((~np.isfinite(out)).any(1).sum())} "
                          "image(s): the checkpoint's weights diverged", path)
@@ -121,8 +161,50 @@ def predict(
         categories=ann.category_names,
         scores=out,
         source=str(path),
-        meta={"checkpoint": str(path), "arch": meta["arch"], "n_missing_images": ds.n_missing},
+        meta={"checkpoint": str(path), "arch": meta["arch"], "n_missing_images": ds.n_missing,
+              "resumed_images": int(resumed)},
     )
+
+
+def partial_path(out: str | os.PathLike) -> Path:
+    """Where :func:`write_predictions` keeps the partial scores of ``out``."""
+    out = Path(out)
+    return out.with_name(f".{out.name}.partial.npz")
+
+
+def _resume_key(checkpoint: Path, ann: Annotations, images, ds, size, resize, amp, device: str) -> str:
+    """What must not change between a run and its continuation."""
+    st = checkpoint.stat()
+    desc = {
+        "checkpoint": str(checkpoint.resolve()), "checkpoint_size": st.st_size,
+        "checkpoint_mtime_ns": st.st_mtime_ns, "annotations": str(ann.path),
+        "image_ids": hashlib.sha256(np.asarray(ds.image_ids, dtype=np.int64).tobytes()).hexdigest(),
+        "categories": [int(c) for c in ann.category_ids], "images": str(Path(images).resolve()),
+        "size": size, "resize": resize, "amp": bool(amp), "device": device,
+    }  # fmt: skip
+    return hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _load_partial(path: str | os.PathLike, key: str, out: np.ndarray) -> int:
+    """Fill ``out`` from a matching partial file; returns how many leading rows it held."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["key"]) != key or z["scores"].shape[1:] != out.shape[1:]:
+                return 0  # another run's (or stale) partial: start again
+            n = int(z["n_done"])
+            if not 0 <= n <= len(out) or z["scores"].shape[0] != n:
+                return 0
+            out[:n] = z["scores"]
+            return n
+    except (OSError, ValueError, KeyError):
+        return 0  # none, or unreadable: start again
+
+
+def _save_partial(path: str | os.PathLike, key: str, out: np.ndarray, done: int) -> None:
+    from salanalysis.io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, key=np.array(key), n_done=np.array(done), scores=out[:done])
 
 
 def write_predictions(
@@ -138,5 +220,8 @@ def write_predictions(
     out = Path(out)
     if out.suffix.lower() not in SCORE_EXTENSIONS:
         raise InputError(f"output must end in one of {', '.join(SCORE_EXTENSIONS)}", out)
-    scores = predict(checkpoint, annotations, images, **kwargs)
-    return write_scores(scores, out, layout=layout)
+    partial = partial_path(out)
+    scores = predict(checkpoint, annotations, images, resume=partial, **kwargs)
+    written = write_scores(scores, out, layout=layout)
+    partial.unlink(missing_ok=True)
+    return written
