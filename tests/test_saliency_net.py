@@ -10,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.stats
 import torch
@@ -403,6 +404,47 @@ def test_predict_writes_pngs_that_load_as_a_map_source(trained, demo, demo_ann, 
         assert val == pytest.approx(float((png / 255.0)[ann.mask(ann_id) > 0].max()), abs=1e-6)
 
 
+def test_predict_resumes_an_interrupted_run(trained, demo, tmp_path):
+    from salanalysis.dualstream.saliency_export import predict_saliency_maps
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for iid in (192, 208, 241):
+        shutil.copy(demo.images / f"COCO_val2014_{iid:012d}.jpg", images)
+    ckpt = trained.out / "model.pt"
+    kw = dict(batch_size=1, device="cpu")
+    whole = predict_saliency_maps(ckpt, images, tmp_path / "whole", **kw)
+
+    class Stop(Exception):
+        pass
+
+    def stop(b: int) -> None:
+        if b == 1:
+            raise Stop
+
+    out = tmp_path / "out"
+    with pytest.raises(Stop):
+        predict_saliency_maps(ckpt, images, out, on_batch=stop, **kw)
+    (stage,) = out.iterdir()  # nothing in out but the staging folder with 2 finished maps
+    assert stage.name.startswith(".staging-") and len(list(stage.iterdir())) == 2
+    seen: list[int] = []
+    table = predict_saliency_maps(ckpt, images, out, on_batch=seen.append, **kw)
+    assert seen == [0]  # only the third image was computed
+    pd.testing.assert_frame_equal(table, whole)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (tmp_path / "whole").iterdir())
+    for name in whole["map_file"]:
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+    # other settings (input size) do not reuse the kept maps; resume=False keeps nothing
+    with pytest.raises(Stop):
+        predict_saliency_maps(ckpt, images, tmp_path / "o2", on_batch=stop, **kw)
+    seen.clear()
+    predict_saliency_maps(ckpt, images, tmp_path / "o2", on_batch=seen.append, input_size=(64, 96), **kw)
+    assert seen == [0, 1, 2]
+    with pytest.raises(Stop):
+        predict_saliency_maps(ckpt, images, tmp_path / "o3", on_batch=stop, resume=False, **kw)
+    assert list((tmp_path / "o3").iterdir()) == []
+
+
 def test_predict_bad_input_writes_nothing(trained, demo, tmp_path):
     images = tmp_path / "images"
     images.mkdir()
@@ -411,7 +453,10 @@ def test_predict_bad_input_writes_nothing(trained, demo, tmp_path):
     out = tmp_path / "pred"
     ckpt = str(trained.out / "model.pt")
     assert main(["saliency", "predict", "--checkpoint", ckpt, "--images", str(images), "--out", str(out)]) == 2
-    assert [p for p in out.iterdir()] == []  # nothing staged survives, no partial map
+    # no map in out: only the hidden staging folder kept for a resumed run (empty: the bad
+    # image is in the first batch)
+    assert [p.name.startswith(".staging-") for p in out.iterdir()] == [True]
+    assert not list(next(out.iterdir()).iterdir())
     assert main(["saliency", "predict", "--checkpoint", ckpt, "--images", str(tmp_path / "none"),
                  "--out", str(out)]) == 2
     # a classifier checkpoint is not a saliency network

@@ -18,7 +18,8 @@ def register(saliency_subparsers: argparse._SubParsersAction) -> None:
         "grayscale PNG per image at the image's size (predicted density min-max scaled to 0..255), "
         "named COCO_<split>2014_%%012d.png for COCO 2014 image names, else <stem>.png. The folder "
         "is a saliency source for the object table (e.g. --saliency predicted=DIR). Files are "
-        "staged and moved into place only when every image succeeded.",
+        "staged and moved into place only when every image succeeded; an interrupted run keeps its "
+        "maps in OUT/.staging-KEY and the same command continues from them.",
     )
     p.add_argument("--checkpoint", required=True, metavar="FILE", help="train-saliency checkpoint (model.pt or last.pt)")
     p.add_argument("--images", required=True, metavar="DIR", help="folder of images (not recursive)")

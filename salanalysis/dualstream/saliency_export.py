@@ -17,10 +17,13 @@ File names (:func:`saliency_map_name`): an image named like COCO 2014
 ``COCO_val2014_000000000192.png`` (id zero-padded to 12 digits); any other image
 gives ``<stem>.png``. Two images that would give the same name are an error.
 
-Outputs are staged: every PNG is first written into a hidden temporary folder
-inside ``out`` and moved into ``out`` only when all images succeeded, so a
-failed or interrupted run leaves no new map behind (existing files of the same
-name are replaced only on success). A provenance file
+Outputs are staged: every PNG is first written into a hidden folder
+``out/.staging-<key>`` and moved into ``out`` only when all images succeeded,
+so a failed or interrupted run leaves no new map in ``out`` (existing files of
+the same name are replaced only on success). The staging folder of a failed
+run is kept: the same command (same checkpoint, images and settings, which the
+key names) continues from the maps it holds. A kept folder whose run is never
+repeated with the same settings stays (hidden) until removed by hand. A provenance file
 ``saliency_predict.json`` (checkpoint, input size, number of maps) is written
 last.
 """
@@ -32,7 +35,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -125,7 +128,9 @@ def write_png(arr: np.ndarray, path: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def staged_dir(out: str | os.PathLike, last: Sequence[str] = ()) -> Iterator[Path]:
+def staged_dir(
+    out: str | os.PathLike, last: Sequence[str] = (), resume_key: str | None = None
+) -> Iterator[Path]:
     """Yield a hidden staging folder inside ``out``; move its content into ``out`` on success.
 
     Files and sub-folders written into the staging folder appear under ``out``
@@ -134,10 +139,19 @@ def staged_dir(out: str | os.PathLike, last: Sequence[str] = ()) -> Iterator[Pat
     (apart from being created). Files in sub-folders move first, then the
     top-level files, and the top-level names in ``last`` at the very end (in
     that order), so an index file listed there never points at a missing file.
+
+    With a ``resume_key`` the staging folder is ``out/.staging-<resume_key>``:
+    it is kept when the block fails, and a later block with the same key gets
+    it back with what it held (the caller decides what to reuse).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    if resume_key is None:
+        stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    else:
+        stage = out / f".staging-{resume_key}"
+        stage.mkdir(exist_ok=True)
+    moved = False
     try:
         yield stage
         files = [Path(r) / f for r, _d, fs in os.walk(stage) for f in fs]
@@ -152,8 +166,27 @@ def staged_dir(out: str | os.PathLike, last: Sequence[str] = ()) -> Iterator[Pat
             dest = out / p.relative_to(stage)
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(p, dest)
+        moved = True
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        if moved or resume_key is None:
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _maps_key(checkpoint, files: Sequence[Path], size, amp: bool, device: str) -> str:
+    """A short hash of what must not change between a run and its continuation."""
+    import hashlib
+    import json
+
+    def ident(p) -> list:
+        try:
+            st = os.stat(p)
+        except OSError:  # reading the image reports it
+            return [str(p), None, None]
+        return [str(Path(p).resolve()), st.st_size, st.st_mtime_ns]
+
+    desc = {"checkpoint": ident(checkpoint), "images": [ident(f) for f in files],
+            "size": list(size), "amp": bool(amp), "device": device}  # fmt: skip
+    return hashlib.sha256(json.dumps(desc).encode()).hexdigest()[:16]
 
 
 def predict_saliency_maps(
@@ -166,6 +199,8 @@ def predict_saliency_maps(
     device: str = "auto",
     amp: bool = True,
     progress: bool = False,
+    resume: bool = True,
+    on_batch: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Write a PNG saliency map for every image; returns the index of what was written.
 
@@ -184,6 +219,14 @@ def predict_saliency_maps(
         is bf16 autocast on CUDA only).
     progress
         Show a progress bar.
+    resume
+        Keep the maps of an interrupted run (in ``out/.staging-<key>``, the key
+        naming the checkpoint, the images and the settings) and continue from
+        them: a run with the same inputs and settings computes only the missing
+        maps, with the same files as an uninterrupted run (with the same batch
+        size). ``False``: a failed run keeps nothing.
+    on_batch
+        Called with the batch number after each batch (tests use it to stop a run).
 
     Returns
     -------
@@ -223,15 +266,27 @@ def predict_saliency_maps(
     size = tuple(int(v) for v in (input_size or net.input_size))
     mean = torch.tensor(IMAGENET_MEAN, device=dev).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=dev).view(1, 3, 1, 1)
-    rows = []
+    key = _maps_key(checkpoint, files, size, amp, dev.type) if resume else None
+    sizes: dict[str, tuple[int, int]] = {}
     bar = None
-    if progress:
-        from salanalysis._progress import progress_bar
+    with staged_dir(out, last=["saliency_predict.json"], resume_key=key) as stage, torch.inference_mode():
+        wanted = set(names)
+        for p in list(stage.iterdir()):  # a resumed stage: keep the finished maps, drop the rest
+            if p.is_file() and p.name in wanted:
+                arr = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+                if arr is not None and arr.ndim == 2:
+                    sizes[p.name] = (int(arr.shape[1]), int(arr.shape[0]))
+                    continue
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        todo = [f for f, n in zip(files, names) if n not in sizes]
+        if progress:
+            from salanalysis._progress import progress_bar
 
-        bar = progress_bar(total=len(files), desc="saliency maps", unit="img")
-    with staged_dir(out, last=["saliency_predict.json"]) as stage, torch.inference_mode():
-        for start in range(0, len(files), max(1, int(batch_size))):
-            chunk = files[start : start + batch_size]
+            bar = progress_bar(total=len(files), initial=len(files) - len(todo), desc="saliency maps",
+                               unit="img")
+        batch_size = max(1, int(batch_size))
+        for b, start in enumerate(range(0, len(todo), batch_size)):
+            chunk = todo[start : start + batch_size]
             imgs = [read_rgb(f) for f in chunk]
             x = np.stack(
                 [cv2.resize(im, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for im in imgs]
@@ -246,9 +301,13 @@ def predict_saliency_maps(
                 m = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR) if d.shape != (h, w) else d
                 name = saliency_map_name(f)
                 write_png(to_uint8(m), stage / name)
-                rows.append({"image": str(f), "map_file": name, "width": int(w), "height": int(h)})
+                sizes[name] = (int(w), int(h))
             if bar is not None:
                 bar.update(len(chunk))
+            if on_batch is not None:
+                on_batch(b)
+        rows = [{"image": str(f), "map_file": n, "width": sizes[n][0], "height": sizes[n][1]}
+                for f, n in zip(files, names)]  # fmt: skip
         write_json(
             stage / "saliency_predict.json",
             {
