@@ -47,6 +47,7 @@ __all__ = [
     "read_image",
     "images_table",
     "write_map_directory",
+    "staged_map_names",
     "write_center_bias_maps",
     "write_spectral_residual_maps",
 ]
@@ -185,12 +186,22 @@ def _encode_png(arr: np.ndarray, name: str) -> bytes:
     return buf.tobytes()
 
 
+def staged_map_names(out: str | os.PathLike, resume_key: str) -> set[str]:
+    """The names of the maps an interrupted :func:`write_map_directory` run with ``resume_key`` kept."""
+    stage = Path(out) / f".maps.{resume_key}.part"
+    if not stage.is_dir():
+        return set()
+    return {p.name[:-4] for p in stage.iterdir() if p.is_file() and p.name.endswith(".png")
+            and not p.name.startswith(".")}  # fmt: skip
+
+
 def write_map_directory(
     maps: Iterable[tuple[str, np.ndarray]],
     out: str | os.PathLike,
     *,
     progress: bool = False,
     total: int | None = None,
+    resume_key: str | None = None,
 ) -> dict[str, Path]:
     """Write ``(name, map)`` pairs as 8-bit grayscale PNGs ``out/<name>.png``.
 
@@ -200,6 +211,11 @@ def write_map_directory(
     final names, so an error (or an interrupt) while computing leaves ``out``
     as it was (a folder created by this call is removed again). Existing files of the same names are replaced; other files in
     ``out`` are left alone.
+
+    With a ``resume_key`` the temporary folder is ``out/.maps.<resume_key>.part``
+    and is kept when the run fails; a later call with the same key writes the
+    maps it already holds (:func:`staged_map_names`: the caller leaves them
+    out of ``maps``) together with the new ones.
 
     Returns
     -------
@@ -217,8 +233,20 @@ def write_map_directory(
         raise InputError("output must be a directory, found a file", out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".maps.", suffix=".part", dir=out))
     written: dict[str, Path] = {}
+    new: set[str] = set()  # names written by this call
+    if resume_key is None:
+        tmp = Path(tempfile.mkdtemp(prefix=".maps.", suffix=".part", dir=out))
+    else:
+        tmp = out / f".maps.{resume_key}.part"
+        tmp.mkdir(exist_ok=True)
+        for p in list(tmp.iterdir()):  # kept maps count as written; anything else goes
+            if p.is_file() and p.name.endswith(".png") and not p.name.startswith("."):
+                written[p.name[:-4]] = out / p.name
+            elif p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
     done = False
     try:
         it = maps
@@ -230,9 +258,12 @@ def write_map_directory(
             name = str(name)
             if not name or Path(name).name != name or name.startswith("."):
                 raise InputError(f"map name {name!r} is not a plain file name")
-            if name in written:
+            if name in new:
                 raise InputError(f"two maps are named {name!r}")
-            (tmp / f"{name}.png").write_bytes(_encode_png(arr, name))
+            new.add(name)
+            part = tmp / f".{name}.png.part"  # complete files only under the final name
+            part.write_bytes(_encode_png(arr, name))
+            os.replace(part, tmp / f"{name}.png")
             written[name] = out / f"{name}.png"
         if not written:
             raise InputError("no maps to write", out)
@@ -240,7 +271,8 @@ def write_map_directory(
             os.replace(tmp / f"{name}.png", final)
         done = True
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if done or resume_key is None:
+            shutil.rmtree(tmp, ignore_errors=True)
         if not done and created:
             with contextlib.suppress(OSError):
                 out.rmdir()  # only if still empty: never removes anything else

@@ -560,6 +560,16 @@ def _map_tasks(table: pd.DataFrame) -> list[tuple[str, np.ndarray, np.ndarray, i
     ]
 
 
+def _maps_key(table: pd.DataFrame, sigma: float, accumulate: str, truncate: float) -> str:
+    """A short hash of the fixations and options that make the maps."""
+    import hashlib
+
+    cols = ["image_id", "image", "width", "height", "x", "y"]
+    h = hashlib.sha256(pd.util.hash_pandas_object(table[cols], index=False).to_numpy().tobytes())
+    h.update(repr((float(sigma), str(accumulate), float(truncate))).encode())
+    return h.hexdigest()[:16]
+
+
 def _map_task(
     task: tuple[str, np.ndarray, np.ndarray, int, int], sigma: float, accumulate: str, truncate: float
 ) -> tuple[str, np.ndarray]:
@@ -579,6 +589,7 @@ def write_fixation_maps(
     truncate: float = 4.0,
     progress: bool = False,
     jobs: int = 1,
+    resume: bool = True,
 ) -> pd.DataFrame:
     """Write one ground-truth map per image as a map directory.
 
@@ -587,6 +598,11 @@ def write_fixation_maps(
     All maps are written to a hidden temporary folder inside ``out`` first and
     moved into place only when every map succeeded (see
     :func:`salanalysis.baselines.write_map_directory`).
+
+    ``resume``: a failed or interrupted run keeps its finished maps in
+    ``out/.maps.<key>.part`` (the key names the fixations and the options), and
+    a later call with the same inputs computes only the missing maps (the
+    files are the same as an uninterrupted run's); ``False`` keeps nothing.
 
     ``jobs`` worker processes compute the maps (the blur is most of the time,
     ~0.15 s per 640x480 map); the files are the same for any ``jobs``. Workers
@@ -599,7 +615,7 @@ def write_fixation_maps(
         One row per written map: image_id, image, width, height, n_fixations,
         path.
     """
-    from salanalysis.baselines import write_map_directory
+    from salanalysis.baselines import staged_map_names, write_map_directory
 
     table = fixations.table if isinstance(fixations, SaliconFixations) else fixations
     missing = [c for c in FIXATION_COLUMNS if c not in table.columns]
@@ -608,17 +624,20 @@ def write_fixation_maps(
     if jobs < 1:
         raise InputError(f"jobs must be at least 1, got {jobs}")
     tasks = _map_tasks(table)
+    key = _maps_key(table, sigma, accumulate, truncate) if resume else None
+    if key is not None:  # maps kept by an interrupted run with the same inputs
+        kept = staged_map_names(out, key)
+        tasks = [t for t in tasks if t[0] not in kept]
     work = functools.partial(_map_task, sigma=sigma, accumulate=accumulate, truncate=truncate)
+    opts = dict(progress=progress, total=len(tasks), resume_key=key)
     if jobs > 1 and len(tasks) > 1:
         from salanalysis._pool import pool_context
 
         # the pool starts before write_map_directory's progress bar (no thread is forked)
         with pool_context().Pool(processes=min(jobs, len(tasks))) as pool:
-            written = write_map_directory(
-                pool.imap(work, tasks, chunksize=1), out, progress=progress, total=len(tasks)
-            )
+            written = write_map_directory(pool.imap(work, tasks, chunksize=1), out, **opts)
     else:
-        written = write_map_directory(map(work, tasks), out, progress=progress, total=len(tasks))
+        written = write_map_directory(map(work, tasks), out, **opts)
     summary = (
         table.groupby(["image_id", "image"], sort=True)
         .agg(width=("width", "first"), height=("height", "first"), n_fixations=("x", "size"))

@@ -295,7 +295,49 @@ def test_write_fixation_maps_is_all_or_nothing(tmp_path, jobs):
     table.loc[table.image_id == 208, "x"] = 5000.0
     with pytest.raises(InputError, match="image COCO_val2014_000000000208: no fixation inside"):
         write_fixation_maps(table, out, jobs=jobs)
-    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    # no map in out; the finished maps wait in a hidden folder for a resumed run
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["keep.txt"]
+    with pytest.raises(InputError, match="no fixation inside"):
+        write_fixation_maps(table, tmp_path / "plain", jobs=jobs, resume=False)
+    assert not (tmp_path / "plain").exists()  # created by the call, removed again
+
+
+def test_write_fixation_maps_resumes_after_an_interrupt(tmp_path, monkeypatch):
+    from salanalysis import salicon
+
+    fx = read_fixations(JSON)
+    whole = write_fixation_maps(fx, tmp_path / "whole", sigma=19)
+    calls: list[str] = []
+    stop = {"at": "COCO_val2014_000000000208"}
+    real = salicon._map_task
+
+    def flaky(task, **kw):
+        calls.append(task[0])
+        if task[0] == stop["at"]:
+            raise KeyboardInterrupt  # the user stops the run at the last image
+        return real(task, **kw)
+
+    monkeypatch.setattr(salicon, "_map_task", flaky)
+    out = tmp_path / "maps"
+    with pytest.raises(KeyboardInterrupt):
+        write_fixation_maps(fx, out, sigma=19)
+    assert [p.name for p in out.iterdir()] and not [p for p in out.iterdir() if not p.name.startswith(".")]
+    calls.clear()
+    stop["at"] = None
+    summary = write_fixation_maps(fx, out, sigma=19)
+    assert calls == ["COCO_val2014_000000000208"]  # only the missing map was computed
+    assert summary.drop(columns="path").equals(whole.drop(columns="path"))
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (tmp_path / "whole").iterdir())
+    for name in whole["image"]:
+        assert (out / f"{name}.png").read_bytes() == (tmp_path / "whole" / f"{name}.png").read_bytes()
+    # other options do not reuse kept maps
+    stop["at"] = "COCO_val2014_000000000208"
+    with pytest.raises(KeyboardInterrupt):
+        write_fixation_maps(fx, tmp_path / "m2", sigma=19)
+    calls.clear()
+    stop["at"] = None
+    write_fixation_maps(fx, tmp_path / "m2", sigma=5)
+    assert len(calls) == 3
 
 
 def test_write_fixation_maps_workers_write_the_same_files(tmp_path):

@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="SALICON fixations (2015 JSON / 2017 .mat) -> ground-truth map directory",
         description="Read SALICON fixations and write one ground-truth map per image: fixated "
         "pixels on a zero map, Gaussian blur (scipy.ndimage.gaussian_filter, reflect, truncate 4), "
-        "min-max normalised, 8-bit PNG named COCO_{split}2014_%%012d.png.",
+        "min-max normalised, 8-bit PNG named COCO_{split}2014_%%012d.png. Resumable: an interrupted "
+        "run keeps its maps in OUT/.maps.KEY.part and the same command continues from them.",
     )
     f.add_argument("--fixations", required=True, help="2015 .json file, 2017 .mat file or folder of .mat files")
     _add_fixation_options(f)
