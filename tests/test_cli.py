@@ -20,6 +20,28 @@ def test_help_and_version(capsys):
     assert "inspect" in capsys.readouterr().out
 
 
+def _parsers(parser):
+    import argparse
+
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+def test_every_help_text_renders_cleanly():
+    # argparse %-formats argument help but not descriptions: a "%%" left in a
+    # description (or a lone "%" in help) shows up literally or crashes --help
+    from salanalysis.cli import build_parser
+
+    parsers = list(_parsers(build_parser()))
+    assert len(parsers) > 15  # every command and sub-command
+    for p in parsers:
+        text = p.format_help()
+        assert "%%" not in text, p.prog
+
+
 def test_import_does_not_import_torch():
     code = "import sys, salanalysis, salanalysis.cli; salanalysis.cli.build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -16,7 +16,7 @@ def register(saliency_subparsers: argparse._SubParsersAction) -> None:
         help="predicted saliency maps (8-bit PNG, SALICON names) from a train-saliency checkpoint",
         description="Run a trained saliency network over a folder of images and write one 8-bit "
         "grayscale PNG per image at the image's size (predicted density min-max scaled to 0..255), "
-        "named COCO_<split>2014_%%012d.png for COCO 2014 image names, else <stem>.png. The folder "
+        "named COCO_<split>2014_%012d.png for COCO 2014 image names, else <stem>.png. The folder "
         "is a saliency source for the object table (e.g. --saliency predicted=DIR). Files are "
         "staged and moved into place only when every image succeeded; an interrupted run keeps its "
         "maps in OUT/.staging-KEY and the same command continues from them.",

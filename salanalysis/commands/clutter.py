@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Group images by their number of non-crowd instances (groups 1..K-1 and a tail "
         "group >=K), compute each score set's mAP per group (classes without a positive in a group "
         "excluded and counted), the paper's smoothing ([1/3, 1/3, 1/3], ends padded with the "
-        "boundary value), percentile bootstrap 95%% bands, the histogram of objects per image, and, "
+        "boundary value), percentile bootstrap 95% bands, the histogram of objects per image, and, "
         "with two or more score sets, the difference of each to the first with paired bands. "
         "Writes clutter_map.csv, objects_histogram.csv and clutter_difference.csv to --out.",
     )

@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="per-category AP of two models and their difference with paired bootstrap CIs (Fig. 4)",
         description="For each category: AP of A, AP of B, delta = AP_B - AP_A with its paired "
-        "bootstrap 95%% CI and p-value, the category's mean object size (area_frac) and its rank "
+        "bootstrap 95% CI and p-value, the category's mean object size (area_frac) and its rank "
         "(1 = largest), and a verdict (improved / worsened / within noise: whether the CI excludes "
         "0); sorted by delta, descending. Also counts, and the correlation of delta with size. "
         "Writes compare_categories.csv and compare_summary.csv to --out.",

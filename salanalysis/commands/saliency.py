@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="SALICON fixations (2015 JSON / 2017 .mat) -> ground-truth map directory",
         description="Read SALICON fixations and write one ground-truth map per image: fixated "
         "pixels on a zero map, Gaussian blur (scipy.ndimage.gaussian_filter, reflect, truncate 4), "
-        "min-max normalised, 8-bit PNG named COCO_{split}2014_%%012d.png. Resumable: an interrupted "
+        "min-max normalised, 8-bit PNG named COCO_{split}2014_%012d.png. Resumable: an interrupted "
         "run keeps its maps in OUT/.maps.KEY.part and the same command continues from them.",
     )
     f.add_argument("--fixations", required=True, help="2015 .json file, 2017 .mat file or folder of .mat files")
@@ -87,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "evaluate",
         help="CC, KLD, SIM, NSS, AUC-Judd, shuffled AUC of a map directory",
         description="Score predicted maps against ground-truth maps and/or fixations, one row per "
-        "image plus a final 'mean' row; prints each metric's mean with a 95%% t interval over images "
+        "image plus a final 'mean' row; prints each metric's mean with a 95% t interval over images "
         "(--summary writes them).",
     )
     e.add_argument("--pred", required=True, help="predicted map directory")
