@@ -243,6 +243,41 @@ def test_rerun_into_the_same_folder_removes_the_previous_cams(setup, demo, tmp_p
     assert not list((out / "overlays").iterdir())
 
 
+def test_interrupted_scan_resumes(setup, demo, tmp_path):
+    ann, paths = setup["ann"], setup["paths"]
+    ck = [("base", paths["base"]), ("dual", paths["dual"])]
+    kw = dict(input_size=64, device="cpu")
+    whole = run_cams(ck, ann, demo.images, tmp_path / "whole", **kw)
+
+    class Stop(Exception):
+        pass
+
+    def stop(j: int) -> None:
+        if j == 1:
+            raise Stop
+
+    out = tmp_path / "out"
+    with pytest.raises(Stop):
+        run_cams(ck, ann, demo.images, out, on_image=stop, **kw)
+    (scan,) = out.iterdir()  # only the kept scan of the first 2 images
+    assert scan.name.startswith(".cam_scan.") and int(np.load(scan)["n_done"]) == 2
+    seen: list[int] = []
+    res = run_cams(ck, ann, demo.images, out, on_image=seen.append, **kw)
+    assert seen == list(range(2, res.counts["n_images_scanned"]))  # the rest only
+    pd.testing.assert_frame_equal(res.confidences, whole.confidences)
+    assert res.manifest == whole.manifest  # same pairs, confidences and CAM ranges
+    for e in whole.manifest:
+        for m in e["models"]:
+            np.testing.assert_array_equal(np.load(out / m["cam"]), np.load(tmp_path / "whole" / m["cam"]))
+    assert not list(out.glob(".cam_scan.*"))  # gone after success
+    # another input size is a different scan: nothing reused
+    with pytest.raises(Stop):
+        run_cams(ck, ann, demo.images, tmp_path / "o2", on_image=stop, **kw)
+    seen.clear()
+    run_cams(ck, ann, demo.images, tmp_path / "o2", on_image=seen.append, input_size=96, device="cpu")
+    assert seen[0] == 0
+
+
 def test_stale_cleanup_spares_the_files_just_written(tmp_path):
     from salanalysis.dualstream.cam import _remove_stale
 

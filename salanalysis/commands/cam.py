@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(image, ground-truth class) pairs with conf_A < threshold <= conf_B (the paper's Fig. 5 "
         "rule), and write their CAMs (.npy at the image size), PNG overlays with each model's "
         "confidence, selection.csv, gt_confidences.csv, cam_manifest.json/.csv (read by the Fig. 5 "
-        "plot) and cam_run.json. Give --checkpoint twice: first model A (e.g. baseline), then B.",
+        "plot) and cam_run.json. Give --checkpoint twice: first model A (e.g. baseline), then B. "
+        "Resumable: an interrupted scan keeps its results in OUT/.cam_scan.KEY.npz and the same "
+        "command continues from them.",
     )
     p.add_argument(
         "--checkpoint", action="append", required=True, metavar="NAME=FILE",

@@ -89,7 +89,8 @@ import json
 import os
 import re
 import stat
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -412,6 +413,56 @@ def _remove_stale(out: Path, previous: set[str], current: set[str]) -> None:
                 path.unlink()
 
 
+SAVE_EVERY_S = 60.0  # how often a resumable scan saves what it has
+
+
+def _scan_key(pairs, ann, files: Sequence[Path], threshold: float, input_size: int, device: str) -> str:
+    """A short hash of what must not change between a scan and its continuation."""
+    import hashlib
+
+    def ident(p) -> list:
+        st = os.stat(p)
+        return [str(Path(p).resolve()), st.st_size, st.st_mtime_ns]
+
+    desc = {
+        "models": [[str(name), ident(path)] for name, path in pairs],
+        "labels": hashlib.sha256(np.ascontiguousarray(ann.label_matrix(include_crowd=True)).tobytes()).hexdigest(),
+        "categories": [int(c) for c in ann.category_ids], "images": [ident(f) for f in files],
+        "threshold": float(threshold), "input_size": int(input_size), "device": device,
+    }  # fmt: skip
+    return hashlib.sha256(json.dumps(desc).encode()).hexdigest()[:16]
+
+
+def _save_scan(path: Path, conf: np.ndarray, low_cams: dict, n_done: int) -> None:
+    from salanalysis.io import atomic_path
+
+    arrays = {"n_done": np.array(n_done), "conf": conf[:, :n_done]}
+    for (j, c), cams in low_cams.items():
+        for m_i, cam in enumerate(cams):
+            arrays[f"cam_{j}_{c}_{m_i}"] = cam.numpy()
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _load_scan(path: Path, conf: np.ndarray, low_cams: dict) -> int:
+    """Fill ``conf`` and ``low_cams`` from a kept scan; returns how many images it covers."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            n = int(z["n_done"])
+            if not 0 <= n <= conf.shape[1] or z["conf"].shape != (2, n, conf.shape[2]):
+                return 0
+            conf[:, :n] = z["conf"]
+            found: dict[tuple[int, int], dict[int, torch.Tensor]] = {}
+            for k in z.files:
+                if k.startswith("cam_"):
+                    j, c, m_i = (int(v) for v in k[4:].split("_"))
+                    found.setdefault((j, c), {})[m_i] = torch.from_numpy(z[k])
+            low_cams.update({jc: [d[0], d[1]] for jc, d in found.items() if set(d) == {0, 1}})
+            return n
+    except (OSError, ValueError, KeyError):
+        return 0  # none, or unreadable: scan again
+
+
 def run_cams(
     checkpoints: Mapping[str, str | os.PathLike] | Sequence[tuple[str, str | os.PathLike]],
     annotations,
@@ -423,6 +474,8 @@ def run_cams(
     input_size: int = 224,
     device: str = "auto",
     progress: bool = False,
+    resume: bool = True,
+    on_image: Callable[[int], None] | None = None,
 ) -> CamRun:
     """Fig. 5: confidences of models A and B, the selection rule, CAMs and overlays.
 
@@ -450,6 +503,15 @@ def run_cams(
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     progress
         Show a progress bar.
+    resume
+        The scan of the images (both models on every image: the long part) keeps
+        its results in ``out/.cam_scan.<key>.npz`` (saved atomically at most once
+        a minute and when the run stops early; the key names the checkpoints, the
+        images and the settings); a run with the same inputs continues after the
+        last saved image, with the same results. The file goes once the run succeeds.
+    on_image
+        Called with the image's position after each scanned image (tests use it
+        to stop a run).
 
     Returns
     -------
@@ -489,29 +551,51 @@ def run_cams(
     rows = np.flatnonzero(present)
     n_img, n_cls = len(rows), len(ann.categories)
     conf = np.zeros((2, n_img, n_cls), dtype=np.float64)
-    low_cams: dict[tuple[int, int], list[np.ndarray]] = {}
+    low_cams: dict[tuple[int, int], list[torch.Tensor]] = {}
+    scan_file = None
+    start = 0
+    if resume:
+        files = [root / img_table["file_name"].iloc[r] for r in rows]
+        key = _scan_key(pairs, ann, files, threshold, input_size, dev.type)
+        scan_file = Path(out) / f".cam_scan.{key}.npz"
+        start = _load_scan(scan_file, conf, low_cams)
     bar = None
     if progress:
         from salanalysis._progress import progress_bar
 
-        bar = progress_bar(total=n_img, desc="CAMs", unit="img")
-    for j, r in enumerate(rows):
-        img = read_rgb(root / img_table["file_name"].iloc[r])
-        x = prepare_image(img, input_size).to(dev)
-        gt = np.flatnonzero(labels_all[r])
-        per_model = []
-        for m_i, model in enumerate(models):
-            cams, probs = class_activation_maps(model, x, gt.tolist(), size="features")
-            conf[m_i, j] = probs[0].double().cpu().numpy()
-            per_model.append(cams[0].cpu())
-        a, b = conf[0, j, gt], conf[1, j, gt]
-        for k, c in enumerate(gt):
-            if a[k] < threshold <= b[k]:
-                low_cams[(j, int(c))] = [pm[k] for pm in per_model]
+        bar = progress_bar(total=n_img, initial=start, desc="CAMs", unit="img")
+    done = start
+    saved_at, saved = time.monotonic(), start
+    try:
+        for j in range(start, n_img):
+            r = rows[j]
+            img = read_rgb(root / img_table["file_name"].iloc[r])
+            x = prepare_image(img, input_size).to(dev)
+            gt = np.flatnonzero(labels_all[r])
+            per_model = []
+            for m_i, model in enumerate(models):
+                cams, probs = class_activation_maps(model, x, gt.tolist(), size="features")
+                conf[m_i, j] = probs[0].double().cpu().numpy()
+                per_model.append(cams[0].cpu())
+            a, b = conf[0, j, gt], conf[1, j, gt]
+            for k, c in enumerate(gt):
+                if a[k] < threshold <= b[k]:
+                    low_cams[(j, int(c))] = [pm[k] for pm in per_model]
+            done = j + 1
+            if bar is not None:
+                bar.update(1)
+            if scan_file is not None and time.monotonic() - saved_at >= SAVE_EVERY_S:
+                _save_scan(scan_file, conf, low_cams, done)
+                saved_at, saved = time.monotonic(), done
+            if on_image is not None:
+                on_image(j)
+    except BaseException:
+        if scan_file is not None and done > saved:
+            _save_scan(scan_file, conf, low_cams, done)  # an interrupt keeps the images scanned
+        raise
+    finally:
         if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+            bar.close()
 
     table = select_examples(
         img_table["image_id"].to_numpy()[rows],
@@ -615,6 +699,8 @@ def run_cams(
             },
         )
         write_json(stage / "cam_manifest.json", manifest)
+    if scan_file is not None:
+        scan_file.unlink(missing_ok=True)
     # a re-run into the same folder: remove the CAMs and overlays of the previous run
     # that this run did not write again (only files its manifest listed)
     current = {m[k] for e in manifest for m in e["models"] for k in ("cam", "overlay")}
