@@ -186,6 +186,17 @@ def _encode_png(arr: np.ndarray, name: str) -> bytes:
     return buf.tobytes()
 
 
+def _files_key(kind: str, paths: Iterable[str | os.PathLike]) -> str:
+    """A short hash naming a map kind and the image files it is made from (path, size, mtime)."""
+    import hashlib
+
+    h = hashlib.sha256(kind.encode())
+    for p in paths:
+        st = os.stat(p)
+        h.update(f"\0{Path(p).resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
 def staged_map_names(out: str | os.PathLike, resume_key: str) -> set[str]:
     """The names of the maps an interrupted :func:`write_map_directory` run with ``resume_key`` kept."""
     stage = Path(out) / f".maps.{resume_key}.part"
@@ -213,7 +224,8 @@ def write_map_directory(
     ``out`` are left alone.
 
     With a ``resume_key`` the temporary folder is ``out/.maps.<resume_key>.part``
-    and is kept when the run fails; a later call with the same key writes the
+    and is kept when the run stops early (an interrupt, a crash; not an
+    :class:`InputError`, after which the input must change anyway); a later call with the same key writes the
     maps it already holds (:func:`staged_map_names`: the caller leaves them
     out of ``maps``) together with the new ones.
 
@@ -235,6 +247,7 @@ def write_map_directory(
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     new: set[str] = set()  # names written by this call
+    bad_input = False
     if resume_key is None:
         tmp = Path(tempfile.mkdtemp(prefix=".maps.", suffix=".part", dir=out))
     else:
@@ -270,8 +283,11 @@ def write_map_directory(
         for name, final in written.items():
             os.replace(tmp / f"{name}.png", final)
         done = True
+    except InputError:
+        bad_input = True  # the input must change anyway: keep nothing
+        raise
     finally:
-        if done or resume_key is None:
+        if done or resume_key is None or bad_input:
             shutil.rmtree(tmp, ignore_errors=True)
         if not done and created:
             with contextlib.suppress(OSError):
@@ -333,9 +349,17 @@ def write_center_bias_maps(
 
 
 def write_spectral_residual_maps(
-    images_dir: str | os.PathLike, out: str | os.PathLike, *, progress: bool = False
+    images_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    progress: bool = False,
+    resume: bool = True,
 ) -> pd.DataFrame:
     """Write the spectral-residual map (:func:`spectral_residual_map`) of every image.
+
+    ``resume``: an interrupted run keeps its finished maps (``out/.maps.<key>.part``,
+    the key naming the image files), and a later call on the same images
+    computes only the missing ones (see :func:`write_map_directory`).
 
     Returns
     -------
@@ -343,20 +367,30 @@ def write_spectral_residual_maps(
         image_id, file_name, width, height, path (of each written map).
     """
     table = images_table(images_dir, sizes=False)
-    shapes: list[tuple[int, int]] = []
+    key = _files_key("spectral-residual", table["path"]) if resume else None
+    kept = staged_map_names(out, key) if key is not None else set()
+    shapes: dict[str, tuple[int, int]] = {}
 
     def gen():
         for fn, p in zip(table["file_name"], table["path"]):
+            stem = Path(fn).stem
+            if stem in kept:
+                continue
             img = read_image(p)
-            shapes.append(img.shape[:2])
+            shapes[stem] = img.shape[:2]
             try:
                 sal = spectral_residual_map(img)
             except InputError as exc:
                 raise InputError(str(exc), p) from exc
-            yield Path(fn).stem, sal
+            yield stem, sal
 
-    written = write_map_directory(gen(), out, progress=progress, total=len(table))
-    table["width"] = np.array([w for _, w in shapes], dtype=np.int64)
-    table["height"] = np.array([h for h, _ in shapes], dtype=np.int64)
+    written = write_map_directory(
+        gen(), out, progress=progress, total=len(table) - len(kept), resume_key=key
+    )
+    for stem in kept:  # the map has the image's size
+        shapes[stem] = cv2.imread(str(written[stem]), cv2.IMREAD_UNCHANGED).shape[:2]
+    hw = [shapes[Path(fn).stem] for fn in table["file_name"]]
+    table["width"] = np.array([w for _, w in hw], dtype=np.int64)
+    table["height"] = np.array([h for h, _ in hw], dtype=np.int64)
     table["path"] = [str(written[Path(fn).stem]) for fn in table["file_name"]]
     return table[["image_id", "file_name", "width", "height", "path"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -105,6 +106,34 @@ def test_spectral_maps_directory(tmp_path, demo, demo_ann):
     img = read_image(demo.images / "COCO_val2014_000000000208.jpg")
     png = cv2.imread(str(out / "COCO_val2014_000000000208.png"), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(png, np.round(spectral_residual_map(img) * 255).astype(np.uint8))
+
+
+def test_spectral_maps_resume_after_an_interrupt(tmp_path, demo, monkeypatch):
+    from salanalysis import baselines
+
+    whole = write_spectral_residual_maps(demo.images, tmp_path / "whole")
+    real, calls = baselines.spectral_residual_map, []
+
+    def flaky(img):
+        calls.append(1)
+        if len(calls) == 5 and stop:
+            raise KeyboardInterrupt
+        return real(img)
+
+    stop = True
+    monkeypatch.setattr(baselines, "spectral_residual_map", flaky)
+    out = tmp_path / "sr"
+    with pytest.raises(KeyboardInterrupt):
+        write_spectral_residual_maps(demo.images, out)
+    (stage,) = out.iterdir()  # no map in out yet; 4 finished ones kept
+    assert stage.name.startswith(".maps.") and len(list(stage.iterdir())) == 4
+    stop, calls[:] = False, []
+    table = write_spectral_residual_maps(demo.images, out)
+    assert len(calls) == 27 - 4  # only the missing maps were computed
+    pd.testing.assert_frame_equal(table.drop(columns="path"), whole.drop(columns="path"))
+    for name in whole["path"].map(lambda p: Path(p).name):
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
 def test_images_table(tmp_path, demo):

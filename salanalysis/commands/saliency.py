@@ -70,7 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="centre-bias or spectral-residual baseline map directory",
         description="Write a baseline map per image: 'center' (a Gaussian centred in the image, "
         "sd = SIGMA_FRAC x width / height; sizes from --annotations or the image files) or "
-        "'spectral' (OpenCV spectral residual saliency of each image in --images).",
+        "'spectral' (OpenCV spectral residual saliency of each image in --images; resumable: an "
+        "interrupted run keeps its maps in OUT/.maps.KEY.part and the same command continues).",
     )
     b.add_argument("--kind", required=True, choices=["center", "spectral"])
     src = b.add_mutually_exclusive_group(required=True)

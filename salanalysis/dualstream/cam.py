@@ -589,6 +589,8 @@ def run_cams(
                 saved_at, saved = time.monotonic(), done
             if on_image is not None:
                 on_image(j)
+    except InputError:
+        raise  # bad input: the input must change, nothing to continue from
     except BaseException:
         if scan_file is not None and done > saved:
             _save_scan(scan_file, conf, low_cams, done)  # an interrupt keeps the images scanned

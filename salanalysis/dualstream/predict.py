@@ -147,6 +147,8 @@ def predict(
                 saved_at, saved = time.monotonic(), done
             if on_batch is not None:
                 on_batch(b)
+    except InputError:
+        raise  # bad input: the input must change, nothing to continue from
     except BaseException:
         if resume is not None and done > saved:
             _save_partial(resume, key, out, done)  # an interrupt keeps what was scored

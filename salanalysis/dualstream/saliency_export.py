@@ -141,8 +141,10 @@ def staged_dir(
     that order), so an index file listed there never points at a missing file.
 
     With a ``resume_key`` the staging folder is ``out/.staging-<resume_key>``:
-    it is kept when the block fails, and a later block with the same key gets
-    it back with what it held (the caller decides what to reuse).
+    it is kept when the block stops early (an interrupt, a crash; not an
+    :class:`InputError`, after which the input must change anyway), and a later
+    block with the same key gets it back with what it held (the caller decides
+    what to reuse).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,7 +153,7 @@ def staged_dir(
     else:
         stage = out / f".staging-{resume_key}"
         stage.mkdir(exist_ok=True)
-    moved = False
+    moved = bad_input = False
     try:
         yield stage
         files = [Path(r) / f for r, _d, fs in os.walk(stage) for f in fs]
@@ -167,8 +169,11 @@ def staged_dir(
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(p, dest)
         moved = True
+    except InputError:
+        bad_input = True  # the input must change anyway: keep nothing
+        raise
     finally:
-        if moved or resume_key is None:
+        if moved or resume_key is None or bad_input:
             shutil.rmtree(stage, ignore_errors=True)
 
 
