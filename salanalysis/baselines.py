@@ -188,13 +188,9 @@ def _encode_png(arr: np.ndarray, name: str) -> bytes:
 
 def _files_key(kind: str, paths: Iterable[str | os.PathLike]) -> str:
     """A short hash naming a map kind and the image files it is made from (path, size, mtime)."""
-    import hashlib
+    from salanalysis.io import file_stamp, fingerprint
 
-    h = hashlib.sha256(kind.encode())
-    for p in paths:
-        st = os.stat(p)
-        h.update(f"\0{Path(p).resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
+    return fingerprint({"kind": kind, "images": [file_stamp(p) for p in paths]})
 
 
 def staged_map_names(out: str | os.PathLike, resume_key: str) -> set[str]:

@@ -20,6 +20,8 @@ import pandas as pd
 from salanalysis.errors import InputError
 
 __all__ = [
+    "file_stamp",
+    "fingerprint",
     "atomic_path",
     "write_text",
     "write_json",
@@ -120,3 +122,20 @@ def read_json(path: str | os.PathLike) -> Any:
         ) from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text: {exc}", path) from exc
+
+
+def file_stamp(path: str | os.PathLike) -> list:
+    """``[resolved path, size, mtime_ns]`` of a file (``[path, None, None]`` if it cannot be read)."""
+    try:
+        st = os.stat(path)
+    except OSError:  # whoever reads the file reports it
+        return [os.fspath(path), None, None]
+    return [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]
+
+
+def fingerprint(obj: Any) -> str:
+    """A 16-hex-digit SHA-256 of a JSON-able description (keys of resumable runs)."""
+    import hashlib
+
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -564,10 +564,12 @@ def _maps_key(table: pd.DataFrame, sigma: float, accumulate: str, truncate: floa
     """A short hash of the fixations and options that make the maps."""
     import hashlib
 
+    from salanalysis.io import fingerprint
+
     cols = ["image_id", "image", "width", "height", "x", "y"]
-    h = hashlib.sha256(pd.util.hash_pandas_object(table[cols], index=False).to_numpy().tobytes())
-    h.update(repr((float(sigma), str(accumulate), float(truncate))).encode())
-    return h.hexdigest()[:16]
+    rows = pd.util.hash_pandas_object(table[cols], index=False).to_numpy()
+    return fingerprint({"fixations": hashlib.sha256(rows.tobytes()).hexdigest(),
+                        "sigma": float(sigma), "accumulate": str(accumulate), "truncate": float(truncate)})  # fmt: skip
 
 
 def _map_task(

@@ -46,3 +46,20 @@ def test_table_round_trip_and_errors(tmp_path):
         read_json(tmp_path / "j.json")
     with pytest.raises(InputError, match="expected a JSON file, got a directory"):
         read_json(tmp_path)
+
+
+def test_file_stamp_and_fingerprint(tmp_path):
+    import os
+
+    from salanalysis.io import file_stamp, fingerprint
+
+    f = tmp_path / "a.bin"
+    f.write_bytes(b"one")
+    st = f.stat()
+    assert file_stamp(f) == [str(f.resolve()), 3, st.st_mtime_ns]
+    assert file_stamp(tmp_path / "missing") == [str(tmp_path / "missing"), None, None]
+    key = fingerprint({"x": file_stamp(f), "n": 1})
+    assert len(key) == 16 and int(key, 16) >= 0
+    assert key == fingerprint({"n": 1, "x": file_stamp(f)})  # key order does not matter
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the file changed
+    assert fingerprint({"x": file_stamp(f), "n": 1}) != key

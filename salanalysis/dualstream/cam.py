@@ -420,17 +420,15 @@ def _scan_key(pairs, ann, files: Sequence[Path], threshold: float, input_size: i
     """A short hash of what must not change between a scan and its continuation."""
     import hashlib
 
-    def ident(p) -> list:
-        st = os.stat(p)
-        return [str(Path(p).resolve()), st.st_size, st.st_mtime_ns]
+    from salanalysis.io import file_stamp, fingerprint
 
-    desc = {
-        "models": [[str(name), ident(path)] for name, path in pairs],
-        "labels": hashlib.sha256(np.ascontiguousarray(ann.label_matrix(include_crowd=True)).tobytes()).hexdigest(),
-        "categories": [int(c) for c in ann.category_ids], "images": [ident(f) for f in files],
+    labels = np.ascontiguousarray(ann.label_matrix(include_crowd=True))
+    return fingerprint({
+        "models": [[str(name), file_stamp(path)] for name, path in pairs],
+        "labels": hashlib.sha256(labels.tobytes()).hexdigest(),
+        "categories": [int(c) for c in ann.category_ids], "images": [file_stamp(f) for f in files],
         "threshold": float(threshold), "input_size": int(input_size), "device": device,
-    }  # fmt: skip
-    return hashlib.sha256(json.dumps(desc).encode()).hexdigest()[:16]
+    })  # fmt: skip
 
 
 def _save_scan(path: Path, conf: np.ndarray, low_cams: dict, n_done: int) -> None:

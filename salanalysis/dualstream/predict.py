@@ -20,8 +20,6 @@ digits on some devices). The file is deleted once the scores file is written.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from collections.abc import Callable
@@ -176,15 +174,16 @@ def partial_path(out: str | os.PathLike) -> Path:
 
 def _resume_key(checkpoint: Path, ann: Annotations, images, ds, size, resize, amp, device: str) -> str:
     """What must not change between a run and its continuation."""
-    st = checkpoint.stat()
-    desc = {
-        "checkpoint": str(checkpoint.resolve()), "checkpoint_size": st.st_size,
-        "checkpoint_mtime_ns": st.st_mtime_ns, "annotations": str(ann.path),
+    import hashlib
+
+    from salanalysis.io import file_stamp, fingerprint
+
+    return fingerprint({
+        "checkpoint": file_stamp(checkpoint), "annotations": str(ann.path),
         "image_ids": hashlib.sha256(np.asarray(ds.image_ids, dtype=np.int64).tobytes()).hexdigest(),
         "categories": [int(c) for c in ann.category_ids], "images": str(Path(images).resolve()),
         "size": size, "resize": resize, "amp": bool(amp), "device": device,
-    }  # fmt: skip
-    return hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()
+    })  # fmt: skip
 
 
 def _load_partial(path: str | os.PathLike, key: str, out: np.ndarray) -> int:

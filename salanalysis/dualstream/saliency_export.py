@@ -179,19 +179,10 @@ def staged_dir(
 
 def _maps_key(checkpoint, files: Sequence[Path], size, amp: bool, device: str) -> str:
     """A short hash of what must not change between a run and its continuation."""
-    import hashlib
-    import json
+    from salanalysis.io import file_stamp, fingerprint
 
-    def ident(p) -> list:
-        try:
-            st = os.stat(p)
-        except OSError:  # reading the image reports it
-            return [str(p), None, None]
-        return [str(Path(p).resolve()), st.st_size, st.st_mtime_ns]
-
-    desc = {"checkpoint": ident(checkpoint), "images": [ident(f) for f in files],
-            "size": list(size), "amp": bool(amp), "device": device}  # fmt: skip
-    return hashlib.sha256(json.dumps(desc).encode()).hexdigest()[:16]
+    return fingerprint({"checkpoint": file_stamp(checkpoint), "images": [file_stamp(f) for f in files],
+                        "size": list(size), "amp": bool(amp), "device": device})  # fmt: skip
 
 
 def predict_saliency_maps(
