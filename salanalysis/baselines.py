@@ -30,7 +30,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -48,6 +48,7 @@ __all__ = [
     "images_table",
     "write_map_directory",
     "staged_map_names",
+    "check_map_names",
     "write_center_bias_maps",
     "write_spectral_residual_maps",
 ]
@@ -186,6 +187,19 @@ def _encode_png(arr: np.ndarray, name: str) -> bytes:
     return buf.tobytes()
 
 
+def check_map_names(names: Sequence[str]) -> None:
+    """Raise :class:`InputError` if two maps would get the same name.
+
+    Callers check all names up front, before the maps a resumed run kept are
+    left out (:func:`write_map_directory` sees only the new ones).
+    """
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise InputError(f"two maps are named {n!r}")
+        seen.add(n)
+
+
 def _files_key(kind: str, paths: Iterable[str | os.PathLike]) -> str:
     """A short hash naming a map kind and the image files it is made from (path, size, mtime)."""
     from salanalysis.io import file_stamp, fingerprint
@@ -223,7 +237,8 @@ def write_map_directory(
     and is kept when the run stops early (an interrupt, a crash; not an
     :class:`InputError`, after which the input must change anyway); a later call with the same key writes the
     maps it already holds (:func:`staged_map_names`: the caller leaves them
-    out of ``maps``) together with the new ones.
+    out of ``maps``) together with the new ones, and removes the folders that
+    interrupted runs with other keys left in ``out``.
 
     Returns
     -------
@@ -279,6 +294,10 @@ def write_map_directory(
         for name, final in written.items():
             os.replace(tmp / f"{name}.png", final)
         done = True
+        if resume_key is not None:  # folders kept by interrupted runs with other inputs
+            for other in out.glob(".maps.*.part"):
+                if other != tmp and other.is_dir():
+                    shutil.rmtree(other, ignore_errors=True)
     except InputError:
         bad_input = True  # the input must change anyway: keep nothing
         raise
@@ -363,6 +382,7 @@ def write_spectral_residual_maps(
         image_id, file_name, width, height, path (of each written map).
     """
     table = images_table(images_dir, sizes=False)
+    check_map_names([Path(fn).stem for fn in table["file_name"]])
     key = _files_key("spectral-residual", table["path"]) if resume else None
     kept = staged_map_names(out, key) if key is not None else set()
     shapes: dict[str, tuple[int, int]] = {}

@@ -617,7 +617,7 @@ def write_fixation_maps(
         One row per written map: image_id, image, width, height, n_fixations,
         path.
     """
-    from salanalysis.baselines import staged_map_names, write_map_directory
+    from salanalysis.baselines import check_map_names, staged_map_names, write_map_directory
 
     table = fixations.table if isinstance(fixations, SaliconFixations) else fixations
     missing = [c for c in FIXATION_COLUMNS if c not in table.columns]
@@ -626,6 +626,7 @@ def write_fixation_maps(
     if jobs < 1:
         raise InputError(f"jobs must be at least 1, got {jobs}")
     tasks = _map_tasks(table)
+    check_map_names([t[0] for t in tasks])
     key = _maps_key(table, sigma, accumulate, truncate) if resume else None
     if key is not None:  # maps kept by an interrupted run with the same inputs
         kept = staged_map_names(out, key)

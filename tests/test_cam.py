@@ -270,12 +270,21 @@ def test_interrupted_scan_resumes(setup, demo, tmp_path):
         for m in e["models"]:
             np.testing.assert_array_equal(np.load(out / m["cam"]), np.load(tmp_path / "whole" / m["cam"]))
     assert not list(out.glob(".cam_scan.*"))  # gone after success
+    # a damaged scan file is ignored (scanned again), not a crash
+    with pytest.raises(Stop):
+        run_cams(ck, ann, demo.images, out, on_image=stop, **kw)
+    (scan,) = out.glob(".cam_scan.*")
+    scan.write_bytes(b"PK\x03\x04 cut short")
+    seen.clear()
+    run_cams(ck, ann, demo.images, out, on_image=seen.append, **kw)
+    assert seen[0] == 0 and not list(out.glob(".cam_scan.*"))
     # another input size is a different scan: nothing reused
     with pytest.raises(Stop):
         run_cams(ck, ann, demo.images, tmp_path / "o2", on_image=stop, **kw)
     seen.clear()
     run_cams(ck, ann, demo.images, tmp_path / "o2", on_image=seen.append, input_size=96, device="cpu")
     assert seen[0] == 0
+    assert not list((tmp_path / "o2").glob(".cam_scan.*"))  # the other scan's file removed too
 
 
 def test_stale_cleanup_spares_the_files_just_written(tmp_path):

@@ -305,6 +305,45 @@ def test_predict_resumes_after_an_interrupt(files, tmp_path, monkeypatch, capsys
     other = predict(ck, files["sub8"], files["images"], resume=part, on_batch=seen.append, **kw)
     assert seen == [0, 1, 2, 3] and other.meta["resumed_images"] == 0
     np.testing.assert_array_equal(other.scores, full.scores)
+    # a damaged partial file (e.g. cut short by a power loss) is ignored, not a crash
+    for junk in (b"", b"PK\x03\x04 cut short"):
+        part.write_bytes(junk)
+        assert predict(ck, files["sub8"], files["images"], resume=part, **kw).meta["resumed_images"] == 0
+
+
+def test_predict_partial_follows_the_image_files(files, tmp_path, demo_ann):
+    import shutil
+
+
+    model = Baseline(80)
+    ck = tmp_path / "model.pt"
+    save_checkpoint(ck, {"model": model.state_dict(),
+                         "meta": model_meta(model, demo_ann.category_ids, demo_ann.category_names)})
+    ann = Annotations.load(files["sub8"])
+    images = tmp_path / "images"
+    images.mkdir()
+    for fn in ann.images["file_name"]:
+        shutil.copy(Path(files["images"]) / fn, images)
+    kw = dict(batch_size=2, workers=0, device="cpu", image_size=32)
+    part = tmp_path / "p.npz"
+
+    def stop(b: int) -> None:
+        if b == 1:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        predict(ck, files["sub8"], images, resume=part, on_batch=stop, **kw)
+    first = images / ann.images["file_name"].iloc[0]
+    os.utime(first, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns + 10**9))  # replaced
+    assert predict(ck, files["sub8"], images, resume=part, **kw).meta["resumed_images"] == 0
+    # bad input (an unreadable image) deletes the partial: the input has to change anyway
+    with pytest.raises(_Interrupt):
+        predict(ck, files["sub8"], images, resume=part, on_batch=stop, **kw)
+    assert part.exists()
+    (images / ann.images["file_name"].iloc[-1]).write_bytes(b"not a jpeg")
+    with pytest.raises(InputError):
+        predict(ck, files["sub8"], images, resume=part, **kw)
+    assert not part.exists()
 
 
 def test_torchrun_two_processes_match_one(files, tmp_path):

@@ -338,6 +338,7 @@ def test_write_fixation_maps_resumes_after_an_interrupt(tmp_path, monkeypatch):
     stop["at"] = None
     write_fixation_maps(fx, tmp_path / "m2", sigma=5)
     assert len(calls) == 3
+    assert not [p for p in (tmp_path / "m2").iterdir() if p.name.startswith(".")]  # old one removed
 
 
 def test_write_fixation_maps_workers_write_the_same_files(tmp_path):

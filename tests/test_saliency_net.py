@@ -429,7 +429,7 @@ def test_predict_resumes_an_interrupted_run(trained, demo, tmp_path):
     assert stage.name.startswith(".staging-") and len(list(stage.iterdir())) == 2
     seen: list[int] = []
     table = predict_saliency_maps(ckpt, images, out, on_batch=seen.append, **kw)
-    assert seen == [0]  # only the third image was computed
+    assert seen == [2]  # only the third image (batch 2) was computed
     pd.testing.assert_frame_equal(table, whole)
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (tmp_path / "whole").iterdir())
     for name in whole["map_file"]:
@@ -440,9 +440,40 @@ def test_predict_resumes_an_interrupted_run(trained, demo, tmp_path):
     seen.clear()
     predict_saliency_maps(ckpt, images, tmp_path / "o2", on_batch=seen.append, input_size=(64, 96), **kw)
     assert seen == [0, 1, 2]
+    assert not [p for p in (tmp_path / "o2").iterdir() if p.name.startswith(".")]  # old one removed
     with pytest.raises(Stop):
         predict_saliency_maps(ckpt, images, tmp_path / "o3", on_batch=stop, resume=False, **kw)
     assert list((tmp_path / "o3").iterdir()) == []
+
+
+def test_predict_resumed_mid_batch_keeps_the_batches(trained, demo, tmp_path, monkeypatch):
+    # an interrupt between two maps of one batch: the resumed run recomputes that whole
+    # batch, so every batch holds the same images as in an uninterrupted run
+    from salanalysis.dualstream import saliency_export as se
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for iid in (192, 208, 241, 257):
+        shutil.copy(demo.images / f"COCO_val2014_{iid:012d}.jpg", images)
+    ckpt = trained.out / "model.pt"
+    whole = se.predict_saliency_maps(ckpt, images, tmp_path / "whole", batch_size=2, device="cpu")
+    real, calls = se.write_png, []
+
+    def flaky(arr, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(arr, path)
+
+    monkeypatch.setattr(se, "write_png", flaky)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        se.predict_saliency_maps(ckpt, images, out, batch_size=2, device="cpu")
+    seen: list[int] = []
+    se.predict_saliency_maps(ckpt, images, out, batch_size=2, device="cpu", on_batch=seen.append)
+    assert seen == [0, 1]  # batch 0 had one kept map of two: computed again as a whole
+    for name in whole["map_file"]:
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
 
 
 def test_predict_bad_input_writes_nothing(trained, demo, tmp_path):

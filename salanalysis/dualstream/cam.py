@@ -457,8 +457,8 @@ def _load_scan(path: Path, conf: np.ndarray, low_cams: dict) -> int:
                     found.setdefault((j, c), {})[m_i] = torch.from_numpy(z[k])
             low_cams.update({jc: [d[0], d[1]] for jc, d in found.items() if set(d) == {0, 1}})
             return n
-    except (OSError, ValueError, KeyError):
-        return 0  # none, or unreadable: scan again
+    except Exception:  # none, unreadable, truncated (EOFError, BadZipFile...): scan again
+        return 0
 
 
 def run_cams(
@@ -506,7 +506,8 @@ def run_cams(
         its results in ``out/.cam_scan.<key>.npz`` (saved atomically at most once
         a minute and when the run stops early; the key names the checkpoints, the
         images and the settings); a run with the same inputs continues after the
-        last saved image, with the same results. The file goes once the run succeeds.
+        last saved image, with the same results. Once a run succeeds, its scan
+        file and any left by interrupted runs with other inputs are removed.
     on_image
         Called with the image's position after each scanned image (tests use it
         to stop a run).
@@ -588,7 +589,9 @@ def run_cams(
             if on_image is not None:
                 on_image(j)
     except InputError:
-        raise  # bad input: the input must change, nothing to continue from
+        if scan_file is not None:  # bad input: the input must change, nothing to continue from
+            scan_file.unlink(missing_ok=True)
+        raise
     except BaseException:
         if scan_file is not None and done > saved:
             _save_scan(scan_file, conf, low_cams, done)  # an interrupt keeps the images scanned
@@ -596,6 +599,8 @@ def run_cams(
     finally:
         if bar is not None:
             bar.close()
+    if scan_file is not None and done > saved:
+        _save_scan(scan_file, conf, low_cams, done)  # the whole scan, should rendering be interrupted
 
     table = select_examples(
         img_table["image_id"].to_numpy()[rows],
@@ -699,8 +704,9 @@ def run_cams(
             },
         )
         write_json(stage / "cam_manifest.json", manifest)
-    if scan_file is not None:
-        scan_file.unlink(missing_ok=True)
+    if scan_file is not None:  # this scan, and those of runs with other inputs left behind
+        for f in Path(out).glob(".cam_scan.*.npz"):
+            f.unlink(missing_ok=True)
     # a re-run into the same folder: remove the CAMs and overlays of the previous run
     # that this run did not write again (only files its manifest listed)
     current = {m[k] for e in manifest for m in e["models"] for k in ("cam", "overlay")}

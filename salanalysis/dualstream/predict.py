@@ -146,7 +146,9 @@ def predict(
             if on_batch is not None:
                 on_batch(b)
     except InputError:
-        raise  # bad input: the input must change, nothing to continue from
+        if resume is not None:  # bad input: the input must change, nothing to continue from
+            Path(resume).unlink(missing_ok=True)
+        raise
     except BaseException:
         if resume is not None and done > saved:
             _save_partial(resume, key, out, done)  # an interrupt keeps what was scored
@@ -182,6 +184,7 @@ def _resume_key(checkpoint: Path, ann: Annotations, images, ds, size, resize, am
         "checkpoint": file_stamp(checkpoint), "annotations": str(ann.path),
         "image_ids": hashlib.sha256(np.asarray(ds.image_ids, dtype=np.int64).tobytes()).hexdigest(),
         "categories": [int(c) for c in ann.category_ids], "images": str(Path(images).resolve()),
+        "files": [file_stamp(f) for f in ds.files],  # an image replaced in place: start again
         "size": size, "resize": resize, "amp": bool(amp), "device": device,
     })  # fmt: skip
 
@@ -197,8 +200,8 @@ def _load_partial(path: str | os.PathLike, key: str, out: np.ndarray) -> int:
                 return 0
             out[:n] = z["scores"]
             return n
-    except (OSError, ValueError, KeyError):
-        return 0  # none, or unreadable: start again
+    except Exception:  # none, unreadable, truncated (EOFError, BadZipFile...): start again
+        return 0
 
 
 def _save_partial(path: str | os.PathLike, key: str, out: np.ndarray, done: int) -> None:

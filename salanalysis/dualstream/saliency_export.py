@@ -22,8 +22,8 @@ Outputs are staged: every PNG is first written into a hidden folder
 so a failed or interrupted run leaves no new map in ``out`` (existing files of
 the same name are replaced only on success). The staging folder of a failed
 run is kept: the same command (same checkpoint, images and settings, which the
-key names) continues from the maps it holds. A kept folder whose run is never
-repeated with the same settings stays (hidden) until removed by hand. A provenance file
+key names) continues from the maps it holds; a successful run removes the
+folders that interrupted runs with other settings left. A provenance file
 ``saliency_predict.json`` (checkpoint, input size, number of maps) is written
 last.
 """
@@ -144,7 +144,9 @@ def staged_dir(
     it is kept when the block stops early (an interrupt, a crash; not an
     :class:`InputError`, after which the input must change anyway), and a later
     block with the same key gets it back with what it held (the caller decides
-    what to reuse).
+    what to reuse). When such a block succeeds, the staging folders that runs
+    with other keys left in ``out`` are removed too (one command writes a folder
+    at a time).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -169,6 +171,10 @@ def staged_dir(
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(p, dest)
         moved = True
+        if resume_key is not None:  # folders kept by interrupted runs with other inputs
+            for other in out.glob(".staging-*"):
+                if other != stage and other.is_dir():
+                    shutil.rmtree(other, ignore_errors=True)
     except InputError:
         bad_input = True  # the input must change anyway: keep nothing
         raise
@@ -222,7 +228,8 @@ def predict_saliency_maps(
         maps, with the same files as an uninterrupted run (with the same batch
         size). ``False``: a failed run keeps nothing.
     on_batch
-        Called with the batch number after each batch (tests use it to stop a run).
+        Called with the batch number (counted over all images) after each batch
+        computed (tests use it to stop a run).
 
     Returns
     -------
@@ -274,15 +281,19 @@ def predict_saliency_maps(
                     sizes[p.name] = (int(arr.shape[1]), int(arr.shape[0]))
                     continue
             shutil.rmtree(p) if p.is_dir() else p.unlink()
-        todo = [f for f, n in zip(files, names) if n not in sizes]
+        # batches are those of an uninterrupted run (the network's output can depend on which
+        # images share a batch): a batch is skipped only when all its maps were kept
+        batch_size = max(1, int(batch_size))
+        batches = [range(i, min(i + batch_size, len(files))) for i in range(0, len(files), batch_size)]
+        todo = [b for b, rng in enumerate(batches) if any(names[i] not in sizes for i in rng)]
         if progress:
             from salanalysis._progress import progress_bar
 
-            bar = progress_bar(total=len(files), initial=len(files) - len(todo), desc="saliency maps",
+            n_todo = sum(len(batches[b]) for b in todo)
+            bar = progress_bar(total=len(files), initial=len(files) - n_todo, desc="saliency maps",
                                unit="img")
-        batch_size = max(1, int(batch_size))
-        for b, start in enumerate(range(0, len(todo), batch_size)):
-            chunk = todo[start : start + batch_size]
+        for b in todo:
+            chunk = [files[i] for i in batches[b]]
             imgs = [read_rgb(f) for f in chunk]
             x = np.stack(
                 [cv2.resize(im, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for im in imgs]
