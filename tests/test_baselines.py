@@ -136,15 +136,20 @@ def test_spectral_maps_resume_after_an_interrupt(tmp_path, demo, monkeypatch):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
-def test_spectral_maps_with_one_name_twice_fail_before_any_work(tmp_path, demo):
+def test_spectral_maps_with_one_name_twice_fail_before_any_work(tmp_path, demo, monkeypatch):
+    # checked up front: a resumed run that had kept 'a' would otherwise never see the clash
+    from salanalysis import baselines
+
     src = tmp_path / "imgs"
     src.mkdir()
     img = read_image(demo.images / "COCO_val2014_000000000192.jpg")
     cv2.imwrite(str(src / "a.jpg"), img)
     cv2.imwrite(str(src / "a.png"), img[:50, :30])
+    calls = []
+    monkeypatch.setattr(baselines, "spectral_residual_map", lambda im: calls.append(1))
     with pytest.raises(InputError, match="two maps are named 'a'"):
         write_spectral_residual_maps(src, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+    assert calls == [] and not (tmp_path / "out").exists()
 
 
 def test_images_table(tmp_path, demo):

@@ -243,7 +243,7 @@ def test_rerun_into_the_same_folder_removes_the_previous_cams(setup, demo, tmp_p
     assert not list((out / "overlays").iterdir())
 
 
-def test_interrupted_scan_resumes(setup, demo, tmp_path):
+def test_interrupted_scan_resumes(setup, demo, tmp_path, monkeypatch):
     ann, paths = setup["ann"], setup["paths"]
     ck = [("base", paths["base"]), ("dual", paths["dual"])]
     kw = dict(input_size=64, device="cpu")
@@ -270,6 +270,19 @@ def test_interrupted_scan_resumes(setup, demo, tmp_path):
         for m in e["models"]:
             np.testing.assert_array_equal(np.load(out / m["cam"]), np.load(tmp_path / "whole" / m["cam"]))
     assert not list(out.glob(".cam_scan.*"))  # gone after success
+    # an interrupt while rendering keeps the whole scan: the next run scans nothing again
+    import salanalysis.dualstream.saliency_export as se
+
+    def broken_png(arr, path):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(se, "write_png", broken_png)
+        with pytest.raises(KeyboardInterrupt):
+            run_cams(ck, ann, demo.images, tmp_path / "o4", **kw)
+    seen.clear()
+    run_cams(ck, ann, demo.images, tmp_path / "o4", on_image=seen.append, **kw)
+    assert seen == []
     # a damaged scan file is ignored (scanned again), not a crash
     with pytest.raises(Stop):
         run_cams(ck, ann, demo.images, out, on_image=stop, **kw)

@@ -302,6 +302,18 @@ def test_write_fixation_maps_is_all_or_nothing(tmp_path, jobs):
     assert not (tmp_path / "plain").exists()  # created by the call, removed again
 
 
+def test_write_fixation_maps_duplicate_names_fail_before_any_work(tmp_path, monkeypatch):
+    from salanalysis import salicon
+
+    table = read_fixations(JSON).table.copy()
+    table.loc[table.image_id == 208, "image"] = "COCO_val2014_000000000192"  # two ids, one name
+    calls = []
+    monkeypatch.setattr(salicon, "_map_task", lambda task, **kw: calls.append(task))
+    with pytest.raises(InputError, match="two maps are named 'COCO_val2014_000000000192'"):
+        write_fixation_maps(table, tmp_path / "maps")
+    assert calls == [] and not (tmp_path / "maps").exists()
+
+
 def test_write_fixation_maps_resumes_after_an_interrupt(tmp_path, monkeypatch):
     from salanalysis import salicon
 
