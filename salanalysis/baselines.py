@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from salanalysis.errors import InputError
+from salanalysis.io import remove_leftovers
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -295,9 +296,7 @@ def write_map_directory(
             os.replace(tmp / f"{name}.png", final)
         done = True
         if resume_key is not None:  # folders kept by interrupted runs with other inputs
-            for other in out.glob(".maps.*.part"):
-                if other != tmp and other.is_dir():
-                    shutil.rmtree(other, ignore_errors=True)
+            remove_leftovers(out, ".maps.*.part", keep=tmp)
     except InputError:
         bad_input = True  # the input must change anyway: keep nothing
         raise

@@ -21,6 +21,7 @@ from salanalysis.errors import InputError
 
 __all__ = [
     "file_stamp",
+    "remove_leftovers",
     "fingerprint",
     "atomic_path",
     "write_text",
@@ -139,3 +140,18 @@ def fingerprint(obj: Any) -> str:
 
     text = json.dumps(obj, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def remove_leftovers(folder: str | os.PathLike, pattern: str, keep: str | os.PathLike | None = None) -> None:
+    """Delete what interrupted runs kept in ``folder`` (files or folders matching ``pattern``), but ``keep``."""
+    import shutil
+
+    keep = None if keep is None else Path(keep)
+    for p in Path(folder).glob(pattern):
+        if keep is not None and p == keep:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                p.unlink()

@@ -63,3 +63,15 @@ def test_file_stamp_and_fingerprint(tmp_path):
     assert key == fingerprint({"n": 1, "x": file_stamp(f)})  # key order does not matter
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the file changed
     assert fingerprint({"x": file_stamp(f), "n": 1}) != key
+
+
+def test_remove_leftovers_keeps_the_current_and_other_names(tmp_path):
+    from salanalysis.io import remove_leftovers
+
+    for name in (".maps.a.part", ".maps.b.part", "maps.c.part"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "x.png").write_bytes(b"x")
+    (tmp_path / ".maps.f.part").write_bytes(b"a stray file")
+    remove_leftovers(tmp_path, ".maps.*.part", keep=tmp_path / ".maps.b.part")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".maps.b.part", "maps.c.part"]
+    assert (tmp_path / ".maps.b.part" / "x.png").exists()

@@ -705,8 +705,9 @@ def run_cams(
         )
         write_json(stage / "cam_manifest.json", manifest)
     if scan_file is not None:  # this scan, and those of runs with other inputs left behind
-        for f in Path(out).glob(".cam_scan.*.npz"):
-            f.unlink(missing_ok=True)
+        from salanalysis.io import remove_leftovers
+
+        remove_leftovers(out, ".cam_scan.*.npz")
     # a re-run into the same folder: remove the CAMs and overlays of the previous run
     # that this run did not write again (only files its manifest listed)
     current = {m[k] for e in manifest for m in e["models"] for k in ("cam", "overlay")}

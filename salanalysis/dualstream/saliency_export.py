@@ -172,9 +172,9 @@ def staged_dir(
             os.replace(p, dest)
         moved = True
         if resume_key is not None:  # folders kept by interrupted runs with other inputs
-            for other in out.glob(".staging-*"):
-                if other != stage and other.is_dir():
-                    shutil.rmtree(other, ignore_errors=True)
+            from salanalysis.io import remove_leftovers
+
+            remove_leftovers(out, ".staging-*", keep=stage)
     except InputError:
         bad_input = True  # the input must change anyway: keep nothing
         raise
