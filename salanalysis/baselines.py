@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -38,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from salanalysis.errors import InputError
-from salanalysis.io import remove_leftovers
+from salanalysis.io import staged_dir
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -259,50 +258,36 @@ def write_map_directory(
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     new: set[str] = set()  # names written by this call
-    bad_input = False
-    if resume_key is None:
-        tmp = Path(tempfile.mkdtemp(prefix=".maps.", suffix=".part", dir=out))
-    else:
-        tmp = out / f".maps.{resume_key}.part"
-        tmp.mkdir(exist_ok=True)
-        for p in list(tmp.iterdir()):  # kept maps count as written; anything else goes
-            if p.is_file() and p.name.endswith(".png") and not p.name.startswith("."):
-                written[p.name[:-4]] = out / p.name
-            elif p.is_dir():
-                shutil.rmtree(p)
-            else:
-                p.unlink()
     done = False
     try:
-        it = maps
-        if progress:
-            from salanalysis._progress import progress_bar
+        with staged_dir(out, resume_key=resume_key, prefix=".maps.", suffix=".part") as tmp:
+            for p in list(tmp.iterdir()):  # a resumed run: kept maps count as written, the rest goes
+                if p.is_file() and p.name.endswith(".png") and not p.name.startswith("."):
+                    written[p.name[:-4]] = out / p.name
+                elif p.is_dir():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+            it = maps
+            if progress:
+                from salanalysis._progress import progress_bar
 
-            it = progress_bar(maps, total=total, unit="map")
-        for name, arr in it:
-            name = str(name)
-            if not name or Path(name).name != name or name.startswith("."):
-                raise InputError(f"map name {name!r} is not a plain file name")
-            if name in new:
-                raise InputError(f"two maps are named {name!r}")
-            new.add(name)
-            part = tmp / f".{name}.png.part"  # complete files only under the final name
-            part.write_bytes(_encode_png(arr, name))
-            os.replace(part, tmp / f"{name}.png")
-            written[name] = out / f"{name}.png"
-        if not written:
-            raise InputError("no maps to write", out)
-        for name, final in written.items():
-            os.replace(tmp / f"{name}.png", final)
+                it = progress_bar(maps, total=total, unit="map")
+            for name, arr in it:
+                name = str(name)
+                if not name or Path(name).name != name or name.startswith("."):
+                    raise InputError(f"map name {name!r} is not a plain file name")
+                if name in new:
+                    raise InputError(f"two maps are named {name!r}")
+                new.add(name)
+                part = tmp / f".{name}.png.part"  # complete files only under the final name
+                part.write_bytes(_encode_png(arr, name))
+                os.replace(part, tmp / f"{name}.png")
+                written[name] = out / f"{name}.png"
+            if not written:
+                raise InputError("no maps to write", out)
         done = True
-        if resume_key is not None:  # folders kept by interrupted runs with other inputs
-            remove_leftovers(out, ".maps.*.part", keep=tmp)
-    except InputError:
-        bad_input = True  # the input must change anyway: keep nothing
-        raise
     finally:
-        if done or resume_key is None or bad_input:
-            shutil.rmtree(tmp, ignore_errors=True)
         if not done and created:
             with contextlib.suppress(OSError):
                 out.rmdir()  # only if still empty: never removes anything else

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pandas as pd
 from salanalysis.errors import InputError
 
 __all__ = [
+    "staged_dir",
     "file_stamp",
     "remove_leftovers",
     "fingerprint",
@@ -144,8 +146,6 @@ def fingerprint(obj: Any) -> str:
 
 def remove_leftovers(folder: str | os.PathLike, pattern: str, keep: str | os.PathLike | None = None) -> None:
     """Delete what interrupted runs kept in ``folder`` (files or folders matching ``pattern``), but ``keep``."""
-    import shutil
-
     keep = None if keep is None else Path(keep)
     for p in Path(folder).glob(pattern):
         if keep is not None and p == keep:
@@ -155,3 +155,63 @@ def remove_leftovers(folder: str | os.PathLike, pattern: str, keep: str | os.Pat
         else:
             with contextlib.suppress(OSError):
                 p.unlink()
+
+
+@contextlib.contextmanager
+def staged_dir(
+    out: str | os.PathLike,
+    last: Sequence[str] = (),
+    resume_key: str | None = None,
+    *,
+    prefix: str = ".staging-",
+    suffix: str = "",
+) -> Iterator[Path]:
+    """Yield a hidden staging folder inside ``out``; move its content into ``out`` on success.
+
+    Files and sub-folders written into the staging folder appear under ``out``
+    (replacing files of the same name) only when the block ends without an
+    exception; otherwise the staging folder is deleted and ``out`` is unchanged
+    (apart from being created). Files in sub-folders move first, then the
+    top-level files, and the top-level names in ``last`` at the very end (in
+    that order), so an index file listed there never points at a missing file.
+
+    The staging folder is named ``<prefix><random><suffix>``, or, with a
+    ``resume_key``, ``out/<prefix><resume_key><suffix>`` (``.staging-<key>``):
+    it is kept when the block stops early (an interrupt, a crash; not an
+    :class:`InputError`, after which the input must change anyway), and a later
+    block with the same key gets it back with what it held (the caller decides
+    what to reuse). When such a block succeeds, the staging folders that runs
+    with other keys left in ``out`` are removed too (one command writes a folder
+    at a time).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if resume_key is None:
+        stage = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=out))
+    else:
+        stage = out / f"{prefix}{resume_key}{suffix}"
+        stage.mkdir(exist_ok=True)
+    moved = bad_input = False
+    try:
+        yield stage
+        files = [Path(r) / f for r, _d, fs in os.walk(stage) for f in fs]
+        rank = {name: i for i, name in enumerate(last)}
+
+        def key(p: Path) -> tuple:
+            rel = p.relative_to(stage)
+            top = len(rel.parts) == 1
+            return (top, rank.get(str(rel), -1) if top else -1, str(rel))
+
+        for p in sorted(files, key=key):
+            dest = out / p.relative_to(stage)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(p, dest)
+        moved = True
+        if resume_key is not None:  # folders kept by interrupted runs with other inputs
+            remove_leftovers(out, f"{prefix}*{suffix}", keep=stage)
+    except InputError:
+        bad_input = True  # the input must change anyway: keep nothing
+        raise
+    finally:
+        if moved or resume_key is None or bad_input:
+            shutil.rmtree(stage, ignore_errors=True)

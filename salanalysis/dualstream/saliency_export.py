@@ -30,12 +30,10 @@ last.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -44,6 +42,7 @@ import pandas as pd
 
 from salanalysis.baselines import IMAGE_EXTENSIONS, image_files, read_image
 from salanalysis.errors import InputError
+from salanalysis.io import staged_dir  # noqa: F401  (re-exported: it lived here)
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -125,62 +124,6 @@ def write_png(arr: np.ndarray, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(enc.tobytes())
     return path
-
-
-@contextlib.contextmanager
-def staged_dir(
-    out: str | os.PathLike, last: Sequence[str] = (), resume_key: str | None = None
-) -> Iterator[Path]:
-    """Yield a hidden staging folder inside ``out``; move its content into ``out`` on success.
-
-    Files and sub-folders written into the staging folder appear under ``out``
-    (replacing files of the same name) only when the block ends without an
-    exception; otherwise the staging folder is deleted and ``out`` is unchanged
-    (apart from being created). Files in sub-folders move first, then the
-    top-level files, and the top-level names in ``last`` at the very end (in
-    that order), so an index file listed there never points at a missing file.
-
-    With a ``resume_key`` the staging folder is ``out/.staging-<resume_key>``:
-    it is kept when the block stops early (an interrupt, a crash; not an
-    :class:`InputError`, after which the input must change anyway), and a later
-    block with the same key gets it back with what it held (the caller decides
-    what to reuse). When such a block succeeds, the staging folders that runs
-    with other keys left in ``out`` are removed too (one command writes a folder
-    at a time).
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if resume_key is None:
-        stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
-    else:
-        stage = out / f".staging-{resume_key}"
-        stage.mkdir(exist_ok=True)
-    moved = bad_input = False
-    try:
-        yield stage
-        files = [Path(r) / f for r, _d, fs in os.walk(stage) for f in fs]
-        rank = {name: i for i, name in enumerate(last)}
-
-        def key(p: Path) -> tuple:
-            rel = p.relative_to(stage)
-            top = len(rel.parts) == 1
-            return (top, rank.get(str(rel), -1) if top else -1, str(rel))
-
-        for p in sorted(files, key=key):
-            dest = out / p.relative_to(stage)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(p, dest)
-        moved = True
-        if resume_key is not None:  # folders kept by interrupted runs with other inputs
-            from salanalysis.io import remove_leftovers
-
-            remove_leftovers(out, ".staging-*", keep=stage)
-    except InputError:
-        bad_input = True  # the input must change anyway: keep nothing
-        raise
-    finally:
-        if moved or resume_key is None or bad_input:
-            shutil.rmtree(stage, ignore_errors=True)
 
 
 def _maps_key(checkpoint, files: Sequence[Path], size, amp: bool, device: str) -> str:
