@@ -388,6 +388,23 @@ def test_torchrun_two_processes_match_one(files, tmp_path):
         assert float(e2[c]) == pytest.approx(float(e1[c]), rel=1e-4), c
 
 
+def test_predict_with_diverged_weights_keeps_no_partial(files, tmp_path, monkeypatch, demo_ann):
+    from salanalysis.dualstream import predict as P
+
+    model = Baseline(80)
+    with torch.no_grad():
+        model.fc.weight.fill_(float("nan"))
+    ck = tmp_path / "model.pt"
+    save_checkpoint(ck, {"model": model.state_dict(),
+                         "meta": model_meta(model, demo_ann.category_ids, demo_ann.category_names)})
+    monkeypatch.setattr(P, "SAVE_EVERY_S", 0.0)  # a partial is written after every batch
+    part = tmp_path / "p.npz"
+    with pytest.raises(InputError, match="diverged"):
+        predict(ck, files["sub8"], files["images"], resume=part, batch_size=4, workers=0, device="cpu",
+                image_size=32)  # fmt: skip
+    assert not part.exists()
+
+
 def test_divergence_is_a_one_line_error(files, tmp_path, capsys):
     code = main(["train", "--train-annotations", files["sub4"], "--train-images", files["images"],
                  "--weights", "none", "--image-size", "32", "--batch-size", "4", "--epochs", "2",

@@ -128,7 +128,7 @@ def predict(
     from salanalysis._progress import progress_bar
 
     out = np.zeros((len(ds), ds.num_classes), dtype=np.float64)
-    key = _resume_key(path, ann, images, ds, size, resize, amp, dev.type) if resume is not None else ""
+    key = _resume_key(path, ann, ds, size, resize, amp, dev.type) if resume is not None else ""
     done = _load_partial(resume, key, out) if resume is not None else 0
     sampler.set_start(done)  # the order is the identity: the first `done` images are scored
     resumed = done
@@ -154,6 +154,8 @@ def predict(
             _save_partial(resume, key, out, done)  # an interrupt keeps what was scored
         raise
     if not np.isfinite(out).all():
+        if resume is not None:  # a diverged checkpoint: nothing worth continuing from
+            Path(resume).unlink(missing_ok=True)
         raise InputError(f"the model gives NaN or infinite scores for {int((~np.isfinite(out)).any(1).sum())} "
                          "image(s): the checkpoint's weights diverged", path)
     return Scores(
@@ -174,7 +176,7 @@ def partial_path(out: str | os.PathLike) -> Path:
     return out.with_name(f".{out.name}.partial.npz")
 
 
-def _resume_key(checkpoint: Path, ann: Annotations, images, ds, size, resize, amp, device: str) -> str:
+def _resume_key(checkpoint: Path, ann: Annotations, ds, size, resize, amp, device: str) -> str:
     """What must not change between a run and its continuation."""
     import hashlib
 
@@ -183,8 +185,8 @@ def _resume_key(checkpoint: Path, ann: Annotations, images, ds, size, resize, am
     return fingerprint({
         "checkpoint": file_stamp(checkpoint), "annotations": str(ann.path),
         "image_ids": hashlib.sha256(np.asarray(ds.image_ids, dtype=np.int64).tobytes()).hexdigest(),
-        "categories": [int(c) for c in ann.category_ids], "images": str(Path(images).resolve()),
-        "files": [file_stamp(f) for f in ds.files],  # an image replaced in place: start again
+        "categories": [int(c) for c in ann.category_ids],
+        "files": [file_stamp(f) for f in ds.files],  # resolved paths; an image replaced: start again
         "size": size, "resize": resize, "amp": bool(amp), "device": device,
     })  # fmt: skip
 
