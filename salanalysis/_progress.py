@@ -12,12 +12,13 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["progress_bar", "LOG_INTERVAL_S"]
+__all__ = ["progress_bar", "interactive", "LOG_INTERVAL_S"]
 
 LOG_INTERVAL_S = 30.0
 
 
-def _interactive() -> bool:
+def interactive() -> bool:
+    """Whether stderr is a terminal or a notebook (where progress bars are shown by default)."""
     if "ipykernel" in sys.modules:  # a notebook: tqdm.auto draws a widget
         return True
     try:
@@ -30,7 +31,7 @@ def progress_bar(iterable: Iterable | None = None, **kwargs: Any):
     """``tqdm.auto.tqdm(iterable, **kwargs)``, at most one update per 30 s into a log file."""
     from tqdm.auto import tqdm
 
-    if not _interactive():
+    if not interactive():
         kwargs.setdefault("mininterval", LOG_INTERVAL_S)
         kwargs.setdefault("maxinterval", max(LOG_INTERVAL_S, kwargs["mininterval"]))
     return tqdm(iterable, **kwargs)

@@ -19,36 +19,10 @@ import sys
 from collections.abc import Sequence
 
 from salanalysis import __version__
+from salanalysis.commands._common import parse_named
 from salanalysis.errors import InputError
 
 __all__ = ["main", "build_parser", "parse_named"]
-
-
-def parse_named(values: Sequence[str] | None, option: str) -> list[tuple[str, str]]:
-    """Parse ``NAME=PATH`` pairs (a bare ``PATH`` is named by its file stem).
-
-    Raises
-    ------
-    InputError
-        A repeated name or an empty name or path.
-    """
-    from pathlib import Path
-
-    out: list[tuple[str, str]] = []
-    for value in values or []:
-        if "=" in value:
-            name, path = value.split("=", 1)
-        else:
-            path = value
-            name = Path(value.rstrip("/")).stem or Path(value.rstrip("/")).name
-        if not name or not path:
-            raise InputError(f"{option} expects NAME=PATH, got {value!r}")
-        if not name.replace("_", "").replace("-", "").isalnum():
-            raise InputError(f"{option} name {name!r} must be letters, digits, '-' or '_'")
-        if name in [n for n, _ in out]:
-            raise InputError(f"{option} name {name!r} given twice")
-        out.append((name, path))
-    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,8 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+        parser.print_usage(sys.stderr)
+        print("salanalysis: error: a COMMAND is required (salanalysis --help lists them)", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args) or 0)
     except InputError as exc:

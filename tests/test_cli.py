@@ -16,8 +16,36 @@ def test_help_and_version(capsys):
     except SystemExit as exc:
         assert exc.code == 0
     assert salanalysis.__version__ in capsys.readouterr().out
-    assert main([]) == 0
-    assert "inspect" in capsys.readouterr().out
+    assert main([]) == 2  # no command: usage on stderr, exit 2 (as argparse's own errors)
+    err = capsys.readouterr().err
+    assert err.startswith("usage: salanalysis") and "a COMMAND is required" in err
+
+
+def test_shared_vocabulary_options(capsys):
+    import argparse
+
+    from salanalysis.commands import _common
+
+    p = argparse.ArgumentParser()
+    _common.add_bootstrap_option(p, default=1000)
+    _common.add_progress_options(p)
+    _common.add_jobs_option(p, "worker processes")
+    _common.add_input_size_option(p, "input")
+    a = p.parse_args([])
+    assert (a.bootstrap, a.progress, a.quiet, a.jobs, a.input_size) == (1000, None, False, 0, None)
+    a = p.parse_args(["--n-boot", "7", "--no-progress", "--jobs", "3", "--input-size", "480", "640"])
+    assert (a.bootstrap, a.progress, a.jobs, a.input_size) == (7, False, 3, (480, 640))
+    assert "--n-boot is now spelled --bootstrap" in capsys.readouterr().err
+    assert not _common.show_progress(p.parse_args(["--progress", "--quiet"]))
+    assert _common.show_progress(p.parse_args(["--progress"]))
+    assert _common.resolve_jobs(0) >= 1 and _common.resolve_jobs(3) == 3
+    for bad in (["--input-size", "1", "2", "3"], ["--input-size", "16"], ["--bootstrap", "-1"]):
+        try:
+            p.parse_args(bad)
+        except SystemExit as exc:
+            assert exc.code == 2
+        else:
+            raise AssertionError(f"{bad} was accepted")
 
 
 def _parsers(parser):

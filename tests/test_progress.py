@@ -44,6 +44,6 @@ def test_terminal_keeps_tqdm_defaults(monkeypatch):
 def test_notebook_counts_as_interactive(monkeypatch):
     monkeypatch.setattr(sys, "stderr", _Stream(tty=False))
     monkeypatch.setitem(sys.modules, "ipykernel", object())
-    assert _progress._interactive()
+    assert _progress.interactive()
     monkeypatch.delitem(sys.modules, "ipykernel")
-    assert not _progress._interactive()
+    assert not _progress.interactive()

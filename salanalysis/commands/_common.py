@@ -2,14 +2,30 @@
 
 Not a command itself (the leading underscore makes :mod:`salanalysis.cli` skip it).
 Like the command modules, it imports nothing heavy at import time.
+
+One vocabulary for every command:
+
+``--bootstrap N``
+    bootstrap resamples (``0``: no intervals); ``--n-boot`` is still accepted with a note.
+``--progress/--no-progress``
+    progress bars on stderr (default: shown when stderr is a terminal or a notebook);
+    ``--quiet`` prints only the final result lines and shows no bar.
+``--jobs N``
+    worker processes or threads; ``0`` means all cores (as ``jobs = 0`` in a TOML file).
+``--input-size SIZE`` or ``--input-size HEIGHT WIDTH``
+    the network input of every torch command.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from salanalysis.cli import parse_named
+from salanalysis.errors import InputError
 
 if TYPE_CHECKING:
     from salanalysis.coco import Annotations
@@ -18,6 +34,31 @@ if TYPE_CHECKING:
 MISSING_HELP = "annotated images without scores: an error (default) or scored 0"
 # the wording of ``clutter`` and ``compare``
 MISSING_HELP_SCORE_ZERO = "annotated images without scores: error (default) or score them 0"
+
+
+def parse_named(values: Sequence[str] | None, option: str) -> list[tuple[str, str]]:
+    """Parse ``NAME=PATH`` pairs (a bare ``PATH`` is named by its file stem).
+
+    Raises
+    ------
+    InputError
+        A repeated name or an empty name or path.
+    """
+    out: list[tuple[str, str]] = []
+    for value in values or []:
+        if "=" in value:
+            name, path = value.split("=", 1)
+        else:
+            path = value
+            name = Path(value.rstrip("/")).stem or Path(value.rstrip("/")).name
+        if not name or not path:
+            raise InputError(f"{option} expects NAME=PATH, got {value!r}")
+        if not name.replace("_", "").replace("-", "").isalnum():
+            raise InputError(f"{option} name {name!r} must be letters, digits, '-' or '_'")
+        if name in [n for n, _ in out]:
+            raise InputError(f"{option} name {name!r} given twice")
+        out.append((name, path))
+    return out
 
 
 def _int_at_least(text: str, minimum: int, kind: str) -> int:
@@ -101,3 +142,76 @@ def load_score_sets(args: argparse.Namespace) -> tuple[Annotations, list[Scores]
     ann = Annotations.load(args.annotations)
     score_sets = [read_scores(path, ann, name=name, **score_reading(args)) for name, path in named]
     return ann, score_sets
+
+
+# ------------------------------------------------------------ one vocabulary
+class _RenamedOption(argparse.Action):
+    """An old spelling of an option: stores into the new one and prints a note on stderr."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"salanalysis: note: {option_string} is now spelled {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_bootstrap_option(p: argparse.ArgumentParser, default: int = 1000, what: str = "") -> None:
+    """``--bootstrap N`` (``0``: no intervals); the old ``--n-boot N`` is accepted with a note."""
+    text = f"bootstrap resamples{' ' + what if what else ''} (0: none; default {default})"
+    p.add_argument("--bootstrap", type=non_negative_int, default=default, metavar="N", help=text)
+    p.add_argument("--n-boot", dest="bootstrap", type=non_negative_int, action=_RenamedOption,
+                   new="--bootstrap", help=argparse.SUPPRESS)
+
+
+def add_progress_options(p: argparse.ArgumentParser) -> None:
+    """``--progress/--no-progress`` and ``--quiet``, the same in every command."""
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars on stderr (default: when stderr is a terminal)")
+    p.add_argument("--quiet", action="store_true",
+                   help="print only the final result lines, no progress bar")
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Whether to draw progress bars: ``--progress``/``--no-progress``, else when stderr is a terminal."""
+    if getattr(args, "quiet", False):
+        return False
+    given = getattr(args, "progress", None)
+    if given is None:
+        from salanalysis._progress import interactive
+
+        return interactive()
+    return bool(given)
+
+
+def add_jobs_option(p: argparse.ArgumentParser, what: str, default: int = 0) -> None:
+    """``--jobs N``: worker processes or threads, ``0`` = all cores (as ``jobs = 0`` in TOML)."""
+    shown = "all cores" if default == 0 else str(default)
+    p.add_argument("--jobs", type=non_negative_int, default=default, metavar="N",
+                   help=f"{what} (0: all cores; default {shown}; results do not depend on it)")
+
+
+def resolve_jobs(jobs: int | None) -> int:
+    """``0`` or ``None`` -> the number of usable cores; otherwise ``jobs``."""
+    if not jobs:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not Linux
+            return max(1, os.cpu_count() or 1)
+    return int(jobs)
+
+
+class _InputSize(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        if len(values) not in (1, 2):
+            parser.error(f"{option_string} takes SIZE or HEIGHT WIDTH, got {len(values)} values")
+        if min(values) < 32:
+            parser.error(f"{option_string} must be at least 32, got {' '.join(map(str, values))}")
+        setattr(namespace, self.dest, tuple(values))
+
+
+def add_input_size_option(p: argparse.ArgumentParser, help: str) -> None:
+    """``--input-size SIZE`` or ``--input-size HEIGHT WIDTH`` (a tuple of 1 or 2 ints, or None)."""
+    p.add_argument("--input-size", nargs="+", type=positive_int, action=_InputSize, default=None,
+                   metavar="SIZE", help=help)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from salanalysis.cli import parse_named
+from salanalysis.commands._common import parse_named
 
 
 def register(sub: argparse._SubParsersAction) -> None:
