@@ -40,7 +40,15 @@ from typing import TypeVar
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["SortedAP", "resample_weights", "weight_batches", "run_batches", "default_jobs"]
+__all__ = [
+    "SortedAP",
+    "resample_weights",
+    "weight_batches",
+    "run_batches",
+    "default_jobs",
+    "bootstrap_p",
+    "percentile_interval",
+]
 
 T = TypeVar("T")
 
@@ -178,12 +186,51 @@ class SortedAP:
 
 
 def default_jobs(jobs: int | None) -> int:
-    """Worker threads: ``jobs`` if given, else the CPU count (at most 4)."""
+    """Worker threads: ``jobs`` if given, all cores for ``0``, else the CPU count (at most 4)."""
     if jobs is None:
         return max(1, min(4, os.cpu_count() or 1))
-    if jobs < 1:
-        raise ValueError("jobs must be >= 1")
+    if jobs == 0:
+        return max(1, os.cpu_count() or 1)
+    if jobs < 0:
+        raise ValueError("jobs must be >= 0")
     return int(jobs)
+
+
+def bootstrap_p(reps: np.ndarray, axis: int = 0) -> np.ndarray | float:
+    """Two-sided bootstrap p-value that a difference is 0, along ``axis``.
+
+    ``min(1, 2 min(1 + #{d <= 0}, 1 + #{d >= 0}) / (B + 1))`` over the ``B`` finite
+    resampled differences ``d``: twice the smaller tail mass beyond 0 (the test of the
+    percentile interval), with the +1 correction that keeps it above 0. NaN where no
+    resample is finite. A 1-D input gives a float.
+    """
+    reps = np.moveaxis(np.asarray(reps, dtype=np.float64), axis, 0)
+    finite = np.isfinite(reps)
+    n = finite.sum(axis=0)
+    le = 1 + np.where(finite, reps <= 0, False).sum(axis=0)
+    ge = 1 + np.where(finite, reps >= 0, False).sum(axis=0)
+    p = np.where(n > 0, np.minimum(1.0, 2.0 * np.minimum(le, ge) / (n + 1)), np.nan)
+    return float(p) if p.ndim == 0 else p
+
+
+def percentile_interval(reps: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple:
+    """Percentile interval of the resamples along ``axis``, ignoring NaN (NaN where none is finite).
+
+    Returns ``(low, high)``: the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles
+    (numpy's linear interpolation), floats for a 1-D input.
+    """
+    reps = np.moveaxis(np.asarray(reps, dtype=np.float64), axis, 0)
+    q = (1 - level) / 2 * 100
+    lo = np.full(reps.shape[1:], np.nan)
+    hi = np.full(reps.shape[1:], np.nan)
+    if reps.shape[0]:
+        ok = np.isfinite(reps).any(axis=0)
+        if np.any(ok):
+            lo[ok] = np.nanpercentile(reps[:, ok], q, axis=0)
+            hi[ok] = np.nanpercentile(reps[:, ok], 100 - q, axis=0)
+    if lo.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
 
 
 def run_batches(

@@ -27,7 +27,8 @@ and they appear in :func:`objects_histogram` as ``n_objects == 0``.
 Per group
 ---------
 - Labels come from :func:`salanalysis.metrics.ground_truth` (crowd
-  annotations count as positives, as in the metrics module; ``include_crowd``
+  annotations count as positives, as in the metrics module;
+  ``rules.include_crowd`` of a :class:`~salanalysis.metrics.MetricRules`
   changes that). Classes without a positive image in the group are excluded
   from the group's mAP and counted in ``n_classes_excluded``.
 - ``mAP`` is the mean over the remaining classes of the AP of
@@ -67,6 +68,7 @@ import pandas as pd
 from salanalysis import metrics
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
+from salanalysis.metrics import DEFAULT_RULES, MetricRules
 from salanalysis.scores import Scores
 
 __all__ = [
@@ -225,28 +227,15 @@ def objects_histogram(annotations: Annotations) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ the core
-def _check_scores(annotations: Annotations, s: Scores) -> None:
-    if not isinstance(s, Scores):
-        raise TypeError(f"expected Scores, got {type(s).__name__}")
-    where = s.source or None
-    if not np.array_equal(s.image_ids, annotations.image_ids):
-        raise InputError(
-            f"scores '{s.name}' are not aligned with the annotation file's images "
-            "(read them with read_scores against the same annotations)",
-            where,
-        )
-    if not np.array_equal(s.category_ids, annotations.category_ids):
-        raise InputError(
-            f"scores '{s.name}' are not aligned with the annotation file's categories", where
-        )
-
-
 def _as_list(score_sets: Sequence[Scores] | Scores) -> list[Scores]:
     if isinstance(score_sets, Scores):
         return [score_sets]
     out = list(score_sets)
     if not out:
         raise ValueError("at least one score set is needed")
+    for s in out:
+        if not isinstance(s, Scores):
+            raise TypeError(f"expected Scores, got {type(s).__name__}")
     names = [s.name for s in out]
     if len(set(names)) != len(names):
         raise InputError(f"score set names must differ, got {names}")
@@ -297,14 +286,13 @@ def _core(
     min_images: int,
     n_boot: int,
     seed: int,
-    include_crowd: bool,
+    rules: MetricRules,
 ) -> _Core:
     if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 0:
         raise ValueError(f"n_boot must be a non-negative integer, got {n_boot!r}")
     n_boot = int(n_boot)
-    for s in score_sets:
-        _check_scores(annotations, s)
-    image_ids, labels = metrics.ground_truth(annotations, include_crowd=include_crowd, include_empty=True)
+    mats = [s.aligned(annotations.image_ids, annotations.category_ids) for s in score_sets]
+    image_ids, labels = metrics.ground_truth(annotations, rules.replace(include_empty=True))
     if not np.array_equal(np.asarray(image_ids), annotations.image_ids):
         raise RuntimeError("metrics.ground_truth rows do not follow annotations.images")
     labels = np.asarray(labels, dtype=bool)
@@ -335,7 +323,7 @@ def _core(
         )
         if len(sel) == 0:
             continue
-        sub = [s.scores[sel] for s in score_sets]
+        sub = [m[sel] for m in mats]
         for i, sc in enumerate(sub):
             point[i, g] = _nanmean_rows(np.asarray(metrics.average_precision(y, sc), dtype=np.float64))
         if n_boot:
@@ -373,7 +361,7 @@ def clutter_map(
     n_boot: int = 1000,
     seed: int = 0,
     smooth: bool = True,
-    include_crowd: bool = True,
+    rules: MetricRules = DEFAULT_RULES,
 ) -> pd.DataFrame:
     """mAP per clutter group for each score set (Fig. 3a), with bootstrap bands.
 
@@ -398,8 +386,9 @@ def clutter_map(
     smooth
         Compute the paper's smoothed curve; when False the ``*smoothed*``
         columns are NaN.
-    include_crowd
-        Whether crowd annotations make an image positive for their class.
+    rules
+        ``rules.include_crowd``: whether crowd annotations make an image positive
+        for their class (the other rules do not apply to AP).
 
     Returns
     -------
@@ -424,7 +413,7 @@ def clutter_map(
     """
     sets = _as_list(score_sets)
     core = _core(
-        annotations, sets, k=k, min_images=min_images, n_boot=n_boot, seed=seed, include_crowd=include_crowd
+        annotations, sets, k=k, min_images=min_images, n_boot=n_boot, seed=seed, rules=rules
     )
     tables = []
     for i, s in enumerate(sets):
@@ -459,7 +448,7 @@ def clutter_difference(
     n_boot: int = 1000,
     seed: int = 0,
     smooth: bool = True,
-    include_crowd: bool = True,
+    rules: MetricRules = DEFAULT_RULES,
 ) -> pd.DataFrame:
     """mAP of ``b`` minus mAP of ``a`` per clutter group, with paired bootstrap bands.
 
@@ -491,7 +480,7 @@ def clutter_difference(
     if a.name == b.name:
         raise InputError(f"the two score sets have the same name '{a.name}'")
     core = _core(
-        annotations, [a, b], k=k, min_images=min_images, n_boot=n_boot, seed=seed, include_crowd=include_crowd
+        annotations, [a, b], k=k, min_images=min_images, n_boot=n_boot, seed=seed, rules=rules
     )
     t = core.groups.copy()
     t.insert(0, "model_b", b.name)

@@ -45,9 +45,9 @@ import pandas as pd
 from scipy import stats as sps
 
 from salanalysis import metrics
-from salanalysis.clutter import _check_scores
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
+from salanalysis.metrics import DEFAULT_RULES, MetricRules
 from salanalysis.scores import Scores
 
 __all__ = ["category_sizes", "compare_categories", "compare_summary", "CompareResult", "run_compare"]
@@ -117,7 +117,7 @@ def compare_categories(
     n_boot: int = 1000,
     seed: int = 0,
     objects: pd.DataFrame | None = None,
-    include_crowd: bool = True,
+    rules: MetricRules = DEFAULT_RULES,
 ) -> pd.DataFrame:
     """AP per category of two score sets, their difference and its paired 95% interval (Fig. 4).
 
@@ -134,8 +134,9 @@ def compare_categories(
         Seed of the resampling (the same seed gives the same table).
     objects
         Object table for the category sizes (see :func:`category_sizes`).
-    include_crowd
-        Whether crowd annotations make an image positive for their class.
+    rules
+        ``rules.include_crowd``: whether crowd annotations make an image positive
+        for their class; ``rules.empty_classes``: the mAP rule of the ``mAP`` row.
 
     Returns
     -------
@@ -164,16 +165,16 @@ def compare_categories(
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
     if a.name == b.name:
         raise InputError(f"the two score sets have the same name '{a.name}'")
-    _check_scores(annotations, a)
-    _check_scores(annotations, b)
+    sa = a.aligned(annotations.image_ids, annotations.category_ids)
+    sb = b.aligned(annotations.image_ids, annotations.category_ids)
     sizes = category_sizes(annotations, objects)
-    image_ids, labels = metrics.ground_truth(annotations, include_crowd=include_crowd, include_empty=True)
+    image_ids, labels = metrics.ground_truth(annotations, rules.replace(include_empty=True))
     if not np.array_equal(np.asarray(image_ids), annotations.image_ids):
         raise RuntimeError("metrics.ground_truth rows do not follow annotations.images")
     labels = np.asarray(labels, dtype=bool)
     # paired_bootstrap reports its first argument minus its second: pass B first
     pb = metrics.paired_bootstrap(
-        labels, b.scores, a.scores, n_boot=int(n_boot), seed=seed,
+        labels, sb, sa, rules, n_boot=int(n_boot), seed=seed,
         categories=annotations.category_names, category_ids=annotations.category_ids,
     )
     per_class = pb[pb["category_id"] != -1].set_index("category_id")

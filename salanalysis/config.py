@@ -190,6 +190,13 @@ class Config:
     jobs: int = 0
     out: Path | None = None
 
+    @property
+    def rules(self):
+        """The :class:`~salanalysis.metrics.MetricRules` of the analyses (threshold and C-F1 rule)."""
+        from salanalysis.metrics.rules import MetricRules
+
+        return MetricRules(threshold=self.threshold, cf1=self.cf1)
+
     def labels(self) -> dict[str, str]:
         """Display label of every score set and saliency source, by name."""
         out = {s.name: s.label or s.name for s in self.saliency}

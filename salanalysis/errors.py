@@ -9,8 +9,10 @@ and exits with status 2; nothing is written as if it were complete.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "require_columns"]
 
 
 class InputError(ValueError):
@@ -22,3 +24,11 @@ class InputError(ValueError):
             message = f"{os.fspath(path)}: {message}"
         super().__init__(message)
         self.path = None if path is None else os.fspath(path)
+
+
+def require_columns(table: Any, columns: Sequence[str], what: str = "object table",
+                    path: str | os.PathLike | None = None) -> None:
+    """Raise :class:`InputError` naming the columns of ``columns`` that ``table`` lacks."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(f"{what} lacks column(s) {', '.join(missing)}", path)

@@ -180,40 +180,6 @@ def _score_sets(
     return [(sc.name, sc) for sc in read_score_sets(scores, annotations)]
 
 
-def _align_scores(
-    name: str, sc: Scores, image_ids: np.ndarray, category_ids: np.ndarray
-) -> np.ndarray:
-    """The score of each object's (image, category) in a score set."""
-    src = sc.source or None
-    order_i = np.argsort(sc.image_ids, kind="stable")
-    rows = np.searchsorted(sc.image_ids, image_ids, sorter=order_i).clip(
-        0, max(len(order_i) - 1, 0)
-    )
-    if len(image_ids):
-        if len(order_i) == 0:
-            raise InputError(f"scores '{name}' hold no images", src)
-        rows = order_i[rows]
-        bad = sc.image_ids[rows] != image_ids
-        if bad.any():
-            raise InputError(
-                f"scores '{name}' lack image {image_ids[bad][0]} of the annotations", src
-            )
-    order_c = np.argsort(sc.category_ids, kind="stable")
-    cols = np.searchsorted(sc.category_ids, category_ids, sorter=order_c).clip(
-        0, max(len(order_c) - 1, 0)
-    )
-    if len(category_ids):
-        if len(order_c) == 0:
-            raise InputError(f"scores '{name}' hold no categories", src)
-        cols = order_c[cols]
-        bad = sc.category_ids[cols] != category_ids
-        if bad.any():
-            raise InputError(
-                f"scores '{name}' lack category {category_ids[bad][0]} of the annotations", src
-            )
-    return sc.scores[rows, cols] if len(image_ids) else np.zeros(0)
-
-
 @dataclass
 class _Prepared:
     inst: pd.DataFrame  # non-crowd instances, sorted
@@ -572,7 +538,7 @@ def compute_objects(
         missing_maps[name] = int((~has_map[name][obj_rows]).sum()) if len(obj) else 0
         images_without[name] = int((~has_map[name]).sum())
     for name, sc in score_sets:
-        vals = _align_scores(name, sc, obj["image_id"].to_numpy(), obj["category_id"].to_numpy())
+        vals = sc.aligned(obj["image_id"].to_numpy(), obj["category_id"].to_numpy(), pairs=True)
         obj[f"score_{name}"] = vals.astype(np.float64)
         obj[f"detected_{name}"] = vals >= threshold
 
@@ -676,7 +642,7 @@ def object_table_reference(
     obj = obj.astype({"image_id": np.int64, "ann_id": np.int64, "category_id": np.int64,
                       "area_px": np.int64, "n_objects": np.int64})  # fmt: skip
     for name, sc in score_sets:
-        vals = _align_scores(name, sc, obj["image_id"].to_numpy(), obj["category_id"].to_numpy())
+        vals = sc.aligned(obj["image_id"].to_numpy(), obj["category_id"].to_numpy(), pairs=True)
         obj[f"score_{name}"] = vals.astype(np.float64)
         obj[f"detected_{name}"] = vals >= threshold
     return obj

@@ -527,11 +527,11 @@ def _stage_metrics(run: _Run) -> _StageData:
     def compute(work: Path) -> _StageData:
         from salanalysis import metrics
 
-        t1 = metrics.table1(run.ann, run.score_sets, threshold=cfg.threshold, cf1=cfg.cf1,
-                            n_boot=cfg.n_boot, seed=cfg.seed, published=True)
+        t1 = metrics.table1(run.ann, run.score_sets, cfg.rules, n_boot=cfg.n_boot, seed=cfg.seed,
+                            published=True)
         per = []
         for s in run.score_sets:
-            _, pc = metrics.evaluate(run.ann, s, threshold=cfg.threshold, cf1=cfg.cf1)
+            _, pc = metrics.evaluate(run.ann, s, cfg.rules)
             pc = pc.copy()
             pc.insert(0, "model", s.name)
             per.append(pc)

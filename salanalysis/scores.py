@@ -43,6 +43,25 @@ from salanalysis.io import atomic_path, read_json, read_table, write_json
 
 __all__ = ["Scores", "read_scores", "read_score_sets", "write_scores", "SCORE_EXTENSIONS"]
 
+
+def _positions(have: np.ndarray, want: np.ndarray, name: str, what: str, src: str | None) -> np.ndarray:
+    """Index into ``have`` of every entry of ``want``; an InputError names what is missing."""
+    if len(have) == len(want) and np.array_equal(have, want):
+        return np.arange(len(want))
+    order = np.argsort(have, kind="stable")
+    pos = np.searchsorted(have, want, sorter=order).clip(0, max(len(have) - 1, 0))
+    if len(want):
+        if len(have) == 0:
+            raise InputError(f"score set '{name}' holds no {what}s", src)
+        pos = order[pos]
+        bad = have[pos] != want
+        if bad.any():
+            missing = np.unique(want[bad])
+            raise InputError(
+                f"score set '{name}' lacks {len(missing)} {what}(s) of the annotations, e.g. {missing[0]}", src
+            )
+    return pos
+
 SCORE_EXTENSIONS = (".csv", ".parquet", ".pq", ".npz", ".json")
 
 
@@ -103,6 +122,26 @@ class Scores:
             scores=scores,
             source=source,
         )
+
+    def aligned(self, image_ids: np.ndarray, category_ids: np.ndarray | None = None, *,
+                pairs: bool = False) -> np.ndarray:
+        """The scores in the order of ``image_ids`` (rows) and ``category_ids`` (columns).
+
+        The one check of a score set against annotations: every requested image
+        and category must be in the set (an :class:`InputError` names the first
+        missing one and the file). ``category_ids`` None keeps the set's columns.
+        With ``pairs=True`` the two arrays have equal length and the result is
+        the score of each (image, category) pair (one per object).
+        """
+        src = self.source or None
+        rows = _positions(self.image_ids, np.asarray(image_ids, dtype=np.int64), self.name, "image", src)
+        if category_ids is None:
+            return self.scores[rows]
+        cols = _positions(self.category_ids, np.asarray(category_ids, dtype=np.int64), self.name,
+                          "category", src)
+        if pairs:
+            return self.scores[rows, cols] if len(rows) else np.zeros(0)
+        return self.scores[np.ix_(rows, cols)]
 
     def to_wide(self) -> pd.DataFrame:
         """``image_id`` plus one column per category name."""

@@ -20,6 +20,7 @@ from salanalysis.errors import InputError
 from salanalysis.metrics import (
     PUBLISHED_SOURCE,
     PUBLISHED_TABLE1,
+    MetricRules,
     average_precision,
     bootstrap_ap,
     bootstrap_metrics,
@@ -132,7 +133,7 @@ def test_threshold_metrics_hand_computed():
     assert m["OF1"] == pytest.approx(3 / 5, abs=1e-15)
     assert m["cf1"] == "harmonic" and m["prediction"] == "score>=0.5"
     assert m["n_classes"] == 3 and m["n_classes_excluded"] == 0
-    m2 = summary_metrics(Y, S, cf1="mean-per-class")
+    m2 = summary_metrics(Y, S, MetricRules(cf1="mean-per-class"))
     assert m2["CF1"] == pytest.approx(13 / 30, abs=1e-15)
     assert m2["cf1"] == "mean-per-class"
     # AP: class0 scores 0.9+ 0.7- 0.6+ 0.2- -> (1 + 2/3)/2 = 5/6
@@ -142,9 +143,9 @@ def test_threshold_metrics_hand_computed():
 
 def test_threshold_is_inclusive():
     # score exactly at the threshold is a prediction (score >= threshold)
-    m = summary_metrics(Y, S, threshold=0.6)
+    m = summary_metrics(Y, S, MetricRules(threshold=0.6))
     # class0 predicted at 0.9, 0.7, 0.6 (img 0, 2, 1): N_c = 2, N_p = 3 -> 2/3
-    pc = per_class_metrics(Y, S, threshold=0.6)
+    pc = per_class_metrics(Y, S, MetricRules(threshold=0.6))
     assert pc["n_pred"].tolist() == [3, 1, 0]
     assert pc["precision"].iloc[0] == pytest.approx(2 / 3)
     assert m["OP"] == pytest.approx(2 / 4)  # correct: 2 (class0) + 0 (class1: img 3 neg)
@@ -154,26 +155,26 @@ def test_top_k_hand_computed():
     # top-1 per image: img0 -> class0 (0.9); img1 -> class0 (0.6); img2 -> class0 (0.7);
     # img3 -> class1 (0.8). class0: N_c 2, N_p 3; class1: N_c 0, N_p 1; class2: 0, 0
     # precision 2/3, 0, 0; recall 1, 0, 0 -> C-P 2/9, C-R 1/3; O-P 2/4, O-R 2/5
-    m = summary_metrics(Y, S, top_k=1)
+    m = summary_metrics(Y, S, MetricRules(top_k=1))
     assert m["CP"] == pytest.approx(2 / 9) and m["CR"] == pytest.approx(1 / 3)
     assert m["OP"] == pytest.approx(1 / 2) and m["OR"] == pytest.approx(2 / 5)
     assert m["prediction"] == "top-1"
-    assert summary_metrics(Y, S, top_k=1, ap=average_precision(Y, S)) == m  # precomputed AP
+    assert summary_metrics(Y, S, MetricRules(top_k=1), ap=average_precision(Y, S)) == m  # precomputed AP
     with pytest.raises(InputError, match="ap has shape"):
         summary_metrics(Y, S, ap=np.zeros(2))
     # ties at the k-th score go to the lower category index
     y = np.array([[1, 1, 0]], bool)
     s = np.array([[0.5, 0.5, 0.5]])
-    pc = per_class_metrics(y, s, top_k=2)
+    pc = per_class_metrics(y, s, MetricRules(top_k=2))
     assert pc["n_pred"].tolist() == [1, 1, 0]
     # top_k_threshold also requires score >= threshold: with threshold 0.6 nothing is predicted
-    assert per_class_metrics(y, s, top_k=2, top_k_threshold=True, threshold=0.6)["n_pred"].sum() == 0
+    assert per_class_metrics(y, s, MetricRules(top_k=2, top_k_threshold=True, threshold=0.6))["n_pred"].sum() == 0
 
 
 def test_top_k_matches_stable_argsort(rng):
     s = rng.integers(0, 6, size=(300, 10)) / 5.0
     y = rng.random((300, 10)) < 0.3
-    pc = per_class_metrics(y, s, top_k=3)
+    pc = per_class_metrics(y, s, MetricRules(top_k=3))
     top = np.argsort(-s, axis=1, kind="stable")[:, :3]
     pred = np.zeros_like(y)
     np.put_along_axis(pred, top, True, axis=1)
@@ -207,7 +208,7 @@ def test_per_class_and_overall_match_sklearn(rng):
     assert m["OF1"] == pytest.approx(f1_score(y[:, :5], pred[:, :5], average="micro"), abs=1e-15)
     assert m["mAP"] == pytest.approx(np.mean(sk_ap(y, s)[:5]), abs=1e-12)
     # zero: all 6 classes; AP 0 and recall 0 for the empty class, its predictions are FPs
-    z = summary_metrics(y, s, empty_classes="zero")
+    z = summary_metrics(y, s, MetricRules(empty_classes="zero"))
     assert z["n_classes"] == 6 and z["n_classes_excluded"] == 0
     assert z["CP"] == pytest.approx(p.mean(), abs=1e-15)
     assert z["CR"] == pytest.approx(r.mean(), abs=1e-15)
@@ -215,7 +216,7 @@ def test_per_class_and_overall_match_sklearn(rng):
         warnings.simplefilter("ignore")
         assert z["OP"] == pytest.approx(precision_score(y, pred, average="micro"), abs=1e-15)
     assert z["mAP"] == pytest.approx(np.mean(sk_ap(y, s)[:5]) * 5 / 6, abs=1e-12)
-    assert summary_metrics(y, s, cf1="mean-per-class")["CF1"] == pytest.approx(f[:5].mean(), abs=1e-15)
+    assert summary_metrics(y, s, MetricRules(cf1="mean-per-class"))["CF1"] == pytest.approx(f[:5].mean(), abs=1e-15)
 
 
 # ----------------------------------------------------------------- edge cases
@@ -230,9 +231,9 @@ def test_bad_inputs():
     with pytest.raises(InputError, match="2-D"):
         average_precision(np.zeros(3, bool), np.zeros(3))
     with pytest.raises(ValueError, match="cf1"):
-        summary_metrics(y, np.zeros((3, 2)), cf1="geometric")
+        summary_metrics(y, np.zeros((3, 2)), MetricRules(cf1="geometric"))
     with pytest.raises(ValueError, match="top_k"):
-        summary_metrics(y, np.zeros((3, 2)), top_k=3)
+        summary_metrics(y, np.zeros((3, 2)), MetricRules(top_k=3))
 
 
 def test_all_negative():
@@ -242,7 +243,7 @@ def test_all_negative():
     m = summary_metrics(y, s)
     assert m["n_classes"] == 0 and m["n_classes_excluded"] == 2
     assert all(np.isnan(m[k]) for k in ("CP", "CR", "CF1", "OP", "OR", "OF1", "mAP"))
-    z = summary_metrics(y, s, empty_classes="zero")
+    z = summary_metrics(y, s, MetricRules(empty_classes="zero"))
     assert z["mAP"] == 0 and z["CP"] == 0 and z["CR"] == 0 and z["OP"] == 0
     boot = bootstrap_ap(y, [s], n_boot=3, seed=0)
     assert boot.shape == (3, 1, 2) and np.isnan(boot).all()
@@ -274,7 +275,7 @@ def test_ground_truth_demo(demo, demo_ann):
     ids, lab = ground_truth(demo_ann)
     np.testing.assert_array_equal(ids, img)
     np.testing.assert_array_equal(lab, y)
-    ids2, lab2 = ground_truth(demo_ann, include_crowd=False, include_empty=False)
+    ids2, lab2 = ground_truth(demo_ann, MetricRules(include_crowd=False, include_empty=False))
     keep = y_nocrowd.any(1)
     np.testing.assert_array_equal(ids2, img[keep])
     np.testing.assert_array_equal(lab2, y_nocrowd[keep])
@@ -326,7 +327,7 @@ def test_table1_and_formats(demo, demo_ann):
     assert "RSN-50 Baseline † | 64.6 | 77.9 | 57.9 | 70.8 | 80.5 | 63.2 | 71.5 |" in md
     tex = format_table(t, "latex")
     assert r"\begin{tabular}" in tex and r"RSN-50 Baseline $^\dagger$ & 64.6" in tex
-    assert "mean of per-class F1" in format_table(table1(demo_ann, [sc], cf1="mean-per-class"))
+    assert "mean of per-class F1" in format_table(table1(demo_ann, [sc], MetricRules(cf1="mean-per-class")))
 
 
 def test_table1_missing_images(demo_ann):
@@ -337,7 +338,7 @@ def test_table1_missing_images(demo_ann):
         categories=demo_ann.category_names,
         scores=np.zeros((99, 80)),
     )
-    with pytest.raises(InputError, match="lacks 1 annotated image"):
+    with pytest.raises(InputError, match=r"lacks 1 image\(s\) of the annotations"):
         table1(demo_ann, [short])
 
 
@@ -362,23 +363,23 @@ def test_ground_truth_rules_and_empty_images():
     ann = _tiny_annotations()
     ids, y = ground_truth(ann)
     assert ids.tolist() == [1, 2, 3] and y.tolist() == [[True, True], [False, True], [False, False]]
-    ids, y = ground_truth(ann, include_crowd=False)
+    ids, y = ground_truth(ann, MetricRules(include_crowd=False))
     assert y.tolist() == [[True, False], [False, False], [False, False]]
-    ids, y = ground_truth(ann, include_empty=False)
+    ids, y = ground_truth(ann, MetricRules(include_empty=False))
     assert ids.tolist() == [1, 2]
-    ids, y = ground_truth(ann, include_crowd=False, include_empty=False)
+    ids, y = ground_truth(ann, MetricRules(include_crowd=False, include_empty=False))
     assert ids.tolist() == [1] and y.tolist() == [[True, False]]
     # scores without the empty image 3: an error by default, fine when empty images are dropped
     sc = Scores("m", [1, 2], ann.category_ids, ann.category_names, [[0.9, 0.2], [0.1, 0.8]])
-    with pytest.raises(InputError, match="lacks 1 annotated image"):
+    with pytest.raises(InputError, match=r"lacks 1 image\(s\) of the annotations"):
         table1(ann, [sc])
-    t = table1(ann, [sc], include_empty=False)
+    t = table1(ann, [sc], MetricRules(include_empty=False))
     # cat: img1 0.9(+) img2 0.1(-) -> AP 1; dog: img2 0.8(+) img1 0.2(+) -> AP 1
     assert t["mAP"].iloc[0] == 1.0 and t["n_images"].iloc[0] == 2
     assert t["ground_truth"].iloc[0] == "crowd"
     # without crowd, dog has no positive: excluded, and the 3 images count (empty kept)
     full = Scores("m", [1, 2, 3], ann.category_ids, ann.category_names, [[0.9, 0.2], [0.1, 0.8], [0.5, 0.5]])
-    t = table1(ann, [full], include_crowd=False)
+    t = table1(ann, [full], MetricRules(include_crowd=False))
     assert t["n_classes"].iloc[0] == 1 and t["n_classes_excluded"].iloc[0] == 1
     assert t["classes_excluded"].iloc[0] == "dog"
     assert t["ground_truth"].iloc[0] == "no-crowd+empty"
@@ -422,19 +423,19 @@ def test_bootstrap_reproducible_and_batches(rng):
 def test_bootstrap_metrics_match_recompute_on_resamples(rng):
     y = rng.random((150, 5)) < 0.3
     s = rng.random((150, 5))
-    summ, per_class = bootstrap_metrics(y, s, n_boot=40, seed=3, cf1="mean-per-class")
+    summ, per_class = bootstrap_metrics(y, s, MetricRules(cf1="mean-per-class"), n_boot=40, seed=3)
     (w,) = list(weight_batches(np.random.default_rng(3), 150, 40, 256))
     vals = {k: [] for k in ("CP", "CR", "CF1", "OP", "OR", "OF1", "mAP")}
     per = {k: [] for k in ("AP", "precision", "recall", "F1")}
     for i in range(40):
         idx = np.repeat(np.arange(150), w[:, i].astype(int))
-        m = summary_metrics(y[idx], s[idx], cf1="mean-per-class")
+        m = summary_metrics(y[idx], s[idx], MetricRules(cf1="mean-per-class"))
         for k in vals:
             vals[k].append(m[k])
         pc = per_class_metrics(y[idx], s[idx])
         for k in per:
             per[k].append(pc[k].to_numpy())
-    point = summary_metrics(y, s, cf1="mean-per-class")
+    point = summary_metrics(y, s, MetricRules(cf1="mean-per-class"))
     for _, r in summ.iterrows():
         lo, hi = np.percentile(vals[r["metric"]], [2.5, 97.5])
         assert r["ci95_low"] == pytest.approx(lo, abs=1e-12)
@@ -544,19 +545,56 @@ def test_cli_metrics_options(demo, demo_ann, tmp_path, capsys):
     rc = main([
         "metrics", "--annotations", str(demo.annotations), "--scores", f"sample={demo.detections}",
         "--top-k", "3", "--cf1", "mean-per-class", "--no-crowd", "--empty-classes", "zero",
-        "--out", str(out),
+        "--bootstrap", "0", "--out", str(out),
     ])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "mean of per-class F1" in printed and "top-3" in printed
     t = pd.read_csv(out)
-    assert "mAP_low" not in t.columns
+    assert "mAP_low" not in t.columns  # --bootstrap 0: no intervals (the default is 1000)
     r = t.iloc[0]
     assert (r["cf1"], r["prediction"], r["ground_truth"], r["empty_classes"]) == (
         "mean-per-class", "top-3", "no-crowd+empty", "zero")
-    _, y = ground_truth(demo_ann, include_crowd=False)
+    _, y = ground_truth(demo_ann, MetricRules(include_crowd=False))
     s = read_scores(demo.detections, demo_ann).scores
-    ref = summary_metrics(y, s, top_k=3, cf1="mean-per-class", empty_classes="zero")
+    ref = summary_metrics(y, s, MetricRules(top_k=3, cf1="mean-per-class", empty_classes="zero"))
     for k in ("CP", "CR", "CF1", "OP", "OR", "OF1", "mAP"):
         assert r[k] == pytest.approx(ref[k], abs=1e-12)
     assert r["n_classes"] == 80
+
+
+def test_metric_rules_are_validated_once(demo, tmp_path, capsys):
+    # every rule is checked when the MetricRules value is made: one line, before any work
+    for kw, msg in ((dict(threshold=1.5), "threshold must be a number in"),
+                    (dict(threshold=float("nan")), "threshold must be a number in"),
+                    (dict(top_k=0), "top_k must be a whole number"),
+                    (dict(cf1="geometric"), "cf1 must be one of"),
+                    (dict(empty_classes="drop"), "empty_classes must be one of")):
+        with pytest.raises(InputError, match=msg):
+            MetricRules(**kw)
+    r = MetricRules(threshold=0.3, top_k=3, top_k_threshold=True, include_crowd=False)
+    assert (r.prediction, r.ground_truth) == ("top-3 & score>=0.3", "no-crowd+empty")
+    assert r.replace(top_k=None).prediction == "score>=0.3"
+    assert r.to_dict()["include_crowd"] is False
+    for bad, msg in ((["--threshold", "2"], "--threshold must be a number in [0, 1], got 2.0"),
+                     (["--top-k", "0"], "--top-k: expected a positive integer, got 0")):
+        out = tmp_path / "t.csv"
+        try:  # argparse's own checks exit with status 2 as well
+            rc = main(["metrics", "--annotations", str(demo.annotations), "--scores",
+                       f"s={demo.detections}", *bad, "--out", str(out)])
+        except SystemExit as exc:
+            rc = exc.code
+        err = capsys.readouterr().err
+        assert rc == 2 and not out.exists()
+        assert msg in err.strip().splitlines()[-1] and "Traceback" not in err
+
+
+def test_metrics_rerun_removes_stale_paired_file(demo, tmp_path):
+    out = tmp_path / "t.csv"
+    args = ["metrics", "--annotations", str(demo.annotations), "--scores", f"a={demo.detections}",
+            "--scores", f"b={demo.detections}", "--bootstrap", "20", "--out", str(out)]
+    assert main([*args, "--paired"]) == 0
+    assert (tmp_path / "t_paired.csv").is_file()
+    assert main(args) == 0  # the same output without --paired: the earlier paired file goes
+    assert not (tmp_path / "t_paired.csv").exists()
+    assert (tmp_path / "t_per_class.csv").is_file()

@@ -490,7 +490,7 @@ def test_map_directory_matching_nothing_is_an_error(demo_ann, tmp_path):
 def test_scores_must_cover_the_objects(demo_ann):
     sc = Scores("m", demo_ann.image_ids[:10], demo_ann.category_ids, demo_ann.category_names,
                 np.zeros((10, 80)))  # fmt: skip
-    with pytest.raises(InputError, match="scores 'm' lack image"):
+    with pytest.raises(InputError, match=r"score set 'm' lacks 90 image\(s\) of the annotations"):
         compute_objects(demo_ann, scores=[sc], jobs=1)
     with pytest.raises(InputError, match="given twice"):
         compute_objects(demo_ann, scores=[sc, sc], jobs=1)

@@ -144,6 +144,36 @@ def load_score_sets(args: argparse.Namespace) -> tuple[Annotations, list[Scores]
     return ann, score_sets
 
 
+def add_metric_rule_options(p: argparse.ArgumentParser) -> None:
+    """The options of :class:`salanalysis.metrics.MetricRules` (``rules_from_args`` reads them)."""
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="a class is predicted when score >= THRESHOLD, in [0, 1] (default 0.5)")
+    p.add_argument("--cf1", choices=("harmonic", "mean-per-class"), default="harmonic",
+                   help="C-F1 as the harmonic mean of C-P and C-R (Eq. 6, default) or the mean per-class F1")
+    p.add_argument("--top-k", type=positive_int, default=None, metavar="K",
+                   help="predict the K highest-scoring classes of each image instead of thresholding")
+    p.add_argument("--top-k-threshold", action="store_true",
+                   help="with --top-k, also require score >= THRESHOLD (as ML-GCN's code)")
+    p.add_argument("--empty-classes", choices=("exclude", "zero"), default="exclude",
+                   help="classes without positives: left out of every average (default) or counted as 0")
+    p.add_argument("--no-crowd", action="store_true", help="do not count crowd annotations as labels")
+    p.add_argument("--no-empty-images", action="store_true",
+                   help="drop images without annotations (default: they are all-negative rows)")
+
+
+def rules_from_args(args: argparse.Namespace):
+    """The :class:`~salanalysis.metrics.MetricRules` given by :func:`add_metric_rule_options`."""
+    from salanalysis.errors import InputError
+    from salanalysis.metrics import MetricRules
+
+    try:
+        return MetricRules(threshold=args.threshold, cf1=args.cf1, top_k=args.top_k,
+                           top_k_threshold=args.top_k_threshold, empty_classes=args.empty_classes,
+                           include_crowd=not args.no_crowd, include_empty=not args.no_empty_images)
+    except InputError as exc:
+        raise InputError(f"--{str(exc).replace('_', '-')}") from None
+
+
 # ------------------------------------------------------------ one vocabulary
 class _RenamedOption(argparse.Action):
     """An old spelling of an option: stores into the new one and prints a note on stderr."""

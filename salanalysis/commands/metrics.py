@@ -22,26 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common.add_scores_option(
         p, "score file (repeatable; wide/long CSV or Parquet, NPZ, or COCO results JSON)", required=True
     )
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="a class is predicted when score >= THRESHOLD (default 0.5)")
-    p.add_argument("--cf1", choices=("harmonic", "mean-per-class"), default="harmonic",
-                   help="C-F1 as the harmonic mean of C-P and C-R (Eq. 6, default) or the mean per-class F1")
-    p.add_argument("--top-k", type=int, default=None, metavar="K",
-                   help="predict the K highest-scoring classes of each image instead of thresholding")
-    p.add_argument("--top-k-threshold", action="store_true",
-                   help="with --top-k, also require score >= THRESHOLD (as ML-GCN's code)")
-    p.add_argument("--empty-classes", choices=("exclude", "zero"), default="exclude",
-                   help="classes without positives: left out of every average (default) or counted as 0")
-    p.add_argument("--no-crowd", action="store_true", help="do not count crowd annotations as labels")
-    p.add_argument("--no-empty-images", action="store_true",
-                   help="drop images without annotations (default: they are all-negative rows)")
-    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                   help="add percentile 95%% intervals from N bootstrap resamples of images")
+    _common.add_metric_rule_options(p)
+    _common.add_bootstrap_option(p, what="of images for percentile 95%% intervals")
     _common.add_seed_option(p)
-    p.add_argument("--jobs", type=int, default=None,
-                   help="bootstrap worker threads (default: CPU count, at most 4; results do not depend on it)")
+    _common.add_jobs_option(p, "bootstrap worker threads")
     p.add_argument("--paired", action="store_true",
-                   help="with --bootstrap and 2+ score sets: paired bootstrap of AP differences")
+                   help="with a bootstrap and 2+ score sets: paired bootstrap of AP differences")
     _common.add_score_reading_options(p)
     p.add_argument("--published", action="store_true",
                    help="add the paper's published Table 1 rows (labelled as such)")
@@ -50,27 +36,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from salanalysis.metrics import write_metrics
+    from pathlib import Path
 
-    table = write_metrics(
-        annotations=args.annotations,
-        scores=_common.named_scores(args),
-        out=args.out,
-        threshold=args.threshold,
-        cf1=args.cf1,
-        top_k=args.top_k,
-        top_k_threshold=args.top_k_threshold,
-        empty_classes=args.empty_classes,
-        include_crowd=not args.no_crowd,
-        include_empty=not args.no_empty_images,
-        n_boot=args.bootstrap,
-        seed=args.seed,
-        paired=args.paired,
-        **_common.score_reading(args),
-        published=args.published,
-        jobs=args.jobs,
-    )
-    from salanalysis.metrics import format_table
+    from salanalysis.errors import InputError
+    from salanalysis.metrics import run_metrics
 
-    print(format_table(table, "text"), end="")
+    rules = _common.rules_from_args(args)
+    if Path(args.out).suffix.lower() != ".csv":
+        raise InputError("output must end in .csv", args.out)
+    result = run_metrics(args.annotations, _common.named_scores(args), rules, n_boot=args.bootstrap,
+                         seed=args.seed, paired=args.paired, published=args.published, jobs=args.jobs,
+                         **_common.score_reading(args))
+    result.write(args.out)
+    print(result.summary(), end="")
     return 0

@@ -1,0 +1,97 @@
+"""The rules of the multi-label metrics, as one value: :class:`MetricRules`.
+
+pycocotools keeps its evaluation settings in one ``Params`` object; here the
+rules of Table 1 travel the same way: every function that computes a metric
+takes a ``rules`` argument, every output names the rules it used
+(:meth:`MetricRules.to_dict`), and an invalid rule is one :class:`InputError`
+when the object is made, before any work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from salanalysis.errors import InputError
+
+__all__ = ["METRICS", "MetricRules", "DEFAULT_RULES", "CF1Rule", "EmptyRule"]
+
+#: The Table 1 metrics, in the paper's column order.
+METRICS = ("CP", "CR", "CF1", "OP", "OR", "OF1", "mAP")
+CF1Rule = Literal["harmonic", "mean-per-class"]
+EmptyRule = Literal["exclude", "zero"]
+
+_CHOICES = {"cf1": ("harmonic", "mean-per-class"), "empty_classes": ("exclude", "zero")}
+
+
+@dataclass(frozen=True)
+class MetricRules:
+    """How labels, predictions and averages are defined (see :mod:`salanalysis.metrics`).
+
+    Attributes
+    ----------
+    threshold
+        A class is predicted when its score is ``>= threshold`` (in [0, 1]).
+    cf1
+        ``"harmonic"`` (Eq. 6: harmonic mean of C-P and C-R) or
+        ``"mean-per-class"`` (the mean of the per-class F1).
+    top_k
+        Predict the ``top_k`` highest-scoring classes of each image instead of
+        thresholding (None: thresholding).
+    top_k_threshold
+        With ``top_k``, also require ``score >= threshold`` (ML-GCN's code).
+    empty_classes
+        Classes without positives: ``"exclude"``d from every average, or
+        counted as ``"zero"``.
+    include_crowd
+        Crowd annotations count as image labels.
+    include_empty
+        Images without annotations are all-negative rows (else dropped).
+    """
+
+    threshold: float = 0.5
+    cf1: CF1Rule = "harmonic"
+    top_k: int | None = None
+    top_k_threshold: bool = False
+    empty_classes: EmptyRule = "exclude"
+    include_crowd: bool = True
+    include_empty: bool = True
+
+    def __post_init__(self) -> None:
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise InputError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+        t = self.threshold
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or not 0 <= t <= 1:
+            raise InputError(f"threshold must be a number in [0, 1], got {t!r}")
+        object.__setattr__(self, "threshold", float(t))
+        k = self.top_k
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise InputError(f"top_k must be a whole number >= 1 (or None), got {k!r}")
+
+    @property
+    def prediction(self) -> str:
+        """The prediction rule in words: ``score>=0.5``, ``top-3`` or ``top-3 & score>=0.5``."""
+        if self.top_k is None:
+            return f"score>={self.threshold:g}"
+        return f"top-{int(self.top_k)}" + (f" & score>={self.threshold:g}" if self.top_k_threshold else "")
+
+    @property
+    def ground_truth(self) -> str:
+        """The ground-truth rules in words: ``crowd+empty``, ``no-crowd``, ..."""
+        return ("crowd" if self.include_crowd else "no-crowd") + ("+empty" if self.include_empty else "")
+
+    def replace(self, **changes: Any) -> MetricRules:
+        """A copy with some rules changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every rule by name (what outputs record)."""
+        return dataclasses.asdict(self)
+
+
+#: The default rules (Eq. 6 and 7 of the paper with the choices documented above).
+DEFAULT_RULES = MetricRules()
