@@ -48,6 +48,7 @@ __all__ = [
     "default_jobs",
     "bootstrap_p",
     "percentile_interval",
+    "level_percentiles",
 ]
 
 T = TypeVar("T")
@@ -196,6 +197,12 @@ def default_jobs(jobs: int | None) -> int:
     return int(jobs)
 
 
+def level_percentiles(level: float) -> tuple[float, float]:
+    """The percentiles ``(100 (1 - level) / 2, 100 - 100 (1 - level) / 2)`` of a coverage ``level``."""
+    lo = (1 - level) / 2 * 100
+    return lo, 100 - lo
+
+
 def bootstrap_p(reps: np.ndarray, axis: int = 0) -> np.ndarray | float:
     """Two-sided bootstrap p-value that a difference is 0, along ``axis``.
 
@@ -213,21 +220,21 @@ def bootstrap_p(reps: np.ndarray, axis: int = 0) -> np.ndarray | float:
     return float(p) if p.ndim == 0 else p
 
 
-def percentile_interval(reps: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple:
+def percentile_interval(reps: np.ndarray, percentiles: tuple[float, float] = (2.5, 97.5),
+                        axis: int = 0) -> tuple:
     """Percentile interval of the resamples along ``axis``, ignoring NaN (NaN where none is finite).
 
-    Returns ``(low, high)``: the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles
-    (numpy's linear interpolation), floats for a 1-D input.
+    Returns ``(low, high)``, the two ``percentiles`` (numpy's linear interpolation),
+    floats for a 1-D input. :func:`level_percentiles` turns a coverage into them.
     """
     reps = np.moveaxis(np.asarray(reps, dtype=np.float64), axis, 0)
-    q = (1 - level) / 2 * 100
     lo = np.full(reps.shape[1:], np.nan)
     hi = np.full(reps.shape[1:], np.nan)
     if reps.shape[0]:
         ok = np.isfinite(reps).any(axis=0)
         if np.any(ok):
-            lo[ok] = np.nanpercentile(reps[:, ok], q, axis=0)
-            hi[ok] = np.nanpercentile(reps[:, ok], 100 - q, axis=0)
+            lo[ok] = np.nanpercentile(reps[:, ok], percentiles[0], axis=0)
+            hi[ok] = np.nanpercentile(reps[:, ok], percentiles[1], axis=0)
     if lo.ndim == 0:
         return float(lo), float(hi)
     return lo, hi

@@ -60,15 +60,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from salanalysis import metrics
+from salanalysis._bootstrap import bootstrap_p, percentile_interval
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.metrics import DEFAULT_RULES, MetricRules
+from salanalysis.results import AnalysisResult
 from salanalysis.scores import Scores
 
 __all__ = [
@@ -255,19 +257,6 @@ def _nanmean_rows(ap: np.ndarray) -> np.ndarray:
         return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
 
-def _percentiles(reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """2.5 and 97.5 percentiles over axis 0, ignoring NaN (NaN if no finite value)."""
-    lo = np.full(reps.shape[1:], np.nan)
-    hi = np.full(reps.shape[1:], np.nan)
-    if reps.shape[0] == 0:
-        return lo, hi
-    ok = np.isfinite(reps).any(axis=0)
-    if ok.any():
-        q = np.nanpercentile(reps[:, ok], [2.5, 97.5], axis=0)
-        lo[ok], hi[ok] = q[0], q[1]
-    return lo, hi
-
-
 @dataclass
 class _Core:
     groups: pd.DataFrame  # one row per group: group, n_objects, is_tail, n_images, n_classes
@@ -421,10 +410,10 @@ def clutter_map(
         t.insert(0, "model", s.name)
         mp = core.map_point[i]
         t["mAP"] = mp
-        lo, hi = _percentiles(core.map_reps[:, i, :])
+        lo, hi = percentile_interval(core.map_reps[:, i, :])
         if smooth:
             t["mAP_smoothed"] = smooth_paper(mp)
-            slo, shi = _percentiles(smooth_paper(core.map_reps[:, i, :]))
+            slo, shi = percentile_interval(smooth_paper(core.map_reps[:, i, :]))
         else:
             t["mAP_smoothed"] = np.nan
             slo = shi = np.full(len(t), np.nan)
@@ -494,54 +483,41 @@ def clutter_difference(
     d_reps = core.map_reps[:, 1, :] - core.map_reps[:, 0, :]
     t["delta"] = delta
     t["delta_smoothed"] = smooth_paper(delta) if smooth else np.nan
-    t["ci95_low"], t["ci95_high"] = _percentiles(d_reps)
+    t["ci95_low"], t["ci95_high"] = percentile_interval(d_reps)
     if smooth:
-        t["ci95_low_smoothed"], t["ci95_high_smoothed"] = _percentiles(smooth_paper(d_reps))
+        t["ci95_low_smoothed"], t["ci95_high_smoothed"] = percentile_interval(smooth_paper(d_reps))
     else:
         t["ci95_low_smoothed"] = t["ci95_high_smoothed"] = np.nan
-    t["p_val"] = _bootstrap_p(d_reps)
+    t["p_val"] = bootstrap_p(d_reps)
     t.attrs.update(_attrs(core, min_images, n_boot, seed, k))
     return t
 
 
-def _bootstrap_p(reps: np.ndarray) -> np.ndarray:
-    """Two-sided bootstrap p-value of each column's difference, as in :mod:`salanalysis.metrics`.
-
-    ``min(1, 2 min(1 + #{d <= 0}, 1 + #{d >= 0}) / (B + 1))`` over the ``B``
-    finite resampled differences ``d`` (the +1 correction keeps it above 0);
-    NaN where no resample is finite.
-    """
-    reps = np.asarray(reps, dtype=np.float64)
-    finite = np.isfinite(reps)
-    n = finite.sum(axis=0)
-    le = 1 + np.where(finite, reps <= 0, False).sum(axis=0)
-    ge = 1 + np.where(finite, reps >= 0, False).sum(axis=0)
-    p = np.minimum(1.0, 2.0 * np.minimum(le, ge) / (n + 1))
-    return np.where(n > 0, p, np.nan)
-
-
 # ------------------------------------------------------------ file-level run
 @dataclass
-class ClutterResult:
-    """What :func:`run_clutter` computed and wrote.
-
-    Attributes
-    ----------
-    map
-        :func:`clutter_map` of every score set.
-    histogram
-        :func:`objects_histogram`.
-    difference
-        :func:`clutter_difference` of every score set after the first against
-        the first, stacked (None with a single score set).
-    paths
-        The files written.
+class ClutterResult(AnalysisResult):
+    """What :func:`run_clutter` computed: ``tables`` ``clutter_map`` (:func:`clutter_map` of
+    every score set), ``objects_histogram`` (:func:`objects_histogram`) and, with two or
+    more score sets, ``clutter_difference`` (:func:`clutter_difference` of every score set
+    after the first against the first, stacked); ``paths``: the files written.
+    ``map``, ``histogram`` and ``difference`` name the three tables.
     """
 
-    map: pd.DataFrame
-    histogram: pd.DataFrame
-    difference: pd.DataFrame | None
-    paths: list
+    FILES: ClassVar[dict[str, str]] = {"clutter_map": "clutter_map.csv",
+                                       "objects_histogram": "objects_histogram.csv",
+                                       "clutter_difference": "clutter_difference.csv"}
+
+    @property
+    def map(self) -> pd.DataFrame:
+        return self.tables["clutter_map"]
+
+    @property
+    def histogram(self) -> pd.DataFrame:
+        return self.tables["objects_histogram"]
+
+    @property
+    def difference(self) -> pd.DataFrame | None:
+        return self.tables.get("clutter_difference")
 
     def summary(self) -> str:
         """A short plain-text summary (what the command line prints)."""
@@ -573,14 +549,15 @@ class ClutterResult:
                     f"below 0 in {n_down}; group {d['group'].iloc[0]}: {d['delta'].iloc[0]:+.4f} "
                     f"[{d['ci95_low'].iloc[0]:+.4f}, {d['ci95_high'].iloc[0]:+.4f}]"
                 )
-        lines.append("wrote " + ", ".join(str(p) for p in self.paths))
+        if self.paths:
+            lines.append("wrote " + ", ".join(str(p) for p in self.paths))
         return "\n".join(lines)
 
 
 def run_clutter(
     annotations: Annotations | str | os.PathLike,
     scores: Mapping[str, str | os.PathLike | Scores],
-    out: str | os.PathLike,
+    out: str | os.PathLike | None = None,
     *,
     k: int | None = None,
     min_images: int = DEFAULT_MIN_IMAGES,
@@ -590,13 +567,14 @@ def run_clutter(
     logits: bool = False,
     missing: str = "error",
 ) -> ClutterResult:
-    """Read the inputs, compute the clutter tables and write them to ``out``.
+    """Read the inputs, compute the clutter tables and write them to ``out`` (unless None).
 
     Writes ``clutter_map.csv`` (:func:`clutter_map`), ``objects_histogram.csv``
     (:func:`objects_histogram`) and, with two or more score sets,
     ``clutter_difference.csv`` (each later score set minus the first,
     :func:`clutter_difference`). Everything is computed before anything is
-    written; each file is written atomically.
+    written; each file is written atomically; a ``clutter_difference.csv`` that
+    an earlier run left in ``out`` goes when this run has one score set.
 
     Parameters
     ----------
@@ -606,13 +584,12 @@ def run_clutter(
         Score set name -> score file (or :class:`Scores`), in order; the first is
         the reference of the differences.
     out
-        Output folder (created if needed).
+        Output folder (created if needed); None: nothing is written.
     k, min_images, n_boot, seed, smooth
         As in :func:`clutter_map`.
     logits, missing
         As in :func:`salanalysis.scores.read_scores`.
     """
-    from salanalysis.io import write_table
     from salanalysis.scores import read_score_sets
 
     ann = annotations if isinstance(annotations, Annotations) else Annotations.load(annotations)
@@ -630,10 +607,10 @@ def run_clutter(
         ]
         diff = pd.concat(parts, ignore_index=True)
         diff.attrs.update(parts[0].attrs)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a folder", out)
-    paths = [write_table(table, out / "clutter_map.csv"), write_table(hist, out / "objects_histogram.csv")]
+    tables = {"clutter_map": table, "objects_histogram": hist}
     if diff is not None:
-        paths.append(write_table(diff, out / "clutter_difference.csv"))
-    return ClutterResult(map=table, histogram=hist, difference=diff, paths=paths)
+        tables["clutter_difference"] = diff
+    result = ClutterResult(tables)
+    if out is not None:
+        result.write(out)
+    return result

@@ -23,7 +23,8 @@ Conventions
   single positive); with one or two positives the interval says little, and
   ``n_pos`` is in the table to show it.
 - ``verdict``: ``"improved"`` when the interval lies above 0, ``"worsened"``
-  when it lies below 0, otherwise ``"within noise"``.
+  when it lies below 0, otherwise ``"within noise"``; ``"not tested"`` without a
+  bootstrap (``n_boot=0``: no intervals, no p-values).
 - Categories without any positive image have no AP; they are left out of the
   table, and counted (with their names) in ``table.attrs``.
 - Size: the mean ``area_frac`` (object area / image area) over the category's
@@ -39,6 +40,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -48,6 +50,7 @@ from salanalysis import metrics
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.metrics import DEFAULT_RULES, MetricRules
+from salanalysis.results import AnalysisResult
 from salanalysis.scores import Scores
 
 __all__ = ["category_sizes", "compare_categories", "compare_summary", "CompareResult", "run_compare"]
@@ -129,7 +132,7 @@ def compare_categories(
         The reference (``A``) and the assessed (``B``) score sets, aligned with
         ``annotations``.
     n_boot
-        Paired bootstrap resamples of the images (at least 1).
+        Paired bootstrap resamples of the images (0: deltas only, verdict "not tested").
     seed
         Seed of the resampling (the same seed gives the same table).
     objects
@@ -161,8 +164,8 @@ def compare_categories(
         and ``mAP`` (a dict: ``mAP_A``, ``mAP_B``, ``delta``, ``ci95_low``,
         ``ci95_high``, ``p_val`` for the mean over the kept categories).
     """
-    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 0:
+        raise ValueError(f"n_boot must be a non-negative integer, got {n_boot!r}")
     if a.name == b.name:
         raise InputError(f"the two score sets have the same name '{a.name}'")
     sa = a.aligned(annotations.image_ids, annotations.category_ids)
@@ -197,6 +200,8 @@ def compare_categories(
     verdict = np.where(
         table["ci95_low"] > 0, "improved", np.where(table["ci95_high"] < 0, "worsened", "within noise")
     )
+    if n_boot == 0:
+        verdict = np.full(len(table), "not tested")
     table["verdict"] = pd.Series(verdict, dtype=object)
     table = table.sort_values(["delta", "category_id"], ascending=[False, True], kind="stable")
     table = table.reset_index(drop=True)
@@ -299,22 +304,22 @@ def compare_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------ file-level run
 @dataclass
-class CompareResult:
-    """What :func:`run_compare` computed and wrote.
-
-    Attributes
-    ----------
-    table
-        :func:`compare_categories`.
-    summary_table
-        :func:`compare_summary` of ``table``.
-    paths
-        The files written.
+class CompareResult(AnalysisResult):
+    """What :func:`run_compare` computed: ``tables`` ``compare_categories``
+    (:func:`compare_categories`) and ``compare_summary`` (:func:`compare_summary`);
+    ``paths``: the files written. ``table`` and ``summary_table`` name the two tables.
     """
 
-    table: pd.DataFrame
-    summary_table: pd.DataFrame
-    paths: list
+    FILES: ClassVar[dict[str, str]] = {"compare_categories": "compare_categories.csv",
+                                       "compare_summary": "compare_summary.csv"}
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.tables["compare_categories"]
+
+    @property
+    def summary_table(self) -> pd.DataFrame:
+        return self.tables["compare_summary"]
 
     def summary(self) -> str:
         """A short plain-text summary (what the command line prints)."""
@@ -342,14 +347,15 @@ class CompareResult:
             top = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].head(3), t["delta"].head(3)))
             bottom = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].tail(3), t["delta"].tail(3)))
             lines.append(f"  top of the ranking: {top}; bottom: {bottom}")
-        lines.append("wrote " + ", ".join(str(p) for p in self.paths))
+        if self.paths:
+            lines.append("wrote " + ", ".join(str(p) for p in self.paths))
         return "\n".join(lines)
 
 
 def run_compare(
     annotations: Annotations | str | os.PathLike,
     scores: Mapping[str, str | os.PathLike | Scores],
-    out: str | os.PathLike,
+    out: str | os.PathLike | None = None,
     *,
     objects: pd.DataFrame | str | os.PathLike | None = None,
     n_boot: int = 1000,
@@ -371,7 +377,7 @@ def run_compare(
         Exactly two entries, name -> score file (or :class:`Scores`): ``A``
         (reference) first, then ``B``.
     out
-        Output folder.
+        Output folder; None: nothing is written (``result.write(out)`` later).
     objects
         Object table (DataFrame, or a CSV/Parquet path) with ``category_id`` and
         ``area_frac``; computed from the annotations when None.
@@ -380,7 +386,7 @@ def run_compare(
     logits, missing
         As in :func:`salanalysis.scores.read_scores`.
     """
-    from salanalysis.io import read_table, write_table
+    from salanalysis.io import read_table
     from salanalysis.scores import read_score_sets
 
     if len(scores) != 2:
@@ -392,12 +398,7 @@ def run_compare(
         objects = read_table(path)
         objects.attrs["path"] = str(path)
     table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=objects)
-    summ = compare_summary(table)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a folder", out)
-    paths = [
-        write_table(table, out / "compare_categories.csv"),
-        write_table(summ, out / "compare_summary.csv"),
-    ]
-    return CompareResult(table=table, summary_table=summ, paths=paths)
+    result = CompareResult({"compare_categories": table, "compare_summary": compare_summary(table)})
+    if out is not None:
+        result.write(out)
+    return result

@@ -39,6 +39,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salanalysis.errors import require_columns
+from salanalysis.formatting import format_p
+
 __all__ = [
     "OKABE_ITO",
     "OUTCOME_COLORS",
@@ -219,18 +222,6 @@ def variable_label(variable: str) -> str:
     return variable
 
 
-def _fmt_p(p: float) -> str:
-    if p is None or not np.isfinite(p):
-        return "p = n/a"
-    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}"
-
-
-def _require(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"{what} lacks column(s) {', '.join(missing)}")
-
-
 # ------------------------------------------------------------------ Fig. 2
 def plot_tpfn_means(
     descriptives: pd.DataFrame,
@@ -265,7 +256,7 @@ def plot_tpfn_means(
     each tick says tp/fn and n. Returns ``ax``.
     """
     ax = _ax(ax)
-    _require(descriptives, ["model", "variable", "group", "n", "mean", "sem"], "tp/fn descriptives")
+    require_columns(descriptives, ["model", "variable", "group", "n", "mean", "sem"], "tp/fn descriptives")
     d = descriptives[descriptives["variable"] == variable]
     if d.empty:
         raise ValueError(f"no descriptives for variable {variable!r}")
@@ -292,12 +283,12 @@ def plot_tpfn_means(
         if len(models) > 1 or tests is not None:
             text = labels.get(model, model) if len(models) > 1 else ""
             if tests is not None and len(tests):
-                _require(tests, ["model", "variable", "test", "statistic", "p_val"], "tp/fn tests")
+                require_columns(tests, ["model", "variable", "test", "statistic", "p_val"], "tp/fn tests")
                 tr = tests[(tests["model"] == model) & (tests["variable"] == variable)
                            & (tests["test"] == test)]
                 if len(tr):
                     stat = float(tr["statistic"].iloc[0])
-                    text = (text + "\n" if text else "") + f"t = {stat:.2f}, {_fmt_p(float(tr['p_val'].iloc[0]))}"
+                    text = (text + "\n" if text else "") + f"t = {stat:.2f}, {format_p(float(tr['p_val'].iloc[0]), spaced=True)}"
             if text:
                 ax.text(float(np.mean(centre)), 1.0, text, transform=ax.get_xaxis_transform(),
                         ha="center", va="bottom", fontsize="small")
@@ -333,7 +324,7 @@ def plot_tpfn_distribution(
     """
     ax = _ax(ax)
     col = f"detected_{model}"
-    _require(objects, [variable, col], "object table")
+    require_columns(objects, [variable, col], "object table")
     if log is None:
         log = variable in ("area_frac", "area_px")
     det = objects[col].astype(bool).to_numpy()
@@ -398,7 +389,7 @@ def plot_classwise_scatter(
     The line is the least-squares fit of y on x. Returns ``ax``.
     """
     ax = _ax(ax)
-    _require(classwise, [variable, y], "class-wise table")
+    require_columns(classwise, [variable, y], "class-wise table")
     d = classwise[[variable, y] + (["category"] if "category" in classwise.columns else [])]
     d = d[np.isfinite(d[variable].to_numpy(float)) & np.isfinite(d[y].to_numpy(float))]
     xs, ys = d[variable].to_numpy(float), d[y].to_numpy(float)
@@ -407,7 +398,7 @@ def plot_classwise_scatter(
     r = p = np.nan
     n = len(xs)
     if correlations is not None and len(correlations):
-        _require(correlations, ["variable", "method", "r", "p_val"], "class-wise correlations")
+        require_columns(correlations, ["variable", "method", "r", "p_val"], "class-wise correlations")
         row = correlations[(correlations["variable"] == variable) & (correlations["method"] == method)]
         if len(row):
             r, p = float(row["r"].iloc[0]), float(row["p_val"].iloc[0])
@@ -422,7 +413,7 @@ def plot_classwise_scatter(
         grid = np.linspace(xs.min(), xs.max(), 50)
         sym = "r" if method == "pearson" else ("rho" if method == "spearman" else "partial r")
         ax.plot(grid, intercept + slope * grid, color=color, linewidth=1.0, label="least-squares fit")
-        ax.text(0.03, 0.03, f"{sym} = {r:.3f}\n{_fmt_p(p)}\nn = {n}", transform=ax.transAxes,
+        ax.text(0.03, 0.03, f"{sym} = {r:.3f}\n{format_p(p, spaced=True)}\nn = {n}", transform=ax.transAxes,
                 ha="left", va="bottom", fontsize="small",
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0})
         if annotate and "category" in d.columns:
@@ -466,7 +457,7 @@ def plot_clutter(
     Returns ``ax``.
     """
     ax = _ax(ax)
-    _require(clutter, ["model", "group", "n_objects", "mAP"], "clutter table")
+    require_columns(clutter, ["model", "group", "n_objects", "mAP"], "clutter table")
     models = list(models) if models is not None else list(dict.fromkeys(clutter["model"]))
     colors = dict(colors or model_colors(models))
     labels = dict(labels or {})
@@ -508,7 +499,7 @@ def plot_objects_histogram(hist: pd.DataFrame, *, ax=None, color: str | None = N
     Returns ``ax``.
     """
     ax = _ax(ax)
-    _require(hist, ["n_objects", "n_images"], "objects histogram")
+    require_columns(hist, ["n_objects", "n_images"], "objects histogram")
     ax.bar(hist["n_objects"].to_numpy(), hist["n_images"].to_numpy(), width=0.9,
            color=color or OKABE_ITO["sky_blue"])
     ax.set_xlabel("objects in the image")
@@ -542,7 +533,7 @@ def plot_category_delta(
     Returns ``ax``.
     """
     ax = _ax(ax)
-    _require(compare, ["category", "delta"], "category comparison")
+    require_columns(compare, ["category", "delta"], "category comparison")
     d = compare[np.isfinite(compare["delta"].to_numpy(float))]
     d = d.sort_values("delta", ascending=False, kind="stable")
     ca, cb = color_a or model_colors(["a", "b"])["a"], color_b or model_colors(["a", "b"])["b"]

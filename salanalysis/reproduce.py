@@ -592,11 +592,6 @@ def _stage_compare(run: _Run, objects: pd.DataFrame) -> _StageData | None:
     if cfg.compare is None:
         run.records.append(StageRecord("compare", "skipped", note="fewer than two score sets"))
         return None
-    if cfg.n_boot < 1:
-        run.records.append(StageRecord("compare", "skipped", note="n_boot = 0"))
-        run.not_produced.append(("Fig. 4 and the per-category comparison",
-                                 "analysis.n_boot is 0, and the comparison's intervals need a bootstrap"))
-        return None
     params = {"n_boot": cfg.n_boot, "seed": cfg.seed, "compare": cfg.compare, **_score_params(run)}
 
     def compute(work: Path) -> _StageData:

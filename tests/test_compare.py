@@ -163,7 +163,18 @@ def test_identical_models_within_noise(case):
     with pytest.raises(InputError, match="same name"):
         compare_categories(ann, a, Scores.from_array("A", ann, a.scores), n_boot=10, objects=OBJECTS)
     with pytest.raises(ValueError):
-        compare_categories(ann, a, same, n_boot=0, objects=OBJECTS)
+        compare_categories(ann, a, same, n_boot=-1, objects=OBJECTS)
+
+
+def test_no_bootstrap_gives_deltas_without_intervals(case):
+    # --bootstrap 0 is allowed everywhere: the deltas stay, intervals and p-values are NaN
+    ann, _, a, b = case
+    full = compare_categories(ann, a, b, n_boot=50, seed=0, objects=OBJECTS)
+    none = compare_categories(ann, a, b, n_boot=0, objects=OBJECTS)
+    np.testing.assert_array_equal(none["delta"].to_numpy(), full["delta"].to_numpy())
+    assert none[["ci95_low", "ci95_high", "p_val"]].isna().all().all()
+    assert (none["verdict"] == "not tested").all() and (none["n_boot_valid"] == 0).all()
+    assert none.attrs["mAP"]["delta"] == pytest.approx(full.attrs["mAP"]["delta"], abs=1e-15)
 
 
 # ------------------------------------------------------------------ demo data

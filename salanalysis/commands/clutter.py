@@ -29,8 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     # building the parser does not import the statistics modules
     p.add_argument("--min-images", type=_common.positive_int, default=None,
                    help="least images per group when K is chosen (default 100)")
-    p.add_argument("--bootstrap", type=_common.non_negative_int, default=1000, metavar="N",
-                   help="bootstrap resamples per group (default 1000; 0: no bands)")
+    _common.add_bootstrap_option(p, what="per group (0: no bands)")
     _common.add_seed_option(p)
     p.add_argument("--no-smooth", action="store_true", help="skip the paper's smoothing")
     _common.add_score_reading_options(p, _common.MISSING_HELP_SCORE_ZERO)

@@ -23,8 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--objects", help="object table (.csv/.parquet with category_id, area_frac; "
                    "default: computed from the annotations)")
-    p.add_argument("--bootstrap", type=_common.positive_int, default=1000, metavar="N",
-                   help="paired bootstrap resamples (default 1000)")
+    _common.add_bootstrap_option(p, what="of images for the paired intervals (0: deltas only)")
     _common.add_seed_option(p)
     _common.add_score_reading_options(p, _common.MISSING_HELP_SCORE_ZERO)
     p.add_argument("--out", required=True, help="output folder")

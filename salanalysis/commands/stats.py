@@ -43,13 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also fit the detection models with category fixed effects",
     )
-    p.add_argument(
-        "--n-boot",
-        type=int,
-        default=1000,
-        metavar="N",
-        help="image-cluster bootstrap resamples for the tp/fn tests (0 skips; default 1000)",
-    )
+    _common.add_bootstrap_option(p, what="of whole images for the clustered tp/fn test")
     _common.add_seed_option(p)
     _common.add_score_reading_options(p)
     p.add_argument("--out", metavar="DIR", help="write every table as CSV into DIR")
@@ -57,23 +51,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from salanalysis.errors import InputError
-    from salanalysis.stats import format_summary, run_stats
+    from salanalysis.stats import run_stats
 
-    if args.n_boot < 0:
-        raise InputError("--n-boot must be >= 0")
-    tables = run_stats(
+    result = run_stats(
         args.objects,
         args.annotations,
         _common.named_scores(args),
         out=args.out,
         control_source=args.control_source,
         category_effects=args.category_effects,
-        n_boot=args.n_boot,
+        n_boot=args.bootstrap,
         seed=args.seed,
         **_common.score_reading(args),
     )
-    print(format_summary(tables))
+    print(result.summary())
     if args.out:
-        print(f"wrote {len(tables)} tables to {args.out}")
+        print(f"wrote {len(result.paths)} tables to {args.out}")
     return 0

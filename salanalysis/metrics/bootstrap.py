@@ -19,6 +19,7 @@ from salanalysis._bootstrap import (
     SortedAP,
     bootstrap_p,
     default_jobs,
+    level_percentiles,
     percentile_interval,
     run_batches,
 )
@@ -72,7 +73,7 @@ def bootstrap_ap(
     score_list
         Score arrays (N, C), evaluated on the same (paired) resamples.
     n_boot
-        Number of resamples.
+        Number of resamples (0: an empty result).
     seed
         Seed (or Generator) of the resampling; the same seed gives the same resamples.
     jobs
@@ -84,13 +85,15 @@ def bootstrap_ap(
         (n_boot, len(score_list), C) float64; NaN where a resample holds no
         positive of a class.
     """
-    if n_boot < 1:
-        raise ValueError("n_boot must be >= 1")
+    if n_boot < 0:
+        raise ValueError("n_boot must be >= 0")
     if len(score_list) == 0:
         raise ValueError("score_list is empty")
     checked = [_check(labels, s, f"score set {i}") for i, s in enumerate(score_list)]
     y = checked[0][0]
     n, c = y.shape
+    if n_boot == 0:
+        return np.empty((0, len(checked), c))
     prepared = [SortedAP.build(y, s) for _, s in checked]
     g = max(p.block_matrix.shape[0] for p in prepared)
     out = np.empty((n_boot, len(prepared), c))
@@ -174,7 +177,7 @@ def bootstrap_metrics(
             per[k][start : start + b] = cls[k]
     rows = []
     for k in METRICS:
-        lo, hi = percentile_interval(res[k], level=level)
+        lo, hi = percentile_interval(res[k], level_percentiles(level))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             sd = float(np.nanstd(res[k], ddof=1))
@@ -184,7 +187,7 @@ def bootstrap_metrics(
     pc = per_class_metrics(y, s, rules)
     per_class = pd.DataFrame({"class_index": np.arange(c, dtype=np.int64)})
     for k in per:
-        lo, hi = percentile_interval(per[k], level=level)
+        lo, hi = percentile_interval(per[k], level_percentiles(level))
         per_class[k] = pc[k].to_numpy()
         per_class[f"{k}_low"], per_class[f"{k}_high"] = lo, hi
     per_class["n_boot_valid"] = np.count_nonzero(~np.isnan(per["AP"]), axis=0).astype(np.int64)
@@ -259,7 +262,7 @@ def paired_bootstrap(
     else:
         m = np.nanmean(np.nan_to_num(boot[:, 0]), axis=1) - np.nanmean(np.nan_to_num(boot[:, 1]), axis=1)
         map_a, map_b = np.nan_to_num(ap_a).mean(), np.nan_to_num(ap_b).mean()
-    lo, hi = percentile_interval(d, level=level)
+    lo, hi = percentile_interval(d, level_percentiles(level))
     keep = npos > 0
     rows = pd.DataFrame(
         {
@@ -275,7 +278,7 @@ def paired_bootstrap(
             "n_boot_valid": np.count_nonzero(~np.isnan(d), axis=0)[keep].astype(np.int64),
         }
     )
-    mlo, mhi = percentile_interval(m, level=level)
+    mlo, mhi = percentile_interval(m, level_percentiles(level))
     map_row = pd.DataFrame(
         {
             "category_id": [-1],

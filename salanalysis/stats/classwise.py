@@ -1,0 +1,284 @@
+"""Class-wise analysis (Sec. 3.2): class means of the object variables against class AP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from salanalysis.errors import InputError
+from salanalysis.errors import require_columns as _require
+from salanalysis.stats._common import Z975, _holm, _numeric, _sal_column
+from salanalysis.stats._common import saliency_sources as _sources_in
+
+__all__ = ["METHOD_MEANINGS", "classwise_table", "classwise_correlations"]
+
+#: One-line meaning of every ``method`` of :func:`classwise_correlations`.
+METHOD_MEANINGS: dict[str, str] = {
+    "pearson": "Pearson r of the class means with class AP (as the paper); t-test p, Fisher-z 95% CI.",
+    "spearman": "Spearman rank correlation with class AP (monotone, robust to outlying classes); "
+    "Fisher-z CI with SE sqrt(1.06/(n-3)).",
+    "partial": "Partial Pearson r with class AP controlling for the covariates (residual on "
+    "residual); t-test with n-2-k dof, Fisher-z CI with SE 1/sqrt(n-3-k).",
+}
+
+
+def classwise_table(
+    objects: pd.DataFrame,
+    per_class_ap: pd.DataFrame,
+    saliency_sources: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Per-category means of the object variables beside the category's AP (Sec. 3.2).
+
+    Parameters
+    ----------
+    objects
+        The object table.
+    per_class_ap
+        ``category_id`` and ``AP`` (e.g. the per-class table of
+        :func:`salanalysis.metrics.evaluate`); with a ``model`` column, one block of
+        rows per model.
+    saliency_sources
+        Source names (``sal_max_NAME`` columns); default all in the table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per category with at least one object (per model when ``per_class_ap``
+        has a ``model`` column, which then comes first):
+
+        - ``category_id``, ``category``;
+        - ``n_objects``: objects of the category in the table;
+        - ``area_frac``, ``area_px``, ``center_dist``: mean over the category's objects
+          (``area_px`` only when the table has it);
+        - ``sal_max_NAME``: mean max-saliency per source over objects that have a map;
+        - ``n_sal_NAME``: how many objects of the category have a value for that source;
+        - ``AP``: the category's AP (NaN when the AP table has no finite value for it).
+    """
+    _require(objects, ["category_id", "area_frac", "center_dist"])
+    _require(per_class_ap, ["category_id", "AP"], "per-class AP table")
+    sources = (
+        _sources_in(objects)
+        if saliency_sources is None
+        else [_sal_column(s)[len("sal_max_") :] for s in saliency_sources]
+    )
+    _require(objects, [f"sal_max_{s}" for s in sources])
+    work = pd.DataFrame({"category_id": objects["category_id"].to_numpy()})
+    if "category" in objects.columns:
+        work["category"] = objects["category"].astype(str).to_numpy()
+    else:
+        work["category"] = work["category_id"].astype(str)
+    means = ["area_frac"] + (["area_px"] if "area_px" in objects.columns else []) + ["center_dist"]
+    means += [f"sal_max_{s}" for s in sources]
+    for c in means:
+        work[c] = _numeric(objects, c)
+    grouped = work.groupby("category_id", sort=True)
+    table = grouped[means].mean()
+    table.insert(0, "n_objects", grouped.size())
+    table.insert(0, "category", grouped["category"].first())
+    for s in sources:
+        table[f"n_sal_{s}"] = grouped[f"sal_max_{s}"].count()
+    table = table.reset_index()
+
+    ap = per_class_ap.copy()
+    keys = ["model", "category_id"] if "model" in ap.columns else ["category_id"]
+    if ap.duplicated(keys).any():
+        raise InputError(f"per-class AP table repeats {'/'.join(keys)}")
+    ap["AP"] = pd.to_numeric(ap["AP"], errors="coerce").astype(float)
+    try:
+        ap["category_id"] = ap["category_id"].astype(table["category_id"].dtype)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"per-class AP table has invalid category_id values: {exc}") from exc
+    if "model" in ap.columns:
+        blocks = []
+        for model, sub in ap.groupby("model", sort=False):
+            t = table.merge(sub[["category_id", "AP"]], on="category_id", how="left")
+            t.insert(0, "model", model)
+            blocks.append(t)
+        return pd.concat(blocks, ignore_index=True)
+    return table.merge(ap[["category_id", "AP"]], on="category_id", how="left")
+
+
+def _fisher_ci(r: float, se: float) -> tuple[float, float]:
+    if not np.isfinite(r) or not np.isfinite(se):
+        return np.nan, np.nan
+    z = np.arctanh(np.clip(r, -1 + 1e-15, 1 - 1e-15))
+    return float(np.tanh(z - Z975 * se)), float(np.tanh(z + Z975 * se))
+
+
+def _partial(x: np.ndarray, y: np.ndarray, Z: np.ndarray) -> tuple[float, float, float]:
+    """Partial r of x and y given Z (residual on residual), its t-test p, and dof."""
+    n, k = Z.shape
+    A = np.column_stack([np.ones(n), Z])
+    rx = x - A @ np.linalg.lstsq(A, x, rcond=None)[0]
+    ry = y - A @ np.linalg.lstsq(A, y, rcond=None)[0]
+    denom = np.sqrt((rx @ rx) * (ry @ ry))
+    dof = n - 2 - k
+    # a variable (almost) fully explained by the covariates has no partial correlation
+    tiny = 1e-12 * min(np.sum((x - x.mean()) ** 2), np.sum((y - y.mean()) ** 2))
+    if denom <= 0 or dof < 1 or min(rx @ rx, ry @ ry) <= tiny:
+        return np.nan, np.nan, float(dof)
+    r = float(np.clip(rx @ ry / denom, -1.0, 1.0))
+    t = r * np.sqrt(dof / max(1 - r**2, 1e-300))
+    return r, float(2 * sps.t.sf(abs(t), dof)), float(dof)
+
+
+_CORR_COLUMNS = [
+    "variable",
+    "method",
+    "covariates",
+    "n",
+    "r",
+    "ci95_low",
+    "ci95_high",
+    "p_val",
+    "p_holm",
+    "meaning",
+]
+
+
+def classwise_correlations(
+    classwise: pd.DataFrame,
+    variables: Sequence[str] | None = None,
+    *,
+    target: str = "AP",
+    controls: Sequence[str] = ("area_frac", "center_dist"),
+    partial_variables: Sequence[str] | None = None,
+    control_source: str | None = None,
+) -> pd.DataFrame:
+    """Correlations of class means with class AP: Pearson and Spearman, and partial ones.
+
+    Each correlation uses the classes where the variable, the target (and the
+    covariates, for ``partial``) are all finite; ``n`` says how many.
+
+    - ``pearson``: r and its t-test p (``scipy.stats.pearsonr``), 95% CI
+      tanh(atanh(r) +- 1.96 / sqrt(n - 3)) (Fisher z), as the paper;
+    - ``spearman``: rho and p (``scipy.stats.spearmanr``), CI by Fisher z with
+      SE sqrt(1.06 / (n - 3)) (Fieller, Hartley & Pearson 1957);
+    - ``partial``: Pearson r of the residuals of the variable and of the target after
+      an OLS on the covariates (with intercept); p from t = r sqrt(dof / (1 - r^2)),
+      dof = n - 2 - k (k covariates), equal to the variable's t in the OLS
+      ``target ~ variable + covariates``; CI by Fisher z with SE 1 / sqrt(n - 3 - k).
+
+    Parameters
+    ----------
+    classwise
+        Output of :func:`classwise_table` (a ``model`` column, if present, is kept and
+        correlations are computed per model).
+    variables
+        Columns correlated with ``target``; default ``area_frac``, ``center_dist`` and every
+        ``sal_max_NAME``.
+    target
+        The class performance column (default ``AP``).
+    controls
+        Covariates of the partial correlations (default size and centre distance).
+    partial_variables
+        Columns given a partial correlation; default every ``sal_max_NAME`` column.
+    control_source
+        Name of a centre-prior saliency source: each other saliency column also gets a
+        partial correlation controlling for ``controls`` plus ``sal_max_<control_source>``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        (``model``,) ``variable``, ``method`` ('pearson' | 'spearman' | 'partial'),
+        ``covariates`` (comma-separated controls; '' for pearson and spearman), ``n``
+        (classes used), ``r``, ``ci95_low``, ``ci95_high``, ``p_val``, ``p_holm``
+        (Holm over all rows of the same method and covariates, per model), ``meaning``.
+    """
+    if variables is None:
+        variables = [v for v in ("area_frac", "center_dist") if v in classwise.columns]
+        variables += [c for c in classwise.columns if str(c).startswith("sal_max_")]
+    variables = list(variables)
+    if partial_variables is None:
+        partial_variables = [c for c in variables if str(c).startswith("sal_max_")]
+    partial_variables = list(partial_variables)
+    controls = list(controls)
+    control_col = None if control_source is None else _sal_column(control_source)
+    need = set(variables) | set(partial_variables) | {target}
+    if partial_variables:
+        need |= set(controls)
+    if control_col is not None:
+        need.add(control_col)
+    _require(classwise, sorted(need), "class-wise table")
+
+    groups = (
+        list(classwise.groupby("model", sort=False))
+        if "model" in classwise.columns
+        else [(None, classwise)]
+    )
+    out = []
+    for model, sub in groups:
+        y_all = _numeric(sub, target)
+        rows = []
+        for var in variables:
+            x_all = _numeric(sub, var)
+            ok = np.isfinite(x_all) & np.isfinite(y_all)
+            x, y = x_all[ok], y_all[ok]
+            n = int(ok.sum())
+            varies = n >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0
+            for method in ("pearson", "spearman"):
+                r = p = np.nan
+                if varies:
+                    res = sps.pearsonr(x, y) if method == "pearson" else sps.spearmanr(x, y)
+                    r, p = float(res.statistic), float(res.pvalue)
+                c = 1.0 if method == "pearson" else 1.06
+                se = np.sqrt(c / (n - 3)) if n > 3 else np.nan
+                lo, hi = _fisher_ci(r, se)
+                rows.append(
+                    dict(
+                        variable=var,
+                        method=method,
+                        covariates="",
+                        n=n,
+                        r=r,
+                        ci95_low=lo,
+                        ci95_high=hi,
+                        p_val=p,
+                    )
+                )
+        specs = [(v, controls) for v in partial_variables]
+        if control_col is not None:
+            specs += [(v, controls + [control_col]) for v in partial_variables if v != control_col]
+        for var, covs in specs:
+            cols = [var] + covs
+            mats = np.column_stack([_numeric(sub, c) for c in cols])
+            ok = np.isfinite(mats).all(axis=1) & np.isfinite(y_all)
+            n = int(ok.sum())
+            r, p, _ = (
+                _partial(mats[ok, 0], y_all[ok], mats[ok, 1:])
+                if n > len(covs) + 2
+                else (np.nan, np.nan, np.nan)
+            )
+            k = len(covs)
+            se = 1 / np.sqrt(n - 3 - k) if n - 3 - k > 0 else np.nan
+            lo, hi = _fisher_ci(r, se)
+            rows.append(
+                dict(
+                    variable=var,
+                    method="partial",
+                    covariates=",".join(covs),
+                    n=n,
+                    r=r,
+                    ci95_low=lo,
+                    ci95_high=hi,
+                    p_val=p,
+                )
+            )
+        df = pd.DataFrame(
+            rows, columns=[c for c in _CORR_COLUMNS if c not in ("p_holm", "meaning")]
+        )
+        df["p_holm"] = np.nan
+        for _, idx in df.groupby(["method", "covariates"], sort=False).groups.items():
+            df.loc[idx, "p_holm"] = _holm(df.loc[idx, "p_val"])
+        df["meaning"] = df["method"].map(METHOD_MEANINGS)
+        if model is not None:
+            df.insert(0, "model", model)
+        out.append(df)
+    cols = (["model"] if "model" in classwise.columns else []) + _CORR_COLUMNS
+    if not out:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(out, ignore_index=True)[cols]
+

@@ -1,0 +1,272 @@
+"""Every statistics table at once (:func:`stats_tables`), its summary, and ``salanalysis stats``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+
+from salanalysis.errors import InputError
+from salanalysis.errors import require_columns as _require
+from salanalysis.formatting import format_p
+from salanalysis.results import AnalysisResult
+from salanalysis.stats._common import _resolve_models, _sal_column
+from salanalysis.stats.classwise import classwise_correlations, classwise_table
+from salanalysis.stats.models import detection_models
+from salanalysis.stats.tpfn import tpfn_descriptives, tpfn_tests
+
+if TYPE_CHECKING:
+    from salanalysis.coco import Annotations
+    from salanalysis.scores import Scores
+
+__all__ = ["stats_tables", "format_summary", "per_class_ap", "StatsResult", "run_stats", "OUTPUT_FILES"]
+
+def stats_tables(
+    objects: pd.DataFrame,
+    per_class_ap: pd.DataFrame | None = None,
+    *,
+    models: Sequence[str] | None = None,
+    control_source: str | None = None,
+    category_effects: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, pd.DataFrame]:
+    """Every table of this module from one object table (what ``salanalysis stats`` writes).
+
+    Parameters
+    ----------
+    objects
+        The object table.
+    per_class_ap
+        ``model``, ``category_id``, ``AP`` (one block per score set); None skips the
+        class-wise tables.
+    models
+        Score sets to analyse (default every ``detected_NAME``).
+    control_source
+        Centre-prior saliency source used as a control (see module docstring).
+    category_effects
+        Also fit the detection models with category fixed effects.
+    n_boot, seed
+        Cluster bootstrap of :func:`tpfn_tests`.
+
+    Returns
+    -------
+    dict
+        ``tpfn_descriptives``, ``tpfn_tests``, ``detection_models`` and, with
+        ``per_class_ap``, ``classwise`` and ``classwise_correlations``.
+    """
+    models = _resolve_models(objects, models)
+    if control_source is not None:
+        _require(objects, [_sal_column(control_source)])
+    out = {
+        "tpfn_descriptives": tpfn_descriptives(objects, models),
+        "tpfn_tests": tpfn_tests(objects, models, n_boot=n_boot, seed=seed),
+    }
+    if per_class_ap is not None:
+        ap = per_class_ap
+        if "model" in ap.columns:
+            ap = ap[ap["model"].isin(models)]
+        cw = classwise_table(objects, ap)
+        out["classwise"] = cw
+        out["classwise_correlations"] = classwise_correlations(cw, control_source=control_source)
+    dm = [detection_models(objects, models, control_source=control_source)]
+    if category_effects:
+        dm.append(
+            detection_models(objects, models, control_source=control_source, category_effects=True)
+        )
+    out["detection_models"] = pd.concat(dm, ignore_index=True)
+    return out
+
+
+def format_summary(tables: dict[str, pd.DataFrame]) -> str:
+    """A short plain-text summary of :func:`stats_tables` output (for the command line)."""
+    lines = []
+    tests = tables.get("tpfn_tests")
+    if tests is not None and len(tests):
+        lines.append("detected - missed (Student t as the paper; image-clustered t beside it):")
+        for (model, var), sub in tests.groupby(["model", "variable"], sort=False):
+            st = sub[sub["test"] == "student_t"].iloc[0]
+            cl = sub[sub["test"] == "cluster_ols"]
+            d = sub[sub["test"] == "cohen_d"].iloc[0]
+            text = (
+                f"  {model:<12} {var:<18} t={st['statistic']:.3f} {format_p(st['p_holm'])} (Holm) "
+                f"d={d['effect']:.3f} n={st['n_detected']}/{st['n_missed']}"
+            )
+            if len(cl):
+                text += f"  clustered t={cl['statistic'].iloc[0]:.3f} {format_p(cl['p_val'].iloc[0])}"
+            if st["n_excluded_nan"]:
+                text += f"  [{st['n_excluded_nan']} excluded: NaN]"
+            lines.append(text)
+    corr = tables.get("classwise_correlations")
+    if corr is not None and len(corr):
+        lines.append(
+            "class means vs AP (Pearson as the paper; partial: controlling the covariates):"
+        )
+        for _, r in corr[corr["method"] != "spearman"].iterrows():
+            model = f"{r['model']:<12} " if "model" in corr.columns else ""
+            cov = f" | {r['covariates']}" if r["covariates"] else ""
+            lines.append(
+                f"  {model}{r['variable']:<18} {r['method']:<8} r={r['r']:.3f} "
+                f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] {format_p(r['p_val'])} n={r['n']}{cov}"
+            )
+    dm = tables.get("detection_models")
+    if dm is not None and len(dm):
+        sal = dm[(dm["saliency"] != "") & (dm["term"] == "sal_max_" + dm["saliency"])]
+        if len(sal):
+            lines.append(
+                "saliency odds ratio per SD, controlling log size and centre distance "
+                "(image-clustered 95% CI):"
+            )
+            for _, r in sal.iterrows():
+                ctl = f" + {r['control']}" if r["control"] else ""
+                fe = " + category" if r["category_effects"] else ""
+                note = f"  ({r['note']})" if r["note"] else ""
+                lines.append(
+                    f"  {r['model']:<12} {r['saliency']:<12}{ctl}{fe}: OR={r['odds_ratio_per_sd']:.3f} "
+                    f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] {format_p(r['p_val'])} "
+                    f"n={r['n_obs']}{note}"
+                )
+    return "\n".join(lines)
+
+
+#: File written under ``out`` for each table of :func:`stats_tables`.
+OUTPUT_FILES: dict[str, str] = {
+    "tpfn_descriptives": "tpfn_descriptives.csv",
+    "tpfn_tests": "tpfn_tests.csv",
+    "classwise": "classwise.csv",
+    "classwise_correlations": "classwise_correlations.csv",
+    "detection_models": "detection_models.csv",
+}
+
+
+def per_class_ap(annotations: Annotations, score_sets: Sequence[Scores]) -> pd.DataFrame:
+    """Per-class AP of each score set (:func:`salanalysis.metrics.evaluate`), stacked.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model``, ``category_id``, ``category``, ``n_pos``, ``AP`` (NaN for a class
+        without positive images).
+    """
+    from salanalysis.metrics import evaluate
+
+    blocks = []
+    for sc in score_sets:
+        _, pc = evaluate(annotations, sc)
+        pc = pc[["category_id", "category", "n_pos", "AP"]].copy()
+        pc.insert(0, "model", sc.name)
+        blocks.append(pc)
+    if not blocks:
+        return pd.DataFrame(columns=["model", "category_id", "category", "n_pos", "AP"])
+    return pd.concat(blocks, ignore_index=True)
+
+
+@dataclass
+class StatsResult(AnalysisResult):
+    """The tables of :func:`stats_tables` (``tpfn_descriptives``, ``tpfn_tests``,
+    ``classwise``, ``classwise_correlations``, ``detection_models``), what
+    :func:`run_stats` returns; ``write(out)`` writes each as ``out/NAME.csv``."""
+
+    FILES: ClassVar[dict[str, str]] = OUTPUT_FILES
+
+    def summary(self) -> str:
+        """:func:`format_summary` of the tables (what the command line prints)."""
+        return format_summary(self.tables)
+
+
+def run_stats(
+    objects: str | os.PathLike,
+    annotations: str | os.PathLike,
+    scores: Mapping[str, str | os.PathLike] | Sequence[tuple[str, str | os.PathLike]],
+    *,
+    out: str | os.PathLike | None = None,
+    control_source: str | None = None,
+    category_effects: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+    logits: bool = False,
+    missing: Literal["error", "zero"] = "error",
+) -> StatsResult:
+    """Read the inputs and compute :func:`stats_tables` (what ``salanalysis stats`` does).
+
+    Parameters
+    ----------
+    objects
+        The object table (CSV or Parquet from ``salanalysis objects``); it must hold
+        ``detected_NAME`` for every score set NAME.
+    annotations
+        The COCO instances JSON the object table was built from.
+    scores
+        ``NAME -> score file``: the score sets whose per-class AP enters the class-wise
+        tables (read with :func:`salanalysis.scores.read_scores`).
+    out
+        Output folder (created); None computes without writing (``result.write(out)``
+        writes later). Every table is computed before the first file is written, and
+        each file is written atomically.
+    control_source, category_effects, n_boot, seed
+        See :func:`stats_tables`.
+    logits, missing
+        Passed to :func:`salanalysis.scores.read_scores`.
+
+    Returns
+    -------
+    StatsResult
+        The tables of :func:`stats_tables`; ``result.paths`` lists the files written.
+
+    Raises
+    ------
+    InputError
+        A file cannot be read, the object table lacks a needed column, or it names
+        images the annotations do not hold.
+    """
+    from salanalysis.coco import Annotations
+    from salanalysis.io import read_table
+    from salanalysis.scores import read_score_sets
+
+    pairs = list(scores.items()) if isinstance(scores, Mapping) else list(scores)
+    if not pairs:
+        raise InputError("at least one score set (--scores NAME=FILE) is needed for class AP")
+    table = read_table(objects)
+    need = ["image_id", "category_id", "area_frac", "center_dist"]
+    need += [f"detected_{name}" for name, _ in pairs]
+    if control_source is not None:
+        need.append(_sal_column(control_source))
+    missing_cols = [c for c in need if c not in table.columns]
+    if missing_cols:
+        raise InputError(
+            f"object table lacks column(s) {', '.join(missing_cols)} "
+            "(build it with salanalysis objects and the same --scores / --saliency names)",
+            objects,
+        )
+    ann = Annotations.load(annotations)
+    unknown = np.setdiff1d(
+        pd.to_numeric(table["image_id"], errors="coerce").to_numpy(), ann.image_ids
+    )
+    if len(unknown):
+        raise InputError(
+            f"object table names {len(unknown)} image(s) not in {os.fspath(annotations)}, e.g. {unknown[0]}",
+            objects,
+        )
+    sets = read_score_sets(pairs, ann, logits=logits, missing=missing)
+    ap = per_class_ap(ann, sets)
+    try:
+        tables = stats_tables(
+            table,
+            ap[["model", "category_id", "AP"]],
+            models=[name for name, _ in pairs],
+            control_source=control_source,
+            category_effects=category_effects,
+            n_boot=n_boot,
+            seed=seed,
+        )
+    except InputError as exc:
+        raise InputError(str(exc), objects) from exc
+    result = StatsResult(dict(tables))
+    if out is not None:
+        result.write(out)
+    return result
+
