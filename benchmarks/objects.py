@@ -1,4 +1,4 @@
-"""Benchmark of the object table at COCO val2014 scale (issue 3).
+"""Benchmark of the object table at COCO val2014 scale.
 
 Generates (once, cached in ``--data-dir``) a synthetic dataset shaped like COCO
 val2014 with SALICON-like maps: ``round(40504 * scale)`` images of 640x480,

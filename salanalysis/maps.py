@@ -14,6 +14,11 @@ Two files that match one image (``192.png`` and ``192.npy``) are an error; an
 image without a match has no map, and :meth:`MapSource.match` reports it. The
 source never guesses beyond these rules.
 
+Map folders are written by :func:`write_map_directory` (8-bit PNGs, staged and
+moved into place only when every map was computed; resumable), the writer of
+every map folder of this package (baselines, SALICON fixations, the saliency
+network).
+
 Supported files: 8-bit (or 16-bit) grayscale PNG/JPG/BMP/TIFF (colour images
 are converted to gray) and float ``.npy`` arrays (2-D). Maps are returned as
 float32 at the image's own size (bilinear resize, ``cv2.INTER_LINEAR``, when the
@@ -23,8 +28,10 @@ paper. A constant map has no contrast: it normalises to all zeros.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
+import shutil
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,14 +39,24 @@ import cv2
 import numpy as np
 
 from salanalysis.errors import InputError
+from salanalysis.images import image_id_from_stem
 
 if TYPE_CHECKING:  # pandas is imported where it is used: the objects workers import this module
     import pandas as pd
 
-__all__ = ["MapSource", "decode_gray_image", "load_map", "normalize_map", "MAP_EXTENSIONS"]
+__all__ = [
+    "MapSource",
+    "decode_gray_image",
+    "load_map",
+    "normalize_map",
+    "MAP_EXTENSIONS",
+    "write_map_directory",
+    "staged_map_names",
+    "check_map_names",
+    "files_key",
+]
 
 MAP_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
-_ID_RE = re.compile(r"^(?:[A-Za-z]+_[A-Za-z]+\d{4}_)?0*(\d+)$")
 
 
 def normalize_map(arr: np.ndarray) -> np.ndarray:
@@ -176,9 +193,9 @@ class MapSource:
             if suffix.lower() not in MAP_EXTENSIONS or not entry.is_file():
                 continue
             self._by_stem.setdefault(stem, []).append(entry.path)
-            m = _ID_RE.match(stem)
-            if m:
-                self._by_id.setdefault(int(m.group(1)), []).append(entry.path)
+            iid = image_id_from_stem(stem)
+            if iid is not None:
+                self._by_id.setdefault(iid, []).append(entry.path)
         if not self._by_stem:
             raise InputError(
                 f"no saliency maps ({', '.join(MAP_EXTENSIONS)}) in directory for source '{name}'",
@@ -241,3 +258,126 @@ class MapSource:
 
     def __repr__(self) -> str:
         return f"MapSource({self.name!r}, {str(self.directory)!r}, {self.n_files} files)"
+
+
+# ------------------------------------------------------------------------ writing
+def _encode_png(arr: np.ndarray, name: str) -> bytes:
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim != 2 or arr.size == 0:
+        raise InputError(f"map {name!r} must be a non-empty 2-D array, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise InputError(f"map {name!r} holds NaN or infinite values")
+    u8 = np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
+    ok, buf = cv2.imencode(".png", u8)
+    if not ok:  # pragma: no cover - OpenCV always encodes uint8 PNG
+        raise InputError(f"cannot encode map {name!r} as PNG")
+    return buf.tobytes()
+
+
+def check_map_names(names: Sequence[str]) -> None:
+    """Raise :class:`InputError` if two maps would get the same name.
+
+    Callers check all names up front, before the maps a resumed run kept are
+    left out (:func:`write_map_directory` sees only the new ones).
+    """
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise InputError(f"two maps are named {n!r}")
+        seen.add(n)
+
+
+def files_key(kind: str, paths: Iterable[str | os.PathLike]) -> str:
+    """A short hash naming a map kind and the image files it is made from (path, size, mtime)."""
+    from salanalysis.io import file_stamp, fingerprint
+
+    return fingerprint({"kind": kind, "images": [file_stamp(p) for p in paths]})
+
+
+def staged_map_names(out: str | os.PathLike, resume_key: str) -> set[str]:
+    """The names of the maps an interrupted :func:`write_map_directory` run with ``resume_key`` kept."""
+    stage = Path(out) / f".maps.{resume_key}.part"
+    if not stage.is_dir():
+        return set()
+    return {p.name[:-4] for p in stage.iterdir() if p.is_file() and p.name.endswith(".png")
+            and not p.name.startswith(".")}  # fmt: skip
+
+
+def write_map_directory(
+    maps: Iterable[tuple[str, np.ndarray]],
+    out: str | os.PathLike,
+    *,
+    progress: bool = False,
+    total: int | None = None,
+    resume_key: str | None = None,
+) -> dict[str, Path]:
+    """Write ``(name, map)`` pairs as 8-bit grayscale PNGs ``out/<name>.png``.
+
+    Maps hold values in [0, 1] (clipped), stored as ``round(255 * value)``.
+    Every file is first written to a hidden temporary folder inside ``out``;
+    only when all maps are written are they moved (``os.replace``) under their
+    final names, so an error (or an interrupt) while computing leaves ``out``
+    as it was (a folder created by this call is removed again). Existing files of the same names are replaced; other files in
+    ``out`` are left alone.
+
+    With a ``resume_key`` the temporary folder is ``out/.maps.<resume_key>.part``
+    and is kept when the run stops early (an interrupt, a crash; not an
+    :class:`InputError`, after which the input must change anyway); a later call with the same key writes the
+    maps it already holds (:func:`staged_map_names`: the caller leaves them
+    out of ``maps``) together with the new ones, and removes the folders that
+    interrupted runs with other keys left in ``out``.
+
+    Returns
+    -------
+    dict
+        name -> the written path.
+
+    Raises
+    ------
+    InputError
+        ``out`` is a file, a name is repeated or not a plain file name, a map is
+        not a finite 2-D array, or there is nothing to write.
+    """
+    from salanalysis.io import staged_dir  # pandas-free workers import this module: io loads pandas
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("output must be a directory, found a file", out)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    new: set[str] = set()  # names written by this call
+    done = False
+    try:
+        with staged_dir(out, resume_key=resume_key, prefix=".maps.", suffix=".part") as tmp:
+            for p in list(tmp.iterdir()):  # a resumed run: kept maps count as written, the rest goes
+                if p.is_file() and p.name.endswith(".png") and not p.name.startswith("."):
+                    written[p.name[:-4]] = out / p.name
+                elif p.is_dir():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+            it = maps
+            if progress:
+                from salanalysis._progress import progress_bar
+
+                it = progress_bar(maps, total=total, unit="map")
+            for name, arr in it:
+                name = str(name)
+                if not name or Path(name).name != name or name.startswith("."):
+                    raise InputError(f"map name {name!r} is not a plain file name")
+                if name in new:
+                    raise InputError(f"two maps are named {name!r}")
+                new.add(name)
+                part = tmp / f".{name}.png.part"  # complete files only under the final name
+                part.write_bytes(_encode_png(arr, name))
+                os.replace(part, tmp / f"{name}.png")
+                written[name] = out / f"{name}.png"
+            if not written:
+                raise InputError("no maps to write", out)
+        done = True
+    finally:
+        if not done and created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if still empty: never removes anything else
+    return written

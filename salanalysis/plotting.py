@@ -567,42 +567,15 @@ def plot_category_delta(
 
 
 # ------------------------------------------------------------------ Fig. 5
-def _read_image(path: str | os.PathLike) -> np.ndarray:
-    import cv2
-
-    from salanalysis.errors import InputError
-
-    buf = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else np.zeros(0, np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
-    if img is None:
-        raise InputError("cannot read image", path)
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
 def _read_cam(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
-    import cv2
-
+    """A CAM (``.npy`` array or grayscale image) resized to ``shape`` and min-max normalised."""
     from salanalysis.errors import InputError
+    from salanalysis.maps import load_map
 
-    path = Path(path)
-    if path.suffix.lower() == ".npy":
-        try:
-            cam = np.load(path, allow_pickle=False).astype(np.float32)
-        except Exception as exc:
-            raise InputError(f"cannot read CAM array: {exc}", path) from exc
-    else:
-        buf = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else np.zeros(0, np.uint8)
-        cam = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if buf.size else None
-        if cam is None:
-            raise InputError("cannot read CAM", path)
-        cam = cam.astype(np.float32)
-    cam = np.squeeze(cam)
-    if cam.ndim != 2:
-        raise InputError(f"CAM must be 2-D, got shape {cam.shape}", path)
-    if cam.shape != shape:
-        cam = cv2.resize(cam, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-    lo, hi = float(cam.min()), float(cam.max())
-    return (cam - lo) / (hi - lo) if hi > lo else np.zeros_like(cam)
+    try:
+        return load_map(path, shape[0], shape[1])
+    except InputError as exc:  # the map reader's words, for a CAM
+        raise InputError(str(exc).replace("saliency map", "CAM")) from exc
 
 
 def plot_cam_example(
@@ -649,7 +622,9 @@ def plot_cam_example(
         p = Path(p)
         return p if p.is_absolute() else base / p
 
-    img = _read_image(resolve(example["image"]))
+    from salanalysis.images import read_image
+
+    img = read_image(resolve(example["image"]), order="rgb")
     cat = str(example.get("category", ""))
     axes[0].imshow(img)
     axes[0].set_title(cat)

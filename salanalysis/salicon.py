@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +51,7 @@ import pandas as pd
 from scipy import ndimage
 
 from salanalysis.errors import InputError
+from salanalysis.images import coco_image_name, image_id_from_name
 from salanalysis.io import read_json
 
 __all__ = [
@@ -68,21 +68,14 @@ __all__ = [
 ]
 
 FIXATION_COLUMNS = ("image_id", "image", "width", "height", "subject", "fixation", "x", "y")
-_NAME_RE = re.compile(r"^(?:COCO_([A-Za-z]+)(\d{4})_)?0*(\d+)$")
 
 
 # ----------------------------------------------------------------------------- names
-def image_id_from_name(name: str) -> int | None:
-    """COCO image id of a file name or stem (``COCO_val2014_000000000192`` -> 192)."""
-    m = _NAME_RE.match(Path(str(name)).stem)
-    return int(m.group(3)) if m else None
-
-
 def salicon_name(image_id: int, split: str = "val") -> str:
     """The SALICON/COCO 2014 file stem of an image: ``COCO_{split}2014_%012d``."""
     if split not in ("train", "val", "test"):
         raise InputError(f"SALICON split must be train, val or test, got {split!r}")
-    return f"COCO_{split}2014_{int(image_id):012d}"
+    return coco_image_name(image_id, split, 2014)
 
 
 # ------------------------------------------------------------------------- container
@@ -599,7 +592,7 @@ def write_fixation_maps(
     ``<image>.png`` (``COCO_val2014_000000000192.png``), ``round(255 * map)``.
     All maps are written to a hidden temporary folder inside ``out`` first and
     moved into place only when every map succeeded (see
-    :func:`salanalysis.baselines.write_map_directory`).
+    :func:`salanalysis.maps.write_map_directory`).
 
     ``resume``: a failed or interrupted run keeps its finished maps in
     ``out/.maps.<key>.part`` (the key names the fixations and the options), and
@@ -617,7 +610,7 @@ def write_fixation_maps(
         One row per written map: image_id, image, width, height, n_fixations,
         path.
     """
-    from salanalysis.baselines import check_map_names, staged_map_names, write_map_directory
+    from salanalysis.maps import check_map_names, staged_map_names, write_map_directory
 
     table = fixations.table if isinstance(fixations, SaliconFixations) else fixations
     missing = [c for c in FIXATION_COLUMNS if c not in table.columns]

@@ -290,7 +290,8 @@ def evaluate_maps(
         Neither ground truth given; the prediction folder matches no
         ground-truth image; a fixation table without the needed columns.
     """
-    from salanalysis.salicon import SaliconFixations, image_id_from_name
+    from salanalysis.images import image_id_from_name
+    from salanalysis.salicon import SaliconFixations
 
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:

@@ -1,4 +1,4 @@
-"""Baseline map sources (centre bias, spectral residual) and the map-directory writer."""
+"""Baseline map sources (centre bias, spectral residual), image folders and the map-directory writer."""
 
 from __future__ import annotations
 
@@ -12,16 +12,14 @@ import pytest
 
 from salanalysis.baselines import (
     center_bias_map,
-    images_table,
-    read_image,
     spectral_residual_map,
     write_center_bias_maps,
-    write_map_directory,
     write_spectral_residual_maps,
 )
 from salanalysis.cli import main
 from salanalysis.errors import InputError
-from salanalysis.maps import MapSource
+from salanalysis.images import images_table, read_image
+from salanalysis.maps import MapSource, write_map_directory
 
 
 # ------------------------------------------------------------------ centre bias
@@ -210,3 +208,26 @@ def test_cli_baseline(tmp_path, demo, capsys):
     assert rc == 2 and "--images" in capsys.readouterr().err
     rc = main(["saliency", "baseline", "--kind", "center", "--images", str(tmp_path / "nope"), "--out", str(tmp_path / "y")])
     assert rc == 2
+
+
+def test_one_set_of_image_name_patterns():
+    from salanalysis.images import ImageName, coco_image_name, image_id_from_name, parse_image_name
+
+    assert parse_image_name("x/COCO_val2014_000000000192.jpg") == ImageName(192, "COCO", "val", 2014)
+    assert parse_image_name("000000000208.png") == ImageName(208)
+    assert parse_image_name("LVIS_train2017_000000000001") == ImageName(1, "LVIS", "train", 2017)
+    assert parse_image_name("holiday.jpg") is None and image_id_from_name("COCO_val2014_x.jpg") is None
+    assert coco_image_name(42, "train") == "COCO_train2014_000000000042"
+    # the map matcher, the SALICON reader and the map writers use these same rules
+    from salanalysis import maps, salicon
+
+    assert salicon.image_id_from_name is image_id_from_name
+    assert maps.image_id_from_stem("COCO_val2014_000000000192") == 192
+
+
+def test_read_image_orders(demo):
+    bgr = read_image(demo.images / "COCO_val2014_000000000192.jpg")
+    rgb = read_image(demo.images / "COCO_val2014_000000000192.jpg", order="rgb")
+    np.testing.assert_array_equal(rgb, bgr[..., ::-1])
+    with pytest.raises(InputError, match="image not found"):
+        read_image(demo.images / "nope.jpg")

@@ -17,10 +17,10 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from salanalysis.baselines import center_bias_map, write_center_bias_maps, write_map_directory
+from salanalysis.baselines import center_bias_map, write_center_bias_maps
 from salanalysis.cli import main
 from salanalysis.errors import InputError
-from salanalysis.maps import MapSource
+from salanalysis.maps import MapSource, write_map_directory
 from salanalysis.salicon import read_fixations
 from salanalysis.saliency_metrics import (
     MATLAB_EPS,

@@ -14,7 +14,7 @@ Sub-commands
     (:func:`salanalysis.saliency_metrics.evaluate_maps`).
 ``predict``
     Added by ``salanalysis/commands/_saliency_predict.py`` when that module
-    exists (the saliency network of issue 10).
+    exists (the saliency network; it needs torch).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def _sizes(args: argparse.Namespace):
     if getattr(args, "size", None):
         return _parse_size(args.size)
     if getattr(args, "size_images", None):
-        from salanalysis.baselines import images_table
+        from salanalysis.images import images_table
 
         t = images_table(args.size_images)
         t = t[t["image_id"].notna()]

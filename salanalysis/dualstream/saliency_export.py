@@ -31,7 +31,6 @@ last.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,8 +39,14 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from salanalysis.baselines import IMAGE_EXTENSIONS, image_files, read_image
 from salanalysis.errors import InputError
+from salanalysis.images import (
+    IMAGE_EXTENSIONS,
+    coco_image_name,
+    image_files,
+    parse_image_name,
+    read_image,
+)
 from salanalysis.io import staged_dir  # noqa: F401  (re-exported: it lived here)
 
 __all__ = [
@@ -55,7 +60,6 @@ __all__ = [
     "predict_saliency_maps",
 ]
 
-_COCO_RE = re.compile(r"^COCO_([A-Za-z]+)(\d{4})_0*(\d+)$")
 
 
 def saliency_map_name(image: str | os.PathLike) -> str:
@@ -69,9 +73,9 @@ def saliency_map_name(image: str | os.PathLike) -> str:
     'cat.png'
     """
     stem = Path(image).stem
-    m = _COCO_RE.match(stem)
-    if m:
-        return f"COCO_{m.group(1)}{m.group(2)}_{int(m.group(3)):012d}.png"
+    name = parse_image_name(stem)
+    if name is not None and name.dataset == "COCO":
+        return f"{coco_image_name(name.image_id, name.split, name.year)}.png"
     return f"{stem}.png"
 
 
@@ -94,7 +98,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     InputError
         Missing, empty or undecodable file.
     """
-    return cv2.cvtColor(read_image(path), cv2.COLOR_BGR2RGB)
+    return read_image(path, order="rgb")
 
 
 def to_uint8(arr: np.ndarray) -> np.ndarray:
