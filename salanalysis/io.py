@@ -28,6 +28,7 @@ __all__ = [
     "atomic_path",
     "write_text",
     "write_json",
+    "jsonable",
     "write_table",
     "read_table",
     "read_json",
@@ -66,6 +67,23 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def jsonable(v: Any) -> Any:
+    """``v`` with numpy scalars and arrays and paths turned into plain JSON types (nested)."""
+    import numpy as np
+
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, Path):
+        return str(v)
+    return v
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

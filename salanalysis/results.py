@@ -57,18 +57,32 @@ class AnalysisResult:
     def write(self, out: str | os.PathLike) -> list[Path]:
         """Write each table as ``out/FILES[name]``; remove stale files of earlier runs.
 
+        A table with attributes (``DataFrame.attrs``: the bootstrap size, the
+        clutter cut-off, the compared models, ...) also gets ``NAME.attrs.json``
+        beside it, which :func:`salanalysis.figures.read_tables` restores.
+
         Returns
         -------
         list of Path
             The files written, in the order of :attr:`FILES`.
         """
-        from salanalysis.io import write_table
+        from salanalysis.io import jsonable, write_json, write_table
 
         out = self._output_folder(out)
-        paths = [write_table(self.tables[name], out / file)
-                 for name, file in self.FILES.items() if name in self.tables]
+        paths = []
         for name, file in self.FILES.items():
+            target = out / file
+            meta = target.with_name(f"{Path(file).stem}.attrs.json")
             if name not in self.tables:
-                (out / file).unlink(missing_ok=True)
+                target.unlink(missing_ok=True)
+                meta.unlink(missing_ok=True)
+                continue
+            df = self.tables[name]
+            paths.append(write_table(df, target))
+            if df.attrs:
+                paths.append(write_json(meta, jsonable(dict(df.attrs))))
+            else:
+                meta.unlink(missing_ok=True)
         self.paths = paths
         return paths
+

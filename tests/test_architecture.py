@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter", "config"},
     {"compare", "plotting", "report"},
     {"figures", "dualstream.*"},
-    {"reproduce"},
+    {"reproduce.*"},
     {"commands.*"},
     {"cli"},
     {"__main__"},

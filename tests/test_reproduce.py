@@ -15,7 +15,8 @@ from sklearn.metrics import average_precision_score
 
 from salanalysis import cli
 from salanalysis.config import demo_config, load_config
-from salanalysis.reproduce import FIGURES, TABLES, reproduce
+from salanalysis.figures import FIGURES
+from salanalysis.reproduce import TABLES, reproduce
 from salanalysis.score_baselines import CLASS_PRIOR_LABEL, class_prior_scores
 
 EVIL = "<script>alert(1)</script>"

@@ -1,0 +1,461 @@
+"""The paper's figures as whole figures, from result tables: one registry entry per figure.
+
+Each entry of :data:`FIGURES` is a :class:`FigureSpec`: the figure's file name,
+its title, the tables it needs, a function ``tables, context -> matplotlib
+Figure`` and a function ``tables, context -> caption``. The tables are the ones
+that ``salanalysis metrics``, ``stats``, ``clutter``, ``compare``, ``objects``
+and ``cam`` write (and ``reproduce`` keeps); the :class:`FigureContext` says who
+is who (labels, colours, the model of Fig. 2, the two compared models).
+
+Below this module, :mod:`salanalysis.plotting` holds the axes-level functions
+(``ax`` in, ``ax`` out), as seaborn splits figure-level from axes-level plots;
+above it, :func:`salanalysis.reproduce.reproduce` and ``salanalysis plot`` loop
+over the registry. Adding a figure is one drawing function, one caption
+function and one entry in :data:`FIGURES`.
+
+=========================  ==============================================================
+figure                     tables it needs
+=========================  ==============================================================
+``fig2_tpfn``              ``objects``, ``tpfn_descriptives``, ``tpfn_tests``
+``fig_classwise``          ``classwise``, ``classwise_correlations``
+``fig3_clutter``           ``clutter_map``, ``objects_histogram``
+``fig4_category_delta``    ``compare_categories``
+``fig5_cam``               ``cam_manifest`` (with ``context.cam_root``)
+=========================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from salanalysis.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "FigureContext",
+    "FigureSpec",
+    "FIGURES",
+    "FigureRun",
+    "draw_figure",
+    "render_figures",
+    "read_tables",
+    "cam_table",
+    "cam_records",
+]
+
+Tables = Mapping[str, "pd.DataFrame"]
+
+
+class _Plotting:
+    """:mod:`salanalysis.plotting`, imported on first use (``salanalysis --help`` stays light)."""
+
+    def __getattr__(self, name: str) -> Any:
+        from salanalysis import plotting
+
+        return getattr(plotting, name)
+
+
+P = _Plotting()
+
+
+@dataclass
+class FigureContext:
+    """Who is who in the figures.
+
+    Attributes
+    ----------
+    labels
+        Display label of each score set and saliency source, by name.
+    models
+        Score-set names in the order that fixes their colours (:func:`~salanalysis.plotting.model_colors`).
+    primary
+        The score set of Fig. 2 and the class-wise scatter (default: the first in the tables).
+    compare
+        ``(A, B)``: the reference and the assessed score set of Fig. 3 and 4.
+    variables
+        The object variables of Fig. 2 and the class-wise scatter (default:
+        ``area_frac``, ``center_dist`` and every ``sal_max_NAME`` of the tables).
+    threshold
+        The detection threshold (captions).
+    n_boot
+        Bootstrap resamples (captions), when the tables do not say.
+    cam_root
+        The folder that the CAM manifest's relative paths start from.
+    """
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+    models: Sequence[str] = ()
+    primary: str | None = None
+    compare: tuple[str, str] | None = None
+    variables: Sequence[str] | None = None
+    threshold: float = 0.5
+    n_boot: int | None = None
+    cam_root: Path | None = None
+
+    def label(self, name: str) -> str:
+        return self.labels.get(name, name)
+
+    def colors(self) -> dict[str, str]:
+        return P.model_colors(list(self.models))
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure of the registry (see the module docstring)."""
+
+    name: str
+    title: str
+    needs: tuple[str, ...]
+    draw: Callable[[Tables, FigureContext], Any]
+    caption: Callable[[Tables, FigureContext], str]
+
+    def missing(self, tables: Tables) -> list[str]:
+        """The tables this figure needs that ``tables`` lacks."""
+        return [t for t in self.needs if t not in tables]
+
+
+# ------------------------------------------------------------------ helpers
+_PANEL = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _panel_title(var: str, labels: Mapping[str, str]) -> str:
+    if var.startswith("sal_max_"):
+        return f"max saliency:\n{labels.get(var[8:], var[8:])}"
+    return {"area_frac": "object size", "center_dist": "distance to centre"}.get(var, var)
+
+
+def _primary(tables: Tables, ctx: FigureContext, table: str) -> str:
+    if ctx.primary:
+        return ctx.primary
+    t = tables[table]
+    if "model" not in t.columns or t.empty:
+        raise InputError(f"table {table} names no model: give the model (--model)")
+    return str(t["model"].iloc[0])
+
+
+def _variables(tables: Tables, ctx: FigureContext) -> list[str]:
+    if ctx.variables is not None:
+        return list(ctx.variables)
+    if "tpfn_descriptives" in tables:
+        found = list(dict.fromkeys(tables["tpfn_descriptives"]["variable"].astype(str)))
+    else:
+        found = [str(c) for c in tables["classwise"].columns]
+    return [v for v in ("area_frac", "center_dist") if v in found] + [v for v in found if v.startswith("sal_max_")]
+
+
+def _compared(tables: Tables, ctx: FigureContext) -> tuple[str, str]:
+    if ctx.compare is not None:
+        return ctx.compare
+    attrs = tables["compare_categories"].attrs if "compare_categories" in tables else {}
+    if "model_a" in attrs and "model_b" in attrs:
+        return str(attrs["model_a"]), str(attrs["model_b"])
+    if "clutter_difference" in tables and len(tables["clutter_difference"]):
+        d = tables["clutter_difference"].iloc[0]
+        return str(d["model_a"]), str(d["model_b"])
+    return "A", "B"
+
+
+def _color(colors: Mapping[str, str], name: str, position: int) -> str:
+    return colors.get(name) or P.model_colors(["a", "b"])["ab"[position]]
+
+
+# ------------------------------------------------------------------ Fig. 2
+def draw_fig2(tables: Tables, ctx: FigureContext):
+    """Fig. 2: means (SEM bars) and distributions of detected vs missed objects, one column per variable."""
+    m = _primary(tables, ctx, "tpfn_descriptives")
+    desc, tests, objects = tables["tpfn_descriptives"], tables["tpfn_tests"], tables["objects"]
+    variables = _variables(tables, ctx)
+    fig, axes = P.new_figure("page", height=4.6, nrows=2, ncols=len(variables), squeeze=False)
+    for j, var in enumerate(variables):
+        P.plot_tpfn_means(desc, var, models=[m], tests=tests, ax=axes[0, j])
+        P.plot_tpfn_distribution(objects, var, m, ax=axes[1, j])
+        axes[0, j].set_title(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", loc="left", pad=14)
+    fig.tight_layout()
+    return fig
+
+
+def caption_fig2(tables: Tables, ctx: FigureContext) -> str:
+    m = _primary(tables, ctx, "tpfn_descriptives")
+    desc = tables["tpfn_descriptives"]
+    n_ex = {v: int(desc[(desc.model == m) & (desc.variable == v)]["n_excluded_nan"].iloc[0])
+            for v in _variables(tables, ctx)}
+    ex = "; ".join(f"{v}: {k} objects without a value left out" for v, k in n_ex.items() if k)
+    return (f"Detected (true positive, tp) and missed (false negative, fn) objects of '{ctx.label(m)}' at score >= "
+            f"{ctx.threshold}. Top: means with error bars of one standard error of the mean (as the paper); "
+            f"ticks give n; above: Student's unpaired t (detected minus missed) and p. Bottom: the "
+            f"distributions (violin; box = quartiles, white line = median; size on a log10 axis). "
+            f"Size: mask area / image area; distance to centre: 0 at the centre, 1 at a corner; "
+            f"saliency: maximum of the map (normalised to [0, 1]) inside the object's mask. "
+            + (ex + "." if ex else ""))
+
+
+# ------------------------------------------------------- class-wise scatter
+def draw_classwise(tables: Tables, ctx: FigureContext):
+    """Sec. 3.2: class means against class AP, one panel per variable, with the fit and r."""
+    m = _primary(tables, ctx, "classwise")
+    cw, corr = tables["classwise"], tables["classwise_correlations"]
+    if "model" in cw.columns:
+        cw = cw[cw["model"] == m]
+        corr = corr[corr["model"] == m]
+    variables = _variables(tables, ctx)
+    color = ctx.colors().get(m, P.OKABE_ITO["black"])
+    fig, axes = P.new_figure("page", height=2.4, nrows=1, ncols=len(variables), squeeze=False)
+    for j, var in enumerate(variables):
+        P.plot_classwise_scatter(cw, var, correlations=corr, ax=axes[0, j], color=color)
+        axes[0, j].set_title(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def caption_classwise(tables: Tables, ctx: FigureContext) -> str:
+    m = _primary(tables, ctx, "classwise")
+    return (f"Per category: the mean over its objects (x) against the category's AP for '{ctx.label(m)}' (y); "
+            f"line: least-squares fit; legend: Pearson r, p and the number of categories (Sec. 3.2). "
+            f"Categories without a value (e.g. no object with a saliency map) are left out.")
+
+
+# ------------------------------------------------------------------ Fig. 3
+def draw_fig3(tables: Tables, ctx: FigureContext):
+    """Fig. 3: (a) mAP per number of objects in the image, (b) the histogram of objects per image."""
+    cm = tables["clutter_map"]
+    models = list(ctx.compare) if ctx.compare else (list(ctx.models) or list(dict.fromkeys(cm["model"])))
+    fig, axes = P.new_figure("page", height=2.5, nrows=1, ncols=2)
+    P.plot_clutter(cm, models=models, labels=dict(ctx.labels), colors=ctx.colors() or None, ax=axes[0])
+    P.plot_objects_histogram(tables["objects_histogram"], ax=axes[1])
+    axes[0].set_title("(a)", loc="left")
+    axes[1].set_title("(b)", loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def _tail_k(cm: pd.DataFrame) -> Any:
+    if "k" in cm.attrs:
+        return cm.attrs["k"]
+    if "is_tail" in cm.columns and cm["is_tail"].astype(bool).any():
+        return int(cm.loc[cm["is_tail"].astype(bool), "n_objects"].iloc[0])
+    return "?"
+
+
+def caption_fig3(tables: Tables, ctx: FigureContext) -> str:
+    cm = tables["clutter_map"]
+    n_boot = cm.attrs.get("n_boot", ctx.n_boot)
+    return (f"(a) mAP of the images with a given number of (non-crowd) objects; lines: the paper's "
+            f"moving average [1/3, 1/3, 1/3] with boundary padding; points: unsmoothed mAP; bands: "
+            f"bootstrap 95% interval of the smoothed curve ({n_boot} resamples per "
+            f"group). The last group holds every image with >= {_tail_k(cm)} objects. "
+            f"(b) Images per number of objects.")
+
+
+# ------------------------------------------------------------------ Fig. 4
+def draw_fig4(tables: Tables, ctx: FigureContext):
+    """Fig. 4: AP(B) - AP(A) per category, sorted, with paired bootstrap intervals."""
+    a, b = _compared(tables, ctx)
+    colors = ctx.colors()
+    fig, ax = P.new_figure("page", height=2.8)
+    P.plot_category_delta(tables["compare_categories"], label_a=ctx.label(a), label_b=ctx.label(b),
+                          color_a=_color(colors, a, 0), color_b=_color(colors, b, 1), ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
+    a, b = _compared(tables, ctx)
+    n_boot = tables["compare_categories"].attrs.get("n_boot", ctx.n_boot)
+    return (f"AP('{ctx.label(b)}') - AP('{ctx.label(a)}') per category, sorted; error bars: paired "
+            f"bootstrap 95% interval ({n_boot} image resamples); a bar is coloured by the better model "
+            f"only when its interval excludes 0, grey otherwise.")
+
+
+# ------------------------------------------------------------------ Fig. 5
+#: Columns of the flat CAM manifest (one row per example and model), as ``salanalysis cam`` writes it.
+CAM_COLUMNS = ("image", "category", "model", "role", "confidence", "cam")
+
+
+def cam_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The flat CAM table (one row per example and model) of ``cam_manifest.json`` records."""
+    import pandas as pd
+
+    rows = []
+    for i, r in enumerate(records):
+        for m in r["models"]:
+            rows.append({"example": i, "image": str(r["image"]), "category": str(r.get("category", "")),
+                         "threshold": r.get("threshold"), "model": str(m["model"]), "role": m.get("role", ""),
+                         "confidence": float(m["confidence"]), "cam": str(m["cam"])})
+    return pd.DataFrame(rows, columns=["example", "image", "category", "threshold", *CAM_COLUMNS[2:]])
+
+
+def cam_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The examples of a flat CAM table (``cam_manifest.csv`` or :func:`cam_table`), in order."""
+    import pandas as pd
+
+    from salanalysis.errors import require_columns
+
+    require_columns(table, CAM_COLUMNS, "CAM manifest")
+    key = ["example"] if "example" in table.columns else ["image", "category"]
+    records = []
+    for _, g in table.groupby(key, sort=False):
+        first = g.iloc[0]
+        rec = {"image": first["image"], "category": first["category"],
+               "models": [{"model": r["model"], "role": r["role"], "confidence": r["confidence"], "cam": r["cam"]}
+                          for _, r in g.iterrows()]}
+        if "threshold" in g.columns and pd.notna(first["threshold"]):
+            rec["threshold"] = float(first["threshold"])
+        records.append(rec)
+    return records
+
+
+def draw_fig5(tables: Tables, ctx: FigureContext):
+    """Fig. 5: the image and each model's CAM with its confidence, one row per example."""
+    return P.cam_figure(cam_records(tables["cam_manifest"]), root=ctx.cam_root, labels=dict(ctx.labels))
+
+
+def caption_fig5(tables: Tables, ctx: FigureContext) -> str:
+    records = cam_records(tables["cam_manifest"])
+    roles = {m.get("role", ""): ctx.label(str(m["model"])) for m in records[0]["models"]}
+    thr = records[0].get("threshold", ctx.threshold)
+    who = (f"A = '{roles['A']}' misses (confidence < {thr}) and B = '{roles['B']}' detects"
+           if {"A", "B"} <= set(roles) else "one model misses and the other detects")
+    return (f"Class activation maps (Zhou et al. 2016) over images where {who} a ground-truth class (the "
+            f"paper's Fig. 5 rule); first column: the image and the class; then each model's CAM (min-max "
+            f"normalised, viridis) with its confidence for the class. First {min(len(records), 4)} of "
+            f"{len(records)} selected examples.")
+
+
+# ---------------------------------------------------------------- registry
+#: Every figure, in the order of the paper (the key is the file name).
+FIGURES: dict[str, FigureSpec] = {f.name: f for f in (
+    FigureSpec("fig2_tpfn", "Fig. 2: detected (tp) vs missed (fn) objects",
+               ("objects", "tpfn_descriptives", "tpfn_tests"), draw_fig2, caption_fig2),
+    FigureSpec("fig_classwise", "Sec. 3.2: class means vs class AP",
+               ("classwise", "classwise_correlations"), draw_classwise, caption_classwise),
+    FigureSpec("fig3_clutter", "Fig. 3: mAP vs objects per image, and the histogram",
+               ("clutter_map", "objects_histogram"), draw_fig3, caption_fig3),
+    FigureSpec("fig4_category_delta", "Fig. 4: per-category AP difference",
+               ("compare_categories",), draw_fig4, caption_fig4),
+    FigureSpec("fig5_cam", "Fig. 5: class activation maps", ("cam_manifest",), draw_fig5, caption_fig5),
+)}
+
+
+def draw_figure(name: str, tables: Tables, context: FigureContext | None = None):
+    """``(figure, caption)`` of one registered figure, drawn in :func:`~salanalysis.plotting.paper_style`.
+
+    For a notebook: ``fig, caption = draw_figure("fig3_clutter", tables)``. The
+    figure stays open (close it with ``plt.close(fig)``).
+
+    Raises
+    ------
+    KeyError
+        ``name`` is not a registered figure.
+    InputError
+        A table the figure needs is missing.
+    """
+    spec = FIGURES[name]
+    ctx = context or FigureContext()
+    missing = spec.missing(tables)
+    if missing:
+        raise InputError(f"{name} needs table(s) {', '.join(missing)}")
+    with P.paper_style():
+        fig = spec.draw(tables, ctx)
+    return fig, spec.caption(tables, ctx)
+
+
+@dataclass
+class FigureRun:
+    """What :func:`render_figures` did: ``captions`` and ``files`` of the figures drawn,
+    ``failed`` (name -> error) and ``skipped`` (name -> the tables it lacked)."""
+
+    captions: dict[str, str] = field(default_factory=dict)
+    files: dict[str, list[Path]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+
+
+def render_figures(tables: Tables, context: FigureContext, out: str | os.PathLike,
+                   names: Sequence[str] | None = None) -> FigureRun:
+    """Draw and save every registered figure (or ``names``) whose tables are there.
+
+    Each figure is written as ``out/NAME.pdf`` (TrueType fonts) and ``out/NAME.png``
+    (300 dpi), atomically. A figure whose tables are missing is skipped; one whose
+    drawing fails on its data (``ValueError``, :class:`InputError`) is recorded in
+    ``failed`` and the others are still drawn.
+    """
+    import matplotlib.pyplot as plt
+
+    run = FigureRun()
+    for name in names if names is not None else list(FIGURES):
+        spec = FIGURES[name]
+        missing = spec.missing(tables)
+        if missing:
+            run.skipped[name] = missing
+            continue
+        try:
+            with P.paper_style():
+                fig = spec.draw(tables, context)
+                caption = spec.caption(tables, context)
+                run.files[name] = P.save_figure(fig, Path(out) / name)
+                plt.close(fig)
+            run.captions[name] = caption
+        except (ValueError, InputError) as exc:
+            plt.close("all")
+            run.failed[name] = f"{type(exc).__name__}: {exc}"
+    return run
+
+
+# ------------------------------------------------------- tables from folders
+#: Where each table is looked for under a folder given to :func:`read_tables`.
+_TABLE_NAMES = ("tpfn_descriptives", "tpfn_tests", "classwise", "classwise_correlations", "clutter_map",
+                "objects_histogram", "clutter_difference", "compare_categories", "compare_summary")
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for sub in ("", "tables"):
+        for ext in (".parquet", ".csv"):
+            p = folder / sub / f"{stem}{ext}"
+            if p.is_file():
+                return p
+    return None
+
+
+def read_tables(folders: Sequence[str | os.PathLike], *, objects: str | os.PathLike | None = None) -> dict:
+    """The result tables found in the folders that the analysis commands (or ``reproduce``) wrote.
+
+    Looks in each folder (and its ``tables/`` subfolder) for ``NAME.parquet`` or
+    ``NAME.csv`` of every table a figure can need, for the object table
+    (``objects.parquet``/``.csv``, or ``objects`` given) and for a CAM output
+    (``cam_manifest.csv``). The attributes a table had when written
+    (``NAME.attrs.json`` beside it: bootstrap resamples, the clutter cut-off,
+    the compared models) are restored. A later folder's table replaces an
+    earlier one's.
+
+    Raises
+    ------
+    InputError
+        A folder does not exist, or a file cannot be read.
+    """
+    from salanalysis.io import read_table
+
+    out: dict[str, Any] = {}
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise InputError("folder of result tables not found", folder)
+        for stem in (*_TABLE_NAMES, "objects", "cam_manifest"):
+            p = _find(folder, stem)
+            if p is None:
+                continue
+            df = read_table(p)
+            meta = p.with_name(f"{stem}.attrs.json")
+            if meta.is_file():
+                df.attrs.update(json.loads(meta.read_text(encoding="utf-8")))
+            out[stem] = df
+            if stem == "cam_manifest":
+                out["_cam_root"] = p.parent
+    if objects is not None:
+        out["objects"] = read_table(objects)
+    return out

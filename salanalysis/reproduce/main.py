@@ -1,0 +1,269 @@
+"""The outputs of :func:`salanalysis.reproduce.reproduce`: tables, figures, the report."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from salanalysis import __version__
+from salanalysis.config import Config, dump_toml
+from salanalysis.errors import InputError
+from salanalysis.io import write_json, write_table, write_text
+from salanalysis.reproduce.run import Runner, StageRecord
+from salanalysis.reproduce.stages import (
+    _control_source,
+    _is_demo,
+    _stage_cam,
+    _stage_clutter,
+    _stage_compare,
+    _stage_figures,
+    _stage_inputs,
+    _stage_maps,
+    _stage_metrics,
+    _stage_objects,
+    _stage_stats,
+    _with_object_counts,
+)
+
+__all__ = ["TABLES", "ReproduceResult", "reproduce"]
+
+#: Table files (OUT/tables/NAME.{csv,md,tex}) and what they hold.
+TABLES: dict[str, str] = {
+    "inputs": "Inputs: provenance and counts",
+    "table1": "Table 1: multi-label metrics (with the paper's published rows)",
+    "per_class": "Per-class AP, precision, recall, F1 of every score set",
+    "tpfn_descriptives": "Fig. 2 numbers: n, mean, SD, SEM, 95% CI of detected and missed objects",
+    "tpfn_tests": "Fig. 2 tests: Student and Welch t, Mann-Whitney U, Cohen's d, image-clustered tests",
+    "classwise": "Class-wise means and AP",
+    "classwise_correlations": "Class-wise correlations with AP (Pearson, Spearman, partial)",
+    "detection_models": "Logistic models of detection (odds ratio per SD, image-clustered CIs)",
+    "clutter_map": "Fig. 3a numbers: mAP per objects-per-image group, smoothed, bootstrap bands",
+    "clutter_difference": "mAP difference (B - A) per group with paired bootstrap bands",
+    "objects_histogram": "Fig. 3b numbers: images per number of objects",
+    "compare_categories": "Fig. 4 numbers: per-category AP of A and B, delta and paired 95% CI",
+    "compare_summary": "Fig. 4 summary: categories improved / worsened / within noise, delta vs size",
+}
+
+
+@dataclass
+class ReproduceResult:
+    """What :func:`reproduce` did.
+
+    Attributes
+    ----------
+    out
+        The output folder.
+    stages
+        The stage log (also in ``stages.json``).
+    files
+        Every file written (absolute paths), the report last.
+    not_produced
+        ``(what, why)`` for each figure or table that could not be produced.
+    report
+        The report's path.
+    """
+
+    out: Path
+    stages: list[StageRecord]
+    files: list[Path]
+    not_produced: list[tuple[str, str]]
+    report: Path
+
+    def summary(self) -> str:
+        lines = [f"{'stage':<9} {'status':<9} {'seconds':>8}  note"]
+        for s in self.stages:
+            lines.append(f"{s.stage:<9} {s.status:<9} {s.seconds:>8.2f}  {s.note}")
+        for what, why in self.not_produced:
+            lines.append(f"not produced: {what}: {why}")
+        lines.append(f"wrote {len(self.files)} files under {self.out}; report: {self.report}")
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ outputs
+def _write_table(run: Runner, name: str, df: pd.DataFrame, caption: str,
+                 md: str | None = None, tex: str | None = None) -> list[Path]:
+    from salanalysis.report import table_latex, table_markdown
+
+    base = run.out / "tables" / name
+    paths = [write_table(df, base.with_suffix(".csv")),
+             write_text(base.with_suffix(".md"), md if md is not None else table_markdown(df, caption)),
+             write_text(base.with_suffix(".tex"), tex if tex is not None else table_latex(df, caption))]
+    run.files += paths
+    return paths
+
+
+def _table1_display(t1: pd.DataFrame) -> pd.DataFrame:
+    from salanalysis.formatting import format_percent
+    from salanalysis.metrics import METRICS
+
+    rows = [{"model": str(r["model"]),
+             **{k: format_percent(r[k], r.get(f"{k}_low"), r.get(f"{k}_high")) for k in METRICS},
+             "source": str(r.get("source", "computed"))} for _, r in t1.iterrows()]
+    return pd.DataFrame(rows)
+
+
+def reproduce(
+    config: Config,
+    out: str | os.PathLike | None = None,
+    *,
+    force: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> ReproduceResult:
+    """Run every analysis of a configuration and write figures, tables and the report.
+
+    Parameters
+    ----------
+    config
+        A validated configuration (:func:`salanalysis.config.load_config` or
+        :func:`salanalysis.config.demo_config`).
+    out
+        Output folder (default: the configuration's ``[output] dir``, else
+        ``salanalysis_output``).
+    force
+        Recompute every stage, ignoring the cache.
+    progress
+        Show progress bars of long stages.
+    log
+        Called with one line per stage event (e.g. ``print``).
+
+    Returns
+    -------
+    ReproduceResult
+        The stage log, every file written and what could not be produced.
+
+    Raises
+    ------
+    InputError
+        The output path is a file, or an input is bad (raised by the stage that
+        reads it, before anything is written under its final name).
+    """
+    from salanalysis.metrics import format_table
+    from salanalysis.report import FigureEntry, TableEntry, table_html, write_report
+
+    out = Path(out if out is not None else (config.out or "salanalysis_output")).absolute()
+    if out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a folder", out)
+    cfg = dataclasses.replace(config, out=out)
+    run = Runner(cfg, out, force, progress, log)
+
+    inputs = _stage_inputs(run).tables["inputs"]
+    map_dirs = _stage_maps(run)
+    obj = _stage_objects(run, map_dirs)
+    objects, images = obj.tables["objects"], obj.tables["images"]
+    inputs = _with_object_counts(inputs, obj.meta, len(objects))
+    met = _stage_metrics(run)
+    st = _stage_stats(run, objects, met.tables["per_class"]).tables
+    cl = _stage_clutter(run).tables
+    cmp_data = _stage_compare(run, objects)
+    cmp = None if cmp_data is None else cmp_data.tables
+    cam = _stage_cam(run)
+    figs = _stage_figures(run, {"objects": objects, **st, **cl, **(cmp or {})}, cam)
+
+    # ---- outputs
+    out.mkdir(parents=True, exist_ok=True)
+    labels = cfg.labels()
+    run.files.append(write_text(out / "config.resolved.toml", dump_toml(
+        cfg.to_dict(), header=f"Resolved by salanalysis {__version__} reproduce (from {cfg.source}).\n"
+        "Run again with: salanalysis reproduce --config config.resolved.toml")))
+    run.files.append(write_table(objects, out / "objects.parquet"))
+    run.files.append(write_table(images, out / "images.csv"))
+
+    t1 = met.tables["table1"]
+    t1_md = format_table(t1, "markdown")
+    tables: list[TableEntry] = []
+    produced: dict[str, pd.DataFrame] = {"inputs": inputs, "table1": t1, "per_class": met.tables["per_class"],
+                                          **st, **cl, **(cmp or {})}
+    for name, title in TABLES.items():
+        if name not in produced:
+            continue
+        df = produced[name]
+        caption = ""
+        if name == "table1":
+            caption = t1_md.strip().split("\n")[-1]
+            paths = _write_table(run, name, df, caption, md=t1_md, tex=format_table(t1, "latex"))
+            tables.append(TableEntry(name, title, caption, df, paths,
+                                     html=table_html(_table1_display(df))))
+            continue
+        if name == "compare_categories" and cfg.compare:
+            a, b = cfg.compare
+            caption = f"A = '{labels.get(a, a)}', B = '{labels.get(b, b)}'; delta = AP_B - AP_A."
+        paths = _write_table(run, name, df, caption)
+        tables.append(TableEntry(name, title, caption, df, paths))
+    for name in TABLES:
+        if name not in produced:
+            for ext in (".csv", ".md", ".tex"):
+                (out / "tables" / f"{name}{ext}").unlink(missing_ok=True)
+            if name in ("clutter_difference", "compare_categories", "compare_summary") and cfg.compare is None:
+                run.not_produced.append((TABLES[name], "fewer than two score sets are configured"))
+
+    figures: list[FigureEntry] = []
+    captions = figs.meta["captions"]
+    from salanalysis.figures import FIGURES
+
+    for name, title in ((n, spec.title) for n, spec in FIGURES.items()):
+        if name in captions:
+            paths = []
+            for ext in ("pdf", "png"):
+                dst = out / "figures" / f"{name}.{ext}"
+                from salanalysis.io import atomic_path
+
+                with atomic_path(dst) as tmp:
+                    shutil.copyfile(figs.files[f"{name}.{ext}"], tmp)
+                paths.append(dst)
+            run.files += paths
+            figures.append(FigureEntry(name, title, captions[name], paths[1], paths))
+        else:
+            for ext in ("pdf", "png"):
+                (out / "figures" / f"{name}.{ext}").unlink(missing_ok=True)
+            if name in figs.meta["failed"]:
+                why = figs.meta["failed"][name]
+                run.not_produced.append((title, why if name == "fig5_cam" and "Error:" not in why
+                                         else f"drawing failed: {why}"))
+            elif name == "fig4_category_delta" and cfg.compare is None:
+                run.not_produced.append((title, "fewer than two score sets are configured"))
+
+    stages_df = pd.DataFrame([dataclasses.asdict(r) for r in run.records])
+    run.files.append(write_json(out / "stages.json", {"version": __version__, "force": force,
+                                                      "stages": [dataclasses.asdict(r) for r in run.records]}))
+    notes = []
+    if _is_demo(cfg):
+        notes = [
+            "Bundled demo: 100 real COCO val2014 images. 'sample detections' are cocoapi's sample "
+            "detection results (perturbed ground truth), not a model. The second score set is the "
+            "class-prior baseline (not a model): every image scores a class by its prevalence in the "
+            "annotation file, so its AP equals the prevalence. Only 2 of the 100 images have a SALICON "
+            "ground-truth map, so the SALICON panels rest on few objects; the centre-bias source (a "
+            "Gaussian at the image centre) is a control covering every image. With 100 images, every "
+            "interval is wide: the demo shows the pipeline, not the paper's numbers.",
+        ]
+    mo = int(sum(obj.meta.get("missing_maps", {}).values()))
+    if mo:
+        notes.append("Objects without a saliency map (NaN, left out of saliency analyses): "
+                     + ", ".join(f"{k}: {v}" for k, v in obj.meta["missing_maps"].items()) + ".")
+    summary = {
+        "configuration": cfg.source,
+        "salanalysis version": __version__,
+        "output folder": str(out),
+        "score sets": ", ".join(f"{s.name} ({labels[s.name]})" for s in cfg.scores),
+        "saliency sources": ", ".join(f"{s.name} ({labels[s.name]})" for s in cfg.saliency) or "none",
+        "model of Fig. 2 and the class-wise analysis": f"{cfg.primary} ({labels[cfg.primary]})",
+        "comparison (A -> B)": (f"{cfg.compare[0]} -> {cfg.compare[1]}" if cfg.compare else "none"),
+        "threshold (detected: score >= threshold)": cfg.threshold,
+        "C-F1 rule": cfg.cf1,
+        "bootstrap resamples / seed": f"{cfg.n_boot} / {cfg.seed}",
+        "centre-bias control in the statistics": _control_source(cfg) or "none",
+    }
+    report_path = out / "report.html"
+    write_report(report_path, title="salanalysis reproduce: visual attention and multi-label classification",
+                 summary=summary, inputs=inputs, stages=stages_df, figures=figures, tables=tables,
+                 not_produced=run.not_produced, notes=notes, base=out)
+    run.files.append(report_path)
+    run.cache.prune(run.keys)
+    return ReproduceResult(out, run.records, run.files, run.not_produced, report_path)

@@ -1,0 +1,327 @@
+"""The stages of :func:`salanalysis.reproduce.reproduce`, each a thin call of the module that owns it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salanalysis.config import BUILTIN_SALIENCY, BUILTIN_SCORES, Config
+from salanalysis.errors import InputError
+from salanalysis.io import jsonable
+from salanalysis.reproduce.cache import (
+    StageData,
+    file_digest,
+    stage_key,
+)
+from salanalysis.reproduce.run import STAGES, Runner, StageRecord
+
+
+def _input_rows(run: Runner) -> pd.DataFrame:
+    """Provenance and counts of every input (computed in the ``inputs`` stage)."""
+    cfg, ann = run.cfg, run.ann
+    inst = ann.instances
+    n_crowd = int(inst["iscrowd"].sum())
+    rows = []
+
+    def add(kind, name, label, origin, digest, item, value):
+        rows.append({"kind": kind, "name": name, "label": label, "origin": origin,
+                     "sha256": digest[:16], "item": item, "value": value})
+
+    dig = run.ann_digest
+    for item, value in (("images", len(ann.images)), ("instances (non-crowd)", len(inst) - n_crowd),
+                        ("instances (crowd)", n_crowd), ("categories listed", len(ann.categories)),
+                        ("categories present", int(inst["category_id"].nunique()))):
+        add("annotations", "annotations", "COCO instances", str(cfg.annotations), dig, item, int(value))
+    for spec, sc in zip(cfg.scores, run.score_sets):
+        origin = BUILTIN_SCORES[spec.builtin] if spec.builtin else str(spec.path)
+        digest = run.score_digest(spec)
+        digest = "builtin" if spec.builtin else digest
+        add("scores", spec.name, spec.label or spec.name, origin, digest, "images scored",
+            int(len(ann.images) - sc.n_filled))
+        add("scores", spec.name, spec.label or spec.name, origin, digest, "images filled with 0",
+            int(sc.n_filled))
+    for spec in cfg.saliency:
+        origin = BUILTIN_SALIENCY[spec.builtin] if spec.builtin else str(spec.path)
+        if spec.builtin:
+            add("saliency", spec.name, spec.label or spec.name, origin, "builtin", "images with map",
+                len(ann.images))
+        else:
+            from salanalysis.maps import MapSource
+
+            src = MapSource(spec.path, name=spec.name)
+            matched = src.match(ann.images)
+            add("saliency", spec.name, spec.label or spec.name, origin, run.source_digest(spec),
+                "map files", src.n_files)
+            add("saliency", spec.name, spec.label or spec.name, origin, run.source_digest(spec),
+                "images with map", int(matched.notna().sum()))
+    for name, p in cfg.cam_checkpoints.items():
+        add("checkpoint", name, run.cfg.labels().get(name, name), str(p), file_digest(p, run.digests),
+            "bytes", int(p.stat().st_size))
+    if cfg.cam_output is not None:
+        add("cam", "cam", "CAM output", str(cfg.cam_output),
+            file_digest(cfg.cam_output / "cam_manifest.json", run.digests), "examples",
+            len(_read_cam_manifest(cfg.cam_output)))
+    df = pd.DataFrame(rows)
+    df["value"] = df["value"].astype(np.int64)
+    return df
+
+
+def _with_object_counts(inputs: pd.DataFrame, meta: dict, n_objects: int) -> pd.DataFrame:
+    """Add the object table's counts (objects without a map, zero-area masks, ...) to the inputs."""
+    rows = []
+    ann = inputs[inputs["kind"] == "annotations"].iloc[0]
+    base = {"kind": "annotations", "name": "annotations", "label": ann["label"], "origin": ann["origin"],
+            "sha256": ann["sha256"]}
+    rows.append({**base, "item": "objects in the object table", "value": n_objects})
+    for key, item in (("n_zero_area", "objects with a zero-area mask"),
+                      ("n_clipped", "masks clipped to the image"),
+                      ("n_dropped_polygons", "degenerate polygons ignored")):
+        if key in meta:
+            rows.append({**base, "item": item, "value": int(meta[key])})
+    sal = inputs[inputs["kind"] == "saliency"].drop_duplicates("name")
+    for _, r in sal.iterrows():
+        if r["name"] in meta.get("missing_maps", {}):
+            rows.append({"kind": "saliency", "name": r["name"], "label": r["label"], "origin": r["origin"],
+                         "sha256": r["sha256"], "item": "objects without a map (NaN)",
+                         "value": int(meta["missing_maps"][r["name"]])})
+    out = pd.concat([inputs, pd.DataFrame(rows)], ignore_index=True)
+    out["value"] = out["value"].astype(np.int64)
+    order = {"annotations": 0, "scores": 1, "saliency": 2, "checkpoint": 3, "cam": 4}
+    rank = out["kind"].map(order).to_numpy() * 1000 + out["name"].map(
+        {n: i for i, n in enumerate(dict.fromkeys(out["name"]))}).to_numpy()
+    return out.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+
+
+# --------------------------------------------------------------- the stages
+def _stage_inputs(run: Runner) -> StageData:
+    params = {"annotations": run.ann_digest,
+              "scores": [(s.name, s.label, run.score_digest(s)) for s in run.cfg.scores],
+              "saliency": [(s.name, s.label, run.source_digest(s)) for s in run.cfg.saliency],
+              "checkpoints": {k: file_digest(p, run.digests) for k, p in run.cfg.cam_checkpoints.items()}}
+    return run.stage("inputs", params, [], lambda work: StageData({"inputs": _input_rows(run)}))
+
+
+def _stage_maps(run: Runner) -> dict[str, Path]:
+    """Map folders of every saliency source (built-ins are computed into the cache)."""
+    builtins = [s for s in run.cfg.saliency if s.builtin]
+    params = {"sources": [(s.name, s.builtin) for s in builtins], "annotations": run.ann_digest}
+
+    def compute(work: Path) -> StageData:
+        from salanalysis.baselines import write_center_bias_maps
+
+        files = {}
+        for s in builtins:
+            if s.builtin == "center-bias":
+                folder = work / s.name
+                write_center_bias_maps(run.ann, folder)
+                files[s.name] = folder
+        return StageData(files=files)
+
+    data = run.stage("maps", params, [], compute,
+                     note=lambda d: f"{len(builtins)} built-in source(s)" if builtins else "none needed",
+                     writes_files=True)
+    return {s.name: (data.files[s.name] if s.builtin else s.path) for s in run.cfg.saliency}
+
+
+def _stage_objects(run: Runner, map_dirs: dict[str, Path]) -> StageData:
+    cfg = run.cfg
+    params = {"threshold": cfg.threshold, "annotations": run.ann_digest,
+              "saliency": [(s.name, run.source_digest(s)) for s in cfg.saliency],
+              "scores": [(s.name, run.score_digest(s)) for s in cfg.scores]}
+
+    def compute(work: Path) -> StageData:
+        from salanalysis.objects import compute_objects
+
+        res = compute_objects(run.ann, {n: str(p) for n, p in map_dirs.items()}, run.score_sets,
+                              threshold=cfg.threshold, jobs=cfg.jobs or None, progress=run.progress)
+        counts = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)
+                  if f.name not in ("objects", "images")}
+        return StageData({"objects": res.objects, "images": res.images}, jsonable(counts))
+
+    def note(d: StageData) -> str:
+        miss = d.meta.get("missing_maps", {})
+        text = f"{len(d.tables['objects'])} objects"
+        if miss:
+            text += "; without a map: " + ", ".join(f"{k} {v}" for k, v in miss.items())
+        return text
+
+    return run.stage("objects", params, ["maps"], compute, note)
+
+
+def _score_params(run: Runner) -> dict:
+    """What a score-based stage depends on: the annotation file and every score set."""
+    return {"annotations": run.ann_digest,
+            "scores": [(s.name, run.score_digest(s)) for s in run.cfg.scores]}
+
+
+def _stage_metrics(run: Runner) -> StageData:
+    cfg = run.cfg
+    params = {"threshold": cfg.threshold, "cf1": cfg.cf1, "n_boot": cfg.n_boot, "seed": cfg.seed,
+              **_score_params(run)}
+
+    def compute(work: Path) -> StageData:
+        from salanalysis import metrics
+
+        t1 = metrics.table1(run.ann, run.score_sets, cfg.rules, n_boot=cfg.n_boot, seed=cfg.seed,
+                            published=True)
+        per = []
+        for s in run.score_sets:
+            _, pc = metrics.evaluate(run.ann, s, cfg.rules)
+            pc = pc.copy()
+            pc.insert(0, "model", s.name)
+            per.append(pc)
+        return StageData({"table1": t1, "per_class": pd.concat(per, ignore_index=True)})
+
+    return run.stage("metrics", params, [], compute)
+
+
+def _is_demo(cfg: Config) -> bool:
+    from salanalysis.demo import demo_paths
+
+    return cfg.source == "bundled demo" or cfg.annotations.resolve() == demo_paths().annotations.resolve()
+
+
+def _control_source(cfg: Config) -> str | None:
+    return next((s.name for s in cfg.saliency if s.builtin == "center-bias"), None)
+
+
+def _stage_stats(run: Runner, objects: pd.DataFrame, per_class: pd.DataFrame) -> StageData:
+    cfg = run.cfg
+    params = {"n_boot": cfg.n_boot, "seed": cfg.seed, "control": _control_source(cfg)}
+
+    def compute(work: Path) -> StageData:
+        from salanalysis import stats
+
+        ap = per_class[["model", "category_id", "AP"]]
+        tables = stats.stats_tables(objects, ap, models=[s.name for s in cfg.scores],
+                                    control_source=_control_source(cfg), n_boot=cfg.n_boot, seed=cfg.seed)
+        return StageData(dict(tables))
+
+    return run.stage("stats", params, ["objects", "metrics"], compute)
+
+
+def _stage_clutter(run: Runner) -> StageData:
+    cfg = run.cfg
+    params = {"k": cfg.clutter_k, "min_images": cfg.min_images, "n_boot": cfg.n_boot, "seed": cfg.seed,
+              "compare": cfg.compare, **_score_params(run)}
+
+    def compute(work: Path) -> StageData:
+        from salanalysis import clutter
+
+        kws: dict[str, Any] = {"n_boot": cfg.n_boot, "seed": cfg.seed}
+        if cfg.min_images:
+            kws["min_images"] = cfg.min_images
+        cm = clutter.clutter_map(run.ann, run.score_sets, k=cfg.clutter_k or None, **kws)
+        tables = {"clutter_map": cm, "objects_histogram": clutter.objects_histogram(run.ann)}
+        if cfg.compare is not None:
+            a, b = (run.scores_by_name(n) for n in cfg.compare)
+            tables["clutter_difference"] = clutter.clutter_difference(run.ann, a, b, k=int(cm.attrs["k"]),
+                                                                      **kws)
+        return StageData(tables)
+
+    return run.stage("clutter", params, [], compute)
+
+
+def _stage_compare(run: Runner, objects: pd.DataFrame) -> StageData | None:
+    cfg = run.cfg
+    if cfg.compare is None:
+        run.records.append(StageRecord("compare", "skipped", note="fewer than two score sets"))
+        return None
+    params = {"n_boot": cfg.n_boot, "seed": cfg.seed, "compare": cfg.compare, **_score_params(run)}
+
+    def compute(work: Path) -> StageData:
+        from salanalysis import compare
+
+        a, b = (run.scores_by_name(n) for n in cfg.compare)
+        table = compare.compare_categories(run.ann, a, b, n_boot=cfg.n_boot, seed=cfg.seed, objects=objects)
+        return StageData({"compare_categories": table, "compare_summary": compare.compare_summary(table)})
+
+    return run.stage("compare", params, ["objects"], compute)
+
+
+def _read_cam_manifest(folder: Path) -> list[dict]:
+    from salanalysis.io import read_json
+
+    path = folder / "cam_manifest.json"
+    records = read_json(path)
+    if not isinstance(records, list):
+        raise InputError("CAM manifest: expected a list of examples", path)
+    for i, r in enumerate(records):
+        if not isinstance(r, dict) or not {"image", "models"} <= set(r):
+            raise InputError(f"CAM manifest: example {i} lacks 'image' or 'models'", path)
+        for m in r["models"]:
+            if not isinstance(m, dict) or not {"model", "cam", "confidence"} <= set(m):
+                raise InputError(f"CAM manifest: example {i} has a model without model, cam or confidence",
+                                 path)
+    return records
+
+
+def _stage_cam(run: Runner) -> tuple[list[dict], Path] | None:
+    cfg = run.cfg
+    if cfg.cam_output is not None:
+        records = _read_cam_manifest(cfg.cam_output)
+        run.records.append(StageRecord("cam", "read", note=f"{len(records)} examples from {cfg.cam_output}"))
+        return records, cfg.cam_output
+    if not cfg.cam_checkpoints:
+        run.records.append(StageRecord("cam", "skipped", note="no checkpoints configured"))
+        run.not_produced.append(("Fig. 5 (class activation maps)",
+                                 "no model checkpoints are configured ([cam] checkpoints or [cam] output), "
+                                 "so there are no CAMs to show"))
+        return None
+    names = list(cfg.cam_checkpoints)
+    params = {"checkpoints": [(k, file_digest(p, run.digests)) for k, p in cfg.cam_checkpoints.items()],
+              "threshold": cfg.threshold, "max_images": cfg.cam_max_images, "input_size": cfg.cam_input_size,
+              "images": str(cfg.images), "annotations": run.ann_digest}
+
+    def compute(work: Path) -> StageData:
+        from salanalysis.dualstream import cam as cam_mod  # torch, only here
+
+        cam_mod.run_cams([(n, cfg.cam_checkpoints[n]) for n in names], run.ann, cfg.images, work / "cam",
+                         threshold=cfg.threshold, max_images=cfg.cam_max_images,
+                         input_size=cfg.cam_input_size, progress=run.progress)
+        return StageData(files={"cam": work / "cam"})
+
+    data = run.stage("cam", params, [], compute, writes_files=True)
+    return _read_cam_manifest(data.files["cam"]), data.files["cam"]
+
+
+# ------------------------------------------------------------------ figures
+def _figure_context(cfg: Config, objects: pd.DataFrame, cam_root: Path | None = None):
+    from salanalysis.figures import FigureContext
+
+    variables = ["area_frac", "center_dist"] + [f"sal_max_{s.name}" for s in cfg.saliency
+                                                if f"sal_max_{s.name}" in objects.columns]
+    return FigureContext(labels=cfg.labels(), models=[s.name for s in cfg.scores], primary=cfg.primary,
+                         compare=cfg.compare, variables=variables, threshold=cfg.threshold, n_boot=cfg.n_boot,
+                         cam_root=cam_root)
+
+
+def _draw_figures(run: Runner, work: Path, tables: dict[str, pd.DataFrame],
+                  cam: tuple[list[dict], Path] | None) -> StageData:
+    from salanalysis.figures import cam_table, render_figures
+
+    failed = {}
+    tables = dict(tables)
+    if cam is not None and not cam[0]:
+        failed["fig5_cam"] = "the CAM run selected no image where model A misses a ground-truth class that model B detects"
+    elif cam is not None:
+        tables["cam_manifest"] = cam_table(cam[0])
+    drawn = render_figures(tables, _figure_context(run.cfg, tables["objects"], cam[1] if cam else None), work)
+    files = {f"{name}.{p.suffix[1:]}": p for name, paths in drawn.files.items() for p in paths}
+    return StageData(files=files, meta={"captions": drawn.captions, "failed": {**failed, **drawn.failed}})
+
+
+def _stage_figures(run: Runner, tables: dict[str, pd.DataFrame], cam) -> StageData:
+    cfg = run.cfg
+    params = {"labels": cfg.labels(), "primary": cfg.primary, "compare": cfg.compare,
+              "order": [s.name for s in cfg.scores], "plotting": STAGES["figures"],
+              "cam": None if cam is None else stage_key(cam[0], str(cam[1]))}
+    upstream = [u for u in ("objects", "stats", "clutter", "compare") if u in run.keys]
+    return run.stage("figures", params, upstream, lambda work: _draw_figures(run, work, tables, cam),
+                     note=lambda d: f"{len(d.meta['captions'])} figures", writes_files=True)
+
+
