@@ -389,8 +389,14 @@ def test_cli_clutter_demo(demo, demo_ann, tmp_path, capsys):
     np.testing.assert_allclose(d["delta"], ref.difference["delta"], atol=1e-12)
     np.testing.assert_allclose(m["ci95_low"], ref.map["ci95_low"], atol=1e-12)
     assert sorted(p.name for p in out.iterdir()) == [
-        "clutter_difference.csv", "clutter_map.csv", "objects_histogram.csv",
+        "clutter_difference.attrs.json", "clutter_difference.csv", "clutter_map.attrs.json", "clutter_map.csv",
+        "objects_histogram.csv",
     ]
+    # a re-run with one score set into the same folder leaves no difference of the earlier run
+    assert main(["clutter", "--annotations", str(demo.annotations), "--scores", f"sample={demo.detections}",
+                 "--min-images", "10", "--bootstrap", "0", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "clutter_map.attrs.json", "clutter_map.csv", "objects_histogram.csv"]
 
 
 def test_cli_clutter_errors(demo, tmp_path, capsys):

@@ -237,7 +237,8 @@ def test_cli_compare_demo(demo, demo_ann, tmp_path, capsys):
     ])
     text = capsys.readouterr().out
     assert rc == 0 and "sample - prior" in text and "70 categories" in text
-    assert sorted(p.name for p in out.iterdir()) == ["compare_categories.csv", "compare_summary.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "compare_categories.attrs.json", "compare_categories.csv", "compare_summary.csv"]
     t = pd.read_csv(out / "compare_categories.csv")
     assert list(t.columns) == COLUMNS and len(t) == 70
     ref = run_compare(demo_ann, {"prior": class_prior(demo_ann), "sample": read_scores(demo.detections, demo_ann)},

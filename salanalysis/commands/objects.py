@@ -26,12 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threshold", type=float, default=0.5, help="detected = score >= threshold (default 0.5)"
     )
     _common.add_score_reading_options(p)
-    p.add_argument(
-        "--jobs", type=int, default=None, help="worker processes (default: all cores; 1: none)"
-    )
+    _common.add_jobs_option(p, "worker processes (1: none)")
     p.add_argument("--out", required=True, help="object table (.csv or .parquet)")
     p.add_argument("--images-out", help="also write the image table (.csv or .parquet)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common.add_progress_options(p)
     p.set_defaults(func=run)
 
 
@@ -46,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     sal = _common.named_saliency(args)
     ann, score_sets = _common.load_score_sets(args)
     res = compute_objects(
-        ann, sal, score_sets, threshold=args.threshold, jobs=args.jobs, progress=not args.quiet
+        ann, sal, score_sets, threshold=args.threshold, jobs=_common.resolve_jobs(args.jobs),
+        progress=_common.show_progress(args),
     )
     write_table(res.objects, args.out)
     if args.images_out:

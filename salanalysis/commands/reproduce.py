@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from salanalysis.commands import _common
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -18,8 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output folder (default: [output] dir of the configuration, else "
                    "'demo_output' for the demo and 'salanalysis_output' otherwise)")
     p.add_argument("--force", action="store_true", help="recompute every stage, ignoring the cache")
-    p.add_argument("--quiet", action="store_true", help="print only the final summary")
-    p.add_argument("--progress", action="store_true", help="progress bars for long stages")
+    _common.add_progress_options(p)
     p.set_defaults(func=run)
 
 
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config) if args.config else demo_config()
     out = args.out or cfg.out or ("demo_output" if not args.config else "salanalysis_output")
-    result = reproduce(cfg, out, force=args.force, progress=args.progress,
+    result = reproduce(cfg, out, force=args.force, progress=_common.show_progress(args),
                        log=None if args.quiet else print)
     print(result.summary())
     return 0

@@ -24,6 +24,7 @@ import importlib
 import importlib.util
 import os
 
+from salanalysis.commands import _common
 from salanalysis.errors import InputError
 
 _PREDICT_MODULE = "salanalysis.commands._saliency_predict"
@@ -58,9 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="add 1 per fixation before blurring (default: a fixated pixel is 1, as salicon-api)",
     )
     f.add_argument("--table", help="also write the fixation table (.csv or .parquet)")
-    f.add_argument(
-        "--jobs", type=int, default=None, help="worker processes (default: all cores; 1: none)"
-    )
+    _common.add_jobs_option(f, "worker processes (1: none)")
+    _common.add_progress_options(f)
     f.add_argument("--out", required=True, help="output map directory")
     f.set_defaults(func=run_fixations)
 
@@ -80,6 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--sigma-frac", type=float, default=0.25, help="centre prior sd as a fraction of width/height (default 0.25)"
     )
+    _common.add_progress_options(b)
     b.add_argument("--out", required=True, help="output map directory")
     b.set_defaults(func=run_baseline)
 
@@ -180,7 +181,8 @@ def run_fixations(args: argparse.Namespace) -> int:
         args.out,
         sigma=args.sigma,
         accumulate="count" if args.counts else "binary",
-        jobs=(os.cpu_count() or 1) if args.jobs is None else args.jobs,
+        jobs=_common.resolve_jobs(args.jobs),
+        progress=_common.show_progress(args),
     )
     if args.table:
         write_table(fix.table, args.table)
@@ -201,11 +203,12 @@ def run_baseline(args: argparse.Namespace) -> int:
             source = Annotations.load(args.annotations)
         else:
             source = args.images
-        table = write_center_bias_maps(source, args.out, sigma_frac=args.sigma_frac)
+        table = write_center_bias_maps(source, args.out, sigma_frac=args.sigma_frac,
+                                       progress=_common.show_progress(args))
     else:
         if not args.images:
             raise InputError("--kind spectral needs --images (it reads the pixels)")
-        table = write_spectral_residual_maps(args.images, args.out)
+        table = write_spectral_residual_maps(args.images, args.out, progress=_common.show_progress(args))
     print(f"{len(table)} {args.kind} maps written to {args.out}")
     return 0
 
