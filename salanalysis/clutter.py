@@ -70,7 +70,7 @@ from salanalysis._bootstrap import bootstrap_p, percentile_interval
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.metrics import DEFAULT_RULES, MetricRules
-from salanalysis.results import AnalysisResult
+from salanalysis.results import AnalysisResult, table_property
 from salanalysis.scores import Scores
 
 __all__ = [
@@ -507,17 +507,9 @@ class ClutterResult(AnalysisResult):
                                        "objects_histogram": "objects_histogram.csv",
                                        "clutter_difference": "clutter_difference.csv"}
 
-    @property
-    def map(self) -> pd.DataFrame:
-        return self.tables["clutter_map"]
-
-    @property
-    def histogram(self) -> pd.DataFrame:
-        return self.tables["objects_histogram"]
-
-    @property
-    def difference(self) -> pd.DataFrame | None:
-        return self.tables.get("clutter_difference")
+    map = table_property("clutter_map")
+    histogram = table_property("objects_histogram")
+    difference = table_property("clutter_difference", "``tables['clutter_difference']`` (None with one score set)")
 
     def summary(self) -> str:
         """A short plain-text summary (what the command line prints)."""

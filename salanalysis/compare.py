@@ -50,7 +50,7 @@ from salanalysis import metrics
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.metrics import DEFAULT_RULES, MetricRules
-from salanalysis.results import AnalysisResult
+from salanalysis.results import AnalysisResult, table_property
 from salanalysis.scores import Scores
 
 __all__ = ["category_sizes", "compare_categories", "compare_summary", "CompareResult", "run_compare"]
@@ -313,13 +313,8 @@ class CompareResult(AnalysisResult):
     FILES: ClassVar[dict[str, str]] = {"compare_categories": "compare_categories.csv",
                                        "compare_summary": "compare_summary.csv"}
 
-    @property
-    def table(self) -> pd.DataFrame:
-        return self.tables["compare_categories"]
-
-    @property
-    def summary_table(self) -> pd.DataFrame:
-        return self.tables["compare_summary"]
+    table = table_property("compare_categories")
+    summary_table = table_property("compare_summary")
 
     def summary(self) -> str:
         """A short plain-text summary (what the command line prints)."""

@@ -126,22 +126,15 @@ class SourceSpec:
 
 
 @dataclass(frozen=True)
-class ScoreSpec:
+class ScoreSpec(SourceSpec):
     """One score set: a score file or a built-in baseline."""
 
-    name: str
-    path: Path | None = None
-    builtin: str | None = None
-    label: str = ""
     logits: bool = False
 
     def to_dict(self) -> dict:
-        d: dict[str, Any] = {"label": self.label or self.name}
-        if self.path is not None:
-            d["path"] = str(self.path)
+        d = super().to_dict()
+        if self.path is not None:  # a file (never with a built-in): whether it holds logits
             d["logits"] = self.logits
-        if self.builtin is not None:
-            d["builtin"] = self.builtin
         return d
 
 
@@ -300,22 +293,12 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
     images = c.file(inputs["images"], "inputs.images", directory=True) if "images" in inputs else None
 
     saliency: list[SourceSpec] = []
-    for name, value in c.table(data.get("saliency", {}), "saliency").items():
-        c.name(name, "saliency")
-        if isinstance(value, str):
-            value = {"path": value}
-        value = c.table(value, f"saliency.{name}")
-        c.keys(value, _SOURCE_KEYS, f"saliency.{name}")
+    for name, value in _entries(c, data, "saliency", _SOURCE_KEYS):
         saliency.append(SourceSpec(name, *_path_or_builtin(c, value, f"saliency.{name}", BUILTIN_SALIENCY, True),
                                    label=_label(c, value, f"saliency.{name}")))
 
     scores: list[ScoreSpec] = []
-    for name, value in c.table(data.get("scores", {}), "scores").items():
-        c.name(name, "scores")
-        if isinstance(value, str):
-            value = {"path": value}
-        value = c.table(value, f"scores.{name}")
-        c.keys(value, _SCORE_KEYS, f"scores.{name}")
+    for name, value in _entries(c, data, "scores", _SCORE_KEYS):
         logits = value.get("logits", False)
         if not isinstance(logits, bool):
             c.fail(f"'scores.{name}.logits' must be true or false")
@@ -409,6 +392,17 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         clutter_k=a["clutter_k"], min_images=a["min_images"], primary=primary or names[0],
         jobs=a["jobs"], out=out,
     )
+
+
+def _entries(c: _Checker, data: dict, section: str, allowed: set[str]):
+    """``(name, table)`` of each entry of ``[section]`` (a bare string is its path), keys checked."""
+    for name, value in c.table(data.get(section, {}), section).items():
+        c.name(name, section)
+        if isinstance(value, str):
+            value = {"path": value}
+        value = c.table(value, f"{section}.{name}")
+        c.keys(value, allowed, f"{section}.{name}")
+        yield name, value
 
 
 def _label(c: _Checker, value: dict, where: str) -> str:

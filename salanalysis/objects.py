@@ -564,19 +564,10 @@ def compute_objects(
     )
 
 
-def object_table(
-    annotations: Annotations,
-    saliency: Mapping[str, MapSource | str | os.PathLike] | None = None,
-    scores: Mapping[str, Scores] | Sequence[Scores] | None = None,
-    *,
-    threshold: float = 0.5,
-    jobs: int | None = None,
-    progress: bool = False,
-) -> pd.DataFrame:
-    """The object table alone: ``compute_objects(...).objects`` (columns in :class:`ObjectTables`)."""
-    return compute_objects(
-        annotations, saliency, scores, threshold=threshold, jobs=jobs, progress=progress
-    ).objects
+def object_table(annotations: Annotations, *args, **kwargs) -> pd.DataFrame:
+    """The object table alone: ``compute_objects(annotations, ...).objects`` (same arguments;
+    columns in :class:`ObjectTables`)."""
+    return compute_objects(annotations, *args, **kwargs).objects
 
 
 # -------------------------------------------------------------------- reference

@@ -25,7 +25,12 @@ import pandas as pd
 
 from salanalysis.errors import InputError
 
-__all__ = ["AnalysisResult"]
+__all__ = ["AnalysisResult", "table_property"]
+
+
+def table_property(name: str, doc: str = "") -> property:
+    """A read-only attribute naming one of a result's tables (``result.map`` for ``tables["clutter_map"]``)."""
+    return property(lambda self: self.tables.get(name), doc=doc or f"``tables[{name!r}]``")
 
 
 @dataclass

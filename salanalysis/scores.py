@@ -112,16 +112,11 @@ class Scores:
             raise InputError(f"scores '{self.name}': {len(self.categories)} names for {c} categories")
 
     @classmethod
-    def from_array(cls, name: str, annotations: Annotations, scores: np.ndarray, source: str = "") -> Scores:
-        """Wrap an (images x categories) array in the annotation file's order."""
-        return cls(
-            name=name,
-            image_ids=annotations.image_ids,
-            category_ids=annotations.category_ids,
-            categories=annotations.category_names,
-            scores=scores,
-            source=source,
-        )
+    def from_array(cls, name: str, annotations: Annotations, scores: np.ndarray, source: str = "",
+                   **fields) -> Scores:
+        """Wrap an (images x categories) array in the annotation file's order (``fields``: ``n_filled``, ``meta``)."""
+        return cls(name=name, image_ids=annotations.image_ids, category_ids=annotations.category_ids,
+                   categories=annotations.category_names, scores=scores, source=source, **fields)
 
     def aligned(self, image_ids: np.ndarray, category_ids: np.ndarray | None = None, *,
                 pairs: bool = False) -> np.ndarray:
@@ -376,16 +371,8 @@ def read_scores(
             "(pass --missing zero to score them 0)",
             path,
         )
-    return Scores(
-        name=name,
-        image_ids=annotations.image_ids,
-        category_ids=annotations.category_ids,
-        categories=annotations.category_names,
-        scores=full,
-        source=str(path),
-        n_filled=n_filled,
-        meta={"layout": layout, "logits": logits},
-    )
+    return Scores.from_array(name, annotations, full, source=str(path), n_filled=n_filled,
+                             meta={"layout": layout, "logits": logits})
 
 
 def read_score_sets(

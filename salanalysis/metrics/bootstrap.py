@@ -23,13 +23,13 @@ from salanalysis._bootstrap import (
     percentile_interval,
     run_batches,
 )
-from salanalysis.errors import InputError
 from salanalysis.metrics.ap import _check, average_precision
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 from salanalysis.metrics.threshold import (
     _f1,
     _ratio,
     _summary_from_counts,
+    class_names,
     per_class_metrics,
     predictions,
     summary_metrics,
@@ -245,13 +245,7 @@ def paired_bootstrap(
     """
     y, a = _check(labels, scores_a, "scores A")
     _, b = _check(labels, scores_b, "scores B")
-    c = y.shape[1]
-    if categories is None:
-        categories = [str(i) for i in range(c)]
-    if category_ids is None:
-        category_ids = list(range(c))
-    if len(categories) != c or len(category_ids) != c:
-        raise InputError(f"{len(categories)} names / {len(category_ids)} ids given for {c} classes")
+    categories, category_ids = class_names(categories, category_ids, y.shape[1])
     boot = bootstrap_ap(y, [a, b], n_boot=n_boot, seed=seed, jobs=jobs)  # (B, 2, C)
     ap_a, ap_b = average_precision(y, a), average_precision(y, b)
     npos = y.sum(axis=0)

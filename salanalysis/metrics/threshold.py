@@ -90,6 +90,16 @@ def _summary_from_counts(
     }
 
 
+def class_names(categories: Sequence[str] | None, category_ids: Sequence[int] | None,
+                c: int) -> tuple[list[str], list[int]]:
+    """Names and ids of ``c`` classes (default ``"0".."c-1"`` and ``0..c-1``); InputError on a wrong count."""
+    categories = [str(i) for i in range(c)] if categories is None else list(categories)
+    category_ids = list(range(c)) if category_ids is None else list(category_ids)
+    if len(categories) != c or len(category_ids) != c:
+        raise InputError(f"{len(categories)} names / {len(category_ids)} ids given for {c} classes")
+    return categories, category_ids
+
+
 def per_class_metrics(
     labels: np.ndarray,
     scores: np.ndarray,
@@ -125,13 +135,7 @@ def per_class_metrics(
           without positives)
     """
     y, s = _check(labels, scores)
-    c = y.shape[1]
-    if categories is None:
-        categories = [str(i) for i in range(c)]
-    if category_ids is None:
-        category_ids = list(range(c))
-    if len(categories) != c or len(category_ids) != c:
-        raise InputError(f"{len(categories)} names / {len(category_ids)} ids given for {c} classes")
+    categories, category_ids = class_names(categories, category_ids, y.shape[1])
     pred = predictions(s, rules)
     nc, npred, ng = _counts(y, pred)
     prec = _ratio(nc, npred)

@@ -224,15 +224,8 @@ def detection_model(
                 ci95_high=float(or_hi),
             )
         else:
-            row.update(
-                coef=np.nan,
-                se=np.nan,
-                z=np.nan,
-                p_val=np.nan,
-                odds_ratio_per_sd=np.nan,
-                ci95_low=np.nan,
-                ci95_high=np.nan,
-            )
+            row.update(dict.fromkeys(("coef", "se", "z", "p_val", "odds_ratio_per_sd", "ci95_low", "ci95_high"),
+                                     np.nan))
         rows.append(row)
     return pd.DataFrame(rows, columns=_MODEL_COLUMNS)
 

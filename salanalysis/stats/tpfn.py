@@ -117,7 +117,12 @@ def _student(a: np.ndarray, b: np.ndarray) -> dict:
     dof = n1 + n2 - 2
     diff = float(a.mean() - b.mean())
     sp2 = ((n1 - 1) * a.var(ddof=1) + (n2 - 1) * b.var(ddof=1)) / dof
-    half = float(sps.t.ppf(0.975, dof)) * np.sqrt(sp2 * (1 / n1 + 1 / n2))
+    return _t_row(res, dof, diff, np.sqrt(sp2 * (1 / n1 + 1 / n2)))
+
+
+def _t_row(res, dof: float, diff: float, se: float) -> dict:
+    """A t-test's row: statistic, dof, p and the difference with its t 95% interval."""
+    half = float(sps.t.ppf(0.975, dof)) * se
     return dict(
         statistic=float(res.statistic),
         dof=float(dof),
@@ -135,15 +140,7 @@ def _welch(a: np.ndarray, b: np.ndarray) -> dict:
     # Welch-Satterthwaite degrees of freedom
     dof = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
     diff = float(a.mean() - b.mean())
-    half = float(sps.t.ppf(0.975, dof)) * np.sqrt(v1 + v2)
-    return dict(
-        statistic=float(res.statistic),
-        dof=float(dof),
-        p_val=float(res.pvalue),
-        effect=diff,
-        effect_ci95_low=diff - half,
-        effect_ci95_high=diff + half,
-    )
+    return _t_row(res, dof, diff, np.sqrt(v1 + v2))
 
 
 def _mann_whitney(a: np.ndarray, b: np.ndarray) -> dict:
@@ -199,14 +196,7 @@ def _cluster_ols(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> dict:
     )
 
 
-_NAN_TEST = dict(
-    statistic=np.nan,
-    dof=np.nan,
-    p_val=np.nan,
-    effect=np.nan,
-    effect_ci95_low=np.nan,
-    effect_ci95_high=np.nan,
-)
+_NAN_TEST = dict.fromkeys(("statistic", "dof", "p_val", "effect", "effect_ci95_low", "effect_ci95_high"), np.nan)
 
 
 def _cluster_bootstrap(
