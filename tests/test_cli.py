@@ -72,6 +72,11 @@ def test_every_help_text_renders_cleanly():
 
 def test_import_does_not_import_torch():
     code = "import sys, salanalysis, salanalysis.cli; salanalysis.cli.build_parser(); print('torch' in sys.modules)"
+    # (the parser is also built without pandas or matplotlib: salanalysis --help stays quick)
+    light = ("import sys, salanalysis.cli; salanalysis.cli.build_parser(); "
+             "print([m for m in ('pandas', 'matplotlib') if m in sys.modules])")
+    assert subprocess.run([sys.executable, "-c", light], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
