@@ -31,6 +31,7 @@ at most ``N * C`` non-zeros, done by scipy in compiled code.
 from __future__ import annotations
 
 import os
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,10 @@ __all__ = [
     "bootstrap_p",
     "percentile_interval",
     "level_percentiles",
+    "SortedAUC",
+    "jackknife_weights",
+    "bca_interval",
+    "CI_METHODS",
 ]
 
 T = TypeVar("T")
@@ -186,6 +191,77 @@ class SortedAP:
         return out
 
 
+@dataclass
+class SortedAUC:
+    """One score set sorted once per class, ready for weighted ROC AUC on many resamples.
+
+    The AUC of a class is ``P(score_pos > score_neg) + 0.5 P(tie)`` (the Mann-Whitney
+    form, as :func:`sklearn.metrics.roc_auc_score`). With image weights ``w``, over the
+    tie groups ``g`` of the class in ascending score order::
+
+        AUC_w = sum_g P_g (N_<g + N_g / 2) / (P N)
+
+    where ``P_g``/``N_g`` are the weights of the positives/negatives in group ``g``,
+    ``N_<g`` the negative weight below it, and ``P``/``N`` the totals.
+    """
+
+    n_classes: int
+    pos_matrix: sp.csr_matrix  # (G, N) positives of each tie group
+    neg_matrix: sp.csr_matrix  # (G, N) negatives of each tie group
+    starts: np.ndarray  # (C,) first group row of each class
+    ends: np.ndarray  # (C,) one past the last group row of each class
+
+    @classmethod
+    def build(cls, labels: np.ndarray, scores: np.ndarray) -> SortedAUC:
+        n, c = labels.shape
+        if n >= 2**24:
+            raise ValueError(f"the fast bootstrap supports fewer than 2**24 images, got {n}")
+        st = np.ascontiguousarray(scores.T)
+        order = np.argsort(st, axis=1, kind="stable")  # ascending
+        vs = np.take_along_axis(st, order, axis=1)
+        ys = np.take_along_axis(np.ascontiguousarray(labels.T), order, axis=1)
+        new_group = np.ones((c, n), dtype=bool)
+        new_group[:, 1:] = vs[:, 1:] != vs[:, :-1]
+        gid = np.cumsum(new_group, axis=1) - 1  # (C, N) 0-based per class
+        n_groups = gid[:, -1] + 1 if n else np.zeros(c, dtype=np.int64)
+        ends = np.cumsum(n_groups)
+        starts = ends - n_groups
+        rows = (gid + starts[:, None]).ravel()
+        cols = order.ravel()
+        pos = ys.ravel()
+        g = int(ends[-1]) if c else 0
+
+        def _mat(mask: np.ndarray) -> sp.csr_matrix:
+            m = sp.csr_matrix((np.ones(int(mask.sum()), dtype=np.float32), (rows[mask], cols[mask])),
+                              shape=(g, n), dtype=np.float32)
+            m.sum_duplicates()
+            return m
+
+        return cls(c, _mat(pos), _mat(~pos), starts.astype(np.int64), ends.astype(np.int64))
+
+    def auc(self, weights: np.ndarray) -> np.ndarray:
+        """Weighted ROC AUC of every class for each column of ``weights`` ((N, B) counts).
+
+        Returns (B, C) float64; NaN where a class lacks positive or negative weight.
+        """
+        b = weights.shape[1]
+        out = np.full((b, self.n_classes), np.nan)
+        if self.pos_matrix.shape[0] == 0:
+            return out
+        pw = np.ascontiguousarray((self.pos_matrix @ weights).T, dtype=np.float64)  # (B, G)
+        nw = np.ascontiguousarray((self.neg_matrix @ weights).T, dtype=np.float64)
+        below = np.empty_like(nw)
+        for s0, s1 in zip(self.starts, self.ends):
+            run = np.cumsum(nw[:, s0:s1], axis=1)
+            below[:, s0:s1] = run - nw[:, s0:s1]
+        num = np.add.reduceat(pw * (below + 0.5 * nw), self.starts, axis=1)
+        tot_p = np.add.reduceat(pw, self.starts, axis=1)
+        tot_n = np.add.reduceat(nw, self.starts, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:] = np.where((tot_p > 0) & (tot_n > 0), num / (tot_p * tot_n), np.nan)
+        return out
+
+
 def default_jobs(jobs: int | None) -> int:
     """Worker threads: ``jobs`` if given, all cores for ``0``, else the CPU count (at most 4)."""
     if jobs is None:
@@ -273,3 +349,116 @@ def run_batches(
         while pending:
             start, fut = pending.popleft()
             yield start, fut.result()
+
+
+#: How an interval was made (the ``ci_method`` of every table with bootstrap intervals).
+CI_METHODS = {
+    "BCa": "bias-corrected and accelerated bootstrap interval (Efron 1987; acceleration from a "
+           "20-block jackknife)",
+    "BC": "bias-corrected percentile bootstrap interval (Efron 1981; BCa with acceleration 0)",
+    "centred percentile": "percentile interval of the replicates shifted so that their median equals the "
+                          "estimate: the fallback where the estimate lies outside the central 95% of its "
+                          "own bootstrap distribution (BCa would step past it)",
+    "none": "no interval: fewer than 2 valid resamples, or no estimate",
+}
+
+
+def jackknife_weights(n: int, blocks: int = 20) -> np.ndarray:
+    """(n, m) 0/1 weights of a delete-a-block jackknife: column j drops every ``m``-th image from ``j``.
+
+    ``m = min(n, blocks)``; the interleaved blocks do not depend on the images' order in any
+    systematic way for data sorted by id.
+    """
+    m = max(1, min(int(n), int(blocks)))
+    w = np.ones((n, m), dtype=np.float32)
+    w[np.arange(n), np.arange(n) % m] = 0.0
+    return w
+
+
+def _quantiles(sorted_reps: np.ndarray, n: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Linear-interpolation quantiles (numpy's default) of each column's first ``n`` sorted values."""
+    cols = np.arange(sorted_reps.shape[1])
+    pos = np.clip(np.nan_to_num(q, nan=0.5), 0.0, 1.0) * np.maximum(n - 1, 0)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+    frac = pos - lo
+    a, b = sorted_reps[lo, cols], sorted_reps[hi, cols]
+    with np.errstate(invalid="ignore"):
+        return np.where(frac > 0, a + frac * (b - a), a)
+
+
+def bca_interval(estimate, reps: np.ndarray, jackknife: np.ndarray | None = None,
+                 level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bias-corrected (and accelerated) bootstrap intervals, column by column.
+
+    Parameters
+    ----------
+    estimate
+        The estimates on the full data, shape ``S`` (or a scalar).
+    reps
+        (B, *S) bootstrap replicates; NaN marks a resample where the quantity is undefined.
+    jackknife
+        (m, *S) delete-a-block jackknife estimates (:func:`jackknife_weights`), for the
+        acceleration; None gives the BC interval (acceleration 0).
+    level
+        Coverage.
+
+    Returns
+    -------
+    low, high, method
+        Arrays of shape ``S`` (``method``: a key of :data:`CI_METHODS`).
+
+    Notes
+    -----
+    ``z0 = Phi^-1(p0)`` with ``p0`` the share of replicates below the estimate (ties
+    count half); ``a = sum d^3 / (6 (sum d^2)^(3/2))`` with ``d`` the jackknife
+    deviations from their mean; the interval is the ``Phi(z0 + (z0 + z) / (1 - a (z0 + z)))``
+    quantiles for ``z = Phi^-1((1 -+ level) / 2)``. When ``|z0|`` reaches the interval's own
+    ``z`` (the estimate outside the central ``level`` of its bootstrap distribution, e.g. AP
+    near chance, which resampling duplicated images biases upward), the correction would
+    step past the estimate: the interval is then the percentile interval of the replicates
+    shifted so that their median equals the estimate ("centred percentile").
+    """
+    from scipy.stats import norm
+
+    reps = np.asarray(reps, dtype=np.float64)
+    shape = reps.shape[1:]
+    R = reps.reshape(reps.shape[0], -1)
+    est = np.broadcast_to(np.asarray(estimate, dtype=np.float64), shape).ravel()
+    k = R.shape[1]
+    ok = np.isfinite(R)
+    n = ok.sum(axis=0)
+    Rs = np.sort(np.where(ok, R, np.inf), axis=0) if R.shape[0] else np.full((1, k), np.inf)
+    with np.errstate(invalid="ignore"):
+        below = (ok & (R < est)).sum(axis=0)
+        ties = (ok & (R == est)).sum(axis=0)
+    p0 = np.where(n > 0, (below + 0.5 * ties) / np.maximum(n, 1), np.nan)
+    zq = norm.ppf((1 + level) / 2)
+    z0 = norm.ppf(p0)
+    a = np.zeros(k)
+    if jackknife is not None:
+        J = np.asarray(jackknife, dtype=np.float64).reshape(len(jackknife), -1)
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: acceleration 0
+            d = np.nanmean(J, axis=0) - J
+            s2 = np.nansum(d**2, axis=0)
+            a = np.where(s2 > 0, np.nansum(d**3, axis=0) / (6 * s2**1.5), 0.0)
+        a = np.nan_to_num(a)
+    usable = (n >= 2) & np.isfinite(est)
+    degenerate = usable & ~(np.abs(z0) < zq)
+    bca = usable & ~degenerate
+    lo = np.full(k, np.nan)
+    hi = np.full(k, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for sign, out in ((-1.0, lo), (1.0, hi)):
+            z = z0 + sign * zq
+            q = norm.cdf(z0 + z / (1 - a * z))
+            out[bca] = _quantiles(Rs, n, q)[bca]
+            if degenerate.any():
+                tail = (1 - level) / 2 if sign < 0 else (1 + level) / 2
+                med = _quantiles(Rs, n, np.full(k, 0.5))
+                out[degenerate] = (_quantiles(Rs, n, np.full(k, tail)) - med + est)[degenerate]
+    method = np.full(k, "none", dtype=object)
+    method[bca] = "BCa" if jackknife is not None else "BC"
+    method[degenerate] = "centred percentile"
+    return lo.reshape(shape), hi.reshape(shape), method.reshape(shape)

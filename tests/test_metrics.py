@@ -324,9 +324,9 @@ def test_table1_and_formats(demo, demo_ann):
     assert first[1].strip() == "sample"
     assert first[-2].strip() == f"{100 * t['mAP'].iloc[0]:.1f}"
     assert "harmonic mean of C-P and C-R" in md and PUBLISHED_SOURCE in md
-    assert "RSN-50 Baseline † | 64.6 | 77.9 | 57.9 | 70.8 | 80.5 | 63.2 | 71.5 |" in md
+    assert "RSN-50 Baseline †‡ | 64.6 | 77.9 | 57.9 | 70.8 | 80.5 | 63.2 | 71.5 |" in md
     tex = format_table(t, "latex")
-    assert r"\begin{tabular}" in tex and r"RSN-50 Baseline $^\dagger$ & 64.6" in tex
+    assert r"\begin{tabular}" in tex and r"RSN-50 Baseline $^{\dagger\ddagger}$ & 64.6" in tex
     assert "mean of per-class F1" in format_table(table1(demo_ann, [sc], MetricRules(cf1="mean-per-class")))
 
 
@@ -421,32 +421,94 @@ def test_bootstrap_reproducible_and_batches(rng):
 
 
 def test_bootstrap_metrics_match_recompute_on_resamples(rng):
+    # every replicate and jackknife value recomputed on duplicated / reduced data; the
+    # intervals are then the BCa intervals of those values (bca_interval: checked against
+    # scipy.stats.bootstrap in test_bca_interval_matches_scipy)
+    from salanalysis._bootstrap import bca_interval, jackknife_weights
+
     y = rng.random((150, 5)) < 0.3
     s = rng.random((150, 5))
-    summ, per_class = bootstrap_metrics(y, s, MetricRules(cf1="mean-per-class"), n_boot=40, seed=3)
+    rules = MetricRules(cf1="mean-per-class")
+    summ, per_class = bootstrap_metrics(y, s, rules, n_boot=40, seed=3)
     (w,) = list(weight_batches(np.random.default_rng(3), 150, 40, 256))
+    jw = jackknife_weights(150)
     vals = {k: [] for k in ("CP", "CR", "CF1", "OP", "OR", "OF1", "mAP")}
     per = {k: [] for k in ("AP", "precision", "recall", "F1")}
-    for i in range(40):
-        idx = np.repeat(np.arange(150), w[:, i].astype(int))
-        m = summary_metrics(y[idx], s[idx], MetricRules(cf1="mean-per-class"))
-        for k in vals:
-            vals[k].append(m[k])
-        pc = per_class_metrics(y[idx], s[idx])
-        for k in per:
-            per[k].append(pc[k].to_numpy())
-    point = summary_metrics(y, s, MetricRules(cf1="mean-per-class"))
+    jvals = {k: [] for k in vals}
+    jper = {k: [] for k in per}
+    for weights, v, p in ((w, vals, per), (jw, jvals, jper)):
+        for i in range(weights.shape[1]):
+            idx = np.repeat(np.arange(150), weights[:, i].astype(int))
+            m = summary_metrics(y[idx], s[idx], rules)
+            for k in v:
+                v[k].append(m[k])
+            pc = per_class_metrics(y[idx], s[idx])
+            for k in p:
+                p[k].append(pc[k].to_numpy())
+    point = summary_metrics(y, s, rules)
     for _, r in summ.iterrows():
-        lo, hi = np.percentile(vals[r["metric"]], [2.5, 97.5])
-        assert r["ci95_low"] == pytest.approx(lo, abs=1e-12)
-        assert r["ci95_high"] == pytest.approx(hi, abs=1e-12)
+        lo, hi, method = bca_interval(point[r["metric"]], np.array(vals[r["metric"]]), np.array(jvals[r["metric"]]))
+        assert r["ci95_low"] == pytest.approx(float(lo), abs=1e-12)
+        assert r["ci95_high"] == pytest.approx(float(hi), abs=1e-12)
+        assert r["ci_method"] == method
         assert r["estimate"] == pytest.approx(point[r["metric"]], abs=1e-15)
     assert (per_class["n_boot_valid"] == 40).all()
+    ref = per_class_metrics(y, s)
     for k in per:
-        lo, hi = np.nanpercentile(np.array(per[k]), [2.5, 97.5], axis=0)
+        lo, hi, _ = bca_interval(ref[k].to_numpy(), np.array(per[k]), np.array(jper[k]))
         np.testing.assert_allclose(per_class[f"{k}_low"], lo, atol=1e-12)
         np.testing.assert_allclose(per_class[f"{k}_high"], hi, atol=1e-12)
-        np.testing.assert_allclose(per_class[k], per_class_metrics(y, s)[k], atol=1e-15)
+        np.testing.assert_allclose(per_class[k], ref[k], atol=1e-15)
+
+
+def test_bca_interval_matches_scipy(rng):
+    # the same replicates and delete-1 jackknife: scipy's BCa (scipy.stats.bootstrap, method="BCa",
+    # bootstrap_result=...) gives the same interval
+    import types
+
+    from scipy import stats
+
+    from salanalysis._bootstrap import bca_interval
+
+    x = rng.exponential(size=60)
+    reps = x[rng.integers(0, 60, (3000, 60))].mean(axis=1)
+    jack = np.array([np.delete(x, i).mean() for i in range(60)])
+    ref = stats.bootstrap((x,), np.mean, method="BCa", n_resamples=0,
+                          bootstrap_result=types.SimpleNamespace(bootstrap_distribution=reps))
+    lo, hi, method = bca_interval(x.mean(), reps, jack)
+    assert method == "BCa"
+    assert float(lo) == pytest.approx(ref.confidence_interval.low, rel=1e-12)
+    assert float(hi) == pytest.approx(ref.confidence_interval.high, rel=1e-12)
+    # without a jackknife: BC, the same with acceleration 0 (hand: Phi(2 z0 -+ 1.96) quantiles)
+    lo0, hi0, m0 = bca_interval(x.mean(), reps)
+    z0 = stats.norm.ppf((reps < x.mean()).mean())
+    q = stats.norm.cdf(2 * z0 + np.array([-1, 1]) * stats.norm.ppf(0.975))
+    assert m0 == "BC" and [float(lo0), float(hi0)] == pytest.approx(np.quantile(reps, q), rel=1e-12)
+
+
+def test_bca_falls_back_where_the_estimate_is_outside_its_replicates():
+    # replicates all above the estimate (AP near chance: duplicated images bias resampled AP
+    # upward): BCa would step past the estimate; the centred percentile contains it
+    from salanalysis._bootstrap import bca_interval
+
+    reps = np.linspace(1.0, 2.0, 101)
+    lo, hi, method = bca_interval(np.array([0.9, 1.5]), np.column_stack([reps, reps]))
+    assert list(method) == ["centred percentile", "BC"]
+    # centred: the replicates shifted so that their median (1.5) falls on 0.9
+    assert lo[0] == pytest.approx(1.025 - 0.6) and hi[0] == pytest.approx(1.975 - 0.6)
+    assert lo[0] <= 0.9 <= hi[0] and lo[1] <= 1.5 <= hi[1]
+    nan_lo, _, m = bca_interval(1.0, np.array([np.nan, 2.0]))
+    assert np.isnan(nan_lo) and m == "none"
+
+
+def test_random_scores_interval_contains_the_estimate(rng):
+    # the case that excluded its estimate with percentile intervals: mAP of random scores on
+    # 2,000 images (duplicated images push resampled AP above the estimate)
+    y = rng.random((2000, 30)) < np.exp(rng.uniform(np.log(0.005), np.log(0.3), 30))
+    s = rng.random((2000, 30))
+    summ, _ = bootstrap_metrics(y, s, n_boot=200, seed=0)
+    r = summ.set_index("metric").loc["mAP"]
+    assert r["ci95_low"] <= r["estimate"] <= r["ci95_high"]
 
 
 def test_demo_bootstrap_interval_contains_estimate(demo, demo_ann):
@@ -475,27 +537,52 @@ def test_paired_bootstrap(rng):
     d = boot[:, 0, 1] - boot[:, 1, 1]
     p = min(1, 2 * min(1 + (d <= 0).sum(), 1 + (d >= 0).sum()) / 301)
     assert res["p_val"].iloc[1] == pytest.approx(p)
-    lo, hi = np.percentile(d, [2.5, 97.5])
-    assert (res["ci95_low"].iloc[1], res["ci95_high"].iloc[1]) == pytest.approx((lo, hi))
+    # the interval: BCa of the same paired differences, the acceleration from the jackknife of
+    # AP_A - AP_B with one of 20 interleaved blocks of images left out (recomputed here)
+    from salanalysis._bootstrap import bca_interval
+
+    jack = np.array([average_precision(y[np.arange(300) % 20 != j], good[np.arange(300) % 20 != j])[1]
+                     - average_precision(y[np.arange(300) % 20 != j], bad[np.arange(300) % 20 != j])[1]
+                     for j in range(20)])
+    lo, hi, method = bca_interval((ap_g - ap_b)[1], d, jack)
+    assert res["ci_method"].iloc[1] == method == "BCa"
+    assert (res["ci95_low"].iloc[1], res["ci95_high"].iloc[1]) == pytest.approx((float(lo), float(hi)))
     # identical score sets: no difference at all
     same = paired_bootstrap(y, good, good, n_boot=50, seed=2)
     assert (same["delta"] == 0).all() and (same["ci95_low"] == 0).all() and (same["p_val"] == 1).all()
 
 
-def test_format_table_names_estimates_outside_their_interval(demo, demo_ann):
+def test_format_table_names_fallbacks_and_estimates_outside_their_interval(demo, demo_ann):
     from salanalysis.score_baselines import class_prior_scores
 
     sample = read_scores(demo.detections, demo_ann, name="sample")
     t = table1(demo_ann, [sample, class_prior_scores(demo_ann)], n_boot=200, seed=0)
     # the class prior's C-R = (recall 1 of the few classes it predicts) / (classes with positives);
-    # resamples lose rare classes, so every resample's C-R is larger than the estimate
+    # resamples lose rare classes, so every resample's C-R is larger than the estimate: a
+    # percentile interval excluded it, BCa would step past it; the centred percentile keeps it
     prior = t.set_index("model").loc["prior"]
-    assert prior["CR"] < prior["CR_low"]
+    assert prior["CR_low"] <= prior["CR"] <= prior["CR_high"]
+    assert prior["ci_method"] == "BCa" and "CR" in prior["ci_fallback"].split(";")
     caption = format_table(t, "text").strip().splitlines()[-1]
-    assert caption.endswith("Estimate outside its own interval (on small sets, classes without "
-                            "positives in a resample drop out of its averages): prior C-R.")
-    inside = t[t["model"] == "sample"]
-    assert "outside" not in format_table(inside, "markdown")
+    assert "BCa bootstrap 95% interval" in caption and "Centred percentile interval" in caption
+    assert "prior C-R" in caption and "outside its own interval" not in caption
+    # an estimate still outside its interval is named
+    bad = t.copy()
+    bad.loc[bad["model"] == "sample", "mAP_high"] = bad.loc[bad["model"] == "sample", "mAP"] - 0.01
+    assert "Estimate outside its own interval" in format_table(bad, "markdown")
+    assert "sample mAP" in format_table(bad, "markdown")
+
+
+def test_published_rows_flag_f1_that_eq6_cannot_give():
+    from salanalysis.metrics import PUBLISHED_TABLE1, published_inconsistencies
+
+    notes = published_inconsistencies()
+    # the paper's own rows: O-F1 63.2 where O-P 70.8, O-R 80.5 give 2PR/(P+R) = 75.3 (hand: 2*70.8*80.5/151.3)
+    assert "printed O-F1 63.2 is not the harmonic mean of its P and R (75.3)" in notes["RSN-50 Baseline"]
+    assert "printed C-F1 57.9" in notes["RSN-50 Baseline"]
+    assert set(notes) == {"RSN-50 Baseline", "RSN-50 Dual-stream Baseline", "RSN-50 Dual-stream",
+                          "MCG-CNN+LSTM [32]"}
+    assert "CNN-RNN [26]" in set(PUBLISHED_TABLE1["model"])  # consistent rows are not flagged
 
 
 # ------------------------------------------------------------------------ CLI

@@ -83,7 +83,13 @@ Modules: :mod:`.rules` (:class:`MetricRules`), :mod:`.ap` (labels, AP),
 """
 
 from salanalysis.metrics.ap import average_precision, ground_truth
-from salanalysis.metrics.bootstrap import bootstrap_ap, bootstrap_metrics, paired_bootstrap
+from salanalysis.metrics.bootstrap import (
+    RankingBootstrap,
+    bootstrap_ap,
+    bootstrap_metrics,
+    bootstrap_ranking,
+    paired_bootstrap,
+)
 from salanalysis.metrics.output import (
     MetricsResult,
     format_per_class,
@@ -91,12 +97,14 @@ from salanalysis.metrics.output import (
     run_metrics,
     write_metrics,
 )
+from salanalysis.metrics.ranking import chance_ap, normalized_ap, roc_auc
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 from salanalysis.metrics.table import (
     PUBLISHED_SOURCE,
     PUBLISHED_TABLE1,
     aligned_labels,
     evaluate,
+    published_inconsistencies,
     table1,
 )
 from salanalysis.metrics.threshold import per_class_metrics, predictions, summary_metrics
@@ -107,6 +115,7 @@ __all__ = [
     "DEFAULT_RULES",
     "PUBLISHED_TABLE1",
     "PUBLISHED_SOURCE",
+    "published_inconsistencies",
     "ground_truth",
     "average_precision",
     "predictions",
@@ -116,6 +125,11 @@ __all__ = [
     "evaluate",
     "table1",
     "bootstrap_ap",
+    "bootstrap_ranking",
+    "RankingBootstrap",
+    "roc_auc",
+    "chance_ap",
+    "normalized_ap",
     "bootstrap_metrics",
     "paired_bootstrap",
     "format_table",

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from salanalysis._bootstrap import (
     SortedAP,
+    SortedAUC,
+    bca_interval,
     bootstrap_p,
     default_jobs,
-    level_percentiles,
-    percentile_interval,
+    jackknife_weights,
     run_batches,
 )
 from salanalysis.metrics.ap import _check, average_precision
@@ -35,7 +37,7 @@ from salanalysis.metrics.threshold import (
     summary_metrics,
 )
 
-__all__ = ["bootstrap_ap", "bootstrap_metrics", "paired_bootstrap"]
+__all__ = ["RankingBootstrap", "bootstrap_ranking", "bootstrap_ap", "bootstrap_metrics", "paired_bootstrap"]
 
 
 def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -51,6 +53,75 @@ def _batch_size(n: int, g: int) -> int:
     return int(max(16, min(256, 1_300_000 // max(1, n, g))))
 
 
+@dataclass
+class RankingBootstrap:
+    """Per-class ranking measures of several score sets on the same bootstrap resamples.
+
+    ``reps[name]``: (n_boot, S, C) for ``AP`` and ``AUC``, (n_boot, C) for ``prevalence``;
+    ``jackknife[name]``: the same on the delete-a-block jackknife samples (m rows), for BCa.
+    """
+
+    reps: dict[str, np.ndarray]
+    jackknife: dict[str, np.ndarray]
+
+
+class _Ranking:
+    """Sorted score sets; ``self(w)`` gives the ranking measures for a weight batch (n, b)."""
+
+    def __init__(self, y: np.ndarray, score_list: Sequence[np.ndarray], auc: bool) -> None:
+        self.ap = [SortedAP.build(y, s) for s in score_list]
+        self.auc = [SortedAUC.build(y, s) for s in score_list] if auc else []
+        self.yf = y.T.astype(np.float32)
+        self.blocks = max(p.block_matrix.shape[0] for p in self.ap)
+
+    def __call__(self, w: np.ndarray) -> dict[str, np.ndarray]:
+        out = {"AP": np.stack([p.ap(w) for p in self.ap], axis=1)}
+        if self.auc:
+            out["AUC"] = np.stack([p.auc(w) for p in self.auc], axis=1)
+            tot = w.sum(axis=0, dtype=np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out["prevalence"] = ((self.yf @ w).T.astype(np.float64)) / tot[:, None]
+        return out
+
+
+def bootstrap_ranking(
+    labels: np.ndarray,
+    score_list: Sequence[np.ndarray],
+    *,
+    n_boot: int = 1000,
+    seed: int | np.random.Generator | None = 0,
+    jobs: int | None = None,
+    auc: bool = False,
+    jackknife_blocks: int = 20,
+) -> RankingBootstrap:
+    """Per-class AP (and ROC AUC and prevalence) of score sets on the same resamples of images.
+
+    Each class of each score set is sorted once; each resample re-weights the sorted
+    order with multinomial counts (see :mod:`salanalysis._bootstrap`). The AP of a
+    resample equals scikit-learn's ``average_precision_score(..., sample_weight=counts)``
+    and the AUC ``roc_auc_score(..., sample_weight=counts)``. The jackknife rows drop
+    one of ``jackknife_blocks`` interleaved blocks of images each
+    (:func:`~salanalysis._bootstrap.jackknife_weights`).
+    """
+    if n_boot < 0:
+        raise ValueError("n_boot must be >= 0")
+    if len(score_list) == 0:
+        raise ValueError("score_list is empty")
+    checked = [_check(labels, s, f"score set {i}") for i, s in enumerate(score_list)]
+    y = checked[0][0]
+    n, c = y.shape
+    ranking = _Ranking(y, [s for _, s in checked], auc)
+    jack = ranking(jackknife_weights(n, jackknife_blocks)) if jackknife_blocks else {}
+    shapes = {"AP": (len(checked), c), "AUC": (len(checked), c), "prevalence": (c,)}
+    reps = {k: np.empty((n_boot, *shapes[k])) for k in (["AP", "AUC", "prevalence"] if auc else ["AP"])}
+    if n_boot:
+        batch = _batch_size(n, ranking.blocks)
+        for start, res in run_batches(_rng(seed), n, n_boot, batch, ranking, default_jobs(jobs)):
+            for k, v in res.items():
+                reps[k][start : start + len(v)] = v
+    return RankingBootstrap(reps, jack)
+
+
 def bootstrap_ap(
     labels: np.ndarray,
     score_list: Sequence[np.ndarray],
@@ -61,10 +132,9 @@ def bootstrap_ap(
 ) -> np.ndarray:
     """Per-class AP of several score sets on the same bootstrap resamples of images.
 
-    Each class of each score set is sorted once; each resample re-weights the
-    sorted order with multinomial counts (see :mod:`salanalysis._bootstrap`).
-    The result equals, resample by resample, scikit-learn's
-    ``average_precision_score(labels[:, c], scores[:, c], sample_weight=counts)``.
+    Equal, resample by resample, to scikit-learn's
+    ``average_precision_score(labels[:, c], scores[:, c], sample_weight=counts)``
+    (:func:`bootstrap_ranking` without the AUC and the jackknife).
 
     Parameters
     ----------
@@ -85,26 +155,8 @@ def bootstrap_ap(
         (n_boot, len(score_list), C) float64; NaN where a resample holds no
         positive of a class.
     """
-    if n_boot < 0:
-        raise ValueError("n_boot must be >= 0")
-    if len(score_list) == 0:
-        raise ValueError("score_list is empty")
-    checked = [_check(labels, s, f"score set {i}") for i, s in enumerate(score_list)]
-    y = checked[0][0]
-    n, c = y.shape
-    if n_boot == 0:
-        return np.empty((0, len(checked), c))
-    prepared = [SortedAP.build(y, s) for _, s in checked]
-    g = max(p.block_matrix.shape[0] for p in prepared)
-    out = np.empty((n_boot, len(prepared), c))
-
-    def work(w: np.ndarray) -> list[np.ndarray]:
-        return [p.ap(w) for p in prepared]
-
-    for start, res in run_batches(_rng(seed), n, n_boot, _batch_size(n, g), work, default_jobs(jobs)):
-        for j, ap in enumerate(res):
-            out[start : start + len(ap), j] = ap
-    return out
+    return bootstrap_ranking(labels, score_list, n_boot=n_boot, seed=seed, jobs=jobs,
+                             jackknife_blocks=0).reps["AP"]
 
 
 def bootstrap_metrics(
@@ -117,7 +169,7 @@ def bootstrap_metrics(
     level: float = 0.95,
     jobs: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Percentile bootstrap intervals of every Table 1 metric and of the per-class metrics.
+    """Bootstrap intervals (BCa) of every Table 1 metric and of the per-class metrics.
 
     Parameters
     ----------
@@ -126,7 +178,8 @@ def bootstrap_metrics(
     n_boot, seed
         Resamples and seed (same seed, same resamples as :func:`bootstrap_ap`).
     level
-        Interval coverage (0.95: the 2.5th and 97.5th percentiles).
+        Interval coverage. Intervals are BCa with a 20-block jackknife acceleration, or the
+        documented fallback (:func:`~salanalysis._bootstrap.bca_interval`).
     jobs
         Worker threads (default: the CPU count, at most 4).
 
@@ -135,13 +188,13 @@ def bootstrap_metrics(
     summary : pd.DataFrame
         One row per metric: ``metric`` (CP, CR, CF1, OP, OR, OF1, mAP),
         ``estimate`` (on the full data), ``ci95_low``, ``ci95_high``,
-        ``boot_sd`` (standard deviation over resamples), ``n_boot``.
+        ``ci_method`` (``BCa`` or the fallback used), ``boot_sd`` (standard deviation over resamples), ``n_boot``.
     per_class : pd.DataFrame
         One row per class (column index order): ``class_index``; ``AP``,
         ``AP_low``, ``AP_high``; ``precision``, ``precision_low``,
         ``precision_high``; ``recall``, ``recall_low``, ``recall_high``; ``F1``,
         ``F1_low``, ``F1_high`` (estimates as :func:`per_class_metrics`, intervals
-        over the resamples where the value is defined); ``n_boot_valid``
+        over the resamples where the value is defined; ``ci_method`` of the AP interval); ``n_boot_valid``
         (resamples holding a positive of the class).
     """
     y, s = _check(labels, scores)
@@ -175,21 +228,25 @@ def bootstrap_metrics(
             res[k][start : start + b] = out[k]
         for k in per:
             per[k][start : start + b] = cls[k]
+    jack_cls, jack = work(jackknife_weights(n))
     rows = []
     for k in METRICS:
-        lo, hi = percentile_interval(res[k], level_percentiles(level))
+        lo, hi, method = bca_interval(point[k], res[k], jack[k], level)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             sd = float(np.nanstd(res[k], ddof=1))
-        rows.append((k, point[k], float(lo), float(hi), sd, n_boot))
-    summary = pd.DataFrame(rows, columns=["metric", "estimate", "ci95_low", "ci95_high", "boot_sd", "n_boot"])
+        rows.append((k, point[k], float(lo), float(hi), str(method), sd, n_boot))
+    summary = pd.DataFrame(rows, columns=["metric", "estimate", "ci95_low", "ci95_high", "ci_method", "boot_sd",
+                                          "n_boot"])
     summary["metric"] = summary["metric"].astype("string")
     pc = per_class_metrics(y, s, rules)
     per_class = pd.DataFrame({"class_index": np.arange(c, dtype=np.int64)})
     for k in per:
-        lo, hi = percentile_interval(per[k], level_percentiles(level))
+        lo, hi, method = bca_interval(pc[k].to_numpy(dtype=np.float64), per[k], jack_cls[k], level)
         per_class[k] = pc[k].to_numpy()
         per_class[f"{k}_low"], per_class[f"{k}_high"] = lo, hi
+        if k == "AP":
+            per_class["ci_method"] = method
     per_class["n_boot_valid"] = np.count_nonzero(~np.isnan(per["AP"]), axis=0).astype(np.int64)
     return summary, per_class
 
@@ -239,24 +296,29 @@ def paired_bootstrap(
         - ``category_id`` (-1 for mAP), ``category`` (``"mAP"`` for the mAP row)
         - ``n_pos``: positive images
         - ``AP_A``, ``AP_B``, ``delta`` = AP_A - AP_B on the full data
-        - ``ci95_low``, ``ci95_high``: percentile interval of the resampled delta
+        - ``ci95_low``, ``ci95_high``: BCa interval of the resampled delta (or its fallback)
         - ``p_val``: two-sided bootstrap p-value of delta = 0
+        - ``ci_method``: ``BCa`` or the fallback (:data:`~salanalysis._bootstrap.CI_METHODS`)
         - ``n_boot_valid``: resamples where the delta is defined
     """
     y, a = _check(labels, scores_a, "scores A")
     _, b = _check(labels, scores_b, "scores B")
     categories, category_ids = class_names(categories, category_ids, y.shape[1])
-    boot = bootstrap_ap(y, [a, b], n_boot=n_boot, seed=seed, jobs=jobs)  # (B, 2, C)
+    rb = bootstrap_ranking(y, [a, b], n_boot=n_boot, seed=seed, jobs=jobs)
+    boot, jack = rb.reps["AP"], rb.jackknife["AP"]  # (B, 2, C), (m, 2, C)
     ap_a, ap_b = average_precision(y, a), average_precision(y, b)
     npos = y.sum(axis=0)
     d = boot[:, 0] - boot[:, 1]  # (B, C)
-    if rules.empty_classes == "exclude":
-        m = np.nanmean(boot[:, 0], axis=1) - np.nanmean(boot[:, 1], axis=1)
-        map_a, map_b = np.nanmean(ap_a), np.nanmean(ap_b)
-    else:
-        m = np.nanmean(np.nan_to_num(boot[:, 0]), axis=1) - np.nanmean(np.nan_to_num(boot[:, 1]), axis=1)
-        map_a, map_b = np.nan_to_num(ap_a).mean(), np.nan_to_num(ap_b).mean()
-    lo, hi = percentile_interval(d, level_percentiles(level))
+
+    def mean_ap(x: np.ndarray) -> np.ndarray:  # the mAP rule, over the last axis
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(x if rules.empty_classes == "exclude" else np.nan_to_num(x), axis=-1)
+
+    m = mean_ap(boot[:, 0]) - mean_ap(boot[:, 1])
+    map_a, map_b = float(mean_ap(ap_a)), float(mean_ap(ap_b))
+    d_jack = jack[:, 0] - jack[:, 1]
+    lo, hi, method = bca_interval(ap_a - ap_b, d, d_jack, level)
     keep = npos > 0
     rows = pd.DataFrame(
         {
@@ -269,10 +331,11 @@ def paired_bootstrap(
             "ci95_low": lo[keep],
             "ci95_high": hi[keep],
             "p_val": bootstrap_p(d[:, keep]) if keep.any() else np.zeros(0),
+            "ci_method": method[keep],
             "n_boot_valid": np.count_nonzero(~np.isnan(d), axis=0)[keep].astype(np.int64),
         }
     )
-    mlo, mhi = percentile_interval(m, level_percentiles(level))
+    mlo, mhi, mmethod = bca_interval(map_a - map_b, m, mean_ap(jack[:, 0]) - mean_ap(jack[:, 1]), level)
     map_row = pd.DataFrame(
         {
             "category_id": [-1],
@@ -284,6 +347,7 @@ def paired_bootstrap(
             "ci95_low": [float(mlo)],
             "ci95_high": [float(mhi)],
             "p_val": [bootstrap_p(m)],
+            "ci_method": [str(mmethod)],
             "n_boot_valid": [int(np.count_nonzero(~np.isnan(m)))],
         }
     )

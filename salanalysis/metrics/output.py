@@ -34,7 +34,8 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
     A caption line states the C-F1 rule, the prediction rule, the ground-truth
     rules and the class rule, and names every estimate that lies outside its
     own interval (see the bootstrap caveat in the module docstring);
-    published rows are marked with a dagger.
+    published rows are marked with a dagger, and those whose printed F1 Eq. 6
+    cannot give with a double dagger and a note.
 
     Parameters
     ----------
@@ -55,7 +56,13 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
     for _, r in table.iterrows():
         pub = str(r.get("source", "computed")) != "computed"
         any_pub |= pub
-        name = str(r["model"]) + (" †" if pub and fmt != "latex" else (r" $^\dagger$" if pub else ""))
+        flagged = pub and isinstance(r.get("note"), str) and bool(r["note"])
+        mark = ("†‡" if flagged else "†") if pub else ""
+        if fmt == "latex":
+            tex_mark = {"†": r" $^\dagger$", "†‡": r" $^{\dagger\ddagger}$"}.get(mark, "")
+            name = latex_escape(str(r["model"])) + tex_mark
+        else:
+            name = str(r["model"]) + (f" {mark}" if mark else "")
         cells = [
             format_percent(r[k], r.get(f"{k}_low") if has_ci else None, r.get(f"{k}_high") if has_ci else None)
             for k in METRICS
@@ -72,7 +79,14 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
             f"{'excluded' if r0['empty_classes'] == 'exclude' else 'counted as 0'}."
         )
         if has_ci:
-            caption += f" [low, high]: percentile 95% bootstrap interval over images ({int(r0['n_boot'])} resamples)."
+            caption += (f" [low, high]: BCa bootstrap 95% interval over images ({int(r0['n_boot'])} resamples, "
+                        "acceleration from a 20-block jackknife).")
+            fallback = [f"{r['model']} {label}" for _, r in comp.iterrows()
+                        for k, label in zip(METRICS, header[1:])
+                        if k in str(r.get("ci_fallback", "") or "").split(";")]
+            if fallback:
+                caption += (" Centred percentile interval (the estimate lies outside the central 95% of its "
+                            f"resamples, where BCa would step past it): {', '.join(fallback)}.")
             outside = [
                 f"{r['model']} {label}"
                 for _, r in comp.iterrows()
@@ -88,22 +102,20 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
         caption = "All numbers in %."
     if any_pub:
         caption += f" †: {PUBLISHED_SOURCE}."
+        notes = [f"{r['model']}: {r['note']}" for _, r in table.iterrows()
+                 if str(r.get("source", "computed")) != "computed" and isinstance(r.get("note"), str) and r["note"]]
+        if notes:
+            caption += " ‡: " + "; ".join(notes) + "."
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(["---"] + ["---:"] * 7) + " |"]
         lines += ["| " + " | ".join(row) + " |" for row in body]
         return "\n".join(lines) + "\n\n" + caption + "\n"
     if fmt == "latex":
-        esc = latex_escape
-        lines = [r"% " + caption.replace("†", "dagger"), r"\begin{tabular}{l" + "r" * 7 + "}", r"\hline"]
+        lines = [r"% " + caption.replace("†", "dagger").replace("‡", "ddagger"), r"\begin{tabular}{l" + "r" * 7 + "}",
+                 r"\hline"]
         lines.append(" & ".join(header) + r" \\")
         lines.append(r"\hline")
-        for row in body:
-            name = row[0]
-            if name.endswith(r" $^\dagger$"):
-                name = esc(name[: -len(r" $^\dagger$")]) + r" $^\dagger$"
-            else:
-                name = esc(name)
-            lines.append(" & ".join([name, *row[1:]]) + r" \\")
+        lines += [" & ".join(row) + r" \\" for row in body]
         lines += [r"\hline", r"\end{tabular}"]
         return "\n".join(lines) + "\n"
     widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(header)]

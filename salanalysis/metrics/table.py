@@ -17,7 +17,8 @@ from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 from salanalysis.metrics.threshold import per_class_metrics, summary_metrics
 from salanalysis.scores import Scores
 
-__all__ = ["PUBLISHED_TABLE1", "PUBLISHED_SOURCE", "aligned_labels", "evaluate", "table1"]
+__all__ = ["PUBLISHED_TABLE1", "PUBLISHED_SOURCE", "published_inconsistencies", "aligned_labels", "evaluate",
+           "table1"]
 
 PUBLISHED_SOURCE = "published in Luo et al. 2019, Table 1"
 _NA = math.nan
@@ -43,6 +44,28 @@ PUBLISHED_TABLE1 = pd.DataFrame(
     columns=["model", *METRICS],
 )
 
+
+
+def published_inconsistencies(tolerance: float = 0.15) -> dict[str, str]:
+    """Published rows whose printed F1 is not the harmonic mean (Eq. 6) of their printed P and R.
+
+    The printed values carry one decimal, so P and R are known to +-0.05 and their
+    harmonic mean to about +-0.05; a printed F1 further than ``tolerance`` (percentage
+    points) from it cannot come from Eq. 6. Returns ``{model: note}``, e.g. the paper's
+    own RSN-50 rows: O-F1 63.2 where O-P 70.8 and O-R 80.5 give 75.3.
+    """
+    out = {}
+    for _, r in PUBLISHED_TABLE1.iterrows():
+        parts = []
+        for f1, p, rec, name in (("CF1", "CP", "CR", "C-F1"), ("OF1", "OP", "OR", "O-F1")):
+            if pd.isna(r[f1]) or pd.isna(r[p]) or pd.isna(r[rec]):
+                continue
+            h = 2 * r[p] * r[rec] / (r[p] + r[rec])
+            if abs(h - r[f1]) > tolerance:
+                parts.append(f"printed {name} {r[f1]:.1f} is not the harmonic mean of its P and R ({h:.1f})")
+        if parts:
+            out[str(r["model"])] = "; ".join(parts)
+    return out
 
 
 def aligned_labels(annotations: Annotations, scores: Scores,
@@ -115,7 +138,8 @@ def table1(
         sets on the same resamples).
     published
         Append the paper's published Table 1 rows (converted to fractions),
-        labelled ``source = "published in Luo et al. 2019, Table 1"``.
+        labelled ``source = "published in Luo et al. 2019, Table 1"``; their ``note``
+        names a printed F1 that Eq. 6 cannot give (:func:`published_inconsistencies`).
     jobs
         Bootstrap worker threads (default: the CPU count, at most 4; 0: all cores).
 
@@ -123,12 +147,15 @@ def table1(
     -------
     pd.DataFrame
         Columns ``model, CP, CR, CF1, OP, OR, OF1, mAP, n_classes``; with a
-        bootstrap, then ``CP_low, CP_high, ..., mAP_low, mAP_high``; then
+        bootstrap, then ``CP_low, CP_high, ..., mAP_low, mAP_high`` (BCa intervals),
+        ``ci_method`` (``BCa``) and ``ci_fallback`` (the metrics whose interval is the
+        centred percentile, see :func:`~salanalysis._bootstrap.bca_interval`); then
         ``n_classes_excluded``, ``classes_excluded`` (their names, ";"-separated),
         ``n_images``, ``source`` (``"computed"`` or the
         publication), ``cf1`` (rule), ``prediction`` (e.g. ``score>=0.5``),
-        ``ground_truth`` (e.g. ``crowd+empty``), ``empty_classes``, ``n_boot``.
-        Published rows have NaN counts, and NaN where the paper prints '-'.
+        ``ground_truth`` (e.g. ``crowd+empty``), ``empty_classes``, ``n_boot``, and with
+        ``published`` a ``note``. Published rows have NaN counts, and NaN where the paper
+        prints '-'.
     """
     return _table1(annotations, score_sets, rules, n_boot=n_boot, seed=seed, published=published,
                    jobs=jobs)[0]
@@ -161,6 +188,9 @@ def _table1(
             for _, r in boot.iterrows():
                 row[f"{r['metric']}_low"] = r["ci95_low"]
                 row[f"{r['metric']}_high"] = r["ci95_high"]
+        if n_boot > 0:
+            fallback = [str(m) for m, how in zip(boot["metric"], boot["ci_method"]) if how != "BCa"]
+            row.update(ci_method="BCa", ci_fallback=";".join(fallback))
         row.update(
             n_classes_excluded=summ["n_classes_excluded"],
             classes_excluded=";".join(annotations.category_names[i] for i in summ["excluded"]),
@@ -180,15 +210,18 @@ def _table1(
             pub[k] = (pub[k] / 100.0).round(6)
         pub["source"] = PUBLISHED_SOURCE
         pub["cf1"] = "as published"
+        pub["note"] = pub["model"].map(published_inconsistencies()).fillna("")
         df = pd.concat([df, pub], ignore_index=True)
     cols = ["model", *METRICS, "n_classes"]
     if n_boot > 0:
-        cols += [f"{k}_{e}" for k in METRICS for e in ("low", "high")]
+        cols += [f"{k}_{e}" for k in METRICS for e in ("low", "high")] + ["ci_method", "ci_fallback"]
     cols += ["n_classes_excluded", "classes_excluded", "n_images", "source", "cf1", "prediction", "ground_truth",
-             "empty_classes", "n_boot"]
+             "empty_classes", "n_boot"] + (["note"] if published else [])
     df = df.reindex(columns=cols)
     for k in ("n_classes", "n_classes_excluded", "n_images", "n_boot"):
         df[k] = df[k].astype("Int64")
-    for k in ("model", "classes_excluded", "source", "cf1", "prediction", "ground_truth", "empty_classes"):
-        df[k] = df[k].astype("string")
+    for k in ("model", "classes_excluded", "source", "cf1", "prediction", "ground_truth", "empty_classes",
+              "ci_method", "ci_fallback", "note"):
+        if k in df.columns:
+            df[k] = df[k].astype("string")
     return df, per_class_boot

@@ -10,6 +10,7 @@ import pandas as pd
 
 from salanalysis.errors import InputError
 from salanalysis.metrics.ap import _check, average_precision
+from salanalysis.metrics.ranking import chance_ap, normalized_ap, prevalence, roc_auc
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 
 __all__ = ["predictions", "per_class_metrics", "summary_metrics"]
@@ -133,6 +134,10 @@ def per_class_metrics(
         - ``recall``: N_c / N_g, NaN without positives
         - ``F1``: harmonic mean of precision and recall (0 when both are 0; NaN
           without positives)
+        - ``prevalence``: n_pos / images; ``chance_AP``: the expected AP of a random
+          ranking (:func:`~salanalysis.metrics.ranking.chance_ap`, NaN without positives)
+        - ``AP_norm``: ``(AP - prevalence) / (1 - prevalence)``, 0 at chance level
+        - ``AUC``: ROC AUC (NaN without positives or without negatives)
     """
     y, s = _check(labels, scores)
     categories, category_ids = class_names(categories, category_ids, y.shape[1])
@@ -141,6 +146,8 @@ def per_class_metrics(
     prec = _ratio(nc, npred)
     rec = np.where(ng > 0, _ratio(nc, ng), np.nan)
     f1 = np.where(ng > 0, _f1(prec, np.nan_to_num(rec)), np.nan)
+    ap = average_precision(y, s)
+    prev = prevalence(y)
     return pd.DataFrame(
         {
             "category_id": np.asarray(category_ids, dtype=np.int64),
@@ -148,10 +155,14 @@ def per_class_metrics(
             "n_pos": ng.astype(np.int64),
             "n_pred": npred.astype(np.int64),
             "n_correct": nc.astype(np.int64),
-            "AP": average_precision(y, s),
+            "AP": ap,
             "precision": prec,
             "recall": rec,
             "F1": f1,
+            "prevalence": prev,
+            "chance_AP": chance_ap(ng, y.shape[0]),
+            "AP_norm": normalized_ap(ap, prev),
+            "AUC": roc_auc(y, s),
         }
     )
 
