@@ -423,9 +423,9 @@ def bca_interval(estimate, reps: np.ndarray, jackknife: np.ndarray | None = None
 
     reps = np.asarray(reps, dtype=np.float64)
     shape = reps.shape[1:]
-    R = reps.reshape(reps.shape[0], -1)
+    k = int(np.prod(shape, dtype=np.int64))
+    R = reps.reshape(reps.shape[0], k)
     est = np.broadcast_to(np.asarray(estimate, dtype=np.float64), shape).ravel()
-    k = R.shape[1]
     ok = np.isfinite(R)
     n = ok.sum(axis=0)
     Rs = np.sort(np.where(ok, R, np.inf), axis=0) if R.shape[0] else np.full((1, k), np.inf)
@@ -437,7 +437,7 @@ def bca_interval(estimate, reps: np.ndarray, jackknife: np.ndarray | None = None
     z0 = norm.ppf(p0)
     a = np.zeros(k)
     if jackknife is not None:
-        J = np.asarray(jackknife, dtype=np.float64).reshape(len(jackknife), -1)
+        J = np.asarray(jackknife, dtype=np.float64).reshape(len(jackknife), k)
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: acceleration 0
             d = np.nanmean(J, axis=0) - J
