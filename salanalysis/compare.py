@@ -13,8 +13,8 @@ Conventions
   the model being assessed; a positive delta means ``B`` is better.
 - The 95% interval and the p-value come from
   :func:`salanalysis.metrics.paired_bootstrap` (both score sets on the same
-  image resamples): 2.5 and 97.5 percentiles of ``AP_B* - AP_A*`` over the
-  resamples in which the class keeps a positive image, and its two-sided
+  image resamples): the BCa interval of ``AP_B* - AP_A*`` over the resamples in
+  which the class keeps a positive image (``ci_method`` names a fallback), and its two-sided
   bootstrap p-value (``min(1, 2 min(1 + #{d <= 0}, 1 + #{d >= 0}) / (B + 1))``).
   ``metrics.paired_bootstrap`` reports ``A - B``; it is called with the two
   score sets swapped so that every column here reads ``B - A``.
@@ -151,8 +151,9 @@ def compare_categories(
         - ``n_pos``: positive images
         - ``AP_A``, ``AP_B``: average precision (Eq. 7) of each score set (0..1)
         - ``delta``: ``AP_B - AP_A``
-        - ``ci95_low``, ``ci95_high``: paired percentile bootstrap 95% interval of ``delta``
+        - ``ci95_low``, ``ci95_high``: paired BCa bootstrap 95% interval of ``delta``
         - ``p_val``: two-sided bootstrap p-value of ``delta != 0``
+        - ``ci_method``: ``BCa`` or the fallback used (:data:`salanalysis._bootstrap.CI_METHODS`)
         - ``n_boot_valid``: resamples that kept a positive image of the category
           (the interval and p-value use only those)
         - ``area_frac_mean``: mean object area / image area of the category
@@ -194,6 +195,7 @@ def compare_categories(
     table["ci95_low"] = per_class.loc[ids, "ci95_low"].to_numpy(dtype=np.float64)
     table["ci95_high"] = per_class.loc[ids, "ci95_high"].to_numpy(dtype=np.float64)
     table["p_val"] = per_class.loc[ids, "p_val"].to_numpy(dtype=np.float64)
+    table["ci_method"] = per_class.loc[ids, "ci_method"].astype(object).to_numpy()
     table["n_boot_valid"] = per_class.loc[ids, "n_boot_valid"].to_numpy().astype(np.int64)
     table["area_frac_mean"] = sizes.loc[keep, "area_frac_mean"].to_numpy()
     table["area_rank"] = sizes.loc[keep, "area_rank"].to_numpy()
@@ -220,6 +222,7 @@ def compare_categories(
                 "ci95_low": float(map_row["ci95_low"]),
                 "ci95_high": float(map_row["ci95_high"]),
                 "p_val": float(map_row["p_val"]),
+                "ci_method": str(map_row["ci_method"]),
             },
         }
     )

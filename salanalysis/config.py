@@ -43,6 +43,7 @@ Layout (every table optional except ``[inputs]`` and ``[scores]``)::
     cf1 = "harmonic"           # or "mean-per-class"
     clutter_k = 0              # tail group ">= K" of Fig. 3 (0: automatic)
     min_images = 0             # smallest group of Fig. 3 (0: the clutter module's default)
+    clutter_k_rule = "min-images"  # or "three-groups": keep >= 3 groups of Fig. 3 when the data allow
     primary = "baseline"       # the model of Fig. 2 and the class-wise analysis (default: first)
     jobs = 0                   # worker processes for the object table (0: all cores)
 
@@ -101,6 +102,7 @@ _ANALYSIS_DEFAULTS: dict[str, Any] = {
     "cf1": "harmonic",
     "clutter_k": 0,
     "min_images": 0,
+    "clutter_k_rule": "min-images",
     "primary": "",
     "jobs": 0,
 }
@@ -157,7 +159,7 @@ class Config:
         An existing CAM output folder, or two checkpoints (A, B; the names label
         the models, with a score set's label when the names match) to compute
         CAMs from, how many images to render CAMs for, and the input size.
-    threshold, seed, n_boot, cf1, clutter_k, min_images, primary, jobs
+    threshold, seed, n_boot, cf1, clutter_k, min_images, clutter_k_rule, primary, jobs
         Analysis parameters (see the module docstring).
     out
         The output folder (``None`` until set by ``--out`` or ``[output] dir``).
@@ -179,6 +181,7 @@ class Config:
     cf1: str = "harmonic"
     clutter_k: int = 0
     min_images: int = 0
+    clutter_k_rule: str = "min-images"
     primary: str = ""
     jobs: int = 0
     out: Path | None = None
@@ -369,6 +372,8 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         c.fail(f"'analysis.n_boot' must be 0 (no intervals) or at least 100, got {a['n_boot']}")
     if a["clutter_k"] == 1:
         c.fail("'analysis.clutter_k' must be 0 (automatic) or at least 2")
+    if a["clutter_k_rule"] not in ("min-images", "three-groups"):
+        c.fail(f"'analysis.clutter_k_rule' must be 'min-images' or 'three-groups', got {a['clutter_k_rule']!r}")
     if a["cf1"] not in ("harmonic", "mean-per-class"):
         c.fail(f"'analysis.cf1' must be 'harmonic' or 'mean-per-class', got {a['cf1']!r}")
     primary = a["primary"]
@@ -389,7 +394,8 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         compare=compare, cam_output=cam_output, cam_checkpoints=checkpoints, cam_max_images=cam_max,
         cam_input_size=cam_size,
         threshold=float(thr), seed=a["seed"], n_boot=a["n_boot"], cf1=a["cf1"],
-        clutter_k=a["clutter_k"], min_images=a["min_images"], primary=primary or names[0],
+        clutter_k=a["clutter_k"], min_images=a["min_images"], clutter_k_rule=a["clutter_k_rule"],
+        primary=primary or names[0],
         jobs=a["jobs"], out=out,
     )
 

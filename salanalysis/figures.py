@@ -246,11 +246,14 @@ def _tail_k(cm: pd.DataFrame) -> Any:
 def caption_fig3(tables: Tables, ctx: FigureContext) -> str:
     cm = tables["clutter_map"]
     n_boot = cm.attrs.get("n_boot", ctx.n_boot)
+    chance = (" Dashed grey: chance mAP, the expected mAP of a random ranking of the group's images (AP's chance "
+              "level is the class's prevalence, which rises with the number of objects)."
+              if "chance_mAP" in cm.columns else "")
     return (f"(a) mAP of the images with a given number of (non-crowd) objects; lines: the paper's "
             f"moving average [1/3, 1/3, 1/3] with boundary padding; points: unsmoothed mAP; bands: "
-            f"bootstrap 95% interval of the smoothed curve ({n_boot} resamples per "
-            f"group). The last group holds every image with >= {_tail_k(cm)} objects. "
-            f"(b) Images per number of objects.")
+            f"{'bias-corrected (BC) ' if 'ci_method' in cm.columns else ''}bootstrap 95% interval of the smoothed "
+            f"curve ({n_boot} resamples per group). The last group holds every "
+            f"image with >= {_tail_k(cm)} objects.{chance} (b) Images per number of objects.")
 
 
 # ------------------------------------------------------------------ Fig. 4

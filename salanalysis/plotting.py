@@ -436,6 +436,7 @@ def plot_clutter(
     colors: Mapping[str, str] | None = None,
     smoothed: bool = True,
     bands: bool = True,
+    chance: bool = True,
     ax=None,
 ):
     """Fig. 3a: mAP against the number of objects in the image, one line per model.
@@ -452,6 +453,10 @@ def plot_clutter(
         Shade the bootstrap 95% band: of the smoothed curve
         (``ci95_low_smoothed``/``ci95_high_smoothed``) when ``smoothed`` and the
         table has them, else of the per-group mAP (``ci95_low``/``ci95_high``).
+    chance
+        Draw ``chance_mAP`` (the expected mAP of a random ranking of each group's
+        images, the same for every model) as a dashed grey line: where mAP follows it,
+        its rise is prevalence, not ranking.
 
     x ticks are the groups' labels (the last may be a tail group ``>=K``).
     Returns ``ax``.
@@ -481,6 +486,9 @@ def plot_clutter(
         if smoothed:
             ax.plot(xs, d["mAP"].to_numpy(float), linestyle="none", marker="o", markersize=2.5,
                     color=c, alpha=0.7)
+    if chance and "chance_mAP" in clutter.columns and order["chance_mAP"].notna().any():
+        ax.plot(np.arange(len(order)), order["chance_mAP"].to_numpy(float), color=NEUTRAL, linestyle="--",
+                linewidth=0.9, label="chance (random ranking)")
     ax.set_xticks(range(len(order)), [str(g) for g in order["group"]])
     ax.set_xlabel("objects in the image")
     ax.set_ylabel("mAP")

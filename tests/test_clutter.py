@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from salanalysis.cli import main
 from salanalysis.clutter import (
@@ -24,6 +24,8 @@ from salanalysis.scores import Scores, read_scores, write_scores
 MAP_COLUMNS = [
     "model", "group", "n_objects", "is_tail", "n_images", "n_classes", "n_classes_excluded",
     "mAP", "mAP_smoothed", "ci95_low", "ci95_high", "ci95_low_smoothed", "ci95_high_smoothed",
+    "ci_method", "n_classes_auc", "chance_mAP", "mAUC", "mAUC_ci95_low", "mAUC_ci95_high",
+    "mAP_norm", "mAP_norm_ci95_low", "mAP_norm_ci95_high",
 ]
 
 
@@ -288,27 +290,107 @@ def test_bootstrap_reproducible_with_seed():
 
 
 def test_bootstrap_band_matches_naive_resampling():
-    """The band agrees with a naive image bootstrap recomputed with scikit-learn."""
+    """The intervals are the BCa intervals of a naive image bootstrap recomputed with scikit-learn."""
+    from salanalysis._bootstrap import bca_interval, jackknife_weights, weight_batches
+    from salanalysis.clutter.core import _group_seed
+
     n_img = 40
     ann = random_annotations(n_img, 4, seed=7)
     y = ann.label_matrix()
     scores = noisy_scores(ann, 8)
     s = Scores.from_array("A", ann, scores)
-    n_boot = 600
+    n_boot = 200
     t = clutter_map(ann, [s], k=1, n_boot=n_boot, seed=0)
     assert list(t["group"]) == [">=1"] and t["n_images"].iloc[0] == n_img
     assert t["mAP"].iloc[0] == pytest.approx(sk_map(y, scores), abs=1e-12)
-    ref_rng = np.random.default_rng(99)
-    reps = []
-    for _ in range(n_boot):
-        idx = ref_rng.integers(0, n_img, n_img)
-        reps.append(sk_map(y[idx], scores[idx]))  # classes without a positive left out
-    lo, hi = np.percentile(reps, [2.5, 97.5])
-    # bootstrap sd of the mAP is about 0.04 here, so the Monte Carlo error of a 2.5% quantile over
-    # 600 resamples is about 0.005 (sqrt(.025 * .975 / 600) / phi(1.96) * 0.04); 0.03 is ~5 sd of
-    # the difference of two such estimates
-    assert t["ci95_low"].iloc[0] == pytest.approx(lo, abs=0.03)
-    assert t["ci95_high"].iloc[0] == pytest.approx(hi, abs=0.03)
+    # the same resamples (the group's seed) and the 20-block jackknife, recomputed by duplication
+    (w,) = list(weight_batches(np.random.default_rng(_group_seed(0, 0)), n_img, n_boot, 10**6))
+    jw = jackknife_weights(n_img)
+
+    def naive(weights, measure):
+        out = []
+        for j in range(weights.shape[1]):
+            idx = np.repeat(np.arange(n_img), weights[:, j].astype(int))
+            out.append(measure(y[idx], scores[idx]))
+        return np.array(out)
+
+    def sk_mauc(yy, ss):
+        return np.mean([roc_auc_score(yy[:, c], ss[:, c]) for c in range(yy.shape[1])
+                        if 0 < yy[:, c].sum() < len(yy)])
+
+    for col, measure in (("ci95", sk_map), ("mAUC_ci95", sk_mauc)):
+        value = t["mAP" if col == "ci95" else "mAUC"].iloc[0]
+        lo, hi, method = bca_interval(value, naive(w, measure), naive(jw, measure))
+        assert t[f"{col}_low"].iloc[0] == pytest.approx(float(lo), abs=1e-12)
+        assert t[f"{col}_high"].iloc[0] == pytest.approx(float(hi), abs=1e-12)
+    assert t["ci_method"].iloc[0] == "BCa"
+    assert t["mAUC"].iloc[0] == pytest.approx(sk_mauc(y, scores), abs=1e-12)
+
+
+def test_prevalence_free_measures_and_chance(rng):
+    # chance mAP: mean over classes of the exact expected AP of a random ranking (hand, n=4, k=1:
+    # (1 + 1/2 + 1/3 + 1/4) / 4 = 25/48); the AP normalised by the group's prevalence
+    ann = tiny_annotations()
+    s = Scores.from_array("A", ann, tiny_scores(ann, rng))
+    t = clutter_map(ann, [s], min_images=2, n_boot=0)
+    y = ann.label_matrix()
+    n_obj = ann.n_objects().to_numpy()
+    g1 = y[n_obj == 1]  # images 1, 2, 3, 10: classes cat (2), dog (1), car (1)
+    from salanalysis.metrics import chance_ap
+
+    assert chance_ap(1, 4) == pytest.approx(25 / 48)
+    row = t[t["group"] == "1"].iloc[0]
+    assert row["chance_mAP"] == pytest.approx(np.mean([chance_ap(k, 4) for k in g1.sum(0) if k]))
+    sc = s.scores[n_obj == 1]
+    ap = [average_precision_score(g1[:, c], sc[:, c]) for c in range(4) if g1[:, c].any()]
+    prev = [g1[:, c].mean() for c in range(4) if g1[:, c].any()]
+    assert row["mAP_norm"] == pytest.approx(np.mean([(a - p) / (1 - p) for a, p in zip(ap, prev)]))
+
+
+def test_random_scorer_mAP_rises_with_clutter_but_not_the_prevalence_free_measures():
+    # a random scorer on images whose classes get more frequent with clutter: mAP and chance mAP
+    # rise, the mean ROC AUC and the normalised mAP do not; the summary says the trend does not survive
+    rng = np.random.default_rng(7)  # (a 95% interval: some seeds give a false change, as they should)
+    anns, aid, n_cat = [], 1, 12
+    images = []
+    for i in range(1, 1201):
+        n = int(rng.integers(1, 9))
+        images.append({"id": i, "width": 50, "height": 50})
+        for c in rng.choice(np.arange(1, n_cat + 1), size=min(n, n_cat), replace=False):
+            anns.append(_ann(i, aid, int(c)))
+            aid += 1
+    ann = Annotations({"images": images, "categories": [{"id": c, "name": f"c{c}"} for c in range(1, n_cat + 1)],
+                       "annotations": anns})
+    rand = Scores.from_array("random", ann, rng.random((1200, n_cat)))
+    res = run_clutter(ann, {"random": rand}, None, min_images=100, n_boot=200, seed=0)
+    trend = res.trend.set_index("measure")
+    assert trend.loc["mAP", "verdict"] == "rises" and trend.loc["chance_mAP", "verdict"] == "rises"
+    assert trend.loc["mAUC", "verdict"] == "no clear change"
+    assert trend.loc["mAP_norm", "verdict"] == "no clear change"
+    m = res.map
+    assert np.allclose(m["mAUC"], 0.5, atol=0.05)  # random ranking: AUC 0.5 in every group
+    assert "does not survive the prevalence-free measures" in res.summary()
+
+
+def test_cut_off_rule_never_contradicts_itself_and_three_groups():
+    from salanalysis.clutter import choose_k
+
+    # 93 images with objects, min_images 100: no K satisfies the rule; K=1 and it says so
+    n = np.r_[np.ones(50, int), np.full(30, 2), np.full(13, 5)]
+    k, text, warning = choose_k(n, 100)
+    assert k == 1 and text.startswith("no K has all groups >= 100 images (93 images with objects)")
+    assert "only 1 group" in warning and "three-groups" in warning
+    # K=2 by the rule (groups 50 and 43 images >= 40) leaves two groups: warned; three-groups gives K=3
+    assert choose_k(n, 40)[0] == 2 and "only 2 groups" in choose_k(n, 40)[2]
+    k3, text3, warning3 = choose_k(n, 40, "three-groups")
+    assert k3 == 3 and "the smallest holds 13 images" in text3 and warning3 == ""
+    # the data cannot give three groups: said, and K stays
+    k1, text1, _ = choose_k(np.r_[np.ones(5, int), np.full(5, 2)], 3, "three-groups")
+    assert k1 == 2 and "impossible" in text1
+    assert choose_k(np.r_[np.ones(200, int), np.full(150, 2), np.full(120, 3)], 100) == (
+        3, "largest K with all groups >= 100 images", "")
+    with pytest.raises(ValueError, match="k_rule"):
+        choose_k(n, 5, "quantiles")
 
 
 def test_misaligned_scores_rejected(rng):
@@ -390,13 +472,14 @@ def test_cli_clutter_demo(demo, demo_ann, tmp_path, capsys):
     np.testing.assert_allclose(m["ci95_low"], ref.map["ci95_low"], atol=1e-12)
     assert sorted(p.name for p in out.iterdir()) == [
         "clutter_difference.attrs.json", "clutter_difference.csv", "clutter_map.attrs.json", "clutter_map.csv",
-        "objects_histogram.csv",
+        "clutter_trend.attrs.json", "clutter_trend.csv", "objects_histogram.csv",
     ]
     # a re-run with one score set into the same folder leaves no difference of the earlier run
     assert main(["clutter", "--annotations", str(demo.annotations), "--scores", f"sample={demo.detections}",
                  "--min-images", "10", "--bootstrap", "0", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "clutter_map.attrs.json", "clutter_map.csv", "objects_histogram.csv"]
+        "clutter_map.attrs.json", "clutter_map.csv", "clutter_trend.attrs.json", "clutter_trend.csv",
+        "objects_histogram.csv"]
 
 
 def test_cli_clutter_errors(demo, tmp_path, capsys):

@@ -16,7 +16,7 @@ from salanalysis.scores import Scores, read_scores, write_scores
 
 COLUMNS = [
     "category_id", "category", "n_pos", "AP_A", "AP_B", "delta", "ci95_low", "ci95_high", "p_val",
-    "n_boot_valid", "area_frac_mean", "area_rank", "verdict",
+    "ci_method", "n_boot_valid", "area_frac_mean", "area_rank", "verdict",
 ]
 
 

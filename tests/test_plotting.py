@@ -147,6 +147,18 @@ def test_clutter_lines_bands_ticks(clutter):
     assert ax2.lines[1].get_ydata() == pytest.approx(clutter.loc[clutter.model == "dual", "mAP"])
 
 
+def test_clutter_chance_line(clutter):
+    chance = {1: 0.30, 2: 0.35, 3: 0.41, 4: 0.45, 5: 0.52}
+    with_chance = clutter.assign(chance_mAP=clutter["n_objects"].map(chance))
+    ax = plotting.plot_clutter(with_chance)
+    dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert len(dashed) == 1 and dashed[0].get_label() == "chance (random ranking)"
+    assert list(dashed[0].get_ydata()) == pytest.approx([0.30, 0.35, 0.41, 0.45, 0.52])
+    assert "chance (random ranking)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not [ln for ln in plotting.plot_clutter(with_chance, chance=False, ax=plt.figure().gca()).lines
+                if ln.get_linestyle() == "--"]
+
+
 def test_objects_histogram():
     hist = pd.DataFrame({"n_objects": [0, 1, 2, 3], "n_images": [5, 30, 20, 7]})
     ax = plotting.plot_objects_histogram(hist)

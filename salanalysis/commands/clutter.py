@@ -14,9 +14,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Group images by their number of non-crowd instances (groups 1..K-1 and a tail "
         "group >=K), compute each score set's mAP per group (classes without a positive in a group "
         "excluded and counted), the paper's smoothing ([1/3, 1/3, 1/3], ends padded with the "
-        "boundary value), percentile bootstrap 95% bands, the histogram of objects per image, and, "
-        "with two or more score sets, the difference of each to the first with paired bands. "
-        "Writes clutter_map.csv, objects_histogram.csv and clutter_difference.csv to --out.",
+        "boundary value), BCa bootstrap 95% bands, the chance mAP of a random ranking and two "
+        "measures that do not rise with prevalence (mean ROC AUC, normalised AP) per group, whether "
+        "the change from the first to the last group survives in them, the histogram of objects per "
+        "image, and, with two or more score sets, the difference of each to the first with paired bands. "
+        "Writes clutter_map.csv, clutter_trend.csv, objects_histogram.csv and clutter_difference.csv "
+        "to --out.",
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON")
     _common.add_scores_option(
@@ -29,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     # building the parser does not import the statistics modules
     p.add_argument("--min-images", type=_common.positive_int, default=None,
                    help="least images per group when K is chosen (default 100)")
+    p.add_argument("--k-rule", choices=("min-images", "three-groups"), default="min-images",
+                   help="how K is chosen: the largest K whose groups all hold --min-images images (default), "
+                   "or that but at least 3 groups when the data have them (a cut-off leaving fewer than 3 groups "
+                   "is warned about)")
     _common.add_bootstrap_option(p, what="per group (0: no bands)")
     _common.add_seed_option(p)
     p.add_argument("--no-smooth", action="store_true", help="skip the paper's smoothing")
@@ -46,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         k=args.k,
         min_images=DEFAULT_MIN_IMAGES if args.min_images is None else args.min_images,
+        k_rule=args.k_rule,
         n_boot=args.bootstrap,
         seed=args.seed,
         smooth=not args.no_smooth,

@@ -206,21 +206,26 @@ def _stage_stats(run: Runner, objects: pd.DataFrame, per_class: pd.DataFrame) ->
 
 def _stage_clutter(run: Runner) -> StageData:
     cfg = run.cfg
-    params = {"k": cfg.clutter_k, "min_images": cfg.min_images, "n_boot": cfg.n_boot, "seed": cfg.seed,
-              "compare": cfg.compare, **_score_params(run)}
+    params = {"k": cfg.clutter_k, "min_images": cfg.min_images, "k_rule": cfg.clutter_k_rule, "n_boot": cfg.n_boot,
+              "seed": cfg.seed, "compare": cfg.compare, "rules": cfg.rules.to_dict(), **_score_params(run)}
 
     def compute(work: Path) -> StageData:
         from salanalysis import clutter
 
-        kws: dict[str, Any] = {"n_boot": cfg.n_boot, "seed": cfg.seed}
+        kws: dict[str, Any] = {"n_boot": cfg.n_boot, "seed": cfg.seed, "rules": cfg.rules}
         if cfg.min_images:
             kws["min_images"] = cfg.min_images
-        cm = clutter.clutter_map(run.ann, run.score_sets, k=cfg.clutter_k or None, **kws)
-        tables = {"clutter_map": cm, "objects_histogram": clutter.objects_histogram(run.ann)}
+        cm = clutter.clutter_map(run.ann, run.score_sets, k=cfg.clutter_k or None, k_rule=cfg.clutter_k_rule, **kws)
+        k = int(cm.attrs["k"])
+        trend = clutter.clutter_trend(run.ann, run.score_sets, k=k, **kws)
+        tables = {"clutter_map": cm, "objects_histogram": clutter.objects_histogram(run.ann), "clutter_trend": trend}
         if cfg.compare is not None:
             a, b = (run.scores_by_name(n) for n in cfg.compare)
-            tables["clutter_difference"] = clutter.clutter_difference(run.ann, a, b, k=int(cm.attrs["k"]),
-                                                                      **kws)
+            tables["clutter_difference"] = clutter.clutter_difference(run.ann, a, b, k=k, **kws)
+        for t in tables.values():  # the cut-off as chosen, in every table
+            for key in ("k_rule", "k_chosen", "warning"):
+                if key in cm.attrs:
+                    t.attrs[key] = cm.attrs[key]
         return StageData(tables)
 
     return run.stage("clutter", params, [], compute)
@@ -231,13 +236,15 @@ def _stage_compare(run: Runner, objects: pd.DataFrame) -> StageData | None:
     if cfg.compare is None:
         run.records.append(StageRecord("compare", "skipped", note="fewer than two score sets"))
         return None
-    params = {"n_boot": cfg.n_boot, "seed": cfg.seed, "compare": cfg.compare, **_score_params(run)}
+    params = {"n_boot": cfg.n_boot, "seed": cfg.seed, "compare": cfg.compare, "rules": cfg.rules.to_dict(),
+              **_score_params(run)}
 
     def compute(work: Path) -> StageData:
         from salanalysis import compare
 
         a, b = (run.scores_by_name(n) for n in cfg.compare)
-        table = compare.compare_categories(run.ann, a, b, n_boot=cfg.n_boot, seed=cfg.seed, objects=objects)
+        table = compare.compare_categories(run.ann, a, b, n_boot=cfg.n_boot, seed=cfg.seed, objects=objects,
+                                           rules=cfg.rules)
         return StageData({"compare_categories": table, "compare_summary": compare.compare_summary(table)})
 
     return run.stage("compare", params, ["objects"], compute)
