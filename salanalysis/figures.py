@@ -150,6 +150,11 @@ def _variables(tables: Tables, ctx: FigureContext) -> list[str]:
     return [v for v in ("area_frac", "center_dist") if v in found] + [v for v in found if v.startswith("sal_max_")]
 
 
+def _object_unit(t: pd.DataFrame) -> pd.DataFrame:
+    """The paper's unit (every object) of a tp/fn table with a ``unit`` column."""
+    return t[t["unit"] == "object"] if "unit" in t.columns else t
+
+
 def _compared(tables: Tables, ctx: FigureContext) -> tuple[str, str]:
     if ctx.compare is not None:
         return ctx.compare
@@ -170,29 +175,39 @@ def _color(colors: Mapping[str, str], name: str, position: int) -> str:
 def draw_fig2(tables: Tables, ctx: FigureContext):
     """Fig. 2: means (SEM bars) and distributions of detected vs missed objects, one column per variable."""
     m = _primary(tables, ctx, "tpfn_descriptives")
-    desc, tests, objects = tables["tpfn_descriptives"], tables["tpfn_tests"], tables["objects"]
+    desc, tests = _object_unit(tables["tpfn_descriptives"]), _object_unit(tables["tpfn_tests"])
+    objects = tables["objects"]
     variables = _variables(tables, ctx)
+    verdict = "cluster_ols" in set(tests["test"])
     fig, axes = P.new_figure("page", height=4.6, nrows=2, ncols=len(variables), squeeze=False)
     for j, var in enumerate(variables):
-        P.plot_tpfn_means(desc, var, models=[m], tests=tests, ax=axes[0, j])
+        P.plot_tpfn_means(desc, var, models=[m], tests=tests, ax=axes[0, j],
+                          **({"test": "cluster_ols", "p_column": "p_holm", "stat_label": "clustered t"}
+                             if verdict else {}))
         P.plot_tpfn_distribution(objects, var, m, ax=axes[1, j])
-        axes[0, j].set_title(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", loc="left", pad=14)
+        axes[0, j].set_title(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", loc="left", pad=24 if verdict else 14)
     fig.tight_layout()
     return fig
 
 
 def caption_fig2(tables: Tables, ctx: FigureContext) -> str:
     m = _primary(tables, ctx, "tpfn_descriptives")
-    desc = tables["tpfn_descriptives"]
+    desc = _object_unit(tables["tpfn_descriptives"])
+    verdict = "cluster_ols" in set(tables["tpfn_tests"]["test"])
     n_ex = {v: int(desc[(desc.model == m) & (desc.variable == v)]["n_excluded_nan"].iloc[0])
             for v in _variables(tables, ctx)}
     ex = "; ".join(f"{v}: {k} objects without a value left out" for v, k in n_ex.items() if k)
     return (f"Detected (true positive, tp) and missed (false negative, fn) objects of '{ctx.label(m)}' at score >= "
             f"{ctx.threshold}. Top: means with error bars of one standard error of the mean (as the paper); "
-            f"ticks give n; above: Student's unpaired t (detected minus missed) and p. Bottom: the "
-            f"distributions (violin; box = quartiles, white line = median; size on a log10 axis). "
-            f"Size: mask area / image area; distance to centre: 0 at the centre, 1 at a corner; "
-            f"saliency: maximum of the map (normalised to [0, 1]) inside the object's mask. "
+            f"ticks give n; above: " + (
+                "the verdict, the image-clustered t (OLS of the variable on detection with standard errors "
+                "clustered by image: objects of one image share its outcome) and its p, Holm-adjusted over the "
+                "panels (the paper's object-level Student t, anti-conservative under such clustering, is in the "
+                "tests table)" if verdict else "Student's unpaired t (detected minus missed) and p") +
+            ". Bottom: the "
+            "distributions (violin; box = quartiles, white line = median; size on a log10 axis). "
+            "Size: mask area / image area; distance to centre: 0 at the centre, 1 at a corner; "
+            "saliency: maximum of the map (normalised to [0, 1]) inside the object's mask. "
             + (ex + "." if ex else ""))
 
 

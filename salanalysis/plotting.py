@@ -231,6 +231,8 @@ def plot_tpfn_means(
     labels: Mapping[str, str] | None = None,
     tests: pd.DataFrame | None = None,
     test: str = "student_t",
+    p_column: str = "p_val",
+    stat_label: str = "t",
     ax=None,
 ):
     """Fig. 2a-c: mean of a variable for detected (tp) and missed (fn) objects.
@@ -249,8 +251,9 @@ def plot_tpfn_means(
     tests
         Optional :func:`salanalysis.stats.tpfn_tests` output: the row of ``test``
         for each model is written above its bars (statistic and p).
-    test
-        Which test's row to annotate.
+    test, p_column, stat_label
+        Which test's row to annotate, which p-value column to show (``p_val`` or
+        ``p_holm``) and how to name the statistic (e.g. ``"clustered t"``).
 
     Bars are means, error bars one standard error of the mean (as the paper);
     each tick says tp/fn and n. Returns ``ax``.
@@ -288,7 +291,11 @@ def plot_tpfn_means(
                            & (tests["test"] == test)]
                 if len(tr):
                     stat = float(tr["statistic"].iloc[0])
-                    text = (text + "\n" if text else "") + f"t = {stat:.2f}, {format_p(float(tr['p_val'].iloc[0]), spaced=True)}"
+                    p = format_p(float(tr[p_column].iloc[0]), spaced=True)
+                    if p_column == "p_holm":
+                        p = p.replace("p ", "p(Holm) ", 1)
+                    sep = ", " if stat_label == "t" else "\n"
+                    text = (text + "\n" if text else "") + f"{stat_label} = {stat:.2f}{sep}{p}"
             if text:
                 ax.text(float(np.mean(centre)), 1.0, text, transform=ax.get_xaxis_transform(),
                         ha="center", va="bottom", fontsize="small")
@@ -397,6 +404,8 @@ def plot_classwise_scatter(
     ax.scatter(xs, ys, s=10, color=color, alpha=0.8, linewidths=0)
     r = p = np.nan
     n = len(xs)
+    if correlations is not None and "target" in correlations.columns:
+        correlations = correlations[correlations["target"] == y]
     if correlations is not None and len(correlations):
         require_columns(correlations, ["variable", "method", "r", "p_val"], "class-wise correlations")
         row = correlations[(correlations["variable"] == variable) & (correlations["method"] == method)]

@@ -81,9 +81,10 @@ def simulate(
     )
 
 
-def _row(tests: pd.DataFrame, variable: str, test: str, model: str = "m") -> pd.Series:
+def _row(tests: pd.DataFrame, variable: str, test: str, model: str = "m", unit: str = "object") -> pd.Series:
     sel = tests[
         (tests["model"] == model) & (tests["variable"] == variable) & (tests["test"] == test)
+        & (tests["unit"] == unit)
     ]
     assert len(sel) == 1
     return sel.iloc[0]
@@ -92,9 +93,10 @@ def _row(tests: pd.DataFrame, variable: str, test: str, model: str = "m") -> pd.
 # ------------------------------------------------------------------ tp vs fn
 def test_descriptives_match_numpy_and_scipy(rng):
     obj = simulate(rng, 200, nan_frac=0.1)
-    desc = tpfn_descriptives(obj)
+    desc = tpfn_descriptives(obj, units=["object"])
     assert list(desc.columns) == [
         "model",
+        "unit",
         "variable",
         "group",
         "n",
@@ -187,11 +189,13 @@ def test_holm_over_each_test_family(rng):
     obj["detected_m2"] = rng.random(len(obj)) < 0.5
     tests = tpfn_tests(obj, n_boot=0)
     assert set(tests["model"]) == {"m", "m2"}
-    for test in ("student_t", "welch_t", "mann_whitney_u", "cluster_ols"):
-        fam = tests[tests["test"] == test]
-        assert len(fam) == 8  # 2 models x 4 variables
-        ref = multipletests(fam["p_val"].to_numpy(), method="holm")[1]
-        np.testing.assert_allclose(fam["p_holm"].to_numpy(), ref, rtol=1e-12)
+    assert set(tests["unit"]) == {"object", "single_instance", "image_class"}
+    for unit in ("object", "single_instance", "image_class"):
+        for test in ("student_t", "welch_t", "mann_whitney_u", "cluster_ols"):
+            fam = tests[(tests["test"] == test) & (tests["unit"] == unit)]
+            assert len(fam) == 8  # 2 models x 4 variables: one family per test and unit
+            ref = multipletests(fam["p_val"].to_numpy(), method="holm")[1]
+            np.testing.assert_allclose(fam["p_holm"].to_numpy(), ref, rtol=1e-12)
 
 
 def test_nan_saliency_rows_are_excluded_and_counted(rng):
@@ -199,7 +203,7 @@ def test_nan_saliency_rows_are_excluded_and_counted(rng):
     idx = rng.choice(len(obj), 37, replace=False)
     obj.loc[idx, "sal_max_gt"] = np.nan
     obj.loc[idx[0], "sal_max_gt"] = np.inf  # not finite: treated as missing too
-    tests = tpfn_tests(obj, n_boot=50)
+    tests = tpfn_tests(obj, n_boot=50, units=["object"])
     sal = tests[tests["variable"] == "sal_max_gt"]
     assert (sal["n_excluded_nan"] == 37).all()
     assert ((sal["n_detected"] + sal["n_missed"]) == len(obj) - 37).all()
@@ -644,7 +648,8 @@ def test_cli_writes_every_table(tmp_path, demo, demo_ann, rng, capsys):
         sps.ttest_ind(a, b).statistic, rel=1e-9
     )
     assert (
-        tests[tests["variable"] == "sal_max_gt"]["n_excluded_nan"] == obj["sal_max_gt"].isna().sum()
+        tests[(tests["variable"] == "sal_max_gt") & (tests["unit"] == "object")]["n_excluded_nan"]
+        == obj["sal_max_gt"].isna().sum()
     ).all()
     # class AP from the metrics module equals sklearn's average_precision_score per class
     from sklearn.metrics import average_precision_score
@@ -808,7 +813,7 @@ def test_classwise_correlations_per_model(rng):
     a = _classwise_sim(rng, 30, "size").assign(model="a")
     b = _classwise_sim(rng, 30, "saliency").assign(model="b")
     corr = classwise_correlations(pd.concat([a, b], ignore_index=True))
-    assert list(corr.columns[:2]) == ["model", "variable"] and set(corr["model"]) == {"a", "b"}
+    assert list(corr.columns[:3]) == ["model", "target", "variable"] and set(corr["model"]) == {"a", "b"}
     for name, cw in (("a", a), ("b", b)):
         r = corr[
             (corr["model"] == name)
@@ -828,3 +833,80 @@ def test_partial_correlation_undefined_when_explained_by_covariates(rng):
     corr = classwise_correlations(cw)
     part = corr[corr["method"] == "partial"].iloc[0]
     assert np.isnan(part["r"]) and np.isnan(part["p_val"]) and part["n"] == 30
+
+
+# ------------------------------------------------------------- analysis units
+def test_units_single_instance_and_image_class(rng):
+    from salanalysis.stats import UNITS, unit_rows
+
+    obj = simulate(rng, 120)
+    key = ["image_id", "category_id"]
+    size = obj.groupby(key)["image_id"].transform("size")
+    single = unit_rows(obj, "single_instance")
+    pd.testing.assert_frame_equal(single, obj[size == 1])
+    ic = unit_rows(obj, "image_class")
+    assert len(ic) == obj.groupby(key).ngroups and not ic.duplicated(key).any()
+    for (iid, cid), g in obj.groupby(key):
+        r = ic[(ic["image_id"] == iid) & (ic["category_id"] == cid)].iloc[0]
+        largest = g.loc[g["area_frac"].idxmax()]
+        assert r["area_frac"] == largest["area_frac"] and r["center_dist"] == largest["center_dist"]
+        assert r["sal_max_gt"] == pytest.approx(g["sal_max_gt"].max(), nan_ok=True)  # the most salient
+        assert r["detected_m"] == largest["detected_m"]  # (shared by all instances in real tables)
+    tests = tpfn_tests(obj, variables=["area_frac"], n_boot=0)
+    assert list(dict.fromkeys(tests["unit"])) == list(UNITS)
+    # each unit's Student t is scipy's on that unit's rows
+    for unit, rows in (("single_instance", single), ("image_class", ic)):
+        ref = sps.ttest_ind(rows.loc[rows["detected_m"], "area_frac"], rows.loc[~rows["detected_m"], "area_frac"])
+        assert _row(tests, "area_frac", "student_t", unit=unit)["statistic"] == pytest.approx(ref.statistic)
+    # the verdict is the image-clustered test; the paper's test is marked too
+    roles = tests.drop_duplicates("test").set_index("test")["role"]
+    assert roles["cluster_ols"] == "verdict" and roles["student_t"] == "paper"
+    assert roles["welch_t"] == "alternative"
+    with pytest.raises(InputError, match="unknown unit"):
+        tpfn_tests(obj, units=["pixel"], n_boot=0)
+
+
+def test_shared_outcomes_on_the_demo(demo, demo_ann):
+    # 79% of the demo's objects share their (image, class) outcome with another instance; restricted to
+    # objects alone of their class, the size difference of the sample detections shrinks (t -7.36 -> -1.88)
+    from salanalysis.objects import object_table
+    from salanalysis.scores import read_scores
+
+    obj = object_table(demo_ann, scores=[read_scores(demo.detections, demo_ann, name="det")], jobs=1)
+    share = obj.groupby(["image_id", "category_id"])["image_id"].transform("size").gt(1).mean()
+    assert share == pytest.approx(0.789, abs=0.001)
+    tests = tpfn_tests(obj, models="det", variables=["area_frac"], n_boot=0)
+    assert _row(tests, "area_frac", "student_t", "det")["statistic"] == pytest.approx(-7.358, abs=1e-3)
+    assert _row(tests, "area_frac", "student_t", "det", "single_instance")["statistic"] == pytest.approx(
+        -1.879, abs=1e-3)
+
+
+def test_prevalence_null_partial_and_normalised_ap_are_calibrated():
+    # null: a random scorer, so AP depends on nothing but prevalence; frequent classes happen to
+    # lie nearer the centre. Pearson(AP, distance) then "finds" an effect; the partial correlation
+    # controlling log prevalence and the correlation of the normalised AP do not (5% at alpha 0.05)
+    from salanalysis.metrics import per_class_metrics
+
+    rng = np.random.default_rng(11)
+    hits = {"pearson": 0, "partial": 0, "norm": 0}
+    n_sims, n_cls, n_img = 150, 60, 400
+    for _ in range(n_sims):
+        logp = rng.uniform(np.log(0.01), np.log(0.4), n_cls)
+        y = rng.random((n_img, n_cls)) < np.exp(logp)
+        pc = per_class_metrics(y, rng.random((n_img, n_cls)))
+        cd = 0.35 - 0.08 * (logp - logp.mean()) / logp.std() + rng.normal(0, 0.05, n_cls)
+        cw = pd.DataFrame({"category_id": np.arange(n_cls), "area_frac": rng.normal(0, 1, n_cls),
+                           "center_dist": cd, "sal_max_gt": rng.normal(0, 1, n_cls),
+                           "AP": pc["AP"], "prevalence": pc["prevalence"], "AP_norm": pc["AP_norm"],
+                           "log_prevalence": np.log(pc["prevalence"].where(pc["prevalence"] > 0))})
+        corr = classwise_correlations(cw, partial_variables=["center_dist"])  # default controls: + prevalence
+        assert corr.loc[corr["method"] == "partial", "covariates"].iloc[0] == "area_frac,prevalence,log_prevalence"
+        ap = corr[corr["target"] == "AP"].set_index(["variable", "method"])["p_val"]
+        norm = corr[corr["target"] == "AP_norm"].set_index(["variable", "method"])["p_val"]
+        hits["pearson"] += ap[("center_dist", "pearson")] < 0.05
+        hits["partial"] += ap[("center_dist", "partial")] < 0.05
+        hits["norm"] += norm[("center_dist", "pearson")] < 0.05
+    rate = {k: v / n_sims for k, v in hits.items()}
+    assert rate["pearson"] > 0.5  # the artefact
+    # nominal 5%: with 150 simulations the rate's SD is 0.018, so 0.12 is ~4 SD above it
+    assert rate["partial"] < 0.12 and rate["norm"] < 0.12

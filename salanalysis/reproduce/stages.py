@@ -196,7 +196,7 @@ def _stage_stats(run: Runner, objects: pd.DataFrame, per_class: pd.DataFrame) ->
     def compute(work: Path) -> StageData:
         from salanalysis import stats
 
-        ap = per_class[["model", "category_id", "AP"]]
+        ap = per_class[["model", "category_id", "AP", "prevalence", "AP_norm", "AUC"]]
         tables = stats.stats_tables(objects, ap, models=[s.name for s in cfg.scores],
                                     control_source=_control_source(cfg), n_boot=cfg.n_boot, seed=cfg.seed)
         return StageData(dict(tables))

@@ -50,7 +50,13 @@ the summary text, :func:`run_stats`); :mod:`._common` holds the shared column
 helpers.
 """
 
-from salanalysis.stats._common import default_variables, saliency_sources, score_sets
+from salanalysis.stats._common import (
+    UNITS,
+    default_variables,
+    saliency_sources,
+    score_sets,
+    unit_rows,
+)
 from salanalysis.stats.classwise import METHOD_MEANINGS, classwise_correlations, classwise_table
 from salanalysis.stats.models import detection_model, detection_models
 from salanalysis.stats.run import (
@@ -61,10 +67,13 @@ from salanalysis.stats.run import (
     run_stats,
     stats_tables,
 )
-from salanalysis.stats.tpfn import TEST_MEANINGS, tpfn_descriptives, tpfn_tests
+from salanalysis.stats.tpfn import TEST_MEANINGS, VERDICT_TEST, tpfn_descriptives, tpfn_tests
 
 __all__ = [
     "TEST_MEANINGS",
+    "VERDICT_TEST",
+    "UNITS",
+    "unit_rows",
     "METHOD_MEANINGS",
     "score_sets",
     "saliency_sources",

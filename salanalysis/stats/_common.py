@@ -11,7 +11,7 @@ from scipy import stats as sps
 from salanalysis.errors import InputError
 from salanalysis.errors import require_columns as _require
 
-__all__ = ["score_sets", "saliency_sources", "default_variables"]
+__all__ = ["UNITS", "score_sets", "saliency_sources", "default_variables", "unit_rows", "default_units"]
 
 Z975 = float(sps.norm.ppf(0.975))
 
@@ -119,3 +119,52 @@ def _mean_ci(v: np.ndarray) -> tuple[int, float, float, float, float, float]:
     half = float(sps.t.ppf(0.975, n - 1)) * sem if n > 1 else np.nan
     return n, mean, sd, sem, mean - half, mean + half
 
+
+
+#: The units of the detected-vs-missed analysis. "Detected" is an outcome of an (image,
+#: class): every instance of a class in an image shares it, so the paper's object-level
+#: test counts one outcome many times.
+UNITS: dict[str, str] = {
+    "object": "every object, as the paper (instances of a class in one image share one outcome)",
+    "single_instance": "only objects alone of their class in their image (one object per outcome)",
+    "image_class": "one row per (image, class) outcome: the largest instance's size and centre distance, "
+                   "the most salient instance's saliency",
+}
+
+
+def default_units(objects: pd.DataFrame) -> list[str]:
+    """Every unit when the table has ``image_id`` and ``category_id``, else the objects alone."""
+    return list(UNITS) if {"image_id", "category_id"} <= set(objects.columns) else ["object"]
+
+
+def unit_rows(objects: pd.DataFrame, unit: str) -> pd.DataFrame:
+    """The rows of one analysis unit (:data:`UNITS`) of an object table.
+
+    ``image_class``: per (image, category), the row of the largest instance (by
+    ``area_frac``; ties by table order) with each ``sal_max_NAME`` replaced by the
+    largest value among the instances (the most salient instance); the outcome and
+    scores are the largest instance's, which in a table of ``salanalysis objects`` are
+    the (image, class)'s own, shared by all its instances.
+    """
+    if unit not in UNITS:
+        raise InputError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
+    if unit == "object":
+        return objects
+    key = ["image_id", "category_id"]
+    _require(objects, key + (["area_frac"] if unit == "image_class" else []))
+    size = objects.groupby(key, sort=False)[key[0]].transform("size")
+    if unit == "single_instance":
+        return objects[size.to_numpy() == 1]
+    area = _numeric(objects, "area_frac")
+    order = np.lexsort((np.arange(len(objects)), -np.nan_to_num(area, nan=-np.inf)))
+    ranked = objects.iloc[order]
+    rep = ranked[~ranked.duplicated(key, keep="first")].copy()
+    sal = [c for c in objects.columns if str(c).startswith("sal_max_")]
+    if sal:
+        numeric = pd.DataFrame({c: _numeric(objects, c) for c in sal})
+        numeric[key] = objects[key].to_numpy()
+        most = numeric.groupby(key, sort=False)[sal].max()
+        idx = pd.MultiIndex.from_frame(rep[key])
+        for c in sal:
+            rep[c] = most[c].reindex(idx).to_numpy()
+    return rep.sort_index()

@@ -87,17 +87,19 @@ def format_summary(tables: dict[str, pd.DataFrame]) -> str:
     lines = []
     tests = tables.get("tpfn_tests")
     if tests is not None and len(tests):
-        lines.append("detected - missed (Student t as the paper; image-clustered t beside it):")
-        for (model, var), sub in tests.groupby(["model", "variable"], sort=False):
+        lines.append("detected - missed: verdict = image-clustered t (objects of one image are not independent), "
+                     "Holm over the variables; the paper's Student t beside it:")
+        if "unit" not in tests.columns:
+            tests = tests.assign(unit="object")
+        for (model, unit, var), sub in tests.groupby(["model", "unit", "variable"], sort=False):
             st = sub[sub["test"] == "student_t"].iloc[0]
             cl = sub[sub["test"] == "cluster_ols"]
             d = sub[sub["test"] == "cohen_d"].iloc[0]
-            text = (
-                f"  {model:<12} {var:<18} t={st['statistic']:.3f} {format_p(st['p_holm'])} (Holm) "
-                f"d={d['effect']:.3f} n={st['n_detected']}/{st['n_missed']}"
-            )
+            text = f"  {model:<12} {unit:<15} {var:<18} "
             if len(cl):
-                text += f"  clustered t={cl['statistic'].iloc[0]:.3f} {format_p(cl['p_val'].iloc[0])}"
+                text += f"clustered t={cl['statistic'].iloc[0]:.3f} {format_p(cl['p_holm'].iloc[0])} (Holm)  "
+            text += (f"[paper: t={st['statistic']:.3f} {format_p(st['p_val'])}] d={d['effect']:.3f} "
+                     f"n={st['n_detected']}/{st['n_missed']}")
             if st["n_excluded_nan"]:
                 text += f"  [{st['n_excluded_nan']} excluded: NaN]"
             lines.append(text)
@@ -108,6 +110,8 @@ def format_summary(tables: dict[str, pd.DataFrame]) -> str:
         )
         for _, r in corr[corr["method"] != "spearman"].iterrows():
             model = f"{r['model']:<12} " if "model" in corr.columns else ""
+            if "target" in corr.columns and r["target"] != "AP":
+                model += f"[{r['target']}] "
             cov = f" | {r['covariates']}" if r["covariates"] else ""
             lines.append(
                 f"  {model}{r['variable']:<18} {r['method']:<8} r={r['r']:.3f} "
@@ -143,6 +147,10 @@ OUTPUT_FILES: dict[str, str] = {
 }
 
 
+#: Per-class columns the class-wise analysis uses beside AP (prevalence and prevalence-free measures).
+_PER_CLASS_EXTRA = ("prevalence", "AP_norm", "AUC")
+
+
 def per_class_ap(annotations: Annotations, score_sets: Sequence[Scores]) -> pd.DataFrame:
     """Per-class AP of each score set (:func:`salanalysis.metrics.evaluate`), stacked.
 
@@ -150,18 +158,18 @@ def per_class_ap(annotations: Annotations, score_sets: Sequence[Scores]) -> pd.D
     -------
     pandas.DataFrame
         ``model``, ``category_id``, ``category``, ``n_pos``, ``AP`` (NaN for a class
-        without positive images).
+        without positive images), ``prevalence``, ``AP_norm``, ``AUC``.
     """
     from salanalysis.metrics import evaluate
 
     blocks = []
     for sc in score_sets:
         _, pc = evaluate(annotations, sc)
-        pc = pc[["category_id", "category", "n_pos", "AP"]].copy()
+        pc = pc[["category_id", "category", "n_pos", "AP", *_PER_CLASS_EXTRA]].copy()
         pc.insert(0, "model", sc.name)
         blocks.append(pc)
     if not blocks:
-        return pd.DataFrame(columns=["model", "category_id", "category", "n_pos", "AP"])
+        return pd.DataFrame(columns=["model", "category_id", "category", "n_pos", "AP", *_PER_CLASS_EXTRA])
     return pd.concat(blocks, ignore_index=True)
 
 
@@ -256,7 +264,7 @@ def run_stats(
     try:
         tables = stats_tables(
             table,
-            ap[["model", "category_id", "AP"]],
+            ap[["model", "category_id", "AP", *_PER_CLASS_EXTRA]],
             models=[name for name, _ in pairs],
             control_source=control_source,
             category_effects=category_effects,
