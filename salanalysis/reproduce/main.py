@@ -245,6 +245,13 @@ def reproduce(
             "Gaussian at the image centre) is a control covering every image. With 100 images, every "
             "interval is wide: the demo shows the pipeline, not the paper's numbers.",
         ]
+    cm_attrs = cl["clutter_map"].attrs
+    notes.append(f"Fig. 3 groups: K = {cm_attrs.get('k')} ({cm_attrs.get('k_chosen', '')})."
+                 + (f" Warning: {cm_attrs['warning']}." if cm_attrs.get("warning") else ""))
+    if "clutter_trend" in cl:
+        from salanalysis.clutter import trend_sentence
+
+        notes += [f"Fig. 3 trend: {trend_sentence(cl['clutter_trend'], s.name)}." for s in cfg.scores]
     mo = int(sum(obj.meta.get("missing_maps", {}).values()))
     if mo:
         notes.append("Objects without a saliency map (NaN, left out of saliency analyses): "

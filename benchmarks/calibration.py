@@ -1,0 +1,149 @@
+"""Calibration of the statistics under known truths (simulation; prints tables for BENCHMARKS.md).
+
+1. tp/fn tests under the null: the false-positive rate at alpha 0.05 of every test of
+   ``salanalysis.stats.tpfn_tests`` when the variable does not depend on detection,
+   without and with image-level random effects (objects of one image share a random
+   intercept in the variable and in the detection outcome). The paper's object-level
+   Student t is anti-conservative under clustering; the image-clustered tests are not.
+2. Class-wise correlations under a prevalence null: a random scorer (AP depends on
+   prevalence only) and classes whose centre distance happens to follow their
+   prevalence: how often Pearson(AP, distance), the partial correlation controlling
+   prevalence, and Pearson(normalised AP, distance) are "significant".
+3. Fig. 3 with a random scorer: mAP per clutter group rises with the number of objects
+   per image (prevalence rises), the chance mAP follows it, the mean ROC AUC stays at 0.5.
+4. Interval containment: how often the percentile and the BCa (with its fallback)
+   intervals of mAP exclude the estimate, for random scores on 2,000 images.
+
+Run (about 2 minutes on 2 cores):
+
+    .venv/bin/python benchmarks/calibration.py [--reps 1000] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+from salanalysis.metrics import per_class_metrics
+from salanalysis.stats import classwise_correlations, tpfn_tests
+
+
+def _null_objects(rng: np.random.Generator, n_images: int, tau: float) -> pd.DataFrame:
+    """Objects (1..7 per image) whose variable is independent of detection, with image effects ``tau``."""
+    per = rng.integers(1, 8, n_images)
+    image = np.repeat(np.arange(n_images), per)
+    a = rng.normal(0, tau, n_images)[image]  # image effect in the variable
+    b = rng.normal(0, 2 * tau, n_images)[image]  # image effect in the outcome
+    x = a + rng.normal(0, 1, len(image))
+    detected = (b + rng.normal(0, 1, len(image))) > 0
+    return pd.DataFrame({"image_id": image, "category_id": 1, "area_frac": x, "center_dist": x,
+                         "detected_m": detected})
+
+
+def tpfn_calibration(reps: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, tau in (("no image effects", 0.0), ("image random effects", 1.0)):
+        hits: dict[str, int] = {}
+        for r in range(reps):
+            obj = _null_objects(rng, 150, tau)
+            t = tpfn_tests(obj, "m", ["area_frac"], units=["object"], n_boot=200, seed=r)
+            for _, row in t.iterrows():
+                if np.isfinite(row["p_val"]):
+                    hits[row["test"]] = hits.get(row["test"], 0) + int(row["p_val"] < 0.05)
+        for test, h in hits.items():
+            rows.append({"data": label, "test": test, "false_positive_rate": h / reps, "reps": reps})
+    return pd.DataFrame(rows)
+
+
+def prevalence_null(reps: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    hits = {"Pearson r(AP, distance)": 0, "partial r(AP, distance | size, prevalence, log prevalence)": 0,
+            "Pearson r(normalised AP, distance)": 0}
+    for _ in range(reps):
+        n_cls, n_img = 60, 400
+        logp = rng.uniform(np.log(0.01), np.log(0.4), n_cls)
+        y = rng.random((n_img, n_cls)) < np.exp(logp)
+        pc = per_class_metrics(y, rng.random((n_img, n_cls)))
+        cd = 0.35 - 0.08 * (logp - logp.mean()) / logp.std() + rng.normal(0, 0.05, n_cls)
+        prev = pc["prevalence"].to_numpy()
+        cw = pd.DataFrame({"category_id": np.arange(n_cls), "area_frac": rng.normal(0, 1, n_cls),
+                           "center_dist": cd, "AP": pc["AP"], "prevalence": prev, "AP_norm": pc["AP_norm"],
+                           "log_prevalence": np.log(np.where(prev > 0, prev, np.nan))})
+        corr = classwise_correlations(cw, partial_variables=["center_dist"])
+        p = corr.set_index(["target", "variable", "method"])["p_val"]
+        keys = list(hits)
+        hits[keys[0]] += p[("AP", "center_dist", "pearson")] < 0.05
+        hits[keys[1]] += p[("AP", "center_dist", "partial")] < 0.05
+        hits[keys[2]] += p[("AP_norm", "center_dist", "pearson")] < 0.05
+    return pd.DataFrame([{"statistic": k, "false_positive_rate": v / reps, "reps": reps} for k, v in hits.items()])
+
+
+def clutter_random_scorer(seed: int) -> pd.DataFrame:
+    from salanalysis.clutter import clutter_map
+    from salanalysis.coco import Annotations
+    from salanalysis.scores import Scores
+
+    rng = np.random.default_rng(seed)
+    images, anns, aid, n_cat = [], [], 1, 20
+    for i in range(1, 3001):
+        images.append({"id": i, "width": 64, "height": 64})
+        n = int(rng.integers(1, 16))
+        for c in rng.choice(np.arange(1, n_cat + 1), size=min(n, n_cat), replace=False):
+            anns.append({"id": aid, "image_id": i, "category_id": int(c), "bbox": [0, 0, 8, 8], "area": 64.0,
+                         "iscrowd": 0})
+            aid += 1
+    ann = Annotations({"images": images, "annotations": anns,
+                       "categories": [{"id": c, "name": f"c{c}"} for c in range(1, n_cat + 1)]})
+    rand = Scores.from_array("random", ann, rng.random((3000, n_cat)))
+    t = clutter_map(ann, [rand], k=15, n_boot=200, seed=seed)
+    return t[["group", "n_images", "mAP", "chance_mAP", "mAUC", "mAP_norm"]]
+
+
+def containment(reps: int, seed: int) -> pd.DataFrame:
+    from salanalysis._bootstrap import bca_interval, jackknife_weights  # noqa: F401
+    from salanalysis.metrics import bootstrap_ranking
+    from salanalysis.metrics.ap import average_precision
+
+    rng = np.random.default_rng(seed)
+    outside = {"percentile": 0, "BCa (with fallback)": 0}
+    for r in range(reps):
+        n, c = 2000, 80
+        y = rng.random((n, c)) < np.exp(rng.uniform(np.log(0.005), np.log(0.3), c))
+        s = rng.random((n, c))
+        est = np.nanmean(average_precision(y, s))
+        rb = bootstrap_ranking(y, [s], n_boot=300, seed=r)
+        m = np.nanmean(rb.reps["AP"][:, 0], axis=1)
+        lo, hi = np.percentile(m, [2.5, 97.5])
+        outside["percentile"] += not lo <= est <= hi
+        blo, bhi, _ = bca_interval(est, m, np.nanmean(rb.jackknife["AP"][:, 0], axis=1))
+        outside["BCa (with fallback)"] += not float(blo) <= est <= float(bhi)
+    return pd.DataFrame([{"interval": k, "estimate_outside_rate": v / reps, "reps": reps}
+                         for k, v in outside.items()])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=1000, help="simulated data sets per condition")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    pd.set_option("display.width", 200)
+    for title, fn in (("[1] tp/fn tests under the null (alpha 0.05)", lambda: tpfn_calibration(args.reps, args.seed)),
+                      ("[2] class-wise correlations under a prevalence null (alpha 0.05)",
+                       lambda: prevalence_null(args.reps, args.seed)),
+                      ("[3] Fig. 3 with a random scorer (3,000 images, 20 classes)",
+                       lambda: clutter_random_scorer(args.seed)),
+                      ("[4] mAP interval excludes its estimate (random scores, 2,000 images, 80 classes)",
+                       lambda: containment(max(50, args.reps // 4), args.seed))):
+        t0 = time.perf_counter()
+        table = fn()
+        print(f"{title}  ({time.perf_counter() - t0:.0f} s)")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print()
+
+
+if __name__ == "__main__":
+    main()
