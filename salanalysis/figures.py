@@ -286,8 +286,9 @@ def draw_fig4(tables: Tables, ctx: FigureContext):
 def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
     a, b = _compared(tables, ctx)
     n_boot = tables["compare_categories"].attrs.get("n_boot", ctx.n_boot)
+    bca = "BCa " if "ci_method" in tables["compare_categories"].columns else ""
     return (f"AP('{ctx.label(b)}') - AP('{ctx.label(a)}') per category, sorted; error bars: paired "
-            f"bootstrap 95% interval ({n_boot} image resamples); a bar is coloured by the better model "
+            f"{bca}bootstrap 95% interval ({n_boot} image resamples); a bar is coloured by the better model "
             f"only when its interval excludes 0, grey otherwise.")
 
 

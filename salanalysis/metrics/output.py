@@ -157,7 +157,8 @@ def format_per_class(per_class: pd.DataFrame, fmt: Literal["markdown", "latex"] 
         "F1: per-class F1; '-': undefined (class without positives)."
     )
     if "AP_low" in per_class.columns:
-        note += " [low, high]: percentile 95% bootstrap interval over images."
+        note += (" [low, high]: BCa bootstrap 95% interval over images (the centred percentile interval where "
+                 "the estimate lies outside the central 95% of its resamples).")
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |",
                  "| " + " | ".join(["---"] * (len(header) - 5) + ["---:"] * 5) + " |"]
