@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"metrics.*", "baselines", "salicon", "_objects_worker"},
     {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter.*", "config"},
     {"compare", "plotting", "report"},
-    {"figures", "dualstream.*"},
+    {"figures", "findings", "dualstream.*"},
     {"reproduce.*"},
     {"commands.*"},
     {"cli"},

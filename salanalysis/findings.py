@@ -1,0 +1,353 @@
+"""The paper's claims beside this run's values, and diagnostics that explain a surprising result.
+
+:func:`findings` turns the result tables of a run into one row per claim of the paper
+(Fig. 2, Sec. 3.2, Fig. 3, Sec. 5.3, Fig. 4, Table 1) with this run's value, its
+interval and a verdict computed from the data; :func:`diagnostics` finds what makes a
+result hard to read (a score set without information about the images, detected and
+missed objects from differently cluttered images, an outcome shared by many instances,
+groups too small to read). Both return tidy tables; nothing here is hand-written per run.
+
+Verdicts
+--------
+A claim has a direction (the paper's sign). With the run's test of the same
+comparison: ``"same direction, significant"`` (p < 0.05 or an interval excluding 0 on
+the paper's side), ``"same direction, not significant"``, ``"opposite"`` (significant the
+other way), ``"inconclusive"`` (not significant, other sign), ``"not available"`` (the
+run lacks the data). Fig. 2's tests are the image-clustered verdicts (Holm-adjusted), not
+the paper's object-level t.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from salanalysis.formatting import format_p
+
+__all__ = ["PAPER_CLAIMS", "FindingsContext", "findings", "diagnostics", "VERDICTS"]
+
+VERDICTS = ("same direction, significant", "same direction, not significant", "opposite", "inconclusive",
+            "not available")
+
+#: The paper's claims that a run can check: (key, section, claim, the paper's value, its sign).
+PAPER_CLAIMS = (
+    ("tpfn_size", "Fig. 2", "detected objects are larger than missed ones", "t = 25.25", +1),
+    ("tpfn_center", "Fig. 2", "detected objects are closer to the image centre", "t = -21.05", -1),
+    ("tpfn_saliency", "Fig. 2", "detected objects are more salient (ground-truth saliency)", "t = 34.88", +1),
+    ("cw_size", "Sec. 3.2", "classes of larger objects have higher AP", "r = 0.278", +1),
+    ("cw_center", "Sec. 3.2", "classes of more central objects have higher AP", "r = -0.501", -1),
+    ("cw_saliency", "Sec. 3.2", "classes of more salient objects have higher AP (ground truth)", "r = 0.365", +1),
+    ("cw_predicted", "Sec. 3.2", "classes of more salient objects have higher AP (predicted saliency)",
+     "r = 0.328", +1),
+    ("clutter_trend", "Fig. 3", "mAP increases with the number of objects in the image",
+     "increase (Fig. 3a)", +1),
+    ("one_object", "Sec. 5.3", "the assessed model beats the reference on one-object images",
+     "mAP 0.7145 -> 0.7304", +1),
+    ("categories", "Fig. 4", "most categories improve with the assessed model", "70 of 80 categories", +1),
+    ("table1_map", "Table 1", "the assessed model has the higher mAP", "mAP 71.5 -> 72.5", +1),
+)
+
+_COLUMNS = ["section", "claim", "paper", "this_run", "interval", "verdict", "detail", "anchor"]
+
+
+@dataclass
+class FindingsContext:
+    """Who is who: the model of Fig. 2 and Sec. 3.2, the compared pair (A, B), labels,
+    and which saliency sources are ground truth, predicted or controls."""
+
+    primary: str
+    compare: tuple[str, str] | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ground_truth_sources: Sequence[str] = ()
+    predicted_sources: Sequence[str] = ()
+
+    def label(self, name: str) -> str:
+        return self.labels.get(name, name)
+
+
+def saliency_roles(sources: Sequence[tuple[str, str, bool]]) -> tuple[list[str], list[str]]:
+    """``(ground_truth, predicted)`` source names from ``(name, label, is_builtin)``.
+
+    Built-in sources are controls; a source whose name or label mentions "pred" holds
+    predicted maps; every other source is taken as ground truth.
+    """
+    gt, pred = [], []
+    for name, label, builtin in sources:
+        if builtin:
+            continue
+        (pred if "pred" in f"{name} {label}".lower() else gt).append(name)
+    return gt, pred
+
+
+def _verdict(value: float, p: float, sign: int, alpha: float = 0.05) -> str:
+    if value is None or not np.isfinite(value) or p is None or not np.isfinite(p):
+        return "not available"
+    same = np.sign(value) == sign
+    if p < alpha:
+        return "same direction, significant" if same else "opposite"
+    return "same direction, not significant" if same else "inconclusive"
+
+
+def _interval_verdict(value: float, lo: float, hi: float, sign: int) -> str:
+    if not all(np.isfinite([value, lo, hi])):
+        return "not available" if not np.isfinite(value) else ("same direction, not significant"
+                                                               if np.sign(value) == sign else "inconclusive")
+    significant = lo > 0 or hi < 0
+    return _verdict(value, 0.0 if significant else 1.0, sign)
+
+
+def _row(key: str, this_run: str = "", interval: str = "", verdict: str = "not available", detail: str = "",
+         anchor: str = "", claim: str | None = None) -> dict:
+    _, section, text, paper, _ = next(c for c in PAPER_CLAIMS if c[0] == key)
+    return {"section": section, "claim": claim or text, "paper": paper, "this_run": this_run, "interval": interval,
+            "verdict": verdict, "detail": detail, "anchor": anchor}
+
+
+def _sign(key: str) -> int:
+    return next(c[4] for c in PAPER_CLAIMS if c[0] == key)
+
+
+def _tpfn_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list[dict]:
+    tests = tables.get("tpfn_tests")
+    rows = []
+    variables = [("tpfn_size", "area_frac", None), ("tpfn_center", "center_dist", None)]
+    variables += [("tpfn_saliency", f"sal_max_{s}", s) for s in ctx.ground_truth_sources]
+    for key, var, source in variables:
+        claim = None if source is None else (
+            f"detected objects are more salient ({ctx.label(source)})")
+        if tests is None:
+            rows.append(_row(key, claim=claim, anchor="fig-fig2_tpfn"))
+            continue
+        t = tests[(tests["model"] == ctx.primary) & (tests["variable"] == var)]
+        if "unit" in t.columns:
+            t = t[t["unit"] == "object"]
+        v = t[t["test"] == "cluster_ols"]
+        s = t[t["test"] == "student_t"]
+        if v.empty or not np.isfinite(v["statistic"].iloc[0]):
+            rows.append(_row(key, claim=claim, detail="too few objects or images for the image-clustered test",
+                             anchor="fig-fig2_tpfn"))
+            continue
+        r = v.iloc[0]
+        paper_t = f"; the paper's object-level t here: {s['statistic'].iloc[0]:.2f}" if len(s) else ""
+        rows.append(_row(
+            key, claim=claim, this_run=f"clustered t = {r['statistic']:.2f}, {format_p(r['p_holm'], spaced=True)} (Holm)",
+            interval=f"difference {r['effect']:+.3g} [{r['effect_ci95_low']:+.3g}, {r['effect_ci95_high']:+.3g}]",
+            verdict=_verdict(r["statistic"], r["p_holm"], _sign(key)),
+            detail=f"'{ctx.label(ctx.primary)}': {int(r['n_detected'])} detected / {int(r['n_missed'])} missed objects "
+                   f"in {int(r['n_images'])} images{paper_t}",
+            anchor="fig-fig2_tpfn"))
+    return rows
+
+
+def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list[dict]:
+    corr = tables.get("classwise_correlations")
+    rows = []
+    variables = [("cw_size", "area_frac", None), ("cw_center", "center_dist", None)]
+    variables += [("cw_saliency", f"sal_max_{s}", s) for s in ctx.ground_truth_sources]
+    variables += [("cw_predicted", f"sal_max_{s}", s) for s in ctx.predicted_sources]
+    for key, var, source in variables:
+        claim = None
+        if source is not None:
+            kind = "predicted saliency" if key == "cw_predicted" else "ground truth"
+            claim = f"classes of more salient objects have higher AP ({ctx.label(source)}, {kind})"
+        if corr is None:
+            rows.append(_row(key, claim=claim, anchor="fig-fig_classwise"))
+            continue
+        c = corr[(corr["variable"] == var) & (corr["method"] == "pearson")]
+        if "model" in c.columns:
+            c = c[c["model"] == ctx.primary]
+        if "target" in c.columns:
+            c = c[c["target"] == "AP"]
+        if c.empty or not np.isfinite(c["r"].iloc[0]):
+            rows.append(_row(key, claim=claim, detail="too few classes with a value", anchor="fig-fig_classwise"))
+            continue
+        r = c.iloc[0]
+        extra = ""
+        part = corr[(corr["variable"] == var) & (corr["method"] == "partial")]
+        if "model" in part.columns:
+            part = part[part["model"] == ctx.primary]
+        if "target" in part.columns:
+            part = part[part["target"] == "AP"]
+        if len(part) and np.isfinite(part["r"].iloc[0]):
+            extra = f"; partial r = {part['r'].iloc[0]:.3f} controlling {part['covariates'].iloc[0].replace(',', ', ')}"
+        rows.append(_row(key, claim=claim, this_run=f"r = {r['r']:.3f}, {format_p(r['p_val'], spaced=True)}",
+                         interval=f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]",
+                         verdict=_verdict(r["r"], r["p_val"], _sign(key)),
+                         detail=f"Pearson over {int(r['n'])} classes, '{ctx.label(ctx.primary)}'{extra}",
+                         anchor="fig-fig_classwise"))
+    return rows
+
+
+def _clutter_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list[dict]:
+    rows = []
+    trend = tables.get("clutter_trend")
+    model = ctx.compare[1] if ctx.compare else ctx.primary
+    t = None if trend is None else trend[(trend["model"] == model)].set_index("measure")
+    if t is None or "mAP" not in t.index:
+        rows.append(_row("clutter_trend", anchor="fig-fig3_clutter"))
+    else:
+        m = t.loc["mAP"]
+        survive = [f"{label} {t.loc[k, 'change']:+.3f} ({t.loc[k, 'verdict']})"
+                   for k, label in (("mAUC", "mean ROC AUC"), ("mAP_norm", "normalised mAP")) if k in t.index]
+        chance = f"; chance mAP {t.loc['chance_mAP', 'change']:+.3f}" if "chance_mAP" in t.index else ""
+        rows.append(_row("clutter_trend", this_run=f"mAP {m['first']:.3f} (group {m['first_group']}) -> "
+                                                   f"{m['last']:.3f} (group {m['last_group']})",
+                         interval=f"change {m['change']:+.3f} [{m['ci95_low']:+.3f}, {m['ci95_high']:+.3f}]",
+                         verdict=_interval_verdict(m["change"], m["ci95_low"], m["ci95_high"], +1),
+                         detail=f"'{ctx.label(model)}'{chance}; prevalence-free: " + ", ".join(survive),
+                         anchor="fig-fig3_clutter"))
+    diff = tables.get("clutter_difference")
+    if diff is None or ctx.compare is None or diff.empty:
+        rows.append(_row("one_object", anchor="table-clutter_difference"))
+    else:
+        d = diff.iloc[0]
+        a, b = ctx.compare
+        rows.append(_row("one_object", claim=f"'{ctx.label(b)}' beats '{ctx.label(a)}' on images with "
+                                             f"{'one object' if d['group'] == '1' else 'the fewest objects'}",
+                         this_run=f"mAP {d['mAP_A']:.4f} -> {d['mAP_B']:.4f} (group {d['group']})",
+                         interval=f"difference {d['delta']:+.4f} [{d['ci95_low']:+.4f}, {d['ci95_high']:+.4f}]",
+                         verdict=_interval_verdict(d["delta"], d["ci95_low"], d["ci95_high"], +1),
+                         detail=f"{int(d['n_images'])} images; paired bootstrap", anchor="table-clutter_difference"))
+    return rows
+
+
+def _compare_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list[dict]:
+    rows = []
+    summ = tables.get("compare_summary")
+    if summ is None or ctx.compare is None:
+        return [_row("categories", anchor="fig-fig4_category_delta"), _row("table1_map", anchor="table-table1")]
+    s = summ.set_index("quantity")
+    a, b = ctx.compare
+    n = int(s.loc["n_categories", "value"])
+    pos, up, down = (int(s.loc[q, "value"]) for q in ("delta_positive", "improved", "worsened"))
+    verdict = ("same direction, significant" if up > down and up > 0 else
+               "opposite" if down > up else
+               "same direction, not significant" if pos > n / 2 else "inconclusive")
+    rows.append(_row("categories", claim=f"most categories improve from '{ctx.label(a)}' to '{ctx.label(b)}'",
+                     this_run=f"{pos} of {n} categories with a higher AP",
+                     interval=f"{up} improved, {down} worsened beyond noise (95% CI)", verdict=verdict,
+                     detail="paired bootstrap per category; 'improved' counts intervals above 0",
+                     anchor="fig-fig4_category_delta"))
+    if "delta_mAP" in s.index:
+        r = s.loc["delta_mAP"]
+        t1 = tables.get("table1")
+        maps = ""
+        if t1 is not None:
+            by = t1.set_index("model")["mAP"]
+            if a in by.index and b in by.index:
+                maps = f"mAP {100 * by[a]:.1f} -> {100 * by[b]:.1f}"
+        rows.append(_row("table1_map", claim=f"'{ctx.label(b)}' has a higher mAP than '{ctx.label(a)}'",
+                         this_run=maps or f"difference {r['value']:+.4f}",
+                         interval=f"difference {100 * r['value']:+.1f} [{100 * r['ci95_low']:+.1f}, "
+                                  f"{100 * r['ci95_high']:+.1f}] points",
+                         verdict=_interval_verdict(r["value"], r["ci95_low"], r["ci95_high"], +1),
+                         detail="paired bootstrap of the mAP difference over images", anchor="table-table1"))
+    else:
+        rows.append(_row("table1_map", anchor="table-table1"))
+    return rows
+
+
+def findings(tables: Mapping[str, pd.DataFrame], context: FindingsContext) -> pd.DataFrame:
+    """One row per claim of the paper: section, claim, paper, this_run, interval, verdict, detail, anchor.
+
+    ``tables``: the run's result tables by name (``tpfn_tests``, ``classwise_correlations``,
+    ``clutter_trend``, ``clutter_difference``, ``compare_summary``, ``table1``); a claim
+    whose table is missing gets the verdict ``"not available"``. ``anchor`` is the id of the
+    figure (``fig-NAME``) or table (``table-NAME``) in the report.
+    """
+    rows = (_tpfn_rows(tables, context) + _classwise_rows(tables, context) + _clutter_rows(tables, context)
+            + _compare_rows(tables, context))
+    return pd.DataFrame(rows, columns=_COLUMNS)
+
+
+# ---------------------------------------------------------------- diagnostics
+def _diag(anchor: str, severity: str, text: str) -> dict:
+    return {"anchor": anchor, "severity": severity, "text": text}
+
+
+def diagnostics(tables: Mapping[str, pd.DataFrame], context: FindingsContext, *,
+                small_group: int = 20) -> pd.DataFrame:
+    """What makes a result hard to read: ``anchor``, ``severity`` (warning | note), ``text``.
+
+    - a score set without information about the images: mean per-class ROC AUC within
+      0.05 of 0.5 (its AP then sits at the classes' prevalence);
+    - detected and missed objects from differently cluttered images (objects per image,
+      image-clustered test): object size and centre distance change with clutter, so the
+      tp/fn difference may be clutter's;
+    - an image-level score that rises with the number of instances of the class in the
+      image (Spearman, over the positive image-class pairs): crowded classes are detected
+      more often, and their objects are small;
+    - groups too small to read: fewer than ``small_group`` detected or missed objects in
+      a panel of Fig. 2, the clutter cut-off's warning, categories of Fig. 4 with fewer
+      than 5 positive images.
+    """
+    from scipy import stats as sps
+
+    out = []
+    per_class = tables.get("per_class")
+    if per_class is not None and "AUC" in per_class.columns:
+        for model, g in per_class.groupby("model", sort=False):
+            auc = g["AUC"].dropna()
+            if len(auc) and abs(auc.mean() - 0.5) <= 0.05:
+                constant = bool(np.allclose(auc, 0.5))
+                out.append(_diag("table-table1", "warning",
+                                 f"'{context.label(model)}' carries {'no' if constant else 'almost no'} information "
+                                 f"about which images hold a class: mean per-class ROC AUC {auc.mean():.3f} "
+                                 f"({'the same score for every image of a class' if constant else 'near chance'}), so "
+                                 f"its AP sits at the classes' prevalence (mean AP {g['AP'].mean():.3f}, mean "
+                                 f"prevalence {g['prevalence'].mean():.3f})."))
+    objects = tables.get("objects")
+    col = f"detected_{context.primary}"
+    if objects is not None and col in objects.columns and "n_objects" in objects.columns:
+        from salanalysis.stats import tpfn_tests
+
+        t = tpfn_tests(objects, context.primary, ["n_objects"], units=["object"], n_boot=0)
+        r = t[t["test"] == "cluster_ols"]
+        det = objects[col].astype(bool)
+        m1, m0 = objects.loc[det, "n_objects"].mean(), objects.loc[~det, "n_objects"].mean()
+        if len(r) and np.isfinite(r["p_val"].iloc[0]) and r["p_val"].iloc[0] < 0.05:
+            out.append(_diag("fig-fig2_tpfn", "warning",
+                             f"Detected objects of '{context.label(context.primary)}' come from images with "
+                             f"{m1:.1f} objects on average, missed ones from images with {m0:.1f} (clustered t = "
+                             f"{r['statistic'].iloc[0]:.2f}, {format_p(r['p_val'].iloc[0], spaced=True)}). Objects of "
+                             "cluttered images are smaller and spread over the image, so the size and distance "
+                             "differences of Fig. 2 may be clutter's, not the objects' (the detection models control "
+                             "size and position together)."))
+        score = f"score_{context.primary}"
+        if score in objects.columns and {"image_id", "category_id"} <= set(objects.columns):
+            k = objects.groupby(["image_id", "category_id"], sort=False)["image_id"].transform("size")
+            pairs = objects.assign(_k=k).drop_duplicates(["image_id", "category_id"])
+            if pairs["_k"].nunique() > 1 and len(pairs) >= 20:
+                rho, p = sps.spearmanr(pairs["_k"], pairs[score])
+                share = float((k > 1).mean())
+                if np.isfinite(rho) and p < 0.05 and rho > 0.1:
+                    out.append(_diag("fig-fig2_tpfn", "note",
+                                     f"The image-level score of '{context.label(context.primary)}' rises with the "
+                                     f"number of instances of the class in the image (Spearman rho = {rho:.2f}, "
+                                     f"{format_p(p, spaced=True)}, over {len(pairs)} positive image-class pairs), and "
+                                     f"{100 * share:.0f}% of the objects share their outcome with another instance: "
+                                     "see the single-instance and image-class rows of the tp/fn tests."))
+    desc = tables.get("tpfn_descriptives")
+    if desc is not None:
+        d = desc[(desc["model"] == context.primary)]
+        if "unit" in d.columns:
+            d = d[d["unit"] == "object"]
+        small = sorted({v for v, n in zip(d["variable"], d["n"]) if n < small_group})
+        if small:
+            out.append(_diag("fig-fig2_tpfn", "note",
+                             f"Fewer than {small_group} detected or missed objects in: {', '.join(small)} "
+                             "(e.g. few images with a saliency map): read those panels as anecdotes."))
+    cm = tables.get("clutter_map")
+    if cm is not None and cm.attrs.get("warning"):
+        out.append(_diag("fig-fig3_clutter", "warning", f"{cm.attrs['warning']}."))
+    cmp = tables.get("compare_categories")
+    if cmp is not None and "n_pos" in cmp.columns:
+        few = int((cmp["n_pos"] < 5).sum())
+        if few:
+            out.append(_diag("fig-fig4_category_delta", "note",
+                             f"{few} of {len(cmp)} categories have fewer than 5 positive images: their AP "
+                             "differences and intervals say little."))
+    return pd.DataFrame(out, columns=["anchor", "severity", "text"])

@@ -1,0 +1,85 @@
+"""The paper's claims beside a run's values (verdicts from the data) and the diagnostics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salanalysis.findings import FindingsContext, diagnostics, findings, saliency_roles
+
+
+def _tests(t: float, p: float, effect: float = -0.05) -> pd.DataFrame:
+    rows = []
+    for var in ("area_frac", "center_dist"):
+        for test, stat in (("student_t", 2 * t), ("cluster_ols", t)):
+            rows.append({"model": "m", "unit": "object", "variable": var, "test": test, "statistic": stat,
+                         "p_val": p, "p_holm": p, "effect": effect, "effect_ci95_low": effect - 0.01,
+                         "effect_ci95_high": effect + 0.01, "n_detected": 50, "n_missed": 40, "n_images": 30})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(("t", "p", "size", "centre"), [
+    (3.0, 0.001, "same direction, significant", "opposite"),           # larger & farther: size agrees
+    (-3.0, 0.001, "opposite", "same direction, significant"),
+    (1.0, 0.30, "same direction, not significant", "inconclusive"),
+    (np.nan, np.nan, "not available", "not available"),
+])
+def test_tpfn_verdicts_follow_the_paper_sign_and_the_clustered_p(t, p, size, centre):
+    f = findings({"tpfn_tests": _tests(t, p)}, FindingsContext(primary="m")).set_index("claim")
+    assert f.loc["detected objects are larger than missed ones", "verdict"] == size
+    assert f.loc["detected objects are closer to the image centre", "verdict"] == centre
+    if np.isfinite(t):  # the verdict's numbers are the clustered test's, the paper's t beside them
+        row = f.loc["detected objects are larger than missed ones"]
+        assert row["this_run"].startswith(f"clustered t = {t:.2f}") and "(Holm)" in row["this_run"]
+        assert f"object-level t here: {2 * t:.2f}" in row["detail"] and row["anchor"] == "fig-fig2_tpfn"
+
+
+def test_missing_tables_are_not_available_and_every_claim_is_listed():
+    f = findings({}, FindingsContext(primary="m", ground_truth_sources=["salicon"], predicted_sources=["pred"]))
+    assert (f["verdict"] == "not available").all()
+    assert list(f["section"]) == ["Fig. 2"] * 3 + ["Sec. 3.2"] * 4 + ["Fig. 3", "Sec. 5.3", "Fig. 4", "Table 1"]
+    assert f["anchor"].str.match(r"^(fig|table)-").all()
+
+
+def test_interval_verdicts_for_clutter_and_compare():
+    trend = pd.DataFrame([
+        {"model": "B", "measure": "mAP", "first_group": "1", "last_group": ">=5", "first": 0.5, "last": 0.7,
+         "change": 0.2, "ci95_low": 0.1, "ci95_high": 0.3, "verdict": "rises"},
+        {"model": "B", "measure": "mAUC", "first_group": "1", "last_group": ">=5", "first": 0.8, "last": 0.8,
+         "change": 0.0, "ci95_low": -0.05, "ci95_high": 0.05, "verdict": "no clear change"}])
+    summary = pd.DataFrame({"quantity": ["n_categories", "improved", "worsened", "delta_positive", "delta_mAP"],
+                            "value": [80, 3, 12, 30, -0.01], "ci95_low": [np.nan] * 4 + [-0.02],
+                            "ci95_high": [np.nan] * 4 + [-0.001]})
+    f = findings({"clutter_trend": trend, "compare_summary": summary},
+                 FindingsContext(primary="A", compare=("A", "B"))).set_index("section")
+    assert f.loc["Fig. 3", "verdict"] == "same direction, significant"
+    assert "mean ROC AUC +0.000 (no clear change)" in f.loc["Fig. 3", "detail"]
+    assert f.loc["Fig. 4", "verdict"] == "opposite" and f.loc["Fig. 4", "this_run"] == "30 of 80 categories with a higher AP"
+    assert f.loc["Table 1", "verdict"] == "opposite"  # the mAP difference's interval lies below 0
+
+
+def test_saliency_roles():
+    gt, pred = saliency_roles([("salicon", "SALICON ground truth", False), ("predicted", "net", False),
+                               ("center", "centre-bias control", True), ("tempsal", "TempSAL predictions", False)])
+    assert gt == ["salicon"] and pred == ["predicted", "tempsal"]
+
+
+def test_demo_diagnostics_explain_the_opposite_fig2(demo, demo_ann):
+    # the demo's Fig. 2 shows missed objects three times larger than detected ones, the opposite of the
+    # paper: detected objects come from images with 18.8 objects, missed ones from images with 10.8
+    from salanalysis.metrics import evaluate
+    from salanalysis.objects import object_table
+    from salanalysis.score_baselines import class_prior_scores
+    from salanalysis.scores import read_scores
+
+    det = read_scores(demo.detections, demo_ann, name="det")
+    prior = class_prior_scores(demo_ann)
+    obj = object_table(demo_ann, scores=[det, prior], jobs=1)
+    per_class = pd.concat([evaluate(demo_ann, s)[1].assign(model=s.name) for s in (det, prior)])
+    d = diagnostics({"objects": obj, "per_class": per_class}, FindingsContext(primary="det"))
+    texts = " ".join(d["text"])
+    assert "images with 18.8 objects on average, missed ones from images with 10.8" in texts
+    assert "'prior' carries no information" in texts and "'det' carries" not in texts
+    assert "79% of the objects share their outcome" in texts
+    assert set(d["severity"]) <= {"warning", "note"} and set(d["anchor"]) <= {"table-table1", "fig-fig2_tpfn"}
