@@ -88,6 +88,9 @@ class FigureContext:
         Bootstrap resamples (captions), when the tables do not say.
     cam_root
         The folder that the CAM manifest's relative paths start from.
+    width
+        ``"page"`` (6.875 in, the default) or ``"column"`` (3.25 in): the layout is made
+        for that printed width, with no text under 6 pt.
     """
 
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -98,6 +101,7 @@ class FigureContext:
     threshold: float = 0.5
     n_boot: int | None = None
     cam_root: Path | None = None
+    width: str = "page"
 
     def label(self, name: str) -> str:
         return self.labels.get(name, name)
@@ -126,9 +130,11 @@ _PANEL = "abcdefghijklmnopqrstuvwxyz"
 
 
 def _panel_title(var: str, labels: Mapping[str, str]) -> str:
+    """A panel's title: the variable and its unit (the axis then says mean or value)."""
     if var.startswith("sal_max_"):
-        return f"max saliency:\n{labels.get(var[8:], var[8:])}"
-    return {"area_frac": "object size", "center_dist": "distance to centre"}.get(var, var)
+        return f"max saliency (0-1)\n{labels.get(var[8:], var[8:])}"
+    return {"area_frac": "size\n(fraction of image area)",
+            "center_dist": "distance to center\n(0 center, 1 corner)"}.get(var, var)
 
 
 def _primary(tables: Tables, ctx: FigureContext, table: str) -> str:
@@ -172,21 +178,35 @@ def _color(colors: Mapping[str, str], name: str, position: int) -> str:
 
 
 # ------------------------------------------------------------------ Fig. 2
+def _grid(n: int, width: str) -> tuple[int, int]:
+    """Panels per row and rows for ``n`` panels at a width (2 per row in a column)."""
+    per_row = n if width == "page" else min(n, 2)
+    return per_row, -(-n // per_row)
+
+
 def draw_fig2(tables: Tables, ctx: FigureContext):
-    """Fig. 2: means (SEM bars) and distributions of detected vs missed objects, one column per variable."""
+    """Fig. 2: means (SEM bars) and distributions of detected vs missed objects, per variable."""
     m = _primary(tables, ctx, "tpfn_descriptives")
     desc, tests = _object_unit(tables["tpfn_descriptives"]), _object_unit(tables["tpfn_tests"])
     objects = tables["objects"]
     variables = _variables(tables, ctx)
     verdict = "cluster_ols" in set(tests["test"])
-    fig, axes = P.new_figure("page", height=4.6, nrows=2, ncols=len(variables), squeeze=False)
+    per_row, rows = _grid(len(variables), ctx.width)
+    fig, axes = P.new_figure(ctx.width, height=(4.4 if ctx.width == "page" else 3.9) * rows, nrows=2 * rows,
+                             ncols=per_row, squeeze=False)
     for j, var in enumerate(variables):
-        P.plot_tpfn_means(desc, var, models=[m], tests=tests, ax=axes[0, j],
+        top, bottom = axes[2 * (j // per_row), j % per_row], axes[2 * (j // per_row) + 1, j % per_row]
+        P.plot_tpfn_means(desc, var, models=[m], tests=tests, labels=ctx.labels, ax=top,
                           **({"test": "cluster_ols", "p_column": "p_holm", "stat_label": "clustered t"}
                              if verdict else {}))
-        P.plot_tpfn_distribution(objects, var, m, ax=axes[1, j])
-        axes[0, j].set_title(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", loc="left", pad=24 if verdict else 14)
-    fig.tight_layout()
+        P.plot_tpfn_distribution(objects, var, m, labels=ctx.labels, ax=bottom)
+        top.set_title(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", loc="left", pad=22 if verdict else 12)
+        first = j % per_row == 0
+        top.set_ylabel("mean (error bar: SEM)" if first else "")
+        bottom.set_ylabel(("log10 value" if var in ("area_frac", "area_px") else "value") if first else "")
+    for k in range(len(variables), per_row * rows):
+        axes[2 * (k // per_row), k % per_row].set_axis_off()
+        axes[2 * (k // per_row) + 1, k % per_row].set_axis_off()
     return fig
 
 
@@ -206,14 +226,16 @@ def caption_fig2(tables: Tables, ctx: FigureContext) -> str:
                 "tests table)" if verdict else "Student's unpaired t (detected minus missed) and p") +
             ". Bottom: the "
             "distributions (violin; box = quartiles, white line = median; size on a log10 axis). "
-            "Size: mask area / image area; distance to centre: 0 at the centre, 1 at a corner; "
-            "saliency: maximum of the map (normalised to [0, 1]) inside the object's mask. "
+            "Size: mask area / image area (log10 in the distributions); distance to center: from the image "
+            "center to the mask's centroid as a fraction of half the image diagonal (0 at the center, 1 at a "
+            "corner); saliency: maximum of the map (normalised to [0, 1]) inside the object's mask; a group of "
+            "fewer than 20 objects is drawn as its points. "
             + (ex + "." if ex else ""))
 
 
 # ------------------------------------------------------- class-wise scatter
 def draw_classwise(tables: Tables, ctx: FigureContext):
-    """Sec. 3.2: class means against class AP, one panel per variable, with the fit and r."""
+    """Sec. 3.2: class means against class AP, one panel per variable (shared AP axis), fit, band and r."""
     m = _primary(tables, ctx, "classwise")
     cw, corr = tables["classwise"], tables["classwise_correlations"]
     if "model" in cw.columns:
@@ -221,19 +243,27 @@ def draw_classwise(tables: Tables, ctx: FigureContext):
         corr = corr[corr["model"] == m]
     variables = _variables(tables, ctx)
     color = ctx.colors().get(m, P.OKABE_ITO["black"])
-    fig, axes = P.new_figure("page", height=2.4, nrows=1, ncols=len(variables), squeeze=False)
+    per_row, rows = _grid(len(variables), ctx.width)
+    fig, axes = P.new_figure(ctx.width, height=2.3 * rows, nrows=rows, ncols=per_row, squeeze=False,
+                             sharey=True)
     for j, var in enumerate(variables):
-        P.plot_classwise_scatter(cw, var, correlations=corr, ax=axes[0, j], color=color)
-        axes[0, j].set_title(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", loc="left")
-    fig.tight_layout()
+        ax = axes[j // per_row, j % per_row]
+        P.plot_classwise_scatter(cw, var, correlations=corr, ax=ax, color=color, labels=ctx.labels,
+                                 title=f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}")
+        ax.set_ylim(-0.03, 1.03)
+        if j % per_row:
+            ax.set_ylabel("")
+    for k in range(len(variables), per_row * rows):
+        axes[k // per_row, k % per_row].set_axis_off()
     return fig
 
 
 def caption_classwise(tables: Tables, ctx: FigureContext) -> str:
     m = _primary(tables, ctx, "classwise")
-    return (f"Per category: the mean over its objects (x) against the category's AP for '{ctx.label(m)}' (y); "
-            f"line: least-squares fit; legend: Pearson r, p and the number of categories (Sec. 3.2). "
-            f"Categories without a value (e.g. no object with a saliency map) are left out.")
+    return (f"Per category: the mean over its objects (x) against the category's AP for '{ctx.label(m)}' (y, "
+            f"shared by the panels); line: least-squares fit with the 95% confidence band of its mean (size on a "
+            f"log axis, fitted in log size); above each panel: Pearson r, its p and the number of categories "
+            f"(Sec. 3.2). Categories without a value (e.g. no object with a saliency map) are left out.")
 
 
 # ------------------------------------------------------------------ Fig. 3
@@ -241,12 +271,12 @@ def draw_fig3(tables: Tables, ctx: FigureContext):
     """Fig. 3: (a) mAP per number of objects in the image, (b) the histogram of objects per image."""
     cm = tables["clutter_map"]
     models = list(ctx.compare) if ctx.compare else (list(ctx.models) or list(dict.fromkeys(cm["model"])))
-    fig, axes = P.new_figure("page", height=2.5, nrows=1, ncols=2)
+    page = ctx.width == "page"
+    fig, axes = P.new_figure(ctx.width, height=2.6 if page else 4.6, nrows=1 if page else 2, ncols=2 if page else 1)
     P.plot_clutter(cm, models=models, labels=dict(ctx.labels), colors=ctx.colors() or None, ax=axes[0])
     P.plot_objects_histogram(tables["objects_histogram"], ax=axes[1])
     axes[0].set_title("(a)", loc="left")
     axes[1].set_title("(b)", loc="left")
-    fig.tight_layout()
     return fig
 
 
@@ -272,15 +302,61 @@ def caption_fig3(tables: Tables, ctx: FigureContext) -> str:
 
 
 # ------------------------------------------------------------------ Fig. 4
+#: Fig. 4 shows every category up to this many, else the most improved and most worsened ones.
+FIG4_ALL = {"page": 80, "column": 30}
+FIG4_EACH_END = {"page": 20, "column": 12}
+
+
+def _fig4_parts(table: pd.DataFrame, width: str) -> tuple[list[pd.DataFrame], int]:
+    """The panels of Fig. 4 (sorted by delta) and how many categories are not shown."""
+    d = table[table["delta"].notna()].sort_values("delta", ascending=False, kind="stable")
+    if len(d) <= FIG4_ALL[width]:
+        if width == "page" and len(d) > 40:  # two side-by-side panels of horizontal bars
+            half = -(-len(d) // 2)
+            return [d.iloc[:half], d.iloc[half:]], 0
+        return [d], 0
+    k = FIG4_EACH_END[width]
+    return [d.iloc[:k], d.iloc[-k:]], len(d) - 2 * k
+
+
 def draw_fig4(tables: Tables, ctx: FigureContext):
-    """Fig. 4: AP(B) - AP(A) per category, sorted, with paired bootstrap intervals."""
+    """Fig. 4: AP(B) - AP(A) per category, sorted, with paired bootstrap intervals (horizontal bars)."""
     a, b = _compared(tables, ctx)
     colors = ctx.colors()
-    fig, ax = P.new_figure("page", height=2.8)
-    P.plot_category_delta(tables["compare_categories"], label_a=ctx.label(a), label_b=ctx.label(b),
-                          color_a=_color(colors, a, 0), color_b=_color(colors, b, 1), ax=ax)
-    fig.tight_layout()
+    parts, hidden = _fig4_parts(tables["compare_categories"], ctx.width)
+    rows = max(len(p) for p in parts)
+    side = len(parts) == 2 and (ctx.width == "page" or not hidden)
+    fig, axes = P.new_figure(ctx.width, height=min(9.0, 0.9 + 0.105 * rows * (1 if side else len(parts))),
+                             nrows=1 if side else len(parts), ncols=len(parts) if side else 1, squeeze=False,
+                             sharex=True)
+    axes = axes.ravel()
+    for i, (part, ax) in enumerate(zip(parts, axes)):
+        P.plot_category_delta(part, label_a=ctx.label(a), label_b=ctx.label(b), color_a=_color(colors, a, 0),
+                              color_b=_color(colors, b, 1), horizontal=True, legend=False, ax=ax)
+        ax.tick_params(axis="y", labelsize=P.MIN_FONT_PT)
+        ax.set_xlabel("")
+        if hidden:
+            ax.set_title("most improved" if i == 0 else "most worsened", loc="left")
+    if hidden:
+        axes[-1].text(0.5, -0.02 if not side else 1.0, f"{hidden} categories in between not shown",
+                      transform=fig.transFigure if side else axes[0].transAxes, ha="center", va="top",
+                      fontsize=P.MIN_FONT_PT + 1)
+    _fig4_legend(fig, tables["compare_categories"], ctx.label(a), ctx.label(b), _color(colors, a, 0),
+                 _color(colors, b, 1))
+    fig.supxlabel(f"AP({ctx.label(b)}) - AP({ctx.label(a)})", fontsize=8)
     return fig
+
+
+def _fig4_legend(fig, table: pd.DataFrame, label_a: str, label_b: str, ca: str, cb: str) -> None:
+    from matplotlib.patches import Patch
+
+    verdict = table["verdict"].astype(str) if "verdict" in table.columns else pd.Series(dtype=str)
+    n_up, n_down = int((verdict == "improved").sum()), int((verdict == "worsened").sum())
+    handles = [Patch(facecolor=cb, hatch="////", edgecolor="black", linewidth=0.3, label=f"{label_b} better ({n_up})"),
+               Patch(facecolor=ca, hatch="////", edgecolor="black", linewidth=0.3, label=f"{label_a} better ({n_down})"),
+               Patch(facecolor=P.NEUTRAL, edgecolor="black", linewidth=0.3,
+                     label=f"within noise ({len(table) - n_up - n_down})")]
+    fig.legend(handles=handles, loc="outside upper center", ncol=3, title="bars: AP difference; lines: 95% CI")
 
 
 def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
@@ -289,7 +365,10 @@ def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
     bca = "BCa " if "ci_method" in tables["compare_categories"].columns else ""
     return (f"AP('{ctx.label(b)}') - AP('{ctx.label(a)}') per category, sorted; error bars: paired "
             f"{bca}bootstrap 95% interval ({n_boot} image resamples); a bar is coloured by the better model "
-            f"only when its interval excludes 0, grey otherwise.")
+            f"(and hatched) only when its interval excludes 0, grey otherwise; a delta of 0 is a tick on the axis."
+            + (f" Shown: the {FIG4_EACH_END[ctx.width]} most improved and {FIG4_EACH_END[ctx.width]} most worsened of "
+               f"{len(tables['compare_categories'])} categories." if _fig4_parts(tables['compare_categories'],
+                                                                                   ctx.width)[1] else ""))
 
 
 # ------------------------------------------------------------------ Fig. 5
@@ -332,7 +411,8 @@ def cam_records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def draw_fig5(tables: Tables, ctx: FigureContext):
     """Fig. 5: the image and each model's CAM with its confidence, one row per example."""
-    return P.cam_figure(cam_records(tables["cam_manifest"]), root=ctx.cam_root, labels=dict(ctx.labels))
+    return P.cam_figure(cam_records(tables["cam_manifest"]), root=ctx.cam_root, labels=dict(ctx.labels),
+                        width=ctx.width)
 
 
 def caption_fig5(tables: Tables, ctx: FigureContext) -> str:
@@ -385,6 +465,10 @@ def draw_figure(name: str, tables: Tables, context: FigureContext | None = None)
     return fig, spec.caption(tables, ctx)
 
 
+#: The printed widths every figure is drawn for, and the suffix of their file names.
+WIDTHS = {"page": "", "column": "_column"}
+
+
 @dataclass
 class FigureRun:
     """What :func:`render_figures` did: ``captions`` and ``files`` of the figures drawn,
@@ -400,11 +484,16 @@ def render_figures(tables: Tables, context: FigureContext, out: str | os.PathLik
                    names: Sequence[str] | None = None) -> FigureRun:
     """Draw and save every registered figure (or ``names``) whose tables are there.
 
-    Each figure is written as ``out/NAME.pdf`` (TrueType fonts) and ``out/NAME.png``
-    (300 dpi), atomically. A figure whose tables are missing is skipped; one whose
-    drawing fails on its data (``ValueError``, :class:`InputError`) is recorded in
-    ``failed`` and the others are still drawn.
+    Each figure is drawn for both printed widths (:data:`WIDTHS`) and written as
+    ``out/NAME.pdf`` and ``out/NAME.png`` (page width, 6.875 in) and
+    ``out/NAME_column.pdf`` / ``.png`` (column width, 3.25 in): PDF with TrueType fonts,
+    PNG at 300 dpi, each at exactly its size and atomically. The caption is the page
+    version's. A figure whose tables are missing is skipped; one whose drawing fails on
+    its data (``ValueError``, :class:`InputError`) is recorded in ``failed`` and the others
+    are still drawn.
     """
+    import dataclasses
+
     import matplotlib.pyplot as plt
 
     run = FigureRun()
@@ -415,11 +504,16 @@ def render_figures(tables: Tables, context: FigureContext, out: str | os.PathLik
             run.skipped[name] = missing
             continue
         try:
-            with P.paper_style():
-                fig = spec.draw(tables, context)
-                caption = spec.caption(tables, context)
-                run.files[name] = P.save_figure(fig, Path(out) / name)
-                plt.close(fig)
+            files = []
+            for width, suffix in WIDTHS.items():
+                ctx = dataclasses.replace(context, width=width)
+                with P.paper_style():
+                    fig = spec.draw(tables, ctx)
+                    if width == "page":
+                        caption = spec.caption(tables, ctx)
+                    files += P.save_figure(fig, Path(out) / f"{name}{suffix}")
+                    plt.close(fig)
+            run.files[name] = files
             run.captions[name] = caption
         except (ValueError, InputError) as exc:
             plt.close("all")

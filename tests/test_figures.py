@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -56,7 +57,9 @@ def test_plot_from_the_analysis_commands(demo, tmp_path, capsys):
     assert main(["plot", "all", "--from", str(res), "--label", "det=Detections", "--out", str(figs)]) == 0
     printed = capsys.readouterr().out
     assert sorted(p.name for p in figs.iterdir()) == [
-        "fig3_clutter.pdf", "fig3_clutter.png", "fig4_category_delta.pdf", "fig4_category_delta.png"]
+        "fig3_clutter.pdf", "fig3_clutter.png", "fig3_clutter_column.pdf", "fig3_clutter_column.png",
+        "fig4_category_delta.pdf", "fig4_category_delta.png", "fig4_category_delta_column.pdf",
+        "fig4_category_delta_column.png"]
     assert "AP('Detections') - AP('prior')" in printed and "(30 image resamples)" in printed
     k = pd.read_csv(res / "clutter_map.csv").query("is_tail")["n_objects"].iloc[0]
     assert f"every image with >= {k} objects" in printed and "(30 resamples per group)" in printed
@@ -97,7 +100,8 @@ def test_a_new_figure_is_one_function_and_one_entry(demo_run, tmp_path, monkeypa
     monkeypatch.setitem(F.FIGURES, "fig_hist", spec)
     run = F.render_figures(F.read_tables([demo_run]), F.FigureContext(), tmp_path, names=["fig_hist"])
     assert run.captions == {"fig_hist": "100 images"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig_hist.pdf", "fig_hist.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig_hist.pdf", "fig_hist.png", "fig_hist_column.pdf",
+                                                          "fig_hist_column.png"]
 
 
 def test_cam_table_round_trip():
@@ -108,3 +112,66 @@ def test_cam_table_round_trip():
                 "models": [{"model": "A", "role": "A", "confidence": 0.1, "cam": "cams/b_A.npy"},
                            {"model": "B", "role": "B", "confidence": 0.7, "cam": "cams/b_B.npy"}]}]
     assert F.cam_records(F.cam_table(records)) == records
+
+
+@pytest.mark.parametrize("width", ["page", "column"])
+def test_every_figure_is_made_for_its_printed_width(demo_run, width):
+    # at 3.25 in (a CVPR column) or 6.875 in (the page), no text under 6 pt, and the saved PNG has
+    # exactly that width at 300 dpi
+    from matplotlib.text import Text
+    from PIL import Image
+
+    from salanalysis.plotting import MIN_FONT_PT
+
+    tables = F.read_tables([demo_run])
+    inches = {"page": 6.875, "column": 3.25}[width]
+    for name in ("fig2_tpfn", "fig_classwise", "fig3_clutter", "fig4_category_delta"):
+        fig, _ = F.draw_figure(name, tables, F.FigureContext(width=width, primary="detections",
+                                                             compare=("prior", "detections")))
+        assert fig.get_size_inches()[0] == pytest.approx(inches), name
+        fig.canvas.draw()
+        small = [t.get_text() for t in fig.findobj(Text) if t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT]
+        assert not small, f"{name} at {width} width has text under {MIN_FONT_PT} pt: {small[:5]}"
+        plt.close(fig)
+        suffix = "" if width == "page" else "_column"
+        with Image.open(demo_run / "figures" / f"{name}{suffix}.png") as im:
+            assert im.width == round(inches * 300), name
+
+
+def test_fig4_with_many_categories_shows_both_ends(demo_run):
+    table = pd.DataFrame({"category": [f"cat{i:03d}" for i in range(150)],
+                          "delta": np.linspace(0.3, -0.2, 150), "ci95_low": np.linspace(0.2, -0.3, 150),
+                          "ci95_high": np.linspace(0.4, -0.1, 150), "n_pos": 10})
+    table["verdict"] = np.where(table["ci95_low"] > 0, "improved",
+                                np.where(table["ci95_high"] < 0, "worsened", "within noise"))
+    table.loc[75, "delta"] = 0.0
+    tables = {"compare_categories": table}
+    fig, caption = F.draw_figure("fig4_category_delta", tables, F.FigureContext(compare=("A", "B")))
+    labels = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()]
+    assert labels[:20] == [f"cat{i:03d}" for i in range(20)] and labels[20:] == [f"cat{i:03d}" for i in range(130, 150)]
+    assert "110 categories in between not shown" in [t.get_text() for t in fig.findobj(plt.Text)]
+    assert "the 20 most improved and 20 most worsened of 150 categories" in caption
+    # significance by hatch as well as colour
+    assert any(p.get_hatch() == "////" for ax in fig.axes for p in ax.patches)
+    plt.close(fig)
+    # 80 categories or fewer: all of them, in two side-by-side panels at page width
+    fig2, _ = F.draw_figure("fig4_category_delta", {"compare_categories": table.iloc[:80]},
+                            F.FigureContext(compare=("A", "B")))
+    assert sum(len(ax.get_yticklabels()) for ax in fig2.axes) == 80 and len(fig2.axes) == 2
+    plt.close(fig2)
+
+
+def test_fig2_shows_the_verdict_of_the_tests_table(demo_run):
+    # the numbers above Fig. 2's bars are the image-clustered tests' t and Holm p of the table
+    from salanalysis.formatting import format_p
+
+    tables = F.read_tables([demo_run])
+    fig, caption = F.draw_figure("fig2_tpfn", tables, F.FigureContext(primary="detections"))
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    tests = tables["tpfn_tests"]
+    row = tests[(tests["model"] == "detections") & (tests["unit"] == "object") & (tests["variable"] == "area_frac")
+                & (tests["test"] == "cluster_ols")].iloc[0]
+    expected = f"clustered t = {row['statistic']:.2f}\n" + format_p(row["p_holm"], spaced=True).replace("p ", "p(Holm) ", 1)
+    assert expected in texts
+    assert "image-clustered t" in caption and "Holm" in caption
+    plt.close(fig)

@@ -88,26 +88,42 @@ def test_tpfn_distribution(rng):
         plotting.plot_tpfn_distribution(objects, "area_frac", "x")
 
 
-def test_classwise_scatter_fit_and_r(rng):
+def test_classwise_scatter_fit_band_and_r(rng):
     x = rng.random(40)
     df = pd.DataFrame({"category": [f"c{i}" for i in range(40)], "center_dist": x,
-                       "AP": 0.8 - 0.4 * x + rng.normal(0, 0.05, 40)})
+                       "AP": np.clip(0.8 - 0.4 * x + rng.normal(0, 0.05, 40), 0, 1)})
+    df.loc[0, "AP"] = 1.0
     ax = plotting.plot_classwise_scatter(df, "center_dist", annotate=2)
-    assert len(ax.collections) == 1 and ax.collections[0].get_offsets().shape == (40, 2)
+    points = ax.collections[0]
+    assert points.get_offsets().shape == (40, 2) and not points.get_clip_on()  # AP = 1 stays visible
+    assert 0 < points.get_alpha() < 1
     line = ax.lines[0]
     slope, intercept = np.polyfit(df["center_dist"], df["AP"], 1)
     xs, ys = line.get_data()
     assert ys[0] == pytest.approx(intercept + slope * xs[0])
+    # the band: the t interval of the fitted mean (statsmodels' OLS get_prediction is the reference)
+    import statsmodels.api as sm
+
+    fit = sm.OLS(df["AP"], sm.add_constant(df["center_dist"])).fit()
+    ref_band = fit.get_prediction(sm.add_constant(xs)).conf_int(alpha=0.05)
+    band = ax.collections[1].get_paths()[0].vertices
+    lo_at_x0 = band[np.isclose(band[:, 0], xs[0])][:, 1]
+    assert ref_band[0, 0] == pytest.approx(lo_at_x0.min(), abs=1e-9)
     ref = stats.pearsonr(df["center_dist"], df["AP"])  # reference r
-    text = ax.texts[0].get_text()
-    assert f"r = {ref.statistic:.3f}" in text and "n = 40" in text
-    assert f"p = {ref.pvalue:.4f}" in text or (ref.pvalue < 1e-4 and "p < 0.0001" in text)
-    assert len(ax.texts) == 3  # the numbers, and 2 annotated categories
-    # with a correlation table, its numbers are shown
-    corr = pd.DataFrame({"variable": ["center_dist"], "method": ["pearson"], "n": [40],
-                         "r": [-0.501], "p_val": [0.0124]})
-    ax2 = plotting.plot_classwise_scatter(df, "center_dist", correlations=corr, ax=plt.figure().gca())
-    assert ax2.texts[0].get_text() == "r = -0.501\np = 0.0124\nn = 40"
+    title = ax.get_title(loc="left")
+    assert f"r = {ref.statistic:.2f}" in title and "n = 40" in title
+    assert not ax.texts[0].get_text().startswith("r =")  # the numbers sit above the axes, not on the points
+    assert len(ax.texts) == 2  # the 2 annotated categories
+    # with a correlation table, its numbers are shown (target AP only)
+    corr = pd.DataFrame({"target": ["AP", "AP_norm"], "variable": ["center_dist"] * 2, "method": ["pearson"] * 2,
+                         "n": [40, 40], "r": [-0.501, 0.1], "p_val": [0.0124, 0.5]})
+    ax2 = plotting.plot_classwise_scatter(df, "center_dist", correlations=corr, title="(b) distance",
+                                          ax=plt.figure().gca())
+    assert ax2.get_title(loc="left").startswith("(b) distance\nr = -0.50,") and ax2.get_xlabel() == "class mean"
+    # size: a log axis, the fit in log size
+    sizes = df.assign(area_frac=10 ** (-3 * x))
+    ax3 = plotting.plot_classwise_scatter(sizes, "area_frac", ax=plt.figure().gca())
+    assert ax3.get_xscale() == "log"
 
 
 @pytest.fixture
@@ -136,8 +152,9 @@ def test_clutter_lines_bands_ticks(clutter):
     ys = ax.collections[0].get_paths()[0].vertices[:, 1]
     base = clutter.loc[clutter.model == "base", "mAP"].to_numpy()
     assert ys.min() == pytest.approx(base.min() - 0.03) and ys.max() == pytest.approx(base.max() + 0.03)
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4", ">=5"]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Baseline", "dual"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4", "\u22655"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == ["Baseline", "dual"]
+    assert "dots: mAP per group; lines: smoothed" in [t.get_text() for t in ax.get_legend().get_texts()]
     ax2 = plotting.plot_clutter(clutter, smoothed=False, bands=False, ax=plt.figure().gca())
     assert len(ax2.lines) == 2 and len(ax2.collections) == 0
     ax3 = plotting.plot_clutter(clutter, smoothed=False, ax=plt.figure().gca())
@@ -211,7 +228,7 @@ def test_style_is_a_context_and_save_writes_pdf_png(tmp_path):
     with plotting.paper_style():
         assert mpl.rcParams["pdf.fonttype"] == 42
         fig, ax = plotting.new_figure("column")
-        assert fig.get_size_inches()[0] == pytest.approx(3.3)
+        assert fig.get_size_inches()[0] == pytest.approx(3.25)
         ax.plot([0, 1], [0, 1], label="x")
         ax.set_title("Title")
         paths = plotting.save_figure(fig, tmp_path / "fig" / "f.pdf")
@@ -227,7 +244,7 @@ def test_style_is_a_context_and_save_writes_pdf_png(tmp_path):
     assert 700 < png.shape[1] <= 1000
     assert not list((tmp_path / "fig").glob(".*part*"))
     fig2, _ = plotting.new_figure("page")
-    assert fig2.get_size_inches()[0] == pytest.approx(6.9)
+    assert fig2.get_size_inches()[0] == pytest.approx(6.875)
 
 
 def test_import_changes_no_global_state():
@@ -241,3 +258,13 @@ def test_import_changes_no_global_state():
     code = ("import matplotlib as mpl, matplotlib.pyplot; before = dict(mpl.rcParams); "
             "import salanalysis.plotting; assert dict(mpl.rcParams) == before")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_tpfn_distribution_small_groups_are_points(rng):
+    obj = pd.DataFrame({"v": rng.random(60), "detected_m": np.r_[np.ones(8, bool), np.zeros(52, bool)]})
+    ax = plotting.plot_tpfn_distribution(obj, "v", "m")
+    # 8 detected objects: their points; 52 missed: a violin (PolyCollection) and a box
+    points = [c for c in ax.collections if c.get_offsets().shape == (8, 2)]
+    assert len(points) == 1
+    np.testing.assert_allclose(np.sort(points[0].get_offsets()[:, 1]), np.sort(obj["v"][:8]))
+    assert len(ax.collections) == 2  # the points and one violin body

@@ -207,23 +207,24 @@ def reproduce(
 
     figures: list[FigureEntry] = []
     captions = figs.meta["captions"]
-    from salanalysis.figures import FIGURES
+    from salanalysis.figures import FIGURES, WIDTHS
 
     for name, title in ((n, spec.title) for n, spec in FIGURES.items()):
+        variants = [f"{name}{suffix}.{ext}" for suffix in WIDTHS.values() for ext in ("pdf", "png")]
         if name in captions:
-            paths = []
-            for ext in ("pdf", "png"):
-                dst = out / "figures" / f"{name}.{ext}"
-                from salanalysis.io import atomic_path
+            from salanalysis.io import atomic_path
 
+            paths = []
+            for file in variants:
+                dst = out / "figures" / file
                 with atomic_path(dst) as tmp:
-                    shutil.copyfile(figs.files[f"{name}.{ext}"], tmp)
+                    shutil.copyfile(figs.files[file], tmp)
                 paths.append(dst)
             run.files += paths
             figures.append(FigureEntry(name, title, captions[name], paths[1], paths))
         else:
-            for ext in ("pdf", "png"):
-                (out / "figures" / f"{name}.{ext}").unlink(missing_ok=True)
+            for file in variants:
+                (out / "figures" / file).unlink(missing_ok=True)
             if name in figs.meta["failed"]:
                 why = figs.meta["failed"][name]
                 run.not_produced.append((title, why if name == "fig5_cam" and "Error:" not in why

@@ -318,7 +318,7 @@ def _draw_figures(run: Runner, work: Path, tables: dict[str, pd.DataFrame],
     elif cam is not None:
         tables["cam_manifest"] = cam_table(cam[0])
     drawn = render_figures(tables, _figure_context(run.cfg, tables["objects"], cam[1] if cam else None), work)
-    files = {f"{name}.{p.suffix[1:]}": p for name, paths in drawn.files.items() for p in paths}
+    files = {p.name: p for paths in drawn.files.values() for p in paths}
     return StageData(files=files, meta={"captions": drawn.captions, "failed": {**failed, **drawn.failed}})
 
 

@@ -1,0 +1,106 @@
+"""Fig. 4: per-category AP differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from salanalysis.errors import require_columns
+from salanalysis.plotting.style import (
+    NEUTRAL,
+    _ax,
+    model_colors,
+)
+
+
+def plot_category_delta(
+    compare: pd.DataFrame,
+    *,
+    label_a: str = "A",
+    label_b: str = "B",
+    color_a: str | None = None,
+    color_b: str | None = None,
+    horizontal: bool = False,
+    legend: bool = True,
+    ax=None,
+):
+    """Fig. 4: per-category AP difference (B - A), sorted, with 95% intervals.
+
+    Parameters
+    ----------
+    compare
+        :func:`salanalysis.compare.compare_categories` output (category, delta,
+        ci95_low, ci95_high, verdict ...), or a slice of it. Drawn sorted by delta,
+        descending (top to bottom when ``horizontal``).
+    label_a, label_b
+        Names of the two models (A is the reference).
+    color_a, color_b
+        Model colours: a bar takes B's colour when B is better beyond noise, A's
+        when worse beyond noise, grey within noise; bars beyond noise are also hatched
+        (readable without colour).
+    horizontal
+        One row per category, labels on the left (readable with many categories).
+    legend
+        Draw the legend (off for a second panel).
+
+    A delta of exactly 0 is marked with a small vertical tick so that it is visible.
+    Returns ``ax``.
+    """
+    from matplotlib.patches import Patch
+
+    ax = _ax(ax)
+    require_columns(compare, ["category", "delta"], "category comparison")
+    d = compare[np.isfinite(compare["delta"].to_numpy(float))]
+    d = d.sort_values("delta", ascending=False, kind="stable")
+    ca, cb = color_a or model_colors(["a", "b"])["a"], color_b or model_colors(["a", "b"])["b"]
+    if "verdict" in d.columns:
+        verdict = d["verdict"].astype(str).to_numpy()
+    else:
+        verdict = np.where(d["delta"] > 0, "improved", np.where(d["delta"] < 0, "worsened", "within noise"))
+    cmap = {"improved": cb, "worsened": ca}
+    colors = [cmap.get(v, NEUTRAL) for v in verdict]
+    hatches = ["////" if v in cmap else "" for v in verdict]
+    pos = np.arange(len(d))
+    delta = d["delta"].to_numpy(float)
+    bar = ax.barh if horizontal else ax.bar
+    bars = bar(pos, delta, 0.8, color=colors, edgecolor="black", linewidth=0.3)
+    for b, h in zip(bars, hatches):
+        b.set_hatch(h)
+    if {"ci95_low", "ci95_high"} <= set(d.columns):
+        lo, hi = d["ci95_low"].to_numpy(float), d["ci95_high"].to_numpy(float)
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        mid, half = (lo[ok] + hi[ok]) / 2, (hi[ok] - lo[ok]) / 2
+        if horizontal:
+            ax.errorbar(mid, pos[ok], xerr=half, fmt="none", ecolor="black", elinewidth=0.5, capsize=1.0)
+        else:
+            ax.errorbar(pos[ok], mid, yerr=half, fmt="none", ecolor="black", elinewidth=0.5, capsize=1.0)
+    zero = delta == 0
+    if zero.any():
+        if horizontal:
+            ax.plot(np.zeros(zero.sum()), pos[zero], linestyle="none", marker="|", markersize=5, color="black")
+        else:
+            ax.plot(pos[zero], np.zeros(zero.sum()), linestyle="none", marker="_", markersize=5, color="black")
+    names = [str(c) for c in d["category"]]
+    if horizontal:
+        ax.axvline(0.0, color="black", linewidth=0.6)
+        ax.set_yticks(pos, names)
+        ax.set_ylim(len(d) - 0.4, -0.6)
+        ax.set_xlabel(f"AP({label_b}) - AP({label_a})")
+    else:
+        ax.axhline(0.0, color="black", linewidth=0.6)
+        ax.set_xticks(pos, names, rotation=90)
+        ax.set_xlim(-0.8, len(d) - 0.2)
+        ax.set_ylabel("AP(B) - AP(A)")
+    if legend:
+        n_up, n_down = int((verdict == "improved").sum()), int((verdict == "worsened").sum())
+        handles = [Patch(facecolor=cb, hatch="////", edgecolor="black", linewidth=0.3,
+                         label=f"B = {label_b} better ({n_up})"),
+                   Patch(facecolor=ca, hatch="////", edgecolor="black", linewidth=0.3,
+                         label=f"A = {label_a} better ({n_down})"),
+                   Patch(facecolor=NEUTRAL, edgecolor="black", linewidth=0.3,
+                         label=f"within noise ({len(d) - n_up - n_down})")]
+        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3,
+                  title="error bars: 95% CI" if "ci95_low" in d.columns else None)
+    return ax
+
+
