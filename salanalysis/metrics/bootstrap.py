@@ -23,7 +23,7 @@ from salanalysis._bootstrap import (
     percentile_interval,
     run_batches,
 )
-from salanalysis.metrics.ap import _check, average_precision
+from salanalysis.metrics.ap import _check, _check_mask, average_precision
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 from salanalysis.metrics.threshold import (
     _f1,
@@ -51,6 +51,13 @@ def _batch_size(n: int, g: int) -> int:
     return int(max(16, min(256, 1_300_000 // max(1, n, g))))
 
 
+def _masked(s: np.ndarray, mask: np.ndarray | None, y: np.ndarray) -> np.ndarray:
+    """Scores with the pairs outside ``mask`` at -inf: ranked below every positive, they drop out of AP."""
+    if mask is None:
+        return s
+    return np.where(_check_mask(mask, y), s, -np.inf)
+
+
 def bootstrap_ap(
     labels: np.ndarray,
     score_list: Sequence[np.ndarray],
@@ -58,6 +65,7 @@ def bootstrap_ap(
     n_boot: int = 1000,
     seed: int | np.random.Generator | None = 0,
     jobs: int | None = None,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-class AP of several score sets on the same bootstrap resamples of images.
 
@@ -78,6 +86,9 @@ def bootstrap_ap(
         Seed (or Generator) of the resampling; the same seed gives the same resamples.
     jobs
         Worker threads (default: the CPU count, at most 4); results do not depend on it.
+    mask
+        (N, C) bool: the images that count for each class (LVIS federated
+        evaluation); None: all.
 
     Returns
     -------
@@ -94,7 +105,7 @@ def bootstrap_ap(
     n, c = y.shape
     if n_boot == 0:
         return np.empty((0, len(checked), c))
-    prepared = [SortedAP.build(y, s) for _, s in checked]
+    prepared = [SortedAP.build(y, _masked(s, mask, y)) for _, s in checked]
     g = max(p.block_matrix.shape[0] for p in prepared)
     out = np.empty((n_boot, len(prepared), c))
 
@@ -116,6 +127,7 @@ def bootstrap_metrics(
     seed: int | np.random.Generator | None = 0,
     level: float = 0.95,
     jobs: int | None = None,
+    mask: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Percentile bootstrap intervals of every Table 1 metric and of the per-class metrics.
 
@@ -129,6 +141,9 @@ def bootstrap_metrics(
         Interval coverage (0.95: the 2.5th and 97.5th percentiles).
     jobs
         Worker threads (default: the CPU count, at most 4).
+    mask
+        (N, C) bool: the images that count for each class (LVIS federated
+        evaluation); None: all.
 
     Returns
     -------
@@ -146,10 +161,12 @@ def bootstrap_metrics(
     """
     y, s = _check(labels, scores)
     pred = predictions(s, rules)
-    ap_point = average_precision(y, s)
-    point = summary_metrics(y, s, rules, ap=ap_point)
+    if mask is not None:
+        pred = pred & _check_mask(mask, y)  # predictions where the class is not evaluated count nowhere
+    ap_point = average_precision(y, s, mask)
+    point = summary_metrics(y, s, rules, ap=ap_point, mask=mask)
     n, c = y.shape
-    prep = SortedAP.build(y, s)
+    prep = SortedAP.build(y, _masked(s, mask, y))
     yf = y.T.astype(np.float32)
     pf = pred.T.astype(np.float32)
     cf = (y & pred).T.astype(np.float32)
@@ -184,7 +201,7 @@ def bootstrap_metrics(
         rows.append((k, point[k], float(lo), float(hi), sd, n_boot))
     summary = pd.DataFrame(rows, columns=["metric", "estimate", "ci95_low", "ci95_high", "boot_sd", "n_boot"])
     summary["metric"] = summary["metric"].astype("string")
-    pc = per_class_metrics(y, s, rules)
+    pc = per_class_metrics(y, s, rules, mask=mask, ap=ap_point)
     per_class = pd.DataFrame({"class_index": np.arange(c, dtype=np.int64)})
     for k in per:
         lo, hi = percentile_interval(per[k], level_percentiles(level))
@@ -206,6 +223,7 @@ def paired_bootstrap(
     category_ids: Sequence[int] | None = None,
     level: float = 0.95,
     jobs: int | None = None,
+    mask: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Paired bootstrap of the AP difference A - B, per class and for mAP.
 
@@ -230,6 +248,9 @@ def paired_bootstrap(
         Interval coverage.
     jobs
         Worker threads (default: the CPU count, at most 4).
+    mask
+        (N, C) bool: the images that count for each class (LVIS federated
+        evaluation); None: all.
 
     Returns
     -------
@@ -246,8 +267,8 @@ def paired_bootstrap(
     y, a = _check(labels, scores_a, "scores A")
     _, b = _check(labels, scores_b, "scores B")
     categories, category_ids = class_names(categories, category_ids, y.shape[1])
-    boot = bootstrap_ap(y, [a, b], n_boot=n_boot, seed=seed, jobs=jobs)  # (B, 2, C)
-    ap_a, ap_b = average_precision(y, a), average_precision(y, b)
+    boot = bootstrap_ap(y, [a, b], n_boot=n_boot, seed=seed, jobs=jobs, mask=mask)  # (B, 2, C)
+    ap_a, ap_b = average_precision(y, a, mask), average_precision(y, b, mask)
     npos = y.sum(axis=0)
     d = boot[:, 0] - boot[:, 1]  # (B, C)
     if rules.empty_classes == "exclude":
