@@ -191,7 +191,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if df.shape[1] != 1 or ";" not in str(df.columns[0]):
         return df
     df = pd.read_csv(path, sep=";")
-    text = df.select_dtypes(include="object")
+    text = df[[c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]]
     if text.shape[1] and text.apply(
         lambda c: c.dropna().astype(str).str.fullmatch(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?").any()
     ).any():

@@ -271,8 +271,6 @@ def read_scores(
         raise ValueError("missing must be 'error' or 'zero'")
     if path.is_dir():
         raise InputError(f"expected a score file ({', '.join(SCORE_EXTENSIONS)}), got a directory", path)
-    if not path.exists():
-        raise InputError("score file not found", path)
     name = name or path.stem
     df, layout = _frame_from_file(path)
     cats = annotations.categories

@@ -606,7 +606,7 @@ def test_metric_rules_are_validated_once(demo, tmp_path, capsys):
         assert msg in err.strip().splitlines()[-1] and "Traceback" not in err
 
 
-def test_metrics_rerun_removes_stale_paired_file(demo, tmp_path):
+def test_metrics_rerun_removes_stale_files(demo, tmp_path):
     out = tmp_path / "t.csv"
     args = ["metrics", "--annotations", str(demo.annotations), "--scores", f"a={demo.detections}",
             "--scores", f"b={demo.detections}", "--bootstrap", "20", "--out", str(out)]
@@ -615,6 +615,13 @@ def test_metrics_rerun_removes_stale_paired_file(demo, tmp_path):
     assert main(args) == 0  # the same output without --paired: the earlier paired file goes
     assert not (tmp_path / "t_paired.csv").exists()
     assert (tmp_path / "t_per_class.csv").is_file()
+    # the excluded classes have their own table, one row per class; gone when none is excluded
+    excluded = pd.read_csv(tmp_path / "t_excluded.csv")
+    assert len(excluded) == 10 and "classes_excluded" not in pd.read_csv(out).columns
+    assert main([*args, "--empty-classes", "zero"]) == 0
+    assert not (tmp_path / "t_excluded.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.md", "t.tex", "t_per_class.csv",
+                                                          "t_per_class.md", "t_per_class.tex"]
 
 
 # --------------------------------------------------------------------- LVIS federated evaluation

@@ -20,7 +20,7 @@ from sklearn.metrics import roc_auc_score
 from salanalysis.baselines import center_bias_map, write_center_bias_maps
 from salanalysis.cli import main
 from salanalysis.errors import InputError, InputWarning
-from salanalysis.maps import MapSource, write_map_directory
+from salanalysis.maps import NOTE_ASPECT, MapSource, write_map_directory
 from salanalysis.salicon import read_fixations
 from salanalysis.saliency_metrics import (
     MATLAB_EPS,
@@ -336,3 +336,16 @@ def test_cli_evaluate(tmp_path, demo, capsys):
     rc = main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),
                "--metrics", "CC", "AUC", "--out", str(tmp_path / "x.csv")])
     assert rc == 2 and "AUC" in capsys.readouterr().err
+
+
+def test_stretched_predictions_are_reported_once(tmp_path, demo):
+    pred = tmp_path / "portrait"
+    write_map_directory([(f"COCO_val2014_{i:012d}", cv2.resize(_gt(demo, i), (480, 640))) for i in (192, 208)],
+                        pred)
+    with pytest.warns(InputWarning) as rec:
+        t = evaluate_maps(pred, demo.saliency)
+    texts = [str(w.message) for w in rec if issubclass(w.category, InputWarning)]
+    assert len(texts) == 1 and "'pred': 2 map(s) of another aspect ratio than their image, stretched" in texts[0]
+    assert t.attrs["notes"]["pred"] == {str(NOTE_ASPECT): 2}
+    # stretched back bilinearly, then min-max normalised: close to the ground truth, not equal
+    assert 0.99 < t["CC"].iloc[0] < 1.0

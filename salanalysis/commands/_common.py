@@ -111,10 +111,16 @@ def add_saliency_option(p: argparse.ArgumentParser) -> None:
     add_map_reading_options(p, "--saliency sources")
 
 
-def add_map_reading_options(p: argparse.ArgumentParser, what: str, *, option: str = "--map-pattern") -> None:
-    """``--map-pattern [NAME=]PATTERN`` (repeatable) and ``--colour-maps {refuse,luminance}``."""
-    p.add_argument(option, action="append", metavar="[NAME=]PATTERN",
-                   help=f"map pattern of the {what}, or of the source NAME (repeatable): " + MAP_PATTERN_HELP)
+def add_map_reading_options(p: argparse.ArgumentParser, what: str, *, option: str = "--map-pattern",
+                            named: bool = True) -> None:
+    """``--map-pattern [NAME=]PATTERN`` (repeatable; one PATTERN unless ``named``) and
+    ``--colour-maps {refuse,luminance}``."""
+    if named:
+        p.add_argument(option, action="append", metavar="[NAME=]PATTERN",
+                       help=f"map pattern of the {what}, or of the source NAME (repeatable): " + MAP_PATTERN_HELP)
+    else:
+        p.add_argument(option, action="append", metavar="PATTERN",
+                       help=f"map pattern of the {what}: " + MAP_PATTERN_HELP)
     if not any(a.dest == "colour_maps" for a in p._actions):
         p.add_argument("--colour-maps", "--color-maps", dest="colour_maps", choices=("refuse", "luminance"),
                        default="refuse", help=COLOUR_HELP)
@@ -143,6 +149,14 @@ def map_patterns(values: Sequence[str] | None, names: Sequence[str], option: str
                 raise InputError(f"{option}: two patterns for source {n!r}")
             out[n] = pattern
     return out
+
+
+def single_pattern(values: Sequence[str] | None, option: str = "--map-pattern") -> str | None:
+    """The one map pattern of a command that reads one source (None when not given)."""
+    given = list(dict.fromkeys(values or []))
+    if len(given) > 1:
+        raise InputError(f"{option} given twice ({', '.join(map(repr, given))}): this command reads one source")
+    return given[0] if given else None
 
 
 def saliency_sources(args: argparse.Namespace) -> dict:

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from salanalysis.errors import InputError
-    from salanalysis.io import write_table
+    from salanalysis.io import all_or_nothing, write_table
     from salanalysis.objects import compute_objects
 
     for path in (args.out, args.images_out):
@@ -51,9 +51,10 @@ def run(args: argparse.Namespace) -> int:
         ann, sal, score_sets, threshold=args.threshold, jobs=_common.resolve_jobs(args.jobs),
         progress=_common.show_progress(args),
     )
-    write_table(res.objects, args.out)
-    if args.images_out:
-        write_table(res.images, args.images_out)
+    with all_or_nothing():  # both tables, or neither (a full disk, a read-only folder)
+        write_table(res.objects, args.out)
+        if args.images_out:
+            write_table(res.images, args.images_out)
     print(f"objects: {len(res.objects)} (crowd excluded: {res.n_crowd_excluded}) -> {args.out}")
     for name, n in res.missing_maps.items():
         print(

@@ -108,8 +108,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--gt-maps", help="ground-truth map folder")
     e.add_argument("--fixations", help="SALICON fixations (.json, .mat or folder of .mat)")
     _add_fixation_options(e)
-    _common.add_map_reading_options(e, "predicted maps")
-    _common.add_map_reading_options(e, "ground-truth maps", option="--gt-map-pattern")
+    _common.add_map_reading_options(e, "predicted maps", named=False)
+    _common.add_map_reading_options(e, "ground-truth maps", option="--gt-map-pattern", named=False)
     e.add_argument("--metrics", nargs="+", metavar="METRIC",
                    help="subset of CC KLD SIM NSS AUC_Judd sAUC (default: all that the ground truth given allows)")
     e.add_argument("--no-jitter", action="store_true", help="AUC-Judd without tie-breaking noise")
@@ -139,7 +139,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--out", required=True, help="output map folder, or a results JSON (.json)")
     c.add_argument("--split", choices=["train", "val", "test"],
                    help="JSON -> folder: name the maps COCO_{split}2014_%%012d.png (default: %%012d.png)")
-    _common.add_map_reading_options(c, "map folder read")
+    _common.add_map_reading_options(c, "map folder read", named=False)
     _common.add_progress_options(c)
     c.set_defaults(func=run_convert)
 
@@ -254,8 +254,7 @@ def _evaluate_sources(args: argparse.Namespace):
     from salanalysis.maps import MapSource
 
     def one(option: str, values, location, name):
-        patterns = _common.map_patterns(values, [name], option)
-        return MapSource(location, name, pattern=patterns.get(name), colour=args.colour_maps)
+        return MapSource(location, name, pattern=_common.single_pattern(values, option), colour=args.colour_maps)
 
     pred = one("--map-pattern", args.map_pattern, args.pred, "pred")
     gt = None if not args.gt_maps else one("--gt-map-pattern", args.gt_map_pattern, args.gt_maps, "gt")
@@ -304,8 +303,8 @@ def run_convert(args: argparse.Namespace) -> int:
     from salanalysis.images import coco_image_name
     from salanalysis.maps import MapSource, read_raw, write_map_directory, write_results_json
 
-    patterns = _common.map_patterns(args.map_pattern, ["source"])
-    src = MapSource(args.source, "source", pattern=patterns.get("source"), colour=args.colour_maps)
+    src = MapSource(args.source, "source", pattern=_common.single_pattern(args.map_pattern),
+                    colour=args.colour_maps)
     maps = src.image_ids()  # id -> map; two maps naming one image: an error
     if src.kind == "folder":
         unnamed = [Path(r).name for r in src.refs() if r not in set(maps.values())]

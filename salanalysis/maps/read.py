@@ -148,6 +148,8 @@ def decode_map(ref: MapRef | os.PathLike, colour: ColourRule = "refuse") -> tupl
     else:
         try:
             buf = np.fromfile(ref, dtype=np.uint8)
+        except FileNotFoundError:
+            raise InputError("saliency map not found", label) from None
         except OSError as exc:
             raise InputError(f"cannot read saliency map: {exc.strerror or exc}", label) from exc
     if buf.size:
@@ -193,14 +195,11 @@ def read_raw(ref: MapRef | os.PathLike, colour: ColourRule = "refuse") -> tuple[
     InputError
         Missing, unreadable, corrupted, empty, colour (refused) or non-finite map.
     """
-    if not isinstance(ref, EncodedMap):
+    if not isinstance(ref, EncodedMap) and os.fspath(ref).lower().endswith(".npy"):
         path = os.fspath(ref)
         if not os.path.isfile(path):
             raise InputError("saliency map not found", path)
-        if path.lower().endswith(".npy"):
-            arr, notes = _read_npy(path), 0
-        else:
-            arr, notes = decode_map(path, colour)
+        arr, notes = _read_npy(path), 0
     else:
         arr, notes = decode_map(ref, colour)
     if arr.size == 0:
