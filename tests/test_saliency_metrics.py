@@ -336,6 +336,10 @@ def test_cli_evaluate(tmp_path, demo, capsys):
     rc = main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),
                "--metrics", "CC", "AUC", "--out", str(tmp_path / "x.csv")])
     assert rc == 2 and "AUC" in capsys.readouterr().err
+    rc = main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),
+               "--metrics", "CC", "NSS", "--out", str(tmp_path / "x.csv")])
+    assert rc == 2 and "metric NSS needs fixations (--fixations)" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
 
 
 def test_stretched_predictions_are_reported_once(tmp_path, demo):
