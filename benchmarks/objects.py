@@ -27,9 +27,15 @@ process tree (sampled every second from ``/proc/PID/smaps_rollup``; sampling
 more often costs the measured run CPU time) and the largest peak RSS of a
 single process (``VmHWM``, which the kernel keeps exactly between samples).
 
+With ``--compare-src DIR`` (a source tree of another revision, e.g.
+``git archive REV | tar -x -C DIR``) it measures instead ``fast`` of this tree
+and of DIR, alternating, ``--compare-runs`` times each, and prints the median
+wall and CPU times and their ratio (a change that must not slow the fast path).
+
 Usage::
 
     python benchmarks/objects.py --scale 1.0 --jobs 2 --data-dir /tmp/salanalysis-bench-objects
+    python benchmarks/objects.py --scale 0.25 --compare-src /tmp/base --compare-runs 3
 """
 
 from __future__ import annotations
@@ -289,9 +295,13 @@ def _mem(pid: int) -> tuple[int, int]:
 SAMPLE_S = 1.0  # at 0.1 s, reading smaps_rollup of the fast run's processes added ~15% to its wall time
 
 
-def measure(argv: list[str]) -> dict:
-    """Run ``benchmarks/objects.py --phase ...`` in a subprocess, sampling its memory."""
-    proc = subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE, text=True)
+def measure(argv: list[str], src: str | None = None) -> dict:
+    """Run ``benchmarks/objects.py --phase ...`` in a subprocess, sampling its memory.
+
+    ``src``: import salanalysis from this source tree (PYTHONPATH) instead of the installed one.
+    """
+    env = None if src is None else {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
+    proc = subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE, text=True, env=env)
     peak = {"pss": 0, "rss": 0, "cpu": 0.0, "n": 0}
 
     def sample() -> None:
@@ -326,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         "--ref-images", type=int, default=200, help="images for the straightforward run"
     )
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--compare-src", help="source tree of another revision: compare its fast phase with this one's")
+    ap.add_argument("--compare-runs", type=int, default=3, help="runs of each tree with --compare-src")
     ap.add_argument("--phase", choices=("fast", "floor", "reference"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     data_dir = Path(args.data_dir)
@@ -343,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     common = ["--data-dir", str(data_dir), "--jobs", str(args.jobs)]
     common += ["--ref-images", str(args.ref_images)]
+    if args.compare_src:
+        return compare(common, args.compare_src, args.compare_runs)
     fast = measure(["--phase", "fast", *common])
     floor = measure(["--phase", "floor", *common])
     ref = measure(["--phase", "reference", *common])
@@ -379,6 +393,25 @@ def main(argv: list[str] | None = None) -> int:
                "reference": ref, "reference_extrapolated_s": ref_full,
                "reference_extrapolated_cpu_s": ref_full_cpu}  # fmt: skip
     print(json.dumps(summary))
+    return 0
+
+
+def compare(common: list[str], src: str, runs: int) -> int:
+    """The fast phase of this tree and of ``src``, alternating; medians and ratios."""
+    import statistics
+
+    res: dict[str, list[dict]] = {"this": [], "other": []}
+    for k in range(runs):
+        for label, tree in (("this", None), ("other", src)):
+            r = measure(["--phase", "fast", *common], tree)
+            res[label].append(r)
+            print(f"run {k + 1} {label:<5}: {r['wall_s']:.2f} s wall, {r['cpu_s']:.2f} s CPU, "
+                  f"{r['n_objects']} objects, 1-min load after {r['loadavg_1min_after']:.1f}")
+    med = {lb: {m: statistics.median(r[m] for r in rs) for m in ("wall_s", "cpu_s")} for lb, rs in res.items()}
+    print(f"median this : {med['this']['wall_s']:.2f} s wall, {med['this']['cpu_s']:.2f} s CPU")
+    print(f"median other ({src}): {med['other']['wall_s']:.2f} s wall, {med['other']['cpu_s']:.2f} s CPU")
+    print(f"ratio this/other: {med['this']['wall_s'] / med['other']['wall_s']:.3f} wall, "
+          f"{med['this']['cpu_s'] / med['other']['cpu_s']:.3f} CPU")
     return 0
 
 

@@ -212,7 +212,8 @@ class SortedAUC:
     ends: np.ndarray  # (C,) one past the last group row of each class
 
     @classmethod
-    def build(cls, labels: np.ndarray, scores: np.ndarray) -> SortedAUC:
+    def build(cls, labels: np.ndarray, scores: np.ndarray, mask: np.ndarray | None = None) -> SortedAUC:
+        """Sort each class once; ``mask`` (N, C) leaves out the images outside it (LVIS federated)."""
         n, c = labels.shape
         if n >= 2**24:
             raise ValueError(f"the fast bootstrap supports fewer than 2**24 images, got {n}")
@@ -229,6 +230,8 @@ class SortedAUC:
         rows = (gid + starts[:, None]).ravel()
         cols = order.ravel()
         pos = ys.ravel()
+        keep = (np.ones(n * c, dtype=bool) if mask is None
+                else np.take_along_axis(np.ascontiguousarray(np.asarray(mask, dtype=bool).T), order, axis=1).ravel())
         g = int(ends[-1]) if c else 0
 
         def _mat(mask: np.ndarray) -> sp.csr_matrix:
@@ -237,7 +240,7 @@ class SortedAUC:
             m.sum_duplicates()
             return m
 
-        return cls(c, _mat(pos), _mat(~pos), starts.astype(np.int64), ends.astype(np.int64))
+        return cls(c, _mat(pos & keep), _mat(~pos & keep), starts.astype(np.int64), ends.astype(np.int64))
 
     def auc(self, weights: np.ndarray) -> np.ndarray:
         """Weighted ROC AUC of every class for each column of ``weights`` ((N, B) counts).

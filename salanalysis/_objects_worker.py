@@ -7,7 +7,9 @@ fast start with the ``spawn`` method).
 A chunk is a dict of compact arrays (see ``objects._chunks``); the result holds,
 per object of the chunk, the pixel count, the sums of its pixels' column and row
 indices (int64, exact) and, per saliency source, the maximum and mean of the
-normalised map inside the mask.
+normalised map inside the mask, and the notes on how each map was read
+(:func:`salanalysis.maps.read_map`: stretched, constant, alpha ignored, colour
+converted), reported once per source by :func:`salanalysis.objects.compute_objects`.
 """
 
 from __future__ import annotations
@@ -19,38 +21,45 @@ import numpy as np
 
 from salanalysis._masks import counts_runs, polygon_runs, rle_string_counts, run_sums, union_runs
 from salanalysis.errors import InputError
-from salanalysis.maps import decode_gray_image, load_map
+from salanalysis.maps import (
+    NOTE_ASPECT,
+    NOTE_CONSTANT,
+    ColourRule,
+    MapRef,
+    aspect_differs,
+    read_raw,
+)
 
 __all__ = ["process_chunk", "read_map_native", "normalize_values"]
 
 
-def read_map_native(path: str | os.PathLike, height: int, width: int) -> np.ndarray:
-    """A saliency map at (height, width) in its stored dtype, as :func:`salanalysis.maps.load_map`.
+def read_map_native(
+    ref: MapRef | os.PathLike, height: int, width: int, colour: ColourRule = "refuse"
+) -> tuple[np.ndarray, int]:
+    """A saliency map at (height, width) in its stored dtype, as :func:`salanalysis.maps.read_map`.
 
-    The pixel values are those ``load_map(path, height, width, normalize=False)``
+    The pixel values are those ``read_map(ref, height, width, normalize=False)``
     returns (8- and 16-bit images stay integer when no resize is needed, which
-    makes max and sum exact and fast); colour images are converted to gray and
-    maps of another size are resized bilinearly in float32, as ``load_map`` does.
+    makes max and sum exact and fast); colour images are refused or converted
+    by the ``colour`` rule and maps of another size are resized bilinearly in
+    float32, as ``read_map`` does. The notes are ``read_map``'s, except
+    :data:`~salanalysis.maps.NOTE_CONSTANT` (the caller knows the minimum and maximum).
 
     Raises
     ------
     InputError
-        Missing, unreadable, corrupted, empty or non-finite map.
+        Missing, unreadable, corrupted, colour (refused), empty or non-finite map.
     """
-    if os.fspath(path).lower().endswith(".npy"):  # float arrays: the reference reader
-        return load_map(path, height, width, normalize=False)
-    arr = decode_gray_image(path)
-    if arr.size == 0:
-        raise InputError("saliency map is empty", path)
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise InputError("saliency map holds NaN or infinite values", path)
+    arr, notes = read_raw(ref, colour)
     if arr.shape != (height, width):
+        if aspect_differs(arr.shape, height, width):
+            notes |= NOTE_ASPECT
         arr = cv2.resize(
             arr.astype(np.float32), (int(width), int(height)), interpolation=cv2.INTER_LINEAR
         )
     elif arr.dtype not in (np.uint8, np.uint16, np.float32):
         arr = arr.astype(np.float32)
-    return arr
+    return arr, notes
 
 
 def normalize_values(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -110,8 +119,10 @@ def _column_major(arr: np.ndarray) -> np.ndarray:
 
 
 def _sal_stats(
-    arr: np.ndarray, g: np.ndarray, s: np.ndarray, e: np.ndarray, count: np.ndarray, normalize: bool
+    arr: np.ndarray, g: np.ndarray, s: np.ndarray, e: np.ndarray, count: np.ndarray, normalize: bool,
+    lo: float, hi: float,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Max and mean of the map inside each object; ``lo``/``hi``: the map's minimum and maximum."""
     n_obj = len(count)
     smax = np.full(n_obj, np.nan)
     smean = np.full(n_obj, np.nan)
@@ -139,7 +150,6 @@ def _sal_stats(
     omax = np.maximum.reduceat(run_max, first)
     mean_raw = np.add.reduceat(run_sum, first) / count[objs]
     if normalize:
-        lo, hi = float(arr.min()), float(arr.max())
         smax[objs] = normalize_values(omax, lo, hi)
         smean[objs] = (mean_raw - lo) / (hi - lo) if hi > lo else 0.0
     else:
@@ -158,8 +168,9 @@ def process_chunk(chunk: dict) -> dict:
     heights, widths = chunk["height"], chunk["width"]
     obj_per_img, poly_per_obj, vert_per_poly = chunk["n_obj"], chunk["n_poly"], chunk["n_vert"]
     rles: dict[int, tuple[int, dict]] = chunk["rles"]
-    maps: list[list[str | None]] = chunk["maps"]
+    maps: list[list[MapRef | None]] = chunk["maps"]
     normalize: list[bool] = chunk["normalize"]
+    colour: list[ColourRule] = chunk.get("colour", ["refuse"] * len(maps))
     n_src = len(maps)
     n_obj = int(obj_per_img.sum())
     obj_h = np.repeat(np.asarray(heights, dtype=np.int64), obj_per_img)
@@ -180,6 +191,7 @@ def process_chunk(chunk: dict) -> dict:
     area, sum_x, sum_y = run_sums(g, s, e, n_obj, obj_h[g])
     sal_max = np.full((n_src, n_obj), np.nan)
     sal_mean = np.full((n_src, n_obj), np.nan)
+    notes = np.zeros((n_src, len(heights)), dtype=np.uint8)
     if n_src:
         obj_off = np.concatenate([[0], np.cumsum(obj_per_img)])
         run_off = np.searchsorted(g, obj_off)
@@ -190,12 +202,14 @@ def process_chunk(chunk: dict) -> dict:
             r0, r1 = int(run_off[i]), int(run_off[i + 1])
             gi, si, ei = g[r0:r1] - o0, s[r0:r1], e[r0:r1]
             for k in range(n_src):
-                path = maps[k][i]
-                if path is None:
+                ref = maps[k][i]
+                if ref is None:
                     continue
-                arr = read_map_native(path, int(heights[i]), int(widths[i]))
+                arr, note = read_map_native(ref, int(heights[i]), int(widths[i]), colour[k])
+                lo, hi = float(arr.min()), float(arr.max())
+                notes[k, i] = note | (NOTE_CONSTANT if lo == hi else 0)
                 sal_max[k, o0:o1], sal_mean[k, o0:o1] = _sal_stats(
-                    arr, gi, si, ei, area[o0:o1], normalize[k]
+                    arr, gi, si, ei, area[o0:o1], normalize[k], lo, hi
                 )
     return {
         "area": area,
@@ -203,5 +217,6 @@ def process_chunk(chunk: dict) -> dict:
         "sum_y": sum_y,
         "sal_max": sal_max,
         "sal_mean": sal_mean,
+        "notes": notes,
         "n_images": len(heights),
     }

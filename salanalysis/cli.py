@@ -7,20 +7,28 @@ discovered, so adding a command never edits this file. Commands that need torch
 import it inside ``func``, so ``salanalysis --help`` stays torch-free.
 
 Errors in the user's input (:class:`~salanalysis.errors.InputError`) print one
-line, ``salanalysis: error: <file>: <problem>``, and exit with status 2.
+line, ``salanalysis: error: <file>: <problem>``, and exit with status 2. So do
+the operating system's refusals (:class:`OSError`: a read-only or full disk, a
+permission denied, a file that vanished): ``salanalysis: error: <path>: <cause>``,
+exit 2, no traceback; outputs are written atomically, so nothing partial is left.
+An :class:`~salanalysis.errors.InputWarning` (input read by a rule worth knowing)
+prints one line, ``salanalysis: warning: <file>: <what>``, and the command goes on.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import pkgutil
 import sys
+import warnings
 from collections.abc import Sequence
 
 from salanalysis import __version__
 from salanalysis.commands._common import parse_named
-from salanalysis.errors import InputError
+from salanalysis.errors import InputError, InputWarning
 
 __all__ = ["main", "build_parser", "parse_named"]
 
@@ -55,13 +63,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("salanalysis: error: a COMMAND is required (salanalysis --help lists them)", file=sys.stderr)
         return 2
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", InputWarning)
+            default_show = warnings.showwarning
+
+            def show(message, category, filename, lineno, file=None, line=None):
+                if issubclass(category, InputWarning):
+                    print(f"salanalysis: warning: {message}", file=sys.stderr)
+                else:
+                    default_show(message, category, filename, lineno, file, line)
+
+            warnings.showwarning = show
+            return int(args.func(args) or 0)
     except InputError as exc:
         print(f"salanalysis: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"salanalysis: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("salanalysis: interrupted", file=sys.stderr)
         return 130
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error: ``<path>: <cause>`` (``[Errno 28] No space left ...``)."""
+    cause = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno is not None and exc.strerror:
+        cause = f"{cause} ({errno.errorcode.get(exc.errno, exc.errno)})"
+    paths = [os.fspath(p) for p in (exc.filename, exc.filename2) if p is not None]
+    text = f"{' -> '.join(paths)}: {cause}" if paths else cause
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":  # pragma: no cover

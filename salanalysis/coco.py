@@ -16,6 +16,21 @@ tables:
 
 Masks are decoded by pycocotools (polygons, compressed and uncompressed RLE).
 Works for any COCO-format instances file, not only COCO's 80 classes.
+
+Validation (each an :class:`~salanalysis.errors.InputError` naming the file):
+the ``images``, ``categories`` and ``annotations`` lists must exist (an
+image-info file without ``annotations``, such as ``image_info_test2014.json``,
+is not ground truth; a file of images without objects says
+``"annotations": []``); ids are unique and every annotation names a known
+image and category; a ``bbox`` is four finite numbers ``[x, y, w, h]``, none
+negative.
+
+LVIS
+    Images may carry ``neg_category_ids`` (classes verified absent) and
+    ``not_exhaustive_category_ids`` (classes present but not every instance
+    annotated), as in LVIS. :meth:`Annotations.federated_labels` returns them
+    as matrices; the metrics use them for LVIS's federated evaluation
+    (:mod:`salanalysis.metrics`).
 """
 
 from __future__ import annotations
@@ -47,7 +62,11 @@ def _validate(data: object, path: Path) -> None:
             raise InputError(f"not a COCO instances file: missing '{key}'", path)
         if not isinstance(data[key], list):
             raise InputError(f"not a COCO instances file: '{key}' is not a list", path)
-    anns = data.get("annotations", [])
+    if "annotations" not in data:
+        raise InputError(
+            "not a COCO instances file: missing 'annotations' (an image-info file has none; "
+            "a file whose images have no objects says \"annotations\": [])", path)
+    anns = data["annotations"]
     if not isinstance(anns, list):
         raise InputError("not a COCO instances file: 'annotations' is not a list", path)
     if not data["categories"]:
@@ -86,6 +105,52 @@ def _validate(data: object, path: Path) -> None:
         ann_ids.add(a["id"])
         if "segmentation" not in a and "bbox" not in a:
             raise InputError(f"annotation {a['id']} has neither segmentation nor bbox", path)
+    _check_federated(data["images"], cat_set, path)
+
+
+def _bboxes(anns: list, path: Path) -> np.ndarray:
+    """The (n, 4) float64 boxes (NaN where an annotation has none); InputError on a malformed one."""
+    raw = [a.get("bbox", _NO_BOX) for a in anns]
+    try:
+        bbox = np.array(raw, dtype=np.float64).reshape(-1, 4)
+        if len(bbox) != len(anns):
+            raise ValueError
+    except (TypeError, ValueError):
+        for a, b in zip(anns, raw):
+            ok = isinstance(b, (list, tuple)) and len(b) == 4 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)
+            if not ok:
+                raise InputError(f"annotation {a['id']}: bbox must be four numbers [x, y, width, height], "
+                                 f"got {b!r}", path) from None
+        raise
+    has = np.array([b is not _NO_BOX for b in raw], dtype=bool)
+    bad = has & ~np.isfinite(bbox).all(axis=1)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise InputError(f"annotation {anns[k]['id']}: bbox holds a non-finite number: {raw[k]!r}", path)
+    bad = has & (bbox < 0).any(axis=1)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise InputError(f"annotation {anns[k]['id']}: bbox [x, y, width, height] holds a negative number: "
+                         f"{raw[k]!r}", path)
+    return bbox
+
+
+_NO_BOX = [np.nan] * 4
+_FEDERATED_KEYS = ("neg_category_ids", "not_exhaustive_category_ids")
+
+
+def _check_federated(images: list, cat_set: set, path: Path) -> None:
+    for im in images:
+        for key in _FEDERATED_KEYS:
+            ids = im.get(key)
+            if ids is None:
+                continue
+            if not isinstance(ids, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in ids):
+                raise InputError(f"image {im['id']}: '{key}' must be a list of category ids", path)
+            unknown = [c for c in ids if c not in cat_set]
+            if unknown:
+                raise InputError(f"image {im['id']}: '{key}' names unknown category id {unknown[0]}", path)
 
 
 class Annotations:
@@ -104,7 +169,6 @@ class Annotations:
     def __init__(self, data: dict, path: str | os.PathLike = "<memory>") -> None:
         self.path = Path(path)
         _validate(data, self.path)
-        data.setdefault("annotations", [])
         coco = COCO()
         coco.dataset = data
         with contextlib.redirect_stdout(io.StringIO()):
@@ -133,7 +197,7 @@ class Annotations:
         )
 
         anns = data["annotations"]
-        bbox = np.array([a.get("bbox", [np.nan] * 4) for a in anns], dtype=np.float64).reshape(-1, 4)
+        bbox = _bboxes(anns, self.path)
         inst = pd.DataFrame(
             {
                 "ann_id": np.array([a["id"] for a in anns], dtype=np.int64),
@@ -181,6 +245,33 @@ class Annotations:
     def image_index(self, image_id: int) -> int:
         """Row of an image id in :attr:`images`."""
         return int(self._img_index[image_id])
+
+    @property
+    def has_federated_fields(self) -> bool:
+        """Whether any image carries ``neg_category_ids`` or ``not_exhaustive_category_ids`` (LVIS)."""
+        return any(k in im for im in self.coco.dataset["images"] for k in _FEDERATED_KEYS)
+
+    def federated_labels(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The LVIS image-level class lists as bool matrices (images x categories, in row/column order).
+
+        Returns
+        -------
+        (negative, not_exhaustive) or None
+            ``negative[i, c]``: class ``c`` is verified absent from image ``i``
+            (``neg_category_ids``); ``not_exhaustive[i, c]``: class ``c`` is in
+            the image but not every instance is annotated
+            (``not_exhaustive_category_ids``). None when no image carries either field.
+        """
+        if not self.has_federated_fields:
+            return None
+        shape = (len(self.images), len(self.categories))
+        neg, nex = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
+        for im in self.coco.dataset["images"]:
+            row = self._img_index[im["id"]]
+            for key, mat in zip(_FEDERATED_KEYS, (neg, nex)):
+                cols = [self._cat_index[c] for c in im.get(key) or ()]
+                mat[row, cols] = True
+        return neg, nex
 
     def instances_for(self, include_crowd: bool = False) -> pd.DataFrame:
         """The instance table, without crowd annotations unless ``include_crowd``."""

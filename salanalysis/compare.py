@@ -139,7 +139,9 @@ def compare_categories(
         Object table for the category sizes (see :func:`category_sizes`).
     rules
         ``rules.include_crowd``: whether crowd annotations make an image positive
-        for their class; ``rules.empty_classes``: the mAP rule of the ``mAP`` row.
+        for their class; ``rules.empty_classes``: the mAP rule of the ``mAP`` row;
+        ``rules.federated``: LVIS's federated evaluation of each class's AP
+        (:func:`salanalysis.metrics.evaluation_mask`).
 
     Returns
     -------
@@ -180,6 +182,7 @@ def compare_categories(
     pb = metrics.paired_bootstrap(
         labels, sb, sa, rules, n_boot=int(n_boot), seed=seed,
         categories=annotations.category_names, category_ids=annotations.category_ids,
+        mask=metrics.evaluation_mask(annotations, rules.replace(include_empty=True)),
     )
     per_class = pb[pb["category_id"] != -1].set_index("category_id")
     map_row = pb[pb["category_id"] == -1].iloc[0]

@@ -11,11 +11,15 @@ Layout (every table optional except ``[inputs]`` and ``[scores]``)::
     annotations = "instances_val2014.json"   # COCO instances file (required)
     images = "val2014"                       # image folder (Fig. 5 CAMs only)
 
-    [saliency]                 # NAME = "MAP_DIR", or a table:
+    [saliency]                 # NAME = "MAP_DIR" (or a SALICON results JSON), or a table:
     salicon = "salicon/maps/val"
     [saliency.center]
     builtin = "center-bias"    # a map source the package computes (see BUILTIN_SALIENCY)
     label = "centre-bias control"
+    [saliency.tempsal]
+    path = "tempsal_maps"      # a map folder or a SALICON results JSON (.json)
+    pattern = "{stem}_final_bw"  # map names (see salanalysis.maps; default "{stem}")
+    colour = "refuse"          # colour images: "refuse" (default) or "luminance"
 
     [scores]                   # NAME = "SCORE_FILE", or a table:
     [scores.baseline]
@@ -41,6 +45,9 @@ Layout (every table optional except ``[inputs]`` and ``[scores]``)::
     seed = 0                   # every bootstrap
     n_boot = 1000              # bootstrap resamples (0: no intervals)
     cf1 = "harmonic"           # or "mean-per-class"
+    federated = "auto"         # LVIS federated evaluation: "auto" (when the images carry
+                               # neg_category_ids / not_exhaustive_category_ids), "on", "off"
+    overall = "all-predictions"  # O-P/O-R pool every prediction, or "classes-with-positives"
     clutter_k = 0              # tail group ">= K" of Fig. 3 (0: automatic)
     min_images = 0             # smallest group of Fig. 3 (0: the clutter module's default)
     clutter_k_rule = "min-images"  # or "three-groups": keep >= 3 groups of Fig. 3 when the data allow
@@ -92,7 +99,7 @@ BUILTIN_SCORES = {
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SECTIONS = {"inputs", "saliency", "scores", "compare", "cam", "analysis", "output"}
 _INPUT_KEYS = {"annotations", "images"}
-_SOURCE_KEYS = {"path", "builtin", "label"}
+_SOURCE_KEYS = {"path", "builtin", "label", "pattern", "colour"}
 _SCORE_KEYS = {"path", "builtin", "label", "logits"}
 _CAM_KEYS = {"output", "checkpoints", "max_images", "input_size"}
 _ANALYSIS_DEFAULTS: dict[str, Any] = {
@@ -100,6 +107,8 @@ _ANALYSIS_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "n_boot": 1000,
     "cf1": "harmonic",
+    "federated": "auto",
+    "overall": "all-predictions",
     "clutter_k": 0,
     "min_images": 0,
     "clutter_k_rule": "min-images",
@@ -111,12 +120,18 @@ _OUTPUT_KEYS = {"dir"}
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One saliency source: a map folder or a built-in."""
+    """One saliency source: a map folder, a SALICON results JSON, or a built-in.
+
+    ``pattern`` and ``colour``: the map pattern and colour rule of
+    :class:`salanalysis.maps.MapSource` (saliency sources only).
+    """
 
     name: str
     path: Path | None = None
     builtin: str | None = None
     label: str = ""
+    pattern: str | None = None
+    colour: str = "refuse"
 
     def to_dict(self) -> dict:
         d: dict[str, Any] = {"label": self.label or self.name}
@@ -124,7 +139,18 @@ class SourceSpec:
             d["path"] = str(self.path)
         if self.builtin is not None:
             d["builtin"] = self.builtin
+        if self.pattern is not None:
+            d["pattern"] = self.pattern
+        if self.colour != "refuse":
+            d["colour"] = self.colour
         return d
+
+    def map_source(self, path: str | os.PathLike | None = None):
+        """The :class:`~salanalysis.maps.MapSource` of this source (at ``path``, default its own)."""
+        from salanalysis.maps import MapSource
+
+        return MapSource(path if path is not None else self.path, name=self.name, pattern=self.pattern,
+                         colour=self.colour)
 
 
 @dataclass(frozen=True)
@@ -159,7 +185,7 @@ class Config:
         An existing CAM output folder, or two checkpoints (A, B; the names label
         the models, with a score set's label when the names match) to compute
         CAMs from, how many images to render CAMs for, and the input size.
-    threshold, seed, n_boot, cf1, clutter_k, min_images, clutter_k_rule, primary, jobs
+    threshold, seed, n_boot, cf1, federated, overall, clutter_k, min_images, clutter_k_rule, primary, jobs
         Analysis parameters (see the module docstring).
     out
         The output folder (``None`` until set by ``--out`` or ``[output] dir``).
@@ -179,6 +205,8 @@ class Config:
     seed: int = 0
     n_boot: int = 1000
     cf1: str = "harmonic"
+    federated: str = "auto"
+    overall: str = "all-predictions"
     clutter_k: int = 0
     min_images: int = 0
     clutter_k_rule: str = "min-images"
@@ -188,10 +216,12 @@ class Config:
 
     @property
     def rules(self):
-        """The :class:`~salanalysis.metrics.MetricRules` of the analyses (threshold and C-F1 rule)."""
+        """The :class:`~salanalysis.metrics.MetricRules` of the analyses (threshold, C-F1, federated
+        evaluation and O-P/O-R pooling rules)."""
         from salanalysis.metrics.rules import MetricRules
 
-        return MetricRules(threshold=self.threshold, cf1=self.cf1)
+        return MetricRules(threshold=self.threshold, cf1=self.cf1, federated=self.federated,
+                           overall=self.overall)
 
     def labels(self) -> dict[str, str]:
         """Display label of every score set and saliency source, by name."""
@@ -297,8 +327,23 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
 
     saliency: list[SourceSpec] = []
     for name, value in _entries(c, data, "saliency", _SOURCE_KEYS):
-        saliency.append(SourceSpec(name, *_path_or_builtin(c, value, f"saliency.{name}", BUILTIN_SALIENCY, True),
-                                   label=_label(c, value, f"saliency.{name}")))
+        where = f"saliency.{name}"
+        location, builtin = _path_or_builtin(c, value, where, BUILTIN_SALIENCY, True)
+        pattern = c.string(value["pattern"], f"{where}.pattern") if "pattern" in value else None
+        colour = value.get("colour", "refuse")
+        if colour not in ("refuse", "luminance"):
+            c.fail(f"'{where}.colour' must be 'refuse' or 'luminance', got {colour!r}")
+        if builtin is not None and ("pattern" in value or "colour" in value):
+            c.fail(f"'{where}': 'pattern' and 'colour' apply to map folders and results JSONs only")
+        if pattern is not None:
+            from salanalysis.maps import map_pattern_regex
+
+            try:
+                map_pattern_regex(pattern)
+            except InputError as exc:
+                c.fail(f"'{where}.pattern': {exc}")
+        saliency.append(SourceSpec(name, location, builtin, label=_label(c, value, where), pattern=pattern,
+                                   colour=colour))
 
     scores: list[ScoreSpec] = []
     for name, value in _entries(c, data, "scores", _SCORE_KEYS):
@@ -376,6 +421,10 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         c.fail(f"'analysis.clutter_k_rule' must be 'min-images' or 'three-groups', got {a['clutter_k_rule']!r}")
     if a["cf1"] not in ("harmonic", "mean-per-class"):
         c.fail(f"'analysis.cf1' must be 'harmonic' or 'mean-per-class', got {a['cf1']!r}")
+    if a["federated"] not in ("auto", "on", "off"):
+        c.fail(f"'analysis.federated' must be 'auto', 'on' or 'off', got {a['federated']!r}")
+    if a["overall"] not in ("all-predictions", "classes-with-positives"):
+        c.fail(f"'analysis.overall' must be 'all-predictions' or 'classes-with-positives', got {a['overall']!r}")
     primary = a["primary"]
     if not isinstance(primary, str):
         c.fail("'analysis.primary' must be a score-set name")
@@ -394,6 +443,7 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         compare=compare, cam_output=cam_output, cam_checkpoints=checkpoints, cam_max_images=cam_max,
         cam_input_size=cam_size,
         threshold=float(thr), seed=a["seed"], n_boot=a["n_boot"], cf1=a["cf1"],
+        federated=a["federated"], overall=a["overall"],
         clutter_k=a["clutter_k"], min_images=a["min_images"], clutter_k_rule=a["clutter_k_rule"],
         primary=primary or names[0],
         jobs=a["jobs"], out=out,
@@ -427,7 +477,13 @@ def _path_or_builtin(c: _Checker, value: dict, where: str, builtins: dict, direc
         if b not in builtins:
             c.fail(f"'{where}.builtin' = {b!r} is unknown (known: {', '.join(builtins)})")
         return None, b
-    return c.file(value["path"], f"{where}.path", directory=directory), None
+    if directory:  # a map source: a folder, or a SALICON results JSON
+        p = Path(os.path.expanduser(c.string(value["path"], f"{where}.path")))
+        p = Path(os.path.normpath(p if p.is_absolute() else c.base / p))
+        if p.is_file() and p.suffix.lower() == ".json":
+            return p, None
+        return c.file(value["path"], f"{where}.path", directory=True), None
+    return c.file(value["path"], f"{where}.path"), None
 
 
 def load_config(path: str | os.PathLike) -> Config:

@@ -36,6 +36,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageName",
     "parse_image_name",
+    "parse_image_stem",
     "image_id_from_name",
     "image_id_from_stem",
     "coco_image_name",
@@ -68,6 +69,11 @@ def parse_image_name(name: str | os.PathLike) -> ImageName | None:
     A file extension is dropped first; a name that is neither form gives None.
     """
     stem = Path(str(name)).stem if Path(str(name)).suffix else Path(str(name)).name
+    return parse_image_stem(stem)
+
+
+def parse_image_stem(stem: str) -> ImageName | None:
+    """:func:`parse_image_name` of a stem without an extension (fast: no path parsing)."""
     m = _NAME_RE.match(stem)
     if m is None:
         return None

@@ -2,12 +2,21 @@
 
 Outputs are written to a temporary file in the destination folder and moved
 into place with :func:`os.replace`, so an interrupted run never leaves a
-partial file under the final name.
+partial file under the final name. Inside :func:`all_or_nothing` the files of
+one output (a table and its Markdown, LaTeX and per-class siblings) move into
+place together at the end of the block, or none does.
+
+The operating system's refusals while writing (a read-only folder, a full
+disk, a permission denied) become one :class:`~salanalysis.errors.InputError`
+line naming the output and the cause (``cannot write: No space left on device
+(ENOSPC)``), and the temporary files are removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import errno
 import json
 import os
 import shutil
@@ -21,6 +30,8 @@ import pandas as pd
 from salanalysis.errors import InputError
 
 __all__ = [
+    "all_or_nothing",
+    "write_error",
     "staged_dir",
     "file_stamp",
     "remove_leftovers",
@@ -41,25 +52,90 @@ def _umask() -> int:
     return mask
 
 
+def write_error(exc: OSError, path: str | os.PathLike) -> InputError:
+    """The one-line :class:`InputError` for an operating-system error while writing ``path``."""
+    cause = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno is not None and exc.strerror:
+        cause = f"{cause} ({errno.errorcode.get(exc.errno, exc.errno)})"
+    return InputError(f"cannot write: {cause}", path)
+
+
+# The files staged by the innermost all_or_nothing block (None outside one): (temporary, final).
+_GROUP: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar(
+    "salanalysis_output_group", default=None
+)
+
+
+@contextlib.contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """Write several files as one: they move into place when the block ends, or none does.
+
+    Every :func:`atomic_path` write inside the block (:func:`write_table`,
+    :func:`write_text`, :func:`write_json`) completes its temporary file but
+    leaves the final name alone; when the block ends without an exception all
+    temporary files are moved onto their final names, otherwise all are
+    removed and every final file keeps its earlier content. A nested block
+    joins the outer one.
+    """
+    if _GROUP.get() is not None:
+        yield
+        return
+    staged: list[tuple[Path, Path]] = []
+    token = _GROUP.set(staged)
+    done = False
+    try:
+        yield
+        _GROUP.reset(token)
+        token = None
+        for tmp, final in staged:
+            try:
+                os.replace(tmp, final)
+            except OSError as exc:
+                raise write_error(exc, final) from exc
+        done = True
+    finally:
+        if token is not None:
+            _GROUP.reset(token)
+        if not done:
+            for tmp, _ in staged:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it onto ``path`` on success.
 
     On an exception the temporary file is removed and ``path`` is left as it was.
+    Inside :func:`all_or_nothing` the move waits for the end of that block.
+    An :class:`OSError` (read-only folder, full disk, permission denied) becomes
+    an :class:`InputError` naming ``path`` and the cause.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise write_error(exc, path) from exc
     tmp_path = Path(tmp)
+    group = _GROUP.get()
+    keep = False
     try:
         yield tmp_path
         if tmp_path.exists():  # mkstemp makes 0600 files: give the usual umask-based mode
             os.chmod(tmp_path, 0o666 & ~_umask())
-        os.replace(tmp_path, path)
+        if group is not None:
+            group.append((tmp_path, path))
+            keep = True
+        else:
+            os.replace(tmp_path, path)
+    except OSError as exc:
+        raise write_error(exc, path) from exc
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        if not keep and tmp_path.exists():
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
@@ -105,17 +181,37 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     return path
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV, comma-separated or (as spreadsheets write it in many locales) semicolon-separated.
+
+    A file whose header holds ``;`` and no ``,`` is read with ``sep=";"``; its
+    numbers are read with a decimal comma when they are written so (``0,25``).
+    """
+    df = pd.read_csv(path)
+    if df.shape[1] != 1 or ";" not in str(df.columns[0]):
+        return df
+    df = pd.read_csv(path, sep=";")
+    text = df[[c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]]
+    if text.shape[1] and text.apply(
+        lambda c: c.dropna().astype(str).str.fullmatch(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?").any()
+    ).any():
+        df = pd.read_csv(path, sep=";", decimal=",")
+    return df
+
+
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV or Parquet table with clear errors."""
+    """Read a CSV (comma- or semicolon-separated) or Parquet table with clear errors."""
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path)
+    if path.is_dir():
+        raise InputError("expected a .csv or .parquet file, got a directory", path)
     if path.stat().st_size == 0:
         raise InputError("file is empty", path)
     ext = path.suffix.lower()
     try:
         if ext == ".csv":
-            return pd.read_csv(path)
+            return _read_csv(path)
         if ext in (".parquet", ".pq"):
             return pd.read_parquet(path)
     except InputError:

@@ -45,8 +45,14 @@ Edge cases (each documented, counted or an :class:`~salanalysis.errors.InputErro
 -----------------------------------------------------------------------------------
 - Image without a map for a source: NaN saliency, counted per source in
   ``ObjectTables.missing_maps`` (objects) and ``images_without_map`` (images).
-- A map directory in which no file matches any image: ``InputError``.
-- An unreadable or corrupted map file: ``InputError`` naming the file.
+- A map source (folder or results JSON) in which no map matches any image:
+  ``InputError`` naming the map names it expected.
+- An unreadable or corrupted map file, or a colour image (a photo?) where a
+  grayscale map is expected: ``InputError`` naming the file.
+- Maps stretched to an image of another aspect ratio, constant maps, ignored
+  alpha channels, colour maps converted by luminance: counted per source in
+  ``ObjectTables.map_notes`` and reported once per source and kind as an
+  :class:`~salanalysis.errors.InputWarning` (:mod:`salanalysis.maps` states the rules).
 - A zero-area mask (a degenerate polygon, one too thin to cover a pixel centre,
   one collapsed onto the image border, an empty segmentation): ``area_px = 0`` and NaN centroid, centre distance
   and saliency, counted in ``ObjectTables.n_zero_area``.
@@ -79,8 +85,15 @@ from salanalysis._objects_worker import process_chunk
 from salanalysis._pool import pool_context
 from salanalysis._progress import progress_bar
 from salanalysis.coco import Annotations
-from salanalysis.errors import InputError
-from salanalysis.maps import MapSource
+from salanalysis.errors import InputError, warn_input
+from salanalysis.maps import (
+    NOTE_ALPHA,
+    NOTE_ASPECT,
+    NOTE_COLOUR,
+    NOTE_CONSTANT,
+    MapSource,
+    note_messages,
+)
 from salanalysis.scores import Scores, read_score_sets
 
 __all__ = [
@@ -125,6 +138,11 @@ class ObjectTables:
         Per source, the number of objects whose image has no map.
     images_without_map
         Per source, the number of images without a map.
+    map_notes
+        Per source, how many maps were read by a rule worth knowing:
+        ``stretched`` (another aspect ratio than the image), ``constant`` (no
+        saliency: all zeros), ``alpha_ignored``, ``colour_converted``; only the
+        maps of images with objects are read.
     n_zero_area
         Objects whose mask has no pixel (NaN centroid and saliency).
     n_clipped
@@ -139,6 +157,7 @@ class ObjectTables:
     images: pd.DataFrame
     missing_maps: dict[str, int] = field(default_factory=dict)
     images_without_map: dict[str, int] = field(default_factory=dict)
+    map_notes: dict[str, dict[str, int]] = field(default_factory=dict)
     n_zero_area: int = 0
     n_clipped: int = 0
     n_dropped_polygons: int = 0
@@ -342,8 +361,9 @@ def _check_rle(ann_id: int, segm: dict, h: int, w: int, path: Path) -> dict:
 
 def _chunks(
     prep: _Prepared,
-    map_paths: list[list[str | None]],
+    map_paths: list[list],
     normalize: list[bool],
+    colour: list[str],
     chunk_images: int,
     source: str | None = None,
 ) -> Iterator[dict]:
@@ -375,6 +395,7 @@ def _chunks(
             },
             "maps": [paths[i0:i1] for paths in map_paths],
             "normalize": normalize,
+            "colour": colour,
             "source": source,
         }
 
@@ -421,8 +442,8 @@ def compute_objects(
     annotations
         COCO instances (:class:`salanalysis.coco.Annotations`).
     saliency
-        Saliency sources by name: a :class:`~salanalysis.maps.MapSource` or a
-        map directory. The name gives the ``sal_max_NAME``/``sal_mean_NAME`` columns.
+        Saliency sources by name: a :class:`~salanalysis.maps.MapSource` (with
+        its map pattern and colour rule), a map folder or a SALICON results JSON. The name gives the ``sal_max_NAME``/``sal_mean_NAME`` columns.
     scores
         Score sets (:class:`~salanalysis.scores.Scores`): a sequence (named by
         ``Scores.name``) or a mapping name -> Scores (or a score file path).
@@ -450,8 +471,9 @@ def compute_objects(
         Malformed segmentations (see the module docstring), unreadable maps, a
         map directory matching no image, scores lacking an image or category.
     """
-    if not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
-        raise InputError(f"threshold must be a finite number, got {threshold!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold) \
+            or not 0 <= threshold <= 1:
+        raise InputError(f"threshold must be a number in [0, 1], got {threshold!r}")
     jobs = (os.cpu_count() or 1) if jobs is None else int(jobs)
     if jobs < 1:
         raise InputError(f"jobs must be at least 1, got {jobs}")
@@ -467,12 +489,7 @@ def compute_objects(
         paths = src.paths(images)
         flags = np.fromiter((p is not None for p in paths), dtype=bool, count=len(paths))
         if len(images) and not flags.any():
-            raise InputError(
-                f"no saliency map of source '{name}' matches any of the {len(images)} images "
-                f"(expected names like {images['file_name'].iat[0].rsplit('.', 1)[0]}.png or "
-                f"{int(images['image_id'].iat[0])}.png)",
-                src.directory,
-            )
+            raise src.no_match_error(images)
         has_map[name] = flags
         map_paths.append(paths)
 
@@ -485,6 +502,7 @@ def compute_objects(
             prep,
             map_paths,
             [src.normalize for _, src in sources],
+            [src.colour for _, src in sources],
             chunk_images,
             str(annotations.path),
         )
@@ -498,9 +516,12 @@ def compute_objects(
         sum_y = np.concatenate([r["sum_y"] for r in results])
         sal_max = np.concatenate([r["sal_max"] for r in results], axis=1)
         sal_mean = np.concatenate([r["sal_mean"] for r in results], axis=1)
+        notes = np.concatenate([r["notes"] for r in results], axis=1)
     else:
         area = sum_x = sum_y = np.zeros(0, dtype=np.int64)
         sal_max = sal_mean = np.zeros((n_src, 0))
+        notes = np.zeros((n_src, 0), dtype=np.uint8)
+    map_notes = _report_notes(sources, notes, images, map_paths)
 
     W = prep.obj_width.astype(np.float64)
     H = prep.obj_height.astype(np.float64)
@@ -557,11 +578,34 @@ def compute_objects(
         images=img,
         missing_maps=missing_maps,
         images_without_map=images_without,
+        map_notes=map_notes,
         n_zero_area=int((area == 0).sum()),
         n_clipped=prep.n_clipped,
         n_dropped_polygons=prep.n_dropped_polygons,
         n_crowd_excluded=int(annotations.instances["iscrowd"].sum()),
     )
+
+
+_NOTE_NAMES = {NOTE_ASPECT: "stretched", NOTE_CONSTANT: "constant", NOTE_ALPHA: "alpha_ignored",
+               NOTE_COLOUR: "colour_converted"}
+
+
+def _report_notes(sources: list[tuple[str, MapSource]], notes: np.ndarray, images: pd.DataFrame,
+                  map_paths: list[list]) -> dict[str, dict[str, int]]:
+    """Count the notes of each source's maps and warn once per source and kind."""
+    out: dict[str, dict[str, int]] = {}
+    for k, (name, src) in enumerate(sources):
+        counts: dict[int, tuple[int, str]] = {}
+        for flag in _NOTE_NAMES:
+            hit = np.flatnonzero(notes[k] & flag)
+            if len(hit):
+                ref = map_paths[k][hit[0]]
+                example = getattr(ref, "label", None) or os.path.basename(str(ref))
+                counts[flag] = (len(hit), f"{example} for image {int(images['image_id'].iat[hit[0]])}")
+        for message in note_messages(counts, name):
+            warn_input(message, src.location)
+        out[name] = {label: counts.get(flag, (0, ""))[0] for flag, label in _NOTE_NAMES.items()}
+    return out
 
 
 def object_table(annotations: Annotations, *args, **kwargs) -> pd.DataFrame:

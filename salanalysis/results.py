@@ -8,9 +8,10 @@
   (``result["name"]`` is the same);
 - ``result.summary()``: the plain text the command line prints;
 - ``result.write(out)``: writes every table atomically (nothing is written
-  before everything is computed), removes the files that an earlier run of the
-  same analysis left in ``out`` and this run did not write again, and returns
-  the paths (also kept in ``result.paths``).
+  before everything is computed; all files appear together or, when the disk
+  refuses one, none does), removes the files that an earlier run of the same
+  analysis left in ``out`` and this run did not write again, and returns the
+  paths (also kept in ``result.paths``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pandas as pd
 
 from salanalysis.errors import InputError
 
-__all__ = ["AnalysisResult", "table_property"]
+__all__ = ["AnalysisResult", "table_property", "remove_files"]
 
 
 def table_property(name: str, doc: str = "") -> property:
@@ -71,23 +72,35 @@ class AnalysisResult:
         list of Path
             The files written, in the order of :attr:`FILES`.
         """
-        from salanalysis.io import jsonable, write_json, write_table
+        from salanalysis.io import all_or_nothing, jsonable, write_json, write_table
 
         out = self._output_folder(out)
-        paths = []
-        for name, file in self.FILES.items():
-            target = out / file
-            meta = target.with_name(f"{Path(file).stem}.attrs.json")
-            if name not in self.tables:
-                target.unlink(missing_ok=True)
-                meta.unlink(missing_ok=True)
-                continue
-            df = self.tables[name]
-            paths.append(write_table(df, target))
-            if df.attrs:
-                paths.append(write_json(meta, jsonable(dict(df.attrs))))
-            else:
-                meta.unlink(missing_ok=True)
+        paths: list[Path] = []
+        stale: list[Path] = []
+        with all_or_nothing():  # every file of this result, or none (a full disk, a read-only folder)
+            for name, file in self.FILES.items():
+                target = out / file
+                meta = target.with_name(f"{Path(file).stem}.attrs.json")
+                if name not in self.tables:
+                    stale += [target, meta]
+                    continue
+                df = self.tables[name]
+                paths.append(write_table(df, target))
+                if df.attrs:
+                    paths.append(write_json(meta, jsonable(dict(df.attrs))))
+                else:
+                    stale.append(meta)
+        remove_files(stale)
         self.paths = paths
         return paths
 
+
+def remove_files(paths: list[Path]) -> None:
+    """Remove files an earlier run left (missing ones are fine; a refusal is an InputError)."""
+    from salanalysis.io import write_error
+
+    for p in paths:
+        try:
+            p.unlink(missing_ok=True)
+        except OSError as exc:
+            raise write_error(exc, p) from exc

@@ -45,20 +45,31 @@ Location-based (need fixations)
 
 All metrics return ``nan`` when undefined (no fixations, no negatives, a
 constant ground truth). :func:`evaluate_maps` computes them per image for a
-map source.
+map source, leaving out (and naming) the metrics whose ground truth was not
+given; :func:`summarize_metrics` gives each mean with an interval over images
+that stays inside the metric's range and is withheld when there are too few
+images.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from salanalysis.errors import InputError
-from salanalysis.maps import MAP_EXTENSIONS, MapSource, load_map
+from salanalysis.errors import InputError, warn_input
+from salanalysis.maps import (
+    NOTE_ALPHA,
+    NOTE_ASPECT,
+    NOTE_COLOUR,
+    NOTE_CONSTANT,
+    MapSource,
+    note_messages,
+    read_map,
+    read_raw,
+)
 
 __all__ = [
     "METRICS",
@@ -71,6 +82,8 @@ __all__ = [
     "auc_shuffled",
     "evaluate_maps",
     "summarize_metrics",
+    "METRIC_RANGES",
+    "MIN_IMAGES_FOR_INTERVAL",
 ]
 
 MATLAB_EPS = 2.2204e-16
@@ -204,20 +217,44 @@ def auc_shuffled(pred: np.ndarray, x, y, nonfix_x, nonfix_y) -> float:
 
 
 # --------------------------------------------------------------------- evaluation
+#: What each metric needs: ground-truth maps or fixations.
+_NEEDS = {"CC": "maps", "KLD": "maps", "SIM": "maps", "NSS": "fixations", "AUC_Judd": "fixations",
+          "sAUC": "fixations"}
+_NEED_TEXT = {"maps": "ground-truth maps (--gt-maps)", "fixations": "fixations (--fixations)"}
+
+
 def _source(src, name: str) -> MapSource:
     if isinstance(src, MapSource):
         return src
     return MapSource(src, name)
 
 
-def _gt_files(gt: MapSource) -> dict[str, Path]:
-    files: dict[str, Path] = {}
-    for p in sorted(gt.directory.iterdir()):
-        if p.is_file() and p.suffix.lower() in MAP_EXTENSIONS and not p.name.startswith("."):
-            if p.stem in files:
-                raise InputError(f"two ground-truth maps named {p.stem}", gt.directory)
-            files[p.stem] = p
-    return files
+def _same_maps(a: MapSource, b: MapSource) -> bool:
+    try:
+        same = os.path.samefile(a.location, b.location)
+    except OSError:
+        return False
+    return same and a.pattern == b.pattern
+
+
+class _Notes:
+    """Notes on how one source's maps were read: per flag, (count, example)."""
+
+    def __init__(self, src: MapSource) -> None:
+        self.src = src
+        self.counts: dict[int, tuple[int, str]] = {}
+
+    def add(self, notes: int, ref, image: str) -> None:
+        for flag in (NOTE_ASPECT, NOTE_CONSTANT, NOTE_ALPHA, NOTE_COLOUR):
+            if notes & flag:
+                n, ex = self.counts.get(flag, (0, ""))
+                label = getattr(ref, "label", None) or os.path.basename(str(ref))
+                self.counts[flag] = (n + 1, ex or f"{label} for {image}")
+
+    def warn(self) -> dict[str, int]:
+        for message in note_messages(self.counts, self.src.name):
+            warn_input(message, self.src.location, stacklevel=3)
+        return {str(k): v[0] for k, v in self.counts.items()}
 
 
 def evaluate_maps(
@@ -225,7 +262,7 @@ def evaluate_maps(
     gt_maps: MapSource | str | os.PathLike | None = None,
     fixations=None,
     *,
-    metrics: Sequence[str] = METRICS,
+    metrics: Sequence[str] | None = None,
     jitter: bool = True,
     seed: int = 0,
     max_nonfixations: int = 100_000,
@@ -236,24 +273,34 @@ def evaluate_maps(
     The images evaluated are those of the ground truth: every map in
     ``gt_maps`` and every image of ``fixations`` (the union, matched by image
     name). Each image's size is its fixation table's width and height, else
-    the ground-truth map's own size; the prediction (and a ground-truth map of
-    another size) is resized to it bilinearly and min-max normalised by
-    :class:`~salanalysis.maps.MapSource`. Map metrics (CC, KLD, SIM) need a
-    ground-truth map, fixation metrics (NSS, AUC_Judd, sAUC) need fixations;
-    otherwise they are NaN.
+    the ground-truth map's own size. **Resizing**: the prediction (and a
+    ground-truth map of another size) is resized to that size bilinearly
+    (``cv2.INTER_LINEAR``), then min-max normalised to [0, 1]
+    (:mod:`salanalysis.maps`); predictions of another aspect ratio are
+    stretched, and are reported once (an :class:`~salanalysis.errors.InputWarning`
+    with their number), as are constant maps (no saliency: all zeros).
+    Map metrics (CC, KLD, SIM) need ground-truth maps, fixation metrics (NSS,
+    AUC_Judd, sAUC) need fixations: by default every metric the given ground
+    truth allows is computed and the others are left out (``attrs["skipped"]``
+    says why); asking for one that cannot be computed is an error. The same
+    maps given as prediction and ground truth are scored (each map against
+    itself), with a warning.
 
     Parameters
     ----------
     pred
-        The predicted maps (a :class:`MapSource` or its folder).
+        The predicted maps (a :class:`MapSource`, its folder, or a SALICON
+        results JSON).
     gt_maps
         Ground-truth maps (a :class:`MapSource` or its folder), named like the
-        images (``COCO_val2014_000000000192.png``).
+        images (``COCO_val2014_000000000192.png``; a map pattern of the source
+        is removed from the names).
     fixations
         A :class:`~salanalysis.salicon.SaliconFixations` or its ``table``
         (columns image_id, image, width, height, x, y at least).
     metrics
-        Which of CC, KLD, SIM, NSS, AUC_Judd, sAUC to compute.
+        Which of CC, KLD, SIM, NSS, AUC_Judd, sAUC to compute (default: all
+        that the ground truth given allows).
     jitter, seed
         AUC-Judd tie-breaking noise (seeded per image with ``seed + row``).
     max_nonfixations
@@ -282,25 +329,41 @@ def evaluate_maps(
         ``n_fixations`` (Int64)
             Fixations of the image (0 without fixations).
         ``CC``, ``KLD``, ``SIM``, ``NSS``, ``AUC_Judd``, ``sAUC`` (float64)
-            The requested metrics (module docstring).
+            The metrics computed (module docstring), in this order.
+
+        ``attrs``: ``skipped`` (metric -> why it was not computed) and
+        ``notes`` (per source, ``aspect`` / ``constant`` / ... -> maps).
 
     Raises
     ------
     InputError
-        Neither ground truth given; the prediction folder matches no
-        ground-truth image; a fixation table without the needed columns.
+        Neither ground truth given; a requested metric whose ground truth is
+        missing; the prediction matches no ground-truth image; a fixation table
+        without the needed columns; a colour image where a map is expected.
     """
     from salanalysis.images import image_id_from_name
     from salanalysis.salicon import SaliconFixations
 
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; choose from {METRICS}")
     if gt_maps is None and fixations is None:
         raise InputError("give ground-truth maps, fixations, or both to evaluate against")
+    have = {"maps": gt_maps is not None, "fixations": fixations is not None}
+    if metrics is None:
+        metrics = [m for m in METRICS if have[_NEEDS[m]]]
+    else:
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown:
+            raise InputError(f"unknown metric(s) {', '.join(map(str, unknown))}; choose from {' '.join(METRICS)}")
+        for m in metrics:
+            if not have[_NEEDS[m]]:
+                raise InputError(f"metric {m} needs {_NEED_TEXT[_NEEDS[m]]}")
+        metrics = [m for m in METRICS if m in metrics]
+    skipped = {m: f"needs {_NEED_TEXT[_NEEDS[m]]}" for m in METRICS if not have[_NEEDS[m]]}
     pred_src = _source(pred, "pred")
     gt_src = None if gt_maps is None else _source(gt_maps, "gt")
-    gt_files = {} if gt_src is None else _gt_files(gt_src)
+    gt_files = {} if gt_src is None else gt_src.by_name()
+    if gt_src is not None and _same_maps(pred_src, gt_src):
+        warn_input("prediction and ground truth are the same maps: each map is scored against itself",
+                   pred_src.location)
 
     table = fixations.table if isinstance(fixations, SaliconFixations) else fixations
     fix_groups: dict[str, pd.DataFrame] = {}
@@ -318,33 +381,37 @@ def evaluate_maps(
         code_of = {str(u): i for i, u in enumerate(uniques)}
 
     names = sorted(set(gt_files) | set(fix_groups))
+    pred_notes, gt_notes = _Notes(pred_src), (None if gt_src is None else _Notes(gt_src))
     rows = []
     n_matched = 0
     for r, name in enumerate(names):
         iid = image_id_from_name(name)
         g = fix_groups.get(name)
-        gt_path = gt_files.get(name)
+        gt_ref = gt_files.get(name)
         if g is not None:
             h, w = int(g["height"].iloc[0]), int(g["width"].iloc[0])
         else:
-            native = load_map(gt_path, normalize=False)
-            h, w = native.shape
-        pred_path = pred_src.find(-1 if iid is None else iid, name + ".jpg")
+            h, w = read_raw(gt_ref, gt_src.colour)[0].shape
+        pred_ref = pred_src.find(-1 if iid is None else iid, name + ".jpg")
         row = {
             "image_id": iid,
             "image": name,
             "width": w,
             "height": h,
-            "has_pred": pred_path is not None,
-            "has_gt_map": gt_path is not None,
+            "has_pred": pred_ref is not None,
+            "has_gt_map": gt_ref is not None,
             "n_fixations": 0 if g is None else len(g),
         }
         row.update({m: np.nan for m in metrics})
-        if pred_path is not None:
+        if pred_ref is not None:
             n_matched += 1
-            p = load_map(pred_path, h, w, normalize=pred_src.normalize).astype(np.float64)
-            if gt_path is not None:
-                q = load_map(gt_path, h, w, normalize=True).astype(np.float64)
+            p, notes = pred_src.read(pred_ref, h, w)
+            pred_notes.add(notes, pred_ref, name)
+            p = p.astype(np.float64)
+            if gt_ref is not None and any(_NEEDS[m] == "maps" for m in metrics):
+                q, notes = read_map(gt_ref, h, w, normalize=True, colour=gt_src.colour)
+                gt_notes.add(notes, gt_ref, name)
+                q = q.astype(np.float64)
                 if "CC" in metrics:
                     row["CC"] = cc(p, q)
                 if "KLD" in metrics:
@@ -368,9 +435,12 @@ def evaluate_maps(
     if n_matched == 0:
         raise InputError(
             f"no predicted map matches any of the {len(names)} ground-truth image(s) "
-            f"(e.g. {names[0]})",
-            pred_src.directory,
+            f"(e.g. {names[0]}: expected {pred_src.expected_names(image_id_from_name(names[0]) or -1, names[0])})",
+            pred_src.location,
         )
+    notes = {"pred": pred_notes.warn()}
+    if gt_notes is not None:
+        notes["gt"] = gt_notes.warn()
     out = pd.DataFrame(rows, columns=["image_id", "image", "width", "height", "has_pred", "has_gt_map", "n_fixations", *metrics])
     if mean:
         sel = out[out["has_pred"]]
@@ -397,6 +467,8 @@ def evaluate_maps(
             **{m: np.float64 for m in metrics},
         }
     )
+    out.attrs["skipped"] = skipped
+    out.attrs["notes"] = notes
     return out
 
 
@@ -421,26 +493,44 @@ def _nonfixations(code, n_own, w, h, codes, all_x, all_y, all_w, all_h, max_n, s
     return x, y
 
 
-def summarize_metrics(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
+#: The range of each metric's values (an interval of a mean is kept inside it).
+METRIC_RANGES = {"CC": (-1.0, 1.0), "KLD": (0.0, np.inf), "SIM": (0.0, 1.0), "NSS": (-np.inf, np.inf),
+                 "AUC_Judd": (0.0, 1.0), "sAUC": (0.0, 1.0)}
+#: Fewest images for an interval of a mean.
+MIN_IMAGES_FOR_INTERVAL = 10
+
+
+def summarize_metrics(table: pd.DataFrame, *, confidence: float = 0.95,
+                      min_images: int = MIN_IMAGES_FOR_INTERVAL) -> pd.DataFrame:
     """Mean of each metric over the images, with a t confidence interval.
 
     Images are the independent units: for each metric column of an
     :func:`evaluate_maps` table (``CC``, ``KLD``, ...), over the images with a
     prediction and a finite value, ``mean``, ``sd`` (ddof 1), ``sem`` =
-    sd / sqrt(n) and the interval ``mean -/+ t_{(1+confidence)/2, n-1} * sem``
-    (NaN for n < 2). The ``"mean"`` row that :func:`evaluate_maps` appends is
-    ignored.
+    sd / sqrt(n) and the interval ``mean -/+ t_{(1+confidence)/2, n-1} * sem``.
+
+    Which interval, and when there is none (the ``interval`` column says it):
+
+    - ``"t"``: the t interval above, for ``n >= min_images`` (default 10);
+    - ``"t, clipped to [lo, hi]"``: the t interval reached beyond the range the
+      metric's values can take (:data:`METRIC_RANGES`: CC in [-1, 1], SIM,
+      AUC-Judd and sAUC in [0, 1], KLD >= 0) and is cut at that bound (a sign
+      that the normal approximation is poor there);
+    - ``"none: n < 10"``: too few images for an interval (the bounds are NaN).
+
+    The ``"mean"`` row that :func:`evaluate_maps` appends is ignored.
 
     Returns
     -------
     pandas.DataFrame
         One row per metric present: ``metric``, ``n``, ``mean``, ``sd``,
-        ``sem``, ``ci_low``, ``ci_high``, ``confidence``.
+        ``sem``, ``ci_low``, ``ci_high``, ``confidence``, ``interval``.
     """
     from scipy import stats
 
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
+    min_images = max(2, int(min_images))
     rows = table
     if len(rows) and str(rows["image"].iloc[-1]) == "mean" and pd.isna(rows["has_pred"].iloc[-1]):
         rows = rows.iloc[:-1]
@@ -453,9 +543,19 @@ def summarize_metrics(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.Da
         mean = float(v.mean()) if n else np.nan
         sd = float(v.std(ddof=1)) if n > 1 else np.nan
         sem = sd / np.sqrt(n) if n > 1 else np.nan
-        half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * sem if n > 1 else np.nan
-        out.append({"metric": m, "n": n, "mean": mean, "sd": sd, "sem": sem,
-                    "ci_low": mean - half, "ci_high": mean + half, "confidence": confidence})  # fmt: skip
+        lo = hi = np.nan
+        if n >= min_images:
+            half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * sem
+            lo, hi = mean - half, mean + half
+            r_lo, r_hi = METRIC_RANGES[m]
+            interval = "t"
+            if lo < r_lo or hi > r_hi:
+                lo, hi = max(lo, r_lo), min(hi, r_hi)
+                interval = f"t, clipped to [{r_lo:g}, {r_hi:g}]"
+        else:
+            interval = f"none: n < {min_images}"
+        out.append({"metric": m, "n": n, "mean": mean, "sd": sd, "sem": sem, "ci_low": lo, "ci_high": hi,
+                    "confidence": confidence, "interval": interval})
     return pd.DataFrame(
-        out, columns=["metric", "n", "mean", "sd", "sem", "ci_low", "ci_high", "confidence"]
+        out, columns=["metric", "n", "mean", "sd", "sem", "ci_low", "ci_high", "confidence", "interval"]
     )

@@ -17,8 +17,11 @@ written by :func:`write_scores`:
   of an annotated image without any detection. Written back as one record per
   (image, class) with a positive score and no box.
 
+CSV files may be comma- or semicolon-separated (with a decimal comma, as
+spreadsheets write them in many locales: :func:`salanalysis.io.read_table`).
+
 Validation (each an :class:`~salanalysis.errors.InputError` naming the file):
-malformed JSON (with its position), empty file, unknown image ids, duplicate
+a directory or a missing file, malformed JSON (with its position), empty file, unknown image ids, duplicate
 rows, unknown or missing categories, NaN or infinite scores, scores outside
 [0, 1] (pass ``logits=True`` to convert logits with a sigmoid), and
 ground-truth images without scores (an error unless ``missing="zero"``, which
@@ -126,16 +129,21 @@ class Scores:
         and category must be in the set (an :class:`InputError` names the first
         missing one and the file). ``category_ids`` None keeps the set's columns.
         With ``pairs=True`` the two arrays have equal length and the result is
-        the score of each (image, category) pair (one per object).
+        the score of each (image, category) pair (one per object). When the
+        order requested is the set's own, the set's array itself is returned
+        (no copy: callers must not modify it).
         """
         src = self.source or None
         rows = _positions(self.image_ids, np.asarray(image_ids, dtype=np.int64), self.name, "image", src)
+        same_rows = len(rows) == len(self.image_ids) and np.array_equal(rows, np.arange(len(rows)))
         if category_ids is None:
-            return self.scores[rows]
+            return self.scores if same_rows else self.scores[rows]
         cols = _positions(self.category_ids, np.asarray(category_ids, dtype=np.int64), self.name,
                           "category", src)
         if pairs:
             return self.scores[rows, cols] if len(rows) else np.zeros(0)
+        if same_rows and len(cols) == len(self.category_ids) and np.array_equal(cols, np.arange(len(cols))):
+            return self.scores  # already in the requested order: no copy (read it, do not write to it)
         return self.scores[np.ix_(rows, cols)]
 
     def to_wide(self) -> pd.DataFrame:
@@ -261,6 +269,8 @@ def read_scores(
     path = Path(path)
     if missing not in ("error", "zero"):
         raise ValueError("missing must be 'error' or 'zero'")
+    if path.is_dir():
+        raise InputError(f"expected a score file ({', '.join(SCORE_EXTENSIONS)}), got a directory", path)
     name = name or path.stem
     df, layout = _frame_from_file(path)
     cats = annotations.categories

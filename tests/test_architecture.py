@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"errors", "_progress", "_pool"},
     {"", "formatting", "io", "_bootstrap"},  # "" is salanalysis/__init__.py
     {"results", "images", "coco", "demo", "_masks"},
-    {"maps", "scores", "metrics.rules"},
+    {"maps.*", "scores", "metrics.rules"},
     {"metrics.*", "baselines", "salicon", "_objects_worker"},
     {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter.*", "config"},
     {"compare", "plotting.*", "report"},

@@ -219,10 +219,11 @@ def test_one_set_of_image_name_patterns():
     assert parse_image_name("holiday.jpg") is None and image_id_from_name("COCO_val2014_x.jpg") is None
     assert coco_image_name(42, "train") == "COCO_train2014_000000000042"
     # the map matcher, the SALICON reader and the map writers use these same rules
-    from salanalysis import maps, salicon
+    from salanalysis import images, salicon
+    from salanalysis.maps import source
 
     assert salicon.image_id_from_name is image_id_from_name
-    assert maps.image_id_from_stem("COCO_val2014_000000000192") == 192
+    assert source.parse_image_stem is images.parse_image_stem
 
 
 def test_read_image_orders(demo):

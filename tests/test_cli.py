@@ -90,15 +90,17 @@ def test_inspect_demo(demo, capsys, tmp_path):
     ])
     out = capsys.readouterr().out
     assert rc == 0
-    lines = {" ".join(line.split()[:-1]): line.split()[-1] for line in out.splitlines() if line.startswith("  ")}
+    lines = {line[:31].strip(): line[31:].split()[0] for line in out.splitlines() if line.startswith("  ")}
     assert lines["images"] == "100"
     assert lines["instances"] == "839"
     assert lines["instances crowd"] == "9"
     assert lines["categories listed"] == "80"
     assert lines["categories present"] == "70"
     assert lines["images with map"] == "2"
-    assert lines["images with scores"] == "99"
-    assert lines["images without scores"] == "1"
+    # a detection-results JSON: the image without detections is scored 0, as the analyses do
+    assert lines["images with detections"] == "99"
+    assert lines["images without detections"] == "1"
+    assert "images without scores" not in lines and "(scored 0 for every class" in out
     assert (tmp_path / "overview.csv").exists()
 
 

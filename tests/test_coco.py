@@ -108,6 +108,9 @@ def test_polygon_uncompressed_and_compressed_rle():
         ("", "file is empty"),
         ("[1, 2]", "top level is not a JSON object"),
         ('{"images": []}', "missing 'categories'"),
+        # an image-info file (image_info_test2014.json) holds no annotations: not ground truth
+        ('{"images": [{"id": 1, "width": 2, "height": 2}], "categories": [{"id": 1, "name": "a"}]}',
+         "missing 'annotations'"),
     ],
 )
 def test_bad_files(tmp_path, content, message):
@@ -132,6 +135,12 @@ def test_missing_file(tmp_path):
         (lambda d: d["annotations"].append(dict(d["annotations"][0])), "duplicate annotation id 10"),
         (lambda d: d["images"][0].pop("width"), r"images\[0\] lacks width"),
         (lambda d: d["categories"].append({"id": 9, "name": "dog"}), "duplicate category name"),
+        (lambda d: d["annotations"][0].update(bbox=[1, 1, -2, 3]), r"annotation 10: bbox .* holds a negative"),
+        (lambda d: d["annotations"][0].update(bbox=[-1, 0, 2, 3]), r"annotation 10: bbox .* holds a negative"),
+        (lambda d: d["annotations"][0].update(bbox=[0, 0, float("nan"), 3]), "annotation 10: bbox holds a non-finite"),
+        (lambda d: d["annotations"][0].update(bbox=[0, 0, float("inf"), 3]), "annotation 10: bbox holds a non-finite"),
+        (lambda d: d["annotations"][0].update(bbox=[0, 0, 2]), "annotation 10: bbox must be four numbers"),
+        (lambda d: d["annotations"][0].update(bbox="0 0 2 2"), "annotation 10: bbox must be four numbers"),
     ],
 )
 def test_inconsistent_files(tmp_path, mutate, message):
@@ -141,3 +150,24 @@ def test_inconsistent_files(tmp_path, mutate, message):
     p.write_text(json.dumps(d))
     with pytest.raises(InputError, match=message):
         Annotations.load(p)
+
+
+def test_annotations_list_and_boxes_on_the_command_line(tmp_path, demo, capsys):
+    from salanalysis.cli import main
+
+    d = _tiny([[0.0, 0.0, 2.0, 0.0, 2.0, 2.0]])
+    d["annotations"][0]["bbox"] = [0, 0, -1, 2]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(d))
+    out = tmp_path / "o.csv"
+    assert main(["objects", "--annotations", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"salanalysis: error: {bad}: annotation 10: bbox") and len(err.splitlines()) == 1
+    assert not out.exists()
+    d.pop("annotations")
+    bad.write_text(json.dumps(d))
+    assert main(["objects", "--annotations", str(bad), "--out", str(out)]) == 2
+    assert "missing 'annotations'" in capsys.readouterr().err and not out.exists()
+    d["annotations"] = []  # images without objects, said so: a 0-object table
+    bad.write_text(json.dumps(d))
+    assert main(["objects", "--annotations", str(bad), "--out", str(out)]) == 0 and out.exists()

@@ -72,6 +72,10 @@ def test_valid_config_resolves_paths_and_defaults(files):
     assert cfg.compare == ("prior", "det")
     assert (cfg.threshold, cfg.seed, cfg.n_boot, cfg.cf1, cfg.primary) == (0.4, 3, 200, "harmonic", "det")
     assert cfg.out is None
+    assert (cfg.rules.federated, cfg.rules.overall) == ("auto", "all-predictions")
+    other = load_config(_write(files, VALID.replace("seed = 3", 'seed = 3\nfederated = "off"\n'
+                                                                'overall = "classes-with-positives"')))
+    assert (other.rules.federated, other.rules.overall) == ("off", "classes-with-positives")
 
 
 def test_resolved_config_round_trips(files):
@@ -119,6 +123,10 @@ def test_resolved_config_round_trips(files):
         (lambda t: t + '\n[cam]\noutput = "maps"\nmax_images = 0\n', "no cam_manifest.json"),
         (lambda t: t + '\n[cam]\noutput = "maps"\n', "no cam_manifest.json"),
         (lambda t: t + '\n[analysis]\n', "invalid TOML"),
+        (lambda t: t.replace("seed = 3", 'seed = 3\nfederated = "lvis"'),
+         "'analysis.federated' must be 'auto', 'on' or 'off'"),
+        (lambda t: t.replace("seed = 3", 'seed = 3\noverall = "micro"'),
+         "'analysis.overall' must be 'all-predictions' or 'classes-with-positives'"),
     ],
 )
 def test_each_error_is_one_line_before_any_work(files, tmp_path, edit, message, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from sklearn.metrics import average_precision_score, f1_score, precision_score, 
 
 from salanalysis._bootstrap import SortedAP, resample_weights, weight_batches
 from salanalysis.cli import main
+from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.metrics import (
     PUBLISHED_SOURCE,
@@ -25,6 +27,8 @@ from salanalysis.metrics import (
     bootstrap_ap,
     bootstrap_metrics,
     evaluate,
+    evaluation_mask,
+    excluded_classes,
     format_table,
     ground_truth,
     paired_bootstrap,
@@ -32,7 +36,7 @@ from salanalysis.metrics import (
     summary_metrics,
     table1,
 )
-from salanalysis.scores import Scores, read_scores
+from salanalysis.scores import Scores, read_scores, write_scores
 
 
 def sk_ap(y, s, w=None):
@@ -198,15 +202,23 @@ def test_per_class_and_overall_match_sklearn(rng):
     np.testing.assert_allclose(pc["recall"][:5], r[:5], atol=1e-15)
     np.testing.assert_allclose(pc["F1"][:5], f[:5], atol=1e-15)
     assert np.isnan(pc["recall"].iloc[5]) and np.isnan(pc["F1"].iloc[5]) and np.isnan(pc["AP"].iloc[5])
-    # exclude (default): every metric over the 5 classes with positives
+    # exclude (default): mAP and the C- metrics over the 5 classes with positives; O-P/O-R pool
+    # every prediction (sklearn's micro average over all 6 columns: the empty class's are FPs)
     m = summary_metrics(y, s)
     assert m["n_classes"] == 5 and m["n_classes_excluded"] == 1 and m["excluded"] == [5]
+    assert m["overall"] == "all-predictions" and pred[:, 5].sum() > 0
     assert m["CP"] == pytest.approx(p[:5].mean(), abs=1e-15)
     assert m["CR"] == pytest.approx(r[:5].mean(), abs=1e-15)
-    assert m["OP"] == pytest.approx(precision_score(y[:, :5], pred[:, :5], average="micro"), abs=1e-15)
-    assert m["OR"] == pytest.approx(recall_score(y[:, :5], pred[:, :5], average="micro"), abs=1e-15)
-    assert m["OF1"] == pytest.approx(f1_score(y[:, :5], pred[:, :5], average="micro"), abs=1e-15)
+    assert m["OP"] == pytest.approx(precision_score(y, pred, average="micro"), abs=1e-15)
+    assert m["OR"] == pytest.approx(recall_score(y, pred, average="micro"), abs=1e-15)
+    assert m["OF1"] == pytest.approx(f1_score(y, pred, average="micro"), abs=1e-15)
     assert m["mAP"] == pytest.approx(np.mean(sk_ap(y, s)[:5]), abs=1e-12)
+    # the other pooling rule: only the classes with positives
+    c = summary_metrics(y, s, MetricRules(overall="classes-with-positives"))
+    assert c["OP"] == pytest.approx(precision_score(y[:, :5], pred[:, :5], average="micro"), abs=1e-15)
+    assert c["OR"] == pytest.approx(recall_score(y[:, :5], pred[:, :5], average="micro"), abs=1e-15)
+    assert c["OF1"] == pytest.approx(f1_score(y[:, :5], pred[:, :5], average="micro"), abs=1e-15)
+    assert c["OP"] > m["OP"] and {k: c[k] for k in ("CP", "CR", "mAP")} == {k: m[k] for k in ("CP", "CR", "mAP")}
     # zero: all 6 classes; AP 0 and recall 0 for the empty class, its predictions are FPs
     z = summary_metrics(y, s, MetricRules(empty_classes="zero"))
     assert z["n_classes"] == 6 and z["n_classes_excluded"] == 0
@@ -295,8 +307,12 @@ def test_demo_evaluate_matches_independent(demo, demo_ann):
     r = recall_score(y[:, has], pred[:, has], average=None, zero_division=0)
     assert summ["CP"] == pytest.approx(p.mean(), abs=1e-12)
     assert summ["CR"] == pytest.approx(r.mean(), abs=1e-12)
-    assert summ["OP"] == pytest.approx(precision_score(y[:, has], pred[:, has], average="micro"), abs=1e-12)
-    assert summ["OR"] == pytest.approx(recall_score(y[:, has], pred[:, has], average="micro"), abs=1e-12)
+    # O-P/O-R pool every prediction: the 10 classes without positives in the 100 images have predictions
+    assert pred[:, ~has].sum() > 0
+    assert summ["OP"] == pytest.approx(precision_score(y, pred, average="micro"), abs=1e-12)
+    assert summ["OR"] == pytest.approx(recall_score(y, pred, average="micro"), abs=1e-12)
+    old, _ = evaluate(demo_ann, sc, MetricRules(overall="classes-with-positives"))
+    assert old["OP"] == pytest.approx(precision_score(y[:, has], pred[:, has], average="micro"), abs=1e-12)
     assert summ["n_classes"] == 70 and summ["n_classes_excluded"] == 10 and summ["n_images"] == 100
     assert summ["model"] == "sample" and summ["include_crowd"] and summ["include_empty"]
     names = [c["name"] for c in sorted(json.loads(demo.annotations.read_text())["categories"], key=lambda c: c["id"])]
@@ -344,7 +360,6 @@ def test_table1_missing_images(demo_ann):
 
 def _tiny_annotations():
     """3 images: 1 has a cat and a crowd dog, 2 has only a crowd dog, 3 has nothing."""
-    from salanalysis.coco import Annotations
 
     box = {"bbox": [0, 0, 2, 2], "area": 4.0}
     data = {
@@ -381,7 +396,9 @@ def test_ground_truth_rules_and_empty_images():
     full = Scores("m", [1, 2, 3], ann.category_ids, ann.category_names, [[0.9, 0.2], [0.1, 0.8], [0.5, 0.5]])
     t = table1(ann, [full], MetricRules(include_crowd=False))
     assert t["n_classes"].iloc[0] == 1 and t["n_classes_excluded"].iloc[0] == 1
-    assert t["classes_excluded"].iloc[0] == "dog"
+    ex = excluded_classes(ann, MetricRules(include_crowd=False))
+    assert ex["category"].tolist() == ["dog"] and ex["category_id"].tolist() == [9]
+    assert excluded_classes(ann).empty and excluded_classes(ann, MetricRules(empty_classes="zero")).empty
     assert t["ground_truth"].iloc[0] == "no-crowd+empty"
     # cat: 0.9(+) 0.5(-) 0.1(-) -> AP 1; predicted (>= 0.5) imgs 1, 3 -> C-P 1/2, C-R 1
     assert t["mAP"].iloc[0] == 1.0 and t["CP"].iloc[0] == 0.5 and t["CR"].iloc[0] == 1.0
@@ -676,7 +693,7 @@ def test_metric_rules_are_validated_once(demo, tmp_path, capsys):
         assert msg in err.strip().splitlines()[-1] and "Traceback" not in err
 
 
-def test_metrics_rerun_removes_stale_paired_file(demo, tmp_path):
+def test_metrics_rerun_removes_stale_files(demo, tmp_path):
     out = tmp_path / "t.csv"
     args = ["metrics", "--annotations", str(demo.annotations), "--scores", f"a={demo.detections}",
             "--scores", f"b={demo.detections}", "--bootstrap", "20", "--out", str(out)]
@@ -685,3 +702,145 @@ def test_metrics_rerun_removes_stale_paired_file(demo, tmp_path):
     assert main(args) == 0  # the same output without --paired: the earlier paired file goes
     assert not (tmp_path / "t_paired.csv").exists()
     assert (tmp_path / "t_per_class.csv").is_file()
+    # the excluded classes have their own table, one row per class; gone when none is excluded
+    excluded = pd.read_csv(tmp_path / "t_excluded.csv")
+    assert len(excluded) == 10 and "classes_excluded" not in pd.read_csv(out).columns
+    assert main([*args, "--empty-classes", "zero"]) == 0
+    assert not (tmp_path / "t_excluded.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.md", "t.tex", "t_per_class.csv",
+                                                          "t_per_class.md", "t_per_class.tex"]
+
+
+# --------------------------------------------------------------------- LVIS federated evaluation
+LVIS = Path(__file__).parent / "data" / "lvis_fixtures" / "lvis_v1_val_tiny.json"
+
+
+def _lvis_reference(data: dict, s: np.ndarray, threshold: float = 0.5) -> dict:
+    """LVIS's federated rule written out per class from the raw JSON, then scikit-learn."""
+    img_ids = sorted(im["id"] for im in data["images"])
+    cat_ids = sorted(c["id"] for c in data["categories"])
+    row = {i: k for k, i in enumerate(img_ids)}
+    imgs = {im["id"]: im for im in data["images"]}
+    aps, precs, recs = [], [], []
+    tp = npred = npos = 0
+    for c, cid in enumerate(cat_ids):
+        pos = {a["image_id"] for a in data["annotations"] if a["category_id"] == cid}
+        neg = {i for i in img_ids if cid in imgs[i]["neg_category_ids"]}
+        unsure = {i for i in img_ids if cid in imgs[i]["not_exhaustive_category_ids"]} - pos
+        keep = sorted((pos | neg) - unsure)  # the images where class c is verified
+        rows = [row[i] for i in keep]
+        yc = np.array([i in pos for i in keep], dtype=bool)
+        sc = s[rows, c]
+        pred = sc >= threshold
+        tp += int((yc & pred).sum())
+        npred += int(pred.sum())
+        npos += int(yc.sum())
+        if yc.any():
+            aps.append(average_precision_score(yc, sc))
+            precs.append(precision_score(yc, pred, zero_division=0))
+            recs.append(recall_score(yc, pred, zero_division=0))
+    return {"mAP": np.mean(aps), "CP": np.mean(precs), "CR": np.mean(recs), "OP": tp / npred, "OR": tp / npos,
+            "n_classes": len(aps)}
+
+
+def _lvis_scores(ann, rng) -> np.ndarray:
+    y = ann.label_matrix()
+    neg, _ = ann.federated_labels()
+    s = rng.uniform(0, 0.6, size=y.shape)
+    s[y] += 0.4  # positives mostly above the verified negatives ...
+    s[~y & ~neg] = rng.uniform(0.5, 1.0, size=int((~y & ~neg).sum()))  # ... unverified images score high
+    return s
+
+
+def test_lvis_federated_rule_matches_an_independent_reference(rng):
+    data = json.loads(LVIS.read_text())
+    ann = Annotations.load(LVIS)
+    s = _lvis_scores(ann, rng)
+    sc = Scores.from_array("synthetic", ann, s)
+    ref = _lvis_reference(data, s)
+    t = table1(ann, [sc])  # federated="auto": the images carry neg_category_ids
+    assert t["federated"].iloc[0] == "on" and t["overall"].iloc[0] == "all-predictions"
+    for k in ("mAP", "CP", "CR", "OP", "OR"):
+        assert t[k].iloc[0] == pytest.approx(ref[k], abs=1e-15), k
+    assert t["n_classes"].iloc[0] == ref["n_classes"] == 11 and t["n_classes_excluded"].iloc[0] == 1
+    # the plain rule counts every unverified image as a negative: a much lower mAP
+    off = table1(ann, [sc], MetricRules(federated="off"))
+    y = ann.label_matrix()
+    assert off["federated"].iloc[0] == "off"
+    assert off["mAP"].iloc[0] == pytest.approx(np.mean(sk_ap(y, s)[y.any(0)]), abs=1e-15)
+    assert off["mAP"].iloc[0] < t["mAP"].iloc[0] - 0.2
+    # per class: AP and the number of images evaluated
+    _, pc = evaluate(ann, sc)
+    mask = evaluation_mask(ann)
+    assert pc["n_images"].tolist() == mask.sum(axis=0).tolist()
+    for c in np.flatnonzero(y.any(0)):
+        assert pc["AP"].iloc[c] == pytest.approx(average_precision_score(y[mask[:, c], c], s[mask[:, c], c]),
+                                                 abs=1e-15)
+    # on / off / auto, and a COCO file
+    assert table1(ann, [sc], MetricRules(federated="on"))["mAP"].iloc[0] == t["mAP"].iloc[0]
+    with pytest.raises(InputError, match="federated evaluation needs images with neg_category_ids"):
+        evaluation_mask(_tiny_annotations(), MetricRules(federated="on"))
+    assert evaluation_mask(_tiny_annotations()) is None
+    # the caption names the rule
+    assert "Federated (LVIS) evaluation" in format_table(t, "text")
+
+
+def test_lvis_bootstrap_follows_the_federated_rule(rng):
+    ann = Annotations.load(LVIS)
+    s = _lvis_scores(ann, rng)
+    y, mask = ann.label_matrix(), evaluation_mask(ann)
+    n = len(y)
+    summ, per_class = bootstrap_metrics(y, s, n_boot=30, seed=5, mask=mask)
+    from salanalysis._bootstrap import bca_interval, jackknife_weights
+
+    (w,) = list(weight_batches(np.random.default_rng(5), n, 30, 256))
+    vals = {k: [] for k in ("OP", "OR", "mAP")}
+    jack = {k: [] for k in vals}
+    for weights, out in ((w, vals), (jackknife_weights(n), jack)):  # resamples, then the 20-block jackknife
+        for i in range(weights.shape[1]):
+            idx = np.repeat(np.arange(n), weights[:, i].astype(int))  # images duplicated or left out
+            yy, ss, mm = y[idx], s[idx], mask[idx]
+            pred = (ss >= 0.5) & mm
+            aps = [average_precision_score(yy[mm[:, c], c], ss[mm[:, c], c]) for c in range(y.shape[1])
+                   if yy[:, c].any()]
+            out["mAP"].append(np.mean(aps))
+            out["OP"].append((yy & pred).sum() / pred.sum())
+            out["OR"].append((yy & pred).sum() / yy.sum())
+    summ = summ.set_index("metric")
+    for k, v in vals.items():
+        lo, hi, _ = bca_interval(summ.loc[k, "estimate"], np.array(v), np.array(jack[k]))
+        assert summ.loc[k, "ci95_low"] == pytest.approx(float(lo), abs=1e-12), k
+        assert summ.loc[k, "ci95_high"] == pytest.approx(float(hi), abs=1e-12), k
+    # the paired bootstrap uses the same rule: its point AP is the federated AP
+    pb = paired_bootstrap(y, s, s * 0.5, n_boot=10, seed=1, mask=mask)
+    assert pb["AP_A"].iloc[:-1].to_numpy() == pytest.approx(average_precision(y, s, mask)[y.any(0)], abs=1e-15)
+
+
+def test_lvis_on_the_command_line(tmp_path, rng, capsys):
+    ann = Annotations.load(LVIS)
+    path = tmp_path / "scores.npz"
+    write_scores(Scores.from_array("m", ann, _lvis_scores(ann, rng)), path)
+    assert main(["metrics", "--annotations", str(LVIS), "--scores", f"m={path}", "--bootstrap", "0",
+                 "--out", str(tmp_path / "t.csv")]) == 0
+    assert "Federated (LVIS) evaluation" in capsys.readouterr().out
+    on = pd.read_csv(tmp_path / "t.csv")
+    assert on["federated"].iloc[0] == "on"
+    assert main(["metrics", "--annotations", str(LVIS), "--scores", f"m={path}", "--bootstrap", "0",
+                 "--federated", "off", "--overall", "classes-with-positives", "--out", str(tmp_path / "t.csv")]) == 0
+    off = pd.read_csv(tmp_path / "t.csv")
+    assert off["federated"].iloc[0] == "off" and off["overall"].iloc[0] == "classes-with-positives"
+    assert off["mAP"].iloc[0] < on["mAP"].iloc[0]
+    excluded = pd.read_csv(tmp_path / "t_excluded.csv")
+    assert excluded["category"].tolist() == ["bathrobe"] and excluded["reason"].tolist() == ["no positive image"]
+
+
+def test_lvis_annotation_fields_are_validated(tmp_path):
+    data = json.loads(LVIS.read_text())
+    data["images"][0]["neg_category_ids"] = [999]
+    with pytest.raises(InputError, match="'neg_category_ids' names unknown category id 999"):
+        Annotations(data, "x.json")
+    data = json.loads(LVIS.read_text())
+    a = data["annotations"][0]
+    next(im for im in data["images"] if im["id"] == a["image_id"])["neg_category_ids"].append(a["category_id"])
+    with pytest.raises(InputError, match="in neg_category_ids but has an annotation of it"):
+        evaluation_mask(Annotations(data, "x.json"))

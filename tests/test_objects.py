@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import warnings
 
 import cv2
 import numpy as np
@@ -29,7 +30,7 @@ from salanalysis._masks import (
 )
 from salanalysis.cli import main
 from salanalysis.coco import Annotations
-from salanalysis.errors import InputError
+from salanalysis.errors import InputError, InputWarning
 from salanalysis.maps import MapSource
 from salanalysis.objects import (
     OBJECT_COLUMNS,
@@ -149,7 +150,14 @@ def test_demo_map_of_another_size(demo_ann, demo, tmp_path):
         d.mkdir()
         for f in demo.saliency.iterdir():
             cv2.imwrite(str(d / f.name), cv2.resize(cv2.imread(str(f), cv2.IMREAD_UNCHANGED), size))
-        fast = object_table(demo_ann, {"s": d}, jobs=1)
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            fast = object_table(demo_ann, {"s": d}, jobs=1)
+        # 320x240 keeps the 4:3 aspect ratio; 301x173 does not: stretched, and said once
+        said = [str(w.message) for w in rec if issubclass(w.category, InputWarning)]
+        assert said == ([] if size == (320, 240) else
+                        [f"{d}: saliency source 's': 2 map(s) of another aspect ratio than their image, stretched "
+                         "to it (bilinear resize), e.g. COCO_val2014_000000000192.png for image 192"])
         ref = object_table_reference(demo_ann, {"s": d})
         assert _same(fast["sal_max_s"], ref["sal_max_s"])
         np.testing.assert_allclose(fast["sal_mean_s"], ref["sal_mean_s"], rtol=1e-5, atol=1e-7)
@@ -257,6 +265,7 @@ def _scene(draw):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(scene=_scene())
+@pytest.mark.filterwarnings("ignore::salanalysis.errors.InputWarning")  # maps of any size: stretched ones said
 def test_property_matches_straightforward_method(scene, tmp_path_factory):
     w, h, segms, (mw, mh), seed = scene
     anns = [_ann(i + 1, 1, s, cat=1 + i % 3) for i, s in enumerate(segms)]
@@ -504,6 +513,9 @@ def test_detected_threshold(demo_ann):
     cols = np.searchsorted(demo_ann.category_ids, obj["category_id"])
     assert (obj["score_m"].to_numpy() == sc.scores[rows, cols]).all()
     assert (obj["detected_m"] == (obj["score_m"] >= 0.7)).all()
+    for bad in (1.5, -0.1, float("nan"), True):
+        with pytest.raises(InputError, match="threshold must be a number in \\[0, 1\\]"):
+            object_table(demo_ann, scores={"m": sc}, threshold=bad, jobs=1)
 
 
 def test_rle_objects_across_chunks():

@@ -16,6 +16,7 @@ from sklearn.metrics import average_precision_score
 from salanalysis import cli
 from salanalysis.config import demo_config, load_config
 from salanalysis.figures import FIGURES
+from salanalysis.maps import write_results_json
 from salanalysis.reproduce import TABLES, reproduce
 from salanalysis.score_baselines import CLASS_PRIOR_LABEL, class_prior_scores
 
@@ -234,8 +235,17 @@ def test_single_score_set_and_cam_output(tmp_path):
     cfg_path = make_tiny(tmp_path / "data", names=("cat", "dog", "bird"))
     _cam_output(tmp_path / "data" / "cams_out")
     text = cfg_path.read_text().replace('[scores.b]\npath = "scores_b.csv"\n', "")
+    # the same maps as a SALICON results JSON (image id + base64 PNG): a second saliency source
+    maps = sorted((tmp_path / "data" / "maps").iterdir())
+    write_results_json([(int(p.stem[4:]), cv2.imread(str(p), cv2.IMREAD_UNCHANGED)) for p in maps],
+                       tmp_path / "data" / "results.json")
+    text = text.replace('rand = "maps"\n', 'rand = "maps"\nasjson = "results.json"\n')
     cfg_path.write_text(text + '\n[cam]\noutput = "cams_out"\n')
     res = reproduce(load_config(cfg_path), tmp_path / "out")
+    objects = pd.read_parquet(tmp_path / "out" / "objects.parquet")
+    assert objects["sal_max_rand"].notna().any()
+    pd.testing.assert_series_equal(objects["sal_max_asjson"], objects["sal_max_rand"], check_names=False)
+    pd.testing.assert_series_equal(objects["sal_mean_asjson"], objects["sal_mean_rand"], check_names=False)
     # Fig. 5 from the CAM output, embedded in the report
     assert (tmp_path / "out" / "figures" / "fig5_cam.png").is_file()
     assert (tmp_path / "out" / "figures" / "fig5_cam.pdf").is_file()

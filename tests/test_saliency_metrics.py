@@ -19,8 +19,8 @@ from sklearn.metrics import roc_auc_score
 
 from salanalysis.baselines import center_bias_map, write_center_bias_maps
 from salanalysis.cli import main
-from salanalysis.errors import InputError
-from salanalysis.maps import MapSource, write_map_directory
+from salanalysis.errors import InputError, InputWarning
+from salanalysis.maps import NOTE_ASPECT, MapSource, write_map_directory
 from salanalysis.salicon import read_fixations
 from salanalysis.saliency_metrics import (
     MATLAB_EPS,
@@ -168,15 +168,20 @@ def _raw_points(iid: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_ground_truth_against_itself(demo):
-    t = evaluate_maps(demo.saliency, demo.saliency)
+    with pytest.warns(InputWarning, match="same maps: each map is scored against itself"):
+        t = evaluate_maps(demo.saliency, demo.saliency)
     assert list(t["image"]) == ["COCO_val2014_000000000192", "COCO_val2014_000000000208", "mean"]
     per = t.iloc[:2]
     np.testing.assert_allclose(per["CC"], 1.0, atol=1e-12)
     np.testing.assert_allclose(per["SIM"], 1.0, atol=1e-12)
     np.testing.assert_allclose(per["KLD"], 0.0, atol=1e-10)
-    assert per[["NSS", "AUC_Judd", "sAUC"]].isna().all().all()  # no fixations given
-    assert list(t.columns) == ["image_id", "image", "width", "height", "has_pred", "has_gt_map", "n_fixations", *METRICS]
+    # no fixations given: the fixation metrics are left out, with the reason, never NaN columns
+    assert list(t.columns) == ["image_id", "image", "width", "height", "has_pred", "has_gt_map", "n_fixations",
+                               "CC", "KLD", "SIM"]
+    assert t.attrs["skipped"] == {m: "needs fixations (--fixations)" for m in ("NSS", "AUC_Judd", "sAUC")}
     assert (per["width"] == 640).all() and (per["height"] == 480).all()
+    with pytest.raises(InputError, match="metric NSS needs fixations"):
+        evaluate_maps(demo.saliency, demo.saliency, metrics=["CC", "NSS"])
 
 
 def test_center_baseline_on_real_maps_and_fixtures(tmp_path, demo, demo_ann):
@@ -261,17 +266,39 @@ def test_summarize_metrics_t_interval_over_images():
         "CC": [0.1, 0.5, 0.9, np.nan, 0.7, 0.5],  # d: no value; e: no prediction
         "NSS": [2.0, np.nan, np.nan, np.nan, np.nan, 2.0],
     })  # fmt: skip
-    sm = summarize_metrics(t).set_index("metric")
+    sm = summarize_metrics(t, min_images=2).set_index("metric")
     assert list(sm.index) == ["CC", "NSS"]
     cc = sm.loc["CC"]
     # hand: mean 0.5, sd = sqrt(((-.4)^2 + 0 + .4^2) / 2) = 0.4, sem = 0.4 / sqrt(3)
     assert cc["n"] == 3 and cc["mean"] == pytest.approx(0.5) and cc["sd"] == pytest.approx(0.4)
     assert cc["sem"] == pytest.approx(0.4 / np.sqrt(3))
-    lo, hi = stats.t.interval(0.95, 2, loc=0.5, scale=0.4 / np.sqrt(3))
-    assert (cc["ci_low"], cc["ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
+    lo, hi = stats.t.interval(0.95, 2, loc=0.5, scale=0.4 / np.sqrt(3))  # (-0.494, 1.494)
+    # CC lies in [-1, 1]: the t interval is cut at 1, and says so
+    assert (cc["ci_low"], cc["ci_high"]) == (pytest.approx(lo), 1.0) and hi > 1
+    assert cc["interval"] == "t, clipped to [-1, 1]"
     assert sm.loc["NSS", "n"] == 1 and np.isnan(sm.loc["NSS", "ci_low"])  # one image: no interval
-    lo90, _ = stats.t.interval(0.9, 2, loc=0.5, scale=0.4 / np.sqrt(3))
-    assert summarize_metrics(t, confidence=0.9)["ci_low"].iloc[0] == pytest.approx(lo90)
+    assert sm.loc["NSS", "interval"] == "none: n < 2"
+    lo90, hi90 = stats.t.interval(0.9, 2, loc=0.5, scale=0.4 / np.sqrt(3))
+    ninety = summarize_metrics(t, confidence=0.9, min_images=2).iloc[0]
+    assert ninety["ci_low"] == pytest.approx(lo90) and ninety["ci_high"] == 1.0
+    # the default: no interval below 10 images
+    default = summarize_metrics(t).set_index("metric").loc["CC"]
+    assert np.isnan(default["ci_low"]) and default["interval"] == "none: n < 10"
+
+
+def test_summary_interval_inside_the_range_of_every_bounded_metric(rng):
+    # 12 images, values piled against the upper bound: the plain t interval would pass 1
+    v = np.r_[np.full(11, 1.0), 0.4]
+    t = pd.DataFrame({"image": [str(i) for i in range(12)], "has_pred": pd.array([True] * 12, dtype="boolean"),
+                      "CC": v, "SIM": v, "AUC_Judd": v, "sAUC": v, "NSS": v * 3, "KLD": 1 - v})
+    sm = summarize_metrics(t).set_index("metric")
+    half = stats.t.ppf(0.975, 11) * v.std(ddof=1) / np.sqrt(12)
+    assert v.mean() + half > 1  # what the unclipped interval would say
+    for m, (lo, hi) in {"CC": (-1, 1), "SIM": (0, 1), "AUC_Judd": (0, 1), "sAUC": (0, 1)}.items():
+        assert lo <= sm.loc[m, "ci_low"] <= sm.loc[m, "mean"] <= sm.loc[m, "ci_high"] == hi
+        assert sm.loc[m, "ci_low"] == pytest.approx(v.mean() - half)
+    assert sm.loc["KLD", "ci_low"] == 0.0 and sm.loc["KLD", "interval"] == "t, clipped to [0, inf]"
+    assert sm.loc["NSS", "interval"] == "t" and sm.loc["NSS", "ci_high"] == pytest.approx(3 * (v.mean() + half))
 
 
 def test_cli_evaluate(tmp_path, demo, capsys):
@@ -290,8 +317,11 @@ def test_cli_evaluate(tmp_path, demo, capsys):
     sm = pd.read_csv(tmp_path / "summary.csv")
     sm = sm.set_index("metric")
     assert sm.loc[["CC", "KLD", "SIM"], "n"].tolist() == [2, 2, 2]
-    assert sm.loc[["NSS", "AUC_Judd", "sAUC"], "n"].tolist() == [0, 0, 0]  # no fixations given
-    assert "CC 1.0000 [1.0000, 1.0000]" in capsys.readouterr().out
+    assert list(sm.index) == ["CC", "KLD", "SIM"]  # no fixations given: no fixation metric
+    captured = capsys.readouterr()
+    assert "CC 1.0000 (n=2; no interval: n < 10)" in captured.out
+    assert "NSS: not computed, needs fixations (--fixations)" in captured.out and "nan" not in captured.out
+    assert "salanalysis: warning:" in captured.err and "scored against itself" in captured.err
     rc = main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),
                "--out", str(tmp_path / "y.csv"), "--summary", str(tmp_path / "summary.txt")])  # fmt: skip
     assert rc == 2 and "summary.txt: output must end in .csv or .parquet" in capsys.readouterr().err
@@ -306,3 +336,20 @@ def test_cli_evaluate(tmp_path, demo, capsys):
     rc = main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),
                "--metrics", "CC", "AUC", "--out", str(tmp_path / "x.csv")])
     assert rc == 2 and "AUC" in capsys.readouterr().err
+    rc = main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),
+               "--metrics", "CC", "NSS", "--out", str(tmp_path / "x.csv")])
+    assert rc == 2 and "metric NSS needs fixations (--fixations)" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_stretched_predictions_are_reported_once(tmp_path, demo):
+    pred = tmp_path / "portrait"
+    write_map_directory([(f"COCO_val2014_{i:012d}", cv2.resize(_gt(demo, i), (480, 640))) for i in (192, 208)],
+                        pred)
+    with pytest.warns(InputWarning) as rec:
+        t = evaluate_maps(pred, demo.saliency)
+    texts = [str(w.message) for w in rec if issubclass(w.category, InputWarning)]
+    assert len(texts) == 1 and "'pred': 2 map(s) of another aspect ratio than their image, stretched" in texts[0]
+    assert t.attrs["notes"]["pred"] == {str(NOTE_ASPECT): 2}
+    # stretched back bilinearly, then min-max normalised: close to the ground truth, not equal
+    assert 0.99 < t["CC"].iloc[0] < 1.0

@@ -182,3 +182,32 @@ def test_non_integer_image_id(tmp_path, tiny_ann):
     p = _wide(tmp_path, [("abc", 0.1, 0.2, 0.3)])
     with pytest.raises(InputError, match="image_id 'abc' is not an integer"):
         read_scores(p, tiny_ann)
+
+
+@pytest.mark.parametrize("layout", ["wide", "long"])
+def test_semicolon_separated_csv_is_read_as_meant(tmp_path, tiny_ann, tiny_scores, layout):
+    # as spreadsheets write CSV in many locales: ';' between fields, ',' as the decimal mark
+    comma = write_scores(tiny_scores, tmp_path / "comma.csv", layout=layout)
+    df = pd.read_csv(comma)
+    semi = tmp_path / "semi.csv"
+    df.to_csv(semi, sep=";", decimal=",", index=False, float_format="%.17g")
+    assert ";" in semi.read_text().splitlines()[0] and "0," in semi.read_text()
+    np.testing.assert_array_equal(read_scores(semi, tiny_ann).scores, read_scores(comma, tiny_ann).scores)
+    point = tmp_path / "point.csv"  # ';' with a decimal point
+    df.to_csv(point, sep=";", index=False, float_format="%.17g")
+    np.testing.assert_array_equal(read_scores(point, tiny_ann).scores, read_scores(comma, tiny_ann).scores)
+
+
+def test_a_directory_is_not_a_score_file(tmp_path, tiny_ann, demo, capsys):
+    from salanalysis.cli import main
+
+    for name in ("scores", "scores.csv", "scores.json"):
+        d = tmp_path / name
+        d.mkdir()
+        with pytest.raises(InputError, match="expected a score file .* got a directory") as exc:
+            read_scores(d, tiny_ann)
+        assert str(exc.value).startswith(str(d))
+    assert main(["metrics", "--annotations", str(demo.annotations), "--scores", f"m={tmp_path / 'scores.csv'}",
+                 "--out", str(tmp_path / "t.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "got a directory" in err and len(err.splitlines()) == 1 and not (tmp_path / "t.csv").exists()

@@ -86,11 +86,88 @@ def add_scores_option(p: argparse.ArgumentParser, help: str, *, required: bool =
     p.add_argument("--scores", action="append", required=required, metavar="NAME=FILE", help=help)
 
 
+MAP_PATTERN_HELP = (
+    "how maps are named when the name carries more than the image: '{stem}_final_bw' (the image's "
+    "file stem or id, then _final_bw: TempSAL's COCO_val2014_000000082174_final_bw.png) or "
+    "'sal_{id}'; files of other names (the photos beside the maps) are skipped"
+)
+COLOUR_HELP = (
+    "a colour image whose channels differ is refused as a map (default: a photo?) or, with "
+    "'luminance', converted to gray by 0.299 R + 0.587 G + 0.114 B (OpenCV's BGR2GRAY)"
+)
+READING_HELP = (
+    "Maps are resized bilinearly to the image's size (stretched when the aspect ratio differs: "
+    "reported once), then min-max normalised to [0, 1]; a constant map has no saliency (all zeros, "
+    "reported); an alpha channel is ignored."
+)
+
+
 def add_saliency_option(p: argparse.ArgumentParser) -> None:
-    """``--saliency NAME=DIR`` (repeatable)."""
+    """``--saliency NAME=SOURCE`` (repeatable), ``--map-pattern`` and ``--colour-maps``."""
     p.add_argument(
-        "--saliency", action="append", metavar="NAME=DIR", help="saliency map folder (repeatable)"
+        "--saliency", action="append", metavar="NAME=SOURCE",
+        help="saliency maps: a map folder or a SALICON results JSON (repeatable). " + READING_HELP,
     )
+    add_map_reading_options(p, "--saliency sources")
+
+
+def add_map_reading_options(p: argparse.ArgumentParser, what: str, *, option: str = "--map-pattern",
+                            named: bool = True) -> None:
+    """``--map-pattern [NAME=]PATTERN`` (repeatable; one PATTERN unless ``named``) and
+    ``--colour-maps {refuse,luminance}``."""
+    if named:
+        p.add_argument(option, action="append", metavar="[NAME=]PATTERN",
+                       help=f"map pattern of the {what}, or of the source NAME (repeatable): " + MAP_PATTERN_HELP)
+    else:
+        p.add_argument(option, action="append", metavar="PATTERN",
+                       help=f"map pattern of the {what}: " + MAP_PATTERN_HELP)
+    if not any(a.dest == "colour_maps" for a in p._actions):
+        p.add_argument("--colour-maps", "--color-maps", dest="colour_maps", choices=("refuse", "luminance"),
+                       default="refuse", help=COLOUR_HELP)
+
+
+def map_patterns(values: Sequence[str] | None, names: Sequence[str], option: str = "--map-pattern") -> dict:
+    """``--map-pattern`` values -> {source name: pattern} (a bare PATTERN applies to every source).
+
+    Raises
+    ------
+    InputError
+        An unknown source name, a source given two patterns.
+    """
+    out: dict[str, str] = {}
+    for value in values or []:
+        head, sep, rest = value.partition("=")
+        if sep and "{" not in head and head:
+            if head not in names:
+                raise InputError(f"{option} {value!r}: no saliency source named {head!r} "
+                                 f"(have: {', '.join(names) or 'none'})")
+            targets, pattern = [head], rest
+        else:
+            targets, pattern = list(names), value
+        for n in targets:
+            if n in out and out[n] != pattern:
+                raise InputError(f"{option}: two patterns for source {n!r}")
+            out[n] = pattern
+    return out
+
+
+def single_pattern(values: Sequence[str] | None, option: str = "--map-pattern") -> str | None:
+    """The one map pattern of a command that reads one source (None when not given)."""
+    given = list(dict.fromkeys(values or []))
+    if len(given) > 1:
+        raise InputError(f"{option} given twice ({', '.join(map(repr, given))}): this command reads one source")
+    return given[0] if given else None
+
+
+def saliency_sources(args: argparse.Namespace) -> dict:
+    """The ``--saliency`` sources as :class:`~salanalysis.maps.MapSource` objects, with their
+    ``--map-pattern`` and ``--colour-maps``, by name."""
+    from salanalysis.maps import MapSource
+
+    named = named_saliency(args)
+    patterns = map_patterns(getattr(args, "map_pattern", None), list(named))
+    colour = getattr(args, "colour_maps", "refuse")
+    return {n: MapSource(p, name=n, pattern=patterns.get(n), colour=colour) for n, p in named.items()}
 
 
 def add_logits_option(p: argparse.ArgumentParser) -> None:
@@ -125,7 +202,7 @@ def named_scores(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 
 def named_saliency(args: argparse.Namespace) -> dict[str, str]:
-    """The ``--saliency NAME=DIR`` options as a dict name -> folder."""
+    """The ``--saliency NAME=SOURCE`` options as a dict name -> folder or results JSON."""
     return dict(parse_named(args.saliency, "--saliency"))
 
 
@@ -144,6 +221,16 @@ def load_score_sets(args: argparse.Namespace) -> tuple[Annotations, list[Scores]
     return ann, score_sets
 
 
+def score_notes(score_sets) -> list[str]:
+    """One line per score set with images scored 0 for lack of scores (or of detections)."""
+    out = []
+    for sc in score_sets:
+        if sc.n_filled:
+            what = "without detections" if sc.meta.get("layout") == "detections" else "without scores"
+            out.append(f"scores {sc.name}: {sc.n_filled} annotated image(s) {what} scored 0 for every class")
+    return out
+
+
 def add_metric_rule_options(p: argparse.ArgumentParser) -> None:
     """The options of :class:`salanalysis.metrics.MetricRules` (``rules_from_args`` reads them)."""
     p.add_argument("--threshold", type=float, default=0.5,
@@ -159,6 +246,14 @@ def add_metric_rule_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-crowd", action="store_true", help="do not count crowd annotations as labels")
     p.add_argument("--no-empty-images", action="store_true",
                    help="drop images without annotations (default: they are all-negative rows)")
+    p.add_argument("--federated", choices=("auto", "on", "off"), default="auto",
+                   help="LVIS federated evaluation: per class only the images where it is annotated or "
+                   "verified absent (neg_category_ids) count, its predictions elsewhere (and in "
+                   "not_exhaustive_category_ids images without an annotation of it) are ignored; "
+                   "auto (default): when the images carry those fields")
+    p.add_argument("--overall", choices=("all-predictions", "classes-with-positives"), default="all-predictions",
+                   help="O-P and O-R pool every prediction (default: a prediction of a class without "
+                   "positives is a false positive) or only the classes with positives")
 
 
 def rules_from_args(args: argparse.Namespace):
@@ -169,7 +264,8 @@ def rules_from_args(args: argparse.Namespace):
     try:
         return MetricRules(threshold=args.threshold, cf1=args.cf1, top_k=args.top_k,
                            top_k_threshold=args.top_k_threshold, empty_classes=args.empty_classes,
-                           include_crowd=not args.no_crowd, include_empty=not args.no_empty_images)
+                           include_crowd=not args.no_crowd, include_empty=not args.no_empty_images,
+                           federated=args.federated, overall=args.overall)
     except InputError as exc:
         raise InputError(f"--{str(exc).replace('_', '-')}") from None
 

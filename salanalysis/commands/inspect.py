@@ -12,7 +12,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "inspect",
         help="summarise annotations, saliency maps and score files, and what is missing",
         description="Count images, instances (crowd and non-crowd), categories, and the overlap "
-        "of the annotations with each saliency source and score set.",
+        "of the annotations with each saliency source and score set: per source the maps it would "
+        "use, the files it skips (not maps by --map-pattern, other types), maps matching no image "
+        "and colour images (refused as maps unless --colour-maps luminance); per score set the "
+        "images without scores (or, for a detection-results JSON, without detections: scored 0).",
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON")
     _common.add_saliency_option(p)
@@ -27,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from salanalysis.io import write_table
     from salanalysis.overview import format_overview, inspect_inputs
 
-    sal = _common.named_saliency(args)
+    sal = _common.saliency_sources(args)
     sco = dict(_common.named_scores(args))
     ann = Annotations.load(args.annotations)
     table = inspect_inputs(ann, sal, sco, logits=args.logits)

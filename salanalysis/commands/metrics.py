@@ -49,4 +49,10 @@ def run(args: argparse.Namespace) -> int:
                          **_common.score_reading(args))
     result.write(args.out)
     print(result.summary(), end="")
+    for line in _common.score_notes(result.score_sets):
+        print(line)
+    ex = result.tables["excluded"]
+    if len(ex):
+        print(f"{len(ex)} class(es) without positives left out of mAP and the C- metrics: "
+              f"{Path(args.out).with_suffix('').name}_excluded.csv")
     return 0

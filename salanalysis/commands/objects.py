@@ -17,13 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Compute the object table (one row per non-crowd instance: area_px, area_frac, "
         "bbox, centroid cx/cy, center_dist, n_objects, sal_max_NAME/sal_mean_NAME per saliency "
         "source, score_NAME/detected_NAME per score set) and optionally the image table. Objects "
-        "whose image has no map get NaN saliency; their number is printed per source.",
+        "whose image has no map get NaN saliency; their number is printed per source. "
+        + _common.READING_HELP,
     )
     p.add_argument("--annotations", required=True, help="COCO instances JSON")
     _common.add_saliency_option(p)
     _common.add_scores_option(p, "score file (repeatable)")
     p.add_argument(
-        "--threshold", type=float, default=0.5, help="detected = score >= threshold (default 0.5)"
+        "--threshold", type=float, default=0.5,
+        help="detected = score >= threshold, in [0, 1] (default 0.5)"
     )
     _common.add_score_reading_options(p)
     _common.add_jobs_option(p, "worker processes (1: none)")
@@ -35,21 +37,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from salanalysis.errors import InputError
-    from salanalysis.io import write_table
+    from salanalysis.io import all_or_nothing, write_table
     from salanalysis.objects import compute_objects
 
     for path in (args.out, args.images_out):
         if path is not None and Path(path).suffix.lower() not in _TABLE_EXT:
             raise InputError("output must end in .csv or .parquet", path)
-    sal = _common.named_saliency(args)
+    if not 0 <= args.threshold <= 1:  # also rejects NaN
+        raise InputError(f"--threshold must be a number in [0, 1], got {args.threshold!r}")
+    sal = _common.saliency_sources(args)
     ann, score_sets = _common.load_score_sets(args)
     res = compute_objects(
         ann, sal, score_sets, threshold=args.threshold, jobs=_common.resolve_jobs(args.jobs),
         progress=_common.show_progress(args),
     )
-    write_table(res.objects, args.out)
-    if args.images_out:
-        write_table(res.images, args.images_out)
+    with all_or_nothing():  # both tables, or neither (a full disk, a read-only folder)
+        write_table(res.objects, args.out)
+        if args.images_out:
+            write_table(res.images, args.images_out)
     print(f"objects: {len(res.objects)} (crowd excluded: {res.n_crowd_excluded}) -> {args.out}")
     for name, n in res.missing_maps.items():
         print(
@@ -61,7 +66,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"objects clipped at the image border: {res.n_clipped}")
     if res.n_dropped_polygons:
         print(f"polygons with fewer than 3 vertices ignored: {res.n_dropped_polygons}")
-    for sc in score_sets:
-        if sc.n_filled:
-            print(f"scores {sc.name}: {sc.n_filled} images without scores scored 0")
+    for line in _common.score_notes(score_sets):
+        print(line)
     return 0

@@ -10,8 +10,12 @@ Sub-commands
     Centre-bias or spectral-residual map directory
     (:mod:`salanalysis.baselines`).
 ``evaluate``
-    CC, KLD, SIM, NSS, AUC-Judd and shuffled AUC of a map directory
-    (:func:`salanalysis.saliency_metrics.evaluate_maps`).
+    CC, KLD, SIM, NSS, AUC-Judd and shuffled AUC of a map folder or SALICON
+    results JSON (:func:`salanalysis.saliency_metrics.evaluate_maps`).
+``convert``
+    A SALICON results JSON to a map folder, or a map folder to a results JSON
+    (:func:`salanalysis.maps.write_map_directory`,
+    :func:`salanalysis.maps.write_results_json`).
 ``predict``
     Added by ``salanalysis/commands/_saliency_predict.py`` when that module
     exists (the saliency network; it needs torch).
@@ -87,16 +91,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     # ----------------------------------------------------------------- evaluate
     e = ssub.add_parser(
         "evaluate",
-        help="CC, KLD, SIM, NSS, AUC-Judd, shuffled AUC of a map directory",
+        help="CC, KLD, SIM, NSS, AUC-Judd, shuffled AUC of a map folder or SALICON results JSON",
         description="Score predicted maps against ground-truth maps and/or fixations, one row per "
         "image plus a final 'mean' row; prints each metric's mean with a 95% t interval over images "
-        "(--summary writes them).",
+        "(--summary writes them): none below 10 images, and cut at the metric's range (CC in [-1, 1], "
+        "SIM and the AUCs in [0, 1], KLD >= 0) where it reaches beyond it, as the output says. "
+        "Resizing: each prediction is resized bilinearly to the ground truth's size (the fixation "
+        "table's image size, else the ground-truth map's), then min-max normalised to [0, 1]; "
+        "predictions of another aspect ratio are stretched and reported once, constant maps (no "
+        "saliency) are reported. CC, KLD and SIM need --gt-maps, NSS, AUC_Judd and sAUC need "
+        "--fixations: by default every metric the ground truth given allows is computed and the "
+        "others are named as skipped; asking for one without its ground truth is an error. The "
+        "same maps as prediction and ground truth are scored against themselves, with a warning.",
     )
-    e.add_argument("--pred", required=True, help="predicted map directory")
-    e.add_argument("--gt-maps", help="ground-truth map directory")
+    e.add_argument("--pred", required=True, help="predicted maps: a map folder or a SALICON results JSON")
+    e.add_argument("--gt-maps", help="ground-truth map folder")
     e.add_argument("--fixations", help="SALICON fixations (.json, .mat or folder of .mat)")
     _add_fixation_options(e)
-    e.add_argument("--metrics", nargs="+", metavar="METRIC", help="subset of CC KLD SIM NSS AUC_Judd sAUC")
+    _common.add_map_reading_options(e, "predicted maps", named=False)
+    _common.add_map_reading_options(e, "ground-truth maps", option="--gt-map-pattern", named=False)
+    e.add_argument("--metrics", nargs="+", metavar="METRIC",
+                   help="subset of CC KLD SIM NSS AUC_Judd sAUC (default: all that the ground truth given allows)")
     e.add_argument("--no-jitter", action="store_true", help="AUC-Judd without tie-breaking noise")
     e.add_argument("--seed", type=int, default=0, help="seed of the AUC-Judd jitter and sAUC sampling")
     e.add_argument("--out", required=True, help="output table (.csv or .parquet)")
@@ -105,6 +120,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also write the per-metric summary (n, mean, sd, sem, 95%% t interval over images; .csv or .parquet)",
     )
     e.set_defaults(func=run_evaluate)
+
+    # ------------------------------------------------------------------ convert
+    c = ssub.add_parser(
+        "convert",
+        help="SALICON results JSON -> map folder, or map folder -> SALICON results JSON",
+        description="Convert between the two forms of a saliency source. A SALICON results JSON (a "
+        "list of {image_id, saliency_map} with a base64-encoded PNG: the format of the SALICON "
+        "evaluation) becomes a folder of maps named by image id (000000000192.png, or "
+        "COCO_{split}2014_%012d.png with --split), each the entry's gray image with its stored values "
+        "(8- or 16-bit PNG). A map "
+        "folder (maps named by COCO image name or id) becomes a results JSON whose maps are 8-bit "
+        "grayscale PNGs of the min-max normalised maps (round(255 x value)), as the analyses read "
+        "them. The direction follows --out: a path ending in .json is a results JSON, anything else a folder.",
+    )
+    c.add_argument("--from", dest="source", required=True, metavar="SOURCE",
+                   help="a SALICON results JSON or a map folder")
+    c.add_argument("--out", required=True, help="output map folder, or a results JSON (.json)")
+    c.add_argument("--split", choices=["train", "val", "test"],
+                   help="JSON -> folder: name the maps COCO_{split}2014_%%012d.png (default: %%012d.png)")
+    _common.add_map_reading_options(c, "map folder read", named=False)
+    _common.add_progress_options(c)
+    c.set_defaults(func=run_convert)
 
     if importlib.util.find_spec(_PREDICT_MODULE) is not None:
         importlib.import_module(_PREDICT_MODULE).register(ssub)
@@ -213,8 +250,19 @@ def run_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_sources(args: argparse.Namespace):
+    from salanalysis.maps import MapSource
+
+    def one(option: str, values, location, name):
+        return MapSource(location, name, pattern=_common.single_pattern(values, option), colour=args.colour_maps)
+
+    pred = one("--map-pattern", args.map_pattern, args.pred, "pred")
+    gt = None if not args.gt_maps else one("--gt-map-pattern", args.gt_map_pattern, args.gt_maps, "gt")
+    return pred, gt
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
-    from salanalysis.io import write_table
+    from salanalysis.io import all_or_nothing, write_table
     from salanalysis.saliency_metrics import METRICS, evaluate_maps, summarize_metrics
 
     if not args.gt_maps and not args.fixations:
@@ -222,21 +270,62 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for path in (args.out, args.summary):  # checked before any work: no output half written
         if path is not None and os.path.splitext(path)[1].lower() not in (".csv", ".parquet", ".pq"):
             raise InputError("output must end in .csv or .parquet", path)
-    metrics = tuple(args.metrics) if args.metrics else METRICS
-    bad = [m for m in metrics if m not in METRICS]
+    metrics = tuple(args.metrics) if args.metrics else None
+    bad = [m for m in metrics or () if m not in METRICS]
     if bad:
         raise InputError(f"unknown metric(s) {', '.join(bad)}; choose from {' '.join(METRICS)}")
+    pred, gt = _evaluate_sources(args)
     fix = _read(args) if args.fixations else None
-    table = evaluate_maps(
-        args.pred, args.gt_maps, fix, metrics=metrics, jitter=not args.no_jitter, seed=args.seed
-    )
+    table = evaluate_maps(pred, gt, fix, metrics=metrics, jitter=not args.no_jitter, seed=args.seed)
     summary = summarize_metrics(table)
-    write_table(table, args.out)
-    if args.summary:
-        write_table(summary, args.summary)
+    with all_or_nothing():
+        write_table(table, args.out)
+        if args.summary:
+            write_table(summary, args.summary)
     n = int(table["has_pred"].fillna(False).sum())
-    print(
-        f"{n} of {len(table) - 1} images scored; mean [95% CI over images]: "
-        + ", ".join(f"{r.metric} {r.mean:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}]" for r in summary.itertuples())
-    )
+    print(f"{n} of {len(table) - 1} images scored; mean [95% interval over images]:")
+    for r in summary.itertuples():
+        if r.n == 0:
+            print(f"  {r.metric}: no image with a defined value")
+        elif r.interval.startswith("none"):
+            print(f"  {r.metric} {r.mean:.4f} (n={r.n}; no interval: {r.interval[len('none: '):]})")
+        else:
+            note = "" if r.interval == "t" else f"; {r.interval}"
+            print(f"  {r.metric} {r.mean:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}] (n={r.n}{note})")
+    for m, why in table.attrs.get("skipped", {}).items():
+        print(f"  {m}: not computed, {why}")
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from salanalysis.images import coco_image_name
+    from salanalysis.maps import MapSource, read_raw, write_map_directory, write_results_json
+
+    src = MapSource(args.source, "source", pattern=_common.single_pattern(args.map_pattern),
+                    colour=args.colour_maps)
+    maps = src.image_ids()  # id -> map; two maps naming one image: an error
+    if src.kind == "folder":
+        unnamed = [Path(r).name for r in src.refs() if r not in set(maps.values())]
+        if unnamed:
+            raise InputError(f"{len(unnamed)} map(s) do not name a COCO image id, e.g. {unnamed[0]} "
+                             "(a results JSON identifies maps by image id)", src.location)
+    to_json = Path(args.out).suffix.lower() == ".json"
+    if to_json:
+        if src.kind == "results-json":
+            raise InputError("--from and --out are both results JSONs", args.out)
+        write_results_json(((iid, src.read(ref)[0]) for iid, ref in maps.items()), args.out)
+        print(f"{len(maps)} maps of {args.source} written to {args.out} (SALICON results JSON)")
+        return 0
+    if src.kind == "folder":
+        raise InputError("--from and --out are both map folders (give --out FILE.json to write a results JSON)",
+                         args.out)
+    def name(iid: int) -> str:
+        return coco_image_name(iid, args.split) if args.split else f"{iid:012d}"
+
+    # each entry decoded (colour rule, the reading checks) before any file is written; stored as is
+    stored = [(name(i), read_raw(r, src.colour)[0]) for i, r in maps.items()]
+    written = write_map_directory(stored, args.out, progress=_common.show_progress(args), total=len(stored))
+    print(f"{len(written)} maps of {args.source} written to {args.out}")
     return 0

@@ -34,10 +34,26 @@ Threshold metrics (Eq. 6)
     predicted has precision 0 (as ML-GCN's code, and scikit-learn's
     ``zero_division=0``); a per-class F1 with P = R = 0 is 0. C-P and C-R are the
     means of the per-class values; O-P and O-R pool the counts over classes.
-    **Which classes:** every C-/O- metric uses the same classes as mAP: the
-    classes with at least one positive (``empty_classes="exclude"``, default), or
-    all classes (``"zero"``: a class without positives then has recall 0 and
-    precision 0, and its false positives count in O-P).
+    **Which classes:** mAP and the C- metrics average the classes with at least
+    one positive (``empty_classes="exclude"``, default; the excluded ones are
+    listed by :func:`excluded_classes`), or all classes (``"zero"``: a class
+    without positives then has AP 0, recall 0 and precision 0). O-P and O-R
+    pool **every prediction** (``overall="all-predictions"``, default: the usual
+    pooled, micro-averaged definition, equal to scikit-learn's
+    ``precision_score(..., average="micro")``; a prediction of a class without
+    positives is a false positive), or only the averaged classes
+    (``overall="classes-with-positives"``). Every output names both rules.
+
+LVIS federated evaluation (:func:`evaluation_mask`)
+    When the images carry ``neg_category_ids`` / ``not_exhaustive_category_ids``
+    (LVIS), ``federated="auto"`` (default) evaluates each class only on the
+    images where it is annotated (positives) or verified absent
+    (``neg_category_ids``): its AP is scikit-learn's on those images, and its
+    predictions on other images (including an image listing it as not
+    exhaustively annotated without an annotation of it) are neither true nor
+    false positives, in every metric and in the bootstrap. ``"off"`` counts
+    every image; ``"on"`` requires the fields. Outputs name the rule applied
+    (``federated`` column).
 
 C-F1
     ``cf1="harmonic"`` (default, Eq. 6): harmonic mean of C-P and C-R.
@@ -82,7 +98,7 @@ Modules: :mod:`.rules` (:class:`MetricRules`), :mod:`.ap` (labels, AP),
 :func:`run_metrics`, files).
 """
 
-from salanalysis.metrics.ap import average_precision, ground_truth
+from salanalysis.metrics.ap import average_precision, evaluation_mask, federated_on, ground_truth
 from salanalysis.metrics.bootstrap import (
     RankingBootstrap,
     bootstrap_ap,
@@ -104,6 +120,7 @@ from salanalysis.metrics.table import (
     PUBLISHED_TABLE1,
     aligned_labels,
     evaluate,
+    excluded_classes,
     published_inconsistencies,
     table1,
 )
@@ -117,6 +134,9 @@ __all__ = [
     "PUBLISHED_SOURCE",
     "published_inconsistencies",
     "ground_truth",
+    "evaluation_mask",
+    "federated_on",
+    "excluded_classes",
     "average_precision",
     "predictions",
     "per_class_metrics",

@@ -10,7 +10,7 @@ from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.metrics.rules import DEFAULT_RULES, MetricRules
 
-__all__ = ["ground_truth", "average_precision"]
+__all__ = ["ground_truth", "evaluation_mask", "federated_on", "average_precision"]
 
 
 def ground_truth(annotations: Annotations, rules: MetricRules = DEFAULT_RULES) -> tuple[np.ndarray, np.ndarray]:
@@ -42,6 +42,60 @@ def ground_truth(annotations: Annotations, rules: MetricRules = DEFAULT_RULES) -
     return np.asarray(ids, dtype=np.int64), y
 
 
+def federated_on(annotations: Annotations, rules: MetricRules = DEFAULT_RULES) -> bool:
+    """Whether LVIS's federated evaluation applies (``rules.federated`` and the file's fields).
+
+    Raises
+    ------
+    InputError
+        ``federated="on"`` for a file whose images carry neither
+        ``neg_category_ids`` nor ``not_exhaustive_category_ids``.
+    """
+    if rules.federated == "off":
+        return False
+    has = annotations.has_federated_fields
+    if rules.federated == "on" and not has:
+        raise InputError("federated evaluation needs images with neg_category_ids or "
+                         "not_exhaustive_category_ids (LVIS); this file has none", annotations.path)
+    return has
+
+
+def evaluation_mask(annotations: Annotations, rules: MetricRules = DEFAULT_RULES) -> np.ndarray | None:
+    """Which (image, class) pairs count, by LVIS's federated rule; None when every pair counts.
+
+    For class ``c`` an image counts when it is a positive (an annotation of
+    ``c``, crowd ones by ``rules.include_crowd``) or lists ``c`` in its
+    ``neg_category_ids`` (verified absent); a class in its
+    ``not_exhaustive_category_ids`` without an annotation of it does not count
+    (a prediction there is neither right nor wrong). Rows follow
+    :func:`ground_truth` (``rules.include_empty``).
+
+    Returns
+    -------
+    np.ndarray or None
+        bool (N, C), or None when federated evaluation is off (:func:`federated_on`).
+
+    Raises
+    ------
+    InputError
+        ``federated="on"`` without the fields, or an image listing an annotated
+        class as verified absent.
+    """
+    if not federated_on(annotations, rules):
+        return None
+    neg, not_exhaustive = annotations.federated_labels()
+    y = annotations.label_matrix(include_crowd=rules.include_crowd)
+    clash = y & neg
+    if clash.any():
+        i, c = np.argwhere(clash)[0]
+        raise InputError(f"image {annotations.image_ids[i]} lists category {annotations.category_ids[c]} in "
+                         "neg_category_ids but has an annotation of it", annotations.path)
+    mask = y | (neg & ~not_exhaustive)
+    if not rules.include_empty:
+        mask = mask[y.any(axis=1)]
+    return mask
+
+
 def _check(labels: Any, scores: Any, what: str = "scores") -> tuple[np.ndarray, np.ndarray]:
     """Validate an (N, C) label/score pair; InputError on a problem."""
     y = np.asarray(labels)
@@ -62,8 +116,17 @@ def _check(labels: Any, scores: Any, what: str = "scores") -> tuple[np.ndarray, 
     return y, s
 
 
+def _check_mask(mask: Any, y: np.ndarray) -> np.ndarray:
+    """Validate an evaluation mask against the labels: same shape, bool, holding every positive."""
+    m = np.asarray(mask)
+    if m.shape != y.shape or m.dtype != bool:
+        raise InputError(f"the evaluation mask must be a bool array of shape {y.shape}, got {m.dtype} {m.shape}")
+    if (y & ~m).any():
+        raise InputError("the evaluation mask leaves out a positive")
+    return m
 
-def average_precision(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+
+def average_precision(labels: np.ndarray, scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """Per-class average precision (Eq. 7, non-interpolated, ties as scikit-learn).
 
     Each class is sorted once (all classes in one vectorised sort). Every
@@ -79,6 +142,10 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
         (N, C) bool (or 0/1) ground truth.
     scores
         (N, C) finite scores (any real values; only their order matters).
+    mask
+        (N, C) bool: the images that count for each class (:func:`evaluation_mask`;
+        every positive must count); None: all. The AP of class ``c`` is then
+        ``average_precision_score(labels[mask[:, c], c], scores[mask[:, c], c])``.
 
     Returns
     -------
@@ -94,8 +161,15 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     n, c = y.shape
     st = np.ascontiguousarray(s.T)
     yt = np.ascontiguousarray(y.T)
-    sorted_all = np.sort(st, axis=1)  # ascending, per class
+    if mask is not None:
+        mask = _check_mask(mask, y)
+        # pairs that do not count sort below every score: never among the images scoring >= a positive
+        st = np.where(mask.T, st, -np.inf)
+    elif np.shares_memory(st, s):  # s was already class-major: sort a copy, not the caller's array
+        st = st.copy()
     pos_scores = st[yt]  # positives' scores, class by class
+    st.sort(axis=1)  # ascending, per class, in place (st is this function's own array)
+    sorted_all = st
     npos = np.count_nonzero(yt, axis=1)
     bounds = np.concatenate([[0], np.cumsum(npos)])
     out = np.full(c, np.nan)

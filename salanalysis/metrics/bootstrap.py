@@ -25,7 +25,7 @@ from salanalysis._bootstrap import (
     jackknife_weights,
     run_batches,
 )
-from salanalysis.metrics.ap import _check, average_precision
+from salanalysis.metrics.ap import _check, _check_mask, average_precision
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 from salanalysis.metrics.threshold import (
     _f1,
@@ -68,19 +68,22 @@ class RankingBootstrap:
 class _Ranking:
     """Sorted score sets; ``self(w)`` gives the ranking measures for a weight batch (n, b)."""
 
-    def __init__(self, y: np.ndarray, score_list: Sequence[np.ndarray], auc: bool) -> None:
-        self.ap = [SortedAP.build(y, s) for s in score_list]
-        self.auc = [SortedAUC.build(y, s) for s in score_list] if auc else []
+    def __init__(self, y: np.ndarray, score_list: Sequence[np.ndarray], auc: bool,
+                 mask: np.ndarray | None = None) -> None:
+        self.ap = [SortedAP.build(y, _masked(s, mask, y)) for s in score_list]
+        self.auc = [SortedAUC.build(y, s, mask) for s in score_list] if auc else []
         self.yf = y.T.astype(np.float32)
+        self.mf = None if mask is None else np.asarray(mask, dtype=bool).T.astype(np.float32)
         self.blocks = max(p.block_matrix.shape[0] for p in self.ap)
 
     def __call__(self, w: np.ndarray) -> dict[str, np.ndarray]:
         out = {"AP": np.stack([p.ap(w) for p in self.ap], axis=1)}
         if self.auc:
             out["AUC"] = np.stack([p.auc(w) for p in self.auc], axis=1)
-            tot = w.sum(axis=0, dtype=np.float64)
+            tot = (w.sum(axis=0, dtype=np.float64)[:, None] if self.mf is None
+                   else (self.mf @ w).T.astype(np.float64))  # images evaluated for each class
             with np.errstate(invalid="ignore", divide="ignore"):
-                out["prevalence"] = ((self.yf @ w).T.astype(np.float64)) / tot[:, None]
+                out["prevalence"] = ((self.yf @ w).T.astype(np.float64)) / tot
         return out
 
 
@@ -93,6 +96,7 @@ def bootstrap_ranking(
     jobs: int | None = None,
     auc: bool = False,
     jackknife_blocks: int = 20,
+    mask: np.ndarray | None = None,
 ) -> RankingBootstrap:
     """Per-class AP (and ROC AUC and prevalence) of score sets on the same resamples of images.
 
@@ -101,7 +105,8 @@ def bootstrap_ranking(
     resample equals scikit-learn's ``average_precision_score(..., sample_weight=counts)``
     and the AUC ``roc_auc_score(..., sample_weight=counts)``. The jackknife rows drop
     one of ``jackknife_blocks`` interleaved blocks of images each
-    (:func:`~salanalysis._bootstrap.jackknife_weights`).
+    (:func:`~salanalysis._bootstrap.jackknife_weights`). ``mask`` (N, C): the images that
+    count for each class (LVIS federated evaluation); None: all.
     """
     if n_boot < 0:
         raise ValueError("n_boot must be >= 0")
@@ -110,7 +115,9 @@ def bootstrap_ranking(
     checked = [_check(labels, s, f"score set {i}") for i, s in enumerate(score_list)]
     y = checked[0][0]
     n, c = y.shape
-    ranking = _Ranking(y, [s for _, s in checked], auc)
+    if mask is not None:
+        mask = _check_mask(mask, y)
+    ranking = _Ranking(y, [s for _, s in checked], auc, mask)
     jack = ranking(jackknife_weights(n, jackknife_blocks)) if jackknife_blocks else {}
     shapes = {"AP": (len(checked), c), "AUC": (len(checked), c), "prevalence": (c,)}
     reps = {k: np.empty((n_boot, *shapes[k])) for k in (["AP", "AUC", "prevalence"] if auc else ["AP"])}
@@ -122,6 +129,13 @@ def bootstrap_ranking(
     return RankingBootstrap(reps, jack)
 
 
+def _masked(s: np.ndarray, mask: np.ndarray | None, y: np.ndarray) -> np.ndarray:
+    """Scores with the pairs outside ``mask`` at -inf: ranked below every positive, they drop out of AP."""
+    if mask is None:
+        return s
+    return np.where(_check_mask(mask, y), s, -np.inf)
+
+
 def bootstrap_ap(
     labels: np.ndarray,
     score_list: Sequence[np.ndarray],
@@ -129,6 +143,7 @@ def bootstrap_ap(
     n_boot: int = 1000,
     seed: int | np.random.Generator | None = 0,
     jobs: int | None = None,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-class AP of several score sets on the same bootstrap resamples of images.
 
@@ -148,6 +163,9 @@ def bootstrap_ap(
         Seed (or Generator) of the resampling; the same seed gives the same resamples.
     jobs
         Worker threads (default: the CPU count, at most 4); results do not depend on it.
+    mask
+        (N, C) bool: the images that count for each class (LVIS federated
+        evaluation); None: all.
 
     Returns
     -------
@@ -155,8 +173,8 @@ def bootstrap_ap(
         (n_boot, len(score_list), C) float64; NaN where a resample holds no
         positive of a class.
     """
-    return bootstrap_ranking(labels, score_list, n_boot=n_boot, seed=seed, jobs=jobs,
-                             jackknife_blocks=0).reps["AP"]
+    return bootstrap_ranking(labels, score_list, n_boot=n_boot, seed=seed, jobs=jobs, jackknife_blocks=0,
+                             mask=mask).reps["AP"]
 
 
 def bootstrap_metrics(
@@ -168,6 +186,7 @@ def bootstrap_metrics(
     seed: int | np.random.Generator | None = 0,
     level: float = 0.95,
     jobs: int | None = None,
+    mask: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bootstrap intervals (BCa) of every Table 1 metric and of the per-class metrics.
 
@@ -182,6 +201,9 @@ def bootstrap_metrics(
         documented fallback (:func:`~salanalysis._bootstrap.bca_interval`).
     jobs
         Worker threads (default: the CPU count, at most 4).
+    mask
+        (N, C) bool: the images that count for each class (LVIS federated
+        evaluation); None: all.
 
     Returns
     -------
@@ -199,10 +221,12 @@ def bootstrap_metrics(
     """
     y, s = _check(labels, scores)
     pred = predictions(s, rules)
-    ap_point = average_precision(y, s)
-    point = summary_metrics(y, s, rules, ap=ap_point)
+    if mask is not None:
+        pred = pred & _check_mask(mask, y)  # predictions where the class is not evaluated count nowhere
+    ap_point = average_precision(y, s, mask)
+    point = summary_metrics(y, s, rules, ap=ap_point, mask=mask)
     n, c = y.shape
-    prep = SortedAP.build(y, s)
+    prep = SortedAP.build(y, _masked(s, mask, y))
     yf = y.T.astype(np.float32)
     pf = pred.T.astype(np.float32)
     cf = (y & pred).T.astype(np.float32)
@@ -239,7 +263,7 @@ def bootstrap_metrics(
     summary = pd.DataFrame(rows, columns=["metric", "estimate", "ci95_low", "ci95_high", "ci_method", "boot_sd",
                                           "n_boot"])
     summary["metric"] = summary["metric"].astype("string")
-    pc = per_class_metrics(y, s, rules)
+    pc = per_class_metrics(y, s, rules, mask=mask, ap=ap_point)
     per_class = pd.DataFrame({"class_index": np.arange(c, dtype=np.int64)})
     for k in per:
         lo, hi, method = bca_interval(pc[k].to_numpy(dtype=np.float64), per[k], jack_cls[k], level)
@@ -263,6 +287,7 @@ def paired_bootstrap(
     category_ids: Sequence[int] | None = None,
     level: float = 0.95,
     jobs: int | None = None,
+    mask: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Paired bootstrap of the AP difference A - B, per class and for mAP.
 
@@ -287,6 +312,9 @@ def paired_bootstrap(
         Interval coverage.
     jobs
         Worker threads (default: the CPU count, at most 4).
+    mask
+        (N, C) bool: the images that count for each class (LVIS federated
+        evaluation); None: all.
 
     Returns
     -------
@@ -304,9 +332,9 @@ def paired_bootstrap(
     y, a = _check(labels, scores_a, "scores A")
     _, b = _check(labels, scores_b, "scores B")
     categories, category_ids = class_names(categories, category_ids, y.shape[1])
-    rb = bootstrap_ranking(y, [a, b], n_boot=n_boot, seed=seed, jobs=jobs)
+    rb = bootstrap_ranking(y, [a, b], n_boot=n_boot, seed=seed, jobs=jobs, mask=mask)
     boot, jack = rb.reps["AP"], rb.jackknife["AP"]  # (B, 2, C), (m, 2, C)
-    ap_a, ap_b = average_precision(y, a), average_precision(y, b)
+    ap_a, ap_b = average_precision(y, a, mask), average_precision(y, b, mask)
     npos = y.sum(axis=0)
     d = boot[:, 0] - boot[:, 1]  # (B, C)
 

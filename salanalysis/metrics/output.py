@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -13,9 +13,10 @@ import pandas as pd
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.formatting import format_percent, latex_escape
+from salanalysis.metrics.ap import evaluation_mask
 from salanalysis.metrics.bootstrap import paired_bootstrap
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
-from salanalysis.metrics.table import PUBLISHED_SOURCE, _table1, aligned_labels, evaluate
+from salanalysis.metrics.table import PUBLISHED_SOURCE, _table1, aligned_labels, excluded_classes
 from salanalysis.results import AnalysisResult
 from salanalysis.scores import Scores
 
@@ -32,7 +33,8 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
 
     Bootstrap intervals, when present, follow each value as ``[low, high]``.
     A caption line states the C-F1 rule, the prediction rule, the ground-truth
-    rules and the class rule, and names every estimate that lies outside its
+    rules, the class rule, the O-P/O-R pooling rule and, when it applied,
+    LVIS's federated evaluation, and names every estimate that lies outside its
     own interval (see the bootstrap caveat in the module docstring);
     published rows are marked with a dagger, and those whose printed F1 Eq. 6
     cannot give with a double dagger and a note.
@@ -78,6 +80,14 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
             f"Classes: {int(r0['n_classes'])} averaged, {int(r0['n_classes_excluded'])} without positives "
             f"{'excluded' if r0['empty_classes'] == 'exclude' else 'counted as 0'}."
         )
+        overall = r0.get("overall", "all-predictions")
+        if not pd.isna(overall):
+            caption += (" O-P, O-R: every prediction pooled (a prediction of a class without positives is "
+                        "a false positive)." if overall == "all-predictions"
+                        else " O-P, O-R: pooled over the averaged classes only.")
+        if r0.get("federated", "off") == "on":
+            caption += (" Federated (LVIS) evaluation: per class, only images where it is annotated or "
+                        "verified absent (neg_category_ids) count.")
         if has_ci:
             caption += (f" [low, high]: BCa bootstrap 95% interval over images ({int(r0['n_boot'])} resamples, "
                         "acceleration from a 20-block jackknife).")
@@ -178,16 +188,20 @@ class MetricsResult(AnalysisResult):
 
     ``tables``: ``table1`` (:func:`~salanalysis.metrics.table1`), ``per_class``
     (``model`` then :func:`~salanalysis.metrics.per_class_metrics`, with
-    ``AP_low, AP_high, ..., F1_high`` after a bootstrap) and, with a paired
-    bootstrap, ``paired`` (``model_A``, ``model_B`` then
+    ``AP_low, AP_high, ..., F1_high`` after a bootstrap), ``excluded`` (the
+    classes left out of every average, :func:`~salanalysis.metrics.excluded_classes`)
+    and, with a paired bootstrap, ``paired`` (``model_A``, ``model_B`` then
     :func:`~salanalysis.metrics.paired_bootstrap`, the first score set against
-    each other one). ``rules``: the :class:`MetricRules` used.
+    each other one). ``rules``: the :class:`MetricRules` used; ``score_sets``:
+    the :class:`~salanalysis.scores.Scores` evaluated.
     """
 
     rules: MetricRules = DEFAULT_RULES
+    score_sets: list = field(default_factory=list)
 
     #: suffix of each table's CSV after the output's stem (``OUT.csv``, ``OUT_per_class.csv``, ...).
-    FILES: ClassVar[dict[str, str]] = {"table1": "", "per_class": "_per_class", "paired": "_paired"}
+    FILES: ClassVar[dict[str, str]] = {"table1": "", "per_class": "_per_class", "excluded": "_excluded",
+                                       "paired": "_paired"}
 
     def summary(self) -> str:
         """Table 1 as aligned text with its caption (what the command line prints)."""
@@ -195,28 +209,36 @@ class MetricsResult(AnalysisResult):
 
     def write(self, out: str | os.PathLike) -> list[Path]:
         """Write ``OUT`` (a ``.csv``: Table 1 in fractions) and its ``.md``/``.tex`` (percent),
-        ``OUT_per_class.csv/.md/.tex`` and, after a paired bootstrap, ``OUT_paired.csv``.
+        ``OUT_per_class.csv/.md/.tex``, ``OUT_excluded.csv`` (when a class is excluded) and,
+        after a paired bootstrap, ``OUT_paired.csv``.
 
-        A ``OUT_paired.csv`` of an earlier run is removed when this result has none.
+        All files appear together or none does (a full disk, a read-only folder:
+        an :class:`InputError`); an ``OUT_excluded.csv`` or ``OUT_paired.csv`` of
+        an earlier run is removed when this result has none.
         """
-        from salanalysis.io import write_table, write_text
+        from salanalysis.io import all_or_nothing, write_table, write_text
+        from salanalysis.results import remove_files
 
         out = Path(out)
         if out.suffix.lower() != ".csv":
             raise InputError("output must end in .csv", out)
         stem = out.with_suffix("")
         t1, pc = self.tables["table1"], self.tables["per_class"]
-        paths = [write_table(t1, out), write_text(out.with_suffix(".md"), format_table(t1, "markdown")),
-                 write_text(out.with_suffix(".tex"), format_table(t1, "latex"))]
-        base = stem.parent / f"{stem.name}_per_class"
-        paths += [write_table(pc, base.with_suffix(".csv")),
-                  write_text(base.with_suffix(".md"), format_per_class(pc, "markdown")),
-                  write_text(base.with_suffix(".tex"), format_per_class(pc, "latex"))]
-        paired = stem.parent / f"{stem.name}_paired.csv"
-        if "paired" in self.tables:
-            paths.append(write_table(self.tables["paired"], paired))
-        else:
-            paired.unlink(missing_ok=True)
+        stale = []
+        with all_or_nothing():
+            paths = [write_table(t1, out), write_text(out.with_suffix(".md"), format_table(t1, "markdown")),
+                     write_text(out.with_suffix(".tex"), format_table(t1, "latex"))]
+            base = stem.parent / f"{stem.name}_per_class"
+            paths += [write_table(pc, base.with_suffix(".csv")),
+                      write_text(base.with_suffix(".md"), format_per_class(pc, "markdown")),
+                      write_text(base.with_suffix(".tex"), format_per_class(pc, "latex"))]
+            for name in ("excluded", "paired"):
+                path = stem.parent / f"{stem.name}{self.FILES[name]}.csv"
+                if name in self.tables and len(self.tables[name]):
+                    paths.append(write_table(self.tables[name], path))
+                else:
+                    stale.append(path)
+        remove_files(stale)
         self.paths = paths
         return paths
 
@@ -268,10 +290,11 @@ def run_metrics(
     sets = read_score_sets(scores, ann, logits=logits, missing=missing)
     if not sets:
         raise InputError("no score sets given")
-    table, pc_boot = _table1(ann, sets, rules, n_boot=n_boot, seed=seed, published=published, jobs=jobs)
+    table, pc_boot, pc_tables = _table1(ann, sets, rules, n_boot=n_boot, seed=seed, published=published,
+                                        jobs=jobs, per_class=True)
     per_class = []
     for sc in sets:
-        _, pc = evaluate(ann, sc, rules)
+        pc = pc_tables[sc.name]
         if n_boot > 0:
             for k in ("AP", "precision", "recall", "F1"):
                 for e in ("low", "high"):
@@ -280,19 +303,20 @@ def run_metrics(
         per_class.append(pc)
     per_class_df = pd.concat(per_class, ignore_index=True)
     per_class_df["model"] = per_class_df["model"].astype("string")
-    tables = {"table1": table, "per_class": per_class_df}
+    tables = {"table1": table, "per_class": per_class_df, "excluded": excluded_classes(ann, rules)}
     if paired and n_boot > 0 and len(sets) >= 2:
         parts = []
+        mask = evaluation_mask(ann, rules)
         _, y, a = aligned_labels(ann, sets[0], rules)
         for other in sets[1:]:
             _, _, b = aligned_labels(ann, other, rules)
             pb = paired_bootstrap(y, a, b, rules, n_boot=n_boot, seed=seed, categories=ann.category_names,
-                                  category_ids=ann.category_ids, jobs=jobs)
+                                  category_ids=ann.category_ids, jobs=jobs, mask=mask)
             pb.insert(0, "model_B", other.name)
             pb.insert(0, "model_A", sets[0].name)
             parts.append(pb)
         tables["paired"] = pd.concat(parts, ignore_index=True)
-    return MetricsResult(tables, rules=rules)
+    return MetricsResult(tables, rules=rules, score_sets=sets)
 
 
 def write_metrics(annotations: Annotations | str | os.PathLike,

@@ -28,9 +28,16 @@ from salanalysis.metrics.ap import _check
 __all__ = ["roc_auc", "chance_ap", "normalized_ap", "prevalence"]
 
 
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Per-class ROC AUC (ties count half), NaN for a class without positives or without negatives."""
+def roc_auc(labels: np.ndarray, scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Per-class ROC AUC (ties count half), NaN for a class without positives or without negatives.
+
+    ``mask`` (N, C) bool: the images that count for each class (LVIS federated evaluation).
+    """
     y, s = _check(labels, scores)
+    if mask is not None:
+        m = np.asarray(mask, dtype=bool)
+        return np.array([roc_auc(y[m[:, c], c : c + 1], s[m[:, c], c : c + 1])[0] if m[:, c].any() else np.nan
+                         for c in range(y.shape[1])])
     n = y.shape[0]
     k = y.sum(axis=0).astype(np.float64)
     ranks = rankdata(s, axis=0)  # average ranks of ties

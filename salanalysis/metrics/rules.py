@@ -16,14 +16,17 @@ from typing import Any, Literal
 
 from salanalysis.errors import InputError
 
-__all__ = ["METRICS", "MetricRules", "DEFAULT_RULES", "CF1Rule", "EmptyRule"]
+__all__ = ["METRICS", "MetricRules", "DEFAULT_RULES", "CF1Rule", "EmptyRule", "FederatedRule", "OverallRule"]
 
 #: The Table 1 metrics, in the paper's column order.
 METRICS = ("CP", "CR", "CF1", "OP", "OR", "OF1", "mAP")
 CF1Rule = Literal["harmonic", "mean-per-class"]
 EmptyRule = Literal["exclude", "zero"]
+FederatedRule = Literal["auto", "on", "off"]
+OverallRule = Literal["all-predictions", "classes-with-positives"]
 
-_CHOICES = {"cf1": ("harmonic", "mean-per-class"), "empty_classes": ("exclude", "zero")}
+_CHOICES = {"cf1": ("harmonic", "mean-per-class"), "empty_classes": ("exclude", "zero"),
+            "federated": ("auto", "on", "off"), "overall": ("all-predictions", "classes-with-positives")}
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,20 @@ class MetricRules:
         Crowd annotations count as image labels.
     include_empty
         Images without annotations are all-negative rows (else dropped).
+    federated
+        LVIS's federated evaluation: for each class only the images where it
+        is annotated (positives) or verified absent (the image's
+        ``neg_category_ids``) count; its predictions on other images, including
+        those that list it in ``not_exhaustive_category_ids`` without an
+        annotation of it, are neither right nor wrong. ``"auto"`` (default): on
+        when the annotation file's images carry those fields; ``"on"``: required
+        (an error without them); ``"off"``: every image counts for every class.
+    overall
+        Which predictions O-P and O-R pool: ``"all-predictions"`` (default, the
+        usual pooled definition: every prediction counts, and a prediction of a
+        class without positives is a false positive) or
+        ``"classes-with-positives"`` (only the classes averaged by mAP and the
+        C- metrics). mAP and the C- metrics follow ``empty_classes`` either way.
     """
 
     threshold: float = 0.5
@@ -58,6 +75,8 @@ class MetricRules:
     empty_classes: EmptyRule = "exclude"
     include_crowd: bool = True
     include_empty: bool = True
+    federated: FederatedRule = "auto"
+    overall: OverallRule = "all-predictions"
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():

@@ -11,14 +11,14 @@ import pandas as pd
 
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
-from salanalysis.metrics.ap import ground_truth
+from salanalysis.metrics.ap import average_precision, evaluation_mask, ground_truth
 from salanalysis.metrics.bootstrap import bootstrap_metrics
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 from salanalysis.metrics.threshold import per_class_metrics, summary_metrics
 from salanalysis.scores import Scores
 
 __all__ = ["PUBLISHED_TABLE1", "PUBLISHED_SOURCE", "published_inconsistencies", "aligned_labels", "evaluate",
-           "table1"]
+           "table1", "excluded_classes"]
 
 PUBLISHED_SOURCE = "published in Luo et al. 2019, Table 1"
 _NA = math.nan
@@ -102,8 +102,8 @@ def evaluate(annotations: Annotations, scores: Scores,
     per_class : pd.DataFrame
         :func:`per_class_metrics` with the annotation file's category ids and names.
     """
-    _, y, s = aligned_labels(annotations, scores, rules)
-    summary = summary_metrics(y, s, rules)
+    mask = evaluation_mask(annotations, rules)
+    summary, pc = _evaluate(annotations, scores, rules, mask)
     names = annotations.category_names
     summary.update(
         model=scores.name,
@@ -111,8 +111,40 @@ def evaluate(annotations: Annotations, scores: Scores,
         include_empty=rules.include_empty,
         excluded_categories=[names[i] for i in summary["excluded"]],
     )
-    pc = per_class_metrics(y, s, rules, categories=names, category_ids=annotations.category_ids)
     return summary, pc
+
+
+def _evaluate(annotations: Annotations, scores: Scores, rules: MetricRules,
+              mask: np.ndarray | None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """:func:`summary_metrics` and :func:`per_class_metrics` of one score set, sorting each class once."""
+    _, y, s = aligned_labels(annotations, scores, rules)
+    ap = average_precision(y, s, mask)
+    summary = summary_metrics(y, s, rules, ap=ap, mask=mask)
+    pc = per_class_metrics(y, s, rules, categories=annotations.category_names,
+                           category_ids=annotations.category_ids, mask=mask, ap=ap)
+    return summary, pc
+
+
+def excluded_classes(annotations: Annotations, rules: MetricRules = DEFAULT_RULES) -> pd.DataFrame:
+    """The classes left out of every average (``empty_classes="exclude"``): those without a positive.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per class without a positive image (under ``rules``' ground
+        truth), in category-id order: ``category_id``, ``category``, ``reason``
+        (``"no positive image"``). Empty with ``empty_classes="zero"``, which
+        counts them.
+    """
+    cols = ["category_id", "category", "reason"]
+    if rules.empty_classes != "exclude":
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "category_id" else "string") for c in cols})
+    _, y = ground_truth(annotations, rules)
+    idx = np.flatnonzero(~y.any(axis=0))
+    cats = annotations.categories.iloc[idx]
+    return pd.DataFrame({"category_id": cats["category_id"].to_numpy(np.int64),
+                         "category": pd.array(cats["name"].tolist(), dtype="string"),
+                         "reason": pd.array(["no positive image"] * len(idx), dtype="string")})
 
 
 def table1(
@@ -150,12 +182,14 @@ def table1(
         bootstrap, then ``CP_low, CP_high, ..., mAP_low, mAP_high`` (BCa intervals),
         ``ci_method`` (``BCa``) and ``ci_fallback`` (the metrics whose interval is the
         centred percentile, see :func:`~salanalysis._bootstrap.bca_interval`); then
-        ``n_classes_excluded``, ``classes_excluded`` (their names, ";"-separated),
+        ``n_classes_excluded`` (their names: :func:`excluded_classes`),
         ``n_images``, ``source`` (``"computed"`` or the
         publication), ``cf1`` (rule), ``prediction`` (e.g. ``score>=0.5``),
-        ``ground_truth`` (e.g. ``crowd+empty``), ``empty_classes``, ``n_boot``, and with
-        ``published`` a ``note``. Published rows have NaN counts, and NaN where the paper
-        prints '-'.
+        ``ground_truth`` (e.g. ``crowd+empty``), ``empty_classes``,
+        ``overall`` (the O-P/O-R pooling rule), ``federated`` (``"on"`` when
+        LVIS's federated evaluation applied, else ``"off"``), ``n_boot``, and with
+        ``published`` a ``note`` (a printed F1 that Eq. 6 cannot give). Published rows
+        have NaN counts, and NaN where the paper prints '-'.
     """
     return _table1(annotations, score_sets, rules, n_boot=n_boot, seed=seed, published=published,
                    jobs=jobs)[0]
@@ -170,9 +204,13 @@ def _table1(
     seed: int,
     published: bool,
     jobs: int | None,
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """:func:`table1` plus, with a bootstrap, each score set's per-class intervals."""
+    per_class: bool = False,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """:func:`table1`, with a bootstrap each score set's per-class intervals, and (``per_class``)
+    each score set's :func:`per_class_metrics` table."""
     per_class_boot: dict[str, pd.DataFrame] = {}
+    per_class_tables: dict[str, pd.DataFrame] = {}
+    mask = evaluation_mask(annotations, rules)
     if not score_sets:
         raise ValueError("no score sets given")
     names = [s.name for s in score_sets]
@@ -181,10 +219,16 @@ def _table1(
     rows = []
     for sc in score_sets:
         _, y, s = aligned_labels(annotations, sc, rules)
-        summ = summary_metrics(y, s, rules)
+        ap = average_precision(y, s, mask)
+        summ = summary_metrics(y, s, rules, ap=ap, mask=mask)
+        if per_class:
+            per_class_tables[sc.name] = per_class_metrics(
+                y, s, rules, categories=annotations.category_names, category_ids=annotations.category_ids,
+                mask=mask, ap=ap)
         row: dict[str, Any] = {"model": sc.name, **{k: summ[k] for k in METRICS}, "n_classes": summ["n_classes"]}
         if n_boot > 0:
-            boot, per_class_boot[sc.name] = bootstrap_metrics(y, s, rules, n_boot=n_boot, seed=seed, jobs=jobs)
+            boot, per_class_boot[sc.name] = bootstrap_metrics(y, s, rules, n_boot=n_boot, seed=seed, jobs=jobs,
+                                                              mask=mask)
             for _, r in boot.iterrows():
                 row[f"{r['metric']}_low"] = r["ci95_low"]
                 row[f"{r['metric']}_high"] = r["ci95_high"]
@@ -193,13 +237,14 @@ def _table1(
             row.update(ci_method="BCa", ci_fallback=";".join(fallback))
         row.update(
             n_classes_excluded=summ["n_classes_excluded"],
-            classes_excluded=";".join(annotations.category_names[i] for i in summ["excluded"]),
             n_images=summ["n_images"],
             source="computed",
             cf1=rules.cf1,
             prediction=summ["prediction"],
             ground_truth=rules.ground_truth,
             empty_classes=rules.empty_classes,
+            overall=rules.overall,
+            federated=summ["federated"],
             n_boot=int(n_boot),
         )
         rows.append(row)
@@ -215,13 +260,13 @@ def _table1(
     cols = ["model", *METRICS, "n_classes"]
     if n_boot > 0:
         cols += [f"{k}_{e}" for k in METRICS for e in ("low", "high")] + ["ci_method", "ci_fallback"]
-    cols += ["n_classes_excluded", "classes_excluded", "n_images", "source", "cf1", "prediction", "ground_truth",
-             "empty_classes", "n_boot"] + (["note"] if published else [])
+    cols += ["n_classes_excluded", "n_images", "source", "cf1", "prediction", "ground_truth",
+             "empty_classes", "overall", "federated", "n_boot"] + (["note"] if published else [])
     df = df.reindex(columns=cols)
     for k in ("n_classes", "n_classes_excluded", "n_images", "n_boot"):
         df[k] = df[k].astype("Int64")
-    for k in ("model", "classes_excluded", "source", "cf1", "prediction", "ground_truth", "empty_classes",
+    for k in ("model", "source", "cf1", "prediction", "ground_truth", "empty_classes", "overall", "federated",
               "ci_method", "ci_fallback", "note"):
         if k in df.columns:
             df[k] = df[k].astype("string")
-    return df, per_class_boot
+    return df, per_class_boot, per_class_tables

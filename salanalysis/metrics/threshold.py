@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from salanalysis.errors import InputError
-from salanalysis.metrics.ap import _check, average_precision
-from salanalysis.metrics.ranking import chance_ap, normalized_ap, prevalence, roc_auc
+from salanalysis.metrics.ap import _check, _check_mask, average_precision
+from salanalysis.metrics.ranking import chance_ap, normalized_ap, roc_auc
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 
 __all__ = ["predictions", "per_class_metrics", "summary_metrics"]
@@ -34,8 +34,11 @@ def predictions(scores: np.ndarray, rules: MetricRules = DEFAULT_RULES) -> np.nd
     return pred
 
 
-def _counts(y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-class N_c (correct), N_p (predicted), N_g (ground truth) as float64."""
+def _counts(y: np.ndarray, pred: np.ndarray, mask: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class N_c (correct), N_p (predicted), N_g (ground truth) as float64, over the pairs of ``mask``."""
+    if mask is not None:
+        pred = pred & mask  # a prediction where the class is not evaluated counts nowhere
     nc = np.count_nonzero(y & pred, axis=0).astype(np.float64)
     npred = np.count_nonzero(pred, axis=0).astype(np.float64)
     ng = np.count_nonzero(y, axis=0).astype(np.float64)
@@ -75,9 +78,11 @@ def _summary_from_counts(
             c_f1 = _f1(cp, cr)
         else:
             c_f1 = np.where(incl, f1, 0.0).sum(axis=-1) / denom
-        snc = np.where(incl, nc, 0.0).sum(axis=-1)
-        op = _ratio(snc, np.where(incl, npred, 0.0).sum(axis=-1))
-        orr = _ratio(snc, np.where(incl, ng, 0.0).sum(axis=-1))
+        # O-P/O-R pool every class (every prediction counts) or the averaged classes only
+        pool = np.ones_like(has) if rules.overall == "all-predictions" else incl
+        snc = np.where(pool, nc, 0.0).sum(axis=-1)
+        op = _ratio(snc, np.where(pool, npred, 0.0).sum(axis=-1))
+        orr = _ratio(snc, np.where(pool, ng, 0.0).sum(axis=-1))
         of1 = _f1(op, orr)
     return {
         "CP": cp,
@@ -108,6 +113,8 @@ def per_class_metrics(
     *,
     categories: Sequence[str] | None = None,
     category_ids: Sequence[int] | None = None,
+    mask: np.ndarray | None = None,
+    ap: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per-class AP, precision, recall and F1.
 
@@ -119,6 +126,11 @@ def per_class_metrics(
         The prediction rule (``threshold``, or ``top_k`` and ``top_k_threshold``).
     categories, category_ids
         Names and ids of the C columns (default: ``"0".."C-1"`` and 0..C-1).
+    mask
+        (N, C) bool: the images that count for each class (LVIS federated
+        evaluation, :func:`~salanalysis.metrics.ap.evaluation_mask`); None: all.
+    ap
+        The per-class AP, if already computed (:func:`average_precision` with the same mask).
 
     Returns
     -------
@@ -134,37 +146,46 @@ def per_class_metrics(
         - ``recall``: N_c / N_g, NaN without positives
         - ``F1``: harmonic mean of precision and recall (0 when both are 0; NaN
           without positives)
-        - ``prevalence``: n_pos / images; ``chance_AP``: the expected AP of a random
-          ranking (:func:`~salanalysis.metrics.ranking.chance_ap`, NaN without positives)
+        - ``prevalence``: n_pos / images evaluated; ``chance_AP``: the expected AP of a
+          random ranking (:func:`~salanalysis.metrics.ranking.chance_ap`, NaN without positives)
         - ``AP_norm``: ``(AP - prevalence) / (1 - prevalence)``, 0 at chance level
         - ``AUC``: ROC AUC (NaN without positives or without negatives)
+        - ``n_images`` (only with a ``mask``): images evaluated for the class
     """
     y, s = _check(labels, scores)
+    if mask is not None:
+        mask = _check_mask(mask, y)
     categories, category_ids = class_names(categories, category_ids, y.shape[1])
     pred = predictions(s, rules)
-    nc, npred, ng = _counts(y, pred)
+    nc, npred, ng = _counts(y, pred, mask)
     prec = _ratio(nc, npred)
     rec = np.where(ng > 0, _ratio(nc, ng), np.nan)
     f1 = np.where(ng > 0, _f1(prec, np.nan_to_num(rec)), np.nan)
-    ap = average_precision(y, s)
-    prev = prevalence(y)
-    return pd.DataFrame(
+    if ap is None:
+        ap = average_precision(y, s, mask)
+    out = pd.DataFrame(
         {
             "category_id": np.asarray(category_ids, dtype=np.int64),
             "category": pd.array([str(x) for x in categories], dtype="string"),
             "n_pos": ng.astype(np.int64),
             "n_pred": npred.astype(np.int64),
             "n_correct": nc.astype(np.int64),
-            "AP": ap,
+            "AP": np.asarray(ap, dtype=np.float64),
             "precision": prec,
             "recall": rec,
             "F1": f1,
-            "prevalence": prev,
-            "chance_AP": chance_ap(ng, y.shape[0]),
-            "AP_norm": normalized_ap(ap, prev),
-            "AUC": roc_auc(y, s),
         }
     )
+    n_img = np.count_nonzero(mask, axis=0) if mask is not None else np.full(y.shape[1], y.shape[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prev = np.where(n_img > 0, ng / np.maximum(n_img, 1), np.nan)
+    out["prevalence"] = prev
+    out["chance_AP"] = chance_ap(ng, n_img)
+    out["AP_norm"] = normalized_ap(out["AP"].to_numpy(), prev)
+    out["AUC"] = roc_auc(y, s, mask)
+    if mask is not None:
+        out["n_images"] = n_img.astype(np.int64)
+    return out
 
 
 def summary_metrics(
@@ -173,6 +194,7 @@ def summary_metrics(
     rules: MetricRules = DEFAULT_RULES,
     *,
     ap: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The Table 1 metrics of one score set (fractions in 0..1).
 
@@ -189,6 +211,9 @@ def summary_metrics(
         The per-class AP of these labels and scores, if already computed by
         :func:`average_precision` (saves the sort when several prediction rules
         are evaluated on the same scores); must have shape (C,).
+    mask
+        (N, C) bool: the images that count for each class (LVIS federated
+        evaluation); None: all. A prediction outside the mask counts nowhere.
 
     Returns
     -------
@@ -197,13 +222,16 @@ def summary_metrics(
         averaged), ``n_classes_excluded``, ``excluded`` (column indices of the
         classes without positives), ``n_images``, and the rules used: ``cf1``,
         ``prediction`` (e.g. ``"score>=0.5"`` or ``"top-3"``), ``threshold``,
-        ``top_k``, ``empty_classes``.
+        ``top_k``, ``empty_classes``, ``overall`` (the O-P/O-R pooling rule),
+        ``federated`` (``"on"`` with a mask, else ``"off"``).
     """
     y, s = _check(labels, scores)
+    if mask is not None:
+        mask = _check_mask(mask, y)
     pred = predictions(s, rules)
-    nc, npred, ng = _counts(y, pred)
+    nc, npred, ng = _counts(y, pred, mask)
     if ap is None:
-        ap = average_precision(y, s)
+        ap = average_precision(y, s, mask)
     else:
         ap = np.asarray(ap, dtype=np.float64)
         if ap.shape != (y.shape[1],):
@@ -221,6 +249,8 @@ def summary_metrics(
         threshold=rules.threshold,
         top_k=rules.top_k,
         empty_classes=rules.empty_classes,
+        overall=rules.overall,
+        federated="on" if mask is not None else "off",
     )
     return res
 

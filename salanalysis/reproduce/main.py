@@ -38,6 +38,7 @@ TABLES: dict[str, str] = {
     "inputs": "Inputs: provenance and counts",
     "table1": "Table 1: multi-label metrics (with the paper's published rows)",
     "per_class": "Per-class AP, precision, recall, F1 of every score set",
+    "excluded_classes": "Classes without a positive image, left out of mAP and the C- metrics",
     "tpfn_descriptives": "Fig. 2 numbers: n, mean, SD, SEM, 95% CI of detected and missed objects",
     "tpfn_tests": "Fig. 2 tests: Student and Welch t, Mann-Whitney U, Cohen's d, image-clustered tests",
     "classwise": "Class-wise means and AP",
@@ -182,6 +183,8 @@ def reproduce(
     tables: list[TableEntry] = []
     produced: dict[str, pd.DataFrame] = {"inputs": inputs, "table1": t1, "per_class": met.tables["per_class"],
                                           **st, **cl, **(cmp or {})}
+    if len(met.tables.get("excluded_classes", ())):
+        produced["excluded_classes"] = met.tables["excluded_classes"]
     for name, title in TABLES.items():
         if name not in produced:
             continue
@@ -267,6 +270,8 @@ def reproduce(
         "comparison (A -> B)": (f"{cfg.compare[0]} -> {cfg.compare[1]}" if cfg.compare else "none"),
         "threshold (detected: score >= threshold)": cfg.threshold,
         "C-F1 rule": cfg.cf1,
+        "O-P/O-R pooling rule": cfg.overall,
+        "LVIS federated evaluation": str(t1["federated"].dropna().iloc[0]) if "federated" in t1 else "off",
         "bootstrap resamples / seed": f"{cfg.n_boot} / {cfg.seed}",
         "centre-bias control in the statistics": _control_source(cfg) or "none",
     }

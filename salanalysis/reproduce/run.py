@@ -113,9 +113,13 @@ class Runner:
         return f"{file_digest(spec.path, self.digests)}:logits={spec.logits}"
 
     def source_digest(self, spec) -> str:
+        """A saliency source by content: a folder's maps, a results JSON's bytes, and how they are read."""
         if spec.builtin:
             return f"builtin:{spec.builtin}:{self.ann_digest}"
-        return dir_digest(spec.path, self.digests)
+        how = f"pattern={spec.pattern}:colour={spec.colour}"
+        if spec.path.is_file():  # a SALICON results JSON
+            return f"json:{file_digest(spec.path, self.digests)}:{how}"
+        return f"{dir_digest(spec.path, self.digests)}:{how}"
 
     def code_digest(self, stage: str) -> list[str]:
         """Digests of the source files of the modules a stage calls (code changes invalidate it)."""

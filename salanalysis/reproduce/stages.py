@@ -50,9 +50,7 @@ def _input_rows(run: Runner) -> pd.DataFrame:
             add("saliency", spec.name, spec.label or spec.name, origin, "builtin", "images with map",
                 len(ann.images))
         else:
-            from salanalysis.maps import MapSource
-
-            src = MapSource(spec.path, name=spec.name)
+            src = spec.map_source()
             matched = src.match(ann.images)
             add("saliency", spec.name, spec.label or spec.name, origin, run.source_digest(spec),
                 "map files", src.n_files)
@@ -83,11 +81,19 @@ def _with_object_counts(inputs: pd.DataFrame, meta: dict, n_objects: int) -> pd.
         if key in meta:
             rows.append({**base, "item": item, "value": int(meta[key])})
     sal = inputs[inputs["kind"] == "saliency"].drop_duplicates("name")
+    note_items = {"stretched": "maps stretched to another aspect ratio", "constant": "constant maps (all zeros)",
+                  "alpha_ignored": "maps with an ignored alpha channel",
+                  "colour_converted": "colour maps converted to gray"}
     for _, r in sal.iterrows():
+        base_s = {"kind": "saliency", "name": r["name"], "label": r["label"], "origin": r["origin"],
+                  "sha256": r["sha256"]}
         if r["name"] in meta.get("missing_maps", {}):
-            rows.append({"kind": "saliency", "name": r["name"], "label": r["label"], "origin": r["origin"],
-                         "sha256": r["sha256"], "item": "objects without a map (NaN)",
+            rows.append({**base_s, "item": "objects without a map (NaN)",
                          "value": int(meta["missing_maps"][r["name"]])})
+        for key, item in note_items.items():
+            n = int(meta.get("map_notes", {}).get(r["name"], {}).get(key, 0))
+            if n:
+                rows.append({**base_s, "item": item, "value": n})
     out = pd.concat([inputs, pd.DataFrame(rows)], ignore_index=True)
     out["value"] = out["value"].astype(np.int64)
     order = {"annotations": 0, "scores": 1, "saliency": 2, "checkpoint": 3, "cam": 4}
@@ -136,7 +142,8 @@ def _stage_objects(run: Runner, map_dirs: dict[str, Path]) -> StageData:
     def compute(work: Path) -> StageData:
         from salanalysis.objects import compute_objects
 
-        res = compute_objects(run.ann, {n: str(p) for n, p in map_dirs.items()}, run.score_sets,
+        sources = {s.name: s.map_source(map_dirs[s.name]) for s in cfg.saliency}
+        res = compute_objects(run.ann, sources, run.score_sets,
                               threshold=cfg.threshold, jobs=cfg.jobs or None, progress=run.progress)
         counts = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)
                   if f.name not in ("objects", "images")}
@@ -160,8 +167,7 @@ def _score_params(run: Runner) -> dict:
 
 def _stage_metrics(run: Runner) -> StageData:
     cfg = run.cfg
-    params = {"threshold": cfg.threshold, "cf1": cfg.cf1, "n_boot": cfg.n_boot, "seed": cfg.seed,
-              **_score_params(run)}
+    params = {"rules": cfg.rules.to_dict(), "n_boot": cfg.n_boot, "seed": cfg.seed, **_score_params(run)}
 
     def compute(work: Path) -> StageData:
         from salanalysis import metrics
@@ -174,7 +180,8 @@ def _stage_metrics(run: Runner) -> StageData:
             pc = pc.copy()
             pc.insert(0, "model", s.name)
             per.append(pc)
-        return StageData({"table1": t1, "per_class": pd.concat(per, ignore_index=True)})
+        return StageData({"table1": t1, "per_class": pd.concat(per, ignore_index=True),
+                          "excluded_classes": metrics.excluded_classes(run.ann, cfg.rules)})
 
     return run.stage("metrics", params, [], compute)
 
