@@ -160,14 +160,15 @@ def _score_params(run: Runner) -> dict:
 
 def _stage_metrics(run: Runner) -> StageData:
     cfg = run.cfg
+    # "auto" is a function of the annotation file, whose digest is in the key
     params = {"threshold": cfg.threshold, "cf1": cfg.cf1, "n_boot": cfg.n_boot, "seed": cfg.seed,
-              **_score_params(run)}
+              "published_rows": cfg.published_rows, **_score_params(run)}
 
     def compute(work: Path) -> StageData:
         from salanalysis import metrics
 
         t1 = metrics.table1(run.ann, run.score_sets, cfg.rules, n_boot=cfg.n_boot, seed=cfg.seed,
-                            published=True)
+                            published=cfg.show_published(run.ann))
         per = []
         for s in run.score_sets:
             _, pc = metrics.evaluate(run.ann, s, cfg.rules)
