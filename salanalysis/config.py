@@ -56,6 +56,12 @@ Layout (every table optional except ``[inputs]`` and ``[scores]``)::
 
     [output]
     dir = "paper_output"       # overridden by --out
+    published_rows = "auto"    # the paper's published rows in Table 1: "auto", true or false
+
+``published_rows``: ``"auto"`` (the default) adds the paper's published Table 1
+rows only when the annotation file's categories are COCO's 80 (the same ids and
+names, :func:`salanalysis.coco.is_coco80`), the class set the paper's numbers are
+for; ``true`` adds them whatever the classes, ``false`` never.
 """
 
 from __future__ import annotations
@@ -115,7 +121,7 @@ _ANALYSIS_DEFAULTS: dict[str, Any] = {
     "primary": "",
     "jobs": 0,
 }
-_OUTPUT_KEYS = {"dir"}
+_OUTPUT_KEYS = {"dir", "published_rows"}
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,9 @@ class Config:
         Analysis parameters (see the module docstring).
     out
         The output folder (``None`` until set by ``--out`` or ``[output] dir``).
+    published_rows
+        ``"auto"``, ``True`` or ``False``: whether Table 1 shows the paper's
+        published rows (see the module docstring; :meth:`show_published`).
     """
 
     source: str
@@ -213,6 +222,16 @@ class Config:
     primary: str = ""
     jobs: int = 0
     out: Path | None = None
+    published_rows: str | bool = "auto"
+
+    def show_published(self, annotations) -> bool:
+        """Whether Table 1 shows the paper's published rows for these
+        :class:`~salanalysis.coco.Annotations` (``"auto"``: only for COCO's 80 categories)."""
+        if self.published_rows == "auto":
+            from salanalysis.coco import is_coco80
+
+            return is_coco80(annotations)
+        return bool(self.published_rows)
 
     @property
     def rules(self):
@@ -248,8 +267,9 @@ class Config:
         if cam:
             d["cam"] = cam
         d["analysis"] = {k: getattr(self, k) for k in _ANALYSIS_DEFAULTS}
+        d["output"] = {"published_rows": self.published_rows}
         if self.out is not None:
-            d["output"] = {"dir": str(self.out)}
+            d["output"] = {"dir": str(self.out), **d["output"]}
         return d
 
 
@@ -437,6 +457,9 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
     if "dir" in output:
         out = Path(os.path.expanduser(c.string(output["dir"], "output.dir")))
         out = out if out.is_absolute() else Path(os.path.normpath(c.base / out))
+    published_rows = output.get("published_rows", "auto")
+    if published_rows != "auto" and not isinstance(published_rows, bool):
+        c.fail(f"'output.published_rows' must be \"auto\", true or false, got {published_rows!r}")
 
     return Config(
         source=str(path), annotations=annotations, images=images, saliency=saliency, scores=scores,
@@ -446,7 +469,7 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         federated=a["federated"], overall=a["overall"],
         clutter_k=a["clutter_k"], min_images=a["min_images"], clutter_k_rule=a["clutter_k_rule"],
         primary=primary or names[0],
-        jobs=a["jobs"], out=out,
+        jobs=a["jobs"], out=out, published_rows=published_rows,
     )
 
 

@@ -152,7 +152,9 @@ def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) ->
         claim = None
         if source is not None:
             kind = "predicted saliency" if key == "cw_predicted" else "ground truth"
-            claim = f"classes of more salient objects have higher AP ({ctx.label(source)}, {kind})"
+            label = ctx.label(source)
+            claim = ("classes of more salient objects have higher AP ("
+                     + (label if kind.split()[0] in label.lower() else f"{label}, {kind}") + ")")
         if corr is None:
             rows.append(_row(key, claim=claim, anchor="fig-fig_classwise"))
             continue

@@ -1,8 +1,20 @@
-"""Text formatting shared by every output: p-values, percentages, LaTeX and Markdown escaping.
+"""Text formatting shared by every output: numbers, p-values, percentages, LaTeX and Markdown escaping.
 
 One implementation of each rule, used by the tables (``.md``/``.tex``), the
 command-line summaries, the figures and the report, so a number is written the
-same way wherever it appears.
+same way wherever it appears. The number policy:
+
+- **p-values** (columns ``p_val``, ``p_holm``, ``p_*``): two significant digits
+  (``0.012``, ``0.37``, ``1.0``), below 1e-4 the bound ``< 1e-4`` (:func:`format_p_value`;
+  :func:`format_p` adds the ``p =`` label);
+- **other numbers** (:func:`format_number`): never in scientific notation;
+  integers and whole floats as integers (``10743``); otherwise 1000 and above
+  rounded to an integer, 1 to 1000 four significant digits (``12.35``), 0.001
+  to 1 four decimals (``0.1235``), below 0.001 two significant digits
+  (``0.00015``);
+- **Table 1**: percent with one decimal as the paper prints it (:func:`format_percent`).
+
+:func:`format_value` applies the rule of a column to one value.
 """
 
 from __future__ import annotations
@@ -10,7 +22,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["format_p", "format_percent", "latex_escape", "markdown_escape"]
+__all__ = ["format_number", "format_p", "format_p_value", "format_percent", "format_value", "is_p_column",
+           "latex_escape", "markdown_escape"]
 
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
                   "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
@@ -28,18 +41,73 @@ def _missing(v: Any) -> bool:
         return False
 
 
-def format_p(p: float | None, *, spaced: bool = False) -> str:
-    """A p-value with four decimals, or below 1e-4 as a bound.
-
-    ``spaced=False`` (command-line summaries): ``p=0.0123``, ``p<1e-4``, ``p=n/a``;
-    ``spaced=True`` (figures): ``p = 0.0123``, ``p < 0.0001``, ``p = n/a``.
-    """
-    sp = " " if spaced else ""
-    if p is None or not math.isfinite(float(p)):
-        return f"p{sp}={sp}n/a"
+def format_p_value(p: Any) -> str:
+    """A p-value with two significant digits (``0.012``, ``0.37``, ``1.0``), ``< 1e-4`` below 1e-4,
+    ``n/a`` when missing or not finite."""
+    if _missing(p) or not math.isfinite(float(p)):
+        return "n/a"
+    p = float(p)
     if p < 1e-4:
-        return f"p{sp}<{sp}" + ("0.0001" if spaced else "1e-4")
-    return f"p{sp}={sp}{p:.4f}"
+        return "< 1e-4"
+    return f"{p:#.2g}"
+
+
+def format_p(p: float | None, *, spaced: bool = False) -> str:
+    """A labelled p-value (:func:`format_p_value`).
+
+    ``spaced=False`` (command-line summaries): ``p=0.012``, ``p<1e-4``, ``p=n/a``;
+    ``spaced=True`` (figures): ``p = 0.012``, ``p < 1e-4``, ``p = n/a``.
+    """
+    text = format_p_value(p)
+    if text.startswith("<"):
+        return "p < 1e-4" if spaced else "p<1e-4"
+    return f"p = {text}" if spaced else f"p={text}"
+
+
+def is_p_column(column: Any) -> bool:
+    """Whether a column holds p-values: ``p_val``, ``p_holm`` or any ``p_*``."""
+    return isinstance(column, str) and column.startswith("p_")
+
+
+def format_number(v: Any) -> str:
+    """A number as plain digits, never in scientific notation (the module's policy); ``''`` when missing.
+
+    Booleans as ``true``/``false``; ``inf``/``-inf``; text as is.
+    """
+    import numpy as np
+
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return v
+    if _missing(v):
+        return ""
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isinf(f):
+        return "inf" if f > 0 else "-inf"
+    a = abs(f)
+    if f == int(f) and a < 1e15:
+        return str(int(f))
+    if a >= 1000:
+        return f"{f:.0f}"
+    if a >= 1:
+        return f"{f:.4g}"
+    if a >= 1e-3:
+        return f"{f:.4f}".rstrip("0").rstrip(".")
+    return np.format_float_positional(f, precision=2, unique=False, fractional=False, trim="k")
+
+
+def format_value(v: Any, column: Any = None) -> str:
+    """One value by the rule of its column: a p-value column (:func:`is_p_column`) with
+    :func:`format_p_value` (missing: ``''``), anything else with :func:`format_number`."""
+    if is_p_column(column) and not isinstance(v, (str, bool)):
+        return "" if _missing(v) else format_p_value(v)
+    return format_number(v)
 
 
 def format_percent(v: Any, lo: Any = None, hi: Any = None) -> str:

@@ -1,17 +1,34 @@
 """The one-page HTML report of ``salanalysis reproduce``, and table formatters.
 
 :func:`render_report` builds a single self-contained HTML page (no external
-files: figures are embedded as base64 PNG, styles inline) with
+files, no scripts: figures are embedded as base64 PNG, styles inline) with, in order,
 
-- what was run (configuration source, version, parameters) and every stage
-  with its cache status;
-- the inputs with their provenance (path or built-in, content digest) and counts;
+- a table of contents with an anchor per section, figure and table;
+- the **findings**: each claim of the paper beside this run's value, interval
+  and verdict (computed elsewhere and passed in; the verdict is shown by colour
+  *and* a marker and its words), and every warning of the diagnostics once;
+- what was run (configuration, version, parameters) and every stage with its key;
+- the inputs, each listed once with its provenance and counts;
 - a plain statement of everything that could not be produced, and why;
-- every figure with its caption, and every table.
+- every figure with its caption, and every table, each with the diagnostics
+  that concern it just above it and its files as relative links.
+
+Tables are shown whole (no box of fixed height): pairs of interval columns
+(``ci95_low``/``ci95_high``) become one ``[low, high]`` column, columns with
+one value in every row are stated once above the table, explanatory text that
+repeats (``meaning``, ``note``, ``formula``) becomes numbered notes below it,
+and a table too wide for the page scrolls sideways with its first column kept
+in view (a narrower one keeps its header row in view instead). A print
+stylesheet prints every row of every table and fits figures to the page.
+Numbers follow the one policy of :mod:`salanalysis.formatting`.
+
+The page is deterministic: the same arguments give the same bytes. It carries
+no time of day unless the environment sets ``SOURCE_DATE_EPOCH`` (the
+reproducible-builds convention), whose date it then prints.
 
 All text that comes from the inputs (category names, model labels, paths,
-messages) is HTML-escaped. :func:`table_markdown` and :func:`table_latex`
-render any result table for the Markdown and LaTeX outputs.
+messages, findings and diagnostics) is HTML-escaped. :func:`table_markdown` and
+:func:`table_latex` render any result table for the Markdown and LaTeX outputs.
 """
 
 from __future__ import annotations
@@ -19,19 +36,24 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-import math
 import os
+import re
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from salanalysis.formatting import format_number, format_value
 
 __all__ = [
     "FigureEntry",
     "TableEntry",
+    "VERDICTS",
+    "FINDINGS_COLUMNS",
+    "DIAGNOSTICS_COLUMNS",
     "format_cell",
     "table_markdown",
     "table_latex",
@@ -40,10 +62,26 @@ __all__ = [
     "write_report",
 ]
 
+#: Columns of the ``findings`` table :func:`render_report` shows.
+FINDINGS_COLUMNS = ("section", "claim", "paper", "this_run", "interval", "verdict", "detail", "anchor")
+#: Columns of the ``diagnostics`` table.
+DIAGNOSTICS_COLUMNS = ("anchor", "severity", "text")
+#: Verdict -> (CSS class, marker). Colours are Okabe-Ito (colour-blind safe); the marker and
+#: the words carry the verdict without colour. An unknown verdict is shown with ``?``.
+VERDICTS: dict[str, tuple[str, str]] = {
+    "same direction, significant": ("v-same", "\u2713"),      # check mark
+    "same direction, not significant": ("v-weak", "\u25cb"),  # white circle
+    "opposite": ("v-opp", "\u2717"),                          # ballot x
+    "inconclusive": ("v-inc", "?"),
+    "not available": ("v-na", "\u2013"),                      # en dash
+}
+#: Columns whose text explains a row (shown as numbered notes when their text repeats).
+EXPLAIN_COLUMNS = ("meaning", "note", "formula")
+
 
 @dataclass
 class FigureEntry:
-    """A figure of the report: its PNG is embedded, the other files are listed."""
+    """A figure of the report: its PNG is embedded, the other files are linked."""
 
     key: str
     title: str
@@ -54,58 +92,42 @@ class FigureEntry:
 
 @dataclass
 class TableEntry:
-    """A table of the report (``max_rows`` rows shown; the files hold all)."""
+    """A table of the report (``max_rows`` rows shown; the files hold all).
+
+    ``notes`` are plain-text remarks shown above the table (e.g. rows left out and why).
+    """
 
     key: str
     title: str
     caption: str
     table: pd.DataFrame
     files: list[Path] = field(default_factory=list)
-    max_rows: int = 200
-    html: str | None = None  # pre-rendered (already escaped) HTML, e.g. Table 1 in percent
+    max_rows: int = 500
+    notes: list[str] = field(default_factory=list)
 
 
-def format_cell(v: Any) -> str:
-    """A cell as text: integers as is, floats to 4 significant digits, NaN as ''."""
-    if v is None:
-        return ""
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        if math.isnan(f):
-            return ""
-        if math.isinf(f):
-            return "inf" if f > 0 else "-inf"
-        if f == int(f) and abs(f) < 1e15:
-            return str(int(f))
-        a = abs(f)
-        if a != 0 and (a < 1e-3 or a >= 1e6):
-            return f"{f:.3e}"
-        return f"{f:.4g}" if a >= 1 else f"{f:.4f}".rstrip("0").rstrip(".")
-    try:
-        if pd.isna(v):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(v)
+def format_cell(v: Any, column: Any = None) -> str:
+    """A cell as text by the number policy of :mod:`salanalysis.formatting`
+    (p-value columns ``p_*`` with two significant digits or ``< 1e-4``; other numbers in plain
+    digits, never scientific notation; NaN as ``''``)."""
+    return format_value(v, column)
 
 
 def _md_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
+def _numeric(df: pd.DataFrame) -> list[bool]:
+    return [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
+
+
 def table_markdown(df: pd.DataFrame, caption: str = "") -> str:
     """A GitHub-flavoured Markdown table (numbers right-aligned), caption below."""
     cols = [str(c) for c in df.columns]
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
-               for c in df.columns]
     lines = ["| " + " | ".join(_md_escape(c) for c in cols) + " |",
-             "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"]
+             "| " + " | ".join("---:" if n else "---" for n in _numeric(df)) + " |"]
     for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_md_escape(format_cell(v)) for v in row) + " |")
+        lines.append("| " + " | ".join(_md_escape(format_cell(v, c)) for v, c in zip(row, df.columns)) + " |")
     text = "\n".join(lines) + "\n"
     return text + (f"\n{caption}\n" if caption else "")
 
@@ -121,65 +143,320 @@ def _latex_escape(s: str) -> str:
 
 def table_latex(df: pd.DataFrame, caption: str = "") -> str:
     """A LaTeX ``tabular`` (booktabs-free, plain ``\\hline``), caption as a comment."""
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
-               for c in df.columns]
     lines = []
     if caption:
         lines.append("% " + " ".join(caption.split()))
-    lines.append(r"\begin{tabular}{" + "".join("r" if n else "l" for n in numeric) + "}")
+    lines.append(r"\begin{tabular}{" + "".join("r" if n else "l" for n in _numeric(df)) + "}")
     lines.append(r"\hline")
     lines.append(" & ".join(_latex_escape(str(c)) for c in df.columns) + r" \\")
     lines.append(r"\hline")
     for row in df.itertuples(index=False):
-        lines.append(" & ".join(_latex_escape(format_cell(v)) for v in row) + r" \\")
+        lines.append(" & ".join(_latex_escape(format_cell(v, c)) for v, c in zip(row, df.columns)) + r" \\")
     lines += [r"\hline", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 
 
-def table_html(df: pd.DataFrame, max_rows: int | None = None) -> str:
-    """An escaped HTML table (first ``max_rows`` rows and a note when cut)."""
+# ------------------------------------------------------------------ HTML tables
+_LOW = re.compile(r"(^|_)low(_|$)")
+#: Tables wider than this (estimated pixels; the page is 1100 px wide) scroll sideways.
+_WIDE_PX = 1080
+
+
+def _interval_pairs(cols: list[str]) -> dict[str, str]:
+    """``{low column: high column}`` for every ``*low*``/``*high*`` pair (``ci95_low``/``ci95_high``)."""
+    out = {}
+    for c in cols:
+        if isinstance(c, str) and _LOW.search(c):
+            hi = _LOW.sub(lambda m: f"{m.group(1)}high{m.group(2)}", c, count=1)
+            if hi in cols and hi != c:
+                out[c] = hi
+    return out
+
+
+def _header_html(name: str) -> str:
+    """An escaped header that may wrap after its underscores."""
+    return "_<wbr>".join(html.escape(p) for p in name.split("_"))
+
+
+@dataclass
+class _Column:
+    name: str
+    cells: list[str]
+    numeric: bool
+    long: bool = False
+
+
+def _columns(df: pd.DataFrame) -> list[_Column]:
+    """Display columns: formatted cells, interval pairs merged into ``[low, high]``."""
+    names = [str(c) for c in df.columns]
+    pairs = _interval_pairs(names)
+    highs = set(pairs.values())
+    numeric = dict(zip(names, _numeric(df)))
+    out = []
+    for c, orig in zip(names, df.columns):
+        if c in highs:
+            continue
+        if c in pairs:
+            lo, hi = df[orig].tolist(), df[df.columns[names.index(pairs[c])]].tolist()
+            cells = ["" if format_number(a) == "" and format_number(b) == ""
+                     else f"[{format_number(a)}, {format_number(b)}]" for a, b in zip(lo, hi)]
+            label = _LOW.sub(lambda m: "_" if m.group(1) and m.group(2) else "", c, count=1) or "interval"
+            out.append(_Column(f"{label} [low, high]", cells, True))
+            continue
+        out.append(_Column(c, [format_cell(v, orig) for v in df[orig].tolist()], numeric[c]))
+    return out
+
+
+_NUMBER_TEXT = re.compile(r"^(-|n/a|< 1e-4|[-+]?\d[\d.]*( \[[-+]?[\d.]+, [-+]?[\d.]+\])?)$")
+#: Long tables that scroll sideways repeat their header row this often.
+_REPEAT_HEADER = 25
+
+
+def _lift_constant(cols: list[_Column]) -> tuple[list[_Column], list[tuple[str, str]]]:
+    constant = [c for c in cols if len(set(c.cells)) == 1]
+    if not constant or len(constant) == len(cols):
+        return cols, []
+    lifted = {id(c) for c in constant}
+    return [c for c in cols if id(c) not in lifted], [(c.name, c.cells[0]) for c in constant]
+
+
+def table_html(df: pd.DataFrame, max_rows: int | None = None, *, key: str | None = None,
+               explain: Sequence[str] = EXPLAIN_COLUMNS) -> str:
+    """An escaped HTML table, whole: first ``max_rows`` rows (and a note when cut).
+
+    Interval pairs become one ``[low, high]`` column; with three rows or more, columns
+    holding one value in every row are stated once above the table; text of an
+    ``explain`` column that repeats from row to row becomes numbered notes below the
+    table, referenced from one ``notes`` column (linked when ``key``, the table's id,
+    is given); other long text wraps in a column of readable width. Text columns of
+    numbers (e.g. Table 1 in percent) are aligned as numbers. A table too wide for
+    the page scrolls sideways, keeps its first column in view and, when long,
+    repeats its header row every few rows.
+    """
     shown = df if max_rows is None or len(df) <= max_rows else df.head(max_rows)
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
-               for c in df.columns]
-    out = ['<div class="tw"><table>', "<thead><tr>"]
-    out += [f"<th>{html.escape(str(c))}</th>" for c in df.columns]
-    out.append("</tr></thead><tbody>")
-    for row in shown.itertuples(index=False):
-        cells = [f'<td class="{"n" if n else "t"}">{html.escape(format_cell(v))}</td>'
-                 for v, n in zip(row, numeric)]
+    cols = _columns(shown)
+    n = len(shown)
+    same: list[tuple[str, str]] = []
+    if n >= 3 and len(shown) == len(df):
+        cols, same = _lift_constant(cols)
+    notes: list[str] = []
+    marks: list[list[str]] = [[] for _ in range(n)]
+    kept = []
+    for c in cols:
+        texts = [t for t in c.cells if t]
+        if not c.numeric and texts and all(_NUMBER_TEXT.match(t) for t in texts):
+            c.numeric = True
+        longest = max((len(t) for t in texts), default=0)
+        if c.numeric or longest <= 30:
+            kept.append(c)
+            continue
+        if c.name in explain and len(set(texts)) < len(texts):
+            for i, t in enumerate(c.cells):
+                if t:
+                    label = f"{c.name}: {t}"
+                    if label not in notes:
+                        notes.append(label)
+                    marks[i].append(str(notes.index(label) + 1))
+            continue
+        c.long = True
+        kept.append(c)
+    cols = kept
+    widths = []  # estimated natural width in pixels at the page's table font (12.8 px)
+    for c in cols:
+        head = 8.2 * max(len(p) for p in re.split(r"[_ ]", c.name))  # bold
+        body = (6.6 if c.numeric else 7.2) * min(28 if c.long else 10**6, max((len(t) for t in c.cells), default=0))
+        widths.append(max(head, body) + 13)
+    if notes:
+        widths.append(7.2 * max(5, 4 * max(len(m) for m in marks)) + 13)
+    wide = sum(widths) > _WIDE_PX
+    prefix = html.escape(key) if key else None
+
+    def mark(m: str) -> str:
+        return f'<a href="#{prefix}-note-{m}">[{m}]</a>' if prefix else f"[{m}]"
+
+    head = "".join(f'<th class="{"n" if c.numeric else "t"}">{_header_html(c.name)}</th>' for c in cols)
+    head += '<th class="t">notes</th>' if notes else ""
+    out = []
+    if same:
+        items = "; ".join(f"<code>{html.escape(k)}</code> = {html.escape(v) if v else '(empty)'}"
+                          for k, v in same)
+        out.append(f'<p class="same">In every row: {items}.</p>')
+    out.append(f'<div class="tw{" wide" if wide else ""}"><table>')
+    out.append(f"<thead><tr>{head}</tr></thead><tbody>")
+    for i in range(n):
+        if wide and i and i % _REPEAT_HEADER == 0 and n - i > 5:
+            out.append(f'<tr class="rh" aria-hidden="true">{head}</tr>')
+        cells = [f'<td class="{"n" if c.numeric else ("t long" if c.long else "t")}">{html.escape(c.cells[i])}</td>'
+                 for c in cols]
+        if notes:
+            cells.append(f'<td class="t mark">{" ".join(mark(m) for m in marks[i])}</td>')
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
+    if notes:
+        ids = [f' id="{prefix}-note-{j}"' if prefix else "" for j in range(1, len(notes) + 1)]
+        out.append('<ol class="tnotes">' + "".join(f"<li{i}>{html.escape(t)}</li>" for i, t in zip(ids, notes))
+                   + "</ol>")
     if len(shown) < len(df):
         out.append(f'<p class="note">First {len(shown)} of {len(df)} rows; the files hold all.</p>')
     return "".join(out)
 
 
+# ------------------------------------------------------------------ the page
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1100px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-h3{font-size:1.05em}table{border-collapse:collapse;font-size:.8em}th,td{padding:2px 6px;
-border-bottom:1px solid #e3e3e3}th{background:#f4f4f4;text-align:left;position:sticky;top:0}
-td.n{text-align:right;font-variant-numeric:tabular-nums}.tw{max-height:480px;overflow:auto;
-border:1px solid #ddd;margin:.5em 0}figure{margin:1em 0}figure img{max-width:100%;height:auto;
-border:1px solid #eee}figcaption{font-size:.9em;color:#333}.note{font-size:.85em;color:#555}
+h3{font-size:1.05em;margin-bottom:.3em}a{color:#0b5cad}
+table{border-collapse:separate;border-spacing:0;font-size:.8em}
+th,td{padding:2px 6px;border-bottom:1px solid #e3e3e3;vertical-align:top}
+th{background:#f4f4f4;text-align:left;position:sticky;top:0;z-index:1}th.n{text-align:right}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.t{white-space:nowrap}
+td.long{white-space:normal;min-width:14em;max-width:30em;overflow-wrap:anywhere}td.mark a{margin-right:.2em}
+tr.rh th{position:static}
+.tw{margin:.4em 0}.tw.wide{overflow-x:auto;border:1px solid #ddd}
+.tw.wide th{position:static}.tw.wide tr>:first-child{position:sticky;left:0;background:#fff;z-index:1}
+.tw.wide thead tr>:first-child{background:#f4f4f4;z-index:2}
+table.kv th{position:static;width:18em}table.kv td{min-width:20em}
+p.same{font-size:.8em;color:#444;margin:.3em 0}ol.tnotes{font-size:.8em;color:#444;margin:.3em 0 .6em;
+padding-left:2em}p.files{font-size:.85em;color:#555}p.files a{font-family:ui-monospace,monospace;font-size:.95em}
+figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee;box-sizing:border-box}
+figcaption{font-size:.9em;color:#333}.note{font-size:.85em;color:#555}
 .missing{background:#fff6e5;border-left:4px solid #E69F00;padding:.5em 1em}code{font-size:.9em}
-nav a{margin-right:.8em}
+nav.toc{background:#f8f8f8;border:1px solid #e3e3e3;padding:.3em 1em;font-size:.9em}
+nav.toc h2{margin:.3em 0;border:0;font-size:1.05em}nav.toc ol{margin:.2em 0;padding-left:1.4em}
+nav.toc ol ol{columns:2;column-gap:2em;font-size:.95em}nav.toc li{break-inside:avoid}
+.diag{padding:.4em .8em;margin:.4em 0;font-size:.9em;border-left:4px solid}
+.diag.warning{background:#fff3e0;border-color:#D55E00}.diag.note{background:#eef6fc;border-color:#0072B2}
+.diag b{margin-right:.3em}
+table.findings{width:100%;font-size:.85em}table.findings th{position:static}
+table.findings td{white-space:normal}table.findings td.v{min-width:8em}table.findings td.claim{min-width:12em}
+table.findings td.detail{color:#444;min-width:12em}
+.verdict,.diag,.missing{print-color-adjust:exact;-webkit-print-color-adjust:exact}
+.verdict{display:inline-block;padding:1px 6px;border-radius:3px;border:1px solid;white-space:nowrap;
+font-weight:600}
+.v-same{background:#d9f2ea;border-color:#009E73;color:#00573f}
+.v-weak{background:#e3f1fa;border-color:#56B4E9;color:#0b4f75}
+.v-opp{background:#fbe3d6;border-color:#D55E00;color:#8a3300}
+.v-inc{background:#fdf0d5;border-color:#E69F00;color:#6b4a00}
+.v-na{background:#eee;border-color:#999;color:#444}
+ul.verdicts{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.5em 1.2em;margin:.5em 0}
+@page{margin:12mm}@page wide{size:A4 landscape;margin:10mm}
+@media print{
+body{max-width:none;margin:0;padding:0;font-size:9pt}.tw.wide{page:wide}
+h2{break-after:avoid}h3{break-after:avoid}a{color:inherit;text-decoration:none}
+.tw,.tw.wide{overflow:visible;border:0}table{font-size:6.5pt;width:100%}
+th,.tw.wide tr>:first-child{position:static}thead{display:table-header-group}tr{break-inside:avoid}
+th,td{padding:1px 3px;overflow-wrap:break-word}td.n,td.t,.verdict{white-space:normal}
+td.long{min-width:0;overflow-wrap:anywhere}
+tr.rh{display:none}
+figure{break-inside:avoid}figure img{max-width:100%;max-height:22cm;object-fit:contain}
+nav.toc ol ol{columns:3}.diag,.missing{break-inside:avoid}
+}
 """
+
+
+def _href(f: Path, base: Path | None) -> str | None:
+    """A relative link to ``f`` under ``base`` (None when outside it)."""
+    if base is None:
+        return None
+    try:
+        rel = Path(f).relative_to(base)
+    except ValueError:
+        return None
+    return urllib.parse.quote(rel.as_posix())
+
+
+def _file_link(f: Path, base: Path | None) -> str:
+    href = _href(f, base)
+    if href is None:
+        return f"<code>{html.escape(str(f))}</code>"
+    return f'<a href="{html.escape(href)}">{html.escape(urllib.parse.unquote(href))}</a>'
 
 
 def _files_line(files: Sequence[Path], base: Path | None) -> str:
     if not files:
         return ""
-    names = []
-    for f in files:
-        p = Path(f)
-        try:
-            rel = p.relative_to(base) if base is not None else p
-        except ValueError:
-            rel = p
-        names.append(f"<code>{html.escape(str(rel))}</code>")
-    return f'<p class="note">Files: {", ".join(names)}</p>'
+    return f'<p class="files">Files: {", ".join(_file_link(f, base) for f in files)}</p>'
+
+
+def _check_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {', '.join(missing)}")
+
+
+def _text(v: Any) -> str:
+    """A cell of a text column: missing values (None, NaN, pd.NA) as ''."""
+    try:
+        if v is None or pd.isna(v):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(v)
+
+
+def _verdict_html(verdict: str) -> str:
+    cls, mark = VERDICTS.get(verdict, ("v-na", "?"))
+    return f'<span class="verdict {cls}">{html.escape(mark)} {html.escape(verdict)}</span>'
+
+
+def _diag_html(row: Mapping[str, Any], ids: Mapping[str, str], link: bool = False) -> str:
+    sev = "warning" if _text(row["severity"]) == "warning" else "note"
+    where = ""
+    anchor = _text(row["anchor"])
+    if link and anchor in ids:
+        where = f' (see <a href="#{html.escape(anchor)}">{html.escape(ids[anchor])}</a>)'
+    label = "\u26a0 Warning:" if sev == "warning" else "Note:"
+    return f'<div class="diag {sev}"><b>{label}</b>{html.escape(_text(row["text"]))}{where}</div>'
+
+
+def _findings_html(findings: pd.DataFrame | None, diagnostics: pd.DataFrame | None,
+                   ids: Mapping[str, str]) -> str:
+    e = html.escape
+    parts = ['<section id="findings"><h2>Findings: this run beside the paper</h2>']
+    if findings is not None:
+        parts.append('<p class="note">Each claim of the paper, this run\'s value and interval, and a verdict '
+                     'computed from the data: the same direction as the paper and significant, the same '
+                     'direction but not significant, the opposite direction, inconclusive, or not available '
+                     '(this run cannot measure it). The first column links to the figure or table the claim '
+                     'rests on.</p>')
+        counts = findings["verdict"].map(_text).value_counts()
+        order = [v for v in VERDICTS if v in counts.index] + sorted(set(counts.index) - set(VERDICTS))
+        parts.append('<ul class="verdicts">' + "".join(
+            f"<li>{_verdict_html(v)} &times; {int(counts[v])}</li>" for v in order) + "</ul>")
+        parts.append('<div class="tw"><table class="findings"><thead><tr><th>where</th><th>claim</th>'
+                     '<th>verdict</th><th>paper</th><th>this run</th><th>interval</th><th>how</th></tr></thead><tbody>')
+        for _, r in findings.iterrows():
+            anchor, section = _text(r["anchor"]), e(_text(r["section"]))
+            where = f'<a href="#{e(anchor)}">{section}</a>' if anchor in ids else section
+            parts.append(f'<tr><td class="t">{where}</td><td class="t claim">{e(_text(r["claim"]))}</td>'
+                         f'<td class="t">{_verdict_html(_text(r["verdict"]))}</td>'
+                         f'<td class="t v">{e(_text(r["paper"]))}</td><td class="t v">{e(_text(r["this_run"]))}</td>'
+                         f'<td class="t v">{e(_text(r["interval"]))}</td>'
+                         f'<td class="t detail">{e(_text(r["detail"]))}</td></tr>')
+        parts.append("</tbody></table></div>")
+    if diagnostics is not None and len(diagnostics):
+        warn = [r for _, r in diagnostics.iterrows() if _text(r["severity"]) == "warning"]
+        loose = [r for _, r in diagnostics.iterrows()
+                 if _text(r["severity"]) != "warning" and _text(r["anchor"]) not in ids]
+        if warn:
+            parts.append(f"<h3>Warnings ({len(warn)})</h3>")
+            parts += [_diag_html(r, ids, link=True) for r in warn]
+        if loose:
+            parts.append("<h3>Notes</h3>")
+            parts += [_diag_html(r, ids) for r in loose]
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _generated_line() -> str:
+    from salanalysis import __version__
+
+    sde = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if sde.isdigit():
+        stamp = _dt.datetime.fromtimestamp(int(sde), _dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return f"Generated by salanalysis {__version__} on {stamp} (SOURCE_DATE_EPOCH)."
+    return f"Generated by salanalysis {__version__}."
 
 
 def render_report(
@@ -193,54 +470,105 @@ def render_report(
     not_produced: Sequence[tuple[str, str]],
     notes: Sequence[str] = (),
     base: str | os.PathLike | None = None,
+    findings: pd.DataFrame | None = None,
+    diagnostics: pd.DataFrame | None = None,
+    inputs_files: Sequence[Path] = (),
 ) -> str:
-    """The report as one self-contained HTML string.
+    """The report as one self-contained HTML string (deterministic: see the module docstring).
 
     Parameters
     ----------
     title
         Page title.
     summary
-        Key-value facts of the run (configuration, version, parameters).
+        Key-value facts of the run (configuration, version, parameters); a
+        :class:`~pathlib.Path` value under ``base`` is shown as a link.
     inputs
-        Provenance and counts of the inputs (any columns).
+        The inputs, one row each, with provenance and counts (any columns).
     stages
-        The stage log (stage, status, key, seconds, ...).
+        The stage log (stage, key, note, ...).
     figures, tables
         What to show, in order. Figure PNGs are read and embedded as base64.
+        Figures get the id ``fig-KEY``, tables ``table-KEY``.
     not_produced
         ``(what, why)`` for every output that could not be produced.
     notes
         Plain-text remarks shown under the summary.
     base
-        Output folder: file paths are shown relative to it.
+        Output folder: files under it are linked by relative paths.
+    findings
+        One row per claim of the paper, columns :data:`FINDINGS_COLUMNS`
+        (``section``, ``claim``, ``paper``, ``this_run``, ``interval``, ``verdict`` of
+        :data:`VERDICTS`, ``detail``, ``anchor``: the id of a figure or table, or '').
+        Shown first; ``None``: no findings table.
+    diagnostics
+        One row per diagnostic, columns :data:`DIAGNOSTICS_COLUMNS` (``anchor``,
+        ``severity``: ``"warning"`` or ``"note"``, ``text``). Each is shown just above
+        the figure or table its anchor names; every warning is also listed in the
+        findings section, and so is a note whose anchor is not in the report.
+        ``None``: none.
+    inputs_files
+        The files of the inputs table (linked under it).
+
+    Raises
+    ------
+    ValueError
+        ``findings`` or ``diagnostics`` lacks a column.
 
     Every string that comes from the inputs is escaped here.
     """
+    if findings is not None:
+        _check_columns(findings, FINDINGS_COLUMNS, "findings")
+    if diagnostics is not None:
+        _check_columns(diagnostics, DIAGNOSTICS_COLUMNS, "diagnostics")
     base_p = Path(base) if base is not None else None
     e = html.escape
+    ids = {f"fig-{f.key}": f.title for f in figures} | {f"table-{t.key}": t.title for t in tables}
+    ids["table-inputs"] = "Inputs"
+    by_anchor: dict[str, list[Mapping[str, Any]]] = {}
+    if diagnostics is not None:
+        for _, r in diagnostics.iterrows():
+            by_anchor.setdefault(_text(r["anchor"]), []).append(r)
+    show_findings = findings is not None or (diagnostics is not None and any(
+        _text(r["severity"]) == "warning" or _text(r["anchor"]) not in ids for _, r in diagnostics.iterrows()))
+
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
              f"<h1>{e(title)}</h1>"]
-    nav = ['<a href="#run">Run</a>', '<a href="#inputs">Inputs</a>',
-           '<a href="#missing">Not produced</a>', '<a href="#figures">Figures</a>',
-           '<a href="#tables">Tables</a>']
-    parts.append("<nav>" + "".join(nav) + "</nav>")
+    toc = ([("findings", "Findings: this run beside the paper")] if show_findings else []) + [
+        ("run", "Run"), ("inputs", "Inputs"), ("missing", "What could not be produced")]
+    items = [f'<li><a href="#{a}">{e(t)}</a></li>' for a, t in toc]
+    if figures:
+        items.append('<li><a href="#figures">Figures</a><ol>' + "".join(
+            f'<li><a href="#fig-{e(f.key)}">{e(f.title)}</a></li>' for f in figures) + "</ol></li>")
+    else:
+        items.append('<li><a href="#figures">Figures</a></li>')
+    if tables:
+        items.append('<li><a href="#tables">Tables</a><ol>' + "".join(
+            f'<li><a href="#table-{e(t.key)}">{e(t.title)}</a></li>' for t in tables) + "</ol></li>")
+    else:
+        items.append('<li><a href="#tables">Tables</a></li>')
+    parts.append('<nav class="toc" aria-label="Contents"><h2>Contents</h2><ol>' + "".join(items) + "</ol></nav>")
 
-    parts.append('<h2 id="run">Run</h2><table>')
+    if show_findings:
+        parts.append(_findings_html(findings, diagnostics, ids))
+
+    parts.append('<h2 id="run">Run</h2><table class="kv">')
     for k, v in summary.items():
-        parts.append(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>")
+        cell = _file_link(v, base_p) if isinstance(v, Path) else e(_text(v))
+        parts.append(f'<tr><th scope="row">{e(str(k))}</th><td>{cell}</td></tr>')
     parts.append("</table>")
     for n in notes:
         parts.append(f'<p class="note">{e(n)}</p>')
     parts.append("<h3>Stages</h3>")
-    parts.append('<p class="note">Each stage is keyed by the content of its inputs and its parameters; '
-                 '"cached" means its results were reused from an earlier run (--force recomputes).</p>')
+    parts.append('<p class="note">Each stage is keyed by the content of its inputs, its parameters and its '
+                 "code; an unchanged key reuses the stage's cached results (--force recomputes).</p>")
     parts.append(table_html(stages))
 
     parts.append('<h2 id="inputs">Inputs: provenance and counts</h2>')
-    parts.append(table_html(inputs))
+    parts.append(f'<div id="table-inputs">{table_html(inputs, key="table-inputs")}'
+                 f"{_files_line(inputs_files, base_p)}</div>")
 
     parts.append('<h2 id="missing">What could not be produced</h2>')
     if not_produced:
@@ -254,21 +582,23 @@ def render_report(
     parts.append('<h2 id="figures">Figures</h2>')
     for fig in figures:
         data = base64.b64encode(Path(fig.png).read_bytes()).decode("ascii")
-        parts.append(f'<figure id="fig-{e(fig.key)}"><h3>{e(fig.title)}</h3>'
-                     f'<img alt="{e(fig.title)}" src="data:image/png;base64,{data}">'
+        parts.append(f'<figure id="fig-{e(fig.key)}"><h3>{e(fig.title)}</h3>')
+        parts += [_diag_html(r, ids) for r in by_anchor.get(f"fig-{fig.key}", [])]
+        parts.append(f'<img alt="{e(fig.title)}" src="data:image/png;base64,{data}">'
                      f"<figcaption>{e(fig.caption)}</figcaption></figure>")
         parts.append(_files_line(fig.files, base_p))
 
     parts.append('<h2 id="tables">Tables</h2>')
     for t in tables:
         parts.append(f'<section id="table-{e(t.key)}"><h3>{e(t.title)}</h3>')
+        parts += [_diag_html(r, ids) for r in by_anchor.get(f"table-{t.key}", [])]
         if t.caption:
             parts.append(f"<p>{e(t.caption)}</p>")
-        parts.append(t.html if t.html is not None else table_html(t.table, t.max_rows))
+        parts += [f'<p class="note">{e(n)}</p>' for n in t.notes]
+        parts.append(table_html(t.table, t.max_rows, key=f"table-{t.key}"))
         parts.append(_files_line(t.files, base_p))
         parts.append("</section>")
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    parts.append(f'<p class="note">Generated by salanalysis on {e(stamp)}.</p></body></html>')
+    parts.append(f'<p class="note">{e(_generated_line())}</p></body></html>')
     return "\n".join(parts) + "\n"
 
 

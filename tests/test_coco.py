@@ -9,7 +9,7 @@ import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from salanalysis.coco import Annotations
+from salanalysis.coco import COCO80, Annotations, is_coco80
 from salanalysis.errors import InputError
 
 
@@ -30,6 +30,18 @@ def test_real_file_counts(demo_ann):
         "ann_id", "image_id", "category_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "area", "iscrowd",
     ]
     assert list(a.categories.columns) == ["category_id", "name", "supercategory", "index"]
+
+
+def test_coco80_is_the_real_val2014_category_list(demo):
+    # the reference: the categories of the bundled real COCO val2014 instances file, read as raw JSON
+    raw = json.loads(demo.annotations.read_text())["categories"]
+    assert COCO80 == {c["id"]: c["name"] for c in raw}
+    assert len(COCO80) == 80 and max(COCO80) == 90
+    ann = Annotations.load(demo.annotations)
+    assert is_coco80(ann)
+    renamed = [dict(c, name="tv monitor") if c["id"] == 72 else c for c in raw]
+    assert not is_coco80(Annotations({"images": [], "annotations": [], "categories": renamed}))
+    assert not is_coco80(Annotations({"images": [], "annotations": [], "categories": raw[:3]}))
 
 
 def test_masks_equal_pycocotools(demo, demo_ann):

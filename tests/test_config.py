@@ -127,6 +127,8 @@ def test_resolved_config_round_trips(files):
          "'analysis.federated' must be 'auto', 'on' or 'off'"),
         (lambda t: t.replace("seed = 3", 'seed = 3\noverall = "micro"'),
          "'analysis.overall' must be 'all-predictions' or 'classes-with-positives'"),
+        (lambda t: t + '\n[output]\npublished_rows = "yes"\n', "'output.published_rows' must be \"auto\", true or false"),
+        (lambda t: t + '\n[output]\npublished_rows = 1\n', "'output.published_rows' must be"),
     ],
 )
 def test_each_error_is_one_line_before_any_work(files, tmp_path, edit, message, capsys):
@@ -141,6 +143,23 @@ def test_each_error_is_one_line_before_any_work(files, tmp_path, edit, message, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("value, on_coco80, on_other", [
+    (None, True, False), ('"auto"', True, False), ("true", True, True), ("false", False, False)])
+def test_published_rows_auto_only_for_cocos_80_categories(files, demo_ann, value, on_coco80, on_other):
+    from salanalysis.coco import Annotations
+
+    text = VALID + ("" if value is None else f"\n[output]\npublished_rows = {value}\n")
+    cfg = load_config(_write(files, text))
+    assert cfg.published_rows == ("auto" if value is None else tomllib.loads(f"x = {value}")["x"])
+    assert cfg.to_dict()["output"]["published_rows"] == cfg.published_rows  # written to the resolved file
+    assert cfg.show_published(demo_ann) is on_coco80  # the real val2014 file: COCO's 80 categories
+    data = dict(demo_ann.coco.dataset)
+    renamed = [dict(c, name="human") if c["id"] == 1 else c for c in data["categories"]]
+    assert cfg.show_published(Annotations({**data, "categories": renamed})) is on_other
+    extra = [*data["categories"], {"id": 91, "name": "extra", "supercategory": "x"}]
+    assert cfg.show_published(Annotations({**data, "categories": extra})) is on_other
 
 
 def test_missing_config_file(tmp_path, capsys):
@@ -166,7 +185,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_analyses_demo_toml_is_the_bundled_demo():
     cfg = load_config(REPO / "analyses" / "demo.toml")
     a, b = cfg.to_dict(), demo_config().to_dict()
-    assert a.pop("output") == {"dir": str(REPO / "demo_output")}
+    assert a.pop("output") == {"dir": str(REPO / "demo_output"), "published_rows": "auto"}
+    assert b.pop("output") == {"published_rows": "auto"}
     assert a == b
 
 

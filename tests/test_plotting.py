@@ -58,7 +58,7 @@ def test_tpfn_means_bars_sem_and_n(descriptives):
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels == ["tp\nn=400", "fn\nn=150"]
     texts = " ".join(t.get_text() for t in ax.texts)
-    assert "t = 25.25" in texts and "p < 0.0001" in texts
+    assert "t = 25.25" in texts and "p < 1e-4" in texts
     assert "size" in ax.get_ylabel()
 
 
@@ -112,6 +112,7 @@ def test_classwise_scatter_fit_band_and_r(rng):
     ref = stats.pearsonr(df["center_dist"], df["AP"])  # reference r
     title = ax.get_title(loc="left")
     assert f"r = {ref.statistic:.2f}" in title and "n = 40" in title
+    assert f"p = {ref.pvalue:#.2g}" in title or (ref.pvalue < 1e-4 and "p < 1e-4" in title)
     assert not ax.texts[0].get_text().startswith("r =")  # the numbers sit above the axes, not on the points
     assert len(ax.texts) == 2  # the 2 annotated categories
     # with a correlation table, its numbers are shown (target AP only)

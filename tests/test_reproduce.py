@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -158,13 +159,35 @@ def test_demo_report_parses_and_embeds_every_figure(demo_run):
     text = " ".join(p.text)
     assert "class-prior baseline (not a model)" in text and "sample detections" in text
     assert "no model checkpoints are configured" in text
-    assert "instances_val2014_100.json" in text  # provenance
+    assert text.count("instances_val2014_100.json") == 1  # provenance, listed once
+    # every in-page link resolves; every file link is relative and names a file under OUT
+    hrefs = [a["href"] for t, a in p.tags if t == "a"]
+    assert {h[1:] for h in hrefs if h.startswith("#")} <= ids
+    files = [h for h in hrefs if not h.startswith("#")]
+    assert "tables/table1.csv" in files and "figures/fig2_tpfn.pdf" in files and "stages.json" in files
+    assert all(not Path(h).is_absolute() and (out / h).is_file() for h in files)
+    # one number format: no scientific notation anywhere in the tables, p-values as the policy says
+    html_text = (out / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r">-?\d(\.\d+)?e[+-]\d+<", html_text)
+    assert "&lt; 1e-4" in html_text
+    # COCO's 80 categories: the paper's published rows are in Table 1 ("auto")
+    t1 = pd.read_csv(out / "tables" / "table1.csv")
+    assert (t1["source"] != "computed").sum() == 15
+    assert "RSN-50 Dual-stream" in text and "shown (the annotation file lists COCO's 80 categories)" in text
+    # the class prior's logistic models are left out of the report, with the reason; the file keeps them
+    section = html_text[html_text.index('id="table-detection_models"'):]
+    section = section[:section.index("</section>")]
+    assert "are left out: under it every object of a class has the same detected/missed outcome" in section
+    assert "<td class=\"t\">prior</td>" not in section and "model</code> = detections" in section
+    assert set(pd.read_csv(out / "tables" / "detection_models.csv")["model"]) == {"prior", "detections"}
 
 
 def test_second_run_reuses_the_cache_and_force_recomputes_nothing_else(demo_run):
     out, first = demo_run
     assert {r.stage: r.status for r in first.stages}["objects"] == "computed"
+    report = (out / "report.html").read_bytes()
     assert cli.main(["reproduce", "--out", str(out), "--quiet"]) == 0
+    assert (out / "report.html").read_bytes() == report  # byte for byte, computed or cached
     status = _stages(out)
     assert status.pop("cam") == "skipped"
     assert set(status.values()) == {"cached"}, status
@@ -190,6 +213,9 @@ def test_custom_config_escaping_cache_keys_and_force(tmp_path):
     assert EVIL in " ".join(p.text)  # shown as text
     assert EVIL in pd.read_csv(out / "tables" / "compare_categories.csv")["category"].tolist()
     assert r"\textless{}script\textgreater{}" in (out / "tables" / "per_class.tex").read_text()
+    # three made-up classes, not COCO's 80: no published rows ("auto")
+    assert set(pd.read_csv(out / "tables" / "table1.csv")["source"]) == {"computed"}
+    assert "not shown (the annotation file&#x27;s categories are not COCO&#x27;s 80)" in html_text
 
     # changing one score file invalidates exactly what depends on it
     scores_b = tmp_path / "data" / "scores_b.csv"
@@ -201,11 +227,20 @@ def test_custom_config_escaping_cache_keys_and_force(tmp_path):
     assert second["maps"] == "cached"
     for stage in ("inputs", "objects", "metrics", "stats", "clutter", "compare", "figures"):
         assert second[stage] == "computed", stage
-    # unchanged inputs: all cached; --force: all computed
+    # unchanged inputs: all cached; --force: all computed; the report the same bytes each time
+    report = (out / "report.html").read_bytes()
     assert cli.main(["reproduce", "--config", str(cfg_path), "--out", str(out), "--quiet"]) == 0
     assert set(_stages(out).values()) - {"skipped"} == {"cached"}
+    assert (out / "report.html").read_bytes() == report
     assert cli.main(["reproduce", "--config", str(cfg_path), "--out", str(out), "--quiet", "--force"]) == 0
     assert set(_stages(out).values()) - {"skipped"} == {"computed"}
+    assert (out / "report.html").read_bytes() == report
+    # published rows on request, whatever the classes: the metrics stage (only) is recomputed
+    cfg_path.write_text(cfg_path.read_text() + "[output]\npublished_rows = true\n")
+    assert cli.main(["reproduce", "--config", str(cfg_path), "--out", str(out), "--quiet"]) == 0
+    assert _stages(out)["metrics"] == "computed" and _stages(out)["objects"] == "cached"
+    assert (pd.read_csv(out / "tables" / "table1.csv")["source"] != "computed").sum() == 15
+    assert "shown (published_rows = true)" in (out / "report.html").read_text(encoding="utf-8")
     # one cache entry per stage is kept
     for stage_dir in (out / ".cache").iterdir():
         assert len([d for d in stage_dir.iterdir() if d.is_dir()]) == 1

@@ -11,7 +11,7 @@ each a thin call of the module that owns the computation
 :mod:`~salanalysis.compare`, :mod:`~salanalysis.plotting`,
 :mod:`~salanalysis.report`), and writes into one output folder::
 
-    OUT/report.html               one self-contained page: figures, tables, inputs, gaps
+    OUT/report.html               one self-contained page: findings, figures, tables, inputs, gaps
     OUT/config.resolved.toml      the configuration as run (absolute paths, defaults)
     OUT/stages.json               stage log: key, status (computed | cached | skipped | read), seconds
     OUT/objects.parquet           the object table; OUT/images.csv the image table

@@ -36,7 +36,7 @@ __all__ = ["TABLES", "ReproduceResult", "reproduce"]
 #: Table files (OUT/tables/NAME.{csv,md,tex}) and what they hold.
 TABLES: dict[str, str] = {
     "inputs": "Inputs: provenance and counts",
-    "table1": "Table 1: multi-label metrics (with the paper's published rows)",
+    "table1": "Table 1: multi-label metrics (with the paper's published rows for COCO's 80 categories)",
     "per_class": "Per-class AP, precision, recall, F1 of every score set",
     "excluded_classes": "Classes without a positive image, left out of mAP and the C- metrics",
     "tpfn_descriptives": "Fig. 2 numbers: n, mean, SD, SEM, 95% CI of detected and missed objects",
@@ -102,13 +102,96 @@ def _write_table(run: Runner, name: str, df: pd.DataFrame, caption: str,
 
 
 def _table1_display(t1: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 as the report shows it: percent with one decimal and ``[low, high]``, as the paper;
+    published rows marked as in the Markdown file (the caption explains the marks)."""
     from salanalysis.formatting import format_percent
     from salanalysis.metrics import METRICS
 
-    rows = [{"model": str(r["model"]),
-             **{k: format_percent(r[k], r.get(f"{k}_low"), r.get(f"{k}_high")) for k in METRICS},
-             "source": str(r.get("source", "computed"))} for _, r in t1.iterrows()]
+    names = {"CP": "C-P", "CR": "C-R", "CF1": "C-F1", "OP": "O-P", "OR": "O-R", "OF1": "O-F1", "mAP": "mAP"}
+    rows = []
+    for _, r in t1.iterrows():
+        pub = str(r.get("source", "computed")) != "computed"
+        mark = ("\u2020\u2021" if isinstance(r.get("note"), str) and r["note"] else "\u2020") if pub else ""
+        rows.append({"model": str(r["model"]) + (f" {mark}" if mark else ""),
+                     **{names.get(k, k): format_percent(r[k], r.get(f"{k}_low"), r.get(f"{k}_high"))
+                        for k in METRICS}})
     return pd.DataFrame(rows)
+
+
+def _category_determined(objects: pd.DataFrame, models: list[str]) -> list[str]:
+    """Score sets whose detected/missed outcome is a function of the category alone.
+
+    Every object of a class has the same outcome (e.g. the class-prior baseline,
+    which scores every image by the class prevalence), so a model of detection
+    from object properties only tells which classes pass the threshold.
+    """
+    out = []
+    for m in models:
+        col = f"detected_{m}"
+        if col in objects.columns and len(objects) and \
+                int(objects.groupby("category_id")[col].nunique(dropna=False).max()) <= 1:
+            out.append(m)
+    return out
+
+
+def _inputs_display(inputs: pd.DataFrame) -> pd.DataFrame:
+    """The inputs as the report shows them: one row per input, its counts in one cell."""
+    from salanalysis.formatting import format_number
+
+    rows = []
+    for (kind, name), g in inputs.groupby(["kind", "name"], sort=False):
+        r = g.iloc[0]
+        rows.append({"kind": kind, "name": name, "label": r["label"], "origin": r["origin"],
+                     "sha256": r["sha256"],
+                     "counts": "; ".join(f"{i}: {format_number(v)}" for i, v in zip(g["item"], g["value"]))})
+    return pd.DataFrame(rows)
+
+
+def _stages_display(records: list[StageRecord]) -> pd.DataFrame:
+    """The stage log without what changes from run to run (status computed/cached, seconds)."""
+    return pd.DataFrame([{"stage": r.stage, "key": r.key,
+                          "note": f"{r.status}: {r.note}" if r.status in ("skipped", "read") else r.note}
+                         for r in records])
+
+
+def _with_clutter_notes(diagnostics: pd.DataFrame | None, cfg: Config,
+                        cl: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """``diagnostics`` and the clutter module's own statements about Fig. 3 (its cut-off, its
+    warning, whether each trend survives the prevalence-free measures), shown beside Fig. 3."""
+    cm_attrs = cl["clutter_map"].attrs
+    warning = cm_attrs.get("warning") or ""
+    if diagnostics is not None and warning and diagnostics["text"].str.contains(warning, regex=False).any():
+        diagnostics = diagnostics[~diagnostics["text"].str.contains(warning, regex=False)]  # said once, below
+    rows = [{"anchor": "fig-fig3_clutter", "severity": "warning" if warning else "note",
+             "text": f"Fig. 3 groups: K = {cm_attrs.get('k')} ({cm_attrs.get('k_chosen', '')})."
+                     + (f" {warning}." if warning else "")}]
+    if "clutter_trend" in cl:
+        from salanalysis.clutter import trend_sentence
+
+        rows += [{"anchor": "fig-fig3_clutter", "severity": "note",
+                  "text": f"Fig. 3 trend: {trend_sentence(cl['clutter_trend'], s.name)}."} for s in cfg.scores]
+    ours = pd.DataFrame(rows, columns=["anchor", "severity", "text"])
+    return ours if diagnostics is None else pd.concat([diagnostics, ours], ignore_index=True)
+
+
+def _findings(cfg: Config, tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The findings (each claim of the paper beside this run) and the diagnostics of a run.
+
+    The one place the report gets them: ``tables`` holds every table of the run
+    (``objects``, ``images``, ``table1``, ``per_class``, the statistics, clutter
+    and comparison tables, by name). Returns ``(findings, diagnostics)`` with the
+    columns of :data:`salanalysis.report.FINDINGS_COLUMNS` and
+    :data:`~salanalysis.report.DIAGNOSTICS_COLUMNS`, or ``None`` for either, which
+    leaves its part out of the report. Computed by :mod:`salanalysis.findings`: saliency
+    sources are ground truth, predicted (a name or label mentioning "pred") or, when
+    built in, controls (:func:`~salanalysis.findings.saliency_roles`).
+    """
+    from salanalysis.findings import FindingsContext, diagnostics, findings, saliency_roles
+
+    gt, pred = saliency_roles([(s.name, s.label or s.name, bool(s.builtin)) for s in cfg.saliency])
+    ctx = FindingsContext(primary=cfg.primary, compare=cfg.compare, labels=cfg.labels(), ground_truth_sources=gt,
+                          predicted_sources=pred)
+    return findings(tables, ctx), diagnostics(tables, ctx)
 
 
 def reproduce(
@@ -148,7 +231,7 @@ def reproduce(
         reads it, before anything is written under its final name).
     """
     from salanalysis.metrics import format_table
-    from salanalysis.report import FigureEntry, TableEntry, table_html, write_report
+    from salanalysis.report import FigureEntry, TableEntry, write_report
 
     out = Path(out if out is not None else (config.out or "salanalysis_output")).absolute()
     if out.exists() and not out.is_dir():
@@ -185,22 +268,36 @@ def reproduce(
                                           **st, **cl, **(cmp or {})}
     if len(met.tables.get("excluded_classes", ())):
         produced["excluded_classes"] = met.tables["excluded_classes"]
+    t1_published = "source" in t1.columns and bool((t1["source"] != "computed").any())
+    constant = _category_determined(objects, [s.name for s in cfg.scores])
+    inputs_files: list[Path] = []
     for name, title in TABLES.items():
         if name not in produced:
             continue
         df = produced[name]
-        caption = ""
+        caption, shown, notes = "", df, []
+        if name == "inputs":  # shown once, in the report's Inputs section
+            inputs_files = _write_table(run, name, df, caption)
+            continue
         if name == "table1":
             caption = t1_md.strip().split("\n")[-1]
             paths = _write_table(run, name, df, caption, md=t1_md, tex=format_table(t1, "latex"))
-            tables.append(TableEntry(name, title, caption, df, paths,
-                                     html=table_html(_table1_display(df))))
+            title = "Table 1: multi-label metrics" + (", with the paper's published rows" if t1_published else "")
+            tables.append(TableEntry(name, title, caption, _table1_display(df), paths))
             continue
         if name == "compare_categories" and cfg.compare:
             a, b = cfg.compare
             caption = f"A = '{labels.get(a, a)}', B = '{labels.get(b, b)}'; delta = AP_B - AP_A."
+        if name == "detection_models" and constant and "model" in df.columns:
+            shown = df[~df["model"].isin(constant)]
+            left = ", ".join(f"'{labels.get(m, m)}' ({m})" for m in constant if (df["model"] == m).any())
+            if left:
+                notes.append(f"Rows of {left} are left out: under it every object of a class has the same "
+                             "detected/missed outcome (as under the class-prior baseline, which scores every "
+                             "image of a class alike), so a model of detection from object size, position or "
+                             "saliency only tells which classes pass the threshold. The files keep them.")
         paths = _write_table(run, name, df, caption)
-        tables.append(TableEntry(name, title, caption, df, paths))
+        tables.append(TableEntry(name, title, caption, shown, paths, notes=notes))
     for name in TABLES:
         if name not in produced:
             for ext in (".csv", ".md", ".tex"):
@@ -235,7 +332,6 @@ def reproduce(
             elif name == "fig4_category_delta" and cfg.compare is None:
                 run.not_produced.append((title, "fewer than two score sets are configured"))
 
-    stages_df = pd.DataFrame([dataclasses.asdict(r) for r in run.records])
     run.files.append(write_json(out / "stages.json", {"version": __version__, "force": force,
                                                       "stages": [dataclasses.asdict(r) for r in run.records]}))
     notes = []
@@ -249,23 +345,16 @@ def reproduce(
             "Gaussian at the image centre) is a control covering every image. With 100 images, every "
             "interval is wide: the demo shows the pipeline, not the paper's numbers.",
         ]
-    cm_attrs = cl["clutter_map"].attrs
-    notes.append(f"Fig. 3 groups: K = {cm_attrs.get('k')} ({cm_attrs.get('k_chosen', '')})."
-                 + (f" Warning: {cm_attrs['warning']}." if cm_attrs.get("warning") else ""))
-    if "clutter_trend" in cl:
-        from salanalysis.clutter import trend_sentence
-
-        notes += [f"Fig. 3 trend: {trend_sentence(cl['clutter_trend'], s.name)}." for s in cfg.scores]
-    mo = int(sum(obj.meta.get("missing_maps", {}).values()))
-    if mo:
-        notes.append("Objects without a saliency map (NaN, left out of saliency analyses): "
-                     + ", ".join(f"{k}: {v}" for k, v in obj.meta["missing_maps"].items()) + ".")
+    findings, diagnostics = _findings(cfg, {"objects": objects, "images": images, **produced})
+    diagnostics = _with_clutter_notes(diagnostics, cfg, cl)
+    why = ("the annotation file lists COCO's 80 categories" if t1_published else
+           "the annotation file's categories are not COCO's 80") if cfg.published_rows == "auto" \
+        else f"published_rows = {str(cfg.published_rows).lower()}"
     summary = {
         "configuration": cfg.source,
+        "configuration as run": out / "config.resolved.toml",
         "salanalysis version": __version__,
         "output folder": str(out),
-        "score sets": ", ".join(f"{s.name} ({labels[s.name]})" for s in cfg.scores),
-        "saliency sources": ", ".join(f"{s.name} ({labels[s.name]})" for s in cfg.saliency) or "none",
         "model of Fig. 2 and the class-wise analysis": f"{cfg.primary} ({labels[cfg.primary]})",
         "comparison (A -> B)": (f"{cfg.compare[0]} -> {cfg.compare[1]}" if cfg.compare else "none"),
         "threshold (detected: score >= threshold)": cfg.threshold,
@@ -274,11 +363,14 @@ def reproduce(
         "LVIS federated evaluation": str(t1["federated"].dropna().iloc[0]) if "federated" in t1 else "off",
         "bootstrap resamples / seed": f"{cfg.n_boot} / {cfg.seed}",
         "centre-bias control in the statistics": _control_source(cfg) or "none",
+        "the paper's published rows in Table 1": f"{'shown' if t1_published else 'not shown'} ({why})",
+        "stage log (status computed or cached, seconds)": out / "stages.json",
     }
     report_path = out / "report.html"
     write_report(report_path, title="salanalysis reproduce: visual attention and multi-label classification",
-                 summary=summary, inputs=inputs, stages=stages_df, figures=figures, tables=tables,
-                 not_produced=run.not_produced, notes=notes, base=out)
+                 summary=summary, inputs=_inputs_display(inputs), stages=_stages_display(run.records),
+                 figures=figures, tables=tables, not_produced=run.not_produced, notes=notes, base=out,
+                 inputs_files=inputs_files, findings=findings, diagnostics=diagnostics)
     run.files.append(report_path)
     run.cache.prune(run.keys)
     return ReproduceResult(out, run.records, run.files, run.not_produced, report_path)

@@ -167,13 +167,15 @@ def _score_params(run: Runner) -> dict:
 
 def _stage_metrics(run: Runner) -> StageData:
     cfg = run.cfg
-    params = {"rules": cfg.rules.to_dict(), "n_boot": cfg.n_boot, "seed": cfg.seed, **_score_params(run)}
+    # "auto" is a function of the annotation file, whose digest is in the key
+    params = {"rules": cfg.rules.to_dict(), "n_boot": cfg.n_boot, "seed": cfg.seed,
+              "published_rows": cfg.published_rows, **_score_params(run)}
 
     def compute(work: Path) -> StageData:
         from salanalysis import metrics
 
         t1 = metrics.table1(run.ann, run.score_sets, cfg.rules, n_boot=cfg.n_boot, seed=cfg.seed,
-                            published=True)
+                            published=cfg.show_published(run.ann))
         per = []
         for s in run.score_sets:
             _, pc = metrics.evaluate(run.ann, s, cfg.rules)
