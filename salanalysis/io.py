@@ -199,15 +199,21 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return df
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV (comma- or semicolon-separated) or Parquet table with clear errors."""
+def _existing_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a Path; InputError when it is missing, a folder or empty."""
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path)
     if path.is_dir():
-        raise InputError("expected a .csv or .parquet file, got a directory", path)
+        raise InputError(f"expected {what}, got a directory", path)
     if path.stat().st_size == 0:
         raise InputError("file is empty", path)
+    return path
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV (comma- or semicolon-separated) or Parquet table with clear errors."""
+    path = _existing_file(path, "a .csv or .parquet file")
     ext = path.suffix.lower()
     try:
         if ext == ".csv":
@@ -223,13 +229,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 
 def read_json(path: str | os.PathLike) -> Any:
     """Load JSON with a one-line error naming the file, line and column on failure."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path)
-    if path.is_dir():
-        raise InputError("expected a JSON file, got a directory", path)
-    if path.stat().st_size == 0:
-        raise InputError("file is empty", path)
+    path = _existing_file(path, "a JSON file")
     try:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)

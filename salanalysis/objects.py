@@ -86,14 +86,7 @@ from salanalysis._pool import pool_context
 from salanalysis._progress import progress_bar
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError, warn_input
-from salanalysis.maps import (
-    NOTE_ALPHA,
-    NOTE_ASPECT,
-    NOTE_COLOUR,
-    NOTE_CONSTANT,
-    MapSource,
-    note_messages,
-)
+from salanalysis.maps import NOTE_NAMES, MapSource, note_messages
 from salanalysis.scores import Scores, read_score_sets
 
 __all__ = [
@@ -586,17 +579,13 @@ def compute_objects(
     )
 
 
-_NOTE_NAMES = {NOTE_ASPECT: "stretched", NOTE_CONSTANT: "constant", NOTE_ALPHA: "alpha_ignored",
-               NOTE_COLOUR: "colour_converted"}
-
-
 def _report_notes(sources: list[tuple[str, MapSource]], notes: np.ndarray, images: pd.DataFrame,
                   map_paths: list[list]) -> dict[str, dict[str, int]]:
     """Count the notes of each source's maps and warn once per source and kind."""
     out: dict[str, dict[str, int]] = {}
     for k, (name, src) in enumerate(sources):
         counts: dict[int, tuple[int, str]] = {}
-        for flag in _NOTE_NAMES:
+        for flag in NOTE_NAMES:
             hit = np.flatnonzero(notes[k] & flag)
             if len(hit):
                 ref = map_paths[k][hit[0]]
@@ -604,7 +593,7 @@ def _report_notes(sources: list[tuple[str, MapSource]], notes: np.ndarray, image
                 counts[flag] = (len(hit), f"{example} for image {int(images['image_id'].iat[hit[0]])}")
         for message in note_messages(counts, name):
             warn_input(message, src.location)
-        out[name] = {label: counts.get(flag, (0, ""))[0] for flag, label in _NOTE_NAMES.items()}
+        out[name] = {label: counts.get(flag, (0, ""))[0] for flag, label in NOTE_NAMES.items()}
     return out
 
 

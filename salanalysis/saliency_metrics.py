@@ -60,16 +60,7 @@ import numpy as np
 import pandas as pd
 
 from salanalysis.errors import InputError, warn_input
-from salanalysis.maps import (
-    NOTE_ALPHA,
-    NOTE_ASPECT,
-    NOTE_COLOUR,
-    NOTE_CONSTANT,
-    MapSource,
-    note_messages,
-    read_map,
-    read_raw,
-)
+from salanalysis.maps import NOTE_NAMES, MapSource, note_messages, read_map, read_raw
 
 __all__ = [
     "METRICS",
@@ -245,7 +236,7 @@ class _Notes:
         self.counts: dict[int, tuple[int, str]] = {}
 
     def add(self, notes: int, ref, image: str) -> None:
-        for flag in (NOTE_ASPECT, NOTE_CONSTANT, NOTE_ALPHA, NOTE_COLOUR):
+        for flag in NOTE_NAMES:
             if notes & flag:
                 n, ex = self.counts.get(flag, (0, ""))
                 label = getattr(ref, "label", None) or os.path.basename(str(ref))

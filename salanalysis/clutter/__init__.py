@@ -75,6 +75,7 @@ from salanalysis.clutter.core import (
     TREND_COLUMNS,
     clutter_difference,
     clutter_map,
+    clutter_tables,
     clutter_trend,
     trend_sentence,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "objects_histogram",
     "clutter_difference",
     "clutter_trend",
+    "clutter_tables",
     "trend_sentence",
     "ClutterResult",
     "run_clutter",

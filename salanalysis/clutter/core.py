@@ -22,7 +22,8 @@ from salanalysis.metrics import DEFAULT_RULES, MetricRules
 from salanalysis.metrics.ranking import chance_ap, normalized_ap, roc_auc
 from salanalysis.scores import Scores
 
-__all__ = ["MEASURES", "MAP_COLUMNS", "TREND_COLUMNS", "clutter_map", "clutter_difference", "clutter_trend", "trend_sentence"]
+__all__ = ["MEASURES", "MAP_COLUMNS", "TREND_COLUMNS", "clutter_map", "clutter_difference", "clutter_trend",
+           "clutter_tables", "trend_sentence"]
 
 #: The per-group measures with bootstrap intervals: mAP (the paper's), and two that do not
 #: rise with prevalence: the mean per-class ROC AUC and the mean normalised AP.
@@ -211,6 +212,11 @@ def clutter_map(
     sets = _as_list(score_sets)
     core = _core(annotations, sets, k=k, min_images=min_images, n_boot=n_boot, seed=seed, rules=rules,
                  k_rule=k_rule)
+    return _map_table(core, sets, smooth, min_images, n_boot, seed, k_rule)
+
+
+def _map_table(core: _Core, sets: list[Scores], smooth: bool, min_images: int, n_boot: int, seed: int,
+               k_rule: str) -> pd.DataFrame:
     tables = []
     for i, s in enumerate(sets):
         t = core.groups.copy()
@@ -240,25 +246,14 @@ def clutter_map(
     return out
 
 
-def clutter_difference(
-    annotations: Annotations,
-    a: Scores,
-    b: Scores,
-    *,
-    k: int | None = None,
-    min_images: int = DEFAULT_MIN_IMAGES,
-    k_rule: str = "min-images",
-    n_boot: int = 1000,
-    seed: int = 0,
-    smooth: bool = True,
-    rules: MetricRules = DEFAULT_RULES,
-) -> pd.DataFrame:
+def clutter_difference(annotations: Annotations, a: Scores, b: Scores, **options) -> pd.DataFrame:
     """mAP of ``b`` minus mAP of ``a`` per clutter group, with paired bootstrap intervals.
 
     Both score sets are evaluated on the same image resamples of each group
     (:func:`salanalysis.metrics.bootstrap_ranking`), so the interval reflects the
-    difference's own uncertainty. Same grouping, seeds and options as
-    :func:`clutter_map` (with equal arguments the groups and resamples match).
+    difference's own uncertainty. ``options``: those of :func:`clutter_map` (``k``,
+    ``min_images``, ``k_rule``, ``n_boot``, ``seed``, ``smooth``, ``rules``); with equal
+    options the groups and resamples match.
 
     Returns
     -------
@@ -282,8 +277,9 @@ def clutter_difference(
     """
     if a.name == b.name:
         raise InputError(f"the two score sets have the same name '{a.name}'")
-    core = _core(annotations, [a, b], k=k, min_images=min_images, n_boot=n_boot, seed=seed, rules=rules,
-                 k_rule=k_rule)
+    opts = _options(options)
+    smooth = opts.pop("smooth")
+    core = _core(annotations, [a, b], **opts)
     t = core.groups.copy()
     t.insert(0, "model_b", b.name)
     t.insert(0, "model_a", a.name)
@@ -304,8 +300,20 @@ def clutter_difference(
     t = t[[c for c in t.columns if c not in ("n_classes_auc", "ci_method")] + ["ci_method", "n_classes_auc"]]
     for c in ("model_a", "model_b", "group", "ci_method"):
         t[c] = t[c].astype(object)
-    t.attrs.update(_attrs(core, min_images, n_boot, seed, k_rule))
+    t.attrs.update(_attrs(core, opts["min_images"], opts["n_boot"], opts["seed"], opts["k_rule"]))
     return t
+
+
+_OPTIONS = {"k": None, "min_images": DEFAULT_MIN_IMAGES, "k_rule": "min-images", "n_boot": 1000, "seed": 0,
+            "smooth": True, "rules": DEFAULT_RULES}
+
+
+def _options(options: dict) -> dict:
+    """The options of :func:`clutter_map` with their defaults; an unknown one is a TypeError."""
+    unknown = set(options) - set(_OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    return {**_OPTIONS, **options}
 
 
 #: Columns of :func:`clutter_trend`.
@@ -313,17 +321,21 @@ TREND_COLUMNS = ["model", "measure", "first_group", "last_group", "first", "last
                  "ci95_high", "ci_method", "verdict", "meaning"]
 
 
-def clutter_trend(
-    annotations: Annotations,
-    score_sets: Sequence[Scores] | Scores,
-    *,
-    k: int | None = None,
-    min_images: int = DEFAULT_MIN_IMAGES,
-    k_rule: str = "min-images",
-    n_boot: int = 1000,
-    seed: int = 0,
-    rules: MetricRules = DEFAULT_RULES,
-) -> pd.DataFrame:
+def clutter_tables(annotations: Annotations, score_sets: Sequence[Scores] | Scores,
+                   **options) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`clutter_map` and :func:`clutter_trend` from one computation (one bootstrap).
+
+    ``options``: those of :func:`clutter_map`.
+    """
+    sets = _as_list(score_sets)
+    opts = _options(options)
+    smooth = opts.pop("smooth")
+    core = _core(annotations, sets, **opts)
+    args = (opts["min_images"], opts["n_boot"], opts["seed"], opts["k_rule"])
+    return _map_table(core, sets, smooth, *args), _trend_table(core, sets, *args)
+
+
+def clutter_trend(annotations: Annotations, score_sets: Sequence[Scores] | Scores, **options) -> pd.DataFrame:
     """Does the rise of mAP with clutter survive a prevalence-free measure? (Fig. 3)
 
     For each score set and measure (``mAP``, ``chance_mAP``, ``mAUC``, ``mAP_norm``): the
@@ -332,11 +344,14 @@ def clutter_trend(
     independently, so replicate ``r`` of each group is one replicate of the change), its
     BC 95% interval. ``verdict``: ``"rises"`` / ``"falls"`` when the interval excludes 0,
     ``"no clear change"`` otherwise; ``chance_mAP`` (a function of the labels alone)
-    gets ``"rises"``/``"falls"``/``"flat"`` by its sign.
+    gets ``"rises"``/``"falls"``/``"flat"`` by its sign. ``options``: those of
+    :func:`clutter_map` (``smooth`` has no effect here).
     """
-    sets = _as_list(score_sets)
-    core = _core(annotations, sets, k=k, min_images=min_images, n_boot=n_boot, seed=seed, rules=rules,
-                 k_rule=k_rule)
+    return clutter_tables(annotations, score_sets, **options)[1]
+
+
+def _trend_table(core: _Core, sets: list[Scores], min_images: int, n_boot: int, seed: int,
+                 k_rule: str) -> pd.DataFrame:
     groups = core.groups
     nonempty = np.flatnonzero(groups["n_images"].to_numpy() > 0)
     rows = []

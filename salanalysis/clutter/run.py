@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pandas as pd
 
-from salanalysis.clutter.core import clutter_difference, clutter_map, clutter_trend, trend_sentence
+from salanalysis.clutter.core import clutter_difference, clutter_tables, trend_sentence
 from salanalysis.clutter.groups import DEFAULT_MIN_IMAGES, objects_histogram
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
@@ -122,12 +122,9 @@ def run_clutter(
     if not scores:
         raise InputError("at least one score file is needed")
     sets = read_score_sets(scores, ann, logits=logits, missing=missing)
-    table = clutter_map(ann, sets, k=k, min_images=min_images, k_rule=k_rule, n_boot=n_boot, seed=seed,
-                        smooth=smooth)
+    table, trend = clutter_tables(ann, sets, k=k, min_images=min_images, k_rule=k_rule, n_boot=n_boot,
+                                  seed=seed, smooth=smooth)
     k_used = table.attrs["k"]
-    trend = clutter_trend(ann, sets, k=k_used, n_boot=n_boot, seed=seed)
-    for key in ("k_rule", "k_chosen", "warning", "min_images"):
-        trend.attrs[key] = table.attrs[key]
     hist = objects_histogram(ann)
     diff = None
     if len(sets) > 1:

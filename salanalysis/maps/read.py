@@ -20,7 +20,7 @@ from salanalysis.maps.results_json import EncodedMap, encoded_bytes
 
 __all__ = [
     "MapRef", "ColourRule", "COLOUR_RULES", "MAP_EXTENSIONS",
-    "NOTE_ALPHA", "NOTE_COLOUR", "NOTE_CONSTANT", "NOTE_ASPECT", "note_messages",
+    "NOTE_ALPHA", "NOTE_COLOUR", "NOTE_CONSTANT", "NOTE_ASPECT", "NOTE_NAMES", "note_messages",
     "normalize_map", "decode_map", "decode_gray_image", "aspect_differs", "read_raw", "read_map", "load_map",
 ]
 
@@ -36,6 +36,9 @@ NOTE_ALPHA = 1  # an alpha channel that is not fully opaque was ignored
 NOTE_COLOUR = 2  # a colour map was converted to gray (colour="luminance")
 NOTE_CONSTANT = 4  # a constant map: no saliency, normalised to all zeros
 NOTE_ASPECT = 8  # resized to an image of another aspect ratio (stretched)
+#: Every note, with its short name in tables (the object table's counts, ``inspect``).
+NOTE_NAMES = {NOTE_ASPECT: "stretched", NOTE_CONSTANT: "constant", NOTE_ALPHA: "alpha_ignored",
+              NOTE_COLOUR: "colour_converted"}
 _NOTE_TEXT = {
     NOTE_ASPECT: "map(s) of another aspect ratio than their image, stretched to it (bilinear resize)",
     NOTE_CONSTANT: "constant map(s): no saliency, read as all zeros",

@@ -308,13 +308,8 @@ def paired_bootstrap(
         Resamples and seed.
     categories, category_ids
         Names and ids of the columns (default: indices).
-    level
-        Interval coverage.
-    jobs
-        Worker threads (default: the CPU count, at most 4).
-    mask
-        (N, C) bool: the images that count for each class (LVIS federated
-        evaluation); None: all.
+    level, jobs, mask
+        As :func:`bootstrap_metrics`.
 
     Returns
     -------

@@ -224,9 +224,9 @@ def _stage_clutter(run: Runner) -> StageData:
         kws: dict[str, Any] = {"n_boot": cfg.n_boot, "seed": cfg.seed, "rules": cfg.rules}
         if cfg.min_images:
             kws["min_images"] = cfg.min_images
-        cm = clutter.clutter_map(run.ann, run.score_sets, k=cfg.clutter_k or None, k_rule=cfg.clutter_k_rule, **kws)
+        cm, trend = clutter.clutter_tables(run.ann, run.score_sets, k=cfg.clutter_k or None,
+                                           k_rule=cfg.clutter_k_rule, **kws)
         k = int(cm.attrs["k"])
-        trend = clutter.clutter_trend(run.ann, run.score_sets, k=k, **kws)
         tables = {"clutter_map": cm, "objects_histogram": clutter.objects_histogram(run.ann), "clutter_trend": trend}
         if cfg.compare is not None:
             a, b = (run.scores_by_name(n) for n in cfg.compare)

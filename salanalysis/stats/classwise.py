@@ -161,46 +161,7 @@ def _correlations_one(
     partial_variables: Sequence[str] | None = None,
     control_source: str | None = None,
 ) -> pd.DataFrame:
-    """Correlations of class means with class AP: Pearson and Spearman, and partial ones.
-
-    Each correlation uses the classes where the variable, the target (and the
-    covariates, for ``partial``) are all finite; ``n`` says how many.
-
-    - ``pearson``: r and its t-test p (``scipy.stats.pearsonr``), 95% CI
-      tanh(atanh(r) +- 1.96 / sqrt(n - 3)) (Fisher z), as the paper;
-    - ``spearman``: rho and p (``scipy.stats.spearmanr``), CI by Fisher z with
-      SE sqrt(1.06 / (n - 3)) (Fieller, Hartley & Pearson 1957);
-    - ``partial``: Pearson r of the residuals of the variable and of the target after
-      an OLS on the covariates (with intercept); p from t = r sqrt(dof / (1 - r^2)),
-      dof = n - 2 - k (k covariates), equal to the variable's t in the OLS
-      ``target ~ variable + covariates``; CI by Fisher z with SE 1 / sqrt(n - 3 - k).
-
-    Parameters
-    ----------
-    classwise
-        Output of :func:`classwise_table` (a ``model`` column, if present, is kept and
-        correlations are computed per model).
-    variables
-        Columns correlated with ``target``; default ``area_frac``, ``center_dist`` and every
-        ``sal_max_NAME``.
-    target
-        The class performance column (default ``AP``).
-    controls
-        Covariates of the partial correlations (default size and centre distance).
-    partial_variables
-        Columns given a partial correlation; default every ``sal_max_NAME`` column.
-    control_source
-        Name of a centre-prior saliency source: each other saliency column also gets a
-        partial correlation controlling for ``controls`` plus ``sal_max_<control_source>``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        (``model``,) ``variable``, ``method`` ('pearson' | 'spearman' | 'partial'),
-        ``covariates`` (comma-separated controls; '' for pearson and spearman), ``n``
-        (classes used), ``r``, ``ci95_low``, ``ci95_high``, ``p_val``, ``p_holm``
-        (Holm over all rows of the same method and covariates, per model), ``meaning``.
-    """
+    """One target of :func:`classwise_correlations` (its arguments and columns but ``target``)."""
     if variables is None:
         variables = [v for v in ("area_frac", "center_dist") if v in classwise.columns]
         variables += [c for c in classwise.columns if str(c).startswith("sal_max_")]

@@ -48,32 +48,7 @@ def _descriptives_one(
     models: Sequence[str] | str | None = None,
     variables: Sequence[str] | str | None = None,
 ) -> pd.DataFrame:
-    """Mean, SD, SEM and 95% CI of each variable for detected and missed objects (Fig. 2).
-
-    Parameters
-    ----------
-    objects
-        The object table (:func:`salanalysis.objects.object_table`).
-    models
-        Score-set names (``detected_NAME`` columns); default all.
-    variables
-        Columns to describe; default :func:`default_variables` (``area_frac``,
-        ``area_px``, ``center_dist``, every ``sal_max_NAME``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (model, variable, group):
-
-        - ``model``: score-set name;
-        - ``variable``: column described;
-        - ``group``: ``'detected'`` (true positive) or ``'missed'`` (false negative);
-        - ``n``: objects in the group with a finite value;
-        - ``mean``, ``sd`` (ddof=1), ``sem`` (sd / sqrt(n)): the paper's error bar is ``sem``;
-        - ``ci95_low``, ``ci95_high``: t interval mean +- t(0.975, n-1) * sem (NaN if n < 2);
-        - ``n_excluded_nan``: objects of the whole table left out of this
-          (model, variable) because the variable or the outcome is missing.
-    """
+    """One unit of :func:`tpfn_descriptives` (the same arguments and columns, no ``unit``)."""
     models = _resolve_models(objects, models)
     variables = _resolve_variables(objects, variables)
     rows = []
@@ -298,57 +273,7 @@ def _tests_one(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Detected vs missed objects: the paper's t-tests and sturdier alternatives.
-
-    Every difference is *detected minus missed*, so the paper's size t (25.25)
-    is positive and its centre-distance t (-21.05) negative. Tests
-    (the ``test`` column; its one-line meaning is in ``meaning``):
-
-    - ``student_t``: Student's unpaired t-test (pooled variance), as in the paper;
-    - ``welch_t``: Welch's t-test (unequal variances, Welch-Satterthwaite dof);
-    - ``mann_whitney_u``: Mann-Whitney U (two-sided; U of the detected group), effect the
-      rank-biserial correlation 2U/(n1 n2) - 1, CI by the Hanley-McNeil (1982) AUC SE;
-    - ``cohen_d``: d = mean difference / pooled SD, CI d +- 1.96 SE with the Hedges & Olkin
-      (1985) normal approximation SE^2 = (n1 + n2)/(n1 n2) + d^2/(2 (n1 + n2)); no p-value;
-    - ``cluster_ols`` (when ``cluster`` is set): OLS ``variable ~ 1 + detected`` with CR1
-      cluster-robust SEs by image, t with G - 1 dof (G images); the coefficient is the
-      mean difference;
-    - ``cluster_bootstrap`` (when ``cluster`` is set and ``n_boot > 0``): the mean difference
-      with a percentile 95% CI from ``n_boot`` resamples of whole images; statistic is the
-      difference over the bootstrap SE; p = min(1, 2 min((1 + #{d* <= 0}) / (B + 1),
-      (1 + #{d* >= 0}) / (B + 1))).
-
-    Parameters
-    ----------
-    objects
-        The object table.
-    models, variables
-        As in :func:`tpfn_descriptives`.
-    cluster
-        Column holding the cluster (default ``image_id``); ``None`` skips the clustered tests.
-    n_boot
-        Cluster-bootstrap resamples (0 skips ``cluster_bootstrap``).
-    seed
-        Seed of the bootstrap generator.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (model, variable, test):
-
-        - ``model``, ``variable``, ``test``;
-        - ``statistic``: t, U, d or bootstrap z (see above); ``dof``: degrees of freedom (NaN
-          where none);
-        - ``p_val``: two-sided p; ``p_holm``: Holm-adjusted over all rows of the same ``test``;
-        - ``effect``, ``effect_ci95_low``, ``effect_ci95_high``: the effect size and its 95% CI;
-          ``effect_name`` says which (``mean_diff``, ``rank_biserial`` or ``cohen_d``);
-        - ``n_detected``, ``n_missed``: objects used in each group;
-        - ``n_excluded_nan``: objects excluded for a missing variable or outcome;
-        - ``n_images``: clusters used (clustered tests; NaN otherwise);
-        - ``meaning``: one line saying what the test is.
-
-        A (model, variable) with fewer than 2 objects in either group gets NaN statistics.
-    """
+    """One unit of :func:`tpfn_tests` (the same arguments and columns, no ``unit`` or ``role``)."""
     models = _resolve_models(objects, models)
     variables = _resolve_variables(objects, variables)
     if cluster is not None:
