@@ -128,8 +128,8 @@ def test_selection_rule():
 @pytest.fixture(scope="module")
 def setup(demo, demo_ann, tmp_path_factory):
     """Two checkpoints: A (Baseline) misses every class, B (DualStream) detects every class."""
+    from salanalysis.dualstream.checkpoint import save_checkpoint
     from salanalysis.dualstream.data import subset_annotations
-    from salanalysis.dualstream.engine import save_checkpoint
 
     root = tmp_path_factory.mktemp("cam")
     ann = subset_annotations(demo_ann, IMAGES)
@@ -195,7 +195,7 @@ def test_run_cams_outputs(setup, demo, tmp_path):
         ov = cv2.imread(str(out / m_rec["overlay"]))
         assert ov.shape == (640 + 24, 480, 3)
 
-    # the Fig. 5 plot function of the reproduce issue reads the manifest as written
+    # the Fig. 5 plot function of the reproduce command reads the manifest as written
     from salanalysis.plotting import cam_figure
 
     fig = cam_figure(manifest, root=out, max_examples=2)
@@ -271,7 +271,7 @@ def test_interrupted_scan_resumes(setup, demo, tmp_path, monkeypatch):
             np.testing.assert_array_equal(np.load(out / m["cam"]), np.load(tmp_path / "whole" / m["cam"]))
     assert not list(out.glob(".cam_scan.*"))  # gone after success
     # an interrupt while rendering keeps the whole scan: the next run scans nothing again
-    import salanalysis.dualstream.saliency_export as se
+    import salanalysis.dualstream.saliency.export as se
 
     def broken_png(arr, path):
         raise KeyboardInterrupt
@@ -329,8 +329,8 @@ def test_cam_cli_and_bad_input(setup, demo, tmp_path):
     assert main(["cam", "--checkpoint", f"base={base}", "--annotations", ann, "--images", str(demo.images),
                  "--out", str(tmp_path / "x")]) == 2
     # a saliency-network checkpoint is no classifier
-    from salanalysis.dualstream.engine import save_checkpoint
-    from salanalysis.dualstream.saliency_net import SaliencyNet, saliency_meta
+    from salanalysis.dualstream.checkpoint import save_checkpoint
+    from salanalysis.dualstream.saliency.net import SaliencyNet, saliency_meta
 
     net = SaliencyNet()
     save_checkpoint(tmp_path / "sal.pt", {"model": net.state_dict(), "meta": saliency_meta(net)})
@@ -343,7 +343,7 @@ def test_cam_cli_and_bad_input(setup, demo, tmp_path):
     with pytest.raises(InputError, match="none of the 3 annotated images"):
         run_cams([("a", base), ("b", dual)], setup["ann"], tmp_path, tmp_path / "z", device="cpu")
     # a model trained on other categories
-    from salanalysis.dualstream.engine import save_checkpoint as save
+    from salanalysis.dualstream.checkpoint import save_checkpoint as save
 
     small = Baseline(3)
     save(tmp_path / "small.pt", {"model": small.state_dict(), "meta": model_meta(small)})

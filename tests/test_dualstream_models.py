@@ -103,7 +103,7 @@ def test_build_model_and_meta():
     with pytest.raises(ValueError):
         build_model("vgg", 3)
     meta = model_meta(m, [1, 2, 3], ["a", "b", "c"])
-    assert meta == {"arch": "dualstream", "num_classes": 3, "pooling": "avg",
+    assert meta == {"arch": "dualstream", "backbone": "resnet50", "num_classes": 3, "pooling": "avg",
                     "category_ids": [1, 2, 3], "category_names": ["a", "b", "c"]}
     assert isinstance(model_from_meta(meta), DualStream)
 

@@ -19,18 +19,14 @@ from sklearn.metrics import average_precision_score
 
 from salanalysis.cli import main
 from salanalysis.coco import Annotations
+from salanalysis.dualstream.checkpoint import load_checkpoint, save_checkpoint
 from salanalysis.dualstream.config import load_config, resolve_config
 from salanalysis.dualstream.data import CocoMultiLabel, eval_transform, subset_annotations
-from salanalysis.dualstream.engine import (
-    load_checkpoint,
-    load_resnet50,
-    load_weights_into,
-    save_checkpoint,
-)
 from salanalysis.dualstream.loss import mce_loss
 from salanalysis.dualstream.models import Backbone, Baseline, DualStream, model_meta, probabilities
 from salanalysis.dualstream.predict import load_model, predict
 from salanalysis.dualstream.train import evaluate, train
+from salanalysis.dualstream.weights import load_resnet50, load_weights_into
 from salanalysis.errors import InputError
 from salanalysis.io import write_json
 from salanalysis.scores import read_scores
@@ -50,7 +46,7 @@ def files(tmp_path_factory, demo_ann, demo):
 
 def _base(files, out, **kw):
     cfg = dict(train_annotations=files["sub8"], train_images=files["images"], out=str(out), weights="none",
-               image_size=32, workers=0, progress=False, tensorboard=False, log_every=1)
+               input_size=32, workers=0, progress=False, tensorboard=False, log_every=1)
     cfg.update(kw)
     return cfg
 
@@ -268,7 +264,7 @@ def test_predict_resumes_after_an_interrupt(files, tmp_path, monkeypatch, capsys
     ck.parent.mkdir()
     save_checkpoint(ck, {"model": model.state_dict(),
                          "meta": model_meta(model, demo_ann.category_ids, demo_ann.category_names)})
-    kw = dict(batch_size=2, workers=0, device="cpu", image_size=32)
+    kw = dict(batch_size=2, workers=0, device="cpu", input_size=32)
     full = predict(ck, files["sub8"], files["images"], **kw)
     out = tmp_path / "scores.csv"
     part = P.partial_path(out)
@@ -291,7 +287,7 @@ def test_predict_resumes_after_an_interrupt(files, tmp_path, monkeypatch, capsys
     assert seen == [0, 1] and again.meta["resumed_images"] == 4
     np.testing.assert_array_equal(again.scores, full.scores)
     rc = main(["predict", "--checkpoint", str(ck), "--annotations", files["sub8"], "--images", files["images"],
-               "--out", str(out), "--batch-size", "2", "--workers", "0", "--device", "cpu", "--image-size", "32",
+               "--out", str(out), "--batch-size", "2", "--workers", "0", "--device", "cpu", "--input-size", "32",
                "--no-progress"])  # fmt: skip
     assert rc == 0 and "found partial scores" in capsys.readouterr().out
     np.testing.assert_array_equal(read_scores(out, Annotations.load(files["sub8"])).scores, full.scores)
@@ -300,7 +296,7 @@ def test_predict_resumes_after_an_interrupt(files, tmp_path, monkeypatch, capsys
     monkeypatch.setattr(P, "SAVE_EVERY_S", 0.0)  # save after every batch
     with pytest.raises(_Interrupt):
         P.write_predictions(ck, files["sub8"], files["images"], out, on_batch=stop,
-                            **{**kw, "image_size": 40})  # fmt: skip
+                            **{**kw, "input_size": 40})  # fmt: skip
     seen.clear()
     other = predict(ck, files["sub8"], files["images"], resume=part, on_batch=seen.append, **kw)
     assert seen == [0, 1, 2, 3] and other.meta["resumed_images"] == 0
@@ -324,7 +320,7 @@ def test_predict_partial_follows_the_image_files(files, tmp_path, demo_ann):
     images.mkdir()
     for fn in ann.images["file_name"]:
         shutil.copy(Path(files["images"]) / fn, images)
-    kw = dict(batch_size=2, workers=0, device="cpu", image_size=32)
+    kw = dict(batch_size=2, workers=0, device="cpu", input_size=32)
     part = tmp_path / "p.npz"
 
     def stop(b: int) -> None:
@@ -401,13 +397,13 @@ def test_predict_with_diverged_weights_keeps_no_partial(files, tmp_path, monkeyp
     part = tmp_path / "p.npz"
     with pytest.raises(InputError, match="diverged"):
         predict(ck, files["sub8"], files["images"], resume=part, batch_size=4, workers=0, device="cpu",
-                image_size=32)  # fmt: skip
+                input_size=32)  # fmt: skip
     assert not part.exists()
 
 
 def test_divergence_is_a_one_line_error(files, tmp_path, capsys):
     code = main(["train", "--train-annotations", files["sub4"], "--train-images", files["images"],
-                 "--weights", "none", "--image-size", "32", "--batch-size", "4", "--epochs", "2",
-                 "--lr", "1e30", "--workers", "0", "--no-progress", "--out", str(tmp_path / "run")])
-    err = capsys.readouterr().err.strip()
+                 "--weights", "none", "--input-size", "32", "--batch-size", "4", "--epochs", "2",
+                 "--lr", "1e30", "--workers", "0", "--quiet", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()  # --quiet: no per-epoch lines, only the error
     assert code == 2 and "diverged" in err and "\n" not in err

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from salanalysis.commands._torch import add_inference_options, amp_enabled
+
 
 def register(saliency_subparsers: argparse._SubParsersAction) -> None:
     p = saliency_subparsers.add_parser(
@@ -21,37 +23,28 @@ def register(saliency_subparsers: argparse._SubParsersAction) -> None:
         "staged and moved into place only when every image succeeded; an interrupted run keeps its "
         "maps in OUT/.staging-KEY and the same command continues from them.",
     )
-    p.add_argument("--checkpoint", required=True, metavar="FILE", help="train-saliency checkpoint (model.pt or last.pt)")
-    p.add_argument("--images", required=True, metavar="DIR", help="folder of images (not recursive)")
+    add_inference_options(p, checkpoint="train-saliency checkpoint (model.pt or last.pt)",
+                          images="folder of images (not recursive)", batch_size=8,
+                          input_help="network input, SIZE or HEIGHT WIDTH (default: the checkpoint's "
+                          "training size)")
     p.add_argument("--out", required=True, metavar="DIR", help="output map folder")
-    p.add_argument(
-        "--input-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
-        help="network input size (default: the checkpoint's training size)",
-    )
-    p.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default 8)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
-    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
-    p.add_argument("--progress", action="store_true", help="show a progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from salanalysis.dualstream.saliency_export import predict_saliency_maps
-    from salanalysis.errors import InputError
+    from salanalysis.commands._common import show_progress
+    from salanalysis.dualstream.options import parse_input_size
+    from salanalysis.dualstream.saliency.export import predict_saliency_maps
 
-    if args.batch_size < 1:
-        raise InputError("--batch-size must be >= 1")
-    if args.input_size is not None and min(args.input_size) < 32:
-        raise InputError("--input-size must be at least 32 32")
     table = predict_saliency_maps(
         args.checkpoint,
         args.images,
         args.out,
-        input_size=tuple(args.input_size) if args.input_size else None,
+        input_size=parse_input_size(args.input_size) if args.input_size else None,
         batch_size=args.batch_size,
         device=args.device,
-        amp=not args.no_amp,
-        progress=args.progress,
+        amp=amp_enabled(args),
+        progress=show_progress(args),
     )
     print(f"wrote {len(table)} saliency maps to {args.out}")
     return 0

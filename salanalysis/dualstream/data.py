@@ -274,11 +274,12 @@ def make_loader(
     pin_memory: bool = False,
     persistent_workers: bool = True,
     drop_last: bool = False,
+    collate_fn=None,
 ) -> DataLoader:
     """A ``DataLoader`` over ``dataset`` in ``sampler``'s order.
 
     ``persistent_workers`` only applies with ``workers > 0``; ``pin_memory``
-    should be True when batches go to a GPU.
+    should be True when batches go to a GPU; ``collate_fn`` None is torch's default.
     """
     return DataLoader(
         dataset,
@@ -288,6 +289,7 @@ def make_loader(
         pin_memory=pin_memory,
         drop_last=drop_last,
         persistent_workers=bool(persistent_workers and workers > 0),
+        collate_fn=collate_fn,
     )
 
 

@@ -21,8 +21,7 @@ digits on some devices). The file is deleted once the scores file is written.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -30,9 +29,12 @@ import numpy as np
 import torch
 
 from salanalysis.coco import Annotations
+from salanalysis.dualstream.checkpoint import PartialResults, load_checkpoint
 from salanalysis.dualstream.data import CocoMultiLabel, SeededSampler, eval_transform, make_loader
-from salanalysis.dualstream.engine import autocast, load_checkpoint, resolve_device
+from salanalysis.dualstream.distributed import resolve_device
+from salanalysis.dualstream.loop import autocast
 from salanalysis.dualstream.models import Baseline, DualStream, model_from_meta, probabilities
+from salanalysis.dualstream.options import parse_input_size
 from salanalysis.errors import InputError
 from salanalysis.scores import SCORE_EXTENSIONS, Scores, write_scores
 
@@ -68,7 +70,7 @@ def predict(
     batch_size: int = 32,
     workers: int = 2,
     device: str = "auto",
-    image_size: int | None = None,
+    input_size: int | Sequence[int] | None = None,
     missing_images: Literal["error", "skip"] = "error",
     amp: bool = True,
     progress: bool = False,
@@ -86,8 +88,9 @@ def predict(
         the checkpoint's.
     name
         The score set's name (default: the checkpoint's folder name).
-    image_size
-        Crop size (default: the training run's ``image_size``, else 224).
+    input_size
+        The square crop's side, or ``(size, size)`` (default: the training run's
+        ``input_size``, else 224; two different values are an InputError).
     missing_images
         ``"error"`` (default) or ``"skip"`` images whose file is absent (they get
         no row; read the file back with ``missing="zero"``).
@@ -117,8 +120,10 @@ def predict(
             path,
         )
     cfg = ck.get("config") or {}
-    size = int(image_size or cfg.get("image_size") or 224)
-    resize = cfg.get("resize_size") if image_size is None else None
+    given = input_size is not None
+    size = parse_input_size(input_size if given else cfg.get("input_size", cfg.get("image_size", 224)),
+                            square=True, name="input_size")
+    resize = cfg.get("resize_size") if not given else None
     ds = CocoMultiLabel(ann, images, eval_transform(size, resize), include_empty=True, missing=missing_images)
     dev = resolve_device(device)
     model.to(dev)
@@ -132,30 +137,18 @@ def predict(
     done = _load_partial(resume, key, out) if resume is not None else 0
     sampler.set_start(done)  # the order is the identity: the first `done` images are scored
     resumed = done
-    saved_at, saved = time.monotonic(), done
-    try:
+    with PartialResults(resume, lambda n: _save_partial(resume, key, out, n), done, SAVE_EVERY_S) as partial:
         for b, (x, _, index) in enumerate(progress_bar(loader, disable=not progress, desc="predict",
                                                        total=len(loader))):
             with autocast(dev, amp):
                 logits = model(x.to(dev, non_blocking=True))
             out[index.numpy()] = probabilities(logits).cpu().numpy()
             done += len(index)
-            if resume is not None and time.monotonic() - saved_at >= SAVE_EVERY_S:
-                _save_partial(resume, key, out, done)
-                saved_at, saved = time.monotonic(), done
+            partial.done(done)
             if on_batch is not None:
                 on_batch(b)
-    except InputError:
-        if resume is not None:  # bad input: the input must change, nothing to continue from
-            Path(resume).unlink(missing_ok=True)
-        raise
-    except BaseException:
-        if resume is not None and done > saved:
-            _save_partial(resume, key, out, done)  # an interrupt keeps what was scored
-        raise
     if not np.isfinite(out).all():
-        if resume is not None:  # a diverged checkpoint: nothing worth continuing from
-            Path(resume).unlink(missing_ok=True)
+        partial.discard()  # a diverged checkpoint: nothing worth continuing from
         raise InputError(f"the model gives NaN or infinite scores for {int((~np.isfinite(out)).any(1).sum())} "
                          "image(s): the checkpoint's weights diverged", path)
     return Scores(

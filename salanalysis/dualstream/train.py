@@ -5,7 +5,7 @@ Phases
 ``"1"``  the trunk: a Baseline whose ResNet-50 starts from ``weights`` (ImageNet
          by default) fine-tuned on COCO; everything trained.
 ``"1b"`` the branch: a Baseline initialised from ``branch_init`` (the saliency
-         network of issue 10 converted to a classifier: a checkpoint or state
+         network (:mod:`salanalysis.dualstream.saliency`) converted to a classifier: a checkpoint or state
          dict; its ``fc`` is used when the shape matches) fine-tuned on COCO;
          everything trained. With ``variant="baseline"`` (the paper's
          "dual-stream baseline", branch *not* saliency-trained) the branch starts
@@ -72,11 +72,9 @@ On N GPUs: ``torchrun --nproc_per_node N -m salanalysis train ...`` (same option
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -84,10 +82,13 @@ import torch
 from torch import nn
 
 from salanalysis.coco import Annotations
+from salanalysis.dualstream.backbones import build_backbone
+from salanalysis.dualstream.checkpoint import load_checkpoint
 from salanalysis.dualstream.config import (
     PHASE_LR,
     PHASES,
     RESUME_OVERRIDABLE,
+    SPEC,
     TrainConfig,
     learning_rate,
     load_config,
@@ -98,42 +99,18 @@ from salanalysis.dualstream.data import (
     eval_transform,
     train_transform,
 )
-from salanalysis.dualstream.engine import (
-    DistInfo,
-    LoopState,
-    RunLog,
-    RunResult,
-    all_gather_objects,
-    autocast,
-    barrier,
-    batch_plan,
-    check_resume_config,
-    cleanup_distributed,
-    iter_bn,
-    load_checkpoint,
-    load_weights_into,
-    make_loaders,
-    make_scheduler,
-    read_state_dict,
-    restore_training_state,
-    run_epochs,
-    runtime_options,
-    save_model_file,
-    save_training_checkpoint,
-    seed_everything,
-    setup_distributed,
-    wrap_model,
-    write_run_config,
-)
+from salanalysis.dualstream.distributed import gather_unique
+from salanalysis.dualstream.loop import LoopState, Prepare, RunResult, inference
 from salanalysis.dualstream.loss import mce_loss
 from salanalysis.dualstream.models import (
-    Backbone,
     Baseline,
     DualStream,
     model_from_meta,
     model_meta,
     probabilities,
 )
+from salanalysis.dualstream.trainer import CHECKPOINT_FORMAT, Task, run_training
+from salanalysis.dualstream.weights import iter_bn, load_weights_into, read_state_dict
 from salanalysis.errors import InputError
 
 __all__ = [
@@ -146,11 +123,11 @@ __all__ = [
     "set_phase",
     "set_train_mode",
     "evaluate",
+    "ClassifierTask",
     "train",
     "RESUME_OVERRIDABLE",
 ]
 
-CHECKPOINT_FORMAT = "salanalysis.dualstream/1"
 LOG_COLUMNS = ["kind", "epoch", "step", "loss", "lr", "val_loss", "mAP", "images_per_s", "seconds"]
 
 
@@ -196,13 +173,11 @@ def _check_classes(meta: dict | None, category_ids: np.ndarray, path: str) -> No
 
 def build_phase_model(cfg: TrainConfig, num_classes: int, category_ids: np.ndarray | None = None) -> nn.Module:
     """The model a phase starts from (on CPU), initialised as the phase prescribes."""
-    from salanalysis.dualstream.engine import load_resnet50
-
     ids = category_ids if category_ids is not None else np.arange(num_classes)
     if cfg.phase == "1" or (cfg.phase == "1b" and cfg.variant == "baseline"):
-        return Baseline(num_classes, cfg.pooling, Backbone(load_resnet50(cfg.weights)))
+        return Baseline(num_classes, cfg.pooling, build_backbone(cfg.backbone, cfg.weights))
     if cfg.phase == "1b":
-        model = Baseline(num_classes, cfg.pooling)
+        model = Baseline(num_classes, cfg.pooling, cfg.backbone)
         _check_classes(_classes_of(cfg.branch_init), ids, cfg.branch_init)
         load_weights_into(model, cfg.branch_init, stream="branch")
         return model
@@ -212,7 +187,7 @@ def build_phase_model(cfg: TrainConfig, num_classes: int, category_ids: np.ndarr
             meta = _classes_of(path)
             _check_classes(meta, ids, path)
             pooling = (meta or {}).get("pooling", cfg.pooling)
-            b = Baseline(num_classes, pooling)
+            b = Baseline(num_classes, pooling, (meta or {}).get("backbone", cfg.backbone))
             skipped = load_weights_into(b, path)
             if skipped and cfg.fc_init == "average":
                 raise InputError(
@@ -227,7 +202,8 @@ def build_phase_model(cfg: TrainConfig, num_classes: int, category_ids: np.ndarr
     _check_classes(meta, ids, cfg.init)
     if meta and meta.get("arch") not in (None, "dualstream"):
         raise InputError(f"phase 3 starts from a DualStream, got a {meta['arch']!r} checkpoint", cfg.init)
-    model = DualStream(num_classes, (meta or {}).get("pooling", cfg.pooling))
+    name = (meta or {}).get("backbone", cfg.backbone)
+    model = DualStream(num_classes, (meta or {}).get("pooling", cfg.pooling), name, name)
     sd = read_state_dict(cfg.init)
     try:
         model.load_state_dict(sd, strict=True)
@@ -260,18 +236,12 @@ def set_train_mode(model: nn.Module, phase: str, bn: str = "train") -> None:
 
 
 # ------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    loader,
-    device: torch.device,
-    *,
-    amp: bool = True,
-    channels_last: bool = False,
-    labels: np.ndarray | None = None,
-) -> dict:
+def evaluate(model: nn.Module, loader, device: torch.device, *, amp: bool = True, labels: np.ndarray | None = None,
+             prepare: Prepare | None = None) -> dict:
     """Probabilities of every item, gathered over ranks without padding duplicates, and mAP.
 
+    ``loader`` yields ``(images, targets, index)`` batches, which ``prepare``
+    puts on the device (default: moved as they are).
     Returns a dict: ``index`` (item rows, ascending), ``probs`` (N, C), ``val_loss``
     (mean MCE over the N items), and when ``labels`` (all items' (N_all, C)) is given
     ``AP`` (C,) and ``mAP`` (mean over classes with a positive) from
@@ -279,29 +249,17 @@ def evaluate(
     """
     from salanalysis.metrics import average_precision
 
-    model.eval()
     idx, probs, losses = [], [], []
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    for images, targets, index in loader:
-        images = images.to(device, non_blocking=True, memory_format=fmt)
-        targets = targets.to(device, non_blocking=True)
-        with autocast(device, amp):
-            logits = model(images)
-        logits = logits.float()
-        losses.append(mce_loss(logits, targets, reduction="none").cpu().numpy())
+    for (_, targets, index), logits in inference(model, loader, device, amp=amp, prepare=prepare):
+        losses.append(mce_loss(logits, targets.to(logits.device), reduction="none").cpu().numpy())
         probs.append(probabilities(logits).cpu().numpy())
         idx.append(index.numpy())
-    local = (
+    uniq, all_probs, all_loss = gather_unique(
         np.concatenate(idx) if idx else np.zeros(0, np.int64),
         np.concatenate(probs) if probs else np.zeros((0, 0)),
         np.concatenate(losses) if losses else np.zeros(0),
     )
-    parts = all_gather_objects(local)
-    all_idx = np.concatenate([p[0] for p in parts])
-    all_probs = np.concatenate([p[1] for p in parts if p[1].size])
-    all_loss = np.concatenate([p[2] for p in parts])
-    uniq, first = np.unique(all_idx, return_index=True)  # drops the sampler's padding repeats
-    out = {"index": uniq, "probs": all_probs[first].astype(np.float64), "val_loss": float(all_loss[first].mean())}
+    out = {"index": uniq, "probs": all_probs.astype(np.float64), "val_loss": float(all_loss.mean())}
     if not np.isfinite(out["probs"]).all():
         raise FloatingPointError(
             "evaluation gave NaN or infinite probabilities: the model diverged, or its BatchNorm "
@@ -315,12 +273,79 @@ def evaluate(
 
 
 # ------------------------------------------------------------------------ train
+class ClassifierTask(Task):
+    """The classifiers' training (:func:`train`): COCO data, phase models, MCE loss, mAP."""
+
+    log_columns = LOG_COLUMNS
+    tb_keys = ("loss", "lr", "val_loss", "mAP", "images_per_s")
+    what = "training images"
+    carry_loss = True
+
+    def check_checkpoint(self, ckpt, path) -> None:
+        if ckpt.get("format") != CHECKPOINT_FORMAT or "optimizer" not in ckpt:
+            raise InputError("not a training checkpoint of salanalysis (no optimizer state)", path)
+        if (ckpt.get("meta") or {}).get("arch") not in ("baseline", "dualstream"):
+            raise InputError("not a Baseline/DualStream training checkpoint", path)
+
+    def datasets(self):
+        cfg = self.cfg
+        ann = Annotations.load(cfg.train_annotations)
+        tf = train_transform(cfg.input_size) if cfg.augment else eval_transform(cfg.input_size, cfg.resize_size)
+        train_ds = CocoMultiLabel(ann, cfg.train_images, tf, include_empty=cfg.include_empty,
+                                  include_crowd=cfg.include_crowd, missing=cfg.missing_images)
+        val_ds = None
+        if cfg.val_annotations:
+            val_ds = CocoMultiLabel(cfg.val_annotations, cfg.val_images,
+                                    eval_transform(cfg.input_size, cfg.resize_size),
+                                    include_empty=cfg.include_empty, include_crowd=cfg.include_crowd,
+                                    missing=cfg.missing_images)
+            if list(val_ds.category_ids) != list(train_ds.category_ids):
+                raise InputError("validation categories differ from the training categories", cfg.val_annotations)
+        return train_ds, val_ds, cfg.train_annotations
+
+    def build_model(self, ckpt, train_ds):
+        if ckpt is not None:
+            _check_classes(ckpt["meta"], train_ds.category_ids, str(self.resume))
+            model = model_from_meta(ckpt["meta"])
+            model.load_state_dict(ckpt["model"])
+        else:
+            model = build_phase_model(self.cfg, train_ds.num_classes, train_ds.category_ids)
+        return model, model_meta(model, train_ds.category_ids, train_ds.category_names)
+
+    def parameters(self, model):
+        return set_phase(model, self.cfg.phase)
+
+    def optimizer(self, params):
+        cfg = self.cfg
+        return torch.optim.SGD(params, lr=learning_rate(cfg), momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+    def criterion(self, logits, targets):
+        return mce_loss(logits.float(), targets), {}
+
+    def train_mode(self, model):
+        set_train_mode(model, self.cfg.phase, self.cfg.bn)
+
+    def evaluate(self, model, loader, prepare, device, amp):
+        metrics = evaluate(model, loader, device, amp=amp, labels=loader.dataset.labels, prepare=prepare)
+        return metrics, {"val_loss": metrics["val_loss"], "mAP": metrics["mAP"]}
+
+    def kept_metrics(self, metrics):
+        return {k: v for k, v in metrics.items() if k in ("mAP", "val_loss")}
+
+    def run_config(self, train_ds, val_ds):
+        return {"lr_resolved": learning_rate(self.cfg)}
+
+    def checkpoint_extra(self, state: LoopState, batches: int) -> dict:
+        return {"epoch_loss_sum": state.loss_sum if batches else 0.0}
+
+
 def train(
     config: TrainConfig | Mapping[str, Any] | None = None,
     *,
     resume: str | os.PathLike | None = None,
     overrides: Mapping[str, Any] | None = None,
     on_step: Callable[[int], None] | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Run one training phase (on 1 process, or N under ``torchrun``).
 
@@ -339,130 +364,10 @@ def train(
     on_step
         Called with the global step after each optimisation step (and after any
         checkpoint of that step): a hook for tests and monitoring.
+    report
+        Called (main rank) with one line per epoch: loss, images/s, seconds and
+        the validation metrics (the command line prints it on stderr).
     """
-    ckpt = None
-    if resume is not None:
-        ckpt = load_checkpoint(resume)
-        if ckpt.get("format") != CHECKPOINT_FORMAT or "optimizer" not in ckpt:
-            raise InputError("not a training checkpoint of salanalysis (no optimizer state)", resume)
-        saved = resolve_config(ckpt["config"], where=str(resume))
-        cfg = resolve_config(saved if config is None else config, **dict(overrides or {}))
-        check_resume_config(cfg, saved, RESUME_OVERRIDABLE, resume)
-    else:
-        if config is None:
-            raise ValueError("give a config or a checkpoint to resume")
-        cfg = resolve_config(config, **dict(overrides or {}))
-    info = setup_distributed(cfg.device)
-    try:
-        return _train(cfg, info, ckpt, resume, on_step)
-    finally:
-        cleanup_distributed()
-
-
-def _train(cfg: TrainConfig, info: DistInfo, ckpt: dict | None, resume, on_step) -> TrainResult:
-    device = info.device
-    out = Path(cfg.out)
-    seed_everything(cfg.seed + info.rank)
-    amp, cl, pin, fmt = runtime_options(cfg, device)
-
-    # data
-    ann = Annotations.load(cfg.train_annotations)
-    tf = train_transform(cfg.image_size) if cfg.augment else eval_transform(cfg.image_size, cfg.resize_size)
-    train_ds = CocoMultiLabel(ann, cfg.train_images, tf, include_empty=cfg.include_empty,
-                              include_crowd=cfg.include_crowd, missing=cfg.missing_images)
-    per_rank, steps_per_epoch = batch_plan(len(train_ds), cfg.batch_size, info.world_size, "training images",
-                                           cfg.train_annotations)
-    val_ds = None
-    if cfg.val_annotations:
-        val_ds = CocoMultiLabel(cfg.val_annotations, cfg.val_images,
-                                eval_transform(cfg.image_size, cfg.resize_size),
-                                include_empty=cfg.include_empty, include_crowd=cfg.include_crowd,
-                                missing=cfg.missing_images)
-        if list(val_ds.category_ids) != list(train_ds.category_ids):
-            raise InputError("validation categories differ from the training categories", cfg.val_annotations)
-
-    # model and optimisation
-    if ckpt is not None:
-        _check_classes(ckpt["meta"], train_ds.category_ids, str(resume))
-        model = model_from_meta(ckpt["meta"])
-        model.load_state_dict(ckpt["model"])
-    else:
-        model = build_phase_model(cfg, train_ds.num_classes, train_ds.category_ids)
-    meta = model_meta(model, train_ds.category_ids, train_ds.category_names)
-    params = set_phase(model, cfg.phase)
-    model.to(device, memory_format=fmt)
-    optimizer = torch.optim.SGD(params, lr=learning_rate(cfg), momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay)
-    scheduler = make_scheduler(optimizer, cfg)
-    state = LoopState()
-    if ckpt is not None:
-        state.epoch, state.step, state.done = restore_training_state(ckpt, optimizer, scheduler, info)
-        state.loss_sum = float(ckpt.get("epoch_loss_sum", 0.0))
-    raw = model
-    run = wrap_model(model, info, cfg.compile)
-    sampler, loader, val_loader = make_loaders(train_ds, val_ds, info, cfg, per_rank, steps_per_epoch, pin)
-
-    write_run_config(out, info, {**asdict(cfg), "world_size": info.world_size, "lr_resolved": learning_rate(cfg)})
-    log = RunLog(out, cfg.log_format, LOG_COLUMNS, info.is_main, state.step if ckpt is not None else None,
-                 tensorboard=cfg.tensorboard, tb_keys=("loss", "lr", "val_loss", "mAP", "images_per_s"))
-    history_start = len(log.rows)
-    last = out / "last.pt"
-
-    def kept(metrics: dict) -> dict:
-        return {k: v for k, v in metrics.items() if k in ("mAP", "val_loss")}
-
-    def checkpoint(st: LoopState, ep: int, batches: int) -> None:
-        save_training_checkpoint(
-            last, info, fmt=CHECKPOINT_FORMAT, model=raw, optimizer=optimizer, scheduler=scheduler,
-            sampler=sampler, epoch=ep, batches=batches, per_rank=per_rank, step=st.step, config=asdict(cfg),
-            meta=meta, metrics=kept(st.metrics), epoch_loss_sum=st.loss_sum if batches else 0.0,
-        )
-
-    def train_step(batch, at_step: int) -> tuple[float, dict, int]:
-        images, targets, _ = batch
-        images = images.to(device, non_blocking=True, memory_format=fmt)
-        targets = targets.to(device, non_blocking=True)
-        with autocast(device, amp):
-            logits = run(images)
-        loss = mce_loss(logits.float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        value = _mean_over_ranks(loss.detach(), info)
-        if not math.isfinite(value):
-            raise FloatingPointError(
-                f"training diverged: loss {value} at step {at_step} (lower the learning rate)"
-            )
-        return value, {}, images.shape[0]
-
-    def validate() -> tuple[dict, dict]:
-        metrics = evaluate(raw, val_loader, device, amp=amp, channels_last=cl, labels=val_ds.labels)
-        return metrics, {"val_loss": metrics["val_loss"], "mAP": metrics["mAP"]}
-
-    run_epochs(
-        state, loader=loader, sampler=sampler, optimizer=optimizer, scheduler=scheduler, log=log, info=info,
-        epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, per_rank=per_rank, train_step=train_step,
-        checkpoint=checkpoint, train_mode=lambda: set_train_mode(raw, cfg.phase, cfg.bn),
-        evaluate=validate if val_loader is not None else None, progress=cfg.progress, log_every=cfg.log_every,
-        checkpoint_every=cfg.checkpoint_every, max_steps=cfg.max_steps or None, carry_loss=True, on_step=on_step,
-    )
-    model_path = None
-    if state.epoch >= cfg.epochs and info.is_main:
-        model_path = out / "model.pt"
-        save_model_file(model_path, fmt=CHECKPOINT_FORMAT, model=raw, meta=meta, config=asdict(cfg),
-                        epoch=state.epoch, step=state.step, metrics=kept(state.metrics))
-    barrier()
-    log.close()
-    return TrainResult(out=out, checkpoint=last, model_path=model_path, step=state.step, epoch=state.epoch,
-                       history=log.rows[history_start:], metrics=state.metrics)
-
-
-def _mean_over_ranks(value: torch.Tensor, info: DistInfo) -> float:
-    if info.distributed:
-        import torch.distributed as dist
-
-        v = value.clone().float()
-        dist.all_reduce(v, op=dist.ReduceOp.SUM)
-        return float(v.item()) / info.world_size
-    return float(value.item())
-
+    result = run_training(SPEC, ClassifierTask, config, resume=resume, overrides=overrides, on_step=on_step,
+                          report=report)
+    return TrainResult(**result.__dict__)
