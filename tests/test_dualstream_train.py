@@ -191,8 +191,10 @@ class _Interrupt(Exception):
 
 
 def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys, demo, demo_ann):
+    # bit-exact continuation is checked on the CPU (cuDNN's backward passes are not deterministic,
+    # and bf16 autocast would differ from the float32 reference forward pass below)
     cfg = _base(files, tmp_path / "a", batch_size=2, epochs=2, lr=1e-3, checkpoint_every=3, seed=7,
-                scheduler="step", lr_step=1, lr_gamma=0.5,
+                scheduler="step", lr_step=1, lr_gamma=0.5, device="cpu",
                 val_annotations=files["sub5"], val_images=files["images"])
     ra = train(cfg)
     assert ra.step == 8 and ra.epoch == 2  # 8 images / batch 2 = 4 steps per epoch
@@ -346,7 +348,8 @@ def test_torchrun_two_processes_match_one(files, tmp_path):
     # Frozen (eval-mode) BatchNorm removes the only dependence on the per-process batch,
     # so 2 processes x batch 2 (gradients averaged by DDP) equal 1 process x batch 4.
     # The 2-process run is also interrupted and resumed (mid-epoch) under torchrun.
-    common = dict(batch_size=4, epochs=1, lr=1e-4, bn="frozen", augment=True, seed=3,
+    # on the CPU with gloo wherever it runs (a one-GPU machine cannot hold two NCCL processes)
+    common = dict(batch_size=4, epochs=1, lr=1e-4, bn="frozen", augment=True, seed=3, device="cpu",
                   val_annotations=files["sub5"], val_images=files["images"])
     single = train(_base(files, tmp_path / "one", **common))
     toml = tmp_path / "ddp.toml"
@@ -395,7 +398,9 @@ def test_predict_with_diverged_weights_keeps_no_partial(files, tmp_path, monkeyp
                          "meta": model_meta(model, demo_ann.category_ids, demo_ann.category_names)})
     monkeypatch.setattr(P, "SAVE_EVERY_S", 0.0)  # a partial is written after every batch
     part = tmp_path / "p.npz"
-    with pytest.raises(InputError, match="diverged"):
+    ann = Annotations.load(files["sub8"])
+    first = f"image {ann.image_ids[0]}: {ann.category_names[0]}, {ann.category_names[1]}"
+    with pytest.raises(InputError, match=f"640 non-finite values in 8 images \\({first}, .*diverged"):
         predict(ck, files["sub8"], files["images"], resume=part, batch_size=4, workers=0, device="cpu",
                 input_size=32)  # fmt: skip
     assert not part.exists()
@@ -407,3 +412,51 @@ def test_divergence_is_a_one_line_error(files, tmp_path, capsys):
                  "--lr", "1e30", "--workers", "0", "--quiet", "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err.strip()  # --quiet: no per-epoch lines, only the error
     assert code == 2 and "diverged" in err and "\n" not in err
+
+
+def test_evaluation_names_non_finite_probabilities_and_goes_on(files):
+    from torch.utils.data import DataLoader
+
+    ann = Annotations.load(files["sub4"])
+    ds = CocoMultiLabel(ann, files["images"], eval_transform(32))
+    torch.manual_seed(0)
+    model = Baseline(ds.num_classes)
+    with torch.no_grad():
+        model.fc.bias[2 * 5 + 1] = float("inf")  # class 5's positive logit: every image gets NaN there
+    with pytest.warns(RuntimeWarning, match=rf"4 non-finite values in 4 images \(image {ds.image_ids[0]}: "
+                      rf"{ds.category_names[5]}; image {ds.image_ids[1]}"):
+        res = evaluate(model, DataLoader(ds, batch_size=2), torch.device("cpu"), labels=ds.labels)
+    assert np.isnan(res["probs"][:, 5]).all() and np.isfinite(np.delete(res["probs"], 5, axis=1)).all()
+    assert np.isnan(res["AP"][5]) and np.isnan(res["mAP"]) and "non-finite" in res["nonfinite"]
+    # the other classes keep their AP (reference: scikit-learn on the same probabilities)
+    c = int(np.flatnonzero(ds.labels.any(axis=0) & (np.arange(80) != 5))[0])
+    assert res["AP"][c] == pytest.approx(average_precision_score(ds.labels[:, c], res["probs"][:, c]), rel=1e-9)
+
+
+def test_more_processes_than_gpus_is_a_one_line_error(files, tmp_path, monkeypatch, capsys):
+    from salanalysis.dualstream.distributed import setup_distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for device in ("auto", "cuda"):
+        with pytest.raises(InputError, match="2 processes on this machine but 1 GPU") as exc:
+            setup_distributed(device)
+        assert "--nproc_per_node 1" in str(exc.value) and "--device cpu" in str(exc.value)
+    # every rank stops there, rank 0 too (it would otherwise wait for its peer forever)
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    code = main(["train", "--train-annotations", files["sub4"], "--train-images", files["images"],
+                 "--weights", "none", "--out", str(tmp_path / "run"), "--workers", "0"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "GPU(s)" in err and "\n" not in err and not (tmp_path / "run").exists()
+
+
+def test_default_device_trains_evaluates_and_predicts_finite(files, tmp_path):
+    # on a CUDA machine: bf16 autocast, channels_last, pinned memory; on the CPU: float32
+    r = train(_base(files, tmp_path / "run", batch_size=4, epochs=1, bn="frozen", lr=1e-4,
+                    val_annotations=files["sub5"], val_images=files["images"]))
+    assert np.isfinite(r.metrics["mAP"]) and np.isfinite(r.metrics["probs"]).all()
+    scores = predict(r.model_path, files["sub5"], files["images"], workers=0, batch_size=2)
+    np.testing.assert_allclose(scores.scores, r.metrics["probs"], rtol=0, atol=2e-3)

@@ -8,6 +8,11 @@ ResNet-50's) and output **logits shaped (B, C, 2)**: ``logits[:, c, 0]`` is the 
 positive). Probabilities are the per-class two-way softmax, see
 :func:`probabilities` (equal to ``sigmoid(x1 - x0)``).
 
+Precision: under bf16 autocast the backbones run in bf16, but the global
+pooling, the final linear layer and so the logits are float32 (autocast is
+switched off there), as are :func:`probabilities` and the MCE loss: the
+scores and the loss never pass through bf16's 8-bit mantissa.
+
 :class:`Baseline`
     ResNet-50 without its ``avgpool`` and ``fc`` (the 7x7x2048 maps of the last
     block for a 224x224 input) -> global spatial pooling (max by default, as the
@@ -60,6 +65,7 @@ __all__ = [
     "model_meta",
     "model_from_meta",
     "probabilities",
+    "describe_nonfinite",
     "FEATURE_DIM",
 ]
 
@@ -114,9 +120,10 @@ class GlobalPool(nn.Module):
         self.mode = mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features in float32 (the max of bf16 values is exact; the mean accumulates in float32)."""
         if self.mode == "max":
-            return torch.amax(x, dim=(2, 3))
-        return torch.mean(x, dim=(2, 3))
+            return torch.amax(x, dim=(2, 3)).float()
+        return torch.mean(x, dim=(2, 3), dtype=torch.float32)
 
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}"
@@ -149,8 +156,9 @@ class _MultiLabelHead(nn.Module):
         return torch.cat([self.pool(f) for f in self.features(x)], dim=1)
 
     def head(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Apply the linear layer to pooled features: (B, D) -> logits (B, C, 2)."""
-        return self.fc(pooled).view(pooled.shape[0], self.num_classes, 2)
+        """Apply the linear layer to pooled features: (B, D) -> float32 logits (B, C, 2), autocast off."""
+        with torch.autocast(pooled.device.type, enabled=False):
+            return self.fc(pooled.float()).view(pooled.shape[0], self.num_classes, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.pooled(x))
@@ -314,3 +322,26 @@ def model_from_meta(meta: dict) -> Baseline | DualStream:
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
     """Per-class two-way softmax, positive column: (B, C, 2) -> (B, C) in [0, 1]."""
     return torch.softmax(logits.float(), dim=-1)[..., 1]
+
+
+def describe_nonfinite(scores: Any, image_ids: Any = None, class_names: Any = None, limit: int = 3) -> str:
+    """Where a (N, C) score array is NaN or infinite, in words (``""`` when it is all finite).
+
+    E.g. ``"2 non-finite values in 1 image (image 192: person, dog)"``: the
+    count, then the first ``limit`` images (by id when ``image_ids`` is given,
+    else by row) with their classes (by name when ``class_names`` is given).
+    """
+    import numpy as np
+
+    bad = ~np.isfinite(np.asarray(scores, dtype=np.float64))
+    if not bad.any():
+        return ""
+    rows = np.flatnonzero(bad.any(axis=1))
+    parts = []
+    for r in rows[:limit]:
+        who = f"image {int(image_ids[r])}" if image_ids is not None else f"row {int(r)}"
+        cls = [str(class_names[c]) if class_names is not None else str(int(c)) for c in np.flatnonzero(bad[r])]
+        parts.append(f"{who}: {', '.join(cls[:limit])}{', ...' if len(cls) > limit else ''}")
+    more = "; ..." if len(rows) > limit else ""
+    return (f"{int(bad.sum())} non-finite value{'s' if bad.sum() > 1 else ''} in {len(rows)} "
+            f"image{'s' if len(rows) > 1 else ''} ({'; '.join(parts)}{more})")

@@ -33,7 +33,13 @@ from salanalysis.dualstream.checkpoint import PartialResults, load_checkpoint
 from salanalysis.dualstream.data import CocoMultiLabel, SeededSampler, eval_transform, make_loader
 from salanalysis.dualstream.distributed import resolve_device
 from salanalysis.dualstream.loop import autocast
-from salanalysis.dualstream.models import Baseline, DualStream, model_from_meta, probabilities
+from salanalysis.dualstream.models import (
+    Baseline,
+    DualStream,
+    describe_nonfinite,
+    model_from_meta,
+    probabilities,
+)
 from salanalysis.dualstream.options import parse_input_size
 from salanalysis.errors import InputError
 from salanalysis.scores import SCORE_EXTENSIONS, Scores, write_scores
@@ -147,10 +153,10 @@ def predict(
             partial.done(done)
             if on_batch is not None:
                 on_batch(b)
-    if not np.isfinite(out).all():
+    problem = describe_nonfinite(out, ds.image_ids, ds.category_names)
+    if problem:
         partial.discard()  # a diverged checkpoint: nothing worth continuing from
-        raise InputError(f"the model gives NaN or infinite scores for {int((~np.isfinite(out)).any(1).sum())} "
-                         "image(s): the checkpoint's weights diverged", path)
+        raise InputError(f"the model gives {problem}: the checkpoint's weights diverged", path)
     return Scores(
         name=name or path.parent.name or path.stem,
         image_ids=ds.image_ids,

@@ -105,6 +105,7 @@ from salanalysis.dualstream.loss import mce_loss
 from salanalysis.dualstream.models import (
     Baseline,
     DualStream,
+    describe_nonfinite,
     model_from_meta,
     model_meta,
     probabilities,
@@ -243,9 +244,15 @@ def evaluate(model: nn.Module, loader, device: torch.device, *, amp: bool = True
     ``loader`` yields ``(images, targets, index)`` batches, which ``prepare``
     puts on the device (default: moved as they are).
     Returns a dict: ``index`` (item rows, ascending), ``probs`` (N, C), ``val_loss``
-    (mean MCE over the N items), and when ``labels`` (all items' (N_all, C)) is given
-    ``AP`` (C,) and ``mAP`` (mean over classes with a positive) from
-    :func:`salanalysis.metrics.average_precision`.
+    (mean MCE over the N items), ``nonfinite`` (``""``, or which images and classes
+    have NaN or infinite probabilities, see
+    :func:`~salanalysis.dualstream.models.describe_nonfinite`), and when ``labels``
+    (all items' (N_all, C)) is given ``AP`` (C,) and ``mAP`` (mean over classes with
+    a positive) from :func:`salanalysis.metrics.average_precision`.
+
+    Non-finite probabilities do not stop the evaluation (nor the training run
+    that calls it): they are named in a ``RuntimeWarning`` and ``nonfinite``,
+    the AP of their classes and the mAP are NaN.
     """
     from salanalysis.metrics import average_precision
 
@@ -260,15 +267,25 @@ def evaluate(model: nn.Module, loader, device: torch.device, *, amp: bool = True
         np.concatenate(losses) if losses else np.zeros(0),
     )
     out = {"index": uniq, "probs": all_probs.astype(np.float64), "val_loss": float(all_loss.mean())}
-    if not np.isfinite(out["probs"]).all():
-        raise FloatingPointError(
-            "evaluation gave NaN or infinite probabilities: the model diverged, or its BatchNorm "
-            "running statistics do not fit its weights yet (e.g. a few steps from random weights)"
-        )
+    ds = getattr(loader, "dataset", None)
+    ids = getattr(ds, "image_ids", None)
+    problem = describe_nonfinite(out["probs"], None if ids is None else np.asarray(ids)[uniq],
+                                 getattr(ds, "category_names", None))
+    out["nonfinite"] = problem
+    if problem:
+        import warnings
+
+        warnings.warn(f"evaluation: the model gives {problem}: its weights diverged, or its BatchNorm running "
+                      "statistics do not fit them yet (e.g. a few steps from random weights); mAP and AP of "
+                      "those classes are NaN", RuntimeWarning, stacklevel=2)
     if labels is not None:
-        ap = average_precision(labels[uniq].astype(bool), out["probs"])
+        y = labels[uniq].astype(bool)
+        finite = np.isfinite(out["probs"]).all(axis=0)
+        ap = np.full(y.shape[1], np.nan)
+        if finite.any():
+            ap[finite] = average_precision(y[:, finite], out["probs"][:, finite])
         out["AP"] = ap
-        out["mAP"] = float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
+        out["mAP"] = float(np.nanmean(ap)) if np.isfinite(ap).any() and not problem else float("nan")
     return out
 
 

@@ -152,9 +152,15 @@ class SaliencyNet(nn.Module):
         return self.backbone(x)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Readout upsampled (bilinear, ``align_corners=False``) to x's size: (B, 1, H, W)."""
-        r = self.readout(self.features(x))
-        return F.interpolate(r, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        """Readout upsampled (bilinear, ``align_corners=False``) to x's size: (B, 1, H, W), float32.
+
+        Under bf16 autocast only the backbone runs in bf16: the readout and the
+        upsampling run in float32 (autocast off).
+        """
+        f = self.features(x)
+        with torch.autocast(f.device.type, enabled=False):
+            r = self.readout(f.float())
+            return F.interpolate(r, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Log-density over pixels, (B, 1, H, W); ``exp`` sums to 1 per image."""
