@@ -6,6 +6,7 @@ import argparse
 
 from salanalysis.commands._common import non_negative_int
 from salanalysis.commands._torch import add_inference_options, amp_enabled
+from salanalysis.dualstream.options import PIPELINES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "leaves .OUT.partial.npz beside OUT, and the same command continues from it.",
     )
     add_inference_options(p, checkpoint="model.pt or last.pt of a run", images="folder of the images",
-                          batch_size=32, old_input=("image_size",),
+                          batch_size=128, old_input=("image_size",),
                           input_help="the square crop's side (default: the training run's)")
     p.add_argument("--annotations", required=True, metavar="FILE", help="COCO instances JSON")
     p.add_argument("--out", required=True, metavar="FILE", help="scores file to write")
@@ -28,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="DataLoader worker processes (0: load in this process; default 2)")
     p.add_argument("--missing-images", choices=("error", "skip"), default="error",
                    help="images whose file is absent: error (default) or skip (no row)")
+    p.add_argument("--pipeline", choices=PIPELINES, default="auto",
+                   help="JPEG decoding and resizing: 'gpu' (nvJPEG, on the device), 'cpu' (Pillow, in the "
+                   "workers) or 'auto' (default: gpu on CUDA)")
     p.set_defaults(func=run)
 
 
@@ -38,10 +42,13 @@ def run(args: argparse.Namespace) -> int:
     partial = partial_path(args.out)
     if partial.exists() and not args.quiet:
         print(f"found partial scores {partial}: continuing after them if this run's inputs and settings match")
-    path = write_predictions(
+    path, scores = write_predictions(
         args.checkpoint, args.annotations, args.images, args.out, layout=args.layout, name=args.name,
         batch_size=args.batch_size, workers=args.workers, device=args.device, input_size=args.input_size,
         missing_images=args.missing_images, amp=amp_enabled(args), progress=show_progress(args),
+        pipeline=args.pipeline, with_scores=True,
     )
-    print(f"wrote {path}")
+    m = scores.meta
+    rate = f", {m['images_per_s']:,.0f} images/s" if m.get("images_per_s") else ""
+    print(f"wrote {path} ({len(scores.image_ids)} images, {m['seconds']:.1f} s{rate}, {m['pipeline']} pipeline)")
     return 0

@@ -15,7 +15,13 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from salanalysis.dualstream.options import RUN_HELP, RUN_RESUME_OVERRIDABLE, ConfigSpec, RunOptions
+from salanalysis.dualstream.options import (
+    PIPELINES,
+    RUN_HELP,
+    RUN_RESUME_OVERRIDABLE,
+    ConfigSpec,
+    RunOptions,
+)
 from salanalysis.errors import InputError
 
 __all__ = [
@@ -58,6 +64,7 @@ class TrainConfig(RunOptions):
     input_size: int = 224
     resize_size: int | None = None
     augment: bool = True
+    pipeline: str = "auto"
     include_empty: bool = True
     include_crowd: bool = True
     bn: str = "train"
@@ -83,6 +90,9 @@ CONFIG_HELP: dict[str, str] = {
     "input_size": "network input: the square crop's side (224 in the paper)",
     "resize_size": "evaluation resize of the short side (default input_size * 256 / 224)",
     "augment": "random resized crop + flip for training (else the evaluation transform)",
+    "pipeline": "input pipeline: 'cpu' (Pillow decoding and crops in the DataLoader workers, normalised on "
+                "the device), 'gpu' (workers read bytes; nvJPEG decodes, crops and flips batches on the GPU) or "
+                "'auto' (gpu on CUDA)",
     "include_empty": "keep images without annotations as all-negative",
     "include_crowd": "crowd annotations make a label positive",
     "bn": "'train' (BatchNorm statistics updated) or 'frozen' (eval-mode BatchNorm)",
@@ -90,7 +100,7 @@ CONFIG_HELP: dict[str, str] = {
 }
 
 #: Options a resumed run may change without breaking exact continuation.
-RESUME_OVERRIDABLE = {*RUN_RESUME_OVERRIDABLE, "tensorboard", "val_annotations"}
+RESUME_OVERRIDABLE = {*RUN_RESUME_OVERRIDABLE, "tensorboard", "val_annotations", "pipeline"}
 
 _CHOICES = {
     "phase": PHASES,
@@ -98,6 +108,7 @@ _CHOICES = {
     "fc_init": ("average", "random"),
     "pooling": ("max", "avg"),
     "bn": ("train", "frozen"),
+    "pipeline": PIPELINES,
 }
 
 _PATHS = ("train_annotations", "train_images", "val_annotations", "val_images", "branch_init", "trunk",

@@ -99,7 +99,9 @@ class CocoMultiLabel(Dataset):
     images
         Folder holding the images (``file_name`` of each ``images`` entry).
     transform
-        Callable on a uint8 (3, H, W) tensor (default :func:`eval_transform`).
+        Callable on a uint8 (3, H, W) tensor (default :func:`eval_transform`), or an
+        :class:`~salanalysis.dualstream.pipeline.InputPipeline`, which reads the
+        file itself (its items: a uint8 crop, or the encoded image).
     include_empty
         Keep images without any annotation as all-negative rows (default True).
     include_crowd
@@ -120,8 +122,9 @@ class CocoMultiLabel(Dataset):
     n_missing : int
         Images skipped because their file is absent.
 
-    Items are ``(image, target, index)``: a float32 (3, S, S) tensor, a float32
-    (C,) multi-hot vector, and the item's row. The key may be an int or an
+    Items are ``(image, target, index)``: a float32 (3, S, S) tensor (with an
+    ``InputPipeline``: what its ``item`` returns), a float32 (C,) multi-hot
+    vector, and the item's row. The key may be an int or an
     ``(index, seed)`` pair from :class:`SeededSampler`, in which case the
     transform runs under ``torch.manual_seed(seed)`` (in a forked RNG state).
     """
@@ -168,6 +171,8 @@ class CocoMultiLabel(Dataset):
         self.category_ids = ann.category_ids
         self.category_names = ann.category_names
         self.transform = transform if transform is not None else eval_transform()
+        if hasattr(self.transform, "item"):
+            self.transform.files = self.files  # names files in the device half's errors
 
     @property
     def num_classes(self) -> int:
@@ -193,6 +198,9 @@ class CocoMultiLabel(Dataset):
             index, seed = int(key[0]), int(key[1])
         else:
             index, seed = int(key), None
+        if hasattr(self.transform, "item"):  # an InputPipeline: decoding and cropping are its business
+            out = self.transform.item(self.files[index], seed)
+            return out, torch.from_numpy(self.labels[index].astype(np.float32)), index
         img = self.read_image(index)
         if seed is None:
             out = self.transform(img)

@@ -2,7 +2,8 @@
 
 :func:`train_one_epoch(model, loader, optimizer, criterion, ...) <train_one_epoch>`
     One pass over a loader: for every batch, ``prepare`` (to the device, and
-    the device-side part of the input pipeline), forward under
+    the device-side part of the input pipeline; on CUDA the next batch's while
+    the model works, :func:`~salanalysis.dualstream.pipeline.prefetch`), forward under
     :func:`autocast`, ``criterion``, backward, optimizer step; step rows
     logged every ``log_every`` steps; mid-epoch checkpoints; ``max_steps``.
     Losses stay on the device between log rows (no host synchronisation per
@@ -34,6 +35,7 @@ import torch
 from torch import nn
 
 from salanalysis.dualstream.distributed import DistInfo, barrier, mean_over_ranks
+from salanalysis.dualstream.pipeline import prefetch
 from salanalysis.errors import InputError
 
 __all__ = [
@@ -166,12 +168,11 @@ def inference(model: nn.Module, loader: Iterable, device: torch.device | str, *,
     device = torch.device(device)
     prepare = prepare or to_device(device)
     model.eval()
-    with torch.no_grad():
-        for batch in loader:
-            inputs, _ = prepare(batch)
-            with autocast(device, amp):
-                output = model(inputs)
-            yield batch, output.float()
+    for batch, (inputs, _) in prefetch(loader, prepare, device):
+        # no_grad around the forward pass only: a context held across ``yield`` would leak into the caller
+        with torch.no_grad(), autocast(device, amp):
+            output = model(inputs)
+        yield batch, output.float()
 
 
 # ------------------------------------------------------------------------ log
@@ -385,8 +386,7 @@ def train_one_epoch(
                 f"training diverged: a loss up to step {state.step} was not finite (lower the learning rate)"
             )
 
-    for batch in loader:
-        inputs, targets = prepare(batch)
+    for _, (inputs, targets) in prefetch(loader, prepare, device):
         with autocast(device, amp):
             output = model(inputs)
         loss, terms = criterion(output, *targets)

@@ -38,7 +38,7 @@ from salanalysis.dualstream.backbones import BACKBONES
 from salanalysis.errors import InputError
 
 __all__ = ["RunOptions", "ConfigSpec", "parse_input_size", "check_resume_config", "read_toml_options",
-           "RUN_HELP", "RUN_RESUME_OVERRIDABLE", "RUN_CHOICES", "RUN_METAVARS"]
+           "RUN_HELP", "RUN_RESUME_OVERRIDABLE", "RUN_CHOICES", "RUN_METAVARS", "PIPELINES"]
 
 
 @dataclass
@@ -120,6 +120,9 @@ RUN_RESUME_OVERRIDABLE = frozenset({
     "epochs", "max_steps", "workers", "persistent_workers", "pin_memory", "progress", "out",
     "checkpoint_every", "log_every", "log_format", "compile", "train_images", "val_images", "device",
 })
+
+#: The input pipelines (:mod:`salanalysis.dualstream.pipeline`): names, here where torch is not needed.
+PIPELINES = ("auto", "cpu", "gpu")
 
 RUN_METAVARS: dict[str, str] = {"out": "PATH", "weights": "imagenet|none|PATH", "lr": "LR", "momentum": "X",
                                 "weight_decay": "X", "lr_gamma": "X", "device": "auto|cpu|cuda"}

@@ -94,11 +94,7 @@ from salanalysis.dualstream.config import (
     load_config,
     resolve_config,
 )
-from salanalysis.dualstream.data import (
-    CocoMultiLabel,
-    eval_transform,
-    train_transform,
-)
+from salanalysis.dualstream.data import CocoMultiLabel
 from salanalysis.dualstream.distributed import gather_unique
 from salanalysis.dualstream.loop import LoopState, Prepare, RunResult, inference
 from salanalysis.dualstream.loss import mce_loss
@@ -110,6 +106,7 @@ from salanalysis.dualstream.models import (
     model_meta,
     probabilities,
 )
+from salanalysis.dualstream.pipeline import InputPipeline, resolve_pipeline
 from salanalysis.dualstream.trainer import CHECKPOINT_FORMAT, Task, run_training
 from salanalysis.dualstream.weights import iter_bn, load_weights_into, read_state_dict
 from salanalysis.errors import InputError
@@ -304,16 +301,17 @@ class ClassifierTask(Task):
         if (ckpt.get("meta") or {}).get("arch") not in ("baseline", "dualstream"):
             raise InputError("not a Baseline/DualStream training checkpoint", path)
 
-    def datasets(self):
+    def datasets(self, device):
         cfg = self.cfg
+        kind = resolve_pipeline(cfg.pipeline, device)
+        self.pipes = [InputPipeline(kind, cfg.input_size, train=train, resize=cfg.resize_size)
+                      for train in (cfg.augment, False)]
         ann = Annotations.load(cfg.train_annotations)
-        tf = train_transform(cfg.input_size) if cfg.augment else eval_transform(cfg.input_size, cfg.resize_size)
-        train_ds = CocoMultiLabel(ann, cfg.train_images, tf, include_empty=cfg.include_empty,
+        train_ds = CocoMultiLabel(ann, cfg.train_images, self.pipes[0], include_empty=cfg.include_empty,
                                   include_crowd=cfg.include_crowd, missing=cfg.missing_images)
         val_ds = None
         if cfg.val_annotations:
-            val_ds = CocoMultiLabel(cfg.val_annotations, cfg.val_images,
-                                    eval_transform(cfg.input_size, cfg.resize_size),
+            val_ds = CocoMultiLabel(cfg.val_annotations, cfg.val_images, self.pipes[1],
                                     include_empty=cfg.include_empty, include_crowd=cfg.include_crowd,
                                     missing=cfg.missing_images)
             if list(val_ds.category_ids) != list(train_ds.category_ids):
@@ -338,6 +336,12 @@ class ClassifierTask(Task):
 
     def criterion(self, logits, targets):
         return mce_loss(logits.float(), targets), {}
+
+    def prepare(self, device, memory_format, train):
+        return self.pipes[0 if train else 1].prepare_fn(device, memory_format)
+
+    def collate_fn(self):
+        return self.pipes[0].collate_fn()
 
     def train_mode(self, model):
         set_train_mode(model, self.cfg.phase, self.cfg.bn)

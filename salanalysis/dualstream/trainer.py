@@ -83,8 +83,8 @@ class Task:
     def check_checkpoint(self, ckpt: Mapping[str, Any], path: str | os.PathLike) -> None:
         """Raise InputError when a checkpoint to resume is not this trainer's."""
 
-    def datasets(self) -> tuple[Any, Any, str | None]:
-        """``(training dataset, validation dataset or None, file named when too few items)``."""
+    def datasets(self, device: torch.device) -> tuple[Any, Any, str | None]:
+        """``(training dataset, validation dataset or None, file named when too few items)`` for ``device``."""
         raise NotImplementedError
 
     def build_model(self, ckpt: Mapping[str, Any] | None, train_ds) -> tuple[nn.Module, dict]:
@@ -167,7 +167,7 @@ def fit(task: Task, info: DistInfo, ckpt: Mapping[str, Any] | None = None, *,
     out = Path(cfg.out)
     amp, cl, pin, fmt = runtime_options(cfg, device)
 
-    train_ds, val_ds, where = task.datasets()
+    train_ds, val_ds, where = task.datasets(device)
     per_rank, steps_per_epoch = batch_plan(len(train_ds), cfg.batch_size, info.world_size, task.what, where)
     model, meta = task.build_model(ckpt, train_ds)
     params = task.parameters(model)

@@ -322,7 +322,7 @@ class SaliencyTask(Task):
         if ckpt.get("format") != CHECKPOINT_FORMAT or "optimizer" not in ckpt or meta.get("arch") != SaliencyNet.arch:
             raise InputError("not a train-saliency checkpoint with optimizer state (use out/last.pt)", path)
 
-    def datasets(self):
+    def datasets(self, device):
         cfg = self.cfg
         train_ds = SaliconSaliency(cfg.train_images, cfg.train_maps, cfg.train_fixations, size=cfg.input_size,
                                    hflip=cfg.hflip, missing=cfg.missing_images)
