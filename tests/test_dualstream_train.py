@@ -466,3 +466,38 @@ def test_default_device_trains_evaluates_and_predicts_finite(files, tmp_path):
     assert np.isfinite(r.metrics["mAP"]) and np.isfinite(r.metrics["probs"]).all()
     scores = predict(r.model_path, files["sub5"], files["images"], workers=0, batch_size=2)
     np.testing.assert_allclose(scores.scores, r.metrics["probs"], rtol=0, atol=2e-3)
+
+
+def test_two_machines_shard_by_global_rank_and_rank0_writes(tmp_path):
+    # two torchrun agents (--nnodes 2, one process each, gloo), as on two machines: each process
+    # is local rank 0, the ranks are global, and together they take the single process's batches
+    import socket
+
+    from salanalysis.dualstream.data import SeededSampler
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = Path(__file__).with_name("multinode_shards.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
+                               "--node_rank", str(r), "--master_addr", "127.0.0.1", "--master_port", str(port),
+                               str(script), str(tmp_path)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for r in (0, 1)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+    seen = json.loads((tmp_path / "shards.json").read_text())
+    assert sorted(map(tuple, seen["ranks"])) == [(0, 0, 2, "gloo"), (1, 0, 2, "gloo")]
+    single = SeededSampler(list(range(23)), 1, 0, seed=5, max_items=seen["steps"] * 4)
+    single.set_epoch(1)
+    order = [i for i, _ in single]
+    r0, r1 = seen["train"]
+    assert len(r0) == len(r1) == seen["steps"] == 5
+    for k in range(seen["steps"]):  # each step: disjoint halves whose union is the single process's batch
+        assert not set(r0[k]) & set(r1[k]) and sorted(r0[k] + r1[k]) == sorted(order[4 * k: 4 * k + 4])
+    val = [i for part in seen["val"] for batch in part for i in batch]
+    assert sorted(set(val)) == list(range(23))  # every validation item, the padding repeats aside
+    ck = torch.load(tmp_path / "last.pt", weights_only=True)  # written once, by rank 0
+    assert ck["world_size"] == 2 and len(ck["rng"]) == 2 and sorted(p.name for p in tmp_path.iterdir()) == [
+        "last.pt", "shards.json"]

@@ -39,9 +39,22 @@ Engineering
   (one ``step`` row every ``log_every`` steps, one ``epoch`` row per epoch with
   train loss, val loss and mAP through :func:`salanalysis.metrics.average_precision`),
   TensorBoard events when ``tensorboard`` is importable.
-* bf16 autocast and channels_last on CUDA, optional ``torch.compile``,
+* bf16 autocast (backbones only: pooling, the linear layer and the loss stay
+  float32), channels_last and cuDNN autotuning on CUDA, optional ``torch.compile``,
   DistributedDataParallel under ``torchrun`` (NCCL on GPU, gloo on CPU), evaluation
-  gathered over ranks without the sampler's padding duplicates.
+  gathered over ranks without the sampler's padding duplicates; non-finite
+  evaluation probabilities are named (images, classes) in a warning, not fatal.
+* The input pipeline (``pipeline``, :mod:`salanalysis.dualstream.pipeline`):
+  ``"gpu"`` decodes the JPEGs with nvJPEG and crops on the device, ``"cpu"``
+  in the DataLoader workers; ``"auto"`` is ``"gpu"`` on CUDA. The next batch
+  is prepared on a side CUDA stream while the model runs; the loss is read
+  back only every ``log_every`` steps. Each epoch row logs images/s (all
+  ranks), which ``salanalysis train`` also prints.
+* Several machines: ``torchrun --nnodes M --nproc_per_node N --rdzv_backend c10d
+  --rdzv_endpoint HOST:PORT -m salanalysis train ...`` on each; ranks are
+  global, the data is sharded by global rank, rank 0 writes the checkpoints
+  and logs (``out`` must be on a file system every machine sees for
+  ``--resume``).
 * ``bn="frozen"`` keeps BatchNorm layers in eval mode (running statistics used
   and not updated; affine parameters still trained). Then per-rank batch size
   does not change the maths, so N processes reproduce one process up to

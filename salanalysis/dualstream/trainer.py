@@ -166,6 +166,8 @@ def fit(task: Task, info: DistInfo, ckpt: Mapping[str, Any] | None = None, *,
     device = info.device
     out = Path(cfg.out)
     amp, cl, pin, fmt = runtime_options(cfg, device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
 
     train_ds, val_ds, where = task.datasets(device)
     per_rank, steps_per_epoch = batch_plan(len(train_ds), cfg.batch_size, info.world_size, task.what, where)
