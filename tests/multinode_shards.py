@@ -16,7 +16,11 @@ import torch
 from torch.utils.data import Dataset
 
 from salanalysis.dualstream.checkpoint import save_training_checkpoint
-from salanalysis.dualstream.distributed import all_gather_objects, cleanup_distributed, setup_distributed
+from salanalysis.dualstream.distributed import (
+    all_gather_objects,
+    cleanup_distributed,
+    setup_distributed,
+)
 from salanalysis.dualstream.loop import batch_plan, make_loaders, make_scheduler
 
 

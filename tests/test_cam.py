@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from interrupts import Interrupt, stop_at
 
 from salanalysis.cli import main
 from salanalysis.dualstream.cam import (
@@ -249,15 +250,9 @@ def test_interrupted_scan_resumes(setup, demo, tmp_path, monkeypatch):
     kw = dict(input_size=64, device="cpu")
     whole = run_cams(ck, ann, demo.images, tmp_path / "whole", **kw)
 
-    class Stop(Exception):
-        pass
-
-    def stop(j: int) -> None:
-        if j == 1:
-            raise Stop
-
+    stop = stop_at(1)
     out = tmp_path / "out"
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupt):
         run_cams(ck, ann, demo.images, out, on_image=stop, **kw)
     (scan,) = out.iterdir()  # only the kept scan of the first 2 images
     assert scan.name.startswith(".cam_scan.") and int(np.load(scan)["n_done"]) == 2
@@ -284,7 +279,7 @@ def test_interrupted_scan_resumes(setup, demo, tmp_path, monkeypatch):
     run_cams(ck, ann, demo.images, tmp_path / "o4", on_image=seen.append, **kw)
     assert seen == []
     # a damaged scan file is ignored (scanned again), not a crash
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupt):
         run_cams(ck, ann, demo.images, out, on_image=stop, **kw)
     (scan,) = out.glob(".cam_scan.*")
     scan.write_bytes(b"PK\x03\x04 cut short")
@@ -292,7 +287,7 @@ def test_interrupted_scan_resumes(setup, demo, tmp_path, monkeypatch):
     run_cams(ck, ann, demo.images, out, on_image=seen.append, **kw)
     assert seen[0] == 0 and not list(out.glob(".cam_scan.*"))
     # another input size is a different scan: nothing reused
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupt):
         run_cams(ck, ann, demo.images, tmp_path / "o2", on_image=stop, **kw)
     seen.clear()
     run_cams(ck, ann, demo.images, tmp_path / "o2", on_image=seen.append, input_size=96, device="cpu")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from interrupts import Interrupt, stop_at
 from sklearn.metrics import average_precision_score
 
 from salanalysis.cli import main
@@ -186,10 +187,6 @@ def test_evaluate_drops_padding_duplicates(files):
 
 
 # --------------------------------------------------------- resume and predict
-class _Interrupt(Exception):
-    pass
-
-
 def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys, demo, demo_ann):
     # bit-exact continuation is checked on the CPU (cuDNN's backward passes are not deterministic,
     # and bf16 autocast would differ from the float32 reference forward pass below). BatchNorm is
@@ -203,11 +200,8 @@ def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys,
     assert ra.step == 8 and ra.epoch == 2  # 8 images / batch 2 = 4 steps per epoch
     assert [float(r["lr"]) for r in ra.history if r["kind"] == "step"] == [1e-3] * 4 + [5e-4] * 4
 
-    def stop(step: int) -> None:
-        if step == 7:
-            raise _Interrupt
-
-    with pytest.raises(_Interrupt):
+    stop = stop_at(7)
+    with pytest.raises(Interrupt):
         train({**cfg, "out": str(tmp_path / "b")}, on_step=stop)
     ck = load_checkpoint(tmp_path / "b" / "last.pt")
     assert (ck["step"], ck["epoch"], ck["batches_done"]) == (6, 1, 2)  # mid-epoch checkpoint
@@ -276,12 +270,9 @@ def test_predict_resumes_after_an_interrupt(files, tmp_path, monkeypatch, capsys
     part = P.partial_path(out)
     assert part == tmp_path / ".scores.csv.partial.npz"
 
-    def stop(b: int) -> None:
-        if b == 1:
-            raise _Interrupt
-
+    stop = stop_at(1)
     # interrupted after 2 of 4 batches: no scores file, the 4 scored images kept
-    with pytest.raises(_Interrupt):
+    with pytest.raises(Interrupt):
         P.write_predictions(ck, files["sub8"], files["images"], out, on_batch=stop, **kw)
     assert not out.exists()
     with np.load(part) as z:
@@ -300,7 +291,7 @@ def test_predict_resumes_after_an_interrupt(files, tmp_path, monkeypatch, capsys
     assert not part.exists()
     # a partial from other settings (here another crop size) is not used
     monkeypatch.setattr(P, "SAVE_EVERY_S", 0.0)  # save after every batch
-    with pytest.raises(_Interrupt):
+    with pytest.raises(Interrupt):
         P.write_predictions(ck, files["sub8"], files["images"], out, on_batch=stop,
                             **{**kw, "input_size": 40})  # fmt: skip
     seen.clear()
@@ -329,17 +320,14 @@ def test_predict_partial_follows_the_image_files(files, tmp_path, demo_ann):
     kw = dict(batch_size=2, workers=0, device="cpu", input_size=32)
     part = tmp_path / "p.npz"
 
-    def stop(b: int) -> None:
-        if b == 1:
-            raise _Interrupt
-
-    with pytest.raises(_Interrupt):
+    stop = stop_at(1)
+    with pytest.raises(Interrupt):
         predict(ck, files["sub8"], images, resume=part, on_batch=stop, **kw)
     first = images / ann.images["file_name"].iloc[0]
     os.utime(first, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns + 10**9))  # replaced
     assert predict(ck, files["sub8"], images, resume=part, **kw).meta["resumed_images"] == 0
     # bad input (an unreadable image) deletes the partial: the input has to change anyway
-    with pytest.raises(_Interrupt):
+    with pytest.raises(Interrupt):
         predict(ck, files["sub8"], images, resume=part, on_batch=stop, **kw)
     assert part.exists()
     (images / ann.images["file_name"].iloc[-1]).write_bytes(b"not a jpeg")

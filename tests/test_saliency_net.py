@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 import torch
+from interrupts import Interrupt, stop_at
 
 from salanalysis.cli import main
 from salanalysis.dualstream.saliency.net import (
@@ -415,15 +416,9 @@ def test_predict_resumes_an_interrupted_run(trained, demo, tmp_path):
     kw = dict(batch_size=1, device="cpu")
     whole = predict_saliency_maps(ckpt, images, tmp_path / "whole", **kw)
 
-    class Stop(Exception):
-        pass
-
-    def stop(b: int) -> None:
-        if b == 1:
-            raise Stop
-
+    stop = stop_at(1)
     out = tmp_path / "out"
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupt):
         predict_saliency_maps(ckpt, images, out, on_batch=stop, **kw)
     (stage,) = out.iterdir()  # nothing in out but the staging folder with 2 finished maps
     assert stage.name.startswith(".staging-") and len(list(stage.iterdir())) == 2
@@ -435,13 +430,13 @@ def test_predict_resumes_an_interrupted_run(trained, demo, tmp_path):
     for name in whole["map_file"]:
         assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
     # other settings (input size) do not reuse the kept maps; resume=False keeps nothing
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupt):
         predict_saliency_maps(ckpt, images, tmp_path / "o2", on_batch=stop, **kw)
     seen.clear()
     predict_saliency_maps(ckpt, images, tmp_path / "o2", on_batch=seen.append, input_size=(64, 96), **kw)
     assert seen == [0, 1, 2]
     assert not [p for p in (tmp_path / "o2").iterdir() if p.name.startswith(".")]  # old one removed
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupt):
         predict_saliency_maps(ckpt, images, tmp_path / "o3", on_batch=stop, resume=False, **kw)
     assert list((tmp_path / "o3").iterdir()) == []
 
