@@ -13,6 +13,8 @@ Modules
     :func:`mce_loss` (Eq. 4-5).
 :mod:`~salanalysis.dualstream.data`
     :class:`CocoMultiLabel` dataset, transforms, seeded resumable sampler, loaders.
+:mod:`~salanalysis.dualstream.pipeline`
+    input pipelines: JPEG decoding and crops in the workers (``cpu``) or on the GPU (``gpu``).
 :mod:`~salanalysis.dualstream.distributed`
     torchrun's environment, devices, process group, gathering over ranks.
 :mod:`~salanalysis.dualstream.checkpoint`

@@ -337,13 +337,8 @@ def prepare_image(image: np.ndarray, input_size: int = 224) -> torch.Tensor:
     from salanalysis.dualstream.data import IMAGENET_MEAN, IMAGENET_STD
 
     t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
-    tf = v2.Compose(
-        [
-            v2.Resize(int(input_size), antialias=True),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-        ]
-    )
+    tf = v2.Compose([v2.Resize(int(input_size), antialias=True), v2.ToDtype(torch.float32, scale=True),
+                     v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
     return tf(t).unsqueeze(0)
 
 

@@ -12,7 +12,9 @@
 :func:`train_transform` / :func:`eval_transform`
     torchvision ``transforms.v2``: random resized crop + horizontal flip for
     training, resize (256 for 224) + centre crop for evaluation, ImageNet
-    normalisation.
+    normalisation, per image. The trainer and ``predict`` use the input
+    pipelines of :mod:`salanalysis.dualstream.pipeline` instead (the same
+    crops, decoded and normalised in batches, on the GPU when there is one).
 :class:`SeededSampler`
     A :class:`torch.utils.data.DistributedSampler` (also used with one process)
     whose order is a function of ``(seed, epoch)`` only, which can skip the
