@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test report-check chromium lint clean
+.PHONY: demo test report-check chromium lint clean gpu-check gpu-wheels
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,26 @@ chromium:
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check salanalysis tests benchmarks
+
+# The GPU lane in one command (benchmarks/gpu.py; a tiny CPU version without CUDA), with the machine's
+# own Python and torch (GPU_PY). Modules the project needs and that Python lacks (pycocotools, typically)
+# are installed into $(GPU_DEPS), from $(WHEELS) when that folder exists, else from the package index.
+# A machine with no package index: run `make gpu-wheels GPU_PYVER=X.Y` where one is reachable and bring
+# $(WHEELS) along. Results: the printed table, and $(GPU_OUT)/summary.md.
+GPU_PY ?= python3
+GPU_DEPS := .venv/gpu-deps
+WHEELS ?= .venv/wheels
+GPU_PYVER ?= 3.12
+GPU_OUT ?= /tmp/salanalysis-gpu-check
+GPU_CHECK_ARGS ?=
+
+gpu-check:
+	$(GPU_PY) benchmarks/gpu.py --install-missing $(GPU_DEPS) --wheels $(WHEELS)
+	PYTHONPATH=$(CURDIR):$(CURDIR)/$(GPU_DEPS) $(GPU_PY) benchmarks/gpu.py --out $(GPU_OUT) $(GPU_CHECK_ARGS)
+
+gpu-wheels:
+	$(PY) -m pip download --quiet --only-binary=:all: --no-deps --python-version $(GPU_PYVER) \
+		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d $(WHEELS) pycocotools
 
 clean:
 	rm -rf $(VENV) demo_output

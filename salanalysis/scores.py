@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,7 +216,7 @@ def _frame_from_file(path: Path) -> tuple[pd.DataFrame, str]:
         df.insert(0, "image_id", ids)
         return df, "npz"
     if ext in (".csv", ".parquet", ".pq"):
-        df = read_table(path)
+        df = _read_csv(path) if ext == ".csv" else read_table(path)
         if df.empty:
             raise InputError("score table has no rows", path)
         if "image_id" not in df.columns:
@@ -224,6 +225,22 @@ def _frame_from_file(path: Path) -> tuple[pd.DataFrame, str]:
             return df, "long"
         return df, "wide"
     raise InputError(f"unknown score file type '{ext}' (expected {', '.join(SCORE_EXTENSIONS)})", path)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV table whose floats read back exactly as written (``%.17g``), on any supported pandas.
+
+    Before pandas 3.1 the default float converter can be off in the 17th significant
+    digit; ``float_precision="round_trip"`` is exact (from 3.1 every converter is, and
+    the argument is deprecated). Errors are :func:`~salanalysis.io.read_table`'s.
+    """
+    version = tuple(int(v) for v in re.findall(r"\d+", pd.__version__)[:2])
+    if version < (3, 1) and path.is_file() and path.stat().st_size:
+        try:
+            return pd.read_csv(path, float_precision="round_trip")
+        except Exception:  # read_table below gives the one-line error
+            pass
+    return read_table(path)
 
 
 def _check_ids(ids: pd.Series, path: Path) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from interrupts import Interrupt, stop_at
 
 from salanalysis.cli import main
 from salanalysis.dualstream.cam import (
@@ -128,8 +129,8 @@ def test_selection_rule():
 @pytest.fixture(scope="module")
 def setup(demo, demo_ann, tmp_path_factory):
     """Two checkpoints: A (Baseline) misses every class, B (DualStream) detects every class."""
+    from salanalysis.dualstream.checkpoint import save_checkpoint
     from salanalysis.dualstream.data import subset_annotations
-    from salanalysis.dualstream.engine import save_checkpoint
 
     root = tmp_path_factory.mktemp("cam")
     ann = subset_annotations(demo_ann, IMAGES)
@@ -195,7 +196,7 @@ def test_run_cams_outputs(setup, demo, tmp_path):
         ov = cv2.imread(str(out / m_rec["overlay"]))
         assert ov.shape == (640 + 24, 480, 3)
 
-    # the Fig. 5 plot function of the reproduce issue reads the manifest as written
+    # the Fig. 5 plot function of the reproduce command reads the manifest as written
     from salanalysis.plotting import cam_figure
 
     fig = cam_figure(manifest, root=out, max_examples=2)
@@ -249,15 +250,9 @@ def test_interrupted_scan_resumes(setup, demo, tmp_path, monkeypatch):
     kw = dict(input_size=64, device="cpu")
     whole = run_cams(ck, ann, demo.images, tmp_path / "whole", **kw)
 
-    class Stop(Exception):
-        pass
-
-    def stop(j: int) -> None:
-        if j == 1:
-            raise Stop
-
+    stop = stop_at(1)
     out = tmp_path / "out"
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupt):
         run_cams(ck, ann, demo.images, out, on_image=stop, **kw)
     (scan,) = out.iterdir()  # only the kept scan of the first 2 images
     assert scan.name.startswith(".cam_scan.") and int(np.load(scan)["n_done"]) == 2
@@ -271,7 +266,7 @@ def test_interrupted_scan_resumes(setup, demo, tmp_path, monkeypatch):
             np.testing.assert_array_equal(np.load(out / m["cam"]), np.load(tmp_path / "whole" / m["cam"]))
     assert not list(out.glob(".cam_scan.*"))  # gone after success
     # an interrupt while rendering keeps the whole scan: the next run scans nothing again
-    import salanalysis.dualstream.saliency_export as se
+    import salanalysis.dualstream.saliency.export as se
 
     def broken_png(arr, path):
         raise KeyboardInterrupt
@@ -284,7 +279,7 @@ def test_interrupted_scan_resumes(setup, demo, tmp_path, monkeypatch):
     run_cams(ck, ann, demo.images, tmp_path / "o4", on_image=seen.append, **kw)
     assert seen == []
     # a damaged scan file is ignored (scanned again), not a crash
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupt):
         run_cams(ck, ann, demo.images, out, on_image=stop, **kw)
     (scan,) = out.glob(".cam_scan.*")
     scan.write_bytes(b"PK\x03\x04 cut short")
@@ -292,7 +287,7 @@ def test_interrupted_scan_resumes(setup, demo, tmp_path, monkeypatch):
     run_cams(ck, ann, demo.images, out, on_image=seen.append, **kw)
     assert seen[0] == 0 and not list(out.glob(".cam_scan.*"))
     # another input size is a different scan: nothing reused
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupt):
         run_cams(ck, ann, demo.images, tmp_path / "o2", on_image=stop, **kw)
     seen.clear()
     run_cams(ck, ann, demo.images, tmp_path / "o2", on_image=seen.append, input_size=96, device="cpu")
@@ -329,8 +324,8 @@ def test_cam_cli_and_bad_input(setup, demo, tmp_path):
     assert main(["cam", "--checkpoint", f"base={base}", "--annotations", ann, "--images", str(demo.images),
                  "--out", str(tmp_path / "x")]) == 2
     # a saliency-network checkpoint is no classifier
-    from salanalysis.dualstream.engine import save_checkpoint
-    from salanalysis.dualstream.saliency_net import SaliencyNet, saliency_meta
+    from salanalysis.dualstream.checkpoint import save_checkpoint
+    from salanalysis.dualstream.saliency.net import SaliencyNet, saliency_meta
 
     net = SaliencyNet()
     save_checkpoint(tmp_path / "sal.pt", {"model": net.state_dict(), "meta": saliency_meta(net)})
@@ -343,7 +338,7 @@ def test_cam_cli_and_bad_input(setup, demo, tmp_path):
     with pytest.raises(InputError, match="none of the 3 annotated images"):
         run_cams([("a", base), ("b", dual)], setup["ann"], tmp_path, tmp_path / "z", device="cpu")
     # a model trained on other categories
-    from salanalysis.dualstream.engine import save_checkpoint as save
+    from salanalysis.dualstream.checkpoint import save_checkpoint as save
 
     small = Baseline(3)
     save(tmp_path / "small.pt", {"model": small.state_dict(), "meta": model_meta(small)})

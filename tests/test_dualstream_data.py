@@ -1,4 +1,4 @@
-"""Engine (checkpoints, RNG, weights) and data pipeline of salanalysis.dualstream."""
+"""Checkpoints, RNG state, weights and the data pipeline of salanalysis.dualstream."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from salanalysis.coco import Annotations
-from salanalysis.dualstream import engine
+from salanalysis.dualstream import checkpoint, weights
 from salanalysis.dualstream.data import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -28,17 +28,17 @@ from salanalysis.errors import InputError
 # ---------------------------------------------------------------- checkpoints
 def test_checkpoint_roundtrip_and_errors(tmp_path):
     state = {"model": {"w": torch.arange(6.0)}, "epoch": 3, "config": {"lr": 0.1, "x": None}}
-    path = engine.save_checkpoint(tmp_path / "ck" / "last.pt", state)
+    path = checkpoint.save_checkpoint(tmp_path / "ck" / "last.pt", state)
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]  # no temp file left
-    back = engine.load_checkpoint(path)
+    back = checkpoint.load_checkpoint(path)
     assert torch.equal(back["model"]["w"], state["model"]["w"]) and back["epoch"] == 3
     assert back["config"] == state["config"]
     with pytest.raises(InputError, match="checkpoint not found"):
-        engine.load_checkpoint(tmp_path / "nope.pt")
+        checkpoint.load_checkpoint(tmp_path / "nope.pt")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a zip file")
     with pytest.raises(InputError, match="cannot read checkpoint") as exc:
-        engine.load_checkpoint(bad)
+        checkpoint.load_checkpoint(bad)
     assert "\n" not in str(exc.value) and str(bad) in str(exc.value)
 
 
@@ -47,10 +47,10 @@ def test_rng_state_roundtrip_through_weights_only_checkpoint(tmp_path):
     np.random.seed(2)
     torch.manual_seed(3)
     np.random.normal()  # leaves a cached gaussian in the legacy state
-    engine.save_checkpoint(tmp_path / "rng.pt", {"rng": engine.capture_rng_state()})
+    checkpoint.save_checkpoint(tmp_path / "rng.pt", {"rng": checkpoint.capture_rng_state()})
     first = (random.random(), np.random.normal(), np.random.rand(3).tolist(), torch.rand(3))
     random.random(), np.random.rand(5), torch.rand(7)  # advance every generator
-    engine.restore_rng_state(engine.load_checkpoint(tmp_path / "rng.pt")["rng"])
+    checkpoint.restore_rng_state(checkpoint.load_checkpoint(tmp_path / "rng.pt")["rng"])
     again = (random.random(), np.random.normal(), np.random.rand(3).tolist(), torch.rand(3))
     assert first[:3] == again[:3] and torch.equal(first[3], again[3])
 
@@ -62,19 +62,19 @@ def test_load_resnet50_from_torchvision_state_dict_and_checkpoint(tmp_path):
     torch.manual_seed(0)
     ref = resnet50(weights=None)
     torch.save(ref.state_dict(), tmp_path / "tv.pth")
-    got = engine.load_resnet50(tmp_path / "tv.pth")
+    got = weights.load_resnet50(tmp_path / "tv.pth")
     want, have = ref.state_dict(), got.state_dict()
     # every backbone entry is the file's (the 1000-class fc is not used by the models)
     assert all(torch.equal(want[k], have[k]) for k in want if not k.startswith("fc."))
     # a Baseline checkpoint: its backbone.* part is taken
     b = Baseline(3)
-    engine.save_checkpoint(tmp_path / "b.pt", {"model": b.state_dict()})
-    got = engine.load_resnet50(tmp_path / "b.pt")
+    checkpoint.save_checkpoint(tmp_path / "b.pt", {"model": b.state_dict()})
+    got = weights.load_resnet50(tmp_path / "b.pt")
     assert torch.equal(got.layer4[2].conv3.weight, b.backbone.layer4[2].conv3.weight)
     # something else is a one-line InputError naming the file
     torch.save({"conv.weight": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(InputError, match="not a ResNet-50 state dict") as exc:
-        engine.load_resnet50(tmp_path / "other.pth")
+        weights.load_resnet50(tmp_path / "other.pth")
     assert str(tmp_path / "other.pth") in str(exc.value)
 
 
@@ -86,7 +86,7 @@ def test_imagenet_offline_is_a_clear_one_line_error(monkeypatch, tmp_path, capsy
 
     monkeypatch.setattr(api, "load_state_dict_from_url", offline)
     with pytest.raises(InputError, match="--weights PATH") as exc:
-        engine.load_resnet50("imagenet")
+        weights.load_resnet50("imagenet")
     assert "\n" not in str(exc.value)
     # through the command line: exit status 2 and one line on stderr, no traceback
     from salanalysis.cli import main
@@ -116,13 +116,13 @@ def test_load_weights_into_takes_backbone_and_matching_fc(tmp_path):
     torch.save(sd, tmp_path / "sal.pth")
     dst = Baseline(4)
     fc_before = dst.fc.weight.clone()
-    skipped = engine.load_weights_into(dst, tmp_path / "sal.pth")
+    skipped = weights.load_weights_into(dst, tmp_path / "sal.pth")
     assert skipped == ["fc.weight", "fc.bias"]
     assert torch.equal(dst.backbone.conv1.weight, src.backbone.conv1.weight)
     assert torch.equal(dst.fc.weight, fc_before)
     # a full Baseline checkpoint loads everything
-    engine.save_checkpoint(tmp_path / "full.pt", {"model": src.state_dict()})
-    assert engine.load_weights_into(dst, tmp_path / "full.pt") == []
+    checkpoint.save_checkpoint(tmp_path / "full.pt", {"model": src.state_dict()})
+    assert weights.load_weights_into(dst, tmp_path / "full.pt") == []
     assert torch.equal(dst.fc.weight, src.fc.weight)
 
 

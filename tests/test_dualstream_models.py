@@ -103,7 +103,7 @@ def test_build_model_and_meta():
     with pytest.raises(ValueError):
         build_model("vgg", 3)
     meta = model_meta(m, [1, 2, 3], ["a", "b", "c"])
-    assert meta == {"arch": "dualstream", "num_classes": 3, "pooling": "avg",
+    assert meta == {"arch": "dualstream", "backbone": "resnet50", "num_classes": 3, "pooling": "avg",
                     "category_ids": [1, 2, 3], "category_names": ["a", "b", "c"]}
     assert isinstance(model_from_meta(meta), DualStream)
 
@@ -142,3 +142,36 @@ def test_mce_rejects_bad_shapes():
         mce_loss(torch.zeros(2, 3), torch.zeros(2, 3))
     with pytest.raises(ValueError, match="do not match"):
         mce_loss(torch.zeros(2, 3, 2), torch.zeros(2, 4))
+
+
+def test_head_and_loss_run_in_float32_under_bf16_autocast(models):
+    b1, _, d = models
+    x = torch.randn(2, 3, 64, 64)
+    y = (torch.rand(2, 5) < 0.5).float()
+    for m in (b1, d):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            feats = m.features(x)
+            logits = m(x)
+            loss = mce_loss(logits, y)
+            p = probabilities(logits)
+        assert all(f.dtype == torch.bfloat16 for f in feats)  # the backbones do run in bf16
+        assert logits.dtype == loss.dtype == p.dtype == torch.float32
+        # the head is exactly the float32 linear layer on the (float32) pooled bf16 features
+        pooled = torch.cat([m.pool(f) for f in feats], dim=1)
+        assert pooled.dtype == torch.float32
+        with torch.no_grad():
+            ref = (pooled @ m.fc.weight.T + m.fc.bias).view(2, 5, 2)
+        torch.testing.assert_close(logits, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_saliency_readout_runs_in_float32_under_bf16_autocast():
+    from salanalysis.dualstream.saliency.net import SaliencyNet
+
+    torch.manual_seed(0)
+    net = SaliencyNet(input_size=(64, 64), readout_hidden=4).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        f = net.features(x)
+        out = net(x)
+    assert f.dtype == torch.bfloat16 and out.dtype == torch.float32
+    assert float(out.exp().sum()) == pytest.approx(1.0, abs=1e-5)

@@ -15,22 +15,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from interrupts import Interrupt, stop_at
 from sklearn.metrics import average_precision_score
 
 from salanalysis.cli import main
 from salanalysis.coco import Annotations
+from salanalysis.dualstream.checkpoint import load_checkpoint, save_checkpoint
 from salanalysis.dualstream.config import load_config, resolve_config
 from salanalysis.dualstream.data import CocoMultiLabel, eval_transform, subset_annotations
-from salanalysis.dualstream.engine import (
-    load_checkpoint,
-    load_resnet50,
-    load_weights_into,
-    save_checkpoint,
-)
 from salanalysis.dualstream.loss import mce_loss
 from salanalysis.dualstream.models import Backbone, Baseline, DualStream, model_meta, probabilities
 from salanalysis.dualstream.predict import load_model, predict
 from salanalysis.dualstream.train import evaluate, train
+from salanalysis.dualstream.weights import load_resnet50, load_weights_into
 from salanalysis.errors import InputError
 from salanalysis.io import write_json
 from salanalysis.scores import read_scores
@@ -50,7 +47,7 @@ def files(tmp_path_factory, demo_ann, demo):
 
 def _base(files, out, **kw):
     cfg = dict(train_annotations=files["sub8"], train_images=files["images"], out=str(out), weights="none",
-               image_size=32, workers=0, progress=False, tensorboard=False, log_every=1)
+               input_size=32, workers=0, progress=False, tensorboard=False, log_every=1)
     cfg.update(kw)
     return cfg
 
@@ -190,23 +187,21 @@ def test_evaluate_drops_padding_duplicates(files):
 
 
 # --------------------------------------------------------- resume and predict
-class _Interrupt(Exception):
-    pass
-
-
 def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys, demo, demo_ann):
+    # bit-exact continuation is checked on the CPU (cuDNN's backward passes are not deterministic,
+    # and bf16 autocast would differ from the float32 reference forward pass below). BatchNorm is
+    # frozen: a few steps from random weights with batches of 2 leave running statistics that make
+    # eval-mode activations explode (up to inf, seen here); test_saliency_net checks that resuming
+    # restores trained BatchNorm statistics exactly.
     cfg = _base(files, tmp_path / "a", batch_size=2, epochs=2, lr=1e-3, checkpoint_every=3, seed=7,
-                scheduler="step", lr_step=1, lr_gamma=0.5,
+                scheduler="step", lr_step=1, lr_gamma=0.5, device="cpu", bn="frozen",
                 val_annotations=files["sub5"], val_images=files["images"])
     ra = train(cfg)
     assert ra.step == 8 and ra.epoch == 2  # 8 images / batch 2 = 4 steps per epoch
     assert [float(r["lr"]) for r in ra.history if r["kind"] == "step"] == [1e-3] * 4 + [5e-4] * 4
 
-    def stop(step: int) -> None:
-        if step == 7:
-            raise _Interrupt
-
-    with pytest.raises(_Interrupt):
+    stop = stop_at(7)
+    with pytest.raises(Interrupt):
         train({**cfg, "out": str(tmp_path / "b")}, on_step=stop)
     ck = load_checkpoint(tmp_path / "b" / "last.pt")
     assert (ck["step"], ck["epoch"], ck["batches_done"]) == (6, 1, 2)  # mid-epoch checkpoint
@@ -237,7 +232,7 @@ def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys,
 
     out = tmp_path / "scores.csv"
     code = main(["predict", "--checkpoint", str(ra.model_path), "--annotations", files["sub5"],
-                 "--images", files["images"], "--out", str(out), "--workers", "0", "--no-progress"])
+                 "--images", files["images"], "--out", str(out), "--workers", "0", "--no-progress", "--device", "cpu"])
     assert code == 0
     back = read_scores(out, val)
     np.testing.assert_allclose(back.scores, scores.scores, rtol=1e-12)
@@ -250,12 +245,13 @@ def test_resumed_run_ends_identical_and_predict_matches(files, tmp_path, capsys,
     full = tmp_path / "full.npz"
     code = main(["predict", "--checkpoint", str(ra.model_path), "--annotations", str(demo.annotations),
                  "--images", files["images"], "--out", str(full), "--workers", "0", "--no-progress",
-                 "--missing-images", "skip"])
+                 "--missing-images", "skip", "--device", "cpu"])
     assert code == 0
     back = read_scores(full, demo_ann, missing="zero")
     assert back.n_filled == 73
     rows = np.searchsorted(demo_ann.image_ids, val.image_ids)
-    np.testing.assert_allclose(back.scores[rows], scores.scores, rtol=1e-12)
+    # these images were scored in a batch of 27 here, of 5 above: oneDNN's kernels may change the last digits
+    np.testing.assert_allclose(back.scores[rows], scores.scores, rtol=1e-5, atol=1e-9)
 
 
 # ------------------------------------------------------------------ torchrun
@@ -268,18 +264,15 @@ def test_predict_resumes_after_an_interrupt(files, tmp_path, monkeypatch, capsys
     ck.parent.mkdir()
     save_checkpoint(ck, {"model": model.state_dict(),
                          "meta": model_meta(model, demo_ann.category_ids, demo_ann.category_names)})
-    kw = dict(batch_size=2, workers=0, device="cpu", image_size=32)
+    kw = dict(batch_size=2, workers=0, device="cpu", input_size=32)
     full = predict(ck, files["sub8"], files["images"], **kw)
     out = tmp_path / "scores.csv"
     part = P.partial_path(out)
     assert part == tmp_path / ".scores.csv.partial.npz"
 
-    def stop(b: int) -> None:
-        if b == 1:
-            raise _Interrupt
-
+    stop = stop_at(1)
     # interrupted after 2 of 4 batches: no scores file, the 4 scored images kept
-    with pytest.raises(_Interrupt):
+    with pytest.raises(Interrupt):
         P.write_predictions(ck, files["sub8"], files["images"], out, on_batch=stop, **kw)
     assert not out.exists()
     with np.load(part) as z:
@@ -291,16 +284,16 @@ def test_predict_resumes_after_an_interrupt(files, tmp_path, monkeypatch, capsys
     assert seen == [0, 1] and again.meta["resumed_images"] == 4
     np.testing.assert_array_equal(again.scores, full.scores)
     rc = main(["predict", "--checkpoint", str(ck), "--annotations", files["sub8"], "--images", files["images"],
-               "--out", str(out), "--batch-size", "2", "--workers", "0", "--device", "cpu", "--image-size", "32",
+               "--out", str(out), "--batch-size", "2", "--workers", "0", "--device", "cpu", "--input-size", "32",
                "--no-progress"])  # fmt: skip
     assert rc == 0 and "found partial scores" in capsys.readouterr().out
     np.testing.assert_array_equal(read_scores(out, Annotations.load(files["sub8"])).scores, full.scores)
     assert not part.exists()
     # a partial from other settings (here another crop size) is not used
     monkeypatch.setattr(P, "SAVE_EVERY_S", 0.0)  # save after every batch
-    with pytest.raises(_Interrupt):
+    with pytest.raises(Interrupt):
         P.write_predictions(ck, files["sub8"], files["images"], out, on_batch=stop,
-                            **{**kw, "image_size": 40})  # fmt: skip
+                            **{**kw, "input_size": 40})  # fmt: skip
     seen.clear()
     other = predict(ck, files["sub8"], files["images"], resume=part, on_batch=seen.append, **kw)
     assert seen == [0, 1, 2, 3] and other.meta["resumed_images"] == 0
@@ -324,20 +317,17 @@ def test_predict_partial_follows_the_image_files(files, tmp_path, demo_ann):
     images.mkdir()
     for fn in ann.images["file_name"]:
         shutil.copy(Path(files["images"]) / fn, images)
-    kw = dict(batch_size=2, workers=0, device="cpu", image_size=32)
+    kw = dict(batch_size=2, workers=0, device="cpu", input_size=32)
     part = tmp_path / "p.npz"
 
-    def stop(b: int) -> None:
-        if b == 1:
-            raise _Interrupt
-
-    with pytest.raises(_Interrupt):
+    stop = stop_at(1)
+    with pytest.raises(Interrupt):
         predict(ck, files["sub8"], images, resume=part, on_batch=stop, **kw)
     first = images / ann.images["file_name"].iloc[0]
     os.utime(first, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns + 10**9))  # replaced
     assert predict(ck, files["sub8"], images, resume=part, **kw).meta["resumed_images"] == 0
     # bad input (an unreadable image) deletes the partial: the input has to change anyway
-    with pytest.raises(_Interrupt):
+    with pytest.raises(Interrupt):
         predict(ck, files["sub8"], images, resume=part, on_batch=stop, **kw)
     assert part.exists()
     (images / ann.images["file_name"].iloc[-1]).write_bytes(b"not a jpeg")
@@ -350,7 +340,8 @@ def test_torchrun_two_processes_match_one(files, tmp_path):
     # Frozen (eval-mode) BatchNorm removes the only dependence on the per-process batch,
     # so 2 processes x batch 2 (gradients averaged by DDP) equal 1 process x batch 4.
     # The 2-process run is also interrupted and resumed (mid-epoch) under torchrun.
-    common = dict(batch_size=4, epochs=1, lr=1e-4, bn="frozen", augment=True, seed=3,
+    # on the CPU with gloo wherever it runs (a one-GPU machine cannot hold two NCCL processes)
+    common = dict(batch_size=4, epochs=1, lr=1e-4, bn="frozen", augment=True, seed=3, device="cpu",
                   val_annotations=files["sub5"], val_images=files["images"])
     single = train(_base(files, tmp_path / "one", **common))
     toml = tmp_path / "ddp.toml"
@@ -378,8 +369,10 @@ def test_torchrun_two_processes_match_one(files, tmp_path):
     torch.manual_seed(3)  # the run's seed: rebuild its starting point
     start = Baseline(80, "max", Backbone(load_resnet50("none"))).state_dict()
     for k in start:
-        # observed: max |difference| 1.2e-7 (summation order); the smallest update is ~2.5e-5
-        torch.testing.assert_close(two[k], one[k], rtol=0, atol=2e-6)
+        # the same step up to summation order, which can also move a max-pooling choice: observed at most
+        # 1% of a tensor's own update (1e-7 absolute when the crops are decoded at full size)
+        diff, update = (two[k].double() - one[k].double()).abs().max(), (one[k].double() - start[k].double()).abs().max()
+        assert diff <= 0.05 * update + 1e-7, (k, float(diff), float(update))
     assert not torch.equal(one["fc.weight"], start["fc.weight"])  # it did train
     log1, log2 = _read_log(single.out / "log.csv"), _read_log(tmp_path / "two" / "log.csv")
     e1, e2 = log1[-1], log2[-1]
@@ -399,15 +392,115 @@ def test_predict_with_diverged_weights_keeps_no_partial(files, tmp_path, monkeyp
                          "meta": model_meta(model, demo_ann.category_ids, demo_ann.category_names)})
     monkeypatch.setattr(P, "SAVE_EVERY_S", 0.0)  # a partial is written after every batch
     part = tmp_path / "p.npz"
-    with pytest.raises(InputError, match="diverged"):
+    ann = Annotations.load(files["sub8"])
+    first = f"image {ann.image_ids[0]}: {ann.category_names[0]}, {ann.category_names[1]}"
+    with pytest.raises(InputError, match=f"640 non-finite values in 8 images \\({first}, .*diverged"):
         predict(ck, files["sub8"], files["images"], resume=part, batch_size=4, workers=0, device="cpu",
-                image_size=32)  # fmt: skip
+                input_size=32)  # fmt: skip
     assert not part.exists()
 
 
 def test_divergence_is_a_one_line_error(files, tmp_path, capsys):
     code = main(["train", "--train-annotations", files["sub4"], "--train-images", files["images"],
-                 "--weights", "none", "--image-size", "32", "--batch-size", "4", "--epochs", "2",
-                 "--lr", "1e30", "--workers", "0", "--no-progress", "--out", str(tmp_path / "run")])
-    err = capsys.readouterr().err.strip()
+                 "--weights", "none", "--input-size", "32", "--batch-size", "4", "--epochs", "2",
+                 "--lr", "1e30", "--workers", "0", "--quiet", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()  # --quiet: no per-epoch lines, only the error
     assert code == 2 and "diverged" in err and "\n" not in err
+
+
+def test_evaluation_names_non_finite_probabilities_and_goes_on(files):
+    from torch.utils.data import DataLoader
+
+    ann = Annotations.load(files["sub4"])
+    ds = CocoMultiLabel(ann, files["images"], eval_transform(32))
+    torch.manual_seed(0)
+    model = Baseline(ds.num_classes)
+    with torch.no_grad():
+        model.fc.bias[2 * 5 + 1] = float("inf")  # class 5's positive logit: every image gets NaN there
+    with pytest.warns(RuntimeWarning, match=rf"4 non-finite values in 4 images \(image {ds.image_ids[0]}: "
+                      rf"{ds.category_names[5]}; image {ds.image_ids[1]}"):
+        res = evaluate(model, DataLoader(ds, batch_size=2), torch.device("cpu"), labels=ds.labels)
+    assert np.isnan(res["probs"][:, 5]).all() and np.isfinite(np.delete(res["probs"], 5, axis=1)).all()
+    assert np.isnan(res["AP"][5]) and np.isnan(res["mAP"]) and "non-finite" in res["nonfinite"]
+    # the other classes keep their AP (reference: scikit-learn on the same probabilities)
+    c = int(np.flatnonzero(ds.labels.any(axis=0) & (np.arange(80) != 5))[0])
+    assert res["AP"][c] == pytest.approx(average_precision_score(ds.labels[:, c], res["probs"][:, c]), rel=1e-9)
+
+
+def test_more_processes_than_gpus_is_a_one_line_error(files, tmp_path, monkeypatch, capsys):
+    from salanalysis.dualstream.distributed import setup_distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for device in ("auto", "cuda"):
+        with pytest.raises(InputError, match="2 processes on this machine but 1 GPU") as exc:
+            setup_distributed(device)
+        assert "--nproc_per_node 1" in str(exc.value) and "--device cpu" in str(exc.value)
+    # every rank stops there, rank 0 too (it would otherwise wait for its peer forever)
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    code = main(["train", "--train-annotations", files["sub4"], "--train-images", files["images"],
+                 "--weights", "none", "--out", str(tmp_path / "run"), "--workers", "0"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "GPU(s)" in err and "\n" not in err and not (tmp_path / "run").exists()
+
+
+def test_default_device_trains_evaluates_and_predicts_finite(files, tmp_path):
+    # on a CUDA machine: bf16 autocast, channels_last, pinned memory; on the CPU: float32
+    r = train(_base(files, tmp_path / "run", batch_size=4, epochs=1, bn="frozen", lr=1e-4,
+                    val_annotations=files["sub5"], val_images=files["images"]))
+    assert np.isfinite(r.metrics["mAP"]) and np.isfinite(r.metrics["probs"]).all()
+    # the same batches as the evaluation (4 + 1 images): on CUDA the same kernels, bf16 for both
+    scores = predict(r.model_path, files["sub5"], files["images"], workers=0, batch_size=4)
+    np.testing.assert_allclose(scores.scores, r.metrics["probs"], rtol=0,
+                               atol=1e-2 if torch.cuda.is_available() else 1e-6)
+
+
+def test_two_machines_shard_by_global_rank_and_rank0_writes(tmp_path):
+    # two torchrun agents (--nnodes 2, one process each, gloo), as on two machines: each process
+    # is local rank 0, the ranks are global, and together they take the single process's batches
+    import socket
+
+    from salanalysis.dualstream.data import SeededSampler
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = Path(__file__).with_name("multinode_shards.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    logs = tmp_path.parent / f"{tmp_path.name}-logs"  # files, not pipes: a full pipe cannot stall an agent
+    logs.mkdir()
+    procs = []
+    for r in (0, 1):
+        with open(logs / f"node{r}.log", "w") as log:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
+                 "--node_rank", str(r), "--master_addr", "127.0.0.1", "--master_port", str(port),
+                 str(script), str(tmp_path)], env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT))
+    try:
+        for p in procs:
+            p.wait(timeout=300)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for r, p in enumerate(procs):
+        assert p.returncode == 0, f"node {r}: " + (logs / f"node{r}.log").read_text()[-3000:]
+    seen = json.loads((tmp_path / "shards.json").read_text())
+    assert sorted(map(tuple, seen["ranks"])) == [(0, 0, 2, "gloo"), (1, 0, 2, "gloo")]
+    single = SeededSampler(list(range(23)), 1, 0, seed=5, max_items=seen["steps"] * 4)
+    single.set_epoch(1)
+    order = [i for i, _ in single]
+    r0, r1 = seen["train"]
+    assert len(r0) == len(r1) == seen["steps"] == 5
+    for k in range(seen["steps"]):  # each step: disjoint halves whose union is the single process's batch
+        assert not set(r0[k]) & set(r1[k]) and sorted(r0[k] + r1[k]) == sorted(order[4 * k: 4 * k + 4])
+    val = [i for part in seen["val"] for batch in part for i in batch]
+    assert sorted(set(val)) == list(range(23))  # every validation item, the padding repeats aside
+    ck = torch.load(tmp_path / "last.pt", weights_only=True)  # written once, by rank 0
+    assert ck["world_size"] == 2 and len(ck["rng"]) == 2 and sorted(p.name for p in tmp_path.iterdir()) == [
+        "last.pt", "shards.json"]

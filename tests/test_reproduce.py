@@ -323,8 +323,8 @@ def test_class_prior_ap_equals_prevalence(demo_ann):
 def test_cams_from_checkpoints(tmp_path, demo, demo_ann):
     """[cam] checkpoints: reproduce runs the CAM module (torch) and draws Fig. 5 from its manifest."""
     torch = pytest.importorskip("torch")  # the train extra; CI installs it
+    from salanalysis.dualstream.checkpoint import save_checkpoint
     from salanalysis.dualstream.data import subset_annotations
-    from salanalysis.dualstream.engine import save_checkpoint
     from salanalysis.dualstream.models import Baseline, DualStream, model_meta
 
     ann = subset_annotations(demo_ann, (192, 208))

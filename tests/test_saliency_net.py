@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 import scipy.stats
 import torch
+from interrupts import Interrupt, stop_at
 
 from salanalysis.cli import main
-from salanalysis.dualstream.saliency_net import (
+from salanalysis.dualstream.saliency.net import (
     KLD_EPS,
     SaliencyNet,
     cc_term,
@@ -172,7 +173,7 @@ def _kld_to_uniform(path: Path) -> float:
 def _cfg(demo, out, **kw):
     base = dict(
         train_images=str(demo.images), train_maps=str(demo.saliency), val_images=str(demo.images),
-        val_maps=str(demo.saliency), out=str(out), weights="none", input_height=H, input_width=W,
+        val_maps=str(demo.saliency), out=str(out), weights="none", input_size=(H, W),
         epochs=3, batch_size=2, optimizer="adam", lr=1e-4, workers=0, progress=False, log_every=1,
         device="cpu",
     )
@@ -183,7 +184,7 @@ def _cfg(demo, out, **kw):
 @pytest.fixture(scope="module")
 def trained(demo, tmp_path_factory):
     """Three Adam steps (one per epoch) on the two real SALICON maps, 96x128, --weights none."""
-    from salanalysis.dualstream.saliency_train import train_saliency
+    from salanalysis.dualstream.saliency.train import train_saliency
 
     out = tmp_path_factory.mktemp("saliency_run")
     return train_saliency(_cfg(demo, out))
@@ -215,7 +216,7 @@ def test_resume_continues_exactly_through_the_cli(trained, demo, tmp_path):
     out = tmp_path / "run"
     args = ["train-saliency", "--train-images", str(demo.images), "--train-maps", str(demo.saliency),
             "--val-images", str(demo.images), "--val-maps", str(demo.saliency), "--out", str(out),
-            "--weights", "none", "--input-height", str(H), "--input-width", str(W), "--epochs", "3",
+            "--weights", "none", "--input-size", str(H), str(W), "--epochs", "3",
             "--batch-size", "2", "--optimizer", "adam", "--lr", "1e-4", "--workers", "0",
             "--no-progress", "--log-every", "1", "--device", "cpu", "--max-steps", "2"]
     assert main(args) == 0
@@ -233,7 +234,7 @@ def test_resume_continues_exactly_through_the_cli(trained, demo, tmp_path):
 
 
 def test_train_config_errors(demo, tmp_path):
-    from salanalysis.dualstream.saliency_train import SaliencyTrainConfig, resolve_saliency_config
+    from salanalysis.dualstream.saliency.train import SaliencyTrainConfig, resolve_saliency_config
 
     with pytest.raises(InputError, match="train_maps"):
         resolve_saliency_config({"train_images": str(demo.images)})
@@ -250,18 +251,18 @@ def test_train_config_errors(demo, tmp_path):
     assert main(["train-saliency", "--train-images", str(demo.images), "--train-maps", str(maps),
                  "--out", str(tmp_path / "o"), "--weights", "none", "--device", "cpu"]) == 2
     # TOML: top-level keys or a [train_saliency] table, flags override the file
-    from salanalysis.dualstream.saliency_config import load_saliency_config
+    from salanalysis.dualstream.saliency.config import load_saliency_config
 
     toml = tmp_path / "sal.toml"
     toml.write_text(f'epochs = 4\n[train_saliency]\ntrain_images = "{demo.images}"\n'
                     f'train_maps = "{demo.saliency}"\nw_cc = 0.5\nhflip = true\n')
     c = load_saliency_config(toml, epochs=7)
-    assert (c.epochs, c.w_cc, c.hflip, c.w_kld, c.input_height) == (7, 0.5, True, 1.0, 480)
+    assert (c.epochs, c.w_cc, c.hflip, c.w_kld, c.input_size) == (7, 0.5, True, 1.0, (480, 640))
     toml.write_text("epochs = [")
     with pytest.raises(InputError, match="malformed TOML"):
         load_saliency_config(toml)
     # every option has a help text and a flag; flag values are validated like TOML values
-    from salanalysis.dualstream.saliency_config import SALIENCY_CONFIG_HELP
+    from salanalysis.dualstream.saliency.config import SALIENCY_CONFIG_HELP
 
     assert set(SALIENCY_CONFIG_HELP) == {f.name for f in dataclasses.fields(SaliencyTrainConfig)}
     assert main(["train-saliency", "--train-images", str(demo.images), "--train-maps", str(demo.saliency),
@@ -271,7 +272,7 @@ def test_train_config_errors(demo, tmp_path):
 
 
 def test_dataset_fixations_are_scaled_to_the_input(trained, demo, tmp_path):
-    from salanalysis.dualstream.saliency_train import SaliconSaliency
+    from salanalysis.dualstream.saliency.train import SaliconSaliency
 
     # a SALICON 2015 fixation file ([row, col], 1-based) for image 192 (640x480)
     fix = {
@@ -305,7 +306,7 @@ def test_dataset_fixations_are_scaled_to_the_input(trained, demo, tmp_path):
 
     # evaluation: NSS and AUC-Judd at those fixations for 192 only; CC, KLD, SIM for both images
     from salanalysis.dualstream.data import SeededSampler, make_loader
-    from salanalysis.dualstream.saliency_train import evaluate_saliency
+    from salanalysis.dualstream.saliency.train import evaluate_saliency
     from salanalysis.saliency_metrics import auc_judd, cc, nss
 
     net = load_saliency_net(trained.out / "model.pt").eval()
@@ -337,7 +338,7 @@ def test_branch_conversion_loads_into_baseline(trained, demo):
     assert clf.backbone is net.backbone and clf.pooling == "avg"
     with torch.no_grad():
         assert clf(torch.randn(1, 3, 64, 64)).shape == (1, 5, 2)
-    # issue 9's phase 1b takes the train-saliency checkpoint as --branch-init directly
+    # the classifier trainer's phase 1b takes the train-saliency checkpoint as --branch-init directly
     cfg = resolve_config(phase="1b", branch_init=str(trained.out / "model.pt"),
                          train_annotations=str(demo.annotations), train_images=str(demo.images))
     model = build_phase_model(cfg, 80)
@@ -347,7 +348,7 @@ def test_branch_conversion_loads_into_baseline(trained, demo):
 
 # ----------------------------------------------------------------- PNG export
 def test_saliency_map_names():
-    from salanalysis.dualstream.saliency_export import saliency_map_name
+    from salanalysis.dualstream.saliency.export import saliency_map_name
 
     assert saliency_map_name("a/COCO_val2014_000000000192.jpg") == "COCO_val2014_000000000192.png"
     assert saliency_map_name("COCO_train2014_42.jpeg") == "COCO_train2014_000000000042.png"
@@ -378,7 +379,7 @@ def test_predict_writes_pngs_that_load_as_a_map_source(trained, demo, demo_ann, 
     got = src.load(192, 480, 640, "COCO_val2014_000000000192.jpg")
     np.testing.assert_allclose(got, png / 255.0, atol=1e-6)
     # the PNG is the network's density at the image size, min-max scaled: compare in memory
-    from salanalysis.dualstream.saliency_export import read_rgb
+    from salanalysis.dualstream.saliency.export import read_rgb
 
     net = load_saliency_net(trained.out / "model.pt").eval()
     img = read_rgb(images / "COCO_val2014_000000000192.jpg")
@@ -404,8 +405,35 @@ def test_predict_writes_pngs_that_load_as_a_map_source(trained, demo, demo_ann, 
         assert val == pytest.approx(float((png / 255.0)[ann.mask(ann_id) > 0].max()), abs=1e-6)
 
 
+def test_predict_writes_a_salicon_results_json(trained, demo, tmp_path):
+    from salanalysis.maps import MapSource, read_results_json
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for iid in (192, 208):
+        shutil.copy(demo.images / f"COCO_val2014_{iid:012d}.jpg", images)
+    ckpt = str(trained.out / "model.pt")
+    folder, js = tmp_path / "pred", tmp_path / "pred.json"
+    for out in (folder, js):
+        assert main(["saliency", "predict", "--checkpoint", ckpt, "--images", str(images),
+                     "--out", str(out), "--device", "cpu"]) == 0
+    assert not (tmp_path / "pred.json.maps").exists()  # the waiting PNGs are gone once the JSON is written
+    entries = read_results_json(js)
+    assert sorted(entries) == [192, 208]
+    src = MapSource(js, "predicted")
+    for iid in (192, 208):
+        png = cv2.imread(str(folder / f"COCO_val2014_{iid:012d}.png"), cv2.IMREAD_UNCHANGED)
+        got = src.load(iid, 480, 640, f"COCO_val2014_{iid:012d}.jpg")
+        np.testing.assert_array_equal(np.rint(got * 255), png)  # the same 8-bit map as the folder's PNG
+    # a name without a COCO image id cannot be a results JSON entry: refused before any work
+    shutil.copy(demo.images / "COCO_val2014_000000000241.jpg", images / "street.jpg")
+    assert main(["saliency", "predict", "--checkpoint", ckpt, "--images", str(images),
+                 "--out", str(tmp_path / "other.json"), "--device", "cpu"]) == 2
+    assert not (tmp_path / "other.json").exists() and not (tmp_path / "other.json.maps").exists()
+
+
 def test_predict_resumes_an_interrupted_run(trained, demo, tmp_path):
-    from salanalysis.dualstream.saliency_export import predict_saliency_maps
+    from salanalysis.dualstream.saliency.export import predict_saliency_maps
 
     images = tmp_path / "images"
     images.mkdir()
@@ -415,15 +443,9 @@ def test_predict_resumes_an_interrupted_run(trained, demo, tmp_path):
     kw = dict(batch_size=1, device="cpu")
     whole = predict_saliency_maps(ckpt, images, tmp_path / "whole", **kw)
 
-    class Stop(Exception):
-        pass
-
-    def stop(b: int) -> None:
-        if b == 1:
-            raise Stop
-
+    stop = stop_at(1)
     out = tmp_path / "out"
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupt):
         predict_saliency_maps(ckpt, images, out, on_batch=stop, **kw)
     (stage,) = out.iterdir()  # nothing in out but the staging folder with 2 finished maps
     assert stage.name.startswith(".staging-") and len(list(stage.iterdir())) == 2
@@ -435,13 +457,13 @@ def test_predict_resumes_an_interrupted_run(trained, demo, tmp_path):
     for name in whole["map_file"]:
         assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
     # other settings (input size) do not reuse the kept maps; resume=False keeps nothing
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupt):
         predict_saliency_maps(ckpt, images, tmp_path / "o2", on_batch=stop, **kw)
     seen.clear()
     predict_saliency_maps(ckpt, images, tmp_path / "o2", on_batch=seen.append, input_size=(64, 96), **kw)
     assert seen == [0, 1, 2]
     assert not [p for p in (tmp_path / "o2").iterdir() if p.name.startswith(".")]  # old one removed
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupt):
         predict_saliency_maps(ckpt, images, tmp_path / "o3", on_batch=stop, resume=False, **kw)
     assert list((tmp_path / "o3").iterdir()) == []
 
@@ -449,7 +471,7 @@ def test_predict_resumes_an_interrupted_run(trained, demo, tmp_path):
 def test_predict_resumed_mid_batch_keeps_the_batches(trained, demo, tmp_path, monkeypatch):
     # an interrupt between two maps of one batch: the resumed run recomputes that whole
     # batch, so every batch holds the same images as in an uninterrupted run
-    from salanalysis.dualstream import saliency_export as se
+    from salanalysis.dualstream.saliency import export as se
 
     images = tmp_path / "images"
     images.mkdir()
@@ -488,7 +510,7 @@ def test_predict_bad_input_writes_nothing(trained, demo, tmp_path):
     assert main(["saliency", "predict", "--checkpoint", ckpt, "--images", str(tmp_path / "none"),
                  "--out", str(out)]) == 2
     # a classifier checkpoint is not a saliency network
-    from salanalysis.dualstream.engine import save_checkpoint
+    from salanalysis.dualstream.checkpoint import save_checkpoint
     from salanalysis.dualstream.models import Baseline, model_meta
 
     b = Baseline(3)

@@ -47,6 +47,30 @@ def test_round_trip(tmp_path, tiny_ann, tiny_scores, fname, layout):
     assert not list(tmp_path.glob(".*part*"))  # no temporary file left behind
 
 
+def test_csv_scores_read_back_exactly_with_17_digits(tmp_path, tiny_ann, rng, monkeypatch):
+    import csv
+
+
+    # values whose shortest exact decimal form has 17 significant digits (like 0.0054162577725946x)
+    pool = rng.uniform(size=4000) * 10.0 ** rng.integers(-6, 0, size=4000)
+    pool = [float(v) for v in pool if len(repr(float(v)).lstrip("0.").replace(".", "").split("e")[0]) == 17]
+    values = np.array(pool[:9]).reshape(3, 3)
+    path = write_scores(Scores.from_array("m", tiny_ann, values), tmp_path / "s.csv")
+    back = read_scores(path, tiny_ann, name="m")
+    # reference: Python's float(), correctly rounded, on the text of the file
+    with open(path, newline="") as fh:
+        rows = {int(r["image_id"]): r for r in csv.DictReader(fh)}
+    ref = np.array([[float(rows[i][c]) for c in back.categories] for i in back.image_ids])
+    assert np.array_equal(back.scores, ref) and np.array_equal(ref, values)
+    # pandas before 3.1 is asked for its exact converter (its default one is not)
+    seen = {}
+    real = pd.read_csv
+    monkeypatch.setattr(pd, "__version__", "3.0.6")
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: (seen.update(k), real(*a))[1])
+    assert np.array_equal(read_scores(path, tiny_ann, name="m").scores, ref)
+    assert seen == {"float_precision": "round_trip"}
+
+
 def test_read_score_sets_forms_and_names(tmp_path, tiny_ann, tiny_scores):
     path = write_scores(tiny_scores, tmp_path / "s.csv")
     # a mapping: files read under their key, a Scores under another name renamed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from salanalysis.commands._common import parse_named
+from salanalysis.commands._torch import add_inference_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,28 +25,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a Baseline/DualStream checkpoint of 'salanalysis train' (twice: A, then B)",
     )
     p.add_argument("--annotations", required=True, metavar="FILE", help="COCO instances JSON (ground truth)")
-    p.add_argument("--images", required=True, metavar="DIR", help="folder of the images")
     p.add_argument("--threshold", type=float, default=0.5, help="detection threshold (default 0.5)")
     p.add_argument(
         "--max-images", type=int, metavar="N",
         help="render CAMs and overlays for at most N selected images (largest margin first)",
     )
-    p.add_argument("--input-size", type=int, default=224, help="short side of the model input (default 224)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
-    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    add_inference_options(p, amp=False, images="folder of the images", input_help="the short side the images are resized to, aspect kept "
+                          "(default 224; one SIZE)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from salanalysis.commands._common import show_progress
     from salanalysis.dualstream.cam import run_cams
+    from salanalysis.dualstream.options import parse_input_size
     from salanalysis.errors import InputError
 
     pairs = parse_named(args.checkpoint, "--checkpoint")
     if len(pairs) != 2:
         raise InputError(f"--checkpoint must be given exactly twice (A=FILE B=FILE), got {len(pairs)}")
-    if args.input_size < 32:
-        raise InputError("--input-size must be >= 32")
+    if args.input_size is not None and len(set(args.input_size)) > 1:
+        raise InputError("--input-size: cam resizes the images' short side, give one SIZE")
     res = run_cams(
         pairs,
         args.annotations,
@@ -53,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         threshold=args.threshold,
         max_images=args.max_images,
-        input_size=args.input_size,
+        input_size=parse_input_size(args.input_size or 224, square=True),
         device=args.device,
-        progress=args.progress,
+        progress=show_progress(args),
     )
     c = res.counts
     print(

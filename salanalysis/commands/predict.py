@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from salanalysis.commands._common import non_negative_int
+from salanalysis.commands._torch import add_inference_options, amp_enabled
+from salanalysis.dualstream.options import PIPELINES
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -11,35 +15,40 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="score COCO images with a trained baseline / dual-stream checkpoint",
         description="Run a checkpoint of 'salanalysis train' over the images of a COCO instances file "
         "and write per-class probabilities as a scores file (.csv, .parquet, .npz or .json) that "
-        "every analysis command reads. Resumable: an interrupted run leaves .OUT.partial.npz beside "
-        "OUT, and the same command continues from it.",
+        "every analysis command reads. Prints the images/s it reached. Resumable: an interrupted run "
+        "leaves .OUT.partial.npz beside OUT, and the same command continues from it.",
     )
-    p.add_argument("--checkpoint", required=True, metavar="FILE", help="model.pt or last.pt of a run")
+    add_inference_options(p, checkpoint="model.pt or last.pt of a run", images="folder of the images",
+                          batch_size=128, old_input=("image_size",),
+                          input_help="the square crop's side (default: the training run's)")
     p.add_argument("--annotations", required=True, metavar="FILE", help="COCO instances JSON")
-    p.add_argument("--images", required=True, metavar="DIR", help="folder of the images")
     p.add_argument("--out", required=True, metavar="FILE", help="scores file to write")
     p.add_argument("--name", help="score set name (default: the checkpoint's folder)")
     p.add_argument("--layout", choices=("wide", "long"), default="wide", help="table layout of CSV/Parquet")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
-    p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
-    p.add_argument("--image-size", type=int, help="crop size (default: the training run's)")
+    p.add_argument("--workers", type=non_negative_int, default=2, metavar="N",
+                   help="DataLoader worker processes (0: load in this process; default 2)")
     p.add_argument("--missing-images", choices=("error", "skip"), default="error",
                    help="images whose file is absent: error (default) or skip (no row)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--pipeline", choices=PIPELINES, default="auto",
+                   help="JPEG decoding and resizing: 'gpu' (nvJPEG, on the device), 'cpu' (Pillow, in the "
+                   "workers) or 'auto' (default: gpu on CUDA)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from salanalysis.commands._common import show_progress
     from salanalysis.dualstream.predict import partial_path, write_predictions
 
     partial = partial_path(args.out)
-    if partial.exists():
+    if partial.exists() and not args.quiet:
         print(f"found partial scores {partial}: continuing after them if this run's inputs and settings match")
-    path = write_predictions(
+    path, scores = write_predictions(
         args.checkpoint, args.annotations, args.images, args.out, layout=args.layout, name=args.name,
-        batch_size=args.batch_size, workers=args.workers, device=args.device, image_size=args.image_size,
-        missing_images=args.missing_images, progress=args.progress,
+        batch_size=args.batch_size, workers=args.workers, device=args.device, input_size=args.input_size,
+        missing_images=args.missing_images, amp=amp_enabled(args), progress=show_progress(args),
+        pipeline=args.pipeline, with_scores=True,
     )
-    print(f"wrote {path}")
+    m = scores.meta
+    rate = f", {m['images_per_s']:,.0f} images/s" if m.get("images_per_s") else ""
+    print(f"wrote {path} ({len(scores.image_ids)} images, {m['seconds']:.1f} s{rate}, {m['pipeline']} pipeline)")
     return 0

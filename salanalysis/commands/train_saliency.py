@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from salanalysis.dualstream.config import add_config_flags, given_options
-from salanalysis.dualstream.saliency_config import (
-    CHOICES,
-    SALIENCY_CONFIG_HELP,
-    SaliencyTrainConfig,
-)
-
-_PATHS = ("train_images", "train_maps", "train_fixations", "val_images", "val_maps", "val_fixations", "out")
-_METAVAR = {**{k: "PATH" for k in _PATHS}, "weights": "imagenet|none|PATH", "lr": "LR", "device": "auto|cpu|cuda"}
+from salanalysis.commands._torch import add_training_arguments, run_training_command
+from salanalysis.dualstream.saliency.config import SPEC
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,37 +17,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         "optional). Options come from --config (TOML, top level or a [train_saliency] table) and "
         "are overridden by flags. Checkpoints out/last.pt (resume with --resume) and out/model.pt "
         "(for 'salanalysis saliency predict' and 'salanalysis train --phase 1b --branch-init'). "
+        "Each epoch prints its loss, images/s and validation metrics on stderr. "
         "Run under torchrun for several processes.",
     )
-    p.add_argument("--config", metavar="FILE", help="TOML file of options")
-    p.add_argument("--resume", metavar="FILE", help="continue from a last.pt checkpoint")
-    add_config_flags(p, SaliencyTrainConfig, SALIENCY_CONFIG_HELP, CHOICES, _METAVAR)
+    add_training_arguments(p, SPEC, "network input, SIZE or HEIGHT WIDTH (default 480 640, SALICON's)")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from salanalysis.dualstream.saliency_config import load_saliency_config, resolve_saliency_config
-    from salanalysis.dualstream.saliency_train import train_saliency
-
-    flags = given_options(args, SaliencyTrainConfig)
-    if args.config:
-        cfg = load_saliency_config(args.config, **flags)
-    elif args.resume:
-        from salanalysis.dualstream.engine import load_checkpoint
-
-        # the checkpoint's resolved config, with any flag overriding it
-        saved = load_checkpoint(args.resume).get("config") or {}
-        cfg = resolve_saliency_config(saved, where=args.resume, **flags) if flags else None
-    else:
-        cfg = resolve_saliency_config(flags)
-    result = train_saliency(cfg, resume=args.resume)
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
-        return 0
+def _describe(result) -> list[str]:
     if result.model_path is not None:
-        print(f"saliency network: {result.model_path} (checkpoint {result.checkpoint})")
+        lines = [f"saliency network: {result.model_path} (checkpoint {result.checkpoint})"]
     else:
-        print(f"stopped at step {result.step}: resume with --resume {result.checkpoint}")
+        lines = [f"stopped at step {result.step}: resume with --resume {result.checkpoint}"]
     if result.metrics:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if k != "n_images")
-        print(f"validation ({result.metrics.get('n_images', 0)} images): {shown}")
-    return 0
+        lines.append(f"validation ({result.metrics.get('n_images', 0)} images): {shown}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from salanalysis.dualstream.saliency.train import train_saliency
+
+    return run_training_command(args, SPEC, train_saliency, _describe)

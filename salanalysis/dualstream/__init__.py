@@ -5,20 +5,38 @@ import torch (loaded lazily here), ``import salanalysis`` does not.
 
 Modules
 -------
+:mod:`~salanalysis.dualstream.backbones`
+    the backbone registry (ResNet-50; one entry per backbone).
 :mod:`~salanalysis.dualstream.models`
-    :class:`Baseline`, :class:`DualStream`, :func:`build_model` (logits (B, C, 2)).
+    :class:`Baseline`, :class:`DualStream`, :func:`build_model` (logits (B, C, 2)), :func:`build_backbone`.
 :mod:`~salanalysis.dualstream.loss`
     :func:`mce_loss` (Eq. 4-5).
 :mod:`~salanalysis.dualstream.data`
     :class:`CocoMultiLabel` dataset, transforms, seeded resumable sampler, loaders.
-:mod:`~salanalysis.dualstream.engine`
-    distributed setup, atomic checkpoints, RNG state, autocast, weight loading.
+:mod:`~salanalysis.dualstream.pipeline`
+    input pipelines: JPEG decoding and crops in the workers (``cpu``) or on the GPU (``gpu``).
+:mod:`~salanalysis.dualstream.distributed`
+    torchrun's environment, devices, process group, gathering over ranks.
+:mod:`~salanalysis.dualstream.checkpoint`
+    atomic checkpoints, weights-only loading, RNG state.
+:mod:`~salanalysis.dualstream.weights`
+    ImageNet and local weights, state dicts moved between models.
+:mod:`~salanalysis.dualstream.loop`
+    :func:`train_one_epoch`, the epoch driver, autocast, the run log.
+:mod:`~salanalysis.dualstream.trainer`
+    the skeleton both trainers share (:func:`run_training`, :func:`fit`, :class:`Task`).
+:mod:`~salanalysis.dualstream.options`
+    the one configuration mechanism of both trainers (torch-free).
 :mod:`~salanalysis.dualstream.config`
     training options (torch-free).
 :mod:`~salanalysis.dualstream.train`
     the three training phases (``salanalysis train``).
 :mod:`~salanalysis.dualstream.predict`
     scores files from a checkpoint (``salanalysis predict``).
+:mod:`~salanalysis.dualstream.cam`
+    class activation maps and the Fig. 5 selection (``salanalysis cam``).
+:mod:`~salanalysis.dualstream.saliency`
+    the saliency network: model, losses, training, map export.
 """
 
 from __future__ import annotations
@@ -27,6 +45,7 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "build_backbone",
     "Backbone",
     "Baseline",
     "DualStream",
@@ -37,6 +56,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "build_backbone": "models",
     "Backbone": "models",
     "Baseline": "models",
     "DualStream": "models",

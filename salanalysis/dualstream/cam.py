@@ -89,7 +89,6 @@ import json
 import os
 import re
 import stat
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -338,13 +337,8 @@ def prepare_image(image: np.ndarray, input_size: int = 224) -> torch.Tensor:
     from salanalysis.dualstream.data import IMAGENET_MEAN, IMAGENET_STD
 
     t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
-    tf = v2.Compose(
-        [
-            v2.Resize(int(input_size), antialias=True),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-        ]
-    )
+    tf = v2.Compose([v2.Resize(int(input_size), antialias=True), v2.ToDtype(torch.float32, scale=True),
+                     v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
     return tf(t).unsqueeze(0)
 
 
@@ -517,9 +511,10 @@ def run_cams(
     CamRun
     """
     from salanalysis.coco import Annotations
-    from salanalysis.dualstream.engine import resolve_device
-    from salanalysis.dualstream.saliency_export import read_rgb, staged_dir, write_png
-    from salanalysis.io import write_json, write_table
+    from salanalysis.dualstream.checkpoint import PartialResults
+    from salanalysis.dualstream.distributed import resolve_device
+    from salanalysis.dualstream.saliency.export import read_rgb, write_png
+    from salanalysis.io import staged_dir, write_json, write_table
 
     pairs = list(checkpoints.items()) if isinstance(checkpoints, Mapping) else list(checkpoints)
     if len(pairs) != 2:
@@ -563,44 +558,33 @@ def run_cams(
         from salanalysis._progress import progress_bar
 
         bar = progress_bar(total=n_img, initial=start, desc="CAMs", unit="img")
-    done = start
-    saved_at, saved = time.monotonic(), start
+    keep = PartialResults(scan_file, lambda n: _save_scan(scan_file, conf, low_cams, n), start, SAVE_EVERY_S)
     try:
-        for j in range(start, n_img):
-            r = rows[j]
-            img = read_rgb(root / img_table["file_name"].iloc[r])
-            x = prepare_image(img, input_size).to(dev)
-            gt = np.flatnonzero(labels_all[r])
-            per_model = []
-            for m_i, model in enumerate(models):
-                cams, probs = class_activation_maps(model, x, gt.tolist(), size="features")
-                conf[m_i, j] = probs[0].double().cpu().numpy()
-                per_model.append(cams[0].cpu())
-            a, b = conf[0, j, gt], conf[1, j, gt]
-            for k, c in enumerate(gt):
-                if a[k] < threshold <= b[k]:
-                    low_cams[(j, int(c))] = [pm[k] for pm in per_model]
-            done = j + 1
-            if bar is not None:
-                bar.update(1)
-            if scan_file is not None and time.monotonic() - saved_at >= SAVE_EVERY_S:
-                _save_scan(scan_file, conf, low_cams, done)
-                saved_at, saved = time.monotonic(), done
-            if on_image is not None:
-                on_image(j)
-    except InputError:
-        if scan_file is not None:  # bad input: the input must change, nothing to continue from
-            scan_file.unlink(missing_ok=True)
-        raise
-    except BaseException:
-        if scan_file is not None and done > saved:
-            _save_scan(scan_file, conf, low_cams, done)  # an interrupt keeps the images scanned
-        raise
+        with keep:
+            for j in range(start, n_img):
+                r = rows[j]
+                img = read_rgb(root / img_table["file_name"].iloc[r])
+                x = prepare_image(img, input_size).to(dev)
+                gt = np.flatnonzero(labels_all[r])
+                per_model = []
+                for m_i, model in enumerate(models):
+                    cams, probs = class_activation_maps(model, x, gt.tolist(), size="features")
+                    conf[m_i, j] = probs[0].double().cpu().numpy()
+                    per_model.append(cams[0].cpu())
+                a, b = conf[0, j, gt], conf[1, j, gt]
+                for k, c in enumerate(gt):
+                    if a[k] < threshold <= b[k]:
+                        low_cams[(j, int(c))] = [pm[k] for pm in per_model]
+                if bar is not None:
+                    bar.update(1)
+                keep.done(j + 1)
+                if on_image is not None:
+                    on_image(j)
     finally:
         if bar is not None:
             bar.close()
-    if scan_file is not None and done > saved:
-        _save_scan(scan_file, conf, low_cams, done)  # the whole scan, should rendering be interrupted
+    if scan_file is not None and keep.n > keep.saved:
+        _save_scan(scan_file, conf, low_cams, keep.n)  # the whole scan, should rendering be interrupted
 
     table = select_examples(
         img_table["image_id"].to_numpy()[rows],

@@ -12,7 +12,9 @@
 :func:`train_transform` / :func:`eval_transform`
     torchvision ``transforms.v2``: random resized crop + horizontal flip for
     training, resize (256 for 224) + centre crop for evaluation, ImageNet
-    normalisation.
+    normalisation, per image. The trainer and ``predict`` use the input
+    pipelines of :mod:`salanalysis.dualstream.pipeline` instead (the same
+    crops, decoded and normalised in batches, on the GPU when there is one).
 :class:`SeededSampler`
     A :class:`torch.utils.data.DistributedSampler` (also used with one process)
     whose order is a function of ``(seed, epoch)`` only, which can skip the
@@ -99,7 +101,9 @@ class CocoMultiLabel(Dataset):
     images
         Folder holding the images (``file_name`` of each ``images`` entry).
     transform
-        Callable on a uint8 (3, H, W) tensor (default :func:`eval_transform`).
+        Callable on a uint8 (3, H, W) tensor (default :func:`eval_transform`), or an
+        :class:`~salanalysis.dualstream.pipeline.InputPipeline`, which reads the
+        file itself (its items: a uint8 crop, or the encoded image).
     include_empty
         Keep images without any annotation as all-negative rows (default True).
     include_crowd
@@ -120,8 +124,9 @@ class CocoMultiLabel(Dataset):
     n_missing : int
         Images skipped because their file is absent.
 
-    Items are ``(image, target, index)``: a float32 (3, S, S) tensor, a float32
-    (C,) multi-hot vector, and the item's row. The key may be an int or an
+    Items are ``(image, target, index)``: a float32 (3, S, S) tensor (with an
+    ``InputPipeline``: what its ``item`` returns), a float32 (C,) multi-hot
+    vector, and the item's row. The key may be an int or an
     ``(index, seed)`` pair from :class:`SeededSampler`, in which case the
     transform runs under ``torch.manual_seed(seed)`` (in a forked RNG state).
     """
@@ -168,6 +173,8 @@ class CocoMultiLabel(Dataset):
         self.category_ids = ann.category_ids
         self.category_names = ann.category_names
         self.transform = transform if transform is not None else eval_transform()
+        if hasattr(self.transform, "item"):
+            self.transform.files = self.files  # names files in the device half's errors
 
     @property
     def num_classes(self) -> int:
@@ -193,6 +200,9 @@ class CocoMultiLabel(Dataset):
             index, seed = int(key[0]), int(key[1])
         else:
             index, seed = int(key), None
+        if hasattr(self.transform, "item"):  # an InputPipeline: decoding and cropping are its business
+            out = self.transform.item(self.files[index], seed)
+            return out, torch.from_numpy(self.labels[index].astype(np.float32)), index
         img = self.read_image(index)
         if seed is None:
             out = self.transform(img)
@@ -274,11 +284,12 @@ def make_loader(
     pin_memory: bool = False,
     persistent_workers: bool = True,
     drop_last: bool = False,
+    collate_fn=None,
 ) -> DataLoader:
     """A ``DataLoader`` over ``dataset`` in ``sampler``'s order.
 
     ``persistent_workers`` only applies with ``workers > 0``; ``pin_memory``
-    should be True when batches go to a GPU.
+    should be True when batches go to a GPU; ``collate_fn`` None is torch's default.
     """
     return DataLoader(
         dataset,
@@ -288,6 +299,7 @@ def make_loader(
         pin_memory=pin_memory,
         drop_last=drop_last,
         persistent_workers=bool(persistent_workers and workers > 0),
+        collate_fn=collate_fn,
     )
 
 

@@ -1,10 +1,17 @@
 """ResNet-50 multi-label classifiers of the paper (Sec. 4.1, 5.1).
 
-Both models are built on torchvision's ResNet-50 (no hand-written backbone) and
-output **logits shaped (B, C, 2)**: ``logits[:, c, 0]`` is the *negative* and
+Both models are built on torchvision's ResNet-50 (no hand-written backbone; the
+backbone comes from the registry of :mod:`~salanalysis.dualstream.backbones`,
+where another torchvision network is one entry; the numbers below are
+ResNet-50's) and output **logits shaped (B, C, 2)**: ``logits[:, c, 0]`` is the *negative* and
 ``logits[:, c, 1]`` the *positive* score of class ``c`` (Eq. 4-5; index 1 =
 positive). Probabilities are the per-class two-way softmax, see
 :func:`probabilities` (equal to ``sigmoid(x1 - x0)``).
+
+Precision: under bf16 autocast the backbones run in bf16, but the global
+pooling, the final linear layer and so the logits are float32 (autocast is
+switched off there), as are :func:`probabilities` and the MCE loss: the
+scores and the loss never pass through bf16's 8-bit mantissa.
 
 :class:`Baseline`
     ResNet-50 without its ``avgpool`` and ``fc`` (the 7x7x2048 maps of the last
@@ -15,8 +22,8 @@ positive). Probabilities are the per-class two-way softmax, see
     (saliency-trained), each pooled to 2048, concatenated to 4096 (trunk first,
     Eq. 2) -> ``Linear(4096, 2C)`` (Eq. 3).
 
-Stable API (reused by the CAM / saliency modules of issue 10)
---------------------------------------------------------------
+Stable API (reused by the CAM and saliency modules)
+---------------------------------------------------
 ``model(x) -> (B, C, 2)`` logits.
 ``model.features(x) -> list[Tensor]``: the last feature maps, one (B, 2048, h, w)
     tensor per stream (``[trunk]`` for a Baseline, ``[trunk, branch]`` for a
@@ -32,21 +39,27 @@ Stable API (reused by the CAM / saliency modules of issue 10)
     ``model.arch`` (``"baseline"`` | ``"dualstream"``).
 :class:`Backbone` is an ``nn.Sequential`` of torchvision's ResNet-50 children
     ``conv1, bn1, relu, maxpool, layer1..layer4``; its state-dict keys are
-    torchvision's (minus ``fc``), so torchvision weights load into it directly.
+    torchvision's (minus ``fc``), so torchvision weights load into it directly;
+    ``backbone.name`` is its registry name, ``backbone.feature_dim`` its D.
 :func:`build_model` is the one factory; :func:`model_meta` /
-    :func:`model_from_meta` describe and rebuild a model from a checkpoint.
+    :func:`model_from_meta` describe (arch, backbone, classes, pooling) and
+    rebuild a model from a checkpoint.
 """
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from salanalysis.dualstream.backbones import DEFAULT_BACKBONE, backbone_spec
+
 __all__ = [
     "Backbone",
+    "build_backbone",
     "GlobalPool",
     "Baseline",
     "DualStream",
@@ -54,28 +67,63 @@ __all__ = [
     "model_meta",
     "model_from_meta",
     "probabilities",
+    "describe_nonfinite",
     "FEATURE_DIM",
 ]
 
-FEATURE_DIM = 2048
+#: Feature size of the default backbone (ResNet-50).
+FEATURE_DIM = backbone_spec(DEFAULT_BACKBONE).feature_dim
 Pooling = Literal["max", "avg"]
 
 
 class Backbone(nn.Sequential):
-    """ResNet-50 up to its last block: (B, 3, H, W) -> (B, 2048, H/32, W/32).
+    """A registered backbone up to its last block: (B, 3, H, W) -> (B, feature_dim, H/32, W/32).
 
-    Built from a torchvision ``ResNet`` (its ``avgpool`` and ``fc`` are dropped);
+    Built from the torchvision network of registry entry ``name``
+    (:data:`~salanalysis.dualstream.backbones.BACKBONES`; ResNet-50 by default)
+    by keeping its children ``spec.layers`` (``avgpool`` and ``fc`` dropped);
     child names follow torchvision, so ``backbone.load_state_dict`` accepts a
-    torchvision ResNet-50 state dict without its ``fc.*`` entries.
+    torchvision state dict without its ``fc.*`` entries. ``network=None``
+    builds a randomly initialised one (see
+    :func:`~salanalysis.dualstream.models.build_backbone` for weights).
     """
 
-    def __init__(self, resnet: nn.Module | None = None) -> None:
-        if resnet is None:
-            from torchvision.models import resnet50
+    def __init__(self, network: nn.Module | None = None, name: str = DEFAULT_BACKBONE) -> None:
+        spec = backbone_spec(name)
+        if network is None:
+            from salanalysis.dualstream.weights import load_torchvision_model
 
-            resnet = resnet50(weights=None)
-        names = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
-        super().__init__(OrderedDict((n, getattr(resnet, n)) for n in names))
+            network = load_torchvision_model(name, "none")
+        super().__init__(OrderedDict((n, getattr(network, n)) for n in spec.layers))
+        self.name = name
+        self.feature_dim = spec.feature_dim
+
+
+def _feature_dim(backbone: Backbone | str | None) -> int:
+    if isinstance(backbone, Backbone):
+        return backbone.feature_dim
+    return backbone_spec(backbone or DEFAULT_BACKBONE).feature_dim
+
+
+def _as_backbone(backbone: Backbone | str | None) -> Backbone:
+    """A Backbone as given, or a random one of the registry name (default ResNet-50)."""
+    if isinstance(backbone, Backbone):
+        return backbone
+    return Backbone(name=backbone or DEFAULT_BACKBONE)
+
+
+def build_backbone(
+    name: str = DEFAULT_BACKBONE, weights: str | os.PathLike | None = "none", *, stream: str = "trunk"
+) -> Backbone:
+    """A :class:`Backbone` of ``name``, initialised per ``weights``.
+
+    ``weights`` is ``"imagenet"``, ``"none"`` (random) or a local file, see
+    :func:`salanalysis.dualstream.weights.load_torchvision_model` (``stream``
+    picks a DualStream checkpoint's trunk or branch).
+    """
+    from salanalysis.dualstream.weights import load_torchvision_model
+
+    return Backbone(load_torchvision_model(name, weights, stream=stream), name=name)
 
 
 class GlobalPool(nn.Module):
@@ -88,9 +136,10 @@ class GlobalPool(nn.Module):
         self.mode = mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features in float32 (the max of bf16 values is exact; the mean accumulates in float32)."""
         if self.mode == "max":
-            return torch.amax(x, dim=(2, 3))
-        return torch.mean(x, dim=(2, 3))
+            return torch.amax(x, dim=(2, 3)).float()
+        return torch.mean(x, dim=(2, 3), dtype=torch.float32)
 
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}"
@@ -123,8 +172,9 @@ class _MultiLabelHead(nn.Module):
         return torch.cat([self.pool(f) for f in self.features(x)], dim=1)
 
     def head(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Apply the linear layer to pooled features: (B, D) -> logits (B, C, 2)."""
-        return self.fc(pooled).view(pooled.shape[0], self.num_classes, 2)
+        """Apply the linear layer to pooled features: (B, D) -> float32 logits (B, C, 2), autocast off."""
+        with torch.autocast(pooled.device.type, enabled=False):
+            return self.fc(pooled.float()).view(pooled.shape[0], self.num_classes, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.pooled(x))
@@ -140,8 +190,8 @@ class _MultiLabelHead(nn.Module):
         return b[:, 1] - b[:, 0]
 
     def stream_weights(self) -> list[torch.Tensor]:
-        """:meth:`class_weights` split per stream: a (C, 2048) tensor per stream."""
-        return list(torch.split(self.class_weights(), FEATURE_DIM, dim=1))
+        """:meth:`class_weights` split per stream: a (C, feature_dim) tensor per stream."""
+        return list(torch.split(self.class_weights(), [b.feature_dim for b in self.backbones], dim=1))
 
 
 class Baseline(_MultiLabelHead):
@@ -154,15 +204,16 @@ class Baseline(_MultiLabelHead):
     pooling
         ``"max"`` (default, the paper's GMP) or ``"avg"``.
     backbone
-        A :class:`Backbone` (default: randomly initialised ResNet-50; use
-        :func:`salanalysis.dualstream.engine.load_resnet50` for ImageNet weights).
+        A :class:`Backbone`, or the registry name of a randomly initialised one
+        (default ResNet-50; :func:`~salanalysis.dualstream.models.build_backbone`
+        gives ImageNet or local weights).
     """
 
     arch = "baseline"
 
-    def __init__(self, num_classes: int, pooling: Pooling = "max", backbone: Backbone | None = None) -> None:
-        super().__init__(num_classes, FEATURE_DIM, pooling)
-        self.backbone = backbone if backbone is not None else Backbone()
+    def __init__(self, num_classes: int, pooling: Pooling = "max", backbone: Backbone | str | None = None) -> None:
+        super().__init__(num_classes, _feature_dim(backbone), pooling)
+        self.backbone = _as_backbone(backbone)
 
     @property
     def backbones(self) -> list[Backbone]:
@@ -179,7 +230,7 @@ class DualStream(_MultiLabelHead):
     pooling
         ``"max"`` (default) or ``"avg"``, applied to both streams.
     trunk, branch
-        :class:`Backbone` modules (default: random ResNet-50s).
+        :class:`Backbone` modules, or registry names of random ones (default: ResNet-50s).
     """
 
     arch = "dualstream"
@@ -188,12 +239,12 @@ class DualStream(_MultiLabelHead):
         self,
         num_classes: int,
         pooling: Pooling = "max",
-        trunk: Backbone | None = None,
-        branch: Backbone | None = None,
+        trunk: Backbone | str | None = None,
+        branch: Backbone | str | None = None,
     ) -> None:
-        super().__init__(num_classes, 2 * FEATURE_DIM, pooling)
-        self.trunk = trunk if trunk is not None else Backbone()
-        self.branch = branch if branch is not None else Backbone()
+        super().__init__(num_classes, _feature_dim(trunk) + _feature_dim(branch), pooling)
+        self.trunk = _as_backbone(trunk)
+        self.branch = _as_backbone(branch)
 
     @property
     def backbones(self) -> list[Backbone]:
@@ -214,6 +265,8 @@ class DualStream(_MultiLabelHead):
             )
         if trunk.pooling != branch.pooling:
             raise ValueError(f"trunk pools with {trunk.pooling!r}, branch with {branch.pooling!r}")
+        if trunk.backbone.name != branch.backbone.name:
+            raise ValueError(f"trunk is a {trunk.backbone.name}, branch a {branch.backbone.name}")
         model = cls(trunk.num_classes, trunk.pooling, trunk=trunk.backbone, branch=branch.backbone)
         if fc_init == "average":
             with torch.no_grad():
@@ -231,6 +284,7 @@ def build_model(
     pooling: Pooling = "max",
     weights: str | None = "none",
     branch_weights: str | None = None,
+    backbone: str = DEFAULT_BACKBONE,
 ) -> Baseline | DualStream:
     """The one model factory.
 
@@ -243,19 +297,19 @@ def build_model(
     pooling
         ``"max"`` or ``"avg"``.
     weights
-        Backbone initialisation for the (trunk) ResNet-50: ``"imagenet"``,
-        ``"none"`` or a path (see :func:`salanalysis.dualstream.engine.load_resnet50`).
+        Initialisation of the (trunk) backbone: ``"imagenet"``, ``"none"`` or a
+        path (see :func:`salanalysis.dualstream.weights.load_torchvision_model`).
     branch_weights
         For ``"dualstream"``: the branch's initialisation (default: same as ``weights``).
+    backbone
+        The registry name of both streams' backbone (default ``"resnet50"``).
     """
-    from salanalysis.dualstream.engine import load_resnet50
-
     key = name.lower().replace("-", "").replace("_", "")
     if key == "baseline":
-        return Baseline(num_classes, pooling, Backbone(load_resnet50(weights or "none")))
+        return Baseline(num_classes, pooling, build_backbone(backbone, weights or "none"))
     if key in ("dualstream", "dual"):
-        trunk = Backbone(load_resnet50(weights or "none"))
-        branch = Backbone(load_resnet50(branch_weights or weights or "none"))
+        trunk = build_backbone(backbone, weights or "none")
+        branch = build_backbone(backbone, branch_weights or weights or "none")
         return DualStream(num_classes, pooling, trunk=trunk, branch=branch)
     raise ValueError(f"unknown model {name!r} (expected 'baseline' or 'dualstream')")
 
@@ -264,6 +318,7 @@ def model_meta(model: nn.Module, category_ids: Any = None, category_names: Any =
     """Plain-data description of a model (stored in checkpoints; see :func:`model_from_meta`)."""
     return {
         "arch": model.arch,
+        "backbone": model.backbones[0].name,
         "num_classes": int(model.num_classes),
         "pooling": model.pooling,
         "category_ids": [int(c) for c in category_ids] if category_ids is not None else None,
@@ -274,9 +329,35 @@ def model_meta(model: nn.Module, category_ids: Any = None, category_names: Any =
 def model_from_meta(meta: dict) -> Baseline | DualStream:
     """A randomly initialised model with the architecture described by ``meta``."""
     cls = {"baseline": Baseline, "dualstream": DualStream}[meta["arch"]]
-    return cls(int(meta["num_classes"]), meta.get("pooling", "max"))
+    name = meta.get("backbone", DEFAULT_BACKBONE)
+    if cls is Baseline:
+        return Baseline(int(meta["num_classes"]), meta.get("pooling", "max"), name)
+    return DualStream(int(meta["num_classes"]), meta.get("pooling", "max"), name, name)
 
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
     """Per-class two-way softmax, positive column: (B, C, 2) -> (B, C) in [0, 1]."""
     return torch.softmax(logits.float(), dim=-1)[..., 1]
+
+
+def describe_nonfinite(scores: Any, image_ids: Any = None, class_names: Any = None, limit: int = 3) -> str:
+    """Where a (N, C) score array is NaN or infinite, in words (``""`` when it is all finite).
+
+    E.g. ``"2 non-finite values in 1 image (image 192: person, dog)"``: the
+    count, then the first ``limit`` images (by id when ``image_ids`` is given,
+    else by row) with their classes (by name when ``class_names`` is given).
+    """
+    import numpy as np
+
+    bad = ~np.isfinite(np.asarray(scores, dtype=np.float64))
+    if not bad.any():
+        return ""
+    rows = np.flatnonzero(bad.any(axis=1))
+    parts = []
+    for r in rows[:limit]:
+        who = f"image {int(image_ids[r])}" if image_ids is not None else f"row {int(r)}"
+        cls = [str(class_names[c]) if class_names is not None else str(int(c)) for c in np.flatnonzero(bad[r])]
+        parts.append(f"{who}: {', '.join(cls[:limit])}{', ...' if len(cls) > limit else ''}")
+    more = "; ..." if len(rows) > limit else ""
+    return (f"{int(bad.sum())} non-finite value{'s' if bad.sum() > 1 else ''} in {len(rows)} "
+            f"image{'s' if len(rows) > 1 else ''} ({'; '.join(parts)}{more})")

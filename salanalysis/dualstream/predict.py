@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -30,9 +30,19 @@ import numpy as np
 import torch
 
 from salanalysis.coco import Annotations
-from salanalysis.dualstream.data import CocoMultiLabel, SeededSampler, eval_transform, make_loader
-from salanalysis.dualstream.engine import autocast, load_checkpoint, resolve_device
-from salanalysis.dualstream.models import Baseline, DualStream, model_from_meta, probabilities
+from salanalysis.dualstream.checkpoint import PartialResults, load_checkpoint
+from salanalysis.dualstream.data import CocoMultiLabel, SeededSampler, make_loader
+from salanalysis.dualstream.distributed import resolve_device
+from salanalysis.dualstream.loop import inference
+from salanalysis.dualstream.models import (
+    Baseline,
+    DualStream,
+    describe_nonfinite,
+    model_from_meta,
+    probabilities,
+)
+from salanalysis.dualstream.options import parse_input_size
+from salanalysis.dualstream.pipeline import InputPipeline, resolve_pipeline
 from salanalysis.errors import InputError
 from salanalysis.scores import SCORE_EXTENSIONS, Scores, write_scores
 
@@ -65,10 +75,11 @@ def predict(
     images: str | os.PathLike,
     *,
     name: str | None = None,
-    batch_size: int = 32,
+    batch_size: int = 128,
     workers: int = 2,
     device: str = "auto",
-    image_size: int | None = None,
+    pipeline: str = "auto",
+    input_size: int | Sequence[int] | None = None,
     missing_images: Literal["error", "skip"] = "error",
     amp: bool = True,
     progress: bool = False,
@@ -86,11 +97,18 @@ def predict(
         the checkpoint's.
     name
         The score set's name (default: the checkpoint's folder name).
-    image_size
-        Crop size (default: the training run's ``image_size``, else 224).
+    input_size
+        The square crop's side, or ``(size, size)`` (default: the training run's
+        ``input_size``, else 224; two different values are an InputError).
     missing_images
         ``"error"`` (default) or ``"skip"`` images whose file is absent (they get
         no row; read the file back with ``missing="zero"``).
+    batch_size, workers, device, amp
+        Images per forward pass, DataLoader workers, ``"auto"`` / ``"cpu"`` /
+        ``"cuda"``, bf16 autocast on CUDA (channels_last there too).
+    pipeline
+        ``"auto"`` (nvJPEG on CUDA), ``"cpu"`` or ``"gpu"``: see
+        :mod:`salanalysis.dualstream.pipeline` (the evaluation crop is the same).
     resume
         A partial-scores file (see the module docstring): continued from when
         it was written by a run with the same inputs and settings, written at
@@ -102,7 +120,9 @@ def predict(
     Returns
     -------
     Scores
-        Rows in image-id order, columns in category-id order, values in [0, 1].
+        Rows in image-id order, columns in category-id order, values in [0, 1];
+        ``meta`` holds ``pipeline``, ``seconds`` (scoring, without start-up) and
+        ``images_per_s`` (of the images scored by this call).
     """
     path = Path(checkpoint)
     model, ck = load_model(path)
@@ -117,47 +137,56 @@ def predict(
             path,
         )
     cfg = ck.get("config") or {}
-    size = int(image_size or cfg.get("image_size") or 224)
-    resize = cfg.get("resize_size") if image_size is None else None
-    ds = CocoMultiLabel(ann, images, eval_transform(size, resize), include_empty=True, missing=missing_images)
+    given = input_size is not None
+    size = parse_input_size(input_size if given else cfg.get("input_size", cfg.get("image_size", 224)),
+                            square=True, name="input_size")
+    resize = cfg.get("resize_size") if not given else None
     dev = resolve_device(device)
-    model.to(dev)
+    kind = resolve_pipeline(pipeline, dev)
+    pipe = InputPipeline(kind, size, train=False, resize=resize)
+    ds = CocoMultiLabel(ann, images, pipe, include_empty=True, missing=missing_images)
+    fmt = torch.channels_last if dev.type == "cuda" else torch.contiguous_format
+    model.to(dev, memory_format=fmt)
     sampler = SeededSampler(ds, 1, 0, shuffle=False)
     loader = make_loader(ds, sampler, batch_size, workers=workers, pin_memory=dev.type == "cuda",
-                         persistent_workers=False)
+                         persistent_workers=False, collate_fn=pipe.collate_fn())
     from salanalysis._progress import progress_bar
 
     out = np.zeros((len(ds), ds.num_classes), dtype=np.float64)
-    key = _resume_key(path, ann, ds, size, resize, amp, dev.type) if resume is not None else ""
+    key = _resume_key(path, ann, ds, size, resize, amp, dev.type, kind) if resume is not None else ""
     done = _load_partial(resume, key, out) if resume is not None else 0
     sampler.set_start(done)  # the order is the identity: the first `done` images are scored
     resumed = done
-    saved_at, saved = time.monotonic(), done
-    try:
-        for b, (x, _, index) in enumerate(progress_bar(loader, disable=not progress, desc="predict",
-                                                       total=len(loader))):
-            with autocast(dev, amp):
-                logits = model(x.to(dev, non_blocking=True))
-            out[index.numpy()] = probabilities(logits).cpu().numpy()
-            done += len(index)
-            if resume is not None and time.monotonic() - saved_at >= SAVE_EVERY_S:
-                _save_partial(resume, key, out, done)
-                saved_at, saved = time.monotonic(), done
-            if on_batch is not None:
-                on_batch(b)
-    except InputError:
-        if resume is not None:  # bad input: the input must change, nothing to continue from
-            Path(resume).unlink(missing_ok=True)
-        raise
-    except BaseException:
-        if resume is not None and done > saved:
-            _save_partial(resume, key, out, done)  # an interrupt keeps what was scored
-        raise
-    if not np.isfinite(out).all():
-        if resume is not None:  # a diverged checkpoint: nothing worth continuing from
-            Path(resume).unlink(missing_ok=True)
-        raise InputError(f"the model gives NaN or infinite scores for {int((~np.isfinite(out)).any(1).sum())} "
-                         "image(s): the checkpoint's weights diverged", path)
+    bar = progress_bar(total=len(ds), initial=done, disable=not progress, desc="predict", unit="img")
+    pending: list[tuple[torch.Tensor, torch.Tensor]] = []  # the device's results, read one batch late
+
+    def flush(keep: int) -> None:
+        nonlocal done
+        while len(pending) > keep:
+            idx, p = pending.pop(0)
+            out[idx.numpy()] = p.cpu().numpy()  # the host waits here (for the batch before the newest)
+            done += len(idx)
+            bar.update(len(idx))
+
+    t0 = time.perf_counter()
+    with PartialResults(resume, lambda n: _save_partial(resume, key, out, n), done, SAVE_EVERY_S) as partial:
+        try:
+            batches = inference(model, loader, dev, amp=amp, prepare=pipe.prepare_fn(dev, fmt))
+            for b, ((_, _, index), logits) in enumerate(batches):
+                pending.append((index, probabilities(logits)))
+                flush(1)
+                partial.done(done)
+                if on_batch is not None:
+                    on_batch(b)
+        finally:
+            flush(0)  # what was computed counts, also when stopped early
+            partial.done(done)
+            bar.close()
+    seconds = time.perf_counter() - t0
+    problem = describe_nonfinite(out, ds.image_ids, ds.category_names)
+    if problem:
+        partial.discard()  # a diverged checkpoint: nothing worth continuing from
+        raise InputError(f"the model gives {problem}: the checkpoint's weights diverged", path)
     return Scores(
         name=name or path.parent.name or path.stem,
         image_ids=ds.image_ids,
@@ -166,7 +195,8 @@ def predict(
         scores=out,
         source=str(path),
         meta={"checkpoint": str(path), "arch": meta["arch"], "n_missing_images": ds.n_missing,
-              "resumed_images": int(resumed)},
+              "resumed_images": int(resumed), "pipeline": kind, "seconds": seconds,
+              "images_per_s": (len(ds) - resumed) / seconds if seconds > 0 and len(ds) > resumed else None},
     )
 
 
@@ -176,7 +206,7 @@ def partial_path(out: str | os.PathLike) -> Path:
     return out.with_name(f".{out.name}.partial.npz")
 
 
-def _resume_key(checkpoint: Path, ann: Annotations, ds, size, resize, amp, device: str) -> str:
+def _resume_key(checkpoint: Path, ann: Annotations, ds, size, resize, amp, device: str, pipeline: str) -> str:
     """What must not change between a run and its continuation."""
     import hashlib
 
@@ -187,7 +217,7 @@ def _resume_key(checkpoint: Path, ann: Annotations, ds, size, resize, amp, devic
         "image_ids": hashlib.sha256(np.asarray(ds.image_ids, dtype=np.int64).tobytes()).hexdigest(),
         "categories": [int(c) for c in ann.category_ids],
         "files": [file_stamp(f) for f in ds.files],  # resolved paths; an image replaced: start again
-        "size": size, "resize": resize, "amp": bool(amp), "device": device,
+        "size": size, "resize": resize, "amp": bool(amp), "device": device, "pipeline": pipeline,
     })  # fmt: skip
 
 
@@ -220,9 +250,13 @@ def write_predictions(
     out: str | os.PathLike,
     *,
     layout: Literal["wide", "long"] = "wide",
+    with_scores: bool = False,
     **kwargs,
-) -> Path:
-    """:func:`predict`, then :func:`~salanalysis.scores.write_scores` to ``out`` (atomic)."""
+) -> Path | tuple[Path, Scores]:
+    """:func:`predict`, then :func:`~salanalysis.scores.write_scores` to ``out`` (atomic).
+
+    Returns the written path, or ``(path, scores)`` with ``with_scores``.
+    """
     out = Path(out)
     if out.suffix.lower() not in SCORE_EXTENSIONS:
         raise InputError(f"output must end in one of {', '.join(SCORE_EXTENSIONS)}", out)
@@ -230,4 +264,4 @@ def write_predictions(
     scores = predict(checkpoint, annotations, images, resume=partial, **kwargs)
     written = write_scores(scores, out, layout=layout)
     partial.unlink(missing_ok=True)
-    return written
+    return (written, scores) if with_scores else written

@@ -5,7 +5,7 @@ Phases
 ``"1"``  the trunk: a Baseline whose ResNet-50 starts from ``weights`` (ImageNet
          by default) fine-tuned on COCO; everything trained.
 ``"1b"`` the branch: a Baseline initialised from ``branch_init`` (the saliency
-         network of issue 10 converted to a classifier: a checkpoint or state
+         network (:mod:`salanalysis.dualstream.saliency`) converted to a classifier: a checkpoint or state
          dict; its ``fc`` is used when the shape matches) fine-tuned on COCO;
          everything trained. With ``variant="baseline"`` (the paper's
          "dual-stream baseline", branch *not* saliency-trained) the branch starts
@@ -39,9 +39,22 @@ Engineering
   (one ``step`` row every ``log_every`` steps, one ``epoch`` row per epoch with
   train loss, val loss and mAP through :func:`salanalysis.metrics.average_precision`),
   TensorBoard events when ``tensorboard`` is importable.
-* bf16 autocast and channels_last on CUDA, optional ``torch.compile``,
+* bf16 autocast (backbones only: pooling, the linear layer and the loss stay
+  float32), channels_last and cuDNN autotuning on CUDA, optional ``torch.compile``,
   DistributedDataParallel under ``torchrun`` (NCCL on GPU, gloo on CPU), evaluation
-  gathered over ranks without the sampler's padding duplicates.
+  gathered over ranks without the sampler's padding duplicates; non-finite
+  evaluation probabilities are named (images, classes) in a warning, not fatal.
+* The input pipeline (``pipeline``, :mod:`salanalysis.dualstream.pipeline`):
+  ``"gpu"`` decodes the JPEGs with nvJPEG and crops on the device, ``"cpu"``
+  in the DataLoader workers; ``"auto"`` is ``"gpu"`` on CUDA. The next batch
+  is prepared on a side CUDA stream while the model runs; the loss is read
+  back only every ``log_every`` steps. Each epoch row logs images/s (all
+  ranks), which ``salanalysis train`` also prints.
+* Several machines: ``torchrun --nnodes M --nproc_per_node N --rdzv_backend c10d
+  --rdzv_endpoint HOST:PORT -m salanalysis train ...`` on each; ranks are
+  global, the data is sharded by global rank, rank 0 writes the checkpoints
+  and logs (``out`` must be on a file system every machine sees for
+  ``--resume``).
 * ``bn="frozen"`` keeps BatchNorm layers in eval mode (running statistics used
   and not updated; affine parameters still trained). Then per-rank batch size
   does not change the maths, so N processes reproduce one process up to
@@ -72,11 +85,9 @@ On N GPUs: ``torchrun --nproc_per_node N -m salanalysis train ...`` (same option
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -84,56 +95,33 @@ import torch
 from torch import nn
 
 from salanalysis.coco import Annotations
+from salanalysis.dualstream.checkpoint import load_checkpoint
 from salanalysis.dualstream.config import (
     PHASE_LR,
     PHASES,
     RESUME_OVERRIDABLE,
+    SPEC,
     TrainConfig,
     learning_rate,
     load_config,
     resolve_config,
 )
-from salanalysis.dualstream.data import (
-    CocoMultiLabel,
-    eval_transform,
-    train_transform,
-)
-from salanalysis.dualstream.engine import (
-    DistInfo,
-    LoopState,
-    RunLog,
-    RunResult,
-    all_gather_objects,
-    autocast,
-    barrier,
-    batch_plan,
-    check_resume_config,
-    cleanup_distributed,
-    iter_bn,
-    load_checkpoint,
-    load_weights_into,
-    make_loaders,
-    make_scheduler,
-    read_state_dict,
-    restore_training_state,
-    run_epochs,
-    runtime_options,
-    save_model_file,
-    save_training_checkpoint,
-    seed_everything,
-    setup_distributed,
-    wrap_model,
-    write_run_config,
-)
+from salanalysis.dualstream.data import CocoMultiLabel
+from salanalysis.dualstream.distributed import gather_unique
+from salanalysis.dualstream.loop import LoopState, Prepare, RunResult, inference
 from salanalysis.dualstream.loss import mce_loss
 from salanalysis.dualstream.models import (
-    Backbone,
     Baseline,
     DualStream,
+    build_backbone,
+    describe_nonfinite,
     model_from_meta,
     model_meta,
     probabilities,
 )
+from salanalysis.dualstream.pipeline import InputPipeline, resolve_pipeline
+from salanalysis.dualstream.trainer import CHECKPOINT_FORMAT, Task, run_training
+from salanalysis.dualstream.weights import iter_bn, load_weights_into, read_state_dict
 from salanalysis.errors import InputError
 
 __all__ = [
@@ -146,11 +134,11 @@ __all__ = [
     "set_phase",
     "set_train_mode",
     "evaluate",
+    "ClassifierTask",
     "train",
     "RESUME_OVERRIDABLE",
 ]
 
-CHECKPOINT_FORMAT = "salanalysis.dualstream/1"
 LOG_COLUMNS = ["kind", "epoch", "step", "loss", "lr", "val_loss", "mAP", "images_per_s", "seconds"]
 
 
@@ -196,13 +184,11 @@ def _check_classes(meta: dict | None, category_ids: np.ndarray, path: str) -> No
 
 def build_phase_model(cfg: TrainConfig, num_classes: int, category_ids: np.ndarray | None = None) -> nn.Module:
     """The model a phase starts from (on CPU), initialised as the phase prescribes."""
-    from salanalysis.dualstream.engine import load_resnet50
-
     ids = category_ids if category_ids is not None else np.arange(num_classes)
     if cfg.phase == "1" or (cfg.phase == "1b" and cfg.variant == "baseline"):
-        return Baseline(num_classes, cfg.pooling, Backbone(load_resnet50(cfg.weights)))
+        return Baseline(num_classes, cfg.pooling, build_backbone(cfg.backbone, cfg.weights))
     if cfg.phase == "1b":
-        model = Baseline(num_classes, cfg.pooling)
+        model = Baseline(num_classes, cfg.pooling, cfg.backbone)
         _check_classes(_classes_of(cfg.branch_init), ids, cfg.branch_init)
         load_weights_into(model, cfg.branch_init, stream="branch")
         return model
@@ -212,7 +198,7 @@ def build_phase_model(cfg: TrainConfig, num_classes: int, category_ids: np.ndarr
             meta = _classes_of(path)
             _check_classes(meta, ids, path)
             pooling = (meta or {}).get("pooling", cfg.pooling)
-            b = Baseline(num_classes, pooling)
+            b = Baseline(num_classes, pooling, (meta or {}).get("backbone", cfg.backbone))
             skipped = load_weights_into(b, path)
             if skipped and cfg.fc_init == "average":
                 raise InputError(
@@ -227,7 +213,8 @@ def build_phase_model(cfg: TrainConfig, num_classes: int, category_ids: np.ndarr
     _check_classes(meta, ids, cfg.init)
     if meta and meta.get("arch") not in (None, "dualstream"):
         raise InputError(f"phase 3 starts from a DualStream, got a {meta['arch']!r} checkpoint", cfg.init)
-    model = DualStream(num_classes, (meta or {}).get("pooling", cfg.pooling))
+    name = (meta or {}).get("backbone", cfg.backbone)
+    model = DualStream(num_classes, (meta or {}).get("pooling", cfg.pooling), name, name)
     sd = read_state_dict(cfg.init)
     try:
         model.load_state_dict(sd, strict=True)
@@ -260,67 +247,139 @@ def set_train_mode(model: nn.Module, phase: str, bn: str = "train") -> None:
 
 
 # ------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    loader,
-    device: torch.device,
-    *,
-    amp: bool = True,
-    channels_last: bool = False,
-    labels: np.ndarray | None = None,
-) -> dict:
+def evaluate(model: nn.Module, loader, device: torch.device, *, amp: bool = True, labels: np.ndarray | None = None,
+             prepare: Prepare | None = None) -> dict:
     """Probabilities of every item, gathered over ranks without padding duplicates, and mAP.
 
+    ``loader`` yields ``(images, targets, index)`` batches, which ``prepare``
+    puts on the device (default: moved as they are).
     Returns a dict: ``index`` (item rows, ascending), ``probs`` (N, C), ``val_loss``
-    (mean MCE over the N items), and when ``labels`` (all items' (N_all, C)) is given
-    ``AP`` (C,) and ``mAP`` (mean over classes with a positive) from
-    :func:`salanalysis.metrics.average_precision`.
+    (mean MCE over the N items), ``nonfinite`` (``""``, or which images and classes
+    have NaN or infinite probabilities, see
+    :func:`~salanalysis.dualstream.models.describe_nonfinite`), and when ``labels``
+    (all items' (N_all, C)) is given ``AP`` (C,) and ``mAP`` (mean over classes with
+    a positive) from :func:`salanalysis.metrics.average_precision`.
+
+    Non-finite probabilities do not stop the evaluation (nor the training run
+    that calls it): they are named in a ``RuntimeWarning`` and ``nonfinite``,
+    the AP of their classes and the mAP are NaN.
     """
     from salanalysis.metrics import average_precision
 
-    model.eval()
     idx, probs, losses = [], [], []
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    for images, targets, index in loader:
-        images = images.to(device, non_blocking=True, memory_format=fmt)
-        targets = targets.to(device, non_blocking=True)
-        with autocast(device, amp):
-            logits = model(images)
-        logits = logits.float()
-        losses.append(mce_loss(logits, targets, reduction="none").cpu().numpy())
+    for (_, targets, index), logits in inference(model, loader, device, amp=amp, prepare=prepare):
+        losses.append(mce_loss(logits, targets.to(logits.device), reduction="none").cpu().numpy())
         probs.append(probabilities(logits).cpu().numpy())
         idx.append(index.numpy())
-    local = (
+    uniq, all_probs, all_loss = gather_unique(
         np.concatenate(idx) if idx else np.zeros(0, np.int64),
         np.concatenate(probs) if probs else np.zeros((0, 0)),
         np.concatenate(losses) if losses else np.zeros(0),
     )
-    parts = all_gather_objects(local)
-    all_idx = np.concatenate([p[0] for p in parts])
-    all_probs = np.concatenate([p[1] for p in parts if p[1].size])
-    all_loss = np.concatenate([p[2] for p in parts])
-    uniq, first = np.unique(all_idx, return_index=True)  # drops the sampler's padding repeats
-    out = {"index": uniq, "probs": all_probs[first].astype(np.float64), "val_loss": float(all_loss[first].mean())}
-    if not np.isfinite(out["probs"]).all():
-        raise FloatingPointError(
-            "evaluation gave NaN or infinite probabilities: the model diverged, or its BatchNorm "
-            "running statistics do not fit its weights yet (e.g. a few steps from random weights)"
-        )
+    out = {"index": uniq, "probs": all_probs.astype(np.float64), "val_loss": float(all_loss.mean())}
+    ds = getattr(loader, "dataset", None)
+    ids = getattr(ds, "image_ids", None)
+    problem = describe_nonfinite(out["probs"], None if ids is None else np.asarray(ids)[uniq],
+                                 getattr(ds, "category_names", None))
+    out["nonfinite"] = problem
+    if problem:
+        import warnings
+
+        warnings.warn(f"evaluation: the model gives {problem}: its weights diverged, or its BatchNorm running "
+                      "statistics do not fit them yet (e.g. a few steps from random weights); mAP and AP of "
+                      "those classes are NaN", RuntimeWarning, stacklevel=2)
     if labels is not None:
-        ap = average_precision(labels[uniq].astype(bool), out["probs"])
+        y = labels[uniq].astype(bool)
+        finite = np.isfinite(out["probs"]).all(axis=0)
+        ap = np.full(y.shape[1], np.nan)
+        if finite.any():
+            ap[finite] = average_precision(y[:, finite], out["probs"][:, finite])
         out["AP"] = ap
-        out["mAP"] = float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
+        out["mAP"] = float(np.nanmean(ap)) if np.isfinite(ap).any() and not problem else float("nan")
     return out
 
 
 # ------------------------------------------------------------------------ train
+class ClassifierTask(Task):
+    """The classifiers' training (:func:`train`): COCO data, phase models, MCE loss, mAP."""
+
+    log_columns = LOG_COLUMNS
+    tb_keys = ("loss", "lr", "val_loss", "mAP", "images_per_s")
+    what = "training images"
+    carry_loss = True
+
+    def check_checkpoint(self, ckpt, path) -> None:
+        if ckpt.get("format") != CHECKPOINT_FORMAT or "optimizer" not in ckpt:
+            raise InputError("not a training checkpoint of salanalysis (no optimizer state)", path)
+        if (ckpt.get("meta") or {}).get("arch") not in ("baseline", "dualstream"):
+            raise InputError("not a Baseline/DualStream training checkpoint", path)
+
+    def datasets(self, device):
+        cfg = self.cfg
+        kind = resolve_pipeline(cfg.pipeline, device)
+        self.pipes = [InputPipeline(kind, cfg.input_size, train=train, resize=cfg.resize_size)
+                      for train in (cfg.augment, False)]
+        ann = Annotations.load(cfg.train_annotations)
+        train_ds = CocoMultiLabel(ann, cfg.train_images, self.pipes[0], include_empty=cfg.include_empty,
+                                  include_crowd=cfg.include_crowd, missing=cfg.missing_images)
+        val_ds = None
+        if cfg.val_annotations:
+            val_ds = CocoMultiLabel(cfg.val_annotations, cfg.val_images, self.pipes[1],
+                                    include_empty=cfg.include_empty, include_crowd=cfg.include_crowd,
+                                    missing=cfg.missing_images)
+            if list(val_ds.category_ids) != list(train_ds.category_ids):
+                raise InputError("validation categories differ from the training categories", cfg.val_annotations)
+        return train_ds, val_ds, cfg.train_annotations
+
+    def build_model(self, ckpt, train_ds):
+        if ckpt is not None:
+            _check_classes(ckpt["meta"], train_ds.category_ids, str(self.resume))
+            model = model_from_meta(ckpt["meta"])
+            model.load_state_dict(ckpt["model"])
+        else:
+            model = build_phase_model(self.cfg, train_ds.num_classes, train_ds.category_ids)
+        return model, model_meta(model, train_ds.category_ids, train_ds.category_names)
+
+    def parameters(self, model):
+        return set_phase(model, self.cfg.phase)
+
+    def optimizer(self, params):
+        cfg = self.cfg
+        return torch.optim.SGD(params, lr=learning_rate(cfg), momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+    def criterion(self, logits, targets):
+        return mce_loss(logits.float(), targets), {}
+
+    def prepare(self, device, memory_format, train):
+        return self.pipes[0 if train else 1].prepare_fn(device, memory_format)
+
+    def collate_fn(self):
+        return self.pipes[0].collate_fn()
+
+    def train_mode(self, model):
+        set_train_mode(model, self.cfg.phase, self.cfg.bn)
+
+    def evaluate(self, model, loader, prepare, device, amp):
+        metrics = evaluate(model, loader, device, amp=amp, labels=loader.dataset.labels, prepare=prepare)
+        return metrics, {"val_loss": metrics["val_loss"], "mAP": metrics["mAP"]}
+
+    def kept_metrics(self, metrics):
+        return {k: v for k, v in metrics.items() if k in ("mAP", "val_loss")}
+
+    def run_config(self, train_ds, val_ds):
+        return {"lr_resolved": learning_rate(self.cfg)}
+
+    def checkpoint_extra(self, state: LoopState, batches: int) -> dict:
+        return {"epoch_loss_sum": state.loss_sum if batches else 0.0}
+
+
 def train(
     config: TrainConfig | Mapping[str, Any] | None = None,
     *,
     resume: str | os.PathLike | None = None,
     overrides: Mapping[str, Any] | None = None,
     on_step: Callable[[int], None] | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Run one training phase (on 1 process, or N under ``torchrun``).
 
@@ -339,130 +398,10 @@ def train(
     on_step
         Called with the global step after each optimisation step (and after any
         checkpoint of that step): a hook for tests and monitoring.
+    report
+        Called (main rank) with one line per epoch: loss, images/s, seconds and
+        the validation metrics (the command line prints it on stderr).
     """
-    ckpt = None
-    if resume is not None:
-        ckpt = load_checkpoint(resume)
-        if ckpt.get("format") != CHECKPOINT_FORMAT or "optimizer" not in ckpt:
-            raise InputError("not a training checkpoint of salanalysis (no optimizer state)", resume)
-        saved = resolve_config(ckpt["config"], where=str(resume))
-        cfg = resolve_config(saved if config is None else config, **dict(overrides or {}))
-        check_resume_config(cfg, saved, RESUME_OVERRIDABLE, resume)
-    else:
-        if config is None:
-            raise ValueError("give a config or a checkpoint to resume")
-        cfg = resolve_config(config, **dict(overrides or {}))
-    info = setup_distributed(cfg.device)
-    try:
-        return _train(cfg, info, ckpt, resume, on_step)
-    finally:
-        cleanup_distributed()
-
-
-def _train(cfg: TrainConfig, info: DistInfo, ckpt: dict | None, resume, on_step) -> TrainResult:
-    device = info.device
-    out = Path(cfg.out)
-    seed_everything(cfg.seed + info.rank)
-    amp, cl, pin, fmt = runtime_options(cfg, device)
-
-    # data
-    ann = Annotations.load(cfg.train_annotations)
-    tf = train_transform(cfg.image_size) if cfg.augment else eval_transform(cfg.image_size, cfg.resize_size)
-    train_ds = CocoMultiLabel(ann, cfg.train_images, tf, include_empty=cfg.include_empty,
-                              include_crowd=cfg.include_crowd, missing=cfg.missing_images)
-    per_rank, steps_per_epoch = batch_plan(len(train_ds), cfg.batch_size, info.world_size, "training images",
-                                           cfg.train_annotations)
-    val_ds = None
-    if cfg.val_annotations:
-        val_ds = CocoMultiLabel(cfg.val_annotations, cfg.val_images,
-                                eval_transform(cfg.image_size, cfg.resize_size),
-                                include_empty=cfg.include_empty, include_crowd=cfg.include_crowd,
-                                missing=cfg.missing_images)
-        if list(val_ds.category_ids) != list(train_ds.category_ids):
-            raise InputError("validation categories differ from the training categories", cfg.val_annotations)
-
-    # model and optimisation
-    if ckpt is not None:
-        _check_classes(ckpt["meta"], train_ds.category_ids, str(resume))
-        model = model_from_meta(ckpt["meta"])
-        model.load_state_dict(ckpt["model"])
-    else:
-        model = build_phase_model(cfg, train_ds.num_classes, train_ds.category_ids)
-    meta = model_meta(model, train_ds.category_ids, train_ds.category_names)
-    params = set_phase(model, cfg.phase)
-    model.to(device, memory_format=fmt)
-    optimizer = torch.optim.SGD(params, lr=learning_rate(cfg), momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay)
-    scheduler = make_scheduler(optimizer, cfg)
-    state = LoopState()
-    if ckpt is not None:
-        state.epoch, state.step, state.done = restore_training_state(ckpt, optimizer, scheduler, info)
-        state.loss_sum = float(ckpt.get("epoch_loss_sum", 0.0))
-    raw = model
-    run = wrap_model(model, info, cfg.compile)
-    sampler, loader, val_loader = make_loaders(train_ds, val_ds, info, cfg, per_rank, steps_per_epoch, pin)
-
-    write_run_config(out, info, {**asdict(cfg), "world_size": info.world_size, "lr_resolved": learning_rate(cfg)})
-    log = RunLog(out, cfg.log_format, LOG_COLUMNS, info.is_main, state.step if ckpt is not None else None,
-                 tensorboard=cfg.tensorboard, tb_keys=("loss", "lr", "val_loss", "mAP", "images_per_s"))
-    history_start = len(log.rows)
-    last = out / "last.pt"
-
-    def kept(metrics: dict) -> dict:
-        return {k: v for k, v in metrics.items() if k in ("mAP", "val_loss")}
-
-    def checkpoint(st: LoopState, ep: int, batches: int) -> None:
-        save_training_checkpoint(
-            last, info, fmt=CHECKPOINT_FORMAT, model=raw, optimizer=optimizer, scheduler=scheduler,
-            sampler=sampler, epoch=ep, batches=batches, per_rank=per_rank, step=st.step, config=asdict(cfg),
-            meta=meta, metrics=kept(st.metrics), epoch_loss_sum=st.loss_sum if batches else 0.0,
-        )
-
-    def train_step(batch, at_step: int) -> tuple[float, dict, int]:
-        images, targets, _ = batch
-        images = images.to(device, non_blocking=True, memory_format=fmt)
-        targets = targets.to(device, non_blocking=True)
-        with autocast(device, amp):
-            logits = run(images)
-        loss = mce_loss(logits.float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        value = _mean_over_ranks(loss.detach(), info)
-        if not math.isfinite(value):
-            raise FloatingPointError(
-                f"training diverged: loss {value} at step {at_step} (lower the learning rate)"
-            )
-        return value, {}, images.shape[0]
-
-    def validate() -> tuple[dict, dict]:
-        metrics = evaluate(raw, val_loader, device, amp=amp, channels_last=cl, labels=val_ds.labels)
-        return metrics, {"val_loss": metrics["val_loss"], "mAP": metrics["mAP"]}
-
-    run_epochs(
-        state, loader=loader, sampler=sampler, optimizer=optimizer, scheduler=scheduler, log=log, info=info,
-        epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, per_rank=per_rank, train_step=train_step,
-        checkpoint=checkpoint, train_mode=lambda: set_train_mode(raw, cfg.phase, cfg.bn),
-        evaluate=validate if val_loader is not None else None, progress=cfg.progress, log_every=cfg.log_every,
-        checkpoint_every=cfg.checkpoint_every, max_steps=cfg.max_steps or None, carry_loss=True, on_step=on_step,
-    )
-    model_path = None
-    if state.epoch >= cfg.epochs and info.is_main:
-        model_path = out / "model.pt"
-        save_model_file(model_path, fmt=CHECKPOINT_FORMAT, model=raw, meta=meta, config=asdict(cfg),
-                        epoch=state.epoch, step=state.step, metrics=kept(state.metrics))
-    barrier()
-    log.close()
-    return TrainResult(out=out, checkpoint=last, model_path=model_path, step=state.step, epoch=state.epoch,
-                       history=log.rows[history_start:], metrics=state.metrics)
-
-
-def _mean_over_ranks(value: torch.Tensor, info: DistInfo) -> float:
-    if info.distributed:
-        import torch.distributed as dist
-
-        v = value.clone().float()
-        dist.all_reduce(v, op=dist.ReduceOp.SUM)
-        return float(v.item()) / info.world_size
-    return float(value.item())
-
+    result = run_training(SPEC, ClassifierTask, config, resume=resume, overrides=overrides, on_step=on_step,
+                          report=report)
+    return TrainResult(**result.__dict__)

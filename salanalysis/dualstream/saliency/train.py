@@ -9,14 +9,14 @@ Data (:class:`SaliconSaliency`)
     (``train_fixations``: a SALICON 2015 JSON, a 2017 ``.mat`` file or folder,
     read by :func:`salanalysis.salicon.read_fixations`) are matched by image
     name, then id. Images are resized (bilinear, antialiased) to
-    ``input_height x input_width`` (480x640 by default, SALICON's size) and
+    ``input_size`` (height, width; 480x640 by default, SALICON's size) and
     ImageNet-normalised; maps are resized to the same size (``cv2.INTER_AREA``
     when shrinking, bilinear when enlarging) and min-max normalised; fixations
     are scaled to it (pixel centres) and counted per pixel
     (:func:`salanalysis.salicon.fixation_points_map`, ``accumulate="count"``).
     ``hflip`` flips image, map and fixations together (seeded per item).
 Loss
-    :func:`salanalysis.dualstream.saliency_net.saliency_loss`:
+    :func:`salanalysis.dualstream.saliency.net.saliency_loss`:
     ``w_kld * KLD + w_cc * (1 - CC) - w_nss * NSS`` (KLD only by default; NSS
     needs fixations).
 Optimisation
@@ -29,7 +29,7 @@ Evaluation (each epoch, on ``val_maps`` / ``val_images`` / ``val_fixations``)
     (NaN ignored); plus the validation loss. For the benchmark numbers at the
     images' own size, run ``salanalysis saliency predict`` and ``salanalysis
     saliency evaluate``.
-Engineering (shared with ``salanalysis train`` through :mod:`~salanalysis.dualstream.engine`)
+Engineering (shared with ``salanalysis train`` through :mod:`~salanalysis.dualstream.trainer`)
     ``out/last.pt`` (atomic) every ``checkpoint_every`` steps and at each
     epoch's end: model, optimizer, scheduler, epoch, batches done, global step,
     every rank's RNG states, the resolved config and the model description
@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,45 +59,25 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from salanalysis.dualstream.data import IMAGENET_MEAN, IMAGENET_STD
-from salanalysis.dualstream.engine import (
-    DistInfo,
-    LoopState,
-    RunLog,
-    RunResult,
-    all_gather_objects,
-    autocast,
-    barrier,
-    batch_plan,
-    check_resume_config,
-    cleanup_distributed,
-    load_checkpoint,
-    make_loaders,
-    make_scheduler,
-    restore_training_state,
-    run_epochs,
-    runtime_options,
-    save_model_file,
-    save_training_checkpoint,
-    seed_everything,
-    setup_distributed,
-    wrap_model,
-    write_run_config,
-)
-from salanalysis.dualstream.saliency_config import (
+from salanalysis.dualstream.distributed import gather_unique
+from salanalysis.dualstream.loop import Prepare, RunResult, inference
+from salanalysis.dualstream.saliency.config import (
     CHOICES,
     RESUME_OVERRIDABLE,
     SALIENCY_CONFIG_HELP,
+    SPEC,
     SaliencyTrainConfig,
     load_saliency_config,
     resolve_saliency_config,
 )
-from salanalysis.dualstream.saliency_net import (
+from salanalysis.dualstream.saliency.net import (
     SaliencyNet,
     build_saliency_net,
     saliency_loss,
     saliency_meta,
     saliency_net_from_meta,
 )
+from salanalysis.dualstream.trainer import CHECKPOINT_FORMAT, Task, run_training
 from salanalysis.errors import InputError
 
 __all__ = [
@@ -112,9 +92,9 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "RESUME_OVERRIDABLE",
     "CHOICES",
+    "SaliencyTask",
 ]
 
-CHECKPOINT_FORMAT = "salanalysis.dualstream/1"
 LOG_COLUMNS = ["kind", "epoch", "step", "loss", "kld", "cc", "nss", "lr", "val_loss",
                "CC", "KLD", "SIM", "NSS", "AUC_Judd", "images_per_s", "seconds"]
 EVAL_METRICS = ("CC", "KLD", "SIM", "NSS", "AUC_Judd")
@@ -245,7 +225,7 @@ class SaliconSaliency(Dataset):
     def __getitem__(self, key):
         from torchvision.transforms.v2 import functional as TF
 
-        from salanalysis.dualstream.saliency_export import read_rgb
+        from salanalysis.dualstream.saliency.export import read_rgb
         from salanalysis.maps import load_map
         from salanalysis.salicon import fixation_points_map
 
@@ -295,16 +275,8 @@ def _per_image_metrics(p: np.ndarray, gt: np.ndarray, fmap: np.ndarray) -> dict[
     return out
 
 
-@torch.no_grad()
-def evaluate_saliency(
-    model: nn.Module,
-    loader,
-    device: torch.device,
-    *,
-    amp: bool = True,
-    channels_last: bool = False,
-    loss_weights: Mapping[str, float] | None = None,
-) -> dict:
+def evaluate_saliency(model: nn.Module, loader, device: torch.device, *, amp: bool = True,
+                      loss_weights: Mapping[str, float] | None = None, prepare: Prepare | None = None) -> dict:
     """Mean saliency metrics and loss over a loader, gathered over ranks without padding duplicates.
 
     Returns a dict: ``n_images``, ``val_loss`` (mean per-image loss with
@@ -313,171 +285,95 @@ def evaluate_saliency(
     :mod:`salanalysis.saliency_metrics`, computed at the network's input size.
     """
     weights = {"w_kld": 1.0, "w_cc": 0.0, "w_nss": 0.0, **dict(loss_weights or {})}
-    model.eval()
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    local: list[tuple[int, float, dict]] = []
-    for x, m, f, index in loader:
-        x = x.to(device, non_blocking=True, memory_format=fmt)
-        with autocast(device, amp):
-            log_p = model(x)
-        log_p = log_p.float().cpu()
-        for i in range(x.shape[0]):
+    idx, losses, mets = [], [], []
+    for (_, m, f, index), log_p in inference(model, loader, device, amp=amp, prepare=prepare):
+        log_p = log_p.cpu()
+        for i in range(log_p.shape[0]):
             li, _ = saliency_loss(log_p[i : i + 1], m[i : i + 1], f[i : i + 1], **weights)
             dens = log_p[i, 0].exp().numpy().astype(np.float64)
             met = _per_image_metrics(dens, m[i, 0].numpy().astype(np.float64), f[i, 0].numpy())
-            local.append((int(index[i]), float(li), met))
-    parts = all_gather_objects(local)
-    seen: dict[int, tuple[float, dict]] = {}
-    for part in parts:
-        for idx, li, met in part:
-            seen.setdefault(idx, (li, met))
-    out: dict[str, Any] = {"n_images": len(seen)}
-    out["val_loss"] = float(np.mean([v[0] for v in seen.values()])) if seen else float("nan")
-    for k in EVAL_METRICS:
-        vals = np.array([v[1][k] for v in seen.values()], dtype=np.float64)
+            idx.append(int(index[i]))
+            losses.append(float(li))
+            mets.append([met[k] for k in EVAL_METRICS])
+    _, loss_all, met_all = gather_unique(np.asarray(idx, dtype=np.int64), np.asarray(losses, dtype=np.float64),
+                                         np.asarray(mets, dtype=np.float64).reshape(-1, len(EVAL_METRICS)))
+    out: dict[str, Any] = {"n_images": len(loss_all)}
+    out["val_loss"] = float(np.mean(loss_all)) if len(loss_all) else float("nan")
+    for j, k in enumerate(EVAL_METRICS):
+        vals = met_all[:, j]
         out[k] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
     return out
 
 
 # ------------------------------------------------------------------------ train
-def _mean_over_ranks(values: torch.Tensor, info: DistInfo) -> list[float]:
-    """The mean over ranks of a small CPU vector (all-reduced on the process group's device)."""
-    v = values.detach().double()
-    if info.distributed:
-        import torch.distributed as dist
+class SaliencyTask(Task):
+    """The saliency network's training (:func:`train_saliency`): SALICON maps, saliency loss, metrics."""
 
-        v = v.to(info.device)
-        dist.all_reduce(v, op=dist.ReduceOp.SUM)
-        v = v.cpu() / info.world_size
-    return [float(t) for t in v]
+    log_columns = LOG_COLUMNS
+    what = "training maps"
 
+    def __init__(self, cfg: SaliencyTrainConfig | None, resume=None) -> None:
+        super().__init__(cfg, resume)
+        if cfg is not None:
+            self.weights = {"w_kld": cfg.w_kld, "w_cc": cfg.w_cc, "w_nss": cfg.w_nss}
 
-def train_saliency(
-    config: SaliencyTrainConfig | Mapping[str, Any] | None = None,
-    *,
-    resume: str | os.PathLike | None = None,
-    on_step: Callable[[int], None] | None = None,
-) -> SaliencyTrainResult:
-    """Train the saliency network (on 1 process, or N under ``torchrun``).
-
-    Parameters
-    ----------
-    config
-        A :class:`SaliencyTrainConfig` or a mapping of its keys; with ``resume``
-        and no config, the checkpoint's config is used.
-    resume
-        An ``out/last.pt``: continue exactly. Options in ``RESUME_OVERRIDABLE``
-        may differ from the checkpoint's; any other difference is an InputError.
-    on_step
-        Called with the global step after each optimisation step (after any
-        checkpoint of that step).
-    """
-    ckpt = None
-    if resume is not None:
-        ckpt = load_checkpoint(resume)
+    def check_checkpoint(self, ckpt, path) -> None:
         meta = ckpt.get("meta") or {}
         if ckpt.get("format") != CHECKPOINT_FORMAT or "optimizer" not in ckpt or meta.get("arch") != SaliencyNet.arch:
-            raise InputError("not a train-saliency checkpoint with optimizer state (use out/last.pt)", resume)
-        saved = resolve_saliency_config(ckpt["config"], where=str(resume))
-        cfg = saved if config is None else resolve_saliency_config(config)
-        check_resume_config(cfg, saved, RESUME_OVERRIDABLE, resume)
-    else:
-        if config is None:
-            raise ValueError("give a config or a checkpoint to resume")
-        cfg = resolve_saliency_config(config)
-    info = setup_distributed(cfg.device)
-    try:
-        return _train(cfg, info, ckpt, on_step)
-    finally:
-        cleanup_distributed()
+            raise InputError("not a train-saliency checkpoint with optimizer state (use out/last.pt)", path)
 
+    def datasets(self, device):
+        cfg = self.cfg
+        train_ds = SaliconSaliency(cfg.train_images, cfg.train_maps, cfg.train_fixations, size=cfg.input_size,
+                                   hflip=cfg.hflip, missing=cfg.missing_images)
+        if cfg.w_nss and not train_ds.has_fixations.all():
+            n = int((~train_ds.has_fixations).sum())
+            raise InputError(f"w_nss > 0 but {n} training image(s) have no fixations", cfg.train_fixations)
+        val_ds = None
+        if cfg.val_maps:
+            val_ds = SaliconSaliency(cfg.val_images, cfg.val_maps, cfg.val_fixations, size=cfg.input_size,
+                                     missing=cfg.missing_images)
+        return train_ds, val_ds, cfg.train_maps
 
-def _train(cfg: SaliencyTrainConfig, info: DistInfo, ckpt: dict | None, on_step) -> SaliencyTrainResult:
-    device = info.device
-    out = Path(cfg.out)
-    seed_everything(cfg.seed + info.rank)
-    amp, cl, pin, fmt = runtime_options(cfg, device)
-    size = (cfg.input_height, cfg.input_width)
-    weights = {"w_kld": cfg.w_kld, "w_cc": cfg.w_cc, "w_nss": cfg.w_nss}
+    def build_model(self, ckpt, train_ds):
+        cfg = self.cfg
+        if ckpt is not None:
+            model = saliency_net_from_meta(ckpt["meta"])
+            model.load_state_dict(ckpt["model"])
+        else:
+            model = build_saliency_net(cfg.weights, readout_hidden=cfg.readout_hidden, input_size=cfg.input_size,
+                                       backbone=cfg.backbone)
+        return model, saliency_meta(model)
 
-    train_ds = SaliconSaliency(cfg.train_images, cfg.train_maps, cfg.train_fixations, size=size,
-                               hflip=cfg.hflip, missing=cfg.missing_images)
-    if cfg.w_nss and not train_ds.has_fixations.all():
-        n = int((~train_ds.has_fixations).sum())
-        raise InputError(f"w_nss > 0 but {n} training image(s) have no fixations", cfg.train_fixations)
-    per_rank, steps_per_epoch = batch_plan(len(train_ds), cfg.batch_size, info.world_size, "training maps",
-                                           cfg.train_maps)
-    val_ds = None
-    if cfg.val_maps:
-        val_ds = SaliconSaliency(cfg.val_images, cfg.val_maps, cfg.val_fixations, size=size,
-                                 missing=cfg.missing_images)
+    def optimizer(self, params):
+        cfg = self.cfg
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    if ckpt is not None:
-        model = saliency_net_from_meta(ckpt["meta"])
-        model.load_state_dict(ckpt["model"])
-    else:
-        model = build_saliency_net(cfg.weights, readout_hidden=cfg.readout_hidden, input_size=size)
-    meta = saliency_meta(model)
-    model.to(device, memory_format=fmt)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "sgd":
-        optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    else:
-        optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = make_scheduler(optimizer, cfg)
-    state = LoopState(metrics=dict(ckpt.get("metrics") or {}) if ckpt is not None else {})
-    if ckpt is not None:
-        state.epoch, state.step, state.done = restore_training_state(ckpt, optimizer, scheduler, info)
-    raw = model
-    run = wrap_model(model, info, cfg.compile)
-    sampler, loader, val_loader = make_loaders(train_ds, val_ds, info, cfg, per_rank, steps_per_epoch, pin)
+    def criterion(self, log_p, m, f):
+        return saliency_loss(log_p.float(), m, f, **self.weights, as_float=False)
 
-    write_run_config(out, info, {**asdict(cfg), "world_size": info.world_size, "n_train": len(train_ds),
-                                 "n_train_missing_images": train_ds.n_missing,
-                                 "n_val": len(val_ds) if val_ds is not None else 0})
-    log = RunLog(out, cfg.log_format, LOG_COLUMNS, info.is_main, state.step if ckpt is not None else None)
-    last = out / "last.pt"
-
-    def kept(metrics: dict) -> dict:
-        return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-
-    def checkpoint(st: LoopState, ep: int, batches: int) -> None:
-        save_training_checkpoint(
-            last, info, fmt=CHECKPOINT_FORMAT, model=raw, optimizer=optimizer, scheduler=scheduler,
-            sampler=sampler, epoch=ep, batches=batches, per_rank=per_rank, step=st.step, config=asdict(cfg),
-            meta=meta, metrics=kept(st.metrics),
-        )
-
-    def train_step(batch, at_step: int) -> tuple[float, dict, int]:
-        x, m, f, _ = batch
-        x = x.to(device, non_blocking=True, memory_format=fmt)
-        m = m.to(device, non_blocking=True)
-        f = f.to(device, non_blocking=True)
-        with autocast(device, amp):
-            log_p = run(x)
-        loss, terms = saliency_loss(log_p.float(), m, f, **weights)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        names = sorted(terms)
-        vec = _mean_over_ranks(torch.tensor([float(loss.detach()), *(terms[k] for k in names)]), info)
-        return vec[0], dict(zip(names, vec[1:])), x.shape[0]
-
-    def validate() -> tuple[dict, dict]:
-        metrics = evaluate_saliency(run, val_loader, device, amp=amp, channels_last=cl, loss_weights=weights)
+    def evaluate(self, model, loader, prepare, device, amp):
+        metrics = evaluate_saliency(model, loader, device, amp=amp, loss_weights=self.weights, prepare=prepare)
         return metrics, {k: metrics[k] for k in ("val_loss", *EVAL_METRICS)}
 
-    run_epochs(
-        state, loader=loader, sampler=sampler, optimizer=optimizer, scheduler=scheduler, log=log, info=info,
-        epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, per_rank=per_rank, train_step=train_step,
-        checkpoint=checkpoint, train_mode=raw.train, evaluate=validate if val_loader is not None else None,
-        progress=cfg.progress, log_every=cfg.log_every, checkpoint_every=cfg.checkpoint_every,
-        max_steps=cfg.max_steps, on_step=on_step,
-    )
-    model_path = out / "model.pt" if state.epoch >= cfg.epochs else None
-    if model_path is not None and info.is_main:
-        save_model_file(model_path, fmt=CHECKPOINT_FORMAT, model=raw, meta=meta, config=asdict(cfg),
-                        epoch=state.epoch, step=state.step, metrics=kept(state.metrics))
-    barrier()
-    return SaliencyTrainResult(out=out, checkpoint=last, model_path=model_path, step=state.step,
-                               epoch=state.epoch, history=log.rows, metrics=state.metrics)
+    def run_config(self, train_ds, val_ds):
+        return {"n_train": len(train_ds), "n_train_missing_images": train_ds.n_missing,
+                "n_val": len(val_ds) if val_ds is not None else 0}
+
+
+def train_saliency(config: SaliencyTrainConfig | Mapping[str, Any] | None = None, *,
+                   resume: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None,
+                   on_step: Callable[[int], None] | None = None,
+                   report: Callable[[str], None] | None = None) -> SaliencyTrainResult:
+    """Train the saliency network (on 1 process, or N under ``torchrun``).
+
+    ``config`` is a :class:`SaliencyTrainConfig` or a mapping of its keys; the
+    other arguments work as those of :func:`salanalysis.dualstream.train.train`
+    (``resume`` an ``out/last.pt``, options in ``RESUME_OVERRIDABLE`` may then
+    change; ``overrides`` e.g. the explicit flags; the ``on_step`` hook; one
+    ``report`` line per epoch).
+    """
+    return SaliencyTrainResult(**run_training(SPEC, SaliencyTask, config, resume=resume, overrides=overrides,
+                                              on_step=on_step, report=report).__dict__)

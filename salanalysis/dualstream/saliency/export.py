@@ -1,6 +1,6 @@
 """Predicted saliency maps as 8-bit PNGs (``salanalysis saliency predict``).
 
-:func:`predict_saliency_maps` runs a trained :class:`~salanalysis.dualstream.saliency_net.SaliencyNet`
+:func:`predict_saliency_maps` runs a trained :class:`~salanalysis.dualstream.saliency.net.SaliencyNet`
 over a folder of images and writes one grayscale 8-bit PNG per image, at the
 image's own size, that :class:`salanalysis.maps.MapSource` reads directly (so
 the folder is a saliency source of the object table, e.g. ``--saliency
@@ -198,8 +198,9 @@ def predict_saliency_maps(
     import torch
 
     from salanalysis.dualstream.data import IMAGENET_MEAN, IMAGENET_STD
-    from salanalysis.dualstream.engine import autocast, resolve_device
-    from salanalysis.dualstream.saliency_net import load_saliency_net
+    from salanalysis.dualstream.distributed import resolve_device
+    from salanalysis.dualstream.loop import autocast
+    from salanalysis.dualstream.saliency.net import load_saliency_net
     from salanalysis.io import write_json
 
     files = list_images(images) if isinstance(images, (str, os.PathLike)) else [Path(p) for p in images]

@@ -14,7 +14,7 @@ Output convention
 size: ``P = softmax`` of the upsampled readout over the H*W pixels of each
 image, so ``P`` is a probability distribution (non-negative, sums to 1 per
 image) and ``net.density(x) = exp(net(x))``. Exported maps
-(:mod:`salanalysis.dualstream.saliency_export`) are ``P`` min-max scaled to
+(:mod:`salanalysis.dualstream.saliency.export`) are ``P`` min-max scaled to
 0..255, the paper's "normalised between 0 and 1" convention.
 
 Losses (all averaged over the batch)
@@ -68,7 +68,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from salanalysis.dualstream.models import FEATURE_DIM, Backbone, Baseline
+from salanalysis.dualstream.backbones import DEFAULT_BACKBONE
+from salanalysis.dualstream.models import Backbone, Baseline, _as_backbone, build_backbone
 
 __all__ = [
     "SaliencyNet",
@@ -99,12 +100,14 @@ class SaliencyNet(nn.Module):
     Parameters
     ----------
     backbone
-        A :class:`~salanalysis.dualstream.models.Backbone` (default: randomly
-        initialised; :func:`build_saliency_net` loads ImageNet or local weights).
+        A :class:`~salanalysis.dualstream.models.Backbone` or the registry name
+        of a randomly initialised one (default ResNet-50;
+        :func:`build_saliency_net` loads ImageNet or local weights).
     readout_hidden
-        0 (default): the readout is one 1x1 convolution 2048 -> 1 (a learned
+        0 (default): the readout is one 1x1 convolution D -> 1 (D = 2048 for
+        ResNet-50: the backbone's ``feature_dim``; a learned
         linear combination of the last feature maps, as SALICON's readout).
-        ``k > 0``: a 3x3 convolution 2048 -> k, ReLU, then a 1x1 convolution k -> 1.
+        ``k > 0``: a 3x3 convolution D -> k, ReLU, then a 1x1 convolution k -> 1.
         The last convolution starts at zero (weights and bias), so an untrained
         network predicts the uniform distribution and training starts from
         ``KLD = KL(Q || uniform)`` whatever the backbone's scale.
@@ -117,7 +120,7 @@ class SaliencyNet(nn.Module):
 
     def __init__(
         self,
-        backbone: Backbone | None = None,
+        backbone: Backbone | str | None = None,
         *,
         readout_hidden: int = 0,
         input_size: tuple[int, int] = DEFAULT_INPUT_SIZE,
@@ -128,29 +131,36 @@ class SaliencyNet(nn.Module):
         h, w = (int(v) for v in input_size)
         if h < 32 or w < 32:
             raise ValueError(f"input_size must be at least 32x32, got {h}x{w}")
-        self.backbone = backbone if backbone is not None else Backbone()
+        self.backbone = _as_backbone(backbone)
         self.readout_hidden = int(readout_hidden)
         self.input_size = (h, w)
+        dim = self.backbone.feature_dim
         if self.readout_hidden:
             self.readout = nn.Sequential(
-                nn.Conv2d(FEATURE_DIM, self.readout_hidden, kernel_size=3, padding=1),
+                nn.Conv2d(dim, self.readout_hidden, kernel_size=3, padding=1),
                 nn.ReLU(inplace=True),
                 nn.Conv2d(self.readout_hidden, 1, kernel_size=1),
             )
         else:
-            self.readout = nn.Sequential(nn.Conv2d(FEATURE_DIM, 1, kernel_size=1))
+            self.readout = nn.Sequential(nn.Conv2d(dim, 1, kernel_size=1))
         last = self.readout[-1]
         nn.init.zeros_(last.weight)  # uniform initial prediction: KLD starts at KL(Q || uniform)
         nn.init.zeros_(last.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Last feature maps of the backbone, (B, 2048, H/32, W/32)."""
+        """Last feature maps of the backbone, (B, D, H/32, W/32)."""
         return self.backbone(x)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Readout upsampled (bilinear, ``align_corners=False``) to x's size: (B, 1, H, W)."""
-        r = self.readout(self.features(x))
-        return F.interpolate(r, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        """Readout upsampled (bilinear, ``align_corners=False``) to x's size: (B, 1, H, W), float32.
+
+        Under bf16 autocast only the backbone runs in bf16: the readout and the
+        upsampling run in float32 (autocast off).
+        """
+        f = self.features(x)
+        with torch.autocast(f.device.type, enabled=False):
+            r = self.readout(f.float())
+            return F.interpolate(r, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Log-density over pixels, (B, 1, H, W); ``exp`` sums to 1 per image."""
@@ -168,25 +178,23 @@ def build_saliency_net(
     *,
     readout_hidden: int = 0,
     input_size: tuple[int, int] = DEFAULT_INPUT_SIZE,
+    backbone: str = DEFAULT_BACKBONE,
 ) -> SaliencyNet:
-    """A :class:`SaliencyNet` with its backbone initialised from ``weights``.
+    """A :class:`SaliencyNet` with its backbone (registry name ``backbone``) initialised from ``weights``.
 
     ``weights`` is ``"imagenet"``, ``"none"`` or a local file, as
-    :func:`salanalysis.dualstream.engine.load_resnet50` (a clear
+    :func:`salanalysis.dualstream.weights.load_torchvision_model` (a clear
     :class:`~salanalysis.errors.InputError` when ImageNet weights cannot be had
     offline).
     """
-    from salanalysis.dualstream.engine import load_resnet50
-
-    return SaliencyNet(
-        Backbone(load_resnet50(weights)), readout_hidden=readout_hidden, input_size=input_size
-    )
+    return SaliencyNet(build_backbone(backbone, weights), readout_hidden=readout_hidden, input_size=input_size)
 
 
 def saliency_meta(net: SaliencyNet) -> dict:
     """Plain-data description of a SaliencyNet (stored in checkpoints)."""
     return {
         "arch": SaliencyNet.arch,
+        "backbone": net.backbone.name,
         "readout_hidden": int(net.readout_hidden),
         "input_size": [int(v) for v in net.input_size],
     }
@@ -197,6 +205,7 @@ def saliency_net_from_meta(meta: dict) -> SaliencyNet:
     if meta.get("arch") != SaliencyNet.arch:
         raise ValueError(f"not a saliency network description: arch={meta.get('arch')!r}")
     return SaliencyNet(
+        meta.get("backbone", DEFAULT_BACKBONE),
         readout_hidden=int(meta.get("readout_hidden", 0)),
         input_size=tuple(meta.get("input_size", DEFAULT_INPUT_SIZE)),
     )
@@ -210,7 +219,7 @@ def load_saliency_net(path: str | os.PathLike, map_location: str | torch.device 
     InputError
         The file is missing, unreadable, or not a saliency-network checkpoint.
     """
-    from salanalysis.dualstream.engine import load_checkpoint
+    from salanalysis.dualstream.checkpoint import load_checkpoint
     from salanalysis.errors import InputError
 
     ckpt = load_checkpoint(path, map_location=map_location)
@@ -314,31 +323,33 @@ def saliency_loss(
     w_kld: float = 1.0,
     w_cc: float = 0.0,
     w_nss: float = 0.0,
-) -> tuple[torch.Tensor, dict[str, float]]:
+    as_float: bool = True,
+) -> tuple[torch.Tensor, dict[str, Any]]:
     """``w_kld * KLD + w_cc * (1 - CC) - w_nss * NSS``; returns (loss, terms).
 
-    ``terms`` holds the float value of every computed term (``kld``, ``cc``,
-    ``nss``) for logging. ``fixations`` is required when ``w_nss > 0``.
+    ``terms`` holds the value of every computed term (``kld``, ``cc``,
+    ``nss``) for logging: floats, or with ``as_float=False`` 0-d tensors (no
+    host synchronisation). ``fixations`` is required when ``w_nss > 0``.
     """
-    terms: dict[str, float] = {}
+    terms: dict[str, torch.Tensor] = {}
     loss = log_p.new_zeros((), dtype=torch.float32)
     if w_kld:
         kld = kld_loss(log_p, target)
         loss = loss + w_kld * kld
-        terms["kld"] = float(kld.detach())
+        terms["kld"] = kld.detach()
     if w_cc or w_nss:
         p = log_p.float().exp()
         if w_cc:
             cc = cc_term(p, target)
             loss = loss + w_cc * (1.0 - cc)
-            terms["cc"] = float(cc.detach())
+            terms["cc"] = cc.detach()
         if w_nss:
             if fixations is None:
                 raise ValueError("w_nss > 0 needs fixation maps")
             nss = nss_term(p, fixations)
             loss = loss - w_nss * nss
-            terms["nss"] = float(nss.detach())
-    return loss, terms
+            terms["nss"] = nss.detach()
+    return loss, ({k: float(v) for k, v in terms.items()} if as_float else terms)
 
 
 # ------------------------------------------------------------ branch conversion
@@ -353,13 +364,13 @@ def to_classifier(
     initialised ``Linear(2048, 2C)`` (PyTorch's default init, seeded by ``seed``
     when given). Fine-tuning it on COCO is ordinary Baseline training.
 
-    Hand-off to issue 9's trainer: ``salanalysis train --branch-init FILE``
+    Hand-off to the classifier trainer: ``salanalysis train --branch-init FILE``
     accepts a ``train-saliency`` checkpoint FILE (``out/last.pt`` or
     ``out/model.pt``) directly: such a checkpoint holds ``"model"`` (the
     SaliencyNet state dict: ``backbone.<torchvision ResNet-50 name>`` and
     ``readout.*``) and ``"meta"`` (``{"arch": "saliency_net", ...}``, no
     ``category_ids``); the trainer's
-    :func:`~salanalysis.dualstream.engine.load_weights_into` takes the
+    :func:`~salanalysis.dualstream.weights.load_weights_into` takes the
     ``backbone.*`` entries strictly into the Baseline's backbone, ignores the
     readout and leaves ``fc`` freshly initialised. That is exactly this
     function's result (up to the random ``fc``). A file of

@@ -1,0 +1,116 @@
+"""Command-line pieces of the torch commands (``train``, ``train-saliency``, ``predict``, ``cam``,
+``saliency predict``); not a command itself.
+
+:func:`add_inference_options` gives the options every inference command
+shares (``--device``, ``--batch-size``, ``--amp``, ``--input-size``, progress).
+The two trainers take ``--config FILE`` (TOML; flags override it), ``--resume
+CHECKPOINT``, one flag per option of their
+:class:`~salanalysis.dualstream.options.ConfigSpec`, ``--input-size`` and
+``--progress/--no-progress/--quiet`` from :mod:`salanalysis.commands._common`,
+and the old spellings of the input size (accepted with a note). Imports nothing
+heavy: torch loads when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from salanalysis.commands._common import (
+    _RenamedOption,
+    add_input_size_option,
+    add_progress_options,
+    positive_int,
+)
+
+__all__ = ["add_training_arguments", "run_training_command", "add_old_input_size", "add_inference_options",
+           "amp_enabled"]
+
+
+class _OldSwitch(_RenamedOption):
+    """An old switch (no value): stores its ``const`` into the new option, with a note."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, self.const, option_string)
+
+
+def add_inference_options(p: argparse.ArgumentParser, *, input_help: str, batch_size: int | None = None,
+                          amp: bool = True, old_input: tuple[str, ...] = (), checkpoint: str | None = None,
+                          images: str | None = None) -> None:
+    """``--device``, ``--input-size`` (old spellings ``old_input`` accepted with a note), progress
+    flags, and ``--checkpoint FILE`` / ``--images DIR`` / ``--batch-size`` / ``--amp`` when the
+    command has them (help texts ``checkpoint``, ``images``)."""
+    if checkpoint is not None:
+        p.add_argument("--checkpoint", required=True, metavar="FILE", help=checkpoint)
+    if images is not None:
+        p.add_argument("--images", required=True, metavar="DIR", help=images)
+    p.add_argument("--device", default="auto", metavar="auto|cpu|cuda",
+                   help="'auto' (default: CUDA when available), 'cpu' or 'cuda'")
+    if batch_size is not None:
+        p.add_argument("--batch-size", type=positive_int, default=batch_size, metavar="N",
+                       help=f"images per forward pass (default {batch_size})")
+    if amp:
+        p.add_argument("--amp", choices=("bf16", "none"), default="bf16",
+                       help="'bf16' (autocast on CUDA; default) or 'none'")
+        p.add_argument("--no-amp", dest="amp", action=_OldSwitch, nargs=0, new="--amp none",
+                       const="none", help=argparse.SUPPRESS)
+    add_input_size_option(p, input_help)
+    add_old_input_size(p, {k: None for k in old_input}, dest="input_size")
+    add_progress_options(p)
+
+
+def amp_enabled(args: argparse.Namespace) -> bool:
+    """Whether ``--amp`` asks for bf16 autocast."""
+    return getattr(args, "amp", "bf16") == "bf16"
+
+
+def add_old_input_size(p: argparse.ArgumentParser, renamed: Iterable[str], dest: str | None = None) -> None:
+    """Hidden flags for old spellings of ``--input-size`` (``--image-size``, ``--input-height``...).
+
+    Each stores its value under its own name (or ``dest``) and prints a note on stderr.
+    """
+    for key in renamed:
+        p.add_argument("--" + key.replace("_", "-"), dest=dest or key, type=positive_int, action=_RenamedOption,
+                       new="--input-size", help=argparse.SUPPRESS)
+
+
+def add_training_arguments(p: argparse.ArgumentParser, spec, input_help: str) -> None:
+    """``--config``, ``--resume``, every option of ``spec`` as a flag, ``--input-size``, progress flags."""
+    p.add_argument("--config", metavar="FILE", help="TOML file of options (flags override it)")
+    p.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue exactly from a last.pt checkpoint (its options; flags may change those "
+                   "a resumed run allows, e.g. --epochs, --workers, --device)")
+    spec.add_flags(p)
+    add_input_size_option(p, input_help)
+    add_progress_options(p)
+    add_old_input_size(p, spec.renamed)
+
+
+def run_training_command(args: argparse.Namespace, spec, train: Callable[..., Any],
+                         describe: Callable[[Any], Iterable[str]]) -> int:
+    """Resolve the options of ``args``, run ``train`` and print ``describe(result)`` (rank 0 only).
+
+    Per-epoch lines (images/s, loss, validation) go to stderr unless ``--quiet``.
+    A diverged run (``FloatingPointError``) is a one-line error with exit status 2.
+    """
+    from salanalysis.errors import InputError
+
+    given = spec.given(args)
+    if args.quiet:
+        given["progress"] = False
+    if args.config:
+        config, overrides = spec.load(args.config, **given), {}
+    else:
+        config, overrides = (None if args.resume else {}), given
+    report = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    try:
+        result = train(config, resume=args.resume, overrides=overrides, report=report)
+    except FloatingPointError as exc:  # divergence: one line, exit status 2, like bad input
+        raise InputError(str(exc), getattr(args, "out", None) or args.resume or args.config) from exc
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 reports
+        for line in describe(result):
+            print(line)
+    return 0
