@@ -6,7 +6,7 @@
    intercept in the variable and in the detection outcome). The paper's object-level
    Student t is anti-conservative under clustering; the image-clustered tests are not.
 2. Class-wise correlations under a prevalence null: a random scorer (AP depends on
-   prevalence only) and classes whose centre distance happens to follow their
+   prevalence only) and classes whose center distance happens to follow their
    prevalence: how often Pearson(AP, distance), the partial correlation controlling
    prevalence, and Pearson(normalised AP, distance) are "significant".
 3. Fig. 3 with a random scorer: mAP per clutter group rises with the number of objects

@@ -359,7 +359,7 @@ CI_METHODS = {
     "BCa": "bias-corrected and accelerated bootstrap interval (Efron 1987; acceleration from a "
            "20-block jackknife)",
     "BC": "bias-corrected percentile bootstrap interval (Efron 1981; BCa with acceleration 0)",
-    "centred percentile": "percentile interval of the replicates shifted so that their median equals the "
+    "centered percentile": "percentile interval of the replicates shifted so that their median equals the "
                           "estimate: the fallback where the estimate lies outside the central 95% of its "
                           "own bootstrap distribution (BCa would step past it)",
     "none": "no interval: fewer than 2 valid resamples, or no estimate",
@@ -420,7 +420,7 @@ def bca_interval(estimate, reps: np.ndarray, jackknife: np.ndarray | None = None
     ``z`` (the estimate outside the central ``level`` of its bootstrap distribution, e.g. AP
     near chance, which resampling duplicated images biases upward), the correction would
     step past the estimate: the interval is then the percentile interval of the replicates
-    shifted so that their median equals the estimate ("centred percentile").
+    shifted so that their median equals the estimate ("centered percentile").
     """
     from scipy.stats import norm
 
@@ -463,5 +463,5 @@ def bca_interval(estimate, reps: np.ndarray, jackknife: np.ndarray | None = None
                 out[degenerate] = (_quantiles(Rs, n, np.full(k, tail)) - med + est)[degenerate]
     method = np.full(k, "none", dtype=object)
     method[bca] = "BCa" if jackknife is not None else "BC"
-    method[degenerate] = "centred percentile"
+    method[degenerate] = "centered percentile"
     return lo.reshape(shape), hi.reshape(shape), method.reshape(shape)

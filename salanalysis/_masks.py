@@ -3,7 +3,7 @@
 pycocotools rasterises a polygon (``rleFrPoly`` in ``maskApi.c``) in three
 steps: (1) vertices are scaled by 5 and rounded with ``(int)(5 * v + .5)``;
 (2) every edge is walked pixel by pixel on that 5x grid with
-``(int)(start + slope * t + .5)``; (3) where the walk crosses a pixel-centre
+``(int)(start + slope * t + .5)``; (3) where the walk crosses a pixel-center
 column ``5 x + 2.5`` it emits a toggle at row ``ceil((v + .5) / 5 - .5)``
 (clipped to [0, h]), and the mask is the parity of the toggles in column-major
 order (index ``x * h + y``). :func:`polygon_runs` replays the same
@@ -127,7 +127,7 @@ def _ceil_div(a: np.ndarray, b: int) -> np.ndarray:
 
 
 def _toggles_sparse(E: dict) -> tuple[np.ndarray, np.ndarray] | None:
-    """The same toggles, computing only the walk's points next to a pixel-centre column.
+    """The same toggles, computing only the walk's points next to a pixel-center column.
 
     Within an edge the walk's ``u`` is monotone and moves by at most one per
     step, so the steps that cross column ``5 x + 2.5`` are found directly
@@ -229,7 +229,7 @@ def polygon_runs(
         outside it are clipped as pycocotools does).
     dense
         Walk every point of the 5x boundary as pycocotools does (slower; the
-        default computes only the points next to pixel-centre columns, with
+        default computes only the points next to pixel-center columns, with
         the same result).
 
     Returns
@@ -409,7 +409,7 @@ def run_sums(
     """Pixel count and sums of column and row indices per group, exactly (int64).
 
     The centroid of a group is ``(sum_x / count, sum_y / count)`` with pixel
-    centres at integer coordinates.
+    centers at integer coordinates.
     """
     h = np.asarray(height, dtype=np.int64)  # one height, or one per run
     sx1, sy1 = _index_sums(end, h)

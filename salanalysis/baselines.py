@@ -1,14 +1,14 @@
-"""Baseline saliency sources: a centre-bias map and the spectral residual.
+"""Baseline saliency sources: a center-bias map and the spectral residual.
 
 Two controls for "is it saliency, or just ...?", written as map directories
 that :class:`salanalysis.maps.MapSource` reads like any other source:
 
-Centre bias (:func:`center_bias_map`)
-    An axis-aligned Gaussian centred on the image centre
+Center bias (:func:`center_bias_map`)
+    An axis-aligned Gaussian centered on the image center
     ``((width - 1) / 2, (height - 1) / 2)`` (zero-based pixel coordinates),
     standard deviations ``sigma_frac * width`` horizontally and
     ``sigma_frac * height`` vertically (default ``sigma_frac = 0.25``, so the
-    spread follows the image's aspect ratio, as the MIT benchmark's centre
+    spread follows the image's aspect ratio, as the MIT benchmark's center
     baseline), min-max normalised to [0, 1]. It needs only the image size, so it
     is built from the annotation file's sizes or from the image files.
 Spectral residual (:func:`spectral_residual_map`)
@@ -46,7 +46,7 @@ __all__ = [
 
 # ------------------------------------------------------------------------ the maps
 def center_bias_map(height: int, width: int, *, sigma_frac: float = 0.25) -> np.ndarray:
-    """A centred Gaussian, min-max normalised to [0, 1] (float64, height x width).
+    """A centered Gaussian, min-max normalised to [0, 1] (float64, height x width).
 
     ``g(x, y) = exp(-((x - cx)^2 / (2 sx^2) + (y - cy)^2 / (2 sy^2)))`` with
     ``cx = (width - 1) / 2``, ``cy = (height - 1) / 2``, ``sx = sigma_frac *
@@ -101,7 +101,7 @@ def _sizes_table(images) -> pd.DataFrame:
 def write_center_bias_maps(
     images, out: str | os.PathLike, *, sigma_frac: float = 0.25, progress: bool = False
 ) -> pd.DataFrame:
-    """Write a centre-bias map (:func:`center_bias_map`) for every image.
+    """Write a center-bias map (:func:`center_bias_map`) for every image.
 
     Parameters
     ----------

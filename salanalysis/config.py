@@ -15,7 +15,7 @@ Layout (every table optional except ``[inputs]`` and ``[scores]``)::
     salicon = "salicon/maps/val"
     [saliency.center]
     builtin = "center-bias"    # a map source the package computes (see BUILTIN_SALIENCY)
-    label = "centre-bias control"
+    label = "center-bias control"
     [saliency.tempsal]
     path = "tempsal_maps"      # a map folder or a SALICON results JSON (.json)
     pattern = "{stem}_final_bw"  # map names (see salanalysis.maps; default "{stem}")
@@ -95,7 +95,7 @@ __all__ = [
 ]
 
 #: Saliency sources the package can compute itself (``builtin = ...``).
-BUILTIN_SALIENCY = {"center-bias": "centre-bias map (a Gaussian at the image centre; a control, not human data)"}
+BUILTIN_SALIENCY = {"center-bias": "center-bias map (a Gaussian at the image center; a control, not human data)"}
 #: Score sets the package can compute itself.
 BUILTIN_SCORES = {
     "class-prior": "class-prior baseline (not a model): every image scored by the class prevalence "
@@ -536,7 +536,7 @@ def demo_config() -> Config:
 
     100 COCO val2014 images; score sets: the cocoapi *sample detections*
     (perturbed ground truth, not a model) and the class-prior baseline (not a
-    model); saliency: the two SALICON ground-truth maps, plus the centre-bias
+    model); saliency: the two SALICON ground-truth maps, plus the center-bias
     map as a control covering every image. The sample images are too few and
     there are no checkpoints, so there are no CAMs.
     """
@@ -547,7 +547,7 @@ def demo_config() -> Config:
         "inputs": {"annotations": str(d.annotations), "images": str(d.images)},
         "saliency": {
             "salicon": {"path": str(d.saliency), "label": "SALICON ground truth"},
-            "center": {"builtin": "center-bias", "label": "centre-bias control"},
+            "center": {"builtin": "center-bias", "label": "center-bias control"},
         },
         "scores": {
             "prior": {"builtin": "class-prior", "label": "class-prior baseline (not a model)"},

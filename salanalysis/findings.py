@@ -35,7 +35,7 @@ VERDICTS = ("same direction, significant", "same direction, not significant", "o
 #: The paper's claims that a run can check: (key, section, claim, the paper's value, its sign).
 PAPER_CLAIMS = (
     ("tpfn_size", "Fig. 2", "detected objects are larger than missed ones", "t = 25.25", +1),
-    ("tpfn_center", "Fig. 2", "detected objects are closer to the image centre", "t = -21.05", -1),
+    ("tpfn_center", "Fig. 2", "detected objects are closer to the image center", "t = -21.05", -1),
     ("tpfn_saliency", "Fig. 2", "detected objects are more salient (ground-truth saliency)", "t = 34.88", +1),
     ("cw_size", "Sec. 3.2", "classes of larger objects have higher AP", "r = 0.278", +1),
     ("cw_center", "Sec. 3.2", "classes of more central objects have higher AP", "r = -0.501", -1),
@@ -277,7 +277,7 @@ def diagnostics(tables: Mapping[str, pd.DataFrame], context: FindingsContext, *,
     - a score set without information about the images: mean per-class ROC AUC within
       0.05 of 0.5 (its AP then sits at the classes' prevalence);
     - detected and missed objects from differently cluttered images (objects per image,
-      image-clustered test): object size and centre distance change with clutter, so the
+      image-clustered test): object size and center distance change with clutter, so the
       tp/fn difference may be clutter's;
     - an image-level score that rises with the number of instances of the class in the
       image (Spearman, over the positive image-class pairs): crowded classes are detected

@@ -1,7 +1,7 @@
-"""The object table: size, centre distance and saliency of every COCO object instance.
+"""The object table: size, center distance and saliency of every COCO object instance.
 
 One row per non-crowd instance (the core data model of the paper's Section 3):
-its mask area, centroid and distance to the image centre, the saliency inside
+its mask area, centroid and distance to the image center, the saliency inside
 its mask per saliency source, and, per score set, whether the classifier
 detected its class in the image (a true positive) or missed it (a false
 negative).
@@ -18,15 +18,15 @@ Masks
     than 3 vertices have no area and are ignored (counted in
     ``ObjectTables.n_dropped_polygons``); pycocotools itself fails on some of them.
 Coordinates
-    Pixel centres lie at integer coordinates: pixel (row ``i``, column ``j``)
+    Pixel centers lie at integer coordinates: pixel (row ``i``, column ``j``)
     is the point ``(x, y) = (j, i)``. ``cx``/``cy`` are the means of the column
     and row indices of the mask's pixels. (COCO's polygon and ``bbox``
-    coordinates put pixel centres at ``j + 0.5``: add 0.5 to ``cx``/``cy`` to
+    coordinates put pixel centers at ``j + 0.5``: add 0.5 to ``cx``/``cy`` to
     compare with ``bbox``.)
-Centre distance
+Center distance
     ``center_dist = hypot(cx - (W - 1) / 2, cy - (H - 1) / 2) / (hypot(W, H) / 2)``:
-    the distance from the mask centroid to the image centre (the centre of the
-    pixel grid) over half the image diagonal, so 0 at the centre and 1 at the
+    the distance from the mask centroid to the image center (the center of the
+    pixel grid) over half the image diagonal, so 0 at the center and 1 at the
     outer corner of a corner pixel (a one-pixel object in a corner is just
     below 1).
 Saliency
@@ -53,8 +53,8 @@ Edge cases (each documented, counted or an :class:`~salanalysis.errors.InputErro
   alpha channels, colour maps converted by luminance: counted per source in
   ``ObjectTables.map_notes`` and reported once per source and kind as an
   :class:`~salanalysis.errors.InputWarning` (:mod:`salanalysis.maps` states the rules).
-- A zero-area mask (a degenerate polygon, one too thin to cover a pixel centre,
-  one collapsed onto the image border, an empty segmentation): ``area_px = 0`` and NaN centroid, centre distance
+- A zero-area mask (a degenerate polygon, one too thin to cover a pixel center,
+  one collapsed onto the image border, an empty segmentation): ``area_px = 0`` and NaN centroid, center distance
   and saliency, counted in ``ObjectTables.n_zero_area``.
 - A polygon lying entirely (strictly) beyond the image frame, or with a vertex farther than
   ``max(W, H, 64)`` pixels beyond the border, a non-finite coordinate, an odd number of
@@ -119,8 +119,8 @@ class ObjectTables:
         (int64), ``category`` (name), ``area_px`` (int64, mask pixel count),
         ``area_frac`` (area_px / (width * height)), ``bbox_x``, ``bbox_y``,
         ``bbox_w``, ``bbox_h`` (the annotation's COCO box), ``cx``, ``cy``
-        (mask centroid, pixel centres at integer coordinates), ``center_dist``
-        (0 at the image centre, 1 at a corner), ``n_objects`` (non-crowd
+        (mask centroid, pixel centers at integer coordinates), ``center_dist``
+        (0 at the image center, 1 at a corner), ``n_objects`` (non-crowd
         instances in the image); per saliency source NAME ``sal_max_NAME``,
         ``sal_mean_NAME`` (float64, NaN without a map or without pixels); per
         score set NAME ``score_NAME`` (float64) and ``detected_NAME`` (bool).
@@ -160,10 +160,10 @@ class ObjectTables:
 def center_distance(
     cx: np.ndarray, cy: np.ndarray, width: np.ndarray, height: np.ndarray
 ) -> np.ndarray:
-    """Distance of ``(cx, cy)`` to the image centre over half the image diagonal.
+    """Distance of ``(cx, cy)`` to the image center over half the image diagonal.
 
-    Pixel centres at integer coordinates: the centre is ``((W - 1) / 2, (H - 1) / 2)``
-    and half the diagonal ``hypot(W, H) / 2`` (0 at the centre, 1 at a corner).
+    Pixel centers at integer coordinates: the center is ``((W - 1) / 2, (H - 1) / 2)``
+    and half the diagonal ``hypot(W, H) / 2`` (0 at the center, 1 at a corner).
     """
     width = np.asarray(width, dtype=np.float64)
     height = np.asarray(height, dtype=np.float64)

@@ -17,7 +17,7 @@ into one tidy fixation table:
 
 The fixation table (see :func:`read_fixations`) holds **zero-based pixel
 coordinates**: ``x`` is the column (0..width-1) and ``y`` the row
-(0..height-1) of the pixel centre, i.e. ``x = col - 1``, ``y = row - 1``.
+(0..height-1) of the pixel center, i.e. ``x = col - 1``, ``y = row - 1``.
 
 Fixations outside the image (after rounding to the nearest pixel) are, by
 default, dropped and counted (``n_outside`` of :class:`SaliconFixations`);

@@ -41,7 +41,7 @@ Location-based (need fixations)
          ``sAUC`` (``nonfixations="shuffled"``, all thresholds). The MIT code
          instead averages 100 random splits evaluated at thresholds 0.1 apart,
          which approximates this value. Lower bound of chance is 0.5; it
-         discounts the centre bias.
+         discounts the center bias.
 
 All metrics return ``nan`` when undefined (no fixations, no negatives, a
 constant ground truth). :func:`evaluate_maps` computes them per image for a
@@ -464,7 +464,7 @@ def evaluate_maps(
 
 
 def _nonfixations(code, n_own, w, h, codes, all_x, all_y, all_w, all_h, max_n, seed):
-    """Fixation locations of the other images, scaled to a w x h image (pixel centres)."""
+    """Fixation locations of the other images, scaled to a w x h image (pixel centers)."""
     n_other = codes.size - n_own
     if n_other <= 0:
         return np.zeros(0), np.zeros(0)

@@ -1,4 +1,4 @@
-"""Baseline map sources (centre bias, spectral residual), image folders and the map-directory writer."""
+"""Baseline map sources (center bias, spectral residual), image folders and the map-directory writer."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from salanalysis.images import images_table, read_image
 from salanalysis.maps import MapSource, write_map_directory
 
 
-# ------------------------------------------------------------------ centre bias
+# ------------------------------------------------------------------ center bias
 def test_center_bias_by_hand():
     # 3 x 5, sigma_frac 0.5: cx = 2, cy = 1, sx = 2.5, sy = 1.5.
     # g(x=0, y=1) = exp(-0.5 * (2 / 2.5)^2) = exp(-0.32)
@@ -34,17 +34,17 @@ def test_center_bias_by_hand():
     assert m[1, 0] == pytest.approx((math.exp(-0.32) - lo) / (1 - lo), abs=1e-12)
     assert m[1, 0] == pytest.approx(0.345708, abs=1e-6)
     assert m[1, 2] == 1.0 and m[0, 0] == 0.0 and m[2, 4] == 0.0
-    np.testing.assert_allclose(m, m[::-1, ::-1])  # symmetric about the centre
+    np.testing.assert_allclose(m, m[::-1, ::-1])  # symmetric about the center
 
 
 def test_center_bias_spread_follows_the_image_size():
-    # the column profile through the centre is a Gaussian with sd = sigma_frac * width:
-    # at one sd from the centre it is exp(-1/2) of the peak (before min-max normalisation)
+    # the column profile through the center is a Gaussian with sd = sigma_frac * width:
+    # at one sd from the center it is exp(-1/2) of the peak (before min-max normalisation)
     w, h, f = 101, 51, 0.2
     m = center_bias_map(h, w, sigma_frac=f)
     lo = math.exp(-0.5 * ((50 / (f * w)) ** 2 + (25 / (f * h)) ** 2))  # the corner value
     raw = m * (1 - lo) + lo
-    sd_px = f * w  # 20.2 px; sample at 20 px from the centre column 50
+    sd_px = f * w  # 20.2 px; sample at 20 px from the center column 50
     assert raw[25, 70] == pytest.approx(math.exp(-0.5 * (20 / sd_px) ** 2), rel=1e-12)
     with pytest.raises(InputError):
         center_bias_map(0, 5)

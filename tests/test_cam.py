@@ -53,7 +53,7 @@ def test_cam_from_features_is_the_weighted_sum():
     cam2 = cam_from_features([f, g], w2)
     # (X0 - X2) + (3 * -X0 + 1 * -X1) = -8 - 3 X0 - X1 = -8 - [[0, 3], [6, 9]] - [[4, 5], [6, 7]]
     np.testing.assert_allclose(cam2[0, 0].numpy(), [[-12, -16], [-20, -24]])
-    # bilinear upsampling (half-pixel centres) equals OpenCV's INTER_LINEAR on the small map
+    # bilinear upsampling (half-pixel centers) equals OpenCV's INTER_LINEAR on the small map
     up = cam_from_features([f], w, size=(7, 5))
     ref = cv2.resize(np.array([[8, 10.5], [13, 15.5]], np.float32), (5, 7), interpolation=cv2.INTER_LINEAR)
     np.testing.assert_allclose(up[0, 1].numpy(), ref, rtol=1e-5, atol=1e-5)

@@ -19,16 +19,16 @@ def _tests(t: float, p: float, effect: float = -0.05) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize(("t", "p", "size", "centre"), [
+@pytest.mark.parametrize(("t", "p", "size", "center"), [
     (3.0, 0.001, "same direction, significant", "opposite"),           # larger & farther: size agrees
     (-3.0, 0.001, "opposite", "same direction, significant"),
     (1.0, 0.30, "same direction, not significant", "inconclusive"),
     (np.nan, np.nan, "not available", "not available"),
 ])
-def test_tpfn_verdicts_follow_the_paper_sign_and_the_clustered_p(t, p, size, centre):
+def test_tpfn_verdicts_follow_the_paper_sign_and_the_clustered_p(t, p, size, center):
     f = findings({"tpfn_tests": _tests(t, p)}, FindingsContext(primary="m")).set_index("claim")
     assert f.loc["detected objects are larger than missed ones", "verdict"] == size
-    assert f.loc["detected objects are closer to the image centre", "verdict"] == centre
+    assert f.loc["detected objects are closer to the image center", "verdict"] == center
     if np.isfinite(t):  # the verdict's numbers are the clustered test's, the paper's t beside them
         row = f.loc["detected objects are larger than missed ones"]
         assert row["this_run"].startswith(f"clustered t = {t:.2f}") and "(Holm)" in row["this_run"]
@@ -61,7 +61,7 @@ def test_interval_verdicts_for_clutter_and_compare():
 
 def test_saliency_roles():
     gt, pred = saliency_roles([("salicon", "SALICON ground truth", False), ("predicted", "net", False),
-                               ("center", "centre-bias control", True), ("tempsal", "TempSAL predictions", False)])
+                               ("center", "center-bias control", True), ("tempsal", "TempSAL predictions", False)])
     assert gt == ["salicon"] and pred == ["predicted", "tempsal"]
 
 

@@ -505,13 +505,13 @@ def test_bca_interval_matches_scipy(rng):
 
 def test_bca_falls_back_where_the_estimate_is_outside_its_replicates():
     # replicates all above the estimate (AP near chance: duplicated images bias resampled AP
-    # upward): BCa would step past the estimate; the centred percentile contains it
+    # upward): BCa would step past the estimate; the centered percentile contains it
     from salanalysis._bootstrap import bca_interval
 
     reps = np.linspace(1.0, 2.0, 101)
     lo, hi, method = bca_interval(np.array([0.9, 1.5]), np.column_stack([reps, reps]))
-    assert list(method) == ["centred percentile", "BC"]
-    # centred: the replicates shifted so that their median (1.5) falls on 0.9
+    assert list(method) == ["centered percentile", "BC"]
+    # centered: the replicates shifted so that their median (1.5) falls on 0.9
     assert lo[0] == pytest.approx(1.025 - 0.6) and hi[0] == pytest.approx(1.975 - 0.6)
     assert lo[0] <= 0.9 <= hi[0] and lo[1] <= 1.5 <= hi[1]
     nan_lo, _, m = bca_interval(1.0, np.array([np.nan, 2.0]))
@@ -576,12 +576,12 @@ def test_format_table_names_fallbacks_and_estimates_outside_their_interval(demo,
     t = table1(demo_ann, [sample, class_prior_scores(demo_ann)], n_boot=200, seed=0)
     # the class prior's C-R = (recall 1 of the few classes it predicts) / (classes with positives);
     # resamples lose rare classes, so every resample's C-R is larger than the estimate: a
-    # percentile interval excluded it, BCa would step past it; the centred percentile keeps it
+    # percentile interval excluded it, BCa would step past it; the centered percentile keeps it
     prior = t.set_index("model").loc["prior"]
     assert prior["CR_low"] <= prior["CR"] <= prior["CR_high"]
     assert prior["ci_method"] == "BCa" and "CR" in prior["ci_fallback"].split(";")
     caption = format_table(t, "text").strip().splitlines()[-1]
-    assert "BCa bootstrap 95% interval" in caption and "Centred percentile interval" in caption
+    assert "BCa bootstrap 95% interval" in caption and "Centered percentile interval" in caption
     assert "prior C-R" in caption and "outside its own interval" not in caption
     # an estimate still outside its interval is named
     bad = t.copy()

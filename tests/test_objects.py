@@ -165,13 +165,13 @@ def test_demo_map_of_another_size(demo_ann, demo, tmp_path):
 
 # --------------------------------------------------------------- hand computations
 def test_hand_computed_rectangle():
-    # COCO coordinates put pixel centres at j + 0.5: the square x 2..5, y 1..3 covers
-    # columns 2, 3, 4 and rows 1, 2 -> 6 pixels, centroid (3, 1.5) with centres at integers.
+    # COCO coordinates put pixel centers at j + 0.5: the square x 2..5, y 1..3 covers
+    # columns 2, 3, 4 and rows 1, 2 -> 6 pixels, centroid (3, 1.5) with centers at integers.
     ann = _dataset([_img(1, 10, 8)], [_ann(1, 1, [[2, 1, 5, 1, 5, 3, 2, 3]])])
     row = object_table(ann, jobs=1).iloc[0]
     assert row["area_px"] == 6 == ann.mask(1).sum()
     assert row["cx"] == 3.0 and row["cy"] == 1.5
-    # centre ((10-1)/2, (8-1)/2) = (4.5, 3.5); distance hypot(1.5, 2) = 2.5;
+    # center ((10-1)/2, (8-1)/2) = (4.5, 3.5); distance hypot(1.5, 2) = 2.5;
     # half diagonal hypot(10, 8)/2 = 6.4031242374328485 -> 0.3904344047215152
     assert row["center_dist"] == pytest.approx(0.3904344047215152, rel=1e-12)
     assert row["area_frac"] == pytest.approx(6 / 80)
@@ -179,7 +179,7 @@ def test_hand_computed_rectangle():
 
 
 def test_center_distance_convention():
-    # centre -> 0; outer image corner -> 1; the corner pixel's centre just below 1
+    # center -> 0; outer image corner -> 1; the corner pixel's center just below 1
     assert center_distance(4.5, 3.5, 10, 8) == 0
     assert center_distance(-0.5, -0.5, 10, 8) == pytest.approx(1.0)
     # hypot(4.5, 3.5) / hypot(5, 4) = sqrt(32.5 / 41) = 0.890327426753365
@@ -187,7 +187,7 @@ def test_center_distance_convention():
 
 
 def test_one_pixel_objects_in_corners_and_border():
-    # one pixel at each corner: polygons around the pixel centres (j + .5, i + .5)
+    # one pixel at each corner: polygons around the pixel centers (j + .5, i + .5)
     W, H = 7, 5
     sq = lambda x, y: [[x + 0.2, y + 0.2, x + 0.8, y + 0.2, x + 0.8, y + 0.8, x + 0.2, y + 0.8]]  # noqa: E731
     anns = [_ann(i + 1, 1, sq(x, y)) for i, (x, y) in enumerate([(0, 0), (6, 0), (0, 4), (6, 4)])]
@@ -196,7 +196,7 @@ def test_one_pixel_objects_in_corners_and_border():
     obj = object_table(a, jobs=1)
     assert obj["area_px"].tolist() == [1, 1, 1, 1, 35]
     assert obj["cx"].tolist() == [0, 6, 0, 6, 3] and obj["cy"].tolist() == [0, 0, 4, 4, 2]
-    corner = np.hypot(3, 2) / (np.hypot(7, 5) / 2)  # centre (3, 2)
+    corner = np.hypot(3, 2) / (np.hypot(7, 5) / 2)  # center (3, 2)
     np.testing.assert_allclose(obj["center_dist"], [corner] * 4 + [0.0])
     ref = object_table_reference(a)
     for col in EXACT:
@@ -214,7 +214,7 @@ def _polygon(draw, w, h):
         x0, y0 = draw(st.sampled_from([-1.0, 0.0])), draw(st.sampled_from([-1.0, 0.0]))
         x1 = draw(st.sampled_from([float(w), w + 1.5]))
         return [x0, y0, x1, y0, x1 / 2, h + 0.7]
-    if kind == "degenerate":  # collinear or a sliver between pixel centres: zero area
+    if kind == "degenerate":  # collinear or a sliver between pixel centers: zero area
         y = draw(st.integers(0, h - 1)) + 0.1
         return [0.0, y, w * 0.5, y, float(w), y]
     k = draw(st.integers(3, 9))
@@ -415,7 +415,7 @@ def test_mask_outside_its_image_is_an_error():
 
 
 def test_zero_area_mask_is_nan_and_counted(tmp_path):
-    # a sliver between pixel-centre rows (y 1.1 .. 1.3 contains no centre i + .5)
+    # a sliver between pixel-center rows (y 1.1 .. 1.3 contains no center i + .5)
     sliver = [[1.1, 1.1, 6.2, 1.1, 6.2, 1.3, 1.1, 1.3]]
     on_border = [[8, 1, 8, 5, 8, 3]]  # collapsed onto the right border line x = W
     a = _dataset(

@@ -152,7 +152,7 @@ def _findings() -> pd.DataFrame:
         ("Fig. 4", "70 of 80 categories improve", "70 of 80", "51 of 70", "", "inconclusive", "", ""),
         ("Table 1", "mAP of the dual-stream model", "72.5", "", "", "not available", "no such model",
          "table-absent"),
-        ("Sec. 3.2", "AP falls with centre distance", "r = -0.501", "r = -0.1", "[-0.3, 0.1]",
+        ("Sec. 3.2", "AP falls with center distance", "r = -0.501", "r = -0.1", "[-0.3, 0.1]",
          "same direction, not significant", "", "fig-fig1"),
     ]
     return pd.DataFrame(rows, columns=["section", "claim", "paper", "this_run", "interval", "verdict", "detail",

@@ -65,7 +65,7 @@ def _gt(demo, iid: int) -> np.ndarray:
 # -------------------------------------------------------------- hand computations
 def test_cc_by_hand_and_scipy(rng):
     p = np.array([[1.0, 2.0], [3.0, 4.0]])
-    # centred p = [-1.5, -0.5, 0.5, 1.5]; q = [0, 0, 1, 1] centred = [-.5, -.5, .5, .5]
+    # centered p = [-1.5, -0.5, 0.5, 1.5]; q = [0, 0, 1, 1] centered = [-.5, -.5, .5, .5]
     # r = (0.75 + 0.25 + 0.25 + 0.75) / (sqrt(5) * 1) = 2 / sqrt(5) = 0.894427
     assert cc(p, np.array([[0.0, 0.0], [1.0, 1.0]])) == pytest.approx(2 / np.sqrt(5), abs=1e-15)
     assert cc(p, np.array([[1.0, 0.0], [0.0, 1.0]])) == pytest.approx(0.0, abs=1e-15)
@@ -223,7 +223,7 @@ def test_shuffled_negatives_scaled_to_the_image(tmp_path):
     t = evaluate_maps(pred_dir, None, fx, metrics=["sAUC", "NSS"])
     assert list(t["image"].iloc[:3]) == [f"COCO_val2014_{i:012d}" for i in (7, 192, 208)]
     assert t["has_gt_map"].iloc[:3].eq(False).all()
-    # image 7 is 16 x 12: the 12 fixations of the 640 x 480 images scale by 1/40 (pixel centres):
+    # image 7 is 16 x 12: the 12 fixations of the 640 x 480 images scale by 1/40 (pixel centers):
     # x' = round((x + 0.5) / 40 - 0.5)
     pred = np.round(center_bias_map(12, 16) * 255) / 255
     pred = (pred - pred.min()) / (pred.max() - pred.min())

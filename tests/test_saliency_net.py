@@ -286,7 +286,7 @@ def test_dataset_fixations_are_scaled_to_the_input(trained, demo, tmp_path):
     x, m, f, i = ds[0]
     assert x.shape == (3, 96, 128) and m.shape == (1, 96, 128) and f.shape == (1, 96, 128) and i == 0
     assert float(m.min()) == 0.0 and float(m.max()) == 1.0
-    # zero-based (0, 0), (639, 479), (319, 239) scaled by 0.2: pixel centres map to
+    # zero-based (0, 0), (639, 479), (319, 239) scaled by 0.2: pixel centers map to
     # floor((v + .5) * .2 - .5 + .5) -> (0, 0), (127, 95), (63, 47)
     assert float(f.sum()) == 3.0
     assert f[0, 0, 0] == 1 and f[0, 95, 127] == 1 and f[0, 47, 63] == 1

@@ -32,7 +32,7 @@ def simulate(
     n_images: int = 500,
     *,
     size_effect: float = 1.2,
-    centre_effect: float = 0.0,
+    center_effect: float = 0.0,
     sal_effect: float = 0.0,
     sal_size_corr: float = 0.8,
     image_sd: float = 0.0,
@@ -41,9 +41,9 @@ def simulate(
 ) -> pd.DataFrame:
     """An object table with the contract's columns; detection depends on what is asked.
 
-    log area ~ N(-4, 1.2); centre distance ~ U(0, 0.7); saliency (gt) =
+    log area ~ N(-4, 1.2); center distance ~ U(0, 0.7); saliency (gt) =
     expit(sal_size_corr * z(log area) + N(0, 1)) so that it correlates with size;
-    detected ~ Bernoulli(expit(size_effect z(log area) - centre_effect z(cd) +
+    detected ~ Bernoulli(expit(size_effect z(log area) - center_effect z(cd) +
     sal_effect z(logit sal) + image effect)).
     """
     per = rng.integers(1, 8, n_images)
@@ -59,7 +59,7 @@ def simulate(
     sal_lin = sal_size_corr * z_la + noise
     sal = _expit(sal_lin)
     img_eff = rng.normal(0, image_sd, n_images)[np.searchsorted(np.unique(image_id), image_id)]
-    p = _expit(size_effect * z_la - centre_effect * z_cd + sal_effect * sal_lin + img_eff)
+    p = _expit(size_effect * z_la - center_effect * z_cd + sal_effect * sal_lin + img_eff)
     detected = rng.random(n) < p
     if nan_frac:
         sal[rng.random(n) < nan_frac] = np.nan
@@ -124,7 +124,7 @@ def test_descriptives_match_numpy_and_scipy(rng):
 
 
 def test_student_welch_mannwhitney_cohen_match_references(rng):
-    obj = simulate(rng, 300, centre_effect=0.8)
+    obj = simulate(rng, 300, center_effect=0.8)
     tests = tpfn_tests(obj, n_boot=0)
     for var in ("area_frac", "center_dist", "sal_max_gt"):
         a = obj.loc[obj["detected_m"], var].to_numpy()
@@ -428,7 +428,7 @@ def test_classwise_correlations_match_scipy_and_statsmodels(rng):
 
 def test_classwise_saliency_effect_vanishes_when_size_drives_ap(rng):
     # AP depends on size alone; saliency correlates with size -> raw r significant,
-    # partial r (controlling size and centre distance) not.
+    # partial r (controlling size and center distance) not.
     corr = classwise_correlations(_classwise_sim(rng, 80, "size"))
     raw = corr[(corr["variable"] == "sal_max_gt") & (corr["method"] == "pearson")].iloc[0]
     part = corr[(corr["variable"] == "sal_max_gt") & (corr["method"] == "partial")].iloc[0]
@@ -442,7 +442,7 @@ def test_classwise_saliency_effect_vanishes_when_size_drives_ap(rng):
 
 # ------------------------------------------------------------ detection model
 def test_detection_model_matches_statsmodels_and_sklearn(rng):
-    obj = simulate(rng, 400, sal_effect=0.5, centre_effect=0.5, image_sd=1.0, nan_frac=0.05)
+    obj = simulate(rng, 400, sal_effect=0.5, center_effect=0.5, image_sd=1.0, nan_frac=0.05)
     res = detection_model(obj, "m", "gt")
     d = obj.dropna(subset=["sal_max_gt"]).copy()
     for c, src in (
@@ -515,9 +515,9 @@ def test_detection_saliency_effect_vanishes_when_size_drives_detection(rng):
     assert r["ci95_low"] > 1.3 and r["p_val"] < 1e-10
 
 
-def test_centre_prior_control(rng):
-    # detection follows a centre prior (a nonlinear function of centre distance that a
-    # linear centre_dist term does not capture); gt saliency partly follows that prior.
+def test_center_prior_control(rng):
+    # detection follows a center prior (a nonlinear function of center distance that a
+    # linear center_dist term does not capture); gt saliency partly follows that prior.
     obj = simulate(rng, 1500, size_effect=0.8, sal_size_corr=0.0)
     n = len(obj)
     prior = np.exp(-((obj["center_dist"].to_numpy() / 0.15) ** 2))
@@ -528,7 +528,7 @@ def test_centre_prior_control(rng):
     models = detection_models(obj, control_source="center")
     sal = models[models["term"] == "sal_max_gt"].set_index("control")
     assert sal.loc["", "p_val"] < 1e-4  # looks like a saliency effect ...
-    assert sal.loc["center", "p_val"] > 0.05  # ... that the centre prior explains
+    assert sal.loc["center", "p_val"] > 0.05  # ... that the center prior explains
     assert sal.loc["center", "formula"].endswith("sal_max_gt + sal_max_center")
     # one size-only model, one per source, one per non-control source with the control
     spec = models.drop_duplicates(["saliency", "control"])[["saliency", "control"]]
@@ -883,7 +883,7 @@ def test_shared_outcomes_on_the_demo(demo, demo_ann):
 
 def test_prevalence_null_partial_and_normalised_ap_are_calibrated():
     # null: a random scorer, so AP depends on nothing but prevalence; frequent classes happen to
-    # lie nearer the centre. Pearson(AP, distance) then "finds" an effect; the partial correlation
+    # lie nearer the center. Pearson(AP, distance) then "finds" an effect; the partial correlation
     # controlling log prevalence and the correlation of the normalised AP do not (5% at alpha 0.05)
     from salanalysis.metrics import per_class_metrics
 

@@ -44,7 +44,7 @@ Per group
   its positives is left out of that resample's mAP, and duplicated images push
   resampled AP above the estimate near chance level: the percentile interval
   then lay beside the estimate, BCa corrects for it, and where the estimate lies
-  outside the central 95% of its replicates the centred percentile interval is
+  outside the central 95% of its replicates the centered percentile interval is
   used instead (``ci_method``; :func:`salanalysis._bootstrap.bca_interval`).
 
 Prevalence

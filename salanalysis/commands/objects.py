@@ -1,4 +1,4 @@
-"""``salanalysis objects``: the object table (size, centre distance, saliency, detected or missed)."""
+"""``salanalysis objects``: the object table (size, center distance, saliency, detected or missed)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ _TABLE_EXT = (".csv", ".parquet", ".pq")
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "objects",
-        help="one row per object instance: size, centre distance, saliency per source, detected per model",
+        help="one row per object instance: size, center distance, saliency per source, detected per model",
         description="Compute the object table (one row per non-crowd instance: area_px, area_frac, "
         "bbox, centroid cx/cy, center_dist, n_objects, sal_max_NAME/sal_mean_NAME per saliency "
         "source, score_NAME/detected_NAME per score set) and optionally the image table. Objects "

@@ -7,7 +7,7 @@ Sub-commands
     (:func:`salanalysis.salicon.read_fixations`,
     :func:`salanalysis.salicon.write_fixation_maps`).
 ``baseline``
-    Centre-bias or spectral-residual map directory
+    Center-bias or spectral-residual map directory
     (:mod:`salanalysis.baselines`).
 ``evaluate``
     CC, KLD, SIM, NSS, AUC-Judd and shuffled AUC of a map folder or SALICON
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "saliency",
         help="SALICON ground-truth maps, baseline saliency sources and saliency metrics",
-        description="Build SALICON ground-truth maps from fixations, write centre-bias and "
+        description="Build SALICON ground-truth maps from fixations, write center-bias and "
         "spectral-residual baseline map directories, and score map directories with CC, KLD, "
         "SIM, NSS, AUC-Judd and shuffled AUC.",
     )
@@ -71,8 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     # ----------------------------------------------------------------- baseline
     b = ssub.add_parser(
         "baseline",
-        help="centre-bias or spectral-residual baseline map directory",
-        description="Write a baseline map per image: 'center' (a Gaussian centred in the image, "
+        help="center-bias or spectral-residual baseline map directory",
+        description="Write a baseline map per image: 'center' (a Gaussian centered in the image, "
         "sd = SIGMA_FRAC x width / height; sizes from --annotations or the image files) or "
         "'spectral' (OpenCV spectral residual saliency of each image in --images; resumable: an "
         "interrupted run keeps its maps in OUT/.maps.KEY.part and the same command continues).",
@@ -80,9 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--kind", required=True, choices=["center", "spectral"])
     src = b.add_mutually_exclusive_group(required=True)
     src.add_argument("--images", help="folder of images")
-    src.add_argument("--annotations", help="COCO annotations JSON (image sizes; centre prior only)")
+    src.add_argument("--annotations", help="COCO annotations JSON (image sizes; center prior only)")
     b.add_argument(
-        "--sigma-frac", type=float, default=0.25, help="centre prior sd as a fraction of width/height (default 0.25)"
+        "--sigma-frac", type=float, default=0.25, help="center prior sd as a fraction of width/height (default 0.25)"
     )
     _common.add_progress_options(b)
     b.add_argument("--out", required=True, help="output map directory")

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Sec. 3.2 of Luo et al. (2019) from an object table: detected vs missed objects "
             "(Student t as the paper, Welch, Mann-Whitney, Cohen's d, Holm, image-clustered "
             "OLS and bootstrap), class means vs class AP (Pearson, Spearman, partial), and "
-            "logistic models of detection on log size, centre distance and saliency with "
+            "logistic models of detection on log size, center distance and saliency with "
             "image-clustered SEs. Writes tpfn_descriptives.csv, tpfn_tests.csv, classwise.csv, "
             "classwise_correlations.csv and detection_models.csv under --out."
         ),
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--control-source",
         metavar="NAME",
-        help="centre-prior saliency source (sal_max_NAME) used as a control in the models",
+        help="center-prior saliency source (sal_max_NAME) used as a control in the models",
     )
     p.add_argument(
         "--category-effects",

@@ -23,7 +23,7 @@ Model input: the image's short side is resized to ``input_size`` (224 by
 default, the training scale; aspect ratio kept, no crop, so the CAM covers the
 whole image), ImageNet normalisation. Confidences are the positive class
 probabilities (per-class two-way softmax) from that same forward pass; they can
-differ slightly from ``salanalysis predict``'s centre-crop scores.
+differ slightly from ``salanalysis predict``'s center-crop scores.
 
 Selection (the paper's Fig. 5 rule): a pair (image, ground-truth class ``c``)
 is selected when model A misses it and model B detects it,

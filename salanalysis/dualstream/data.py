@@ -11,7 +11,7 @@
     ``missing="skip"``, the image is left out).
 :func:`train_transform` / :func:`eval_transform`
     torchvision ``transforms.v2``: random resized crop + horizontal flip for
-    training, resize (256 for 224) + centre crop for evaluation, ImageNet
+    training, resize (256 for 224) + center crop for evaluation, ImageNet
     normalisation, per image. The trainer and ``predict`` use the input
     pipelines of :mod:`salanalysis.dualstream.pipeline` instead (the same
     crops, decoded and normalised in batches, on the GPU when there is one).
@@ -71,7 +71,7 @@ def train_transform(size: int = 224):
 
 
 def eval_transform(size: int = 224, resize: int | None = None):
-    """Resize the short side to ``resize`` (default ``round(size * 256 / 224)``), centre crop ``size``."""
+    """Resize the short side to ``resize`` (default ``round(size * 256 / 224)``), center crop ``size``."""
     from torchvision.transforms import v2
 
     resize = int(resize) if resize else int(round(size * 256 / 224))

@@ -7,7 +7,7 @@ batch on the training device.
 ``"cpu"``
     Workers decode with Pillow and crop: training images get a random resized
     crop (:func:`sample_crop_box`) and a horizontal flip, evaluation images a
-    resize of the short side then a centre crop; they travel as uint8 (a
+    resize of the short side then a center crop; they travel as uint8 (a
     quarter of float32's bytes through the workers' shared memory, pinned
     memory and the host-to-device copy) and are normalised on the device. A
     training JPEG whose crop spans at least twice the output size is decoded
@@ -91,7 +91,7 @@ def sample_crop_box(height: int, width: int, generator: torch.Generator,
     """A random resized crop's box ``(top, left, height, width)``, torchvision's algorithm.
 
     Up to 10 draws of an area fraction in ``scale`` and a log-uniform aspect
-    ratio in ``ratio``, the first that fits placed uniformly; else the centre
+    ratio in ``ratio``, the first that fits placed uniformly; else the center
     crop of the largest box within ``ratio``. The draws come from ``generator``
     in the order ``torchvision.transforms.v2.RandomResizedCrop`` makes them
     from the global generator.
@@ -188,9 +188,9 @@ class InputPipeline:
     size
         The square output's side.
     train
-        Random resized crop + flip (training) or resize + centre crop (evaluation).
+        Random resized crop + flip (training) or resize + center crop (evaluation).
     resize
-        Evaluation: the short side before the centre crop (default ``round(size * 256 / 224)``).
+        Evaluation: the short side before the center crop (default ``round(size * 256 / 224)``).
     draft
         CPU pipeline, training: decode at reduced scale when the crop allows.
     """
@@ -276,7 +276,7 @@ class InputPipeline:
         return prepare
 
     def decode_and_crop(self, batch: EncodedBatch, index: torch.Tensor | None, device: torch.device) -> torch.Tensor:
-        """The device half of ``"gpu"``: decode, crop (+ flip) or resize + centre crop -> uint8 (B, 3, S, S)."""
+        """The device half of ``"gpu"``: decode, crop (+ flip) or resize + center crop -> uint8 (B, 3, S, S)."""
         from torchvision.transforms.v2 import functional as TF
 
         data = batch.data

@@ -83,7 +83,7 @@ Bootstrap (:func:`bootstrap_ap`, :func:`bootstrap_metrics`, :func:`paired_bootst
     Speed: each class of each score set is sorted once; a resample only
     re-weights the sorted order (:mod:`salanalysis._bootstrap`), so 1,000
     resamples of two COCO-val-sized score sets take seconds, not minutes.
-    Caveat: on small sets the percentile interval of mAP can sit off-centre
+    Caveat: on small sets the percentile interval of mAP can sit off-center
     around the estimate (rare classes drop out of some resamples, and
     duplicated images tie), so read it as the spread of the statistic, not as
     an unbiased band; :func:`format_table` names every estimate that lies

@@ -95,7 +95,7 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
                         for k, label in zip(METRICS, header[1:])
                         if k in str(r.get("ci_fallback", "") or "").split(";")]
             if fallback:
-                caption += (" Centred percentile interval (the estimate lies outside the central 95% of its "
+                caption += (" Centered percentile interval (the estimate lies outside the central 95% of its "
                             f"resamples, where BCa would step past it): {', '.join(fallback)}.")
             outside = [
                 f"{r['model']} {label}"
@@ -167,7 +167,7 @@ def format_per_class(per_class: pd.DataFrame, fmt: Literal["markdown", "latex"] 
         "F1: per-class F1; '-': undefined (class without positives)."
     )
     if "AP_low" in per_class.columns:
-        note += (" [low, high]: BCa bootstrap 95% interval over images (the centred percentile interval where "
+        note += (" [low, high]: BCa bootstrap 95% interval over images (the centered percentile interval where "
                  "the estimate lies outside the central 95% of its resamples).")
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |",

@@ -181,7 +181,7 @@ def table1(
         Columns ``model, CP, CR, CF1, OP, OR, OF1, mAP, n_classes``; with a
         bootstrap, then ``CP_low, CP_high, ..., mAP_low, mAP_high`` (BCa intervals),
         ``ci_method`` (``BCa``) and ``ci_fallback`` (the metrics whose interval is the
-        centred percentile, see :func:`~salanalysis._bootstrap.bca_interval`); then
+        centered percentile, see :func:`~salanalysis._bootstrap.bca_interval`); then
         ``n_classes_excluded`` (their names: :func:`excluded_classes`),
         ``n_images``, ``source`` (``"computed"`` or the
         publication), ``cf1`` (rule), ``prediction`` (e.g. ``score>=0.5``),

@@ -66,7 +66,7 @@ def plot_tpfn_means(
     x = 0.0
     for mi, model in enumerate(models):
         dm = d[d["model"] == model]
-        centre = []
+        center = []
         for group, short in (("detected", "tp"), ("missed", "fn")):
             row = dm[dm["group"] == group]
             n = int(row["n"].iloc[0]) if len(row) else 0
@@ -78,7 +78,7 @@ def plot_tpfn_means(
                 ax.errorbar(x, mean, yerr=sem, fmt="none", ecolor="black", elinewidth=0.8)
             ticks.append(x)
             ticklabels.append(f"{short}\nn={n}")
-            centre.append(x)
+            center.append(x)
             x += 1.0
         if len(models) > 1 or tests is not None:
             text = labels.get(model, model) if len(models) > 1 else ""
@@ -96,7 +96,7 @@ def plot_tpfn_means(
                     sep = ", " if stat_label == "t" else "\n"
                     text = (text + "\n" if text else "") + f"{stat_label} = {shown}{sep}{p}"
             if text:
-                ax.text(float(np.mean(centre)), 1.0, text, transform=ax.get_xaxis_transform(),
+                ax.text(float(np.mean(center)), 1.0, text, transform=ax.get_xaxis_transform(),
                         ha="center", va="bottom", fontsize=MIN_FONT_PT + 0.5)
         x += 0.5
     ax.set_xticks(ticks, ticklabels)

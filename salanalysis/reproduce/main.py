@@ -341,8 +341,8 @@ def reproduce(
             "detection results (perturbed ground truth), not a model. The second score set is the "
             "class-prior baseline (not a model): every image scores a class by its prevalence in the "
             "annotation file, so its AP equals the prevalence. Only 2 of the 100 images have a SALICON "
-            "ground-truth map, so the SALICON panels rest on few objects; the centre-bias source (a "
-            "Gaussian at the image centre) is a control covering every image. With 100 images, every "
+            "ground-truth map, so the SALICON panels rest on few objects; the center-bias source (a "
+            "Gaussian at the image center) is a control covering every image. With 100 images, every "
             "interval is wide: the demo shows the pipeline, not the paper's numbers.",
         ]
     findings, diagnostics = _findings(cfg, {"objects": objects, "images": images, **produced})
@@ -362,7 +362,7 @@ def reproduce(
         "O-P/O-R pooling rule": cfg.overall,
         "LVIS federated evaluation": str(t1["federated"].dropna().iloc[0]) if "federated" in t1 else "off",
         "bootstrap resamples / seed": f"{cfg.n_boot} / {cfg.seed}",
-        "centre-bias control in the statistics": _control_source(cfg) or "none",
+        "center-bias control in the statistics": _control_source(cfg) or "none",
         "the paper's published rows in Table 1": f"{'shown' if t1_published else 'not shown'} ({why})",
         "stage log (status computed or cached, seconds)": out / "stages.json",
     }

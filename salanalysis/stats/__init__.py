@@ -3,7 +3,7 @@
 The paper (Luo, Jiang & Zhao 2019, Sec. 3.2 and Fig. 2) splits the objects of
 the validation set into those whose class the classifier found in the image
 (true positives, "detected") and those it missed (false negatives, "missed"),
-and compares object size, distance to the image centre and maximum saliency
+and compares object size, distance to the image center and maximum saliency
 inside the object with unpaired Student t-tests (t = 25.25, -21.05, 34.88). It
 then averages the same quantities per category and correlates them with the
 category's AP (Pearson rho = 0.278, -0.501, 0.365 / 0.328).
@@ -12,18 +12,18 @@ This module reproduces those numbers from the object table (see
 :mod:`salanalysis.objects`) and answers the two objections a reviewer raises:
 
 - *saliency, size and centrality are correlated*: partial correlations of AP
-  with saliency controlling for size and centre distance
+  with saliency controlling for size and center distance
   (:func:`classwise_correlations`), and a logistic regression of detection on
-  log size, centre distance and saliency together (:func:`detection_model`);
+  log size, center distance and saliency together (:func:`detection_model`);
 - *objects of one image are not independent*: image-clustered inference beside
   every object-level test (cluster-robust OLS and a cluster bootstrap over
   images in :func:`tpfn_tests`; image-clustered standard errors in
   :func:`detection_model`).
 
-When the table holds a centre-prior saliency source (e.g. ``center`` from
+When the table holds a center-prior saliency source (e.g. ``center`` from
 ``salanalysis saliency baseline``), pass its name as ``control_source``: the
 partial correlations and the logistic models are refitted with it as an extra
-control, so a saliency effect that is only a centre bias disappears.
+control, so a saliency effect that is only a center bias disappears.
 
 Conventions
 -----------

@@ -127,7 +127,7 @@ def _mean_ci(v: np.ndarray) -> tuple[int, float, float, float, float, float]:
 UNITS: dict[str, str] = {
     "object": "every object, as the paper (instances of a class in one image share one outcome)",
     "single_instance": "only objects alone of their class in their image (one object per outcome)",
-    "image_class": "one row per (image, class) outcome: the largest instance's size and centre distance, "
+    "image_class": "one row per (image, class) outcome: the largest instance's size and center distance, "
                    "the most salient instance's saliency",
 }
 

@@ -289,7 +289,7 @@ def classwise_correlations(
       ``target ~ variable + covariates``; CI by Fisher z with SE 1 / sqrt(n - 3 - k).
 
     Why prevalence: a class's AP has its prevalence as chance level, so a variable that
-    happens to correlate with prevalence (frequent classes sit nearer the centre, say)
+    happens to correlate with prevalence (frequent classes sit nearer the center, say)
     correlates with AP with no effect on ranking at all. The partial correlations
     therefore control prevalence by default, linear and log (AP's chance level is linear in
     prevalence, a trained classifier's AP rises more like its log; in simulations with a
@@ -307,12 +307,12 @@ def classwise_correlations(
     targets
         Class performance columns (default ``AP``, and ``AP_norm`` when the table has it).
     controls
-        Covariates of the partial correlations (default size and centre distance, and
+        Covariates of the partial correlations (default size and center distance, and
         ``prevalence`` and ``log_prevalence`` when the table has them and ``control_prevalence``).
     partial_variables
         Columns given a partial correlation; default every ``sal_max_NAME`` column.
     control_source
-        Name of a centre-prior saliency source: each other saliency column also gets a
+        Name of a center-prior saliency source: each other saliency column also gets a
         partial correlation controlling for ``controls`` plus ``sal_max_<control_source>``.
     control_prevalence
         Add ``prevalence`` and ``log_prevalence`` to the default controls.

@@ -1,4 +1,4 @@
-"""Logistic models of detection on size, centre distance and saliency, with image-clustered SEs."""
+"""Logistic models of detection on size, center distance and saliency, with image-clustered SEs."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def detection_model(
     control_source: str | None = None,
     cluster: str = "image_id",
 ) -> pd.DataFrame:
-    """Logistic regression of detection on size, centre distance and saliency, image-clustered.
+    """Logistic regression of detection on size, center distance and saliency, image-clustered.
 
     Fits ``detected ~ z(log area_frac) + z(center_dist) + z(sal_max_<saliency>)``
     (+ ``z(sal_max_<control_source>)``) (+ category fixed effects) by maximum
@@ -82,7 +82,7 @@ def detection_model(
     category_effects
         Add one indicator per category (the first is the reference).
     control_source
-        A centre-prior saliency source added as a control (ignored when equal to
+        A center-prior saliency source added as a control (ignored when equal to
         ``saliency``).
     cluster
         Column of the clusters (default ``image_id``).
@@ -243,7 +243,7 @@ def detection_models(
 
     Per score set: the size-and-position model (no saliency), one model per
     saliency source, and, when ``control_source`` is given, one more per other
-    source with the centre prior as a control. Columns as in
+    source with the center prior as a control. Columns as in
     :func:`detection_model`, plus ``p_holm``: Holm over the saliency terms of all
     rows with the same (control, category_effects) specification.
     """

@@ -47,7 +47,7 @@ def stats_tables(
     models
         Score sets to analyse (default every ``detected_NAME``).
     control_source
-        Centre-prior saliency source used as a control (see module docstring).
+        Center-prior saliency source used as a control (see module docstring).
     category_effects
         Also fit the detection models with category fixed effects.
     n_boot, seed
@@ -122,7 +122,7 @@ def format_summary(tables: dict[str, pd.DataFrame]) -> str:
         sal = dm[(dm["saliency"] != "") & (dm["term"] == "sal_max_" + dm["saliency"])]
         if len(sal):
             lines.append(
-                "saliency odds ratio per SD, controlling log size and centre distance "
+                "saliency odds ratio per SD, controlling log size and center distance "
                 "(image-clustered 95% CI):"
             )
             for _, r in sal.iterrows():

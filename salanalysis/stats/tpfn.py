@@ -411,7 +411,7 @@ def tpfn_tests(
     """Detected vs missed: the paper's t-test, sturdier alternatives and the image-clustered verdict.
 
     Every difference is *detected minus missed*, so the paper's size t (25.25)
-    is positive and its centre-distance t (-21.05) negative. Tests
+    is positive and its center-distance t (-21.05) negative. Tests
     (the ``test`` column; its one-line meaning is in ``meaning``):
 
     - ``student_t``: Student's unpaired t-test (pooled variance), as in the paper

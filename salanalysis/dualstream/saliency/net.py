@@ -268,9 +268,9 @@ def kld_loss(log_p: torch.Tensor, target: torch.Tensor, eps: float = KLD_EPS) ->
     return (q * (torch.log(q + eps) - lp)).sum(dim=1).mean()
 
 
-def _floored_sd(a: torch.Tensor, centred: torch.Tensor) -> torch.Tensor:
+def _floored_sd(a: torch.Tensor, centered: torch.Tensor) -> torch.Tensor:
     """Population sd per row with the relative floor of the module docstring, (B, 1)."""
-    var = (centred * centred).mean(dim=1, keepdim=True)
+    var = (centered * centered).mean(dim=1, keepdim=True)
     level = a.abs().mean(dim=1, keepdim=True)
     return torch.sqrt(var + (SD_FLOOR * level) ** 2 + 1e-24)
 

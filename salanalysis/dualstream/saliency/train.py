@@ -12,7 +12,7 @@ Data (:class:`SaliconSaliency`)
     ``input_size`` (height, width; 480x640 by default, SALICON's size) and
     ImageNet-normalised; maps are resized to the same size (``cv2.INTER_AREA``
     when shrinking, bilinear when enlarging) and min-max normalised; fixations
-    are scaled to it (pixel centres) and counted per pixel
+    are scaled to it (pixel centers) and counted per pixel
     (:func:`salanalysis.salicon.fixation_points_map`, ``accumulate="count"``).
     ``hflip`` flips image, map and fixations together (seeded per item).
 Loss
