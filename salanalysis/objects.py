@@ -281,13 +281,8 @@ def _prepare(annotations: Annotations) -> _Prepared:
         W, H = obj_w[obj_of_poly], obj_h[obj_of_poly]
         margin = np.maximum(np.maximum(W, H), 64)
         far = (pxmin < -margin) | (pxmax > W + margin) | (pymin < -margin) | (pymax > H + margin)
-        if far.any():
-            k = obj_of_poly[np.argmax(far)]
-            raise InputError(
-                f"annotation {inst['ann_id'].iat[k]}: polygon vertex far outside its "
-                f"{obj_w[k]}x{obj_h[k]} image (wrong image or coordinates?)",
-                path,
-            )
+        refuse = _refuser(inst, obj_w, obj_h, path)
+        refuse(far, obj_of_poly, "polygon vertex far outside")
         has = poly_per_obj > 0
         idx = np.flatnonzero(has)
         pfirst = (np.cumsum(poly_per_obj) - poly_per_obj)[idx]
@@ -299,13 +294,7 @@ def _prepare(annotations: Annotations) -> _Prepared:
         outside = (
             (oxmax < 0) | (oxmin > ow) | (oymax < 0) | (oymin > oh)
         )  # strictly beyond the frame
-        if outside.any():
-            k = idx[np.argmax(outside)]
-            raise InputError(
-                f"annotation {inst['ann_id'].iat[k]}: mask lies entirely outside its "
-                f"{obj_w[k]}x{obj_h[k]} image (wrong image or coordinates?)",
-                path,
-            )
+        refuse(outside, idx, "mask lies entirely outside")
         n_clipped = int(((oxmin < 0) | (oxmax > ow) | (oymin < 0) | (oymax > oh)).sum())
     else:
         coords = np.zeros(0)
@@ -326,6 +315,17 @@ def _prepare(annotations: Annotations) -> _Prepared:
         n_dropped_polygons=n_dropped,
     )
 
+
+def _refuser(inst: pd.DataFrame, obj_w: np.ndarray, obj_h: np.ndarray, path: Path):
+    """``refuse(bad, objects, what)``: an InputError naming the first object whose flag in ``bad`` is set."""
+
+    def refuse(bad: np.ndarray, objects: np.ndarray, what: str) -> None:
+        if bad.any():
+            k = objects[np.argmax(bad)]
+            raise InputError(f"annotation {inst['ann_id'].iat[k]}: {what} its {obj_w[k]}x{obj_h[k]} image "
+                             "(wrong image or coordinates?)", path)
+
+    return refuse
 
 def _check_rle(ann_id: int, segm: dict, h: int, w: int, path: Path) -> dict:
     size = segm.get("size")

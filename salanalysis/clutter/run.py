@@ -10,7 +10,7 @@ from typing import ClassVar
 import pandas as pd
 
 from salanalysis.clutter.core import clutter_difference, clutter_tables, trend_sentence
-from salanalysis.clutter.groups import DEFAULT_MIN_IMAGES, objects_histogram
+from salanalysis.clutter.groups import objects_histogram
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.results import AnalysisResult, table_property
@@ -83,14 +83,9 @@ def run_clutter(
     scores: Mapping[str, str | os.PathLike | Scores],
     out: str | os.PathLike | None = None,
     *,
-    k: int | None = None,
-    min_images: int = DEFAULT_MIN_IMAGES,
-    k_rule: str = "min-images",
-    n_boot: int = 1000,
-    seed: int = 0,
-    smooth: bool = True,
     logits: bool = False,
     missing: str = "error",
+    **options,
 ) -> ClutterResult:
     """Read the inputs, compute the clutter tables and write them to ``out`` (unless None).
 
@@ -111,10 +106,11 @@ def run_clutter(
         the reference of the differences.
     out
         Output folder (created if needed); None: nothing is written.
-    k, min_images, k_rule, n_boot, seed, smooth
-        As in :func:`clutter_map`.
     logits, missing
         As in :func:`salanalysis.scores.read_scores`.
+    options
+        Those of :func:`clutter_map` (``k``, ``min_images``, ``k_rule``, ``n_boot``,
+        ``seed``, ``smooth``, ``rules``); an unknown one is a TypeError.
     """
     from salanalysis.scores import read_score_sets
 
@@ -122,16 +118,12 @@ def run_clutter(
     if not scores:
         raise InputError("at least one score file is needed")
     sets = read_score_sets(scores, ann, logits=logits, missing=missing)
-    table, trend = clutter_tables(ann, sets, k=k, min_images=min_images, k_rule=k_rule, n_boot=n_boot,
-                                  seed=seed, smooth=smooth)
-    k_used = table.attrs["k"]
+    table, trend = clutter_tables(ann, sets, **options)
     hist = objects_histogram(ann)
     diff = None
     if len(sets) > 1:
-        parts = [
-            clutter_difference(ann, sets[0], other, k=k_used, n_boot=n_boot, seed=seed, smooth=smooth)
-            for other in sets[1:]
-        ]
+        same_groups = {**options, "k": table.attrs["k"]}
+        parts = [clutter_difference(ann, sets[0], other, **same_groups) for other in sets[1:]]
         diff = pd.concat(parts, ignore_index=True)
         diff.attrs.update(parts[0].attrs)
         for key in ("k_rule", "k_chosen", "warning", "min_images"):

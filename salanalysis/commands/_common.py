@@ -86,6 +86,13 @@ def add_scores_option(p: argparse.ArgumentParser, help: str, *, required: bool =
     p.add_argument("--scores", action="append", required=required, metavar="NAME=FILE", help=help)
 
 
+def add_ground_truth_and_scores(p: argparse.ArgumentParser, scores_help: str,
+                                annotations_help: str = "COCO instances JSON") -> None:
+    """``--annotations FILE`` and ``--scores NAME=FILE`` (repeatable), both required."""
+    p.add_argument("--annotations", required=True, help=annotations_help)
+    add_scores_option(p, scores_help, required=True)
+
+
 MAP_PATTERN_HELP = (
     "how maps are named when the name carries more than the image: '{stem}_final_bw' (the image's "
     "file stem or id, then _final_bw: TempSAL's COCO_val2014_000000082174_final_bw.png) or "

@@ -21,10 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Writes clutter_map.csv, clutter_trend.csv, objects_histogram.csv and clutter_difference.csv "
         "to --out.",
     )
-    p.add_argument("--annotations", required=True, help="COCO instances JSON")
-    _common.add_scores_option(
-        p, "score file (repeatable; the first is the reference of the differences)", required=True
-    )
+    _common.add_ground_truth_and_scores(p, "score file (repeatable; the first is the reference of the differences)")
     p.add_argument("--k", type=_common.positive_int, default=None,
                    help="tail group lower bound K (groups 1..K-1 and >=K); default: the largest K "
                    "whose groups all hold --min-images images")

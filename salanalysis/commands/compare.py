@@ -17,10 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "0); sorted by delta, descending. Also counts, and the correlation of delta with size. "
         "Writes compare_categories.csv and compare_summary.csv to --out.",
     )
-    p.add_argument("--annotations", required=True, help="COCO instances JSON")
-    _common.add_scores_option(
-        p, "score file; give exactly two: the reference A first, then B", required=True
-    )
+    _common.add_ground_truth_and_scores(p, "score file; give exactly two: the reference A first, then B")
     p.add_argument("--objects", help="object table (.csv/.parquet with category_id, area_frac; "
                    "default: computed from the annotations)")
     _common.add_bootstrap_option(p, what="of images for the paired intervals (0: deltas only)")

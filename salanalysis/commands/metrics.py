@@ -18,10 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "(paired bootstrap of the AP difference of the first score set against each other one)."
         ),
     )
-    p.add_argument("--annotations", required=True, help="COCO instances JSON (the ground truth)")
-    _common.add_scores_option(
-        p, "score file (repeatable; wide/long CSV or Parquet, NPZ, or COCO results JSON)", required=True
-    )
+    _common.add_ground_truth_and_scores(
+        p, "score file (repeatable; wide/long CSV or Parquet, NPZ, or COCO results JSON)",
+        "COCO instances JSON (the ground truth)")
     _common.add_metric_rule_options(p)
     _common.add_bootstrap_option(p, what="of images for percentile 95%% intervals")
     _common.add_seed_option(p)

@@ -64,9 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     f.add_argument("--table", help="also write the fixation table (.csv or .parquet)")
     _common.add_jobs_option(f, "worker processes (1: none)")
-    _common.add_progress_options(f)
-    f.add_argument("--out", required=True, help="output map directory")
-    f.set_defaults(func=run_fixations)
+    _map_folder_output(f, run_fixations)
 
     # ----------------------------------------------------------------- baseline
     b = ssub.add_parser(
@@ -84,9 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--sigma-frac", type=float, default=0.25, help="center prior sd as a fraction of width/height (default 0.25)"
     )
-    _common.add_progress_options(b)
-    b.add_argument("--out", required=True, help="output map directory")
-    b.set_defaults(func=run_baseline)
+    _map_folder_output(b, run_baseline)
 
     # ----------------------------------------------------------------- evaluate
     e = ssub.add_parser(
@@ -207,6 +203,12 @@ def _read(args: argparse.Namespace):
         on_outside=args.on_outside,
     )
 
+
+def _map_folder_output(p: argparse.ArgumentParser, run) -> None:
+    """The progress options, ``--out DIR`` (a map folder) and the command's function."""
+    _common.add_progress_options(p)
+    p.add_argument("--out", required=True, help="output map directory")
+    p.set_defaults(func=run)
 
 def run_fixations(args: argparse.Namespace) -> int:
     from salanalysis.io import write_table

@@ -25,14 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="object table (.csv or .parquet from `salanalysis objects`)",
     )
-    p.add_argument(
-        "--annotations", required=True, help="COCO instances JSON the object table was built from"
-    )
-    _common.add_scores_option(
-        p,
-        "score set for class AP (repeatable; NAME must match detected_NAME in the table)",
-        required=True,
-    )
+    _common.add_ground_truth_and_scores(
+        p, "score set for class AP (repeatable; NAME must match detected_NAME in the table)",
+        "COCO instances JSON the object table was built from")
     p.add_argument(
         "--control-source",
         metavar="NAME",
