@@ -2,7 +2,8 @@
 
 Not a test module (no ``test_`` prefix): each process builds the trainer's loaders for a small
 dataset, gathers which items every rank took at each step, and writes a checkpoint the way the
-trainers do; rank 0 writes what it saw to ``OUT/shards.json``.
+trainers do; rank 0 writes what it saw to ``OUT/shards.json``, and each rank the number of
+gloo threads still running after ``cleanup_distributed()`` to ``OUT/gloo_threads.RANK``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ def main(out: Path) -> None:
                                                          "steps": steps, "per_rank": per_rank}))
     finally:
         cleanup_distributed()
+    # gloo's worker threads left alive here run into interpreter shutdown and can abort the process
+    (out / f"gloo_threads.{info.rank}").write_text(str(len(_gloo_threads())))
+
+
+def _gloo_threads() -> list[str]:
+    """Names of this process's native gloo threads (Linux: /proc/self/task/*/comm)."""
+    names = []
+    for comm in Path("/proc/self/task").glob("*/comm"):
+        try:
+            names.append(comm.read_text().strip())
+        except OSError:  # the thread ended meanwhile
+            pass
+    return [n for n in names if "gloo" in n]
 
 
 if __name__ == "__main__":

@@ -101,6 +101,12 @@ def setup_distributed(device: str = "auto", backend: str | None = None) -> DistI
         torch.cuda.set_device(dev)
     backend = backend or ("nccl" if dev.type == "cuda" else "gloo")
     if not dist.is_initialized():
+        # torch._dynamo (imported by torch.optim) imported after the group exists keeps the group
+        # alive past destroy_process_group(): gloo's worker threads then ran into interpreter
+        # shutdown and aborted the process ("terminate called without an active exception") after
+        # its work was done, so torchrun reported a failure. Imported first, the group is freed.
+        import torch._dynamo as _dynamo  # noqa: F401  (binds only _dynamo: torch stays the module)
+
         dist.init_process_group(backend=backend)
     return DistInfo(dist.get_rank(), dist.get_world_size(), local, dev, backend)
 
