@@ -272,8 +272,13 @@ def draw_fig3(tables: Tables, ctx: FigureContext):
     cm = tables["clutter_map"]
     models = list(ctx.compare) if ctx.compare else (list(ctx.models) or list(dict.fromkeys(cm["model"])))
     page = ctx.width == "page"
-    fig, axes = P.new_figure(ctx.width, height=2.6 if page else 4.6, nrows=1 if page else 2, ncols=2 if page else 1)
+    fig, axes = P.new_figure(ctx.width, height=3.0 if page else 5.6, nrows=1 if page else 2, ncols=2 if page else 1)
     P.plot_clutter(cm, models=models, labels=dict(ctx.labels), colors=ctx.colors() or None, ax=axes[0])
+    # The legend goes above the panels: inside (a) it covers curves or the chance line wherever they are.
+    inside = axes[0].get_legend()
+    fig.legend(inside.legend_handles, [t.get_text() for t in inside.get_texts()], loc="outside upper center",
+               ncol=3 if page else 1)
+    inside.remove()
     P.plot_objects_histogram(tables["objects_histogram"], ax=axes[1])
     axes[0].set_title("(a)", loc="left")
     axes[1].set_title("(b)", loc="left")
@@ -288,6 +293,11 @@ def _tail_k(cm: pd.DataFrame) -> Any:
     return "?"
 
 
+def _resamples(n_boot: Any, what: str, before: str = "", after: str = "") -> str:
+    """``"{before}{n_boot} {what}{after}"``, or nothing when the number of resamples is unknown."""
+    return f"{before}{int(n_boot)} {what}{after}" if n_boot is not None else ""
+
+
 def caption_fig3(tables: Tables, ctx: FigureContext) -> str:
     cm = tables["clutter_map"]
     n_boot = cm.attrs.get("n_boot", ctx.n_boot)
@@ -297,8 +307,8 @@ def caption_fig3(tables: Tables, ctx: FigureContext) -> str:
     return (f"(a) mAP of the images with a given number of (non-crowd) objects; lines: the paper's "
             f"moving average [1/3, 1/3, 1/3] with boundary padding; points: unsmoothed mAP; bands: "
             f"{'bias-corrected (BC) ' if 'ci_method' in cm.columns else ''}bootstrap 95% interval of the smoothed "
-            f"curve ({n_boot} resamples per group). The last group holds every "
-            f"image with >= {_tail_k(cm)} objects.{chance} (b) Images per number of objects.")
+            f"curve ({_resamples(n_boot, 'resamples per group; ')}centered percentile where BC is degenerate). "
+            f"The last group holds every image with ≥{_tail_k(cm)} objects.{chance} (b) Images per number of objects.")
 
 
 # ------------------------------------------------------------------ Fig. 4
@@ -326,7 +336,15 @@ def draw_fig4(tables: Tables, ctx: FigureContext):
     parts, hidden = _fig4_parts(tables["compare_categories"], ctx.width)
     rows = max(len(p) for p in parts)
     side = len(parts) == 2 and (ctx.width == "page" or not hidden)
-    fig, axes = P.new_figure(ctx.width, height=min(9.0, 0.9 + 0.105 * rows * (1 if side else len(parts))),
+    # The x label (and the note on hidden categories) are figure-level texts that the constrained
+    # layout makes room for; at column width a long label goes on two lines, the legend on three.
+    xlabel = f"AP({ctx.label(b)}) - AP({ctx.label(a)})"
+    if ctx.width != "page" and len(xlabel) > 40:
+        xlabel = f"AP({ctx.label(b)})\n- AP({ctx.label(a)})"
+    if hidden:
+        xlabel += f"\n({hidden} categories in between not shown)"
+    extra = 0.14 * xlabel.count("\n") + (0 if ctx.width == "page" else 0.25)
+    fig, axes = P.new_figure(ctx.width, height=min(9.0, extra + 0.9 + 0.105 * rows * (1 if side else len(parts))),
                              nrows=1 if side else len(parts), ncols=len(parts) if side else 1, squeeze=False,
                              sharex=True)
     axes = axes.ravel()
@@ -337,17 +355,13 @@ def draw_fig4(tables: Tables, ctx: FigureContext):
         ax.set_xlabel("")
         if hidden:
             ax.set_title("most improved" if i == 0 else "most worsened", loc="left")
-    if hidden:
-        axes[-1].text(0.5, -0.02 if not side else 1.0, f"{hidden} categories in between not shown",
-                      transform=fig.transFigure if side else axes[0].transAxes, ha="center", va="top",
-                      fontsize=P.MIN_FONT_PT + 1)
     _fig4_legend(fig, tables["compare_categories"], ctx.label(a), ctx.label(b), _color(colors, a, 0),
-                 _color(colors, b, 1))
-    fig.supxlabel(f"AP({ctx.label(b)}) - AP({ctx.label(a)})", fontsize=8)
+                 _color(colors, b, 1), ncol=3 if ctx.width == "page" else 1)
+    fig.supxlabel(xlabel, fontsize=8)
     return fig
 
 
-def _fig4_legend(fig, table: pd.DataFrame, label_a: str, label_b: str, ca: str, cb: str) -> None:
+def _fig4_legend(fig, table: pd.DataFrame, label_a: str, label_b: str, ca: str, cb: str, ncol: int) -> None:
     from matplotlib.patches import Patch
 
     verdict = table["verdict"].astype(str) if "verdict" in table.columns else pd.Series(dtype=str)
@@ -356,7 +370,7 @@ def _fig4_legend(fig, table: pd.DataFrame, label_a: str, label_b: str, ca: str, 
                Patch(facecolor=ca, hatch="////", edgecolor="black", linewidth=0.3, label=f"{label_a} better ({n_down})"),
                Patch(facecolor=P.NEUTRAL, edgecolor="black", linewidth=0.3,
                      label=f"within noise ({len(table) - n_up - n_down})")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=3, title="bars: AP difference; lines: 95% CI")
+    fig.legend(handles=handles, loc="outside upper center", ncol=ncol, title="bars: AP difference; lines: 95% CI")
 
 
 def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
@@ -364,8 +378,8 @@ def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
     n_boot = tables["compare_categories"].attrs.get("n_boot", ctx.n_boot)
     bca = "BCa " if "ci_method" in tables["compare_categories"].columns else ""
     return (f"AP('{ctx.label(b)}') - AP('{ctx.label(a)}') per category, sorted; error bars: paired "
-            f"{bca}bootstrap 95% interval ({n_boot} image resamples); a bar is coloured by the better model "
-            f"(and hatched) only when its interval excludes 0, grey otherwise; a delta of 0 is a tick on the axis."
+            f"{bca}bootstrap 95% interval{_resamples(n_boot, 'image resamples', ' (', ')')}; a bar is coloured by the better model "
+            f"(and hatched) only when its interval excludes 0, grey otherwise; a delta of exactly 0 is an open circle on the zero line."
             + (f" Shown: the {FIG4_EACH_END[ctx.width]} most improved and {FIG4_EACH_END[ctx.width]} most worsened of "
                f"{len(tables['compare_categories'])} categories." if _fig4_parts(tables['compare_categories'],
                                                                                    ctx.width)[1] else ""))
@@ -461,8 +475,15 @@ def draw_figure(name: str, tables: Tables, context: FigureContext | None = None)
     if missing:
         raise InputError(f"{name} needs table(s) {', '.join(missing)}")
     with P.paper_style():
-        fig = spec.draw(tables, ctx)
+        fig = _draw(spec, tables, ctx)
     return fig, spec.caption(tables, ctx)
+
+
+def _draw(spec: FigureSpec, tables: Tables, ctx: FigureContext):
+    """The figure of ``spec`` with its titles fitted to the width (call inside ``paper_style``)."""
+    fig = spec.draw(tables, ctx)
+    P.fit_titles(fig)
+    return fig
 
 
 #: The printed widths every figure is drawn for, and the suffix of their file names.
@@ -508,7 +529,7 @@ def render_figures(tables: Tables, context: FigureContext, out: str | os.PathLik
             for width, suffix in WIDTHS.items():
                 ctx = dataclasses.replace(context, width=width)
                 with P.paper_style():
-                    fig = spec.draw(tables, ctx)
+                    fig = _draw(spec, tables, ctx)
                     if width == "page":
                         caption = spec.caption(tables, ctx)
                     files += P.save_figure(fig, Path(out) / f"{name}{suffix}")

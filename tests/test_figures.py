@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from salanalysis import figures as F
+from salanalysis import plotting as P
 from salanalysis.cli import main
 from salanalysis.config import demo_config
 from salanalysis.reproduce import reproduce
@@ -62,11 +64,23 @@ def test_plot_from_the_analysis_commands(demo, tmp_path, capsys):
         "fig4_category_delta_column.png"]
     assert "AP('Detections') - AP('prior')" in printed and "(30 image resamples)" in printed
     k = pd.read_csv(res / "clutter_map.csv").query("is_tail")["n_objects"].iloc[0]
-    assert f"every image with >= {k} objects" in printed and "(30 resamples per group)" in printed
+    assert f"every image with ≥{k} objects" in printed and "(30 resamples per group; centered percentile" in printed
     # a figure without its tables: exit 2, one line that says which command makes them
     assert main(["plot", "fig2_tpfn", "--from", str(res), "--out", str(figs)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "salanalysis stats --out DIR" in err and "objects" in err
+
+
+def test_plot_from_a_runs_tables_folder_reads_the_runs_config(demo_run, tmp_path, capsys):
+    # `--from RUN/tables` (the folder that holds the tables) finds RUN/config.resolved.toml, as
+    # `--from RUN` does: the captions name the run's resamples and labels, not "None"
+    from salanalysis.cli import main
+
+    n_boot = demo_config().n_boot
+    for src in (demo_run, demo_run / "tables"):
+        assert main(["plot", "fig3_clutter", "--from", str(src), "--out", str(tmp_path / src.name)]) == 0
+        printed = capsys.readouterr().out
+        assert f"({n_boot} resamples per group;" in printed and "None" not in printed
 
 
 def _prior_csv(demo, tmp_path: Path) -> Path:
@@ -81,8 +95,15 @@ def _prior_csv(demo, tmp_path: Path) -> Path:
 def test_draw_figure_in_a_notebook(demo_run):
     tables = F.read_tables([demo_run])
     fig, caption = F.draw_figure("fig3_clutter", tables, F.FigureContext(n_boot=7))
-    assert len(fig.axes) == 2 and "(7 resamples per group)" in caption
+    assert len(fig.axes) == 2 and "(7 resamples per group; centered percentile where BC" in caption
     plt.close(fig)
+    # the legend sits above the panels (inside (a) it covered the chance line), and says all it did
+    assert fig.axes[0].get_legend() is None and len(fig.legends) == 1
+    assert "chance (random ranking)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    # resamples unknown (no attrs, no n_boot given): the caption says nothing rather than "None"
+    fig, caption = F.draw_figure("fig3_clutter", tables, F.FigureContext())
+    plt.close(fig)
+    assert "None" not in caption and "resamples" not in caption and "(centered percentile where BC" in caption
     with pytest.raises(ValueError, match="needs table"):
         F.draw_figure("fig4_category_delta", {"clutter_map": tables["clutter_map"]})
 
@@ -138,18 +159,93 @@ def test_every_figure_is_made_for_its_printed_width(demo_run, width):
             assert im.width == round(inches * 300), name
 
 
-def test_fig4_with_many_categories_shows_both_ends(demo_run):
-    table = pd.DataFrame({"category": [f"cat{i:03d}" for i in range(150)],
-                          "delta": np.linspace(0.3, -0.2, 150), "ci95_low": np.linspace(0.2, -0.3, 150),
-                          "ci95_high": np.linspace(0.4, -0.1, 150), "n_pos": 10})
+def _many_categories(n: int = 150) -> pd.DataFrame:
+    table = pd.DataFrame({"category": [f"cat{i:03d}" for i in range(n)], "delta": np.linspace(0.3, -0.2, n),
+                          "ci95_low": np.linspace(0.2, -0.3, n), "ci95_high": np.linspace(0.4, -0.1, n), "n_pos": 10})
     table["verdict"] = np.where(table["ci95_low"] > 0, "improved",
                                 np.where(table["ci95_high"] < 0, "worsened", "within noise"))
+    return table
+
+
+def _texts_out_of_place(fig) -> list[str]:
+    """Texts drawn past the figure's edge, and axes titles that run into the panel on their right."""
+    from matplotlib.text import Text
+
+    with P.paper_style():  # as saved
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        unused = set()  # tick labels of ticks outside the view limits are never drawn
+        for ax in fig.axes:
+            for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+                for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                    if not min(lim) - 1e-9 <= tick.get_loc() <= max(lim) + 1e-9:
+                        unused.update({id(tick.label1), id(tick.label2)})
+        bad = []
+        for t in fig.findobj(Text):
+            if id(t) in unused or not t.get_visible() or not t.get_text().strip():
+                continue
+            e = t.get_window_extent(r)
+            if e.x0 < -1 or e.y0 < -1 or e.x1 > fig.bbox.width + 1 or e.y1 > fig.bbox.height + 1:
+                bad.append(t.get_text())
+        boxes = [(ax, ax.get_window_extent(r)) for ax in fig.axes]
+        for ax, box in boxes:
+            for _, b in boxes:
+                if b.x0 > box.x0 + 1 and b.y0 < box.y1 and b.y1 > box.y0:
+                    bad += [t.get_text() for t in (ax.title, ax._left_title)
+                            if t.get_text() and t.get_window_extent(r).x1 > b.x0]
+    return bad
+
+
+@pytest.mark.parametrize("width", ["page", "column"])
+def test_no_text_is_cut_off_or_runs_into_a_neighbour(demo_run, width):
+    # at 3.25 in the Fig. 4 legend and x label ran off both sides and Fig. 2's panel titles off the
+    # right edge; with 150 categories the note on hidden ones sat on the figure's top edge
+    tables = F.read_tables([demo_run])
+    ctx = F.FigureContext(width=width, primary="detections", compare=("prior", "detections"))
+    cases = [(name, tables, ctx) for name in ("fig2_tpfn", "fig_classwise", "fig3_clutter", "fig4_category_delta")]
+    cases.append(("fig4_category_delta", {"compare_categories": _many_categories()},
+                  dataclasses.replace(ctx, compare=("A", "B"))))
+    for name, tabs, c in cases:
+        fig, _ = F.draw_figure(name, tabs, c)
+        assert not _texts_out_of_place(fig), (name, width, _texts_out_of_place(fig))
+        plt.close(fig)
+
+
+def test_fit_titles_shrinks_a_title_too_wide_for_its_panel():
+    # two column-width panels, the left one with a title about twice its width: after fit_titles
+    # it ends before the right panel (font smaller, never under the 6 pt minimum); a short title
+    # keeps its size
+    with P.paper_style():
+        fig, (left, right) = P.new_figure("column", height=1.5, ncols=2)
+        left.set_title("a title wider than this panel, ok", loc="left")
+        right.set_title("short", loc="left")
+        P.fit_titles(fig)
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        assert left._left_title.get_window_extent(r).x1 < right.get_window_extent(r).x0
+        assert P.MIN_FONT_PT <= left._left_title.get_fontsize() < 8
+        assert right._left_title.get_fontsize() == 8
+        # one that cannot fit even at the minimum size is named in a warning, not shrunk further
+        left.set_title("a title that is far, far wider than its narrow panel could ever hold", loc="left")
+        with pytest.warns(UserWarning, match="far, far wider"):
+            P.fit_titles(fig)
+        assert left._left_title.get_fontsize() == P.MIN_FONT_PT
+    plt.close(fig)
+
+
+def test_fig4_with_many_categories_shows_both_ends(demo_run):
+    table = _many_categories(150)
     table.loc[75, "delta"] = 0.0
     tables = {"compare_categories": table}
     fig, caption = F.draw_figure("fig4_category_delta", tables, F.FigureContext(compare=("A", "B")))
     labels = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()]
     assert labels[:20] == [f"cat{i:03d}" for i in range(20)] and labels[20:] == [f"cat{i:03d}" for i in range(130, 150)]
-    assert "110 categories in between not shown" in [t.get_text() for t in fig.findobj(plt.Text)]
+    # the note is part of the figure's x label, which the layout makes room for (a free text at the
+    # figure's top edge squashed both panels into its lower third)
+    assert "(110 categories in between not shown)" in fig.get_supxlabel()
+    with P.paper_style():
+        fig.canvas.draw()
+    assert all(ax.get_position().height > 0.5 for ax in fig.axes)
     assert "the 20 most improved and 20 most worsened of 150 categories" in caption
     # significance by hatch as well as colour
     assert any(p.get_hatch() == "////" for ax in fig.axes for p in ax.patches)

@@ -184,6 +184,25 @@ def test_objects_histogram():
     assert "62" in ax.get_ylabel()
 
 
+@pytest.mark.parametrize("horizontal", [False, True])
+def test_category_delta_marks_exact_zeros_off_the_axis_line(horizontal):
+    # Two categories with a delta of exactly 0 (as umbrella and pizza in the demo): a bar of
+    # length 0 draws nothing, so each gets a filled marker at 0 that is not a line-shaped
+    # tick (a "|" or "_" at 0 lies on the zero line and the axis spine and cannot be seen).
+    cmp = pd.DataFrame({"category": ["a", "b", "c", "d"], "delta": [0.3, 0.0, -0.1, 0.0]})
+    ax = plotting.plot_category_delta(cmp, horizontal=horizontal)
+    marked = [ln for ln in ax.lines if ln.get_marker() not in ("None", None, "")]
+    assert len(marked) == 1
+    (zeros,) = marked
+    assert zeros.get_marker() not in ("|", "_") and zeros.get_markerfacecolor() != "none"
+    x, y = zeros.get_xdata(), zeros.get_ydata()
+    value, where = (x, y) if horizontal else (y, x)
+    assert list(value) == [0.0, 0.0]
+    # sorted descending: a (0.3), b (0), d (0), c (-0.1) -> the zeros are rows 1 and 2
+    assert list(where) == [1, 2]
+    assert not zeros.get_clip_on()
+
+
 def test_category_delta_sorted_with_ci_and_colors():
     cmp = pd.DataFrame({"category": ["a", "b", "c", "d"], "delta": [-0.05, 0.1, 0.01, 0.2],
                         "ci95_low": [-0.08, 0.05, -0.02, 0.1], "ci95_high": [-0.01, 0.15, 0.04, 0.3],

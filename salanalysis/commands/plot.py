@@ -100,8 +100,10 @@ def _run_hints(folders) -> dict:
 
     hints: dict = {}
     for folder in folders:
-        path = Path(folder) / "config.resolved.toml"
-        if not path.is_file():
+        # a run folder, or its tables/ folder (the run's configuration is one level up)
+        candidates = [Path(folder) / "config.resolved.toml", Path(folder).parent / "config.resolved.toml"]
+        path = next((c for c in candidates[: 2 if Path(folder).name == "tables" else 1] if c.is_file()), None)
+        if path is None:
             continue
         try:
             cfg = tomllib.loads(path.read_text(encoding="utf-8"))

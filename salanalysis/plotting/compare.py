@@ -43,7 +43,7 @@ def plot_category_delta(
     legend
         Draw the legend (off for a second panel).
 
-    A delta of exactly 0 is marked with a small vertical tick so that it is visible.
+    A delta of exactly 0 is an open circle on the zero line, so that it is visible.
     Returns ``ax``.
     """
     from matplotlib.patches import Patch
@@ -75,11 +75,10 @@ def plot_category_delta(
         else:
             ax.errorbar(pos[ok], mid, yerr=half, fmt="none", ecolor="black", elinewidth=0.5, capsize=1.0)
     zero = delta == 0
-    if zero.any():
-        if horizontal:
-            ax.plot(np.zeros(zero.sum()), pos[zero], linestyle="none", marker="|", markersize=5, color="black")
-        else:
-            ax.plot(pos[zero], np.zeros(zero.sum()), linestyle="none", marker="_", markersize=5, color="black")
+    if zero.any():  # an open circle centered on the zero line (a tick would vanish into the axis line)
+        xy = (np.zeros(zero.sum()), pos[zero]) if horizontal else (pos[zero], np.zeros(zero.sum()))
+        ax.plot(*xy, linestyle="none", marker="o", markersize=3.5, markerfacecolor="white",
+                markeredgecolor="black", markeredgewidth=0.6, clip_on=False, zorder=3)
     names = [str(c) for c in d["category"]]
     if horizontal:
         ax.axvline(0.0, color="black", linewidth=0.6)
