@@ -361,6 +361,7 @@ def run_compare(
     objects: pd.DataFrame | str | os.PathLike | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    rules: MetricRules = DEFAULT_RULES,
     logits: bool = False,
     missing: str = "error",
 ) -> CompareResult:
@@ -382,7 +383,7 @@ def run_compare(
     objects
         Object table (DataFrame, or a CSV/Parquet path) with ``category_id`` and
         ``area_frac``; computed from the annotations when None.
-    n_boot, seed
+    n_boot, seed, rules
         As in :func:`compare_categories`.
     logits, missing
         As in :func:`salanalysis.scores.read_scores`.
@@ -398,7 +399,7 @@ def run_compare(
         path = Path(objects)
         objects = read_table(path)
         objects.attrs["path"] = str(path)
-    table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=objects)
+    table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=objects, rules=rules)
     result = CompareResult({"compare_categories": table, "compare_summary": compare_summary(table)})
     if out is not None:
         result.write(out)

@@ -308,7 +308,10 @@ def caption_fig3(tables: Tables, ctx: FigureContext) -> str:
             f"moving average [1/3, 1/3, 1/3] with boundary padding; points: unsmoothed mAP; bands: "
             f"{'bias-corrected (BC) ' if 'ci_method' in cm.columns else ''}bootstrap 95% interval of the smoothed "
             f"curve ({_resamples(n_boot, 'resamples per group; ')}centered percentile where BC is degenerate). "
-            f"The last group holds every image with ≥{_tail_k(cm)} objects.{chance} (b) Images per number of objects.")
+            f"The last group holds every image with ≥{_tail_k(cm)} objects.{chance}"
+            + (" Federated (LVIS) evaluation: each class's AP on the group's images where it is verified."
+               if cm.attrs.get("federated") == "on" else "")
+            + " (b) Images per number of objects.")
 
 
 # ------------------------------------------------------------------ Fig. 4

@@ -292,3 +292,39 @@ def test_demo_default_sizes_from_masks(demo, demo_ann, tmp_path, capsys):
     assert rc == 0
     csv = pd.read_csv(tmp_path / "o" / "compare_categories.csv")
     np.testing.assert_allclose(csv["area_frac_mean"], mean.loc[csv["category_id"]].to_numpy(), rtol=1e-12)
+
+
+def test_compare_on_lvis_follows_the_federated_rule_and_can_turn_it_off(tmp_path, capsys):
+    # per category, AP on the images where the class is verified (LVIS), from the raw JSON with
+    # scikit-learn; `--federated off` counts every image, `--no-crowd` is accepted as in `metrics`
+    import json
+
+    from test_metrics import LVIS, _lvis_scores
+
+    data = json.loads(LVIS.read_text())
+    ann = Annotations.load(LVIS)
+    rng = np.random.default_rng(4)
+    sa, sb = _lvis_scores(ann, rng), _lvis_scores(ann, rng)
+    paths = []
+    for name, s in (("A", sa), ("B", sb)):
+        paths.append(tmp_path / f"{name}.npz")
+        write_scores(Scores.from_array(name, ann, s), paths[-1])
+    args = ["compare", "--annotations", str(LVIS), "--scores", f"A={paths[0]}", "--scores", f"B={paths[1]}",
+            "--bootstrap", "0"]
+    assert main([*args, "--out", str(tmp_path / "on")]) == 0
+    assert main([*args, "--federated", "off", "--no-crowd", "--out", str(tmp_path / "off")]) == 0
+    capsys.readouterr()
+    on, off = (pd.read_csv(tmp_path / d / "compare_categories.csv").set_index("category_id") for d in ("on", "off"))
+    imgs = {im["id"]: im for im in data["images"]}
+    ids = sorted(imgs)
+    y = ann.label_matrix()
+    for c, cid in enumerate(sorted(cat["id"] for cat in data["categories"])):
+        if cid not in on.index:
+            continue
+        pos = {a["image_id"] for a in data["annotations"] if a["category_id"] == cid}
+        keep = [k for k, i in enumerate(ids) if (i in pos or cid in imgs[i]["neg_category_ids"])
+                and not (cid in imgs[i]["not_exhaustive_category_ids"] and i not in pos)]
+        yc = np.array([ids[k] in pos for k in keep])
+        assert on.loc[cid, "AP_A"] == pytest.approx(average_precision_score(yc, sa[keep, c]), abs=1e-15)
+        assert off.loc[cid, "AP_A"] == pytest.approx(average_precision_score(y[:, c], sa[:, c]), abs=1e-15)
+    assert (off["AP_A"] < on.loc[off.index, "AP_A"]).mean() > 0.5

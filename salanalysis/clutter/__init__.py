@@ -33,7 +33,9 @@ Per group
   annotations count as positives, as in the metrics module;
   ``rules.include_crowd`` of a :class:`~salanalysis.metrics.MetricRules`
   changes that). Classes without a positive image in the group are excluded
-  from the group's mAP and counted in ``n_classes_excluded``.
+  from the group's mAP and counted in ``n_classes_excluded``. On LVIS files
+  (``rules.federated``, auto when the images carry ``neg_category_ids``) each class
+  counts only the group's images where it is verified, as in the metrics table.
 - ``mAP`` is the mean over the remaining classes of the AP of
   :func:`salanalysis.metrics.average_precision` (Eq. 7).
 - ``ci95_low``/``ci95_high``: the BCa 95% interval of the mAP over bootstrap

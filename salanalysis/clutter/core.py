@@ -84,10 +84,12 @@ def _core(annotations: Annotations, score_sets: list[Scores], *, k: int | None, 
         raise ValueError(f"n_boot must be a non-negative integer, got {n_boot!r}")
     n_boot = int(n_boot)
     mats = [s.aligned(annotations.image_ids, annotations.category_ids) for s in score_sets]
-    image_ids, labels = metrics.ground_truth(annotations, rules.replace(include_empty=True))
+    all_images = rules.replace(include_empty=True)
+    image_ids, labels = metrics.ground_truth(annotations, all_images)
     if not np.array_equal(np.asarray(image_ids), annotations.image_ids):
         raise RuntimeError("metrics.ground_truth rows do not follow annotations.images")
     labels = np.asarray(labels, dtype=bool)
+    mask = metrics.evaluation_mask(annotations, all_images)  # LVIS: the images each class is verified in
     per_image = clutter_groups(annotations, k=k, min_images=min_images, k_rule=k_rule)
     k = per_image.attrs["k"]
     n_cat, n_sets = labels.shape[1], len(score_sets)
@@ -101,27 +103,32 @@ def _core(annotations: Annotations, score_sets: list[Scores], *, k: int | None, 
         sel = per_image["row"].to_numpy()[
             (per_image["is_tail"] if tail else per_image["n_objects"] == lower).to_numpy()]
         y = labels[sel]
+        m = None if mask is None else mask[sel]
         n_pos = y.sum(axis=0)
+        n_eval = np.full(n_cat, len(sel)) if m is None else m.sum(axis=0)  # images that count, per class
         n_classes = int((n_pos > 0).sum())
         rows.append({"group": _group_label(lower, tail), "n_objects": lower, "is_tail": tail,
                      "n_images": int(len(sel)), "n_classes": n_classes, "n_classes_excluded": int(n_cat - n_classes),
-                     "n_classes_auc": int(((n_pos > 0) & (n_pos < len(sel))).sum())})
+                     "n_classes_auc": int(((n_pos > 0) & (n_pos < n_eval)).sum())})
         jack.append({})
         if len(sel) == 0:
             continue
-        sub = [m[sel] for m in mats]
-        chance[g] = _nanmean(chance_ap(n_pos, len(sel)))
-        ap = np.stack([metrics.average_precision(y, s) for s in sub])
-        auc = np.stack([roc_auc(y, s) for s in sub])
-        for name, v in _measures(ap, auc, y.mean(axis=0)).items():
+        sub = [x[sel] for x in mats]
+        chance[g] = _nanmean(chance_ap(n_pos, n_eval))
+        ap = np.stack([metrics.average_precision(y, s, m) for s in sub])
+        auc = np.stack([roc_auc(y, s, m) for s in sub])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prev = n_pos / n_eval
+        for name, v in _measures(ap, auc, prev).items():
             point[name][:, g] = v
         if n_boot:
-            rb = metrics.bootstrap_ranking(y, sub, n_boot=n_boot, seed=_group_seed(seed, g), auc=True)
+            rb = metrics.bootstrap_ranking(y, sub, n_boot=n_boot, seed=_group_seed(seed, g), auc=True, mask=m)
             for name, v in _measures(rb.reps["AP"], rb.reps["AUC"], rb.reps["prevalence"]).items():
                 reps[name][:, :, g] = v
             jack[g] = _measures(rb.jackknife["AP"], rb.jackknife["AUC"], rb.jackknife["prevalence"])
     attrs = {key: per_image.attrs[key] for key in ("k", "k_chosen", "warning", "n_images_no_objects")}
-    return _Core(pd.DataFrame(rows), point, reps, jack, chance, {**attrs, "n_categories": n_cat})
+    return _Core(pd.DataFrame(rows), point, reps, jack, chance,
+                 {**attrs, "n_categories": n_cat, "federated": "on" if mask is not None else "off"})
 
 
 def _per_group_bca(point: np.ndarray, reps: np.ndarray, jack: list[np.ndarray | None]):
@@ -182,7 +189,11 @@ def clutter_map(
         columns are NaN.
     rules
         ``rules.include_crowd``: whether crowd annotations make an image positive
-        for their class (the other rules do not apply to AP).
+        for their class; ``rules.federated``: LVIS's federated evaluation (default
+        ``"auto"``: when the images carry ``neg_category_ids``), each class counting
+        only the group's images where it is verified
+        (:func:`~salanalysis.metrics.evaluation_mask`), in its AP, AUC, prevalence and
+        chance AP as in :func:`~salanalysis.metrics.table1`. The other rules do not apply to AP.
 
     Returns
     -------
@@ -206,8 +217,8 @@ def clutter_map(
           (:data:`MEASURES`) with BCa intervals
 
         ``attrs``: ``k``, ``k_rule``, ``k_chosen``, ``warning``, ``min_images``,
-        ``n_images_no_objects`` (images in no group), ``n_categories``, ``n_boot``,
-        ``seed``, ``ci_methods``.
+        ``n_images_no_objects`` (images in no group), ``n_categories``, ``federated``
+        (``"on"``/``"off"``), ``n_boot``, ``seed``, ``ci_methods``.
     """
     sets = _as_list(score_sets)
     core = _core(annotations, sets, k=k, min_images=min_images, n_boot=n_boot, seed=seed, rules=rules,

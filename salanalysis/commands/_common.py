@@ -250,17 +250,29 @@ def add_metric_rule_options(p: argparse.ArgumentParser) -> None:
                    help="with --top-k, also require score >= THRESHOLD (as ML-GCN's code)")
     p.add_argument("--empty-classes", choices=("exclude", "zero"), default="exclude",
                    help="classes without positives: left out of every average (default) or counted as 0")
-    p.add_argument("--no-crowd", action="store_true", help="do not count crowd annotations as labels")
     p.add_argument("--no-empty-images", action="store_true",
                    help="drop images without annotations (default: they are all-negative rows)")
+    add_ap_rule_options(p)
+    p.add_argument("--overall", choices=("all-predictions", "classes-with-positives"), default="all-predictions",
+                   help="O-P and O-R pool every prediction (default: a prediction of a class without "
+                   "positives is a false positive) or only the classes with positives")
+
+
+def add_ap_rule_options(p: argparse.ArgumentParser) -> None:
+    """The rules that decide which images are positive for a class and which count in its AP."""
+    p.add_argument("--no-crowd", action="store_true", help="do not count crowd annotations as labels")
     p.add_argument("--federated", choices=("auto", "on", "off"), default="auto",
                    help="LVIS federated evaluation: per class only the images where it is annotated or "
                    "verified absent (neg_category_ids) count, its predictions elsewhere (and in "
                    "not_exhaustive_category_ids images without an annotation of it) are ignored; "
                    "auto (default): when the images carry those fields")
-    p.add_argument("--overall", choices=("all-predictions", "classes-with-positives"), default="all-predictions",
-                   help="O-P and O-R pool every prediction (default: a prediction of a class without "
-                   "positives is a false positive) or only the classes with positives")
+
+
+def ap_rules_from_args(args: argparse.Namespace):
+    """The :class:`~salanalysis.metrics.MetricRules` given by :func:`add_ap_rule_options` (others default)."""
+    from salanalysis.metrics import MetricRules
+
+    return MetricRules(include_crowd=not args.no_crowd, federated=args.federated)
 
 
 def rules_from_args(args: argparse.Namespace):

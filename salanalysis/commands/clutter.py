@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common.add_bootstrap_option(p, what="per group (0: no bands)")
     _common.add_seed_option(p)
     p.add_argument("--no-smooth", action="store_true", help="skip the paper's smoothing")
+    _common.add_ap_rule_options(p)
     _common.add_score_reading_options(p, _common.MISSING_HELP_SCORE_ZERO)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         n_boot=args.bootstrap,
         seed=args.seed,
         smooth=not args.no_smooth,
+        rules=_common.ap_rules_from_args(args),
         **_common.score_reading(args),
     )
     print(result.summary())

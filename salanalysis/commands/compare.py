@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "default: computed from the annotations)")
     _common.add_bootstrap_option(p, what="of images for the paired intervals (0: deltas only)")
     _common.add_seed_option(p)
+    _common.add_ap_rule_options(p)
     _common.add_score_reading_options(p, _common.MISSING_HELP_SCORE_ZERO)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         objects=args.objects,
         n_boot=args.bootstrap,
         seed=args.seed,
+        rules=_common.ap_rules_from_args(args),
         **_common.score_reading(args),
     )
     print(result.summary())
