@@ -672,6 +672,45 @@ def test_cli_writes_every_table(tmp_path, demo, demo_ann, rng, capsys):
     assert {"", "center"} == set(dm["control"])
 
 
+def test_cli_ap_rules_reach_the_class_wise_ap(tmp_path, demo, demo_ann, rng, capsys):
+    # `stats --no-crowd`: an image whose only instance of a class is a crowd annotation is a
+    # negative in that class's AP, as in `metrics --no-crowd` (scikit-learn reference)
+    import json
+
+    from sklearn.metrics import average_precision_score
+
+    from salanalysis.cli import main
+    from salanalysis.coco import Annotations
+    from salanalysis.scores import Scores, write_scores
+
+    obj, scores = _demo_objects(demo_ann, rng)
+    obj.to_csv(tmp_path / "objects.csv", index=False)
+    write_scores(Scores.from_array("net", demo_ann, scores), tmp_path / "net.csv")
+    # in the demo every crowd annotation has a non-crowd one of its class beside it: drop those
+    data = json.loads(demo.annotations.read_text())
+    crowd = {(a["image_id"], a["category_id"]) for a in data["annotations"] if a["iscrowd"]}
+    data["annotations"] = [a for a in data["annotations"]
+                           if a["iscrowd"] or (a["image_id"], a["category_id"]) not in crowd]
+    path = tmp_path / "instances_crowd_alone.json"
+    path.write_text(json.dumps(data))
+    ann = Annotations.load(path)
+    with_crowd, without = ann.label_matrix(include_crowd=True), ann.label_matrix(include_crowd=False)
+    changed = np.flatnonzero((with_crowd != without).any(axis=0) & without.any(axis=0))
+    assert len(changed)
+    base = ["stats", "--objects", str(tmp_path / "objects.csv"), "--annotations", str(path),
+            "--scores", f"net={tmp_path / 'net.csv'}", "--bootstrap", "0"]
+    for flag, labels in (([], with_crowd), (["--no-crowd"], without)):
+        out = tmp_path / ("crowd" if not flag else "no_crowd")
+        assert main([*base, *flag, "--out", str(out)]) == 0
+        cw = pd.read_csv(out / "classwise.csv").set_index("category_id")
+        checked = [j for j in changed if ann.category_ids[j] in cw.index]
+        assert checked
+        for j in checked:
+            ref = average_precision_score(labels[:, j], scores[:, j])
+            assert cw.loc[ann.category_ids[j], "AP"] == pytest.approx(ref, abs=1e-12), (flag, j)
+    capsys.readouterr()
+
+
 def test_cli_bad_input_exits_2_without_outputs(tmp_path, demo, demo_ann, rng, capsys):
     from salanalysis.cli import main
     from salanalysis.scores import Scores, write_scores

@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _common.add_bootstrap_option(p, what="of whole images for the clustered tp/fn test")
     _common.add_seed_option(p)
+    _common.add_ap_rule_options(p)
     _common.add_score_reading_options(p)
     p.add_argument("--out", metavar="DIR", help="write every table as CSV into DIR")
     p.set_defaults(func=run)
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         category_effects=args.category_effects,
         n_boot=args.bootstrap,
         seed=args.seed,
+        rules=_common.ap_rules_from_args(args),
         **_common.score_reading(args),
     )
     print(result.summary())

@@ -21,6 +21,7 @@ from salanalysis.stats.tpfn import tpfn_descriptives, tpfn_tests
 
 if TYPE_CHECKING:
     from salanalysis.coco import Annotations
+    from salanalysis.metrics import MetricRules
     from salanalysis.scores import Scores
 
 __all__ = ["stats_tables", "format_summary", "per_class_ap", "StatsResult", "run_stats", "OUTPUT_FILES"]
@@ -151,8 +152,10 @@ OUTPUT_FILES: dict[str, str] = {
 _PER_CLASS_EXTRA = ("prevalence", "AP_norm", "AUC")
 
 
-def per_class_ap(annotations: Annotations, score_sets: Sequence[Scores]) -> pd.DataFrame:
-    """Per-class AP of each score set (:func:`salanalysis.metrics.evaluate`), stacked.
+def per_class_ap(annotations: Annotations, score_sets: Sequence[Scores],
+                 rules: MetricRules | None = None) -> pd.DataFrame:
+    """Per-class AP of each score set (:func:`salanalysis.metrics.evaluate` under ``rules``,
+    default :data:`~salanalysis.metrics.DEFAULT_RULES`), stacked.
 
     Returns
     -------
@@ -160,11 +163,11 @@ def per_class_ap(annotations: Annotations, score_sets: Sequence[Scores]) -> pd.D
         ``model``, ``category_id``, ``category``, ``n_pos``, ``AP`` (NaN for a class
         without positive images), ``prevalence``, ``AP_norm``, ``AUC``.
     """
-    from salanalysis.metrics import evaluate
+    from salanalysis.metrics import DEFAULT_RULES, evaluate
 
     blocks = []
     for sc in score_sets:
-        _, pc = evaluate(annotations, sc)
+        _, pc = evaluate(annotations, sc, rules or DEFAULT_RULES)
         pc = pc[["category_id", "category", "n_pos", "AP", *_PER_CLASS_EXTRA]].copy()
         pc.insert(0, "model", sc.name)
         blocks.append(pc)
@@ -196,6 +199,7 @@ def run_stats(
     category_effects: bool = False,
     n_boot: int = 1000,
     seed: int = 0,
+    rules: MetricRules | None = None,
     logits: bool = False,
     missing: Literal["error", "zero"] = "error",
 ) -> StatsResult:
@@ -217,6 +221,9 @@ def run_stats(
         each file is written atomically.
     control_source, category_effects, n_boot, seed
         See :func:`stats_tables`.
+    rules
+        The rules of the per-class AP (:func:`per_class_ap`: crowd labels, LVIS federated
+        evaluation); default :data:`~salanalysis.metrics.DEFAULT_RULES`.
     logits, missing
         Passed to :func:`salanalysis.scores.read_scores`.
 
@@ -260,7 +267,7 @@ def run_stats(
             objects,
         )
     sets = read_score_sets(pairs, ann, logits=logits, missing=missing)
-    ap = per_class_ap(ann, sets)
+    ap = per_class_ap(ann, sets, rules)
     try:
         tables = stats_tables(
             table,
