@@ -572,7 +572,8 @@ def test_clutter_follows_lvis_federated_rule(tmp_path, capsys):
     args = ["clutter", "--annotations", str(LVIS), "--scores", f"m={path}", "--k", "3", "--bootstrap", "0"]
     assert main([*args, "--out", str(tmp_path / "on")]) == 0
     assert main([*args, "--federated", "off", "--out", str(tmp_path / "off")]) == 0
-    capsys.readouterr()
+    printed = capsys.readouterr().out
+    assert printed.count("federated (LVIS) evaluation") == 1 and "no bootstrap, no intervals" in printed
     on_csv, off_csv = (pd.read_csv(tmp_path / d / "clutter_map.csv") for d in ("on", "off"))
     assert on_csv["mAP"].to_numpy() == pytest.approx(cm["mAP"].to_numpy(), abs=1e-15)
     assert off_csv["mAP"].to_numpy() == pytest.approx(off["mAP"].to_numpy(), abs=1e-15)

@@ -43,12 +43,15 @@ class ClutterResult(AnalysisResult):
         m = self.map
         attrs = m.attrs
         first = m[m["model"] == m["model"].iloc[0]]
+        boot = (f"bootstrap {attrs['n_boot']} resamples, seed {attrs['seed']}; intervals BCa (centered "
+                "percentile where BCa is degenerate)" if attrs["n_boot"] else "no bootstrap, no intervals")
         lines = [
             f"clutter groups: K={attrs['k']} ({attrs['k_chosen']}); "
             f"{int(first['n_images'].sum())} images in groups, "
-            f"{attrs['n_images_no_objects']} without objects (not grouped); "
-            f"bootstrap {attrs['n_boot']} resamples, seed {attrs['seed']}; intervals BCa",
+            f"{attrs['n_images_no_objects']} without objects (not grouped); {boot}",
         ]
+        if attrs.get("federated") == "on":
+            lines.append("federated (LVIS) evaluation: each class counts only the group's images where it is verified")
         if attrs.get("warning"):
             lines.append(f"warning: {attrs['warning']}")
         models = list(dict.fromkeys(m["model"]))
