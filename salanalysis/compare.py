@@ -178,11 +178,11 @@ def compare_categories(
     if not np.array_equal(np.asarray(image_ids), annotations.image_ids):
         raise RuntimeError("metrics.ground_truth rows do not follow annotations.images")
     labels = np.asarray(labels, dtype=bool)
+    mask = metrics.evaluation_mask(annotations, rules.replace(include_empty=True))  # LVIS: verified images
     # paired_bootstrap reports its first argument minus its second: pass B first
     pb = metrics.paired_bootstrap(
         labels, sb, sa, rules, n_boot=int(n_boot), seed=seed,
-        categories=annotations.category_names, category_ids=annotations.category_ids,
-        mask=metrics.evaluation_mask(annotations, rules.replace(include_empty=True)),
+        categories=annotations.category_names, category_ids=annotations.category_ids, mask=mask,
     )
     per_class = pb[pb["category_id"] != -1].set_index("category_id")
     map_row = pb[pb["category_id"] == -1].iloc[0]
@@ -216,6 +216,7 @@ def compare_categories(
             "model_b": b.name,
             "n_boot": int(n_boot),
             "seed": int(seed),
+            "federated": "on" if mask is not None else "off",
             "n_categories_excluded": len(excluded),
             "categories_excluded": excluded,
             "mAP": {

@@ -304,10 +304,11 @@ def caption_fig3(tables: Tables, ctx: FigureContext) -> str:
     chance = (" Dashed grey: chance mAP, the expected mAP of a random ranking of the group's images (AP's chance "
               "level is the class's prevalence, which rises with the number of objects)."
               if "chance_mAP" in cm.columns else "")
+    bands = (f"{'bias-corrected (BC) ' if 'ci_method' in cm.columns else ''}bootstrap 95% interval of the smoothed "
+             f"curve ({_resamples(n_boot, 'resamples per group; ')}centered percentile where BC is degenerate)"
+             if n_boot != 0 else "none (no bootstrap)")
     return (f"(a) mAP of the images with a given number of (non-crowd) objects; lines: the paper's "
-            f"moving average [1/3, 1/3, 1/3] with boundary padding; points: unsmoothed mAP; bands: "
-            f"{'bias-corrected (BC) ' if 'ci_method' in cm.columns else ''}bootstrap 95% interval of the smoothed "
-            f"curve ({_resamples(n_boot, 'resamples per group; ')}centered percentile where BC is degenerate). "
+            f"moving average [1/3, 1/3, 1/3] with boundary padding; points: unsmoothed mAP; bands: {bands}. "
             f"The last group holds every image with ≥{_tail_k(cm)} objects.{chance}"
             + (" Federated (LVIS) evaluation: each class's AP on the group's images where it is verified."
                if cm.attrs.get("federated") == "on" else "")
@@ -383,6 +384,8 @@ def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
     return (f"AP('{ctx.label(b)}') - AP('{ctx.label(a)}') per category, sorted; error bars: paired "
             f"{bca}bootstrap 95% interval{_resamples(n_boot, 'image resamples', ' (', ')')}; a bar is coloured by the better model "
             f"(and hatched) only when its interval excludes 0, grey otherwise; a delta of exactly 0 is an open circle on the zero line."
+            + (" Federated (LVIS) evaluation: each class's AP on the images where it is verified."
+               if tables["compare_categories"].attrs.get("federated") == "on" else "")
             + (f" Shown: the {FIG4_EACH_END[ctx.width]} most improved and {FIG4_EACH_END[ctx.width]} most worsened of "
                f"{len(tables['compare_categories'])} categories." if _fig4_parts(tables['compare_categories'],
                                                                                    ctx.width)[1] else ""))

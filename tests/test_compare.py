@@ -328,3 +328,59 @@ def test_compare_on_lvis_follows_the_federated_rule_and_can_turn_it_off(tmp_path
         assert on.loc[cid, "AP_A"] == pytest.approx(average_precision_score(yc, sa[keep, c]), abs=1e-15)
         assert off.loc[cid, "AP_A"] == pytest.approx(average_precision_score(y[:, c], sa[:, c]), abs=1e-15)
     assert (off["AP_A"] < on.loc[off.index, "AP_A"]).mean() > 0.5
+    # the rule is recorded beside the table and named in Fig. 4's caption
+    from salanalysis import figures as F
+
+    tables = F.read_tables([tmp_path / "on"])
+    assert tables["compare_categories"].attrs["federated"] == "on"
+    assert "Federated (LVIS) evaluation" in F.caption_fig4(tables, F.FigureContext())
+    tables = F.read_tables([tmp_path / "off"])
+    assert tables["compare_categories"].attrs["federated"] == "off"
+    assert "Federated" not in F.caption_fig4(tables, F.FigureContext())
+
+
+def test_compare_and_clutter_no_crowd(tmp_path, capsys):
+    # an image whose only instance of a class is a crowd annotation: positive by default (as
+    # pycocotools' labels), negative with --no-crowd, in compare's per-category AP and in
+    # clutter's per-group mAP (scikit-learn reference)
+    import json
+
+    from salanalysis.demo import demo_paths
+
+    data = json.loads(demo_paths().annotations.read_text())
+    crowd = {(a["image_id"], a["category_id"]) for a in data["annotations"] if a["iscrowd"]}
+    data["annotations"] = [a for a in data["annotations"]
+                           if a["iscrowd"] or (a["image_id"], a["category_id"]) not in crowd]
+    path = tmp_path / "instances_crowd_alone.json"
+    path.write_text(json.dumps(data))
+    ann = Annotations.load(path)
+    rng = np.random.default_rng(9)
+    sa, sb = rng.random((len(ann.image_ids), len(ann.category_ids))), rng.random((len(ann.image_ids), 80))
+    paths = []
+    for name, s in (("A", sa), ("B", sb)):
+        paths.append(tmp_path / f"{name}.npz")
+        write_scores(Scores.from_array(name, ann, s), paths[-1])
+    with_crowd, without = ann.label_matrix(include_crowd=True), ann.label_matrix(include_crowd=False)
+    changed = np.flatnonzero((with_crowd != without).any(axis=0) & without.any(axis=0))
+    assert len(changed)
+    scores = ["--scores", f"A={paths[0]}", "--scores", f"B={paths[1]}", "--bootstrap", "0"]
+    for flag, labels in (([], with_crowd), (["--no-crowd"], without)):
+        out = tmp_path / f"cmp{len(flag)}"
+        assert main(["compare", "--annotations", str(path), *scores, *flag, "--out", str(out)]) == 0
+        table = pd.read_csv(out / "compare_categories.csv").set_index("category_id")
+        for j in changed:
+            ref = average_precision_score(labels[:, j], sa[:, j])
+            assert table.loc[ann.category_ids[j], "AP_A"] == pytest.approx(ref, abs=1e-12), (flag, j)
+        out = tmp_path / f"clutter{len(flag)}"
+        assert main(["clutter", "--annotations", str(path), *scores, "--k", "2", *flag, "--out", str(out)]) == 0
+        cm = pd.read_csv(out / "clutter_map.csv")
+        one = cm[(cm["model"] == "A") & (cm["group"] == "1")].iloc[0]
+        n_obj = np.zeros(len(ann.image_ids), int)
+        rows = {i: k for k, i in enumerate(ann.image_ids)}
+        for a in data["annotations"]:
+            if not a["iscrowd"]:
+                n_obj[rows[a["image_id"]]] += 1
+        sel = n_obj == 1
+        ref = np.mean([average_precision_score(labels[sel, c], sa[sel, c]) for c in range(80) if labels[sel, c].any()])
+        assert one["mAP"] == pytest.approx(ref, abs=1e-12), flag
+    capsys.readouterr()

@@ -104,6 +104,11 @@ def test_draw_figure_in_a_notebook(demo_run):
     fig, caption = F.draw_figure("fig3_clutter", tables, F.FigureContext())
     plt.close(fig)
     assert "None" not in caption and "resamples" not in caption and "(centered percentile where BC" in caption
+    # no bootstrap at all: no bands, and the caption says so
+    no_boot = tables["clutter_map"].copy()
+    no_boot.attrs["n_boot"] = 0
+    caption = F.caption_fig3({**tables, "clutter_map": no_boot}, F.FigureContext())
+    assert "bands: none (no bootstrap)" in caption and "percentile" not in caption
     with pytest.raises(ValueError, match="needs table"):
         F.draw_figure("fig4_category_delta", {"clutter_map": tables["clutter_map"]})
 
@@ -230,6 +235,23 @@ def test_fit_titles_shrinks_a_title_too_wide_for_its_panel():
         with pytest.warns(UserWarning, match="far, far wider"):
             P.fit_titles(fig)
         assert left._left_title.get_fontsize() == P.MIN_FONT_PT
+    plt.close(fig)
+    # a right-aligned title running left into its neighbour's space shrinks until it no longer meets
+    # the neighbour's left title; a left title that only passes over a colorbar keeps its size
+    # (a colorbar is not a panel whose space a title must keep clear of)
+    with P.paper_style():
+        fig, (left, right) = P.new_figure("column", height=1.5, ncols=2)
+        right.set_title("a right-aligned title that runs left", loc="right")
+        fig.colorbar(left.imshow(np.zeros((2, 2))), ax=left)
+        left.set_title("left title over cbar", loc="left")
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        assert left._left_title.get_window_extent(r).x1 > left.get_window_extent(r).x1  # over the colorbar
+        assert right._right_title.get_window_extent(r).x0 < left._left_title.get_window_extent(r).x1  # they meet
+        P.fit_titles(fig)
+        fig.canvas.draw()
+        assert right._right_title.get_window_extent(r).x0 > left._left_title.get_window_extent(r).x1
+        assert right._right_title.get_fontsize() < 8 and left._left_title.get_fontsize() == 8
     plt.close(fig)
 
 

@@ -187,8 +187,8 @@ def test_objects_histogram():
 @pytest.mark.parametrize("horizontal", [False, True])
 def test_category_delta_marks_exact_zeros_off_the_axis_line(horizontal):
     # Two categories with a delta of exactly 0 (as umbrella and pizza in the demo): a bar of
-    # length 0 draws nothing, so each gets a filled marker at 0 that is not a line-shaped
-    # tick (a "|" or "_" at 0 lies on the zero line and the axis spine and cannot be seen).
+    # length 0 draws nothing, so each gets a round marker (an open circle, white inside) at 0,
+    # not a line-shaped tick (a "|" or "_" at 0 lies on the zero line and the axis spine).
     cmp = pd.DataFrame({"category": ["a", "b", "c", "d"], "delta": [0.3, 0.0, -0.1, 0.0]})
     ax = plotting.plot_category_delta(cmp, horizontal=horizontal)
     marked = [ln for ln in ax.lines if ln.get_marker() not in ("None", None, "")]

@@ -43,8 +43,9 @@ class ClutterResult(AnalysisResult):
         m = self.map
         attrs = m.attrs
         first = m[m["model"] == m["model"].iloc[0]]
-        boot = (f"bootstrap {attrs['n_boot']} resamples, seed {attrs['seed']}; intervals BCa (centered "
-                "percentile where BCa is degenerate)" if attrs["n_boot"] else "no bootstrap, no intervals")
+        boot = (f"bootstrap {attrs['n_boot']} resamples, seed {attrs['seed']}; intervals BCa (of the smoothed "
+                "curve: BC; centered percentile where either is degenerate)" if attrs["n_boot"]
+                else "no bootstrap, no intervals")
         lines = [
             f"clutter groups: K={attrs['k']} ({attrs['k_chosen']}); "
             f"{int(first['n_images'].sum())} images in groups, "

@@ -112,30 +112,53 @@ def new_figure(width: str | float = "column", height: float | None = None, nrows
 
 
 def fit_titles(fig, *, min_size: float = MIN_FONT_PT, pad_pt: float = 2.0) -> None:
-    """Shrink axes titles that run past the next panel or the figure's edge (not below ``min_size``).
+    """Shrink axes titles that run into a neighbouring panel, its title or past the figure's edge.
 
-    Constrained layout leaves room for a title's height but not its width, so a left-aligned
-    title wider than its axes runs into the panel on its right or off the page (seen at the
-    3.25-inch column width). Each title's font goes down in 0.25-pt steps until it ends
-    ``pad_pt`` before the left edge of the next axes on its row (or the figure's edge); one
-    that still does not fit at ``min_size`` is left there with a warning (shorten it).
+    Constrained layout leaves room for a title's height but not its width, so a title
+    wider than its axes runs into the panel beside it or off the page (seen at the
+    3.25-inch column width). Each title's font (left, center and right titles) goes down
+    in 0.25-pt steps, never under ``min_size``, until it stays ``pad_pt`` clear of the
+    axes on either side of it on its row (colorbars aside) and of the figure's edges;
+    where titles of two panels still meet, the one reaching further outside its own
+    panel shrinks. A title that does not fit at ``min_size`` is left there with a
+    warning (shorten it).
     """
     import warnings
 
     fig.canvas.draw()  # runs the layout, so the axes are where they will be saved
     renderer = fig.canvas.get_renderer()
     pad = pad_pt * fig.dpi / 72
-    boxes = [(ax, ax.get_window_extent(renderer)) for ax in fig.axes if ax.get_visible()]
+    boxes = [(ax, ax.get_window_extent(renderer)) for ax in fig.axes
+             if ax.get_visible() and getattr(ax, "_colorbar", None) is None]
+
+    def shrink(title, too_wide) -> None:
+        while too_wide(title.get_window_extent(renderer)) and title.get_fontsize() - 0.25 >= min_size:
+            title.set_fontsize(title.get_fontsize() - 0.25)
+        if too_wide(title.get_window_extent(renderer)):
+            warnings.warn(f"figure title {title.get_text()!r} is wider than its room even at {min_size:g} pt",
+                          stacklevel=3)
+
+    titles = []
     for ax, box in boxes:
-        right = min([b.x0 for other, b in boxes if other is not ax and b.x0 > box.x0 + 1
-                     and b.y0 < box.y1 and b.y1 > box.y0] + [fig.bbox.width]) - pad
+        row = [b for other, b in boxes if other is not ax and b.y0 < box.y1 and b.y1 > box.y0]
+        right = min([b.x0 for b in row if b.x0 > box.x0 + 1] + [fig.bbox.width]) - pad
+        left = max([b.x1 for b in row if b.x1 < box.x1 - 1] + [0.0]) + pad
         for title in (ax.title, ax._left_title, ax._right_title):
-            while (title.get_text() and title.get_window_extent(renderer).x1 > right
-                   and title.get_fontsize() - 0.25 >= min_size):
-                title.set_fontsize(title.get_fontsize() - 0.25)
-            if title.get_text() and title.get_window_extent(renderer).x1 > right:
-                warnings.warn(f"figure title {title.get_text()!r} is wider than its room even at {min_size:g} pt",
-                              stacklevel=2)
+            if title.get_text():
+                shrink(title, lambda e, lo=left, hi=right: e.x0 < lo or e.x1 > hi)
+                titles.append((box, title))
+    for i, (box_a, a) in enumerate(titles):  # titles of two panels that meet in the gap between them
+        for box_b, b in titles[i + 1:]:
+            if box_a is box_b:
+                continue
+            ea, eb = a.get_window_extent(renderer), b.get_window_extent(renderer)
+            if ea.y0 >= eb.y1 or eb.y0 >= ea.y1 or ea.x1 + pad <= eb.x0 or eb.x1 + pad <= ea.x0:
+                continue
+            out_a = max(box_a.x0 - ea.x0, ea.x1 - box_a.x1, 0.0)  # how far each reaches outside its panel
+            out_b = max(box_b.x0 - eb.x0, eb.x1 - box_b.x1, 0.0)
+            mover, other = (a, b) if out_a >= out_b else (b, a)
+            shrink(mover, lambda e, o=other: not (e.x1 + pad <= o.get_window_extent(renderer).x0
+                                                  or o.get_window_extent(renderer).x1 + pad <= e.x0))
 
 
 def save_figure(fig, path: str | os.PathLike, *, formats: Sequence[str] = ("pdf", "png")) -> list[Path]:
