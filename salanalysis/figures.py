@@ -21,6 +21,7 @@ figure                     tables it needs
 ``fig3_clutter``           ``clutter_map``, ``objects_histogram``
 ``fig4_category_delta``    ``compare_categories``
 ``fig5_cam``               ``cam_manifest`` (with ``context.cam_root``)
+``fig_gallery``            ``gallery`` (``gallery.csv`` of ``salanalysis gallery``, with ``context.gallery_root``)
 =========================  ==============================================================
 """
 
@@ -88,6 +89,8 @@ class FigureContext:
         Bootstrap resamples (captions), when the tables do not say.
     cam_root
         The folder that the CAM manifest's relative paths start from.
+    gallery_root
+        The folder of ``gallery.csv`` (its thumbnails' paths start there).
     width
         ``"page"`` (6.875 in, the default) or ``"column"`` (3.25 in): the layout is made
         for that printed width, with no text under 6 pt.
@@ -101,6 +104,7 @@ class FigureContext:
     threshold: float = 0.5
     n_boot: int | None = None
     cam_root: Path | None = None
+    gallery_root: Path | None = None
     width: str = "page"
 
     def label(self, name: str) -> str:
@@ -447,6 +451,26 @@ def caption_fig5(tables: Tables, ctx: FigureContext) -> str:
             f"{len(records)} selected examples.")
 
 
+def draw_gallery(tables: Tables, ctx: FigureContext):
+    """The gallery: detected and missed objects, chosen by the rules of :mod:`salanalysis.gallery`."""
+    return P.gallery_figure(tables["gallery"], ctx.gallery_root or Path("."), width=ctx.width)
+
+
+def caption_gallery(tables: Tables, ctx: FigureContext) -> str:
+    t = tables["gallery"]
+    model = ctx.label(str(t["model"].iloc[0])) if len(t) else "the model"
+    source = str(t["source"].iloc[0]) if len(t) and t["source"].iloc[0] else ""
+    rules = "the largest, " + ("the most salient, " if source else "") + "the most typical and the most surprising"
+    missing = int(t.loc[t["file"].fillna("") == "", "ann_id"].nunique()) if len(t) else 0
+    text = (f"Objects that '{model}' detected (blue frame) and missed (vermillion frame), per outcome {rules} "
+            f"(salanalysis.gallery states each rule); the mask outlined in white. Under each: class and rule, "
+            f"size (% of the image), center distance, maximum saliency"
+            f"{' (' + ctx.label(source) + ')' if source else ''}, the model's score and the objects in the image.")
+    if missing:
+        text += f" {missing} object(s) without their image in the images folder are marked as such."
+    return text
+
+
 # ---------------------------------------------------------------- registry
 #: Every figure, in the order of the paper (the key is the file name).
 FIGURES: dict[str, FigureSpec] = {f.name: f for f in (
@@ -459,6 +483,8 @@ FIGURES: dict[str, FigureSpec] = {f.name: f for f in (
     FigureSpec("fig4_category_delta", "Fig. 4: per-category AP difference",
                ("compare_categories",), draw_fig4, caption_fig4),
     FigureSpec("fig5_cam", "Fig. 5: class activation maps", ("cam_manifest",), draw_fig5, caption_fig5),
+    FigureSpec("fig_gallery", "Gallery: detected and missed objects", ("gallery",), draw_gallery,
+               caption_gallery),
 )}
 
 
@@ -555,7 +581,7 @@ _TABLE_NAMES = ("tpfn_descriptives", "tpfn_tests", "classwise", "classwise_corre
 
 
 def _find(folder: Path, stem: str) -> Path | None:
-    for sub in ("", "tables"):
+    for sub in ("", "tables", "gallery"):
         for ext in (".parquet", ".csv"):
             p = folder / sub / f"{stem}{ext}"
             if p.is_file():
@@ -585,7 +611,7 @@ def read_tables(folders: Sequence[str | os.PathLike], *, objects: str | os.PathL
     for folder in map(Path, folders):
         if not folder.is_dir():
             raise InputError("folder of result tables not found", folder)
-        for stem in (*_TABLE_NAMES, "objects", "cam_manifest"):
+        for stem in (*_TABLE_NAMES, "objects", "cam_manifest", "gallery"):
             p = _find(folder, stem)
             if p is None:
                 continue
@@ -596,6 +622,8 @@ def read_tables(folders: Sequence[str | os.PathLike], *, objects: str | os.PathL
             out[stem] = df
             if stem == "cam_manifest":
                 out["_cam_root"] = p.parent
+            if stem == "gallery":
+                out["_gallery_root"] = p.parent
     if objects is not None:
         out["objects"] = read_table(objects)
     return out

@@ -25,6 +25,7 @@ Fig. 3a (mAP vs objects)           :func:`plot_clutter` (``clutter.clutter_map``
 Fig. 3b (histogram)                :func:`plot_objects_histogram` (``clutter.objects_histogram``)
 Fig. 4 (per-category AP delta)     :func:`plot_category_delta` (``compare.compare_categories``)
 Fig. 5 (CAMs and confidences)      :func:`plot_cam_example`, :func:`cam_figure` (CAM manifest)
+Gallery (detected/missed objects)  :func:`plot_gallery_object`, :func:`gallery_figure` (``gallery.csv``)
 =================================  =========================================
 """
 
@@ -32,6 +33,7 @@ from salanalysis.plotting.cam import cam_figure, plot_cam_example
 from salanalysis.plotting.classwise import plot_classwise_scatter
 from salanalysis.plotting.clutter import plot_clutter, plot_objects_histogram
 from salanalysis.plotting.compare import plot_category_delta
+from salanalysis.plotting.gallery import gallery_figure, plot_gallery_object
 from salanalysis.plotting.style import (
     COLUMN_WIDTH,
     MIN_FONT_PT,
@@ -71,4 +73,6 @@ __all__ = [
     "plot_category_delta",
     "plot_cam_example",
     "cam_figure",
+    "plot_gallery_object",
+    "gallery_figure",
 ]
