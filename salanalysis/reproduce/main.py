@@ -23,6 +23,7 @@ from salanalysis.reproduce.stages import (
     _stage_clutter,
     _stage_compare,
     _stage_figures,
+    _stage_gallery,
     _stage_inputs,
     _stage_maps,
     _stage_metrics,
@@ -250,7 +251,8 @@ def reproduce(
     cmp_data = _stage_compare(run, objects)
     cmp = None if cmp_data is None else cmp_data.tables
     cam = _stage_cam(run)
-    figs = _stage_figures(run, {"objects": objects, **st, **cl, **(cmp or {})}, cam)
+    gallery = _stage_gallery(run, objects)
+    figs = _stage_figures(run, {"objects": objects, **st, **cl, **(cmp or {})}, cam, gallery)
 
     # ---- outputs
     out.mkdir(parents=True, exist_ok=True)

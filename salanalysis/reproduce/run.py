@@ -33,6 +33,7 @@ STAGES: dict[str, int] = {
     "clutter": 1,
     "compare": 1,
     "cam": 1,
+    "gallery": 1,
     "figures": 1,
 }
 
@@ -48,6 +49,7 @@ _STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "clutter": ("salanalysis.clutter", "salanalysis.metrics", "salanalysis._bootstrap"),
     "compare": ("salanalysis.compare", "salanalysis.metrics", "salanalysis._bootstrap"),
     "cam": ("salanalysis.dualstream.cam",),
+    "gallery": ("salanalysis.gallery", "salanalysis.maps", "salanalysis.images"),
     "figures": ("salanalysis.plotting", "salanalysis.figures", "salanalysis.formatting"),
 }
 
