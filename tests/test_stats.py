@@ -184,18 +184,119 @@ def test_student_welch_mannwhitney_cohen_match_references(rng):
     assert _row(tests, "center_dist", "student_t")["statistic"] < 0
 
 
-def test_holm_over_each_test_family(rng):
+def test_holm_family_is_the_claim_of_one_model(rng):
+    # the family: size, center distance and each human saliency source of ONE model (per unit and test);
+    # area_px (a duplicate of area_frac) and the control source stay unadjusted (p_holm NaN)
     obj = simulate(rng, 150, size_effect=0.3)
     obj["detected_m2"] = rng.random(len(obj)) < 0.5
-    tests = tpfn_tests(obj, n_boot=0)
+    obj["sal_max_center"] = rng.random(len(obj))
+    tests = tpfn_tests(obj, n_boot=0, controls=["center"])
     assert set(tests["model"]) == {"m", "m2"}
     assert set(tests["unit"]) == {"object", "single_instance", "image_class"}
+    fam_of = tests.drop_duplicates("variable").set_index("variable")["family"]
+    assert fam_of.to_dict() == {"area_frac": "claim", "area_px": "duplicate", "center_dist": "claim",
+                                "sal_max_gt": "claim", "sal_max_center": "control"}
     for unit in ("object", "single_instance", "image_class"):
-        for test in ("student_t", "welch_t", "mann_whitney_u", "cluster_ols"):
-            fam = tests[(tests["test"] == test) & (tests["unit"] == unit)]
-            assert len(fam) == 8  # 2 models x 4 variables: one family per test and unit
-            ref = multipletests(fam["p_val"].to_numpy(), method="holm")[1]
-            np.testing.assert_allclose(fam["p_holm"].to_numpy(), ref, rtol=1e-12)
+        for model in ("m", "m2"):
+            for test in ("student_t", "welch_t", "mann_whitney_u", "cluster_ols", "cluster2_ols", "within_category"):
+                sel = tests[(tests["test"] == test) & (tests["unit"] == unit) & (tests["model"] == model)]
+                fam = sel[sel["family"] == "claim"]
+                assert list(fam["variable"]) == ["area_frac", "center_dist", "sal_max_gt"]
+                ref = multipletests(fam["p_val"].to_numpy(), method="holm")[1]
+                np.testing.assert_allclose(fam["p_holm"].to_numpy(), ref, rtol=1e-12)
+                assert sel.loc[sel["family"] != "claim", "p_holm"].isna().all()
+    # a model's verdict does not depend on what else is in the run (another model, a control source)
+    alone = tpfn_tests(obj.drop(columns=["detected_m2", "sal_max_center", "area_px"]), models="m", n_boot=0)
+    both = tests[tests["model"] == "m"]
+    for var in ("area_frac", "center_dist", "sal_max_gt"):
+        a = alone[(alone["variable"] == var) & (alone["role"] == "verdict") & (alone["unit"] == "object")]
+        b = both[(both["variable"] == var) & (both["role"] == "verdict") & (both["unit"] == "object")]
+        assert a["p_holm"].iloc[0] == pytest.approx(b["p_holm"].iloc[0], rel=1e-12)
+
+
+def _cgm_hand(x, d, g1, g2):
+    """Two-way cluster-robust variance of the slope of x ~ 1 + d, by hand (Cameron, Gelbach & Miller 2011):
+    V = V_1 + V_2 - V_12, each V_g = c_g (X'X)^-1 (sum_g s_g s_g') (X'X)^-1 with s_g = X_g' e_g and the CR1
+    factor c_g = G/(G-1) (N-1)/(N-K)."""
+    X = np.column_stack([np.ones_like(d), d])
+    beta = np.linalg.solve(X.T @ X, X.T @ x)
+    e = x - X @ beta
+    bread = np.linalg.inv(X.T @ X)
+    n, k = X.shape
+
+    def one(g):
+        _, codes = np.unique(g, return_inverse=True)
+        G = codes.max() + 1
+        S = np.zeros((G, k))
+        np.add.at(S, codes, X * e[:, None])
+        return G / (G - 1) * (n - 1) / (n - k) * bread @ (S.T @ S) @ bread
+
+    g12 = np.array([f"{a}-{b}" for a, b in zip(g1, g2)])
+    V = one(g1) + one(g2) - one(g12)
+    return beta[1], V[1, 1]
+
+
+def test_two_way_clustered_t_matches_a_hand_cgm_computation(rng):
+    obj = simulate(rng, 200, image_sd=1.0)
+    x, d = obj["area_frac"].to_numpy(), obj["detected_m"].to_numpy(float)
+    beta, var = _cgm_hand(x, d, obj["image_id"].to_numpy(), obj["category_id"].to_numpy())
+    r = _row(tpfn_tests(obj, variables=["area_frac"], n_boot=0, units=["object"]), "area_frac", "cluster2_ols")
+    G = min(obj["image_id"].nunique(), obj["category_id"].nunique())
+    assert r["effect"] == pytest.approx(beta, rel=1e-10)
+    assert r["statistic"] == pytest.approx(beta / np.sqrt(var), rel=1e-8)
+    assert r["dof"] == G - 1 and r["n_categories"] == 12
+    assert r["p_val"] == pytest.approx(2 * sps.t.sf(abs(beta / np.sqrt(var)), G - 1), rel=1e-8)
+    half = sps.t.ppf(0.975, G - 1) * np.sqrt(var)
+    assert (r["effect_ci95_low"], r["effect_ci95_high"]) == pytest.approx((beta - half, beta + half), rel=1e-8)
+    assert r["role"] == "verdict"  # 12 categories >= MIN_CATEGORIES_TWO_WAY
+
+
+def test_within_category_test_matches_statsmodels_with_category_dummies(rng):
+    obj = simulate(rng, 150)
+    d = obj.assign(det=obj["detected_m"].astype(float))
+    # reference: OLS area_frac ~ det + C(category_id), CR1 standard errors clustered by image
+    fit = smf.ols("area_frac ~ det + C(category_id)", data=d).fit(
+        cov_type="cluster", cov_kwds={"groups": d["image_id"]}, use_t=True)
+    t = tpfn_tests(obj, variables=["area_frac"], n_boot=0, units=["object"])
+    r = _row(t, "area_frac", "within_category")
+    assert r["effect"] == pytest.approx(fit.params["det"], rel=1e-10)
+    assert r["statistic"] == pytest.approx(fit.tvalues["det"], rel=1e-8)
+    assert r["p_val"] == pytest.approx(fit.pvalues["det"], rel=1e-7)
+    assert r["dof"] == obj["image_id"].nunique() - 1
+    assert r["role"] == "sensitivity"
+    # fewer categories than MIN_CATEGORIES_TWO_WAY: the within-category test is the verdict
+    few = tpfn_tests(obj.assign(category_id=obj["category_id"] % 3), variables=["area_frac"], n_boot=0,
+                     units=["object"])
+    assert _row(few, "area_frac", "within_category")["role"] == "verdict"
+    assert _row(few, "area_frac", "cluster2_ols")["role"] == "alternative"
+    # no category column: the image-clustered t is the verdict
+    none = tpfn_tests(obj.drop(columns=["category_id"]), variables=["area_frac"], n_boot=0, units=["object"])
+    assert set(none["test"]) == {"student_t", "welch_t", "mann_whitney_u", "cohen_d", "cluster_ols"}
+    assert _row(none, "area_frac", "cluster_ols")["role"] == "verdict"
+
+
+def test_class_random_effects_break_the_image_clustered_t_not_the_verdict():
+    # null: the variable does not depend on detection, but 40 classes shift both at random (and images too).
+    # benchmarks/calibration.py [5a] at 400 reps: image-clustered ~0.24, verdict (two-way) ~0.03-0.05.
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "_calib_classwise", Path(__file__).resolve().parents[1] / "benchmarks" / "_calib_classwise.py")
+    cal = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cal)
+    rng = np.random.default_rng(5)
+    hits = {"cluster_ols": 0, "verdict": 0}
+    n_sims = 80
+    for _ in range(n_sims):
+        t = tpfn_tests(cal.class_objects(rng, 200, 40), "m", ["area_frac"], units=["object"], n_boot=0)
+        hits["cluster_ols"] += t.loc[t["test"] == "cluster_ols", "p_val"].iloc[0] < 0.05
+        v = t[t["role"] == "verdict"].iloc[0]
+        assert v["test"] == "cluster2_ols"
+        hits["verdict"] += v["p_val"] < 0.05
+    # with 80 simulations the SD of a 5% rate is 0.024: 0.12 is ~3 SD above nominal, 0.12 well below ~0.24
+    assert hits["cluster_ols"] / n_sims > 0.12
+    assert hits["verdict"] / n_sims < 0.12
 
 
 def test_nan_saliency_rows_are_excluded_and_counted(rng):
