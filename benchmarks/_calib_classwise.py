@@ -65,6 +65,8 @@ TPFN_SCENARIOS = {
     "image random effects": dict(tau_image=1.0, tau_class=0.0),
     "image + class random effects (40 classes)": dict(tau_image=1.0, tau_class=1.0),
     "image + class random effects (12 classes)": dict(tau_image=1.0, tau_class=1.0, n_classes=12),
+    "image + class random effects (6 classes: within-category verdict)": dict(tau_image=1.0, tau_class=1.0,
+                                                                              n_classes=6),
 }
 
 
