@@ -212,7 +212,7 @@ def draw_fig2(tables: Tables, ctx: FigureContext):
 
 
 #: How Fig. 2 names each verdict test above its bars.
-_VERDICT_LABELS = {"cluster2_ols": "image+category-clustered t", "within_category": "within-category t",
+_VERDICT_LABELS = {"cluster2_ols": "clustered t", "within_category": "within-class t",
                    "cluster_ols": "clustered t"}
 
 _VERDICT_CAPTIONS = {
@@ -285,9 +285,10 @@ def draw_classwise(tables: Tables, ctx: FigureContext):
         v = corr[(corr["variable"] == var) & (corr["role"] == "verdict")] if "role" in corr.columns else corr.iloc[:0]
         if len(v) and np.isfinite(v["r"].iloc[0]):
             ph = v["p_holm"].iloc[0]
+            # outside the Holm family (a control source): its unadjusted p
             p = (format_p(ph, spaced=True).replace("p ", "p(Holm) ", 1) if np.isfinite(ph)
-                 else format_p(v["p_val"].iloc[0], spaced=True).replace("p ", "p(unadj.) ", 1))
-            ax.set_title(f"{ax.get_title(loc='left')}\nverdict: partial r = {v['r'].iloc[0]:.2f}, {p}", loc="left",
+                 else format_p(v["p_val"].iloc[0], spaced=True))
+            ax.set_title(f"{ax.get_title(loc='left')}\npartial r = {v['r'].iloc[0]:.2f}, {p}", loc="left",
                          fontsize=P.MIN_FONT_PT + 1)
         ax.set_ylim(-0.03, 1.03)
         if j % per_row:
@@ -302,9 +303,10 @@ def caption_classwise(tables: Tables, ctx: FigureContext) -> str:
     return (f"Per category: the mean over its objects (x) against the category's AP for '{ctx.label(m)}' (y, "
             f"shared by the panels); line: least-squares fit with the 95% confidence band of its mean (size on a "
             f"log axis, fitted in log size); above each panel: the paper's Pearson r, its p and the number of "
-            f"categories (Sec. 3.2), and the verdict: the partial r with AP controlling prevalence (a class's AP "
-            f"rises with its prevalence: raw r is 'significant' for any variable that follows prevalence) with its "
-            f"p Holm-adjusted over size, center distance and the human saliency sources; its sensitivity check (ROC "
+            f"categories (Sec. 3.2), and below it the verdict: the partial r with AP controlling prevalence and a "
+            f"cubic in log prevalence (a class's AP rises with its prevalence: raw r is 'significant' for any "
+            f"variable that follows prevalence) with its p Holm-adjusted over size, center distance and the human "
+            f"saliency sources (a control map's p is unadjusted); its sensitivity check (ROC "
             f"AUC as the target) is in the correlations table and the findings. "
             f"Categories without a value (e.g. no object with a saliency map) are left out.")
 
