@@ -671,6 +671,17 @@ def test_stats_tables_and_summary(rng):
     assert set(tables["detection_models"]["category_effects"]) == {True, False}
     text = st.format_summary(tables)
     assert "sal_max_gt" in text and "OR=" in text and "excluded: NaN" in text
+    assert "cluster2_ols t=" in text  # the verdict (12 categories), Holm-adjusted
+    # with prevalence: the verdict and the sensitivity rows are listed, and a verdict the AUC check changes is said
+    ap = ap.assign(prevalence=rng.uniform(0.01, 0.3, 12), AUC=rng.uniform(0.5, 0.9, 12))
+    tables = st.stats_tables(obj, ap, n_boot=0)
+    corr = tables["classwise_correlations"]
+    assert {"paper", "verdict", "sensitivity"} <= set(corr["role"])
+    text = st.format_summary(tables)
+    assert "verdict     AP" in text.replace("[", "").replace("]", "") and "sensitivity AUC" in text.replace(
+        "[", "").replace("]", "")
+    ch = st.verdict_changes(corr)
+    assert ch["changes"].any() == ("changes the verdict" in text)
 
 
 # ------------------------------------------------------------------ CLI
