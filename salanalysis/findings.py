@@ -190,11 +190,14 @@ def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) ->
         paper = f"Pearson r = {r['r']:.3f}, {format_p(r['p_val'], spaced=True)} (the paper's test, not the verdict)"
         v = _cw_role(corr, ctx.primary, var, "verdict")
         if v is None:
+            why = ("too few classes for the prevalence-controlled verdict" if _cw_role(corr, ctx.primary, var, "verdict",
+                                                                                      finite=False) is not None
+                   else "no class prevalence, so no prevalence-controlled verdict")
             rows.append(_row(key, claim=claim, this_run=paper, interval=f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]",
                              verdict="not available",
-                             detail=f"{int(r['n'])} classes, '{ctx.label(ctx.primary)}': no class prevalence, so no "
-                                    "prevalence-controlled verdict (raw r is not one: its false-positive rate under "
-                                    "a prevalence null is 1.0)", anchor="fig-fig_classwise"))
+                             detail=f"{int(r['n'])} classes, '{ctx.label(ctx.primary)}': {why} (raw r is not one: "
+                                    "its false-positive rate under a prevalence null is 1.0)",
+                             anchor="fig-fig_classwise"))
             continue
         verdict = _verdict(v["r"], v["p_holm"], _sign(key))
         sens = _cw_role(corr, ctx.primary, var, "sensitivity")
@@ -219,14 +222,14 @@ def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) ->
     return rows
 
 
-def _cw_role(corr: pd.DataFrame, model: str, variable: str, role: str) -> pd.Series | None:
-    """The class-wise row of a role (verdict, sensitivity) for a model and variable, if finite."""
+def _cw_role(corr: pd.DataFrame, model: str, variable: str, role: str, finite: bool = True) -> pd.Series | None:
+    """The class-wise row of a role (verdict, sensitivity) for a model and variable (if ``finite``: with a finite r)."""
     if "role" not in corr.columns:
         return None
     c = corr[(corr["variable"] == variable) & (corr["role"] == role)]
     if "model" in c.columns:
         c = c[c["model"] == model]
-    if c.empty or not np.isfinite(c["r"].iloc[0]):
+    if c.empty or (finite and not np.isfinite(c["r"].iloc[0])):
         return None
     return c.iloc[0]
 

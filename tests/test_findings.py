@@ -118,3 +118,7 @@ def test_classwise_verdict_is_the_partial_r_confirmed_by_the_auc_check(r_v, p_v,
     no_prev = no_prev[no_prev["role"] == "paper"]
     f = findings({"classwise_correlations": no_prev}, FindingsContext(primary="m"))
     assert f.set_index("claim").loc["classes of more central objects have higher AP", "verdict"] == "not available"
+    too_few = _corr(np.nan, np.nan, np.nan, np.nan)
+    f = findings({"classwise_correlations": too_few}, FindingsContext(primary="m"))
+    row = f.set_index("claim").loc["classes of more central objects have higher AP"]
+    assert row["verdict"] == "not available" and "too few classes" in row["detail"]

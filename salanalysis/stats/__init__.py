@@ -78,7 +78,13 @@ from salanalysis.stats.run import (
     run_stats,
     stats_tables,
 )
-from salanalysis.stats.tpfn import FAMILY_MEANINGS, TEST_MEANINGS, VERDICT_TEST, tpfn_descriptives, tpfn_tests
+from salanalysis.stats.tpfn import (
+    FAMILY_MEANINGS,
+    TEST_MEANINGS,
+    VERDICT_TEST,
+    tpfn_descriptives,
+    tpfn_tests,
+)
 
 __all__ = [
     "TEST_MEANINGS",
