@@ -1,4 +1,4 @@
-"""Calibration of the Fig. 2 and Sec. 3.2 verdicts (issue 22, sections 3.2 and 4); called by calibration.py.
+"""Calibration of the Fig. 2 and Sec. 3.2 verdicts (dependence, multiplicity, prevalence); called by calibration.py.
 
 1. ``tpfn_dependence``: detected vs missed under the null (the variable does not depend on
    detection) with no random effects, image random effects, and image plus class random
