@@ -298,3 +298,11 @@ def test_fig2_shows_the_verdict_of_the_tests_table(demo_run):
     assert format_p(ctl["p_val"], spaced=True).replace("p ", "p(unadj.) ", 1) in " ".join(texts)
     assert "Holm-adjusted over one family" in caption and "unadjusted 95% interval" in caption
     plt.close(fig)
+    # the class-wise panels carry the verdict (partial r controlling prevalence, Holm p) under the paper's r
+    fig, caption = F.draw_figure("fig_classwise", tables, F.FigureContext(primary="detections"))
+    corr = tables["classwise_correlations"]
+    v = corr[(corr["model"] == "detections") & (corr["role"] == "verdict") & (corr["variable"] == "center_dist")]
+    titles = " ".join(ax.get_title(loc="left") for ax in fig.axes)
+    line = f"partial r = {v['r'].iloc[0]:.2f}, " + format_p(v["p_holm"].iloc[0], spaced=True).replace("p ", "p(Holm) ", 1)
+    assert line in titles and "controlling prevalence" in caption
+    plt.close(fig)

@@ -38,8 +38,9 @@ Conventions
   Fig. 2 / Sec. 3.2 variables (size, center distance, saliency per human source) of one
   model (``family = claim``; ``area_px`` and control sources stay unadjusted, ``p_holm``
   NaN): in :func:`tpfn_tests` per model, unit and ``test``; in
-  :func:`classwise_correlations` per model, target, ``method`` and ``covariates``; in :func:`detection_models` the saliency terms of all fits with
-  the same control and fixed-effects choice. Different tests of the same
+  :func:`classwise_correlations` per model, target, ``method`` and ``covariates``; in
+  :func:`detection_models` one model's saliency terms (not the control's) with the same
+  control and fixed-effects choice. Intervals are unadjusted 95%. Different tests of the same
   hypothesis are alternatives, not separate hypotheses, so they are not pooled.
 - Cost: everything is vectorised; on a simulated table the size of COCO val2014
   (40k images, 160k objects, 2 score sets, 2 sources) :func:`tpfn_tests` with 1000
