@@ -286,7 +286,7 @@ def draw_classwise(tables: Tables, ctx: FigureContext):
         if len(v) and np.isfinite(v["r"].iloc[0]):
             ph = v["p_holm"].iloc[0]
             # outside the Holm family (a control source): its unadjusted p
-            p = (format_p(ph, spaced=True).replace("p ", "p(Holm) ", 1) if np.isfinite(ph)
+            p = (format_p(ph, spaced=True).replace("p ", "p* ", 1) if np.isfinite(ph)
                  else format_p(v["p_val"].iloc[0], spaced=True))
             ax.set_title(f"{ax.get_title(loc='left')}\npartial r = {v['r'].iloc[0]:.2f}, {p}", loc="left",
                          fontsize=P.MIN_FONT_PT + 1)
@@ -305,8 +305,8 @@ def caption_classwise(tables: Tables, ctx: FigureContext) -> str:
             f"log axis, fitted in log size); above each panel: the paper's Pearson r, its p and the number of "
             f"categories (Sec. 3.2), and below it the verdict: the partial r with AP controlling prevalence and a "
             f"cubic in log prevalence (a class's AP rises with its prevalence: raw r is 'significant' for any "
-            f"variable that follows prevalence) with its p Holm-adjusted over size, center distance and the human "
-            f"saliency sources (a control map's p is unadjusted); its sensitivity check (ROC "
+            f"variable that follows prevalence) with p*, its p Holm-adjusted over size, center distance and the "
+            f"human saliency sources (a control map shows its unadjusted p); its sensitivity check (ROC "
             f"AUC as the target) is in the correlations table and the findings. "
             f"Categories without a value (e.g. no object with a saliency map) are left out.")
 

@@ -303,6 +303,6 @@ def test_fig2_shows_the_verdict_of_the_tests_table(demo_run):
     corr = tables["classwise_correlations"]
     v = corr[(corr["model"] == "detections") & (corr["role"] == "verdict") & (corr["variable"] == "center_dist")]
     titles = " ".join(ax.get_title(loc="left") for ax in fig.axes)
-    line = f"partial r = {v['r'].iloc[0]:.2f}, " + format_p(v["p_holm"].iloc[0], spaced=True).replace("p ", "p(Holm) ", 1)
-    assert line in titles and "controlling prevalence" in caption
+    line = f"partial r = {v['r'].iloc[0]:.2f}, " + format_p(v["p_holm"].iloc[0], spaced=True).replace("p ", "p* ", 1)
+    assert line in titles and "controlling prevalence" in caption and "p*, its p Holm-adjusted" in caption
     plt.close(fig)
