@@ -11,7 +11,6 @@ from scipy import stats as sps
 from salanalysis._bootstrap import bootstrap_p, percentile_interval
 from salanalysis.errors import InputError
 from salanalysis.errors import require_columns as _require
-from salanalysis.stats._cluster import MIN_CATEGORIES_TWO_WAY, cluster2_ols, within_category_ols
 from salanalysis.stats._common import (
     UNITS,
     Z975,
@@ -24,6 +23,7 @@ from salanalysis.stats._common import (
     default_units,
     unit_rows,
 )
+from salanalysis.stats._twoway import MIN_CATEGORIES_TWO_WAY, cluster2_ols, within_category_ols
 
 __all__ = ["TEST_MEANINGS", "VERDICT_TEST", "FAMILY_MEANINGS", "tpfn_descriptives", "tpfn_tests", "claim_family"]
 
@@ -388,7 +388,7 @@ def _tests_one(
 #: has categories: objects of one image, and objects of one class, are not independent; the
 #: object-level Student t is anti-conservative under image effects, the image-clustered t under
 #: class effects (benchmarks/calibration.py). With fewer than
-#: :data:`~salanalysis.stats._cluster.MIN_CATEGORIES_TWO_WAY` categories the verdict is
+#: :data:`~salanalysis.stats._twoway.MIN_CATEGORIES_TWO_WAY` categories the verdict is
 #: ``within_category``; without a category column, ``cluster_ols``. The ``role`` column says which.
 VERDICT_TEST = "cluster2_ols"
 
@@ -501,7 +501,7 @@ def tpfn_tests(
 
     The verdict (``role = "verdict"``, the row whose ``p_holm`` summaries, Fig. 2 and the
     findings report): ``cluster2_ols`` with at least
-    :data:`~salanalysis.stats._cluster.MIN_CATEGORIES_TWO_WAY` categories (``within_category``
+    :data:`~salanalysis.stats._twoway.MIN_CATEGORIES_TWO_WAY` categories (``within_category``
     is then its named sensitivity check, ``role = "sensitivity"``), ``within_category`` with
     fewer, ``cluster_ols`` without a category column. Why: with image effects alone the
     image-clustered t holds its level (Student's t does not); with class random effects as
