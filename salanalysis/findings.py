@@ -216,10 +216,16 @@ def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) ->
                          interval=f"[{v['ci95_low']:.3f}, {v['ci95_high']:.3f}] (partial r, unadjusted 95%)",
                          verdict=verdict,
                          detail=f"{int(v['n'])} classes, '{ctx.label(ctx.primary)}'; partial r controlling "
-                                f"{v['covariates'].replace(',', ', ')}; Holm over size, center distance and the "
+                                f"{_covariates_text(v['covariates'])}; Holm over size, center distance and the "
                                 f"human saliency sources{check}",
                          anchor="fig-fig_classwise"))
     return rows
+
+
+def _covariates_text(covariates: str) -> str:
+    """``prevalence,log_prevalence,log_prevalence^2,log_prevalence^3`` read as words."""
+    cubic = "prevalence,log_prevalence,log_prevalence^2,log_prevalence^3"
+    return "prevalence and a cubic in log prevalence" if covariates == cubic else covariates.replace(",", ", ")
 
 
 def _cw_role(corr: pd.DataFrame, model: str, variable: str, role: str, finite: bool = True) -> pd.Series | None:

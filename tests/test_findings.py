@@ -88,15 +88,18 @@ def test_demo_diagnostics_explain_the_opposite_fig2(demo, demo_ann):
     assert set(d["severity"]) <= {"warning", "note"} and set(d["anchor"]) <= {"table-table1", "fig-fig2_tpfn"}
 
 
+CUBIC = "prevalence,log_prevalence,log_prevalence^2,log_prevalence^3"
+
+
 def _corr(r_v: float, p_v: float, r_s: float, p_s: float) -> pd.DataFrame:
     rows = [{"model": "m", "target": "AP", "variable": "center_dist", "method": "pearson", "role": "paper",
              "covariates": "", "n": 60, "r": -0.5, "ci95_low": -0.7, "ci95_high": -0.3, "p_val": 1e-4,
              "p_holm": 3e-4},
             {"model": "m", "target": "AP", "variable": "center_dist", "method": "partial", "role": "verdict",
-             "covariates": "prevalence,log_prevalence", "n": 60, "r": r_v, "ci95_low": r_v - 0.2,
+             "covariates": CUBIC, "n": 60, "r": r_v, "ci95_low": r_v - 0.2,
              "ci95_high": r_v + 0.2, "p_val": p_v / 3, "p_holm": p_v},
             {"model": "m", "target": "AUC", "variable": "center_dist", "method": "partial", "role": "sensitivity",
-             "covariates": "prevalence,log_prevalence", "n": 60, "r": r_s, "ci95_low": r_s - 0.2,
+             "covariates": CUBIC, "n": 60, "r": r_s, "ci95_low": r_s - 0.2,
              "ci95_high": r_s + 0.2, "p_val": p_s / 3, "p_holm": p_s}]
     return pd.DataFrame(rows)
 
@@ -113,6 +116,7 @@ def test_classwise_verdict_is_the_partial_r_confirmed_by_the_auc_check(r_v, p_v,
     assert row["verdict"] == verdict
     assert row["this_run"].startswith(f"partial r = {r_v:.3f}") and "Pearson r = -0.500" in row["this_run"]
     assert ("changes the verdict" in row["detail"]) == changes
+    assert "controlling prevalence and a cubic in log prevalence" in row["detail"]
     # without prevalence there is no verdict: the paper's raw r is shown, never badged
     no_prev = _corr(r_v, p_v, r_s, p_s)
     no_prev = no_prev[no_prev["role"] == "paper"]
