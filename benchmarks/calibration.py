@@ -17,9 +17,10 @@
    and the Sec. 3.2 verdict for every variable under prevalence nulls (random, fixed-quality
    and quality-rising-with-prevalence scorers), with 95% Clopper-Pearson intervals.
 
-Run (about 2 minutes on 2 cores):
+Run ([1]-[4] about 2 minutes on 2 cores; [5a] and [5b] about 5 and 7 minutes at 400 reps on
+2 busy cores; ``--only 5a,5b`` runs just those):
 
-    .venv/bin/python benchmarks/calibration.py [--reps 1000] [--seed 0]
+    .venv/bin/python benchmarks/calibration.py [--reps 1000] [--seed 0] [--only 1,2,5a]
 """
 
 from __future__ import annotations
