@@ -1,12 +1,20 @@
 """The one-page HTML report of ``salanalysis reproduce``, and table formatters.
 
 :func:`render_report` builds a single self-contained HTML page (no external
-files, no scripts: figures are embedded as base64 PNG, styles inline) with, in order,
+files: figures and object thumbnails are embedded as base64 PNG/JPEG, styles inline; one small
+inline script, :data:`~salanalysis.report_sections.SORT_SCRIPT`, sorts the class table and holds
+no data) with, in order,
 
 - a table of contents with an anchor per section, figure and table;
 - the **findings**: each claim of the paper beside this run's value, interval
   and verdict (computed elsewhere and passed in; the verdict is shown by colour
   *and* a marker and its words), and every warning of the diagnostics once;
+- the **objects**: a gallery of detected and missed objects (thumbnails with the
+  mask outlined and the saliency overlaid, their values), filterable by class without a
+  script, or a plain statement of why there are none (:mod:`salanalysis.report_sections`);
+- the **classes**: one table per class (AP and interval, positives, prevalence, chance
+  AP, mean size/distance/saliency, Fig. 4 delta and verdict, a link to its gallery
+  objects), sortable by any column; classes with few positives marked;
 - what was run (configuration, version, parameters) and every stage with its key;
 - the inputs, each listed once with its provenance and counts;
 - a plain statement of everything that could not be produced, and why;
@@ -18,8 +26,12 @@ Tables are shown whole (no box of fixed height): pairs of interval columns
 one value in every row are stated once above the table, explanatory text that
 repeats (``meaning``, ``note``, ``formula``) becomes numbered notes below it,
 and a table too wide for the page scrolls sideways with its first column kept
-in view (a narrower one keeps its header row in view instead). A print
-stylesheet prints every row of every table and fits figures to the page.
+in view (a narrower one keeps its header row in view instead). On a narrow screen
+(phone width) every table scrolls sideways in its own box with its first column in view,
+and a figure with a column-width drawing shows that one (``<picture>``). A print
+stylesheet keeps the paper size the reader chose (no page of another size), prints every
+row of every table within the page width, keeps a heading with what follows it and a
+caption with its table, and fits figures to the page.
 Numbers follow the one policy of :mod:`salanalysis.formatting`.
 
 The page is deterministic: the same arguments give the same bytes. It carries
@@ -47,6 +59,7 @@ from typing import Any
 import pandas as pd
 
 from salanalysis.formatting import format_number, format_value
+from salanalysis.report_sections import SORT_SCRIPT, GallerySection, classes_html, gallery_css, gallery_html
 
 __all__ = [
     "FigureEntry",
@@ -81,13 +94,15 @@ EXPLAIN_COLUMNS = ("meaning", "note", "formula")
 
 @dataclass
 class FigureEntry:
-    """A figure of the report: its PNG is embedded, the other files are linked."""
+    """A figure of the report: its PNG is embedded (and ``png_column``, the column-width
+    drawing, for narrow screens), the other files are linked."""
 
     key: str
     title: str
     caption: str
     png: Path
     files: list[Path] = field(default_factory=list)
+    png_column: Path | None = None
 
 
 @dataclass
@@ -340,15 +355,34 @@ font-weight:600}
 .v-inc{background:#fdf0d5;border-color:#E69F00;color:#6b4a00}
 .v-na{background:#eee;border-color:#999;color:#444}
 ul.verdicts{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.5em 1.2em;margin:.5em 0}
-@page{margin:12mm}@page wide{size:A4 landscape;margin:10mm}
+.gt{display:block;height:0}p.gfilter{font-size:.9em;line-height:1.8}h4.grid-h{margin:.8em 0 .3em}
+.grid{display:flex;flex-wrap:wrap;gap:8px}
+.grid figure.obj{width:200px;margin:0;padding:4px;border:1px solid #ddd;font-size:.8em;break-inside:avoid}
+.obj img{width:96px;height:auto;margin-right:2px;border:0}.obj dl{display:grid;grid-template-columns:auto auto;
+gap:0 .5em;margin:.2em 0 0}.obj dd{margin:0;text-align:right;font-variant-numeric:tabular-nums}
+button.sort{all:unset;cursor:pointer;font-weight:700}button.sort:focus-visible{outline:2px solid #0b5cad}
+th[aria-sort=ascending] button.sort::after{content:" \2191"}th[aria-sort=descending] button.sort::after{content:" \2193"}
+tr.few>td{background:#fff8e6}span.few{color:#8a3300;font-weight:700}
+@media screen and (max-width:700px){
+body{margin:.5em auto;padding:0 .6em}.tw{overflow-x:auto;border:1px solid #ddd}
+.tw th,table.findings th{position:static}.tw tr>:first-child{position:sticky;left:0;background:#fff;z-index:1}
+.tw thead tr>:first-child{background:#f4f4f4;z-index:2}tr.few>td:first-child{background:#fff8e6}
+table.findings{width:auto}table.findings td.claim,table.findings td.detail{min-width:14em}
+td.long{min-width:10em}table.kv th{width:auto}table.kv td{min-width:0;overflow-wrap:anywhere}
+nav.toc ol ol{columns:1}.grid figure.obj{width:calc(50% - 14px)}.obj img{width:48%}
+}
+@page{margin:12mm}
 @media print{
-body{max-width:none;margin:0;padding:0;font-size:9pt}.tw.wide{page:wide}
-h2{break-after:avoid}h3{break-after:avoid}a{color:inherit;text-decoration:none}
+body{max-width:none;margin:0;padding:0;font-size:9pt}
+h2,h3,h4{break-after:avoid;page-break-after:avoid}a{color:inherit;text-decoration:none}
+section>p,p.same,h3+p{break-after:avoid;page-break-after:avoid}
 .tw,.tw.wide{overflow:visible;border:0}table{font-size:6.5pt;width:100%}
+.tw.wide table{font-size:6pt}
 th,.tw.wide tr>:first-child{position:static}thead{display:table-header-group}tr{break-inside:avoid}
-th,td{padding:1px 3px;overflow-wrap:break-word}td.n,td.t,.verdict{white-space:normal}
-td.long{min-width:0;overflow-wrap:anywhere}
-tr.rh{display:none}
+th{print-color-adjust:exact;-webkit-print-color-adjust:exact}
+th,td{padding:1px 3px;overflow-wrap:anywhere}td.n,td.t,.verdict{white-space:normal}
+td.long,table.findings td.v,table.findings td.claim,table.findings td.detail{min-width:0;overflow-wrap:anywhere}
+tr.rh{display:none}button.sort{font-weight:700}
 figure{break-inside:avoid}figure img{max-width:100%;max-height:22cm;object-fit:contain}
 nav.toc ol ol{columns:3}.diag,.missing{break-inside:avoid}
 }
@@ -473,6 +507,9 @@ def render_report(
     findings: pd.DataFrame | None = None,
     diagnostics: pd.DataFrame | None = None,
     inputs_files: Sequence[Path] = (),
+    gallery: GallerySection | None = None,
+    classes: pd.DataFrame | None = None,
+    classes_files: Sequence[Path] = (),
 ) -> str:
     """The report as one self-contained HTML string (deterministic: see the module docstring).
 
@@ -509,6 +546,14 @@ def render_report(
         ``None``: none.
     inputs_files
         The files of the inputs table (linked under it).
+    gallery
+        The gallery of objects (section ``gallery``): its table and thumbnails, or
+        ``table=None`` and the reason there is none. ``None``: no such section.
+    classes
+        The per-class table (:func:`salanalysis.report_sections.class_drilldown`), shown
+        sortable (section ``classes``); ``None``: no such section.
+    classes_files
+        The files of the per-class table (linked under it).
 
     Raises
     ------
@@ -525,6 +570,10 @@ def render_report(
     e = html.escape
     ids = {f"fig-{f.key}": f.title for f in figures} | {f"table-{t.key}": t.title for t in tables}
     ids["table-inputs"] = "Inputs"
+    if gallery is not None:
+        ids["gallery"] = "Objects: detected and missed"
+    if classes is not None:
+        ids["classes"] = "Classes"
     by_anchor: dict[str, list[Mapping[str, Any]]] = {}
     if diagnostics is not None:
         for _, r in diagnostics.iterrows():
@@ -534,9 +583,10 @@ def render_report(
 
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
+             f"<title>{e(title)}</title><style>{_CSS}{gallery_css(gallery)}</style></head><body>",
              f"<h1>{e(title)}</h1>"]
     toc = ([("findings", "Findings: this run beside the paper")] if show_findings else []) + [
+        (a, ids[a]) for a in ("gallery", "classes") if a in ids] + [
         ("run", "Run"), ("inputs", "Inputs"), ("missing", "What could not be produced")]
     items = [f'<li><a href="#{a}">{e(t)}</a></li>' for a, t in toc]
     if figures:
@@ -553,6 +603,16 @@ def render_report(
 
     if show_findings:
         parts.append(_findings_html(findings, diagnostics, ids))
+    few = [] if classes is None else classes.loc[classes["few_positives"], "category"].astype(str).tolist()
+    if gallery is not None:
+        parts.append(f'<section id="gallery"><h2>{e(ids["gallery"])}</h2>')
+        parts += [_diag_html(r, ids) for r in by_anchor.get("gallery", [])]
+        parts.append(gallery_html(gallery, few=few) + _files_line(gallery.files, base_p) + "</section>")
+    if classes is not None:
+        parts.append('<section id="classes"><h2>Classes: one row per class, sortable</h2>')
+        parts += [_diag_html(r, ids) for r in by_anchor.get("classes", [])]
+        parts.append(classes_html(classes, gallery_ids=gallery.class_ids() if gallery is not None else {},
+                                  files_html=_files_line(classes_files, base_p)) + "</section>")
 
     parts.append('<h2 id="run">Run</h2><table class="kv">')
     for k, v in summary.items():
@@ -584,8 +644,12 @@ def render_report(
         data = base64.b64encode(Path(fig.png).read_bytes()).decode("ascii")
         parts.append(f'<figure id="fig-{e(fig.key)}"><h3>{e(fig.title)}</h3>')
         parts += [_diag_html(r, ids) for r in by_anchor.get(f"fig-{fig.key}", [])]
-        parts.append(f'<img alt="{e(fig.title)}" src="data:image/png;base64,{data}">'
-                     f"<figcaption>{e(fig.caption)}</figcaption></figure>")
+        img = f'<img alt="{e(fig.title)}" src="data:image/png;base64,{data}">'
+        if fig.png_column is not None and Path(fig.png_column).is_file():
+            col = base64.b64encode(Path(fig.png_column).read_bytes()).decode("ascii")
+            img = (f'<picture><source media="screen and (max-width: 700px)" '
+                   f'srcset="data:image/png;base64,{col}">{img}</picture>')
+        parts.append(f"{img}<figcaption>{e(fig.caption)}</figcaption></figure>")
         parts.append(_files_line(fig.files, base_p))
 
     parts.append('<h2 id="tables">Tables</h2>')
@@ -598,7 +662,10 @@ def render_report(
         parts.append(table_html(t.table, t.max_rows, key=f"table-{t.key}"))
         parts.append(_files_line(t.files, base_p))
         parts.append("</section>")
-    parts.append(f'<p class="note">{e(_generated_line())}</p></body></html>')
+    parts.append(f'<p class="note">{e(_generated_line())}</p>')
+    if classes is not None:
+        parts.append(f"<script>{SORT_SCRIPT}</script>")
+    parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 

@@ -311,6 +311,7 @@ def reproduce(
                 run.not_produced.append((TABLES[name], "fewer than two score sets are configured"))
 
     figures: list[FigureEntry] = []
+    gallery_files: list[Path] = []
     captions = figs.meta["captions"]
     from salanalysis.figures import FIGURES, WIDTHS
 
@@ -326,7 +327,10 @@ def reproduce(
                     shutil.copyfile(figs.files[file], tmp)
                 paths.append(dst)
             run.files += paths
-            figures.append(FigureEntry(name, title, captions[name], paths[1], paths))
+            if name == "fig_gallery":  # shown as the report's gallery of objects (thumbnails), its files linked
+                gallery_files = paths
+                continue
+            figures.append(FigureEntry(name, title, captions[name], paths[1], paths, png_column=paths[3]))
         else:
             for file in variants:
                 (out / "figures" / file).unlink(missing_ok=True)
@@ -371,11 +375,31 @@ def reproduce(
         "the paper's published rows in Table 1": f"{'shown' if t1_published else 'not shown'} ({why})",
         "stage log (status computed or cached, seconds)": out / "stages.json",
     }
+    summary["object table (one row per object)"] = out / "objects.parquet"
+    summary["image table (one row per image)"] = out / "images.csv"
+    from salanalysis.report_sections import GallerySection, class_drilldown
+
+    if gallery is None:
+        why = next((w for what, w in run.not_produced if what.startswith("Gallery")), "no gallery was made")
+        gal = GallerySection(None, reason=why)
+    else:
+        gal = GallerySection(gallery[0], gallery[1], files=gallery_files)
+    classes, classes_files = None, []
+    model = cfg.primary or (cfg.scores[0].name if cfg.scores else None)
+    per_class = met.tables["per_class"]
+    if model is not None and (per_class["model"] == model).any():
+        cmp_cat = (cmp or {}).get("compare_categories")
+        classes = class_drilldown(per_class, model=model, classwise=st.get("classwise"), compare=cmp_cat,
+                                  gallery=gallery[0] if gallery is not None else None)
+        classes_files = _write_table(run, "classes", classes,
+                                     "One row per class of the primary score set: AP, positives, prevalence, "
+                                     "chance AP, class means, Fig. 4 delta and verdict.")
     report_path = out / "report.html"
     write_report(report_path, title="salanalysis reproduce: visual attention and multi-label classification",
                  summary=summary, inputs=_inputs_display(inputs), stages=_stages_display(run.records),
                  figures=figures, tables=tables, not_produced=run.not_produced, notes=notes, base=out,
-                 inputs_files=inputs_files, findings=findings, diagnostics=diagnostics)
+                 inputs_files=inputs_files, findings=findings, diagnostics=diagnostics, gallery=gal,
+                 classes=classes, classes_files=classes_files)
     run.files.append(report_path)
     run.cache.prune(run.keys)
     return ReproduceResult(out, run.records, run.files, run.not_produced, report_path)
