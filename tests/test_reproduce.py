@@ -19,6 +19,7 @@ from salanalysis.config import demo_config, load_config
 from salanalysis.figures import FIGURES
 from salanalysis.maps import write_results_json
 from salanalysis.reproduce import TABLES, reproduce
+from salanalysis.report_sections import SORT_SCRIPT
 from salanalysis.score_baselines import CLASS_PRIOR_LABEL, class_prior_scores
 
 EVIL = "<script>alert(1)</script>"
@@ -143,19 +144,42 @@ def test_demo_writes_every_promised_file(demo_run, demo_ann):
 def test_demo_report_parses_and_embeds_every_figure(demo_run):
     out, res = demo_run
     p = _parse(out / "report.html")
-    imgs = [a["src"] for t, a in p.tags if t == "img"]
-    assert len(imgs) == len(FIGURES) - 1
+    all_imgs = [a["src"] for t, a in p.tags if t == "img"]
+    imgs = [s for s in all_imgs if s.startswith("data:image/png;base64,")]
+    thumbs = [s for s in all_imgs if s.startswith("data:image/jpeg;base64,")]
+    # every figure but Fig. 5 and the gallery figure (shown as the gallery of thumbnails instead)
+    assert len(imgs) == len(FIGURES) - 2 and len(imgs) + len(thumbs) == len(all_imgs)
     for src in imgs:
-        assert src.startswith("data:image/png;base64,")
         png = base64.b64decode(src.split(",", 1)[1])
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    # embedded exactly the written PNGs
-    written = {base64.b64encode((out / "figures" / f"{n}.png").read_bytes()).decode() for n in FIGURES
-               if n != "fig5_cam"}
+    shown = [n for n in FIGURES if n not in ("fig5_cam", "fig_gallery")]
+    # embedded exactly the written PNGs; the column-width ones as the narrow screen's <source>
+    written = {base64.b64encode((out / "figures" / f"{n}.png").read_bytes()).decode() for n in shown}
     assert {s.split(",", 1)[1] for s in imgs} == written
+    sources = [a["srcset"] for t, a in p.tags if t == "source"]
+    assert {s.split(",", 1)[1] for s in sources} == {
+        base64.b64encode((out / "figures" / f"{n}_column.png").read_bytes()).decode() for n in shown}
+    # the gallery: one JPEG per picture of gallery.csv that has a file, each a JPEG
+    gal_csv = pd.read_csv(next((out / ".cache" / "gallery").rglob("gallery.csv")))
+    assert len(thumbs) == int(gal_csv["file"].notna().sum()) > 0
+    assert all(base64.b64decode(s.split(",", 1)[1])[:2] == b"\xff\xd8" for s in thumbs)
     ids = {a.get("id") for _, a in p.tags}
-    assert {f"table-{n}" for n in TABLES} <= ids
-    assert not [t for t, a in p.tags if t in ("script", "link") or (t == "img" and "http" in a["src"][:8])]
+    assert {f"table-{n}" for n in TABLES} <= ids and {"gallery", "classes"} <= ids
+    assert {f"gal-c{k}" for k in range(gal_csv["category"].nunique())} <= ids
+    # the one script is the sorter of the class table; no other active content
+    scripts = [t for t, _ in p.tags if t == "script"]
+    assert len(scripts) == 1 and SORT_SCRIPT in (out / "report.html").read_text(encoding="utf-8")
+    assert not [t for t, a in p.tags if t == "link" or (t == "img" and "http" in a["src"][:8])]
+    assert not [(t, k) for t, a in p.tags for k in a if k.lower().startswith("on")]
+    # the demo report stays one file well under 10 MB
+    assert (out / "report.html").stat().st_size < 10 * 2**20
+    # the per-class table: one row per class of the primary score set, as the per-class metrics say
+    classes = pd.read_csv(out / "tables" / "classes.csv")
+    per_class = pd.read_csv(out / "tables" / "per_class.csv")
+    det = per_class[per_class["model"] == "detections"].reset_index(drop=True)
+    assert classes["category"].tolist() == det["category"].tolist()
+    assert np.allclose(classes["AP"], det["AP"], equal_nan=True)
+    assert (classes["few_positives"] == (det["n_pos"] < 5)).all()
     text = " ".join(p.text)
     assert "class-prior baseline (not a model)" in text and "sample detections" in text
     assert "no model checkpoints are configured" in text
@@ -165,6 +189,8 @@ def test_demo_report_parses_and_embeds_every_figure(demo_run):
     assert {h[1:] for h in hrefs if h.startswith("#")} <= ids
     files = [h for h in hrefs if not h.startswith("#")]
     assert "tables/table1.csv" in files and "figures/fig2_tpfn.pdf" in files and "stages.json" in files
+    assert {"objects.parquet", "images.csv", "tables/classes.csv", "figures/fig_gallery.pdf"} <= set(files)
+    assert {f"tables/{n}.csv" for n in TABLES} <= set(files)
     assert all(not Path(h).is_absolute() and (out / h).is_file() for h in files)
     # one number format: no scientific notation anywhere in the tables, p-values as the policy says
     html_text = (out / "report.html").read_text(encoding="utf-8")
