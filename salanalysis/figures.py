@@ -17,7 +17,7 @@ function and one entry in :data:`FIGURES`.
 figure                     tables it needs
 =========================  ==============================================================
 ``fig2_tpfn``              ``objects``, ``tpfn_descriptives``, ``tpfn_tests``
-``fig_classwise``          ``classwise``, ``classwise_correlations``
+``fig_classwise``          ``classwise``, ``classwise_correlations`` (``per_class``: sizes)
 ``fig3_clutter``           ``clutter_map``, ``objects_histogram``
 ``fig4_category_delta``    ``compare_categories``
 ``fig5_cam``               ``cam_manifest`` (with ``context.cam_root``)
@@ -277,6 +277,10 @@ def draw_classwise(tables: Tables, ctx: FigureContext):
     if "model" in cw.columns:
         cw = cw[cw["model"] == m]
         corr = corr[corr["model"] == m]
+    pc = tables.get("per_class")
+    if pc is not None and "n_pos" in pc.columns and "n_pos" not in cw.columns:  # points sized by positives
+        pc = pc[pc["model"] == m] if "model" in pc.columns else pc
+        cw = cw.assign(n_pos=cw["category"].map(pc.drop_duplicates("category").set_index("category")["n_pos"]))
     variables = _variables(tables, ctx)
     color = ctx.colors().get(m, P.OKABE_ITO["black"])
     per_row, rows = _grid(len(variables), ctx.width)
@@ -285,7 +289,7 @@ def draw_classwise(tables: Tables, ctx: FigureContext):
     for j, var in enumerate(variables):
         ax = axes[j // per_row, j % per_row]
         P.plot_classwise_scatter(cw, var, correlations=corr, ax=ax, color=color, labels=ctx.labels,
-                                 title=f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}")
+                                 title=f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", annotate=3)
         v = corr[(corr["variable"] == var) & (corr["role"] == "verdict")] if "role" in corr.columns else corr.iloc[:0]
         if len(v) and np.isfinite(v["r"].iloc[0]):
             ph = v["p_holm"].iloc[0]
@@ -312,7 +316,10 @@ def caption_classwise(tables: Tables, ctx: FigureContext) -> str:
             f"variable that follows prevalence) with p*, its p Holm-adjusted over size, center distance and the "
             f"human saliency sources (a control map shows its unadjusted p); its sensitivity check (ROC "
             f"AUC as the target) is in the correlations table and the findings. "
-            f"Categories without a value (e.g. no object with a saliency map) are left out.")
+            + ("Point area: the category's positive images; hollow: fewer than 5 positives (its AP rests on a "
+               "handful of images). " if "per_class" in tables else "")
+            + "The 3 categories farthest from the line are named; a panel with fewer than 5 categories draws "
+            f"no line. Categories without a value (e.g. no object with a saliency map) are left out.")
 
 
 # ------------------------------------------------------------------ Fig. 3
@@ -622,7 +629,7 @@ def render_figures(tables: Tables, context: FigureContext, out: str | os.PathLik
 # ------------------------------------------------------- tables from folders
 #: Where each table is looked for under a folder given to :func:`read_tables`.
 _TABLE_NAMES = ("tpfn_descriptives", "tpfn_tests", "classwise", "classwise_correlations", "clutter_map",
-                "objects_histogram", "clutter_difference", "compare_categories", "compare_summary")
+                "objects_histogram", "clutter_difference", "compare_categories", "compare_summary", "per_class")
 
 
 def _find(folder: Path, stem: str) -> Path | None:

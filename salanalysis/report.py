@@ -59,7 +59,13 @@ from typing import Any
 import pandas as pd
 
 from salanalysis.formatting import format_number, format_value
-from salanalysis.report_sections import SORT_SCRIPT, GallerySection, classes_html, gallery_css, gallery_html
+from salanalysis.report_sections import (
+    SORT_SCRIPT,
+    GallerySection,
+    classes_html,
+    gallery_css,
+    gallery_html,
+)
 
 __all__ = [
     "FigureEntry",

@@ -292,7 +292,7 @@ def gallery_html(section: GallerySection, *, few: Sequence[str] = ()) -> str:
                      f'({g["ann_id"].nunique()})</h4><div class="grid">')
         if g.empty:
             parts.append(f'<p class="note">No {e(outcome)} object.</p>')
-        for ann, o in g.groupby("ann_id", sort=False):
+        for _, o in g.groupby("ann_id", sort=False):
             r = o.iloc[0]
             cat = str(r["category"])
             pics = []

@@ -127,6 +127,21 @@ def test_classwise_scatter_fit_band_and_r(rng):
     assert ax3.get_xscale() == "log"
 
 
+def test_classwise_points_sized_by_positives_few_hollow_and_no_line_through_four(rng):
+    df = pd.DataFrame({"category": list("abcdef"), "center_dist": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+                       "AP": [0.9, 0.7, 0.8, 0.5, 0.4, 0.3], "n_pos": [40, 20, 10, 4, 2, 5]})
+    ax = plotting.plot_classwise_scatter(df, "center_dist")
+    full, hollow = ax.collections[0], ax.collections[1]
+    # area proportional to positives: 4 + 60 * n_pos / max(n_pos); fewer than 5 positives drawn hollow
+    assert full.get_sizes().tolist() == pytest.approx([4 + 60 * v / 40 for v in (40, 20, 10, 5)])
+    assert hollow.get_offsets().tolist() == [[0.4, 0.5], [0.5, 0.4]]
+    assert len(hollow.get_facecolors()) == 0 or hollow.get_facecolors()[:, 3].max() == 0
+    assert hollow.get_sizes().tolist() == pytest.approx([10.0, 9.0])  # 4 + 6 = 10; 4 + 3 = 7 -> at least 9
+    assert len(ax.lines) == 1  # six points: the fit is drawn
+    ax4 = plotting.plot_classwise_scatter(df.head(4), "center_dist", ax=plt.figure().gca())
+    assert not ax4.lines and len(ax4.collections) == 2  # four points: points only, no line, no band
+
+
 @pytest.fixture
 def clutter() -> pd.DataFrame:
     rows = []

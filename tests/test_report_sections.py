@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salanalysis.report import FigureEntry, _CSS, render_report
+from salanalysis.report import _CSS, FigureEntry, render_report
 from salanalysis.report_sections import (
     FEW_POSITIVES,
     SORT_SCRIPT,

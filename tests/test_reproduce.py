@@ -18,8 +18,8 @@ from salanalysis import cli
 from salanalysis.config import demo_config, load_config
 from salanalysis.figures import FIGURES
 from salanalysis.maps import write_results_json
-from salanalysis.reproduce import TABLES, reproduce
 from salanalysis.report_sections import SORT_SCRIPT
+from salanalysis.reproduce import TABLES, reproduce
 from salanalysis.score_baselines import CLASS_PRIOR_LABEL, class_prior_scores
 
 EVIL = "<script>alert(1)</script>"

@@ -255,7 +255,8 @@ def reproduce(
     cmp = None if cmp_data is None else cmp_data.tables
     cam = _stage_cam(run)
     gallery = _stage_gallery(run, objects)
-    figs = _stage_figures(run, {"objects": objects, **st, **cl, **(cmp or {})}, cam, gallery)
+    figs = _stage_figures(run, {"objects": objects, "per_class": met.tables["per_class"], **st, **cl, **(cmp or {})},
+                          cam, gallery)
 
     # ---- outputs
     out.mkdir(parents=True, exist_ok=True)

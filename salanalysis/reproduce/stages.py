@@ -371,7 +371,7 @@ def _stage_figures(run: Runner, tables: dict[str, pd.DataFrame], cam, gallery=No
     params = {"labels": cfg.labels(), "primary": cfg.primary, "compare": cfg.compare,
               "order": [s.name for s in cfg.scores], "plotting": STAGES["figures"],
               "cam": None if cam is None else stage_key(cam[0], str(cam[1]))}
-    upstream = [u for u in ("objects", "stats", "clutter", "compare", "gallery") if u in run.keys]
+    upstream = [u for u in ("objects", "metrics", "stats", "clutter", "compare", "gallery") if u in run.keys]
     return run.stage("figures", params, upstream, lambda work: _draw_figures(run, work, tables, cam, gallery),
                      note=lambda d: f"{len(d.meta['captions'])} figures", writes_files=True)
 
