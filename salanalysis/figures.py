@@ -17,6 +17,7 @@ function and one entry in :data:`FIGURES`.
 figure                     tables it needs
 =========================  ==============================================================
 ``fig2_tpfn``              ``objects``, ``tpfn_descriptives``, ``tpfn_tests``
+``fig2_clutter``           ``objects`` (detection rate by size per clutter group)
 ``fig_classwise``          ``classwise``, ``classwise_correlations`` (``per_class``: sizes)
 ``fig3_clutter``           ``clutter_map``, ``objects_histogram``
 ``fig4_category_delta``    ``compare_categories``
@@ -523,11 +524,18 @@ def caption_gallery(tables: Tables, ctx: FigureContext) -> str:
     return text
 
 
+def _breakdown(name: str) -> Callable:
+    """A function of :mod:`salanalysis.plotting.breakdown`, imported on first use."""
+    return lambda tables, ctx: getattr(__import__("salanalysis.plotting.breakdown", fromlist=[name]), name)(tables, ctx)
+
+
 # ---------------------------------------------------------------- registry
 #: Every figure, in the order of the paper (the key is the file name).
 FIGURES: dict[str, FigureSpec] = {f.name: f for f in (
     FigureSpec("fig2_tpfn", "Fig. 2: detected (tp) vs missed (fn) objects",
                ("objects", "tpfn_descriptives", "tpfn_tests"), draw_fig2, caption_fig2),
+    FigureSpec("fig2_clutter", "Beside Fig. 2: detection rate vs object size per clutter group", ("objects",),
+               _breakdown("draw_breakdown"), _breakdown("caption_breakdown")),
     FigureSpec("fig_classwise", "Sec. 3.2: class means vs class AP",
                ("classwise", "classwise_correlations"), draw_classwise, caption_classwise),
     FigureSpec("fig3_clutter", "Fig. 3: mAP vs objects per image, and the histogram",

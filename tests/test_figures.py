@@ -26,7 +26,8 @@ def demo_run(tmp_path_factory) -> Path:
 
 
 def test_registry_entries_are_complete():
-    assert list(F.FIGURES) == ["fig2_tpfn", "fig_classwise", "fig3_clutter", "fig4_category_delta", "fig5_cam"]
+    assert list(F.FIGURES) == ["fig2_tpfn", "fig2_clutter", "fig_classwise", "fig3_clutter", "fig4_category_delta",
+                               "fig5_cam", "fig_gallery"]
     for name, spec in F.FIGURES.items():
         assert spec.name == name and spec.title and spec.needs
         assert callable(spec.draw) and callable(spec.caption)
@@ -38,7 +39,7 @@ def test_plot_from_a_reproduce_folder_gives_the_same_figures(demo_run, tmp_path,
     assert main(["plot", "all", "--from", str(demo_run), "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "fig5_cam: not drawn: missing cam_manifest" in printed
-    for name in ("fig2_tpfn", "fig_classwise", "fig3_clutter", "fig4_category_delta"):
+    for name in ("fig2_tpfn", "fig2_clutter", "fig_classwise", "fig3_clutter", "fig4_category_delta"):
         assert (tmp_path / f"{name}.png").read_bytes() == (demo_run / "figures" / f"{name}.png").read_bytes(), name
         assert (tmp_path / f"{name}.pdf").is_file()
     # the captions name the run's models and the bootstrap size of its config
@@ -151,7 +152,7 @@ def test_every_figure_is_made_for_its_printed_width(demo_run, width):
 
     tables = F.read_tables([demo_run])
     inches = {"page": 6.875, "column": 3.25}[width]
-    for name in ("fig2_tpfn", "fig_classwise", "fig3_clutter", "fig4_category_delta"):
+    for name in ("fig2_tpfn", "fig2_clutter", "fig_classwise", "fig3_clutter", "fig4_category_delta"):
         fig, _ = F.draw_figure(name, tables, F.FigureContext(width=width, primary="detections",
                                                              compare=("prior", "detections")))
         assert fig.get_size_inches()[0] == pytest.approx(inches), name
