@@ -177,7 +177,7 @@ def test_ground_truth_against_itself(demo):
     np.testing.assert_allclose(per["KLD"], 0.0, atol=1e-10)
     # no fixations given: the fixation metrics are left out, with the reason, never NaN columns
     assert list(t.columns) == ["image_id", "image", "width", "height", "has_pred", "has_gt_map", "n_fixations",
-                               "CC", "KLD", "SIM"]
+                               "n_fixations_outside", "CC", "KLD", "SIM"]
     assert t.attrs["skipped"] == {m: "needs fixations (--fixations)" for m in ("NSS", "AUC_Judd", "sAUC")}
     assert (per["width"] == 640).all() and (per["height"] == 480).all()
     with pytest.raises(InputError, match="metric NSS needs fixations"):
