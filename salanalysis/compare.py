@@ -389,6 +389,7 @@ def run_compare(
     logits, missing
         As in :func:`salanalysis.scores.read_scores`.
     """
+    from salanalysis._table_checks import check_objects_match_annotations
     from salanalysis.io import read_table
     from salanalysis.scores import read_score_sets
 
@@ -400,6 +401,8 @@ def run_compare(
         path = Path(objects)
         objects = read_table(path)
         objects.attrs["path"] = str(path)
+    if objects is not None:
+        check_objects_match_annotations(objects, ann, objects.attrs.get("path"))
     table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=objects, rules=rules)
     result = CompareResult({"compare_categories": table, "compare_summary": compare_summary(table)})
     if out is not None:

@@ -684,13 +684,15 @@ def test_cli_ap_rules_reach_the_class_wise_ap(tmp_path, demo, demo_ann, rng, cap
     from salanalysis.scores import Scores, write_scores
 
     obj, scores = _demo_objects(demo_ann, rng)
-    obj.to_csv(tmp_path / "objects.csv", index=False)
     write_scores(Scores.from_array("net", demo_ann, scores), tmp_path / "net.csv")
     # in the demo every crowd annotation has a non-crowd one of its class beside it: drop those
     data = json.loads(demo.annotations.read_text())
     crowd = {(a["image_id"], a["category_id"]) for a in data["annotations"] if a["iscrowd"]}
     data["annotations"] = [a for a in data["annotations"]
                            if a["iscrowd"] or (a["image_id"], a["category_id"]) not in crowd]
+    # the object table of these annotations: their objects only (another table is refused)
+    obj = obj[obj["ann_id"].isin([a["id"] for a in data["annotations"]])]
+    obj.to_csv(tmp_path / "objects.csv", index=False)
     path = tmp_path / "instances_crowd_alone.json"
     path.write_text(json.dumps(data))
     ann = Annotations.load(path)
@@ -949,3 +951,30 @@ def test_prevalence_null_partial_and_normalised_ap_are_calibrated():
     assert rate["pearson"] > 0.5  # the artefact
     # nominal 5%: with 150 simulations the rate's SD is 0.018, so 0.12 is ~4 SD above it
     assert rate["partial"] < 0.12 and rate["norm"] < 0.12
+
+
+def test_cli_stats_refuses_scores_the_table_was_not_built_with(tmp_path, demo, demo_ann, capsys):
+    # `stats --scores A=other.csv` took tp/fn from the table's detected_A and class AP from another file
+    from salanalysis.cli import main
+    from salanalysis.objects import compute_objects
+    from salanalysis.scores import Scores, read_scores, write_scores
+
+    det = read_scores(demo.detections, demo_ann, name="net")
+    obj = compute_objects(demo_ann, scores=[det], jobs=1).objects
+    assert set(obj.attrs["score_digests"]) == {"net"}
+    other = det.scores.copy()
+    other[:, [0, 1]] = other[:, [1, 0]]  # two class columns swapped: a plausible, wrong file
+    write_scores(Scores.from_array("net", demo_ann, other), tmp_path / "other.csv")
+    write_scores(det, tmp_path / "net.csv")
+    obj.to_csv(tmp_path / "objects.csv", index=False)  # CSV: no attrs, score_net checked
+    obj.drop(columns=["score_net"]).to_parquet(tmp_path / "objects.parquet")  # the digest alone
+    for table, why in (("objects.csv", "of 830 objects differ"), ("objects.parquet", "digest differs")):
+        base = ["stats", "--objects", str(tmp_path / table), "--annotations", str(demo.annotations),
+                "--bootstrap", "0"]
+        out = tmp_path / f"out_{table}"
+        assert main([*base, "--scores", f"net={tmp_path / 'other.csv'}", "--out", str(out)]) == 2, table
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "score set 'net'" in err and "other.csv" in err and why in err
+        assert not out.exists()
+        assert main([*base, "--scores", f"net={tmp_path / 'net.csv'}", "--out", str(out)]) == 0, table
+        capsys.readouterr()

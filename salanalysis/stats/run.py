@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-import numpy as np
 import pandas as pd
 
 from salanalysis.errors import InputError
@@ -235,9 +234,14 @@ def run_stats(
     Raises
     ------
     InputError
-        A file cannot be read, the object table lacks a needed column, or it names
-        images the annotations do not hold.
+        A file cannot be read, the object table lacks a needed column, it names
+        images or objects the annotations do not hold, or a score set is not the
+        one its ``detected_NAME`` came from (:mod:`salanalysis._table_checks`).
     """
+    from salanalysis._table_checks import (
+        check_objects_match_annotations,
+        check_scores_match_objects,
+    )
     from salanalysis.coco import Annotations
     from salanalysis.io import read_table
     from salanalysis.scores import read_score_sets
@@ -258,15 +262,9 @@ def run_stats(
             objects,
         )
     ann = Annotations.load(annotations)
-    unknown = np.setdiff1d(
-        pd.to_numeric(table["image_id"], errors="coerce").to_numpy(), ann.image_ids
-    )
-    if len(unknown):
-        raise InputError(
-            f"object table names {len(unknown)} image(s) not in {os.fspath(annotations)}, e.g. {unknown[0]}",
-            objects,
-        )
+    check_objects_match_annotations(table, ann, objects)
     sets = read_score_sets(pairs, ann, logits=logits, missing=missing)
+    check_scores_match_objects(table, sets, objects)
     ap = per_class_ap(ann, sets, rules)
     try:
         tables = stats_tables(
