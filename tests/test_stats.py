@@ -978,3 +978,29 @@ def test_cli_stats_refuses_scores_the_table_was_not_built_with(tmp_path, demo, d
         assert not out.exists()
         assert main([*base, "--scores", f"net={tmp_path / 'net.csv'}", "--out", str(out)]) == 0, table
         capsys.readouterr()
+
+
+def test_cli_stats_records_and_prints_the_federated_rule(tmp_path, rng, capsys):
+    # metrics, clutter and compare named the LVIS rule of their AP; stats computed it silently
+    import json
+    from pathlib import Path
+
+    from salanalysis.cli import main
+    from salanalysis.coco import Annotations
+    from salanalysis.objects import compute_objects
+    from salanalysis.scores import Scores, write_scores
+
+    lvis = Path(__file__).parent / "data" / "lvis_fixtures" / "lvis_v1_val_tiny.json"
+    ann = Annotations.load(lvis)
+    y = ann.label_matrix()
+    sc = Scores.from_array("net", ann, np.clip(0.6 * y + rng.uniform(0, 0.5, y.shape), 0, 1))
+    compute_objects(ann, scores=[sc], jobs=1).objects.to_parquet(tmp_path / "objects.parquet")
+    write_scores(sc, tmp_path / "net.csv")
+    base = ["stats", "--objects", str(tmp_path / "objects.parquet"), "--annotations", str(lvis),
+            "--scores", f"net={tmp_path / 'net.csv'}", "--bootstrap", "0"]
+    for flag, expected in (([], "on"), (["--federated", "off"], "off")):
+        out = tmp_path / f"out_{expected}"
+        assert main([*base, *flag, "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert json.loads((out / "classwise.attrs.json").read_text())["federated"] == expected
+        assert ("federated (LVIS) rule" in printed) == (expected == "on")

@@ -108,6 +108,9 @@ def format_summary(tables: dict[str, pd.DataFrame]) -> str:
         lines.append(
             "class means vs AP (Pearson as the paper; partial: controlling the covariates):"
         )
+        if corr.attrs.get("federated") == "on":
+            lines.append("  class AP by the federated (LVIS) rule: each class counts only the images where it is "
+                         "verified (present, or listed in neg_category_ids; not_exhaustive left out)")
         for _, r in corr[corr["method"] != "spearman"].iterrows():
             model = f"{r['model']:<12} " if "model" in corr.columns else ""
             if "target" in corr.columns and r["target"] != "AP":
@@ -186,6 +189,18 @@ class StatsResult(AnalysisResult):
     def summary(self) -> str:
         """:func:`format_summary` of the tables (what the command line prints)."""
         return format_summary(self.tables)
+
+
+def _record_ap_rule(tables: dict[str, pd.DataFrame], annotations: Annotations, rules: MetricRules | None) -> None:
+    """Name the rule of the class-wise AP in the class-wise tables' attrs (``federated``: "on"/"off"),
+    as metrics, clutter and compare do; :func:`format_summary` prints it."""
+    from salanalysis.metrics import DEFAULT_RULES
+    from salanalysis.metrics.ap import federated_on
+
+    fed = "on" if federated_on(annotations, rules or DEFAULT_RULES) else "off"
+    for name in ("classwise", "classwise_correlations"):
+        if name in tables:
+            tables[name].attrs["federated"] = fed
 
 
 def run_stats(
@@ -278,6 +293,7 @@ def run_stats(
         )
     except InputError as exc:
         raise InputError(str(exc), objects) from exc
+    _record_ap_rule(tables, ann, rules)
     result = StatsResult(dict(tables))
     if out is not None:
         result.write(out)
