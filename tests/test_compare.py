@@ -411,3 +411,10 @@ def test_cli_compare_refuses_an_object_table_of_another_dataset(demo, demo_ann, 
     assert main([*base, "--objects", str(moved), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert f"annotation {obj['ann_id'].iloc[5]} is image" in err and "1 object(s) differ" in err and not out.exists()
+
+
+def test_compare_summary_without_bootstrap_says_no_intervals(demo, demo_ann, tmp_path):
+    res = run_compare(demo_ann, {"prior": class_prior(demo_ann), "sample": read_scores(demo.detections, demo_ann)},
+                      None, n_boot=0)
+    text = res.summary()
+    assert "nan" not in text.replace("n=", "") and "mAP difference" in text and "(no bootstrap, no intervals)" in text

@@ -320,6 +320,7 @@ def test_cli_evaluate(tmp_path, demo, capsys):
     assert list(sm.index) == ["CC", "KLD", "SIM"]  # no fixations given: no fixation metric
     captured = capsys.readouterr()
     assert "CC 1.0000 (n=2; no interval: n < 10)" in captured.out
+    assert "KLD 0.0000 (n=2" in captured.out and "-0.0000" not in captured.out  # identical maps: not -0.0000
     assert "NSS: not computed, needs fixations (--fixations)" in captured.out and "nan" not in captured.out
     assert "salanalysis: warning:" in captured.err and "scored against itself" in captured.err
     rc = main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),

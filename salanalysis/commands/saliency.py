@@ -267,6 +267,7 @@ def _evaluate_sources(args: argparse.Namespace):
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from salanalysis.formatting import format_fixed, format_interval
     from salanalysis.io import all_or_nothing, write_table
     from salanalysis.saliency_metrics import METRICS, evaluate_maps, summarize_metrics
 
@@ -293,10 +294,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if r.n == 0:
             print(f"  {r.metric}: no image with a defined value")
         elif r.interval.startswith("none"):
-            print(f"  {r.metric} {r.mean:.4f} (n={r.n}; no interval: {r.interval[len('none: '):]})")
+            print(f"  {r.metric} {format_fixed(r.mean)} (n={r.n}; no interval: {r.interval[len('none: '):]})")
         else:
             note = "" if r.interval == "t" else f"; {r.interval}"
-            print(f"  {r.metric} {r.mean:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}] (n={r.n}{note})")
+            ci = format_interval(r.ci_low, r.ci_high, sign=False)
+            print(f"  {r.metric} {format_fixed(r.mean)} {ci} (n={r.n}{note})")
     for m, why in table.attrs.get("skipped", {}).items():
         print(f"  {m}: not computed, {why}")
     if fix is not None:
