@@ -236,7 +236,8 @@ def _many(m: int) -> None:
           f"salanalysis first call {t_first:.2f} s wall ({cpu_first:.2f} s CPU), best of 3 {t_best:.2f} s "
           f"({c_best:.2f} s CPU); sklearn per-class loop (AP, P, R; no AUC) {t_skl:.1f} s wall "
           f"({c_skl:.1f} s CPU); speed-up {t_skl / t_first:.1f}x (first call) / {t_skl / t_best:.1f}x (best) wall; "
-          f"target <= 2 s: {'met' if t_first <= 2 else 'missed'} (max |difference| {dev:.1e}; "
+          f"target <= 2 s: {'met' if t_first <= 2 else 'missed'} wall, {'met' if cpu_first <= 2 else 'missed'} CPU "
+          f"(max |difference| {dev:.1e}; "
           f"AUC vs roc_auc_score {dev_auc:.1e})")
     fann, _, fsc = many_classes(m, federated=True)
     t, cpu = time.perf_counter(), time.process_time()
@@ -247,7 +248,8 @@ def _many(m: int) -> None:
     print(f"    LVIS format (federated rule): first call {tf_first:.2f} s wall ({cf_first:.2f} s CPU), "
           f"best of 3 {tf_best:.2f} s ({cf_best:.2f} s CPU); ratio to the plain case "
           f"{tf_first / t_first:.2f}x (first call) / {tf_best / t_best:.2f}x (best), "
-          f"{cf_best / c_best:.2f}x CPU; target <= 1.5x: {'met' if tf_best / t_best <= 1.5 else 'missed'}")
+          f"{cf_best / c_best:.2f}x CPU; target <= 1.5x: {'met' if tf_best / t_best <= 1.5 else 'missed'} wall, "
+          f"{'met' if cf_best / c_best <= 1.5 else 'missed'} CPU")
 
 
 if __name__ == "__main__":
