@@ -209,7 +209,8 @@ def draw_fig2(tables: Tables, ctx: FigureContext):
         top.set_title(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", loc="left", pad=22 if verdict else 12)
         first = j % per_row == 0
         top.set_ylabel("mean (error bar: SEM)" if first else "")
-        bottom.set_ylabel(("log10 value" if var in ("area_frac", "area_px") else "value") if first else "")
+        log = var in ("area_frac", "area_px")  # the log label only beside a log panel
+        bottom.set_ylabel("log10 size" if log else ("value" if first else ""))
     for k in range(len(variables), per_row * rows):
         axes[2 * (k // per_row), k % per_row].set_axis_off()
         axes[2 * (k // per_row) + 1, k % per_row].set_axis_off()
@@ -257,8 +258,9 @@ def caption_fig2(tables: Tables, ctx: FigureContext) -> str:
                 "Student t, anti-conservative under such clustering, is in the tests table too)"
                 if verdict else "Student's unpaired t (detected minus missed) and p") +
             ". Bottom: the "
-            "distributions (violin; box = quartiles, white line = median; size on a log10 axis). "
-            "Size: mask area / image area (log10 in the distributions); distance to center: from the image "
+            "distributions (violin; box = quartiles, white line = median); the size panel shows log10 of the "
+            "size (labelled so), the others their values. "
+            "Size: mask area / image area; distance to center: from the image "
             "center to the mask's centroid as a fraction of half the image diagonal (0 at the center, 1 at a "
             "corner); saliency: maximum of the map (normalised to [0, 1]) inside the object's mask; a group of "
             "fewer than 20 objects is drawn as its points. "
@@ -320,7 +322,7 @@ def caption_classwise(tables: Tables, ctx: FigureContext) -> str:
             + ("Point area: the category's positive images; hollow: fewer than 5 positives (its AP rests on a "
                "handful of images). " if "per_class" in tables else "")
             + "The 3 categories farthest from the line are named; a panel with fewer than 5 categories draws "
-            f"no line. Categories without a value (e.g. no object with a saliency map) are left out.")
+            "no line. Categories without a value (e.g. no object with a saliency map) are left out.")
 
 
 # ------------------------------------------------------------------ Fig. 3

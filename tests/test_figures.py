@@ -307,3 +307,17 @@ def test_fig2_shows_the_verdict_of_the_tests_table(demo_run):
     line = f"partial r = {v['r'].iloc[0]:.2f}, " + format_p(v["p_holm"].iloc[0], spaced=True).replace("p ", "p* ", 1)
     assert line in titles and "controlling prevalence" in caption and "p*, its p Holm-adjusted" in caption
     plt.close(fig)
+
+
+def test_fig2_log_label_only_beside_log_panels(demo_run):
+    tables = F.read_tables([demo_run])
+    fig, caption = F.draw_figure("fig2_tpfn", tables, F.FigureContext(width="page", primary="detections"))
+    axes = fig.get_axes()
+    n = len(axes) // 2
+    bottom = axes[n:]
+    labels = [ax.get_ylabel() for ax in bottom]
+    logs = [ax.get_ylim()[0] < 0 for ax in bottom]  # log10 of a fraction is negative: the log panel
+    assert labels[0] == "log10 size" and logs[0]
+    assert all("log" not in lab for lab, lg in zip(labels[1:], logs[1:]))
+    assert "the size panel shows log10 of the size" in caption and "(log10 in the distributions)" not in caption
+    plt.close(fig)

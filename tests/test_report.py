@@ -154,6 +154,8 @@ def _findings() -> pd.DataFrame:
          "table-absent"),
         ("Sec. 3.2", "AP falls with center distance", "r = -0.501", "r = -0.1", "[-0.3, 0.1]",
          "same direction, not significant", "", "fig-fig1"),
+        ("Sec. 5.3", "the assessed model beats the reference", "0.7145 -> 0.7304", "0.40 -> 0.71", "",
+         "not comparable", "compares sample detections with the class prior", ""),
     ]
     return pd.DataFrame(rows, columns=["section", "claim", "paper", "this_run", "interval", "verdict", "detail",
                                        "anchor"])
@@ -193,6 +195,14 @@ def test_findings_come_first_escaped_with_verdicts_and_links(tmp_path, png):
     assert findings.count("a warning about a figure not drawn") == 1
     assert "a note about no figure" in findings
     assert "two groups hold fewer than 5 images" not in findings
+
+
+def test_reading_box_sits_above_the_findings_escaped(tmp_path, png):
+    text = _report(tmp_path, png, findings=_findings(), reading=[f"score sets: {EVIL}", "tp: score >= 0.5"])
+    box = text[text.index('id="reading"'):text.index("</div>", text.index('id="reading"'))]
+    assert text.index('id="findings"') < text.index('id="reading"') < text.index('class="findings"')
+    assert f"<li>score sets: {html.escape(EVIL)}</li>" in box and "<li>tp: score &gt;= 0.5</li>" in box
+    assert 'id="reading"' not in _report(tmp_path, png, findings=_findings())
 
 
 def test_diagnostics_sit_beside_their_figure_and_table(tmp_path, png):
