@@ -144,6 +144,8 @@ def test_demo_writes_every_promised_file(demo_run, demo_ann):
 def test_demo_report_parses_and_embeds_every_figure(demo_run):
     out, res = demo_run
     p = _parse(out / "report.html")
+    html_text = (out / "report.html").read_text(encoding="utf-8")
+    text = " ".join(p.text)
     all_imgs = [a["src"] for t, a in p.tags if t == "img"]
     imgs = [s for s in all_imgs if s.startswith("data:image/png;base64,")]
     thumbs = [s for s in all_imgs if s.startswith("data:image/jpeg;base64,")]
@@ -180,6 +182,12 @@ def test_demo_report_parses_and_embeds_every_figure(demo_run):
     assert classes["category"].tolist() == det["category"].tolist()
     assert np.allclose(classes["AP"], det["AP"], equal_nan=True)
     assert (classes["few_positives"] == (det["n_pos"] < 5)).all()
+    # the demo compares with the class prior: its comparison rows carry no paper verdict, the box says why
+    assert "Reading this run" in text and "\u2260 not comparable" in text
+    findings = html_text[html_text.index('class="findings"'):html_text.index("</table>", html_text.index('class="findings"'))]
+    for row in findings.split("<tr>")[2:]:
+        if any(f">{sec}<" in row for sec in ("Sec. 5.3", "Fig. 4", "Table 1")):
+            assert "not comparable" in row, row[:200]
     text = " ".join(p.text)
     assert "class-prior baseline (not a model)" in text and "sample detections" in text
     assert "no model checkpoints are configured" in text
@@ -398,3 +406,29 @@ def test_bad_score_file_fails_before_anything_is_written(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("salanalysis: error: ") and "scores_b.csv" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_comparison_rows_of_a_builtin_baseline_are_not_comparable_and_the_reading_box_says_why():
+    from salanalysis.reproduce.main import _comparison_note, _not_comparable, _reading
+
+    cfg = demo_config()
+    note = _comparison_note(cfg)
+    assert note is not None and "built-in baseline" in note and "class-prior" in note
+    f = pd.DataFrame({"section": ["Fig. 2", "Sec. 5.3", "Fig. 4", "Table 1", "Table 1"],
+                      "verdict": ["opposite", "same direction, significant", "same direction, significant",
+                                  "same direction, significant", "not available"],
+                      "detail": ["x", "", "paired", "d", ""]})
+    out = _not_comparable(f, note)
+    assert out["verdict"].tolist() == ["opposite", "not comparable", "not comparable", "not comparable",
+                                       "not available"]
+    assert out["detail"].iloc[2] == f"Not comparable: {note}. paired" and out["detail"].iloc[0] == "x"
+    assert _not_comparable(f, None) is f
+    reading = " ".join(_reading(cfg))
+    assert "cocoapi's sample detection results" in reading and "highest score of its detections" in reading
+    assert "at least 0.5" in reading and "marked not comparable" in reading
+    # two score files: the paper's kind of comparison, no such note
+    import dataclasses
+
+    files = dataclasses.replace(cfg, scores=[dataclasses.replace(s, builtin=None, path=Path("s.csv"))
+                                             for s in cfg.scores])
+    assert _comparison_note(files) is None and "not comparable" not in " ".join(_reading(files))

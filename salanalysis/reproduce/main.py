@@ -198,6 +198,71 @@ def _findings(cfg: Config, tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFram
     return findings(tables, ctx), diagnostics(tables, ctx)
 
 
+def _comparison_note(cfg: Config) -> str | None:
+    """Why the run's comparison is not the paper's (a baseline network against its saliency-guided
+    dual-stream network), or None: one of the compared score sets is a built-in baseline."""
+    if not cfg.compare:
+        return None
+    labels = cfg.labels()
+    built = [s for s in cfg.scores if s.name in cfg.compare and s.builtin]
+    if not built:
+        return None
+    a, b = cfg.compare
+    return (f"this run compares '{labels.get(a, a)}' with '{labels.get(b, b)}', not the paper's baseline network "
+            f"with its saliency-guided network ('{labels.get(built[0].name, built[0].name)}' is a built-in "
+            "baseline, not a model)")
+
+
+#: Sections of the findings that rest on the comparison of two score sets (A -> B).
+COMPARISON_SECTIONS = ("Sec. 5.3", "Fig. 4", "Table 1")
+
+
+def _not_comparable(findings: pd.DataFrame | None, note: str | None) -> pd.DataFrame | None:
+    """The comparison rows of ``findings`` marked "not comparable" with the reason (``note``), when the run's
+    comparison is not the paper's; their values stay, rows without a value stay "not available"."""
+    if findings is None or not note or not len(findings):
+        return findings
+    f = findings.copy()
+    rows = f["section"].isin(COMPARISON_SECTIONS) & (f["verdict"] != "not available")
+    f.loc[rows, "verdict"] = "not comparable"
+    f.loc[rows, "detail"] = [f"Not comparable: {note}." + (f" {d}" if isinstance(d, str) and d else "")
+                             for d in f.loc[rows, "detail"]]
+    return f
+
+
+def _reading(cfg: Config) -> list[str]:
+    """The "Reading this run" points: the score sets, detected/missed, which rows are not the paper's."""
+    labels = cfg.labels()
+    demo = _is_demo(cfg)
+    out = []
+    for s in cfg.scores:
+        what = f"'{labels.get(s.name, s.name)}' ({s.name}): "
+        if s.builtin:
+            what += ("the class-prior baseline, not a model: every image scores a class by its prevalence in the "
+                     "annotation file, so its AP equals the prevalence and all objects of a class share one outcome")
+        elif s.path is not None and s.path.suffix.lower() == ".json":
+            what += (("cocoapi's sample detection results (perturbed ground truth, not a model); " if demo else
+                      f"detection results ({s.path.name}); ")
+                     + "an image's score for a class is the highest score of its detections of that class "
+                     "(0 without one)")
+        else:
+            what += f"image-level class scores from {s.path.name if s.path else 'a file'}"
+        out.append(what + ".")
+    out.append(f"An object counts as detected (tp) when its image's score for its class is at least {cfg.threshold}, "
+               "missed (fn) otherwise: scores are per image and class, so every object of a class in one image "
+               "shares its outcome.")
+    if cfg.primary:
+        out.append(f"Fig. 2, the class-wise analysis, the gallery and the class table use "
+                   f"'{labels.get(cfg.primary, cfg.primary)}'"
+                   + (f"; Fig. 3/4, Sec. 5.3 and Table 1's comparison put '{labels.get(cfg.compare[0])}' (A) "
+                      f"against '{labels.get(cfg.compare[1])}' (B)." if cfg.compare else "."))
+    note = _comparison_note(cfg)
+    if note:
+        out.append(f"Not the paper's comparison: {note}. The rows that rest on it (Sec. 5.3, Fig. 4, Table 1) are "
+                   "marked not comparable: their numbers are shown, their direction is not a verdict on the paper.")
+    return out
+
+
 def reproduce(
     config: Config,
     out: str | os.PathLike | None = None,
@@ -356,6 +421,7 @@ def reproduce(
             "interval is wide: the demo shows the pipeline, not the paper's numbers.",
         ]
     findings, diagnostics = _findings(cfg, {"objects": objects, "images": images, **produced})
+    findings = _not_comparable(findings, _comparison_note(cfg))
     diagnostics = _with_clutter_notes(diagnostics, cfg, cl)
     why = ("the annotation file lists COCO's 80 categories" if t1_published else
            "the annotation file's categories are not COCO's 80") if cfg.published_rows == "auto" \
@@ -400,7 +466,7 @@ def reproduce(
                  summary=summary, inputs=_inputs_display(inputs), stages=_stages_display(run.records),
                  figures=figures, tables=tables, not_produced=run.not_produced, notes=notes, base=out,
                  inputs_files=inputs_files, findings=findings, diagnostics=diagnostics, gallery=gal,
-                 classes=classes, classes_files=classes_files)
+                 classes=classes, classes_files=classes_files, reading=_reading(cfg))
     run.files.append(report_path)
     run.cache.prune(run.keys)
     return ReproduceResult(out, run.records, run.files, run.not_produced, report_path)
