@@ -92,7 +92,13 @@ CONFIG_HELP: dict[str, str] = {
     "init": "phase 3: phase-2 checkpoint",
     "fc_init": "phase 2 linear layer start: 'average' of the two baselines or 'random'",
     "pooling": "global spatial pooling: 'max' (paper) or 'avg'",
-    "lr": "learning rate (default per phase: 1e-3, 1e-3, 1e-5, 1e-6)",
+    "lr": "learning rate (default per phase: 1e-3, 1e-3 (ours: the paper gives none), 1e-5, 1e-6 (paper))",
+    "epochs": "number of epochs (default 10: ours, the paper gives none)",
+    "batch_size": "global batch size, split over processes (default 32: ours, the paper gives none)",
+    "scheduler": "'none' (default: ours, the paper names no schedule), 'step' (x lr_gamma every lr_step "
+                 "epochs) or 'cosine' (over the epochs, the multi-label literature's usual choice)",
+    "momentum": "SGD momentum (0.9: paper)",
+    "weight_decay": "SGD weight decay (1e-4: paper)",
     "input_size": "network input: the square crop's side (224 in the paper)",
     "resize_size": "evaluation resize of the short side (default input_size * 256 / 224)",
     "augment": "training augmentation (train_crop + flip; off: the evaluation transform)",
@@ -127,7 +133,7 @@ _CHOICES = {
 
 _PATHS = ("train_annotations", "train_images", "val_annotations", "val_images", "branch_init", "trunk",
           "branch", "init")
-METAVARS = {k: "PATH" for k in _PATHS}
+METAVARS = {**{k: "PATH" for k in _PATHS}, "crop_scale": "X"}
 
 
 def _validate(cfg: TrainConfig, where: str | None) -> None:
