@@ -1,4 +1,4 @@
-"""Reproducing Table 1 without traps (issue #25): a distinct dual-stream baseline, the stated recipe,
+"""Reproducing Table 1 without traps: a distinct dual-stream baseline, the stated recipe,
 safe GPU defaults (mixed precision, SyncBatchNorm, pipelines, loaders) and one vocabulary in
 train / predict / cam. GPU-only decisions are pure functions tested with stand-in capabilities;
 everything else runs ResNet-50 on a few demo JPEGs at 32 px on the CPU.
