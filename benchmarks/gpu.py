@@ -449,11 +449,11 @@ def main() -> int:
         a_, b_ = (pd.read_csv(paths[k]).set_index("image_id").sort_index() for k in ("cpu", "gpu"))
         d = (a_ - b_).abs().to_numpy()
         met = "yes" if d.max() <= 0.02 else "no"
-        return {"result": f"predict --pipeline gpu vs cpu, float32, {len(a_)} images: max |p difference| "
+        return {"result": f"predict --pipeline gpu vs cpu, float32, {len(a_)} images: max abs. difference of p "
                           f"{d.max():.4f}, mean {d.mean():.5f}", "met": met}
 
     run.stage("predict, pipeline gpu vs cpu", pipelines_agree, needs=30 if mode == "gpu" else 10,
-              target="max |p difference| <= 0.02")
+              target="max abs. difference of p <= 0.02")
 
     def torchrun():
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
