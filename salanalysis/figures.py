@@ -28,7 +28,6 @@ figure                     tables it needs
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from salanalysis.errors import InputError
+from salanalysis.figure_tables import read_tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -634,58 +634,3 @@ def render_figures(tables: Tables, context: FigureContext, out: str | os.PathLik
             plt.close("all")
             run.failed[name] = f"{type(exc).__name__}: {exc}"
     return run
-
-
-# ------------------------------------------------------- tables from folders
-#: Where each table is looked for under a folder given to :func:`read_tables`.
-_TABLE_NAMES = ("tpfn_descriptives", "tpfn_tests", "classwise", "classwise_correlations", "clutter_map",
-                "objects_histogram", "clutter_difference", "compare_categories", "compare_summary", "per_class")
-
-
-def _find(folder: Path, stem: str) -> Path | None:
-    for sub in ("", "tables", "gallery"):
-        for ext in (".parquet", ".csv"):
-            p = folder / sub / f"{stem}{ext}"
-            if p.is_file():
-                return p
-    return None
-
-
-def read_tables(folders: Sequence[str | os.PathLike], *, objects: str | os.PathLike | None = None) -> dict:
-    """The result tables found in the folders that the analysis commands (or ``reproduce``) wrote.
-
-    Looks in each folder (and its ``tables/`` subfolder) for ``NAME.parquet`` or
-    ``NAME.csv`` of every table a figure can need, for the object table
-    (``objects.parquet``/``.csv``, or ``objects`` given) and for a CAM output
-    (``cam_manifest.csv``). The attributes a table had when written
-    (``NAME.attrs.json`` beside it: bootstrap resamples, the clutter cut-off,
-    the compared models) are restored. A later folder's table replaces an
-    earlier one's.
-
-    Raises
-    ------
-    InputError
-        A folder does not exist, or a file cannot be read.
-    """
-    from salanalysis.io import read_table
-
-    out: dict[str, Any] = {}
-    for folder in map(Path, folders):
-        if not folder.is_dir():
-            raise InputError("folder of result tables not found", folder)
-        for stem in (*_TABLE_NAMES, "objects", "cam_manifest", "gallery"):
-            p = _find(folder, stem)
-            if p is None:
-                continue
-            df = read_table(p)
-            meta = p.with_name(f"{stem}.attrs.json")
-            if meta.is_file():
-                df.attrs.update(json.loads(meta.read_text(encoding="utf-8")))
-            out[stem] = df
-            if stem == "cam_manifest":
-                out["_cam_root"] = p.parent
-            if stem == "gallery":
-                out["_gallery_root"] = p.parent
-    if objects is not None:
-        out["objects"] = read_table(objects)
-    return out

@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"maps.*", "scores", "metrics.rules"},
     {"metrics.*", "baselines", "salicon", "_objects_worker"},
     {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter.*", "config", "gallery",
-     "report_sections", "report_style"},
+     "report_sections", "report_style", "figure_tables"},
     {"compare", "plotting.*", "report"},
     {"figures", "findings", "dualstream.*"},
     {"reproduce.*"},
