@@ -125,6 +125,10 @@ def test_classwise_scatter_fit_band_and_r(rng):
     sizes = df.assign(area_frac=10 ** (-3 * x))
     ax3 = plotting.plot_classwise_scatter(sizes, "area_frac", ax=plt.figure().gca())
     assert ax3.get_xscale() == "log"
+    # the log axis prints plain numbers (no mathtext exponents, whose superscripts fall under 6 pt)
+    ax3.figure.canvas.draw()
+    ticks = [t.get_text() for t in ax3.get_xticklabels() if t.get_text()]
+    assert ticks and all("$" not in t and "^" not in t for t in ticks) and "0.01" in ticks
 
 
 def test_classwise_points_sized_by_positives_few_hollow_and_no_line_through_four(rng):

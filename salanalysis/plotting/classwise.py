@@ -134,7 +134,14 @@ def plot_classwise_scatter(
                 ax.annotate(str(d["category"].iloc[i]), (xs[i], ys[i]), fontsize=MIN_FONT_PT,
                             xytext=(2, 2), textcoords="offset points")
     if log_x:
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
+        from salanalysis.formatting import format_number
+
         ax.set_xscale("log")
+        # plain numbers (0.001, 0.01), as every table prints them: no 10^-3 whose exponent is under 6 pt
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_number(v)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(("class mean" + (" (log axis)" if log_x else "")) if title else
                   f"class mean {variable_label(variable, labels)}")
     ax.set_ylabel("class AP" if y == "AP" else y)
