@@ -66,6 +66,7 @@ body{margin:.5em auto;padding:0 .6em}.tw{overflow-x:auto;border:1px solid #ddd}
 .tw th,table.findings th{position:static}.tw tr>:first-child{position:sticky;left:0;background:#fff;z-index:1}
 .tw thead tr>:first-child{background:#f4f4f4;z-index:2}tr.few>td:first-child{background:#fff8e6}
 table.findings{width:auto}table.findings td.claim,table.findings td.detail{min-width:14em}
+table.findings td.v{min-width:12em}
 td.long{min-width:10em}table.kv th{width:auto}table.kv td{min-width:0;overflow-wrap:anywhere}
 nav.toc ol ol{columns:1}.grid figure.obj{width:calc(50% - 14px)}.obj img{width:48%}
 }
