@@ -58,6 +58,9 @@ Layout (every table optional except ``[inputs]`` and ``[scores]``)::
     dir = "paper_output"       # overridden by --out
     published_rows = "auto"    # the paper's published rows in Table 1: "auto", true or false
 
+    [limits]                   # raise a size limit of salanalysis.limits for this run
+    pixels = 400000000         # (bootstrap, jobs, input_size, classes, cells likewise)
+
 ``published_rows``: ``"auto"`` (the default) adds the paper's published Table 1
 rows only when the annotation file's categories are COCO's 80 (the same ids and
 names, :func:`salanalysis.coco.is_coco80`), the class set the paper's numbers are
@@ -103,7 +106,7 @@ BUILTIN_SCORES = {
 }
 
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_SECTIONS = {"inputs", "saliency", "scores", "compare", "cam", "analysis", "output"}
+_SECTIONS = {"inputs", "saliency", "scores", "compare", "cam", "analysis", "output", "limits"}
 _INPUT_KEYS = {"annotations", "images"}
 _SOURCE_KEYS = {"path", "builtin", "label", "pattern", "colour"}
 _SCORE_KEYS = {"path", "builtin", "label", "logits"}
@@ -198,6 +201,9 @@ class Config:
     published_rows
         ``"auto"``, ``True`` or ``False``: whether Table 1 shows the paper's
         published rows (see the module docstring; :meth:`show_published`).
+    limits
+        The ``[limits]`` table: size limits of :mod:`salanalysis.limits` for
+        this run (``reproduce`` applies them while it runs).
     """
 
     source: str
@@ -223,6 +229,7 @@ class Config:
     jobs: int = 0
     out: Path | None = None
     published_rows: str | bool = "auto"
+    limits: dict[str, int] = field(default_factory=dict)
 
     def show_published(self, annotations) -> bool:
         """Whether Table 1 shows the paper's published rows for these
@@ -270,6 +277,8 @@ class Config:
         d["output"] = {"published_rows": self.published_rows}
         if self.out is not None:
             d["output"] = {"dir": str(self.out), **d["output"]}
+        if self.limits:
+            d["limits"] = dict(self.limits)
         return d
 
 
@@ -338,6 +347,18 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
     c = _Checker(path, Path(base) if base is not None else Path(path).parent)
     c.table(data, "top level")
     c.keys(data, _SECTIONS, "")
+    from salanalysis.limits import as_limit, get_limit
+
+    run_limits: dict[str, int] = {}
+    for key, value in c.table(data.get("limits", {}), "limits").items():
+        try:
+            run_limits[key] = as_limit(key, value, "'limits'")
+        except ValueError as exc:
+            c.fail(str(exc))
+
+    def top(name: str) -> int:
+        return run_limits.get(name, get_limit(name))
+
     inputs = c.table(data.get("inputs", {}), "inputs")
     c.keys(inputs, _INPUT_KEYS, "inputs")
     if "annotations" not in inputs:
@@ -407,6 +428,9 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
     cam_size = cam.get("input_size", 224)
     if isinstance(cam_size, bool) or not isinstance(cam_size, int) or cam_size < 32:
         c.fail(f"'cam.input_size' must be an integer >= 32, got {cam_size!r}")
+    if cam_size > top("input_size"):
+        c.fail(f"'cam.input_size' = {cam_size} is over the limit of {top('input_size')} "
+               "(raise it in [limits] input_size)")
     checkpoints: dict[str, Path] = {}
     for name, value in c.table(cam.get("checkpoints", {}), "cam.checkpoints").items():
         c.name(name, "cam.checkpoints")
@@ -433,6 +457,10 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         v = a[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             c.fail(f"'analysis.{key}' must be an integer >= {lo}, got {v!r}")
+    for key, name in (("n_boot", "bootstrap"), ("jobs", "jobs")):
+        if a[key] > top(name):
+            c.fail(f"'analysis.{key}' = {a[key]} is over the limit of {top(name)} "
+                   f"(raise it in [limits] {name})")
     if 0 < a["n_boot"] < 100:
         c.fail(f"'analysis.n_boot' must be 0 (no intervals) or at least 100, got {a['n_boot']}")
     if a["clutter_k"] == 1:
@@ -469,7 +497,7 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         federated=a["federated"], overall=a["overall"],
         clutter_k=a["clutter_k"], min_images=a["min_images"], clutter_k_rule=a["clutter_k_rule"],
         primary=primary or names[0],
-        jobs=a["jobs"], out=out, published_rows=published_rows,
+        jobs=a["jobs"], out=out, published_rows=published_rows, limits=run_limits,
     )
 
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from salanalysis.baselines import (
-    center_bias_map,
     SPECTRAL_RESIDUAL_ATOL,
+    center_bias_map,
     spectral_residual_map,
     write_center_bias_maps,
     write_spectral_residual_maps,

@@ -230,6 +230,13 @@ def reproduce(
         The output path is a file, or an input is bad (raised by the stage that
         reads it, before anything is written under its final name).
     """
+    from salanalysis.limits import limits
+
+    with limits(config.limits):  # the [limits] table of the configuration, for this run
+        return _reproduce(config, out, force=force, progress=progress, log=log)
+
+
+def _reproduce(config: Config, out, *, force: bool, progress: bool, log) -> ReproduceResult:
     from salanalysis.metrics import format_table
     from salanalysis.report import FigureEntry, TableEntry, write_report
 
