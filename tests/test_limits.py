@@ -1,0 +1,185 @@
+"""Hostile inputs stay harmless: size limits checked before anything is allocated.
+
+Every "huge" file here is a few hundred bytes that only *declares* a huge size;
+nothing in these tests allocates more than a few megabytes.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from salanalysis.cli import main
+from salanalysis.errors import InputError
+from salanalysis.images import read_image
+from salanalysis.limits import (
+    DEFAULT_LIMITS,
+    LimitError,
+    check_pixels,
+    get_limit,
+    limits,
+    parse_limit,
+    set_limits,
+)
+from salanalysis.maps.read import decode_map
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A valid PNG signature and IHDR declaring ``width x height`` 8-bit gray, then a tiny IDAT."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+# ------------------------------------------------------------------ the registry
+def test_limits_defaults_env_override_and_context(monkeypatch):
+    monkeypatch.delenv("SALANALYSIS_MAX_PIXELS", raising=False)
+    assert get_limit("pixels") == DEFAULT_LIMITS["pixels"] == 100_000_000
+    monkeypatch.setenv("SALANALYSIS_MAX_PIXELS", "2e8")
+    assert get_limit("pixels") == 200_000_000
+    with limits(pixels=5):
+        assert get_limit("pixels") == 5  # an explicit setting beats the environment
+        import os
+
+        assert os.environ["SALANALYSIS_MAX_PIXELS"] == "5"  # what spawned workers see
+    assert get_limit("pixels") == 200_000_000
+    monkeypatch.setenv("SALANALYSIS_MAX_PIXELS", "lots")
+    with pytest.raises(ValueError, match="SALANALYSIS_MAX_PIXELS"):
+        get_limit("pixels")
+    prev = set_limits(bootstrap=10)
+    try:
+        assert get_limit("bootstrap") == 10
+    finally:
+        set_limits(bootstrap=None, **prev)
+    assert get_limit("bootstrap") == 100_000
+
+
+@pytest.mark.parametrize("text", ["pixels", "pixels=", "pixels=0", "pixels=1.5", "pixels=nan",
+                                  "pixels=inf", "colours=5", "pixels=-3"])
+def test_parse_limit_refuses_bad_values(text):
+    with pytest.raises(ValueError):
+        parse_limit(text)
+    assert parse_limit("input-size=8192") == ("input_size", 8192)
+
+
+def test_check_pixels_one_line():
+    check_pixels(10_000, 10_000, "image")  # 1e8: at the limit, allowed
+    with pytest.raises(LimitError) as exc:
+        check_pixels(10_001, 10_000, "image 5 declared as", "ann.json")
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith("ann.json: image 5 declared as 10001 x 10000")
+    assert "--limit pixels=N" in msg and isinstance(exc.value, InputError)
+
+
+# ------------------------------------------------------------- headers, not pixels
+def test_a_png_declaring_30000_squared_is_refused_before_decoding(tmp_path):
+    p = tmp_path / "bomb.png"
+    p.write_bytes(png_declaring(30000, 30000))
+    assert p.stat().st_size < 1000
+    for read, what in ((read_image, "image"), (decode_map, "saliency map")):
+        with pytest.raises(LimitError, match=r"header declares 30000 x 30000 = 900,000,000 pixels") as exc:
+            read(p)
+        assert str(exc.value).startswith(f"{p}: {what} header declares")
+
+
+def test_the_pixel_limit_can_be_raised(tmp_path):
+    p = tmp_path / "wide.png"
+    p.write_bytes(png_declaring(2000, 1000))  # 2 megapixels declared, garbage data
+    with limits(pixels=1_000_000), pytest.raises(LimitError, match="over the limit of 1,000,000"):
+        read_image(p)
+    with limits(pixels=3_000_000), pytest.raises(InputError) as exc:
+        read_image(p)  # past the limit: the decoder now says the data are broken
+    assert not isinstance(exc.value, LimitError)
+
+
+def test_an_npy_map_declaring_a_huge_shape_is_refused(tmp_path):
+    p = tmp_path / "m.npy"
+    header = {"descr": "<f4", "fortran_order": False, "shape": (30000, 30000)}
+    with open(p, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(b"\x00" * 64)  # a few bytes of the 3.6 GB it declares
+    from salanalysis.maps.read import _read_npy
+
+    with pytest.raises(InputError, match=r"m.npy: (saliency map has 30000 x 30000|cannot read)"):
+        _read_npy(str(p))
+
+
+# ------------------------------------------------------------- command-line bounds
+@pytest.mark.parametrize("args, words", [
+    (["--bootstrap", "1000000000"], "--bootstrap: 1000000000 is over the limit of 100000"),
+    (["--jobs", "100000"], "--jobs: 100000 is over the limit of 256"),
+    (["--bootstrap", "9" * 5000], "expected an integer, got 5000 characters"),
+])
+def test_metrics_bounds_are_one_line_errors(tmp_path, demo, capsys, args, words):
+    rc = None
+    with pytest.raises(SystemExit) as exc:
+        rc = main(["metrics", "--annotations", str(demo.annotations), "--scores",
+                   f"det={demo.detections}", "--out", str(tmp_path / "m.csv"), *args])
+    assert rc is None and exc.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_input_size_bound_and_raising_it(capsys):
+    from salanalysis.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["cam", "--input-size", "100000"])
+    assert "--input-size: 100000 is over the limit of 4096" in capsys.readouterr().err
+    with limits(input_size=200_000):
+        args = build_parser().parse_args(["predict", "--checkpoint", "x.pt", "--annotations", "a.json",
+                                          "--images", "i", "--out", "o.csv", "--input-size", "100000"])
+    assert args.input_size == (100000,)
+
+
+def test_limit_option_raises_a_bound_for_one_run(tmp_path, demo, capsys, monkeypatch):
+    monkeypatch.delenv("SALANALYSIS_MAX_BOOTSTRAP", raising=False)
+    out = tmp_path / "m.csv"
+    base = ["metrics", "--annotations", str(demo.annotations), "--scores", f"det={demo.detections}",
+            "--out", str(out), "--bootstrap", "0", "--jobs", "300"]
+    with pytest.raises(SystemExit):
+        main(base)
+    capsys.readouterr()
+    assert main(["--limit", "jobs=300", *base]) == 0
+    assert out.is_file()
+    assert get_limit("jobs") == 256  # only for that run
+    with pytest.raises(SystemExit):
+        main(["--limit", "jobs=many", *base])
+    assert "limit jobs must be a whole number" in capsys.readouterr().err
+
+
+def test_library_bootstrap_bound_before_allocating(demo_ann):
+    from salanalysis.metrics.bootstrap import bootstrap_metrics
+
+    y = np.array([[1, 0], [0, 1], [1, 1]], dtype=bool)
+    s = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.6]])
+    with pytest.raises(LimitError, match="n_boot is 1,000,000,000, over the limit of 100,000"):
+        bootstrap_metrics(y, s, n_boot=10**9)
+
+
+# ------------------------------------------------------------------------- TOML
+def test_toml_n_boot_jobs_input_size_bounds_and_limits_table(tmp_path, demo):
+    from salanalysis.config import config_from_dict
+
+    base = {"inputs": {"annotations": str(demo.annotations)},
+            "scores": {"det": {"path": str(demo.detections)}}}
+    for section, key, value, name in (("analysis", "n_boot", 10**9, "bootstrap"),
+                                      ("analysis", "jobs", 10**5, "jobs")):
+        with pytest.raises(InputError, match=rf"'{section}.{key}' = {value} is over the limit .*\[limits\] {name}"):
+            config_from_dict({**base, section: {key: value}}, tmp_path / "c.toml", base=tmp_path)
+    cfg = config_from_dict({**base, "analysis": {"n_boot": 200_000}, "limits": {"bootstrap": 300_000}},
+                           tmp_path / "c.toml", base=tmp_path)
+    assert cfg.n_boot == 200_000 and cfg.limits == {"bootstrap": 300_000}
+    assert cfg.to_dict()["limits"] == {"bootstrap": 300_000}
+    with pytest.raises(InputError, match="unknown limit 'colours'"):
+        config_from_dict({**base, "limits": {"colours": 3}}, tmp_path / "c.toml", base=tmp_path)
+    json.dumps(cfg.to_dict())  # the resolved configuration stays serialisable
