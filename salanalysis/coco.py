@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 from pathlib import Path
 
@@ -72,6 +73,30 @@ _IMAGE_KEYS = ("id", "width", "height")
 _ANN_KEYS = ("id", "image_id", "category_id")
 
 
+def _check_sizes(images: list, path: Path) -> None:
+    """Width and height: numbers, and no image over the ``pixels`` limit (checked before any mask
+    or map of that size is allocated)."""
+    from salanalysis.limits import check_pixels
+
+    for i, im in enumerate(images):
+        size = []
+        for key in ("width", "height"):
+            v = im[key]
+            if v is None:  # an unknown size: whoever needs it says so
+                continue
+            try:
+                f = float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else None
+            except (ValueError, OverflowError):
+                f = None
+            if f is None or not math.isfinite(f):
+                raise InputError(f"images[{i}] (id {im['id']!r}): {key} must be a number, got {v!r:.40}",
+                                 path)
+            size.append(f)
+        if len(size) == 2 and size[0] > 0 and size[1] > 0:
+            check_pixels(math.ceil(size[0]), math.ceil(size[1]),
+                         f"images[{i}] (id {im['id']!r}) declares", path)
+
+
 def _validate(data: object, path: Path) -> None:
     if not isinstance(data, dict):
         raise InputError("not a COCO instances file: top level is not a JSON object", path)
@@ -93,6 +118,7 @@ def _validate(data: object, path: Path) -> None:
         missing = [k for k in _IMAGE_KEYS if not isinstance(im, dict) or k not in im]
         if missing:
             raise InputError(f"images[{i}] lacks {', '.join(missing)}", path)
+    _check_sizes(data["images"], path)
     ids = [im["id"] for im in data["images"]]
     if len(set(ids)) != len(ids):
         dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]

@@ -18,6 +18,7 @@ import contextlib
 import contextvars
 import errno
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -227,16 +228,46 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     raise InputError("expected a .csv or .parquet file", path)
 
 
+def _json_int(text: str) -> int:
+    # an int64 has at most 19 digits; a longer integer is no id, count or size this package reads
+    # (and int() of a 100000-digit string is slow, or refused by Python's digit limit)
+    if len(text.lstrip("-")) > 19:
+        raise _JSONNumberError(f"integer of {len(text.lstrip('-'))} digits (out of range)")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e99999 parses as inf
+        raise _JSONNumberError(f"number {text[:20]}{'...' if len(text) > 20 else ''} out of range")
+    return value
+
+
+class _JSONNumberError(ValueError):
+    pass
+
+
 def read_json(path: str | os.PathLike) -> Any:
-    """Load JSON with a one-line error naming the file, line and column on failure."""
+    """Load JSON with a one-line error naming the file, line and column on failure.
+
+    Numbers a JSON reader would turn into trouble are refused with one line: an
+    integer of more than 19 digits (no int64 holds it) and a number that overflows
+    a float (``1e99999``); so is nesting too deep for the parser (``[[[[...`` ten
+    million deep). ``NaN`` and ``Infinity`` are read (the readers of each file say
+    where they are not allowed).
+    """
     path = _existing_file(path, "a JSON file")
     try:
         with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+            return json.load(fh, parse_int=_json_int, parse_float=_json_float)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"malformed JSON at line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}", path
         ) from exc
+    except _JSONNumberError as exc:
+        raise InputError(f"malformed JSON: {exc}", path) from None
+    except RecursionError:
+        raise InputError("malformed JSON: nested too deeply to read", path) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text: {exc}", path) from exc
 

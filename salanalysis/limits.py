@@ -143,7 +143,12 @@ def check_count(name: str, value: int, what: str, path: str | os.PathLike | None
     """Refuse ``value`` over limit ``name`` with one line: ``what`` says what was counted."""
     limit = get_limit(name)
     if value > limit:
-        raise LimitError(f"{what} is {value:,}, over the limit of {limit:,} ({_how_to_raise(name)})", path)
+        raise LimitError(f"{what} is {_count(value)}, over the limit of {limit:,} ({_how_to_raise(name)})",
+                         path)
+
+
+def _count(n: int) -> str:
+    return f"{n:,}" if n < 10**15 else f"{float(n):.3g}"
 
 
 def check_pixels(width: int, height: int, what: str, path: str | os.PathLike | None = None) -> None:
@@ -152,7 +157,7 @@ def check_pixels(width: int, height: int, what: str, path: str | os.PathLike | N
     limit = get_limit("pixels")
     if width * height > limit:
         raise LimitError(
-            f"{what} {width} x {height} = {width * height:,} pixels, over the limit of "
+            f"{what} {_count(width)} x {_count(height)} = {_count(width * height)} pixels, over the limit of "
             f"{limit:,} ({_how_to_raise('pixels')})",
             path,
         )

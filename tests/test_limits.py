@@ -75,7 +75,7 @@ def test_check_pixels_one_line():
     with pytest.raises(LimitError) as exc:
         check_pixels(10_001, 10_000, "image 5 declared as", "ann.json")
     msg = str(exc.value)
-    assert "\n" not in msg and msg.startswith("ann.json: image 5 declared as 10001 x 10000")
+    assert "\n" not in msg and msg.startswith("ann.json: image 5 declared as 10,001 x 10,000")
     assert "--limit pixels=N" in msg and isinstance(exc.value, InputError)
 
 
@@ -85,7 +85,7 @@ def test_a_png_declaring_30000_squared_is_refused_before_decoding(tmp_path):
     p.write_bytes(png_declaring(30000, 30000))
     assert p.stat().st_size < 1000
     for read, what in ((read_image, "image"), (decode_map, "saliency map")):
-        with pytest.raises(LimitError, match=r"header declares 30000 x 30000 = 900,000,000 pixels") as exc:
+        with pytest.raises(LimitError, match=r"header declares 30,000 x 30,000 = 900,000,000 pixels") as exc:
             read(p)
         assert str(exc.value).startswith(f"{p}: {what} header declares")
 
@@ -183,3 +183,55 @@ def test_toml_n_boot_jobs_input_size_bounds_and_limits_table(tmp_path, demo):
     with pytest.raises(InputError, match="unknown limit 'colours'"):
         config_from_dict({**base, "limits": {"colours": 3}}, tmp_path / "c.toml", base=tmp_path)
     json.dumps(cfg.to_dict())  # the resolved configuration stays serialisable
+
+
+# ------------------------------------------------------------------ JSON readers
+@pytest.mark.parametrize("text, words", [
+    ("[" * 1_000_000 + "]" * 1_000_000, "nested too deeply"),
+    ('{"images": ' + "9" * 100_000 + "}", "integer of 100000 digits"),
+    ('{"images": 1e99999}', "number 1e99999 out of range"),
+    ('[{"image_id": 1' + "0" * 400 + ', "category_id": 1, "score": 0.5}]', "integer of 401 digits"),
+])
+def test_json_that_breaks_parsers_is_one_line(tmp_path, text, words):
+    from salanalysis.coco import Annotations
+    from salanalysis.io import read_json
+
+    p = tmp_path / "f.json"
+    p.write_text(text)
+    for reader in (read_json, Annotations.load):
+        with pytest.raises(InputError, match=words) as exc:
+            reader(p)
+        assert str(exc.value).startswith(f"{p}: malformed JSON") and "\n" not in str(exc.value)
+
+
+def _tiny_annotations(width, height):
+    return {"images": [{"id": 1, "file_name": "a.jpg", "width": width, "height": height}],
+            "categories": [{"id": 1, "name": "cat"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "area": 1,
+                             "iscrowd": 0}]}
+
+
+@pytest.mark.parametrize("width, height, words", [
+    (20000, 20000, r"images\[0\] \(id 1\) declares 20,000 x 20,000 = 400,000,000 pixels, over the limit"),
+    (60000, 60000, "declares 60,000 x 60,000"),
+    (1e300, 10, r"declares 1e\+300 x 10 = 1e\+301 pixels"),
+    ("abc", 10, r"images\[0\] \(id 1\): width must be a number, got 'abc'"),
+    (10, [3], r"height must be a number, got \[3\]"),
+])
+def test_annotation_image_sizes_are_checked(tmp_path, width, height, words):
+    from salanalysis.coco import Annotations
+
+    with pytest.raises(InputError, match=words):
+        Annotations(_tiny_annotations(width, height), tmp_path / "a.json")
+    with limits(pixels=10**10):
+        if isinstance(width, int) and isinstance(height, int):
+            assert Annotations(_tiny_annotations(width, height)).images["width"].iloc[0] == width
+
+
+def test_objects_refuses_a_20000_squared_annotation_before_allocating(tmp_path, capsys):
+    p = tmp_path / "a.json"
+    p.write_text(json.dumps(_tiny_annotations(20000, 20000)))
+    rc = main(["objects", "--annotations", str(p), "--out", str(tmp_path / "out.csv")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "over the limit of 100,000,000" in err and err.count("\n") == 1
+    assert not (tmp_path / "out.csv").exists()
