@@ -289,14 +289,42 @@ def fingerprint(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+#: The file a resumable staging folder holds from its creation: a folder without it was not
+#: made by this package (planted, or left by something else), and is neither reused nor deleted.
+STAGING_MARKER = ".salanalysis-staging"
+
+
+def _make_staging_folder(stage: Path) -> None:
+    """Create ``stage`` and its marker without following a link: refuse one that is not ours."""
+    if os.path.islink(stage):
+        raise InputError("staging folder is a symbolic link: refusing to follow it (remove it to run)",
+                         stage)
+    if os.path.lexists(stage):
+        if not stage.is_dir():
+            raise InputError("staging folder exists and is not a folder (remove it to run)", stage)
+        if not os.path.isfile(stage / STAGING_MARKER) or os.path.islink(stage / STAGING_MARKER):
+            raise InputError("staging folder was not created by salanalysis: refusing to reuse or "
+                             "delete it (remove it to run)", stage)
+        return
+    os.mkdir(stage)  # fails on anything (a link included) that appeared meanwhile
+    fd = os.open(stage / STAGING_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                 0o644)
+    os.close(fd)
+
+
 def remove_leftovers(folder: str | os.PathLike, pattern: str, keep: str | os.PathLike | None = None) -> None:
-    """Delete what interrupted runs kept in ``folder`` (files or folders matching ``pattern``), but ``keep``."""
+    """Delete what interrupted runs kept in ``folder`` (files or folders matching ``pattern``), but ``keep``.
+
+    A link is removed itself, never followed; a folder only when it holds the
+    :data:`STAGING_MARKER` of a staging folder this package made.
+    """
     keep = None if keep is None else Path(keep)
     for p in Path(folder).glob(pattern):
         if keep is not None and p == keep:
             continue
         if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
+            if os.path.isfile(p / STAGING_MARKER) and not os.path.islink(p / STAGING_MARKER):
+                shutil.rmtree(p, ignore_errors=True)
         else:
             with contextlib.suppress(OSError):
                 p.unlink()
@@ -328,6 +356,12 @@ def staged_dir(
     what to reuse). When such a block succeeds, the staging folders that runs
     with other keys left in ``out`` are removed too (one command writes a folder
     at a time).
+
+    A resumable staging folder is created without following links and marked
+    with :data:`STAGING_MARKER`; an existing one that is a link, not a folder,
+    or unmarked (planted by someone else: the key can be computed from the
+    inputs) is refused with one line and left alone, so a run never reads from,
+    moves out of or deletes in a folder outside ``out``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -335,11 +369,12 @@ def staged_dir(
         stage = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=out))
     else:
         stage = out / f"{prefix}{resume_key}{suffix}"
-        stage.mkdir(exist_ok=True)
+        _make_staging_folder(stage)
     moved = bad_input = False
     try:
         yield stage
         files = [Path(r) / f for r, _d, fs in os.walk(stage) for f in fs]
+        files = [p for p in files if p != stage / STAGING_MARKER]
         rank = {name: i for i, name in enumerate(last)}
 
         def key(p: Path) -> tuple:
@@ -358,5 +393,5 @@ def staged_dir(
         bad_input = True  # the input must change anyway: keep nothing
         raise
     finally:
-        if moved or resume_key is None or bad_input:
+        if (moved or resume_key is None or bad_input) and not os.path.islink(stage):
             shutil.rmtree(stage, ignore_errors=True)
