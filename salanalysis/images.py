@@ -48,6 +48,7 @@ __all__ = [
     "image_size",
     "images_table",
     "check_header_pixels",
+    "image_in_folder",
 ]
 
 #: Image file extensions read as images (any case).
@@ -196,6 +197,30 @@ def check_header_pixels(data, path: str | os.PathLike | None = None, what: str =
             raise InputError(
                 f"{what} header declares {size[0]} x {size[1]} pixels, over OpenCV's decoding limit "
                 f"of {cv_limit:,} (raise it with OPENCV_IO_MAX_IMAGE_PIXELS)", path)
+
+
+def image_in_folder(root: str | os.PathLike, name: object, source: str | os.PathLike | None = None) -> Path:
+    """``root / name`` for an image name read from a file (``source``), kept inside ``root``.
+
+    A name that is absolute, holds a NUL, or resolves (links followed) outside the
+    resolved ``root`` (``../secret/photo.jpg``) is refused with one line naming
+    ``source`` and the name, shown escaped; nothing outside the folder the user
+    named is read.
+    """
+    text = str(name)
+    if "\x00" in text:
+        raise InputError(f"image file name {text!r} holds a NUL character", source)
+    rel = Path(text)
+    if rel.is_absolute() or rel.drive or rel.root:
+        raise InputError(f"image file name {text!r} is an absolute path; names must be relative "
+                         "to the image folder", source)
+    full = Path(root) / rel
+    try:
+        full.resolve().relative_to(Path(root).resolve())
+    except ValueError:
+        raise InputError(f"image file name {text!r} points outside the image folder "
+                         f"{os.fspath(root)!r}", source) from None
+    return full
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
