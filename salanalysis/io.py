@@ -212,14 +212,30 @@ def _existing_file(path: str | os.PathLike, what: str) -> Path:
     return path
 
 
+def _check_parquet_size(path: Path) -> None:
+    """Refuse a Parquet file whose metadata declares more cells than the ``cells`` limit (a few
+    MB of compressed Parquet can expand to tens of GB), before reading any data."""
+    import pyarrow.parquet as pq
+
+    from salanalysis.limits import check_count
+
+    meta = pq.ParquetFile(path).metadata
+    check_count("cells", int(meta.num_rows) * max(1, int(meta.num_columns)),
+                f"table of {meta.num_rows:,} rows x {meta.num_columns:,} columns: its cell count", path)
+
+
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV (comma- or semicolon-separated) or Parquet table with clear errors."""
+    """Read a CSV (comma- or semicolon-separated) or Parquet table with clear errors.
+
+    A Parquet file is refused before reading when its metadata declares more
+    cells than the ``cells`` limit (:mod:`salanalysis.limits`)."""
     path = _existing_file(path, "a .csv or .parquet file")
     ext = path.suffix.lower()
     try:
         if ext == ".csv":
             return _read_csv(path)
         if ext in (".parquet", ".pq"):
+            _check_parquet_size(path)
             return pd.read_parquet(path)
     except InputError:
         raise

@@ -44,6 +44,7 @@ import pandas as pd
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.io import atomic_path, read_json, read_table, write_json
+from salanalysis.limits import check_count
 
 __all__ = ["Scores", "read_scores", "read_score_sets", "write_scores", "SCORE_EXTENSIONS"]
 
@@ -196,7 +197,13 @@ def _frame_from_file(path: Path) -> tuple[pd.DataFrame, str]:
             raise InputError("file is empty", path)
         try:
             with np.load(path, allow_pickle=False) as z:
+                # uncompressed sizes from the zip directory: refuse a bomb before expanding it
+                stored = sum(z.zip.getinfo(f"{k}.npy").file_size for k in z.files)
+                check_count("cells", stored // 8, "NPZ arrays: their uncompressed size in 8-byte cells",
+                            path)
                 arrays = {k: z[k] for k in z.files}
+        except InputError:
+            raise
         except Exception as exc:
             raise InputError(f"cannot read NPZ: {type(exc).__name__}: {exc}", path) from exc
         missing = [k for k in ("image_ids", "scores", "categories") if k not in arrays]

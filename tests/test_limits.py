@@ -235,3 +235,65 @@ def test_objects_refuses_a_20000_squared_annotation_before_allocating(tmp_path, 
     err = capsys.readouterr().err
     assert rc == 2 and "over the limit of 100,000,000" in err and err.count("\n") == 1
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_checkpoint_declaring_300000_classes_is_refused_before_allocating(tmp_path):
+    pytest.importorskip("torch")
+    from salanalysis.dualstream.checkpoint import save_checkpoint
+    from salanalysis.dualstream.predict import load_model
+
+    p = tmp_path / "model.pt"
+    meta = {"arch": "baseline", "backbone": "resnet18", "num_classes": 300_000, "pooling": "max"}
+    save_checkpoint(p, {"model": {}, "meta": meta})
+    assert p.stat().st_size < 10_000
+    with pytest.raises(LimitError, match="checkpoint meta: num_classes is 300,000, over the limit of 100,000"):
+        load_model(p)
+    save_checkpoint(p, {"model": {}, "meta": {**meta, "num_classes": "3e5"}})
+    with pytest.raises(InputError, match="num_classes must be a positive integer, got '3e5'"):
+        load_model(p)
+
+
+def test_score_files_declaring_too_many_cells_are_refused_before_reading(tmp_path, demo):
+    import pandas as pd
+
+    from salanalysis.scores import _frame_from_file
+
+    wide = pd.DataFrame({"image_id": [1, 2, 3], "cat": [0.1, 0.2, 0.3], "dog": [0.5, 0.6, 0.7]})
+    pq = tmp_path / "s.parquet"
+    wide.to_parquet(pq)
+    npz = tmp_path / "s.npz"
+    np.savez_compressed(npz, image_ids=np.arange(3), categories=np.array([1, 2]), scores=np.zeros((3, 2)))
+    for path in (pq, npz):
+        with limits(cells=5), pytest.raises(LimitError, match="over the limit of 5") as exc:
+            _frame_from_file(path)  # 9 (parquet) and 20 (npz: 6 + 2 + 3 int64/float64) cells
+        assert str(exc.value).startswith(str(path))
+    assert len(_frame_from_file(pq)[0]) == 3 and len(_frame_from_file(npz)[0]) == 3  # default limit
+
+
+@pytest.mark.parametrize("image, words", [
+    ({"width": 60000, "height": 60000}, "declares 60,000 x 60,000"),
+    ({"width": "abc", "height": 10}, r"width must be a positive whole number, got 'abc'"),
+    ({"width": 1e300, "height": 10}, r"declares 1e\+300 x 10 = 1e\+301 pixels"),
+    ({"width": 10, "height": 10, "file_name": "a\x00b.jpg"}, "file_name must be text without NUL"),
+])
+def test_fixation_files_sizes_and_names(tmp_path, image, words):
+    from salanalysis.salicon import read_salicon_json
+
+    p = tmp_path / "fix.json"
+    data = {"images": [{"id": 1, "file_name": "COCO_val2014_000000000001.jpg", **image}],
+            "annotations": [{"image_id": 1, "worker_id": 1, "fixations": [[2, 3]]}]}
+    p.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=words) as exc:
+        read_salicon_json(p)
+    assert str(exc.value).startswith(str(p)) and "\x00" not in str(exc.value)
+
+
+def test_fixation_maps_with_a_nul_name_leave_nothing_behind(tmp_path, capsys):
+    p = tmp_path / "fix.json"
+    data = {"images": [{"id": 1, "file_name": "a\x00b.jpg", "width": 8, "height": 8}],
+            "annotations": [{"image_id": 1, "worker_id": 1, "fixations": [[2, 3]]}]}
+    p.write_text(json.dumps(data))
+    out = tmp_path / "maps"
+    rc = main(["saliency", "fixations", "--fixations", str(p), "--out", str(out)])
+    assert rc == 2 and "NUL" in capsys.readouterr().err
+    assert not out.exists() or not list(out.iterdir())
