@@ -537,6 +537,22 @@ def _path_or_builtin(c: _Checker, value: dict, where: str, builtins: dict, direc
     return c.file(value["path"], f"{where}.path"), None
 
 
+def _not_a_file(path: Path) -> str:
+    """What ``path`` is, when it is not a regular file: 'not found', 'is a folder', 'is a FIFO'..."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "not found"
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return f"is {what}, not a regular file"
+    return "is not a regular file"
+
+
 def load_config(path: str | os.PathLike) -> Config:
     """Read and validate a TOML configuration file (see the module docstring).
 
@@ -548,10 +564,12 @@ def load_config(path: str | os.PathLike) -> Config:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError("config file not found", path)
+        raise InputError(f"config file {_not_a_file(path)}", path)
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
+    except RecursionError:
+        raise InputError("config: invalid TOML: nested too deeply to read", path) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config: invalid TOML: {exc}", path) from exc
     except UnicodeDecodeError as exc:

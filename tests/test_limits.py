@@ -7,6 +7,7 @@ nothing in these tests allocates more than a few megabytes.
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 
@@ -297,3 +298,22 @@ def test_fixation_maps_with_a_nul_name_leave_nothing_behind(tmp_path, capsys):
     rc = main(["saliency", "fixations", "--fixations", str(p), "--out", str(out)])
     assert rc == 2 and "NUL" in capsys.readouterr().err
     assert not out.exists() or not list(out.iterdir())
+
+
+def test_toml_device_folder_and_deep_nesting_messages(tmp_path, capsys):
+    from salanalysis.config import load_config
+
+    with pytest.raises(InputError, match="config file is a character device, not a regular file"):
+        load_config("/dev/null")
+    with pytest.raises(InputError, match="config file is a folder"):
+        load_config(tmp_path)
+    fifo = tmp_path / "c.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match=r"config file is a FIFO \(named pipe\)"):
+        load_config(fifo)  # refused without opening it (opening a FIFO would block)
+    with pytest.raises(InputError, match="config file not found"):
+        load_config(tmp_path / "none.toml")
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match="nested too deeply"):
+        load_config(deep)
