@@ -168,15 +168,68 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
+#: First characters that make a spreadsheet treat a CSV cell as a formula (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_text(col: pd.Series) -> bool:
+    return col.dtype == object or pd.api.types.is_string_dtype(col)
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell and column name that starts like a formula
+    (:data:`FORMULA_STARTS`: ``=``, ``+``, ``-``, ``@``, tab, carriage return) prefixed
+    with an apostrophe, the usual rule that keeps a spreadsheet from running a CSV
+    cell as a formula (``=HYPERLINK(...)`` in a category name). Numbers are left
+    alone; :func:`spreadsheet_unescape` (applied by every CSV reader of this
+    package) restores the text.
+    """
+
+    def esc(v):
+        return "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
+
+    text = [c for c in df.columns if _is_text(df[c])]
+    named = any(isinstance(c, str) and c.startswith(FORMULA_STARTS) for c in df.columns)
+    if not named and not any(df[c].map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS)).any()
+                             for c in text):
+        return df
+    out = df.copy()
+    for c in text:
+        out[c] = out[c].map(esc)
+    out.columns = [esc(c) for c in out.columns]
+    return out
+
+
+def spreadsheet_unescape(df: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`spreadsheet_safe`: drop the apostrophe before a formula-like start."""
+
+    def unesc(v):
+        return v[1:] if isinstance(v, str) and len(v) > 1 and v[0] == "'" and v[1:].startswith(FORMULA_STARTS) else v
+
+    names = [unesc(c) for c in df.columns]
+    text = [c for c in df.columns if _is_text(df[c])]
+    hits = [c for c in text if df[c].map(lambda v: unesc(v) is not v).any()]
+    if names == list(df.columns) and not hits:
+        return df
+    out = df.copy()
+    for c in hits:
+        out[c] = out[c].map(unesc)
+    out.columns = names
+    return out
+
+
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a DataFrame atomically as CSV or Parquet, chosen by the extension."""
+    """Write a DataFrame atomically as CSV or Parquet, chosen by the extension.
+
+    CSV text cells that start like a formula get a leading apostrophe
+    (:func:`spreadsheet_safe`); Parquet keeps the text as it is."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in (".csv", ".parquet", ".pq"):
         raise InputError("output must end in .csv or .parquet", path)
     with atomic_path(path) as tmp:
         if ext == ".csv":
-            df.to_csv(tmp, index=False)
+            spreadsheet_safe(df).to_csv(tmp, index=False)
         else:
             df.to_parquet(tmp, index=False)
     return path
@@ -187,17 +240,18 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
     A file whose header holds ``;`` and no ``,`` is read with ``sep=";"``; its
     numbers are read with a decimal comma when they are written so (``0,25``).
+    Text escaped by :func:`spreadsheet_safe` is restored.
     """
     df = pd.read_csv(path)
     if df.shape[1] != 1 or ";" not in str(df.columns[0]):
-        return df
+        return spreadsheet_unescape(df)
     df = pd.read_csv(path, sep=";")
     text = df[[c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]]
     if text.shape[1] and text.apply(
         lambda c: c.dropna().astype(str).str.fullmatch(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?").any()
     ).any():
         df = pd.read_csv(path, sep=";", decimal=",")
-    return df
+    return spreadsheet_unescape(df)
 
 
 def _existing_file(path: str | os.PathLike, what: str) -> Path:

@@ -43,7 +43,14 @@ import pandas as pd
 
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
-from salanalysis.io import atomic_path, read_json, read_table, write_json
+from salanalysis.io import (
+    atomic_path,
+    read_json,
+    read_table,
+    spreadsheet_safe,
+    spreadsheet_unescape,
+    write_json,
+)
 from salanalysis.limits import check_count
 
 __all__ = ["Scores", "read_scores", "read_score_sets", "write_scores", "SCORE_EXTENSIONS"]
@@ -244,7 +251,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     version = tuple(int(v) for v in re.findall(r"\d+", pd.__version__)[:2])
     if version < (3, 1) and path.is_file() and path.stat().st_size:
         try:
-            return pd.read_csv(path, float_precision="round_trip")
+            return spreadsheet_unescape(pd.read_csv(path, float_precision="round_trip"))
         except Exception:  # read_table below gives the one-line error
             pass
     return read_table(path)
@@ -472,7 +479,7 @@ def write_scores(
         df = scores.to_wide() if layout == "wide" else scores.to_long()
         with atomic_path(path) as tmp:
             if ext == ".csv":
-                df.to_csv(tmp, index=False, float_format="%.17g")
+                spreadsheet_safe(df).to_csv(tmp, index=False, float_format="%.17g")
             else:
                 df.to_parquet(tmp, index=False)
         return path

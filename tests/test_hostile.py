@@ -182,3 +182,88 @@ def test_plot_fig5_from_a_hostile_cam_folder_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "CAM manifest path" in err and err.count("\n") == 1
     assert not (tmp_path / "figs").exists() or not list((tmp_path / "figs").glob("fig5*"))
+
+
+# ------------------------------------------------------------- outputs safe to share
+def test_dollar_signs_in_category_and_model_names_are_text_not_math(tmp_path):
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    from salanalysis import figures as F
+    from salanalysis.plotting import paper_style, plain_text
+
+    assert plain_text("$5-$10") == r"\$5-\$10"
+    cats = [r"$\undefinedmacro$", "$5-$10", "plain"]
+    table = pd.DataFrame({"category": cats, "delta": [0.2, -0.1, 0.0], "ci95_low": [0.1, -0.2, -0.1],
+                          "ci95_high": [0.3, -0.05, 0.1], "n_pos": 5,
+                          "verdict": ["improved", "worsened", "within noise"]})
+    fig, _ = F.draw_figure("fig4_category_delta", {"compare_categories": table},
+                           F.FigureContext(compare=("A", "B"), labels={"A": "$A$", "B": "B"}))
+    with paper_style():
+        fig.canvas.draw()  # an unescaped "$\undefinedmacro$" raises ValueError here
+    shown = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()]
+    assert r"\$\undefinedmacro\$" in shown and r"\$5-\$10" in shown
+    # mathtext turns "\$" into a literal "$": the rendered width matches the plain string's
+    from matplotlib.text import Text
+
+    renderer = fig.canvas.get_renderer()
+    t_escaped = Text(0, 0, plain_text("$5-$10"), figure=fig)
+    t_math = Text(0, 0, "$5-$10", figure=fig)
+    w_esc = t_escaped.get_window_extent(renderer).width
+    w_math = t_math.get_window_extent(renderer).width
+    assert not np.isclose(w_esc, w_math)  # math mode renders "5-" in italics without the dollars
+    plt.close(fig)
+
+
+def test_csv_cells_that_look_like_formulas_get_an_apostrophe_and_read_back(tmp_path):
+    import pandas as pd
+
+    from salanalysis.io import read_table, write_table
+
+    names = ["=HYPERLINK(\"http://x\")", "+1", "-cmd", "@SUM(A1)", "\tx", "plain", "it's"]
+    df = pd.DataFrame({"category": names, "AP": [-0.5, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "=col": 1})
+    p = write_table(df, tmp_path / "t.csv")
+    raw = p.read_text()
+    # what a spreadsheet sees: every formula-like text cell starts with an apostrophe
+    import csv
+
+    rows = list(csv.reader(raw.splitlines()))
+    assert rows[0] == ["category", "AP", "'=col"]
+    assert [r[0] for r in rows[1:]] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-cmd", "'@SUM(A1)", "'\tx", "plain", "it's"]
+    assert rows[1][1] == "-0.5"  # numbers are numbers
+    back = read_table(p)
+    pd.testing.assert_frame_equal(back, df)
+
+
+def test_markdown_tables_escape_html_and_invisible_characters():
+    import pandas as pd
+
+    from salanalysis.formatting import markdown_escape
+    from salanalysis.report import table_markdown
+
+    assert markdown_escape("<script>alert(1)</script>") == "&lt;script>alert(1)&lt;/script>"
+    assert markdown_escape("a &amp; b") == "a &amp;amp; b" and markdown_escape("< 1e-4") == "< 1e-4"
+    assert markdown_escape("evil\u202egnp.exe") == "evil\\\\u202egnp.exe"  # renders as evil\\u202e...
+    md = table_markdown(pd.DataFrame({"category": ["<img src=x onerror=alert(1)>", "\x1b[2Jcls"]}))
+    assert "<img" not in md and "&lt;img" in md and "\x1b" not in md and "\\x1b[2Jcls" in md
+
+
+def test_messages_show_terminal_escapes_and_bidi_overrides(tmp_path, capsys):
+    from salanalysis.errors import visible
+
+    assert visible("a\x1b[31mred\u202eb\u2066c") == "a\\x1b[31mred\\u202eb\\u2066c"
+    assert visible("tab\tand\nnewline") == "tab\tand\nnewline"
+    err = InputError("category '\x1b]0;pwned\x07' \u202eevil", "dir\x1b[1m/ann.json")
+    assert "\x1b" not in str(err) and "\u202e" not in str(err) and "\\u202e" in str(err)
+    bad = tmp_path / "ann\u202e.json"
+    bad.write_text("{")
+    rc = main(["objects", "--annotations", str(bad), "--out", str(tmp_path / "o.csv")])
+    out = capsys.readouterr().err
+    assert rc == 2 and "\u202e" not in out and "ann\\u202e.json" in out
+
+
+def test_the_report_shows_names_escaped(tmp_path):
+    from salanalysis.report import _escape
+
+    assert _escape("<b>\u202ex</b>") == "&lt;b&gt;\\u202ex&lt;/b&gt;"

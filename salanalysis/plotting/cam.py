@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from salanalysis.errors import InputError
-from salanalysis.plotting.style import COLUMN_WIDTH, PAGE_WIDTH, new_figure
+from salanalysis.plotting.style import COLUMN_WIDTH, PAGE_WIDTH, new_figure, plain_text
 
 
 def _read_cam(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
@@ -82,13 +82,13 @@ def plot_cam_example(
     img = read_image(resolve(example["image"]), order="rgb")
     cat = str(example.get("category", ""))
     axes[0].imshow(img)
-    axes[0].set_title(cat)
+    axes[0].set_title(plain_text(cat))
     for ax, m in zip(axes[1:], models):
         cam = _read_cam(resolve(m["cam"]), img.shape[:2])
         ax.imshow(img)
         ax.imshow(cam, cmap="viridis", alpha=alpha, vmin=0.0, vmax=1.0)
         name = labels.get(str(m["model"]), str(m["model"]))
-        ax.set_title(f"{name}: {float(m['confidence']):.4f}")
+        ax.set_title(plain_text(f"{name}: {float(m['confidence']):.4f}"))
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
