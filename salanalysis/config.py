@@ -57,6 +57,7 @@ Layout (every table optional except ``[inputs]`` and ``[scores]``)::
     [output]
     dir = "paper_output"       # overridden by --out
     published_rows = "auto"    # the paper's published rows in Table 1: "auto", true or false
+    report_paths = "relative"  # the report's paths: relative to this file's folder, or "absolute"
 
     [limits]                   # raise a size limit of salanalysis.limits for this run
     pixels = 400000000         # (bootstrap, jobs, input_size, classes, cells likewise)
@@ -124,7 +125,7 @@ _ANALYSIS_DEFAULTS: dict[str, Any] = {
     "primary": "",
     "jobs": 0,
 }
-_OUTPUT_KEYS = {"dir", "published_rows"}
+_OUTPUT_KEYS = {"dir", "published_rows", "report_paths"}
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,10 @@ class Config:
     published_rows
         ``"auto"``, ``True`` or ``False``: whether Table 1 shows the paper's
         published rows (see the module docstring; :meth:`show_published`).
+    report_paths
+        ``"relative"`` (the default: the report writes paths relative to the
+        configuration's folder, so a shared report names no user or home
+        folder) or ``"absolute"``.
     limits
         The ``[limits]`` table: size limits of :mod:`salanalysis.limits` for
         this run (``reproduce`` applies them while it runs).
@@ -229,6 +234,7 @@ class Config:
     jobs: int = 0
     out: Path | None = None
     published_rows: str | bool = "auto"
+    report_paths: str = "relative"
     limits: dict[str, int] = field(default_factory=dict)
 
     def show_published(self, annotations) -> bool:
@@ -274,7 +280,7 @@ class Config:
         if cam:
             d["cam"] = cam
         d["analysis"] = {k: getattr(self, k) for k in _ANALYSIS_DEFAULTS}
-        d["output"] = {"published_rows": self.published_rows}
+        d["output"] = {"published_rows": self.published_rows, "report_paths": self.report_paths}
         if self.out is not None:
             d["output"] = {"dir": str(self.out), **d["output"]}
         if self.limits:
@@ -488,6 +494,9 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
     published_rows = output.get("published_rows", "auto")
     if published_rows != "auto" and not isinstance(published_rows, bool):
         c.fail(f"'output.published_rows' must be \"auto\", true or false, got {published_rows!r}")
+    report_paths = output.get("report_paths", "relative")
+    if report_paths not in ("relative", "absolute"):
+        c.fail(f"'output.report_paths' must be \"relative\" or \"absolute\", got {report_paths!r}")
 
     return Config(
         source=str(path), annotations=annotations, images=images, saliency=saliency, scores=scores,
@@ -498,6 +507,7 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         clutter_k=a["clutter_k"], min_images=a["min_images"], clutter_k_rule=a["clutter_k_rule"],
         primary=primary or names[0],
         jobs=a["jobs"], out=out, published_rows=published_rows, limits=run_limits,
+        report_paths=report_paths,
     )
 
 

@@ -267,3 +267,31 @@ def test_the_report_shows_names_escaped(tmp_path):
     from salanalysis.report import _escape
 
     assert _escape("<b>\u202ex</b>") == "&lt;b&gt;\\u202ex&lt;/b&gt;"
+
+
+def test_the_report_shows_relative_paths_unless_asked(tmp_path, demo):
+    import shutil
+
+    from salanalysis.config import load_config
+    from salanalysis.reproduce import reproduce
+
+    home = tmp_path / "home" / "alice"
+    work = home / "project"
+    (work / "data").mkdir(parents=True)
+    shutil.copy(demo.annotations, work / "data" / "ann.json")
+    shutil.copy(demo.detections, work / "data" / "det.json")
+    (work / "paper.toml").write_text(
+        '[inputs]\nannotations = "data/ann.json"\n'
+        '[scores]\ndet = { path = "data/det.json" }\nprior = { builtin = "class-prior" }\n'
+        '[analysis]\nn_boot = 0\njobs = 1\n')
+    out = work / "run"
+    res = reproduce(load_config(work / "paper.toml"), out)
+    html = res.report.read_text()
+    assert "alice" not in html and str(tmp_path) not in html
+    assert "data/ann.json" in html and "data/det.json" in html
+    assert "alice" not in (out / "tables" / "inputs.csv").read_text()
+    cfg = load_config(work / "paper.toml")
+    import dataclasses
+
+    res = reproduce(dataclasses.replace(cfg, report_paths="absolute"), out)
+    assert str(work / "data" / "ann.json") in res.report.read_text()
