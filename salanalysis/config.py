@@ -280,7 +280,9 @@ class Config:
         if cam:
             d["cam"] = cam
         d["analysis"] = {k: getattr(self, k) for k in _ANALYSIS_DEFAULTS}
-        d["output"] = {"published_rows": self.published_rows, "report_paths": self.report_paths}
+        d["output"] = {"published_rows": self.published_rows}
+        if self.report_paths != "relative":
+            d["output"]["report_paths"] = self.report_paths
         if self.out is not None:
             d["output"] = {"dir": str(self.out), **d["output"]}
         if self.limits:

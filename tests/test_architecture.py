@@ -19,7 +19,8 @@ PKG = ROOT / "salanalysis"
 
 #: Lowest first. "x.*" stands for the package x and every module below it.
 LAYERS: list[set[str]] = [
-    {"errors", "_progress", "_pool", "limits"},
+    {"errors", "_progress", "_pool"},
+    {"limits"},  # size limits: raise InputError, so above errors, below everything that reads
     {"", "formatting", "io", "_bootstrap"},  # "" is salanalysis/__init__.py
     {"results", "images", "coco", "demo", "_masks"},
     {"maps.*", "scores", "metrics.rules"},
