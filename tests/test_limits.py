@@ -317,3 +317,22 @@ def test_toml_device_folder_and_deep_nesting_messages(tmp_path, capsys):
     deep.write_text("a = " + "[" * 100_000 + "]" * 100_000)
     with pytest.raises(InputError, match="nested too deeply"):
         load_config(deep)
+
+
+def test_saliency_convert_refuses_a_results_json_map_declaring_30000_squared(tmp_path, capsys):
+    import base64
+
+    p = tmp_path / "results.json"
+    p.write_text(json.dumps([{"image_id": 192, "saliency_map": base64.b64encode(png_declaring(30000, 30000)).decode()}]))
+    rc = main(["saliency", "convert", "--from", str(p), "--out", str(tmp_path / "maps")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "image 192" in err and "30,000 x 30,000 = 900,000,000 pixels" in err
+    assert err.count("\n") == 1 and not (tmp_path / "maps").exists()
+
+
+def test_a_huge_image_id_in_a_results_json_is_one_line(tmp_path, capsys):
+    p = tmp_path / "results.json"
+    p.write_text('[{"image_id": 1' + "0" * 400 + ', "saliency_map": "aGk="}]')
+    rc = main(["saliency", "convert", "--from", str(p), "--out", str(tmp_path / "maps")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "integer of 401 digits" in err and err.count("\n") == 1
