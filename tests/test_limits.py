@@ -336,3 +336,19 @@ def test_a_huge_image_id_in_a_results_json_is_one_line(tmp_path, capsys):
     rc = main(["saliency", "convert", "--from", str(p), "--out", str(tmp_path / "maps")])
     err = capsys.readouterr().err
     assert rc == 2 and "integer of 401 digits" in err and err.count("\n") == 1
+
+
+def test_input_size_in_training_toml_and_old_spellings_is_bounded(capsys):
+    from salanalysis.cli import build_parser
+    from salanalysis.dualstream.options import parse_input_size
+
+    with pytest.raises(InputError, match="'input_size' = 100000 is over the limit of 4096"):
+        parse_input_size(100_000, "train.toml")
+    with pytest.raises(InputError, match="over the limit"):
+        parse_input_size("480 99999", "train.toml")
+    assert parse_input_size(4096) == (4096, 4096)
+    with limits(input_size=10**5):
+        assert parse_input_size(100_000, square=True) == 100_000
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["predict", "--image-size", "100000"])
+    assert "over the limit of 4096" in capsys.readouterr().err
