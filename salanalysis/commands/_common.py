@@ -12,6 +12,8 @@ One vocabulary for every command:
     ``--quiet`` prints only the final result lines and shows no bar.
 ``--jobs N``
     worker processes or threads; ``0`` means all cores (as ``jobs = 0`` in a TOML file).
+``--cluster tcp://HOST:8786``
+    run the object table and the bootstraps on a Dask cluster (``[analysis] cluster`` in TOML).
 ``--input-size SIZE`` or ``--input-size HEIGHT WIDTH``
     the network input of every torch command.
 
@@ -365,6 +367,14 @@ def add_jobs_option(p: argparse.ArgumentParser, what: str, default: int = 0) -> 
     shown = "all cores" if default == 0 else str(default)
     p.add_argument("--jobs", type=jobs_count, default=default, metavar="N",
                    help=f"{what} (0: all cores; default {shown}; results do not depend on it)")
+
+
+def add_cluster_option(p: argparse.ArgumentParser) -> None:
+    """``--cluster ADDRESS``: run the object table and the bootstraps on a Dask scheduler."""
+    p.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="a Dask scheduler (tcp://HOST:8786; pip install 'salanalysis[dask]'): image chunks "
+                        "and bootstrap blocks run on its workers, which read maps from the same paths "
+                        "(shared storage); results are identical to a local run")
 
 
 def resolve_jobs(jobs: int | None) -> int:

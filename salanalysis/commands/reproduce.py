@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write absolute paths in the report (default: relative to the configuration's "
                    "folder, or the output folder for the demo, so a shared report names no home folder)")
     _common.add_progress_options(p)
+    _common.add_cluster_option(p)
     p.set_defaults(func=run)
 
 
@@ -37,7 +38,15 @@ def run(args: argparse.Namespace) -> int:
 
         cfg = dataclasses.replace(cfg, report_paths="absolute")
     out = args.out or cfg.out or ("demo_output" if not args.config else "salanalysis_output")
-    result = reproduce(cfg, out, force=args.force, progress=_common.show_progress(args),
-                       log=None if args.quiet else print)
+    cluster = args.cluster or cfg.cluster or None
+    if cluster and not args.cluster:
+        from salanalysis._cluster import use_cluster
+
+        with use_cluster(cluster):  # [analysis] cluster (--cluster is entered by salanalysis.cli)
+            result = reproduce(cfg, out, force=args.force, progress=_common.show_progress(args),
+                               log=None if args.quiet else print)
+    else:
+        result = reproduce(cfg, out, force=args.force, progress=_common.show_progress(args),
+                           log=None if args.quiet else print)
     print(result.summary())
     return 0
