@@ -115,6 +115,9 @@ def format_summary(tables: dict[str, pd.DataFrame]) -> str:
             "class means vs class performance: the paper's Pearson r (AP); verdict = partial r with AP controlling "
             "prevalence (Holm over the claim family); sensitivity = the same with ROC AUC:"
         )
+        if corr.attrs.get("federated") == "on":
+            lines.append("  class AP by the federated (LVIS) rule: each class counts only the images where it is "
+                         "verified (present, or listed in neg_category_ids; not_exhaustive left out)")
         shown = corr[corr["role"].isin(["paper", "verdict", "sensitivity"])] if "role" in corr.columns else (
             corr[corr["method"] != "spearman"])
         for _, r in shown.iterrows():
@@ -203,6 +206,18 @@ class StatsResult(AnalysisResult):
         return format_summary(self.tables)
 
 
+def _record_ap_rule(tables: dict[str, pd.DataFrame], annotations: Annotations, rules: MetricRules | None) -> None:
+    """Name the rule of the class-wise AP in the class-wise tables' attrs (``federated``: "on"/"off"),
+    as metrics, clutter and compare do; :func:`format_summary` prints it."""
+    from salanalysis.metrics import DEFAULT_RULES
+    from salanalysis.metrics.ap import federated_on
+
+    fed = "on" if federated_on(annotations, rules or DEFAULT_RULES) else "off"
+    for name in ("classwise", "classwise_correlations"):
+        if name in tables:
+            tables[name].attrs["federated"] = fed
+
+
 def run_stats(
     objects: str | os.PathLike,
     annotations: str | os.PathLike,
@@ -249,9 +264,14 @@ def run_stats(
     Raises
     ------
     InputError
-        A file cannot be read, the object table lacks a needed column, or it names
-        images the annotations do not hold.
+        A file cannot be read, the object table lacks a needed column, it names
+        images or objects the annotations do not hold, or a score set is not the
+        one its ``detected_NAME`` came from (:mod:`salanalysis._table_checks`).
     """
+    from salanalysis._table_checks import (
+        check_objects_match_annotations,
+        check_scores_match_objects,
+    )
     from salanalysis.coco import Annotations
     from salanalysis.io import read_table
     from salanalysis.scores import read_score_sets
@@ -272,15 +292,9 @@ def run_stats(
             objects,
         )
     ann = Annotations.load(annotations)
-    unknown = np.setdiff1d(
-        pd.to_numeric(table["image_id"], errors="coerce").to_numpy(), ann.image_ids
-    )
-    if len(unknown):
-        raise InputError(
-            f"object table names {len(unknown)} image(s) not in {os.fspath(annotations)}, e.g. {unknown[0]}",
-            objects,
-        )
+    check_objects_match_annotations(table, ann, objects)
     sets = read_score_sets(pairs, ann, logits=logits, missing=missing)
+    check_scores_match_objects(table, sets, objects)
     ap = per_class_ap(ann, sets, rules)
     try:
         tables = stats_tables(
@@ -294,6 +308,7 @@ def run_stats(
         )
     except InputError as exc:
         raise InputError(str(exc), objects) from exc
+    _record_ap_rule(tables, ann, rules)
     result = StatsResult(dict(tables))
     if out is not None:
         result.write(out)
