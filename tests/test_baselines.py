@@ -84,6 +84,24 @@ def test_spectral_residual_equals_opencv_contrib(demo):
         np.testing.assert_allclose(spectral_residual_map(img), _opencv_spectral_residual(img), rtol=0, atol=0.03)
 
 
+def test_spectral_residual_equals_stored_opencv_contrib_maps(demo):
+    # runs without opencv-contrib (the package depends on plain headless OpenCV): maps that
+    # cv2.saliency.StaticSaliencySpectralResidual (opencv-contrib-python-headless 5.1.0) computed,
+    # min-max normalised and stored as uint16 (/65535) in tests/data/spectral_residual_contrib.npz
+    # for three demo photographs (000000000415's spectrum has an exactly-zero coefficient) and the
+    # flat image with a bright square (most of its spectrum is zero)
+    stored = np.load(Path(__file__).parent / "data" / "spectral_residual_contrib.npz")
+    square = np.full((128, 128, 3), 90, np.uint8)
+    square[80:96, 24:40] = 250
+    assert len(stored.files) == 4
+    for key in stored.files:
+        img = square if key == "square" else read_image(demo.images / key.split(":", 1)[1])
+        ref = stored[key].astype(np.float64) / 65535
+        ours = spectral_residual_map(img)
+        assert ours.shape == ref.shape
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=SPECTRAL_RESIDUAL_ATOL + 1 / 65535)
+
+
 def test_spectral_residual_known_properties():
     # properties that hold without opencv-contrib: shape, range, min 0 and max 1, the same map
     # for the BGR image and its grayscale (the algorithm sees only gray), zeros for a constant image
