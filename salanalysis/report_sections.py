@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from salanalysis.errors import visible
 from salanalysis.formatting import format_number
 
 __all__ = ["FEW_POSITIVES", "SORT_SCRIPT", "GallerySection", "class_drilldown", "classes_html", "gallery_html",
@@ -70,6 +71,11 @@ SORT_SCRIPT = """(function () {
 })();"""
 
 _MARK = "\u2020"  # dagger: fewer than FEW_POSITIVES positives
+
+
+def _e(s: object) -> str:
+    """HTML-escaped text with terminal controls and bidi overrides shown (as the rest of the report)."""
+    return html.escape(visible(s))
 
 
 def _first(df: pd.DataFrame, names: Sequence[str]) -> pd.Series | None:
@@ -175,7 +181,7 @@ def classes_html(drill: pd.DataFrame, *, gallery_ids: Mapping[str, str] | None =
     ``gallery_ids`` maps a class name to the in-page id of its gallery filter (``gal-cK``):
     the class's gallery count links to it.
     """
-    e = html.escape
+    e = _e
     gallery_ids = gallery_ids or {}
     cols = [("class", "category"), ("positives", "n_pos"), ("prevalence", "prevalence"), ("AP", "AP"),
             ("AP 95% CI", "AP_ci95_low"), ("chance AP", "chance_AP"), ("mean size (area_frac)", "area_frac"),
@@ -257,7 +263,7 @@ def gallery_html(section: GallerySection, *, few: Sequence[str] = ()) -> str:
     """The gallery: a filter line (one link per class) and, per outcome, each object's
     crop with its mask outlined, its saliency overlays and its values. ``few``: class names
     marked as having fewer than :data:`FEW_POSITIVES` positives."""
-    e = html.escape
+    e = _e
     if section.table is None or not len(section.table):
         why = section.reason or "the gallery selected no object"
         return f'<p class="missing">No object pictures in this report: {e(why)}.</p>'
