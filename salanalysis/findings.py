@@ -152,9 +152,39 @@ def _tpfn_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list
             verdict=_verdict(r["statistic"], r["p_holm"], _sign(key)),
             detail=f"'{ctx.label(ctx.primary)}': {int(r['n_detected'])} detected / {int(r['n_missed'])} missed objects "
                    f"in {int(r['n_images'])} images{cats}; Holm over size, center distance and the human saliency "
-                   f"sources of this model{paper_t}",
+                   f"sources of this model{paper_t}" + _fig2_context(tables, ctx, var, r),
             anchor="fig-fig2_tpfn"))
+        if var in ("area_frac", "center_dist"):
+            rows[-1]["see"] = "fig-fig2_clutter;table-detection_models;table-tpfn_tests"
     return rows
+
+
+def _fig2_context(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext, var: str, verdict_row: pd.Series) -> str:
+    """Fig. 2's size and distance rows in words a reader follows: the clutter of the images detected and
+    missed objects come from, and the same test over objects alone of their class in their image."""
+    if var not in ("area_frac", "center_dist"):
+        return ""
+    out = ""
+    objects = tables.get("objects")
+    col = f"detected_{ctx.primary}"
+    if objects is not None and col in objects.columns and "n_objects" in objects.columns and len(objects):
+        det = objects[col].astype(bool)
+        m1, m0 = objects.loc[det, "n_objects"].mean(), objects.loc[~det, "n_objects"].mean()
+        if np.isfinite(m1) and np.isfinite(m0):
+            out += (f". Clutter: detected objects come from images with {m1:.1f} objects on average, missed ones from "
+                    f"images with {m0:.1f}; the detection rate by size within clutter groups is beside Fig. 2")
+    tests = tables.get("tpfn_tests")
+    if tests is not None and "unit" in tests.columns and "role" in tests.columns:
+        t = tests[(tests["model"] == ctx.primary) & (tests["variable"] == var) & (tests["unit"] == "single_instance")
+                  & (tests["role"] == "verdict")]
+        if len(t) and np.isfinite(t["p_holm"].iloc[0]):
+            q = t.iloc[0]
+            gone = bool(verdict_row["p_holm"] < 0.05) and q["p_holm"] >= 0.05  # significant over all objects only
+            out += (f". Objects alone of their class in their image: difference {q['effect']:+.3g}, "
+                    f"{format_p(q['p_holm'], spaced=True)} (Holm)"
+                    + (": the effect largely goes away" if gone else "")
+                    + "; the logistic models that hold size and position together are in the detection models table")
+    return out + "." if out else ""
 
 
 #: How the findings name each verdict test of Fig. 2.
@@ -315,11 +345,15 @@ def findings(tables: Mapping[str, pd.DataFrame], context: FindingsContext) -> pd
     ``tables``: the run's result tables by name (``tpfn_tests``, ``classwise_correlations``,
     ``clutter_trend``, ``clutter_difference``, ``compare_summary``, ``table1``); a claim
     whose table is missing gets the verdict ``"not available"``. ``anchor`` is the id of the
-    figure (``fig-NAME``) or table (``table-NAME``) in the report.
+    figure (``fig-NAME``) or table (``table-NAME``) in the report; ``see``: further ids the row
+    refers to (``;``-separated, '' for none; e.g. Fig. 2's size row: the breakdown by clutter,
+    the detection models, the tests table).
     """
     rows = (_tpfn_rows(tables, context) + _classwise_rows(tables, context) + _clutter_rows(tables, context)
             + _compare_rows(tables, context))
-    return pd.DataFrame(rows, columns=_COLUMNS)
+    out = pd.DataFrame(rows, columns=[*_COLUMNS, "see"])
+    out["see"] = out["see"].fillna("").astype(str)
+    return out
 
 
 # ---------------------------------------------------------------- diagnostics

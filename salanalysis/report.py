@@ -388,6 +388,15 @@ def _diag_html(row: Mapping[str, Any], ids: Mapping[str, str], link: bool = Fals
     return f'<div class="diag {sev}"><b>{label}</b>{_escape(_text(row["text"]))}{where}</div>'
 
 
+def _see(row: Mapping[str, Any], ids: Mapping[str, str]) -> str:
+    """Links to the further figures and tables a finding refers to (its optional ``see`` column)."""
+    targets = [a for a in _text(row.get("see", "")).split(";") if a in ids]
+    if not targets:
+        return ""
+    short = {a: re.split(r":| \(", ids[a], maxsplit=1)[0] for a in targets}  # "Fig. 2 tests", not its whole title
+    return " See: " + ", ".join(f'<a href="#{_escape(a)}">{_escape(short[a])}</a>' for a in targets) + "."
+
+
 def _findings_html(findings: pd.DataFrame | None, diagnostics: pd.DataFrame | None,
                    ids: Mapping[str, str], reading: Sequence[str] = ()) -> str:
     e = _escape
@@ -415,7 +424,7 @@ def _findings_html(findings: pd.DataFrame | None, diagnostics: pd.DataFrame | No
                          f'<td class="t">{_verdict_html(_text(r["verdict"]))}</td>'
                          f'<td class="t v">{e(_text(r["paper"]))}</td><td class="t v">{e(_text(r["this_run"]))}</td>'
                          f'<td class="t v">{e(_text(r["interval"]))}</td>'
-                         f'<td class="t detail">{e(_text(r["detail"]))}</td></tr>')
+                         f'<td class="t detail">{e(_text(r["detail"]))}{_see(r, ids)}</td></tr>')
         parts.append("</tbody></table></div>")
     if diagnostics is not None and len(diagnostics):
         warn = [r for _, r in diagnostics.iterrows() if _text(r["severity"]) == "warning"]

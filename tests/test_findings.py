@@ -38,6 +38,29 @@ def test_tpfn_verdicts_follow_the_paper_sign_and_the_clustered_p(t, p, size, cen
         assert f"object-level t here: {2 * t:.2f}" in row["detail"] and row["anchor"] == "fig-fig2_tpfn"
 
 
+def test_fig2_rows_explain_clutter_and_the_single_instance_result():
+    tests = _tests(-4.0, 0.0003)
+    single = tests[tests["role"] == "verdict"].assign(unit="single_instance", p_holm=0.17, effect=-0.047)
+    # detected objects from images of 3 objects (2 images), missed from images of 1 (4 images): means 3.0 and 1.0
+    objects = pd.DataFrame({"image_id": [1, 1, 1, 2, 2, 2, 3, 4, 5, 6], "n_objects": [3] * 6 + [1] * 4,
+                            "detected_m": [True] * 6 + [False] * 4})
+    f = findings({"tpfn_tests": pd.concat([tests, single]), "objects": objects}, FindingsContext(primary="m"))
+    size = f.set_index("claim").loc["detected objects are larger than missed ones"]
+    assert "detected objects come from images with 3.0 objects on average, missed ones from images with 1.0" in \
+        size["detail"]
+    assert "Objects alone of their class in their image: difference -0.047, p = 0.17 (Holm): the effect largely " \
+           "goes away" in size["detail"]
+    assert "logistic models that hold size and position together" in size["detail"]
+    assert size["see"] == "fig-fig2_clutter;table-detection_models;table-tpfn_tests"
+    # still significant among single objects: no "goes away"
+    held = findings({"tpfn_tests": pd.concat([tests, single.assign(p_holm=0.01)]), "objects": objects},
+                    FindingsContext(primary="m")).set_index("claim")
+    assert "goes away" not in held.loc["detected objects are larger than missed ones", "detail"]
+    # without the tables the row says nothing of them
+    bare = findings({"tpfn_tests": tests}, FindingsContext(primary="m")).set_index("claim")
+    assert "Clutter" not in bare.loc["detected objects are larger than missed ones", "detail"]
+
+
 def test_missing_tables_are_not_available_and_every_claim_is_listed():
     f = findings({}, FindingsContext(primary="m", ground_truth_sources=["salicon"], predicted_sources=["pred"]))
     assert (f["verdict"] == "not available").all()

@@ -300,3 +300,15 @@ def test_table_html_aligns_number_text_and_wide_tables_scroll_with_repeated_head
     # a long explanatory text that does not repeat stays a readable column
     text = table_html(pd.DataFrame({"quantity": ["a", "b"], "meaning": ["x" * 50, "y" * 50]}))
     assert '<td class="t long">' + "x" * 50 in text and "<ol" not in text
+
+
+def test_a_finding_links_the_further_figures_and_tables_it_refers_to(tmp_path, png):
+    f = _findings().assign(see="")
+    f.loc[0, "see"] = "table-t1;fig-absent;fig-fig1"
+    text = _report(tmp_path, png, findings=f)
+    row = text[text.index('class="findings"'):]
+    row = row[row.index("<tr><td"):row.index("</tr>", row.index("<tr><td"))]
+    # the ones in the report, by the short part of their title; an absent one is left out
+    assert row.endswith(' See: <a href="#table-t1">Table</a>, <a href="#fig-fig1">Figure &lt;script&gt;alert(&#x27;x&#x27;)'
+                        '&lt;/script&gt;</a>.</td>')
+    assert "#fig-absent" not in text
