@@ -52,6 +52,10 @@ PAPER_CLAIMS = (
      "mAP 0.7145 -> 0.7304", +1),
     ("categories", "Fig. 4", "most categories improve with the assessed model", "70 of 80 categories", +1),
     ("table1_map", "Table 1", "the assessed model has the higher mAP", "mAP 71.5 -> 72.5", +1),
+    ("size_gain", "Sec. 5.4", "categories of smaller objects gain more AP", "the 7 categories gaining most are small",
+     -1),
+    ("table1_cf1", "Table 1", "the assessed model has the higher C-F1", "C-F1 57.9 -> 60.3", +1),
+    ("table1_of1", "Table 1", "the assessed model has the higher O-F1", "O-F1 63.2 -> 65.2", +1),
 )
 
 _COLUMNS = ["section", "claim", "paper", "this_run", "interval", "verdict", "detail", "anchor"]
@@ -187,6 +191,46 @@ def _fig2_context(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext, var:
     return out + "." if out else ""
 
 
+def _more_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list[dict]:
+    """Sec. 5.4 (smaller categories gain more: Pearson r of the AP gain with the category's mean size)
+    and Table 1's C-F1 and O-F1 (B against A)."""
+    rows = []
+    summ = tables.get("compare_summary")
+    r = summ[summ["quantity"] == "pearson_delta_area"] if summ is not None and "quantity" in summ.columns else None
+    if r is None or r.empty or not np.isfinite(r["value"].iloc[0]):
+        rows.append(_row("size_gain", anchor="fig-fig4_category_delta"))
+    else:
+        q = r.iloc[0]
+        rows.append(_row("size_gain", this_run=f"Pearson r = {q['value']:+.3f}, {format_p(q['p_val'], spaced=True)}",
+                         interval=f"[{q['ci95_low']:+.3f}, {q['ci95_high']:+.3f}]",
+                         verdict=_verdict(q["value"], q["p_val"], _sign("size_gain")),
+                         detail=f"AP gain (B - A) of {int(q['n'])} categories against their mean object size "
+                                "(fraction of the image); negative: smaller categories gain more",
+                         anchor="fig-fig4_category_delta"))
+    t1 = tables.get("table1")
+    for key, metric in (("table1_cf1", "CF1"), ("table1_of1", "OF1")):
+        name = metric[0] + "-" + metric[1:]
+        if ctx.compare is None or t1 is None or metric not in t1.columns or \
+                not set(ctx.compare) <= set(t1["model"].astype(str)):
+            rows.append(_row(key, anchor="table-table1"))
+            continue
+        a, b = (t1[t1["model"].astype(str) == m].iloc[0] for m in ctx.compare)
+        lo, hi = f"{metric}_low", f"{metric}_high"
+        has_ci = lo in t1.columns and all(np.isfinite([a[lo], a[hi], b[lo], b[hi]]))
+        apart = has_ci and (b[lo] > a[hi] or b[hi] < a[lo])
+        diff = 100 * (b[metric] - a[metric])
+        rows.append(_row(
+            key, claim=f"'{ctx.label(ctx.compare[1])}' has a higher {name} than '{ctx.label(ctx.compare[0])}'",
+            this_run=f"{name} {100 * a[metric]:.1f} -> {100 * b[metric]:.1f}",
+            interval=(f"A [{100 * a[lo]:.1f}, {100 * a[hi]:.1f}], B [{100 * b[lo]:.1f}, {100 * b[hi]:.1f}]"
+                      if has_ci else ""),
+            verdict=_verdict(diff, 0.0 if apart else 1.0, _sign(key)) if np.isfinite(diff) else "not available",
+            detail=f"difference {diff:+.1f} points; significant only where the two models' 95% intervals do not "
+                   "overlap (a conservative reading: no paired interval of F1 is computed)",
+            anchor="table-table1"))
+    return rows
+
+
 #: How the findings name each verdict test of Fig. 2.
 _TPFN_VERDICT_NAMES = {"cluster2_ols": "image- and category-clustered", "within_category": "within-category",
                        "cluster_ols": "image-clustered"}
@@ -198,6 +242,9 @@ def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) ->
     variables = [("cw_size", "area_frac", None), ("cw_center", "center_dist", None)]
     variables += [("cw_saliency", f"sal_max_{s}", s) for s in ctx.ground_truth_sources]
     variables += [("cw_predicted", f"sal_max_{s}", s) for s in ctx.predicted_sources]
+    if not ctx.predicted_sources:  # said, not left out
+        rows.append(_row("cw_predicted", detail="no predicted saliency source in this run (a source whose name or "
+                                                "label mentions 'pred')", anchor="fig-fig_classwise"))
     for key, var, source in variables:
         claim = None
         if source is not None:
@@ -350,7 +397,7 @@ def findings(tables: Mapping[str, pd.DataFrame], context: FindingsContext) -> pd
     the detection models, the tests table).
     """
     rows = (_tpfn_rows(tables, context) + _classwise_rows(tables, context) + _clutter_rows(tables, context)
-            + _compare_rows(tables, context))
+            + _compare_rows(tables, context) + _more_rows(tables, context))
     out = pd.DataFrame(rows, columns=[*_COLUMNS, "see"])
     out["see"] = out["see"].fillna("").astype(str)
     return out

@@ -64,7 +64,40 @@ def test_fig2_rows_explain_clutter_and_the_single_instance_result():
 def test_missing_tables_are_not_available_and_every_claim_is_listed():
     f = findings({}, FindingsContext(primary="m", ground_truth_sources=["salicon"], predicted_sources=["pred"]))
     assert (f["verdict"] == "not available").all()
-    assert list(f["section"]) == ["Fig. 2"] * 3 + ["Sec. 3.2"] * 4 + ["Fig. 3", "Sec. 5.3", "Fig. 4", "Table 1"]
+    assert list(f["section"]) == ["Fig. 2"] * 3 + ["Sec. 3.2"] * 4 + ["Fig. 3", "Sec. 5.3", "Fig. 4", "Table 1",
+                                                                       "Sec. 5.4", "Table 1", "Table 1"]
+    # without a predicted source the claim is listed, not available, and says why
+    g = findings({}, FindingsContext(primary="m"))
+    pred = g[g["claim"].str.contains("predicted")]
+    assert len(pred) == 1 and pred["verdict"].iloc[0] == "not available" and "no predicted" in pred["detail"].iloc[0]
+
+
+def test_sec54_and_table1_f1_rows():
+    rest = ["n_categories", "improved", "worsened", "within_noise", "delta_positive", "delta_negative"]
+    summ = pd.DataFrame({"quantity": rest + ["delta_mAP", "pearson_delta_area"],
+                         "value": [70, 51, 0, 19, 68, 0, 0.7, -0.25], "n": [70] * 8,
+                         "ci95_low": [np.nan] * 6 + [0.6, -0.46], "ci95_high": [np.nan] * 6 + [0.75, -0.02],
+                         "p_val": [np.nan] * 6 + [0.002, 0.036]})
+    t1 = pd.DataFrame({"model": ["a", "b"], "mAP": [0.715, 0.725], "mAP_low": [0.70, 0.71], "mAP_high": [0.73, 0.74],
+                       "CF1": [0.579, 0.603], "CF1_low": [0.56, 0.59], "CF1_high": [0.585, 0.62],
+                       "OF1": [0.632, 0.652], "OF1_low": [0.60, 0.62], "OF1_high": [0.66, 0.68]})
+    f = findings({"compare_summary": summ, "table1": t1},
+                 FindingsContext(primary="b", compare=("a", "b"))).set_index("section")
+    s54 = f.loc["Sec. 5.4"]
+    assert s54["verdict"] == "same direction, significant" and s54["this_run"] == "Pearson r = -0.250, p = 0.036"
+    assert s54["interval"] == "[-0.460, -0.020]"
+    t = f.loc["Table 1"].set_index("claim")
+    cf1 = t.loc["'b' has a higher C-F1 than 'a'"]
+    # 0.59 > 0.585: the intervals do not overlap -> significant; O-F1's overlap -> not significant
+    assert cf1["verdict"] == "same direction, significant" and cf1["this_run"] == "C-F1 57.9 -> 60.3"
+    assert cf1["interval"] == "A [56.0, 58.5], B [59.0, 62.0]" and "+2.4 points" in cf1["detail"]
+    assert t.loc["'b' has a higher O-F1 than 'a'", "verdict"] == "same direction, not significant"
+    # r of the other sign is the opposite
+    flip = summ["quantity"] == "pearson_delta_area"
+    opp = findings({"compare_summary": summ.assign(value=np.where(flip, 0.3, summ["value"]),
+                                                   p_val=np.where(flip, 0.01, summ["p_val"]))},
+                   FindingsContext(primary="b")).set_index("section")
+    assert opp.loc["Sec. 5.4", "verdict"] == "opposite"
     assert f["anchor"].str.match(r"^(fig|table)-").all()
 
 
@@ -82,7 +115,7 @@ def test_interval_verdicts_for_clutter_and_compare():
     assert f.loc["Fig. 3", "verdict"] == "same direction, significant"
     assert "mean ROC AUC +0.000 (no clear change)" in f.loc["Fig. 3", "detail"]
     assert f.loc["Fig. 4", "verdict"] == "opposite" and f.loc["Fig. 4", "this_run"] == "30 of 80 categories with a higher AP"
-    assert f.loc["Table 1", "verdict"] == "opposite"  # the mAP difference's interval lies below 0
+    assert f.loc["Table 1", "verdict"].iloc[0] == "opposite"  # the mAP difference's interval lies below 0
 
 
 def test_saliency_roles():
