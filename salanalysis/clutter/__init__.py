@@ -75,6 +75,7 @@ A NaN (an empty group) makes its neighbours' smoothed values NaN.
 from salanalysis.clutter.core import (
     MEASURES,
     TREND_COLUMNS,
+    clutter_all,
     clutter_difference,
     clutter_map,
     clutter_tables,
@@ -106,6 +107,7 @@ __all__ = [
     "clutter_difference",
     "clutter_trend",
     "clutter_tables",
+    "clutter_all",
     "trend_sentence",
     "ClutterResult",
     "run_clutter",

@@ -224,13 +224,12 @@ def _stage_clutter(run: Runner) -> StageData:
         kws: dict[str, Any] = {"n_boot": cfg.n_boot, "seed": cfg.seed, "rules": cfg.rules}
         if cfg.min_images:
             kws["min_images"] = cfg.min_images
-        cm, trend = clutter.clutter_tables(run.ann, run.score_sets, k=cfg.clutter_k or None,
-                                           k_rule=cfg.clutter_k_rule, **kws)
-        k = int(cm.attrs["k"])
+        pairs = [] if cfg.compare is None else [tuple(run.scores_by_name(n).name for n in cfg.compare)]
+        cm, trend, diffs = clutter.clutter_all(run.ann, run.score_sets, pairs, k=cfg.clutter_k or None,
+                                               k_rule=cfg.clutter_k_rule, **kws)  # one bootstrap for all
         tables = {"clutter_map": cm, "objects_histogram": clutter.objects_histogram(run.ann), "clutter_trend": trend}
-        if cfg.compare is not None:
-            a, b = (run.scores_by_name(n) for n in cfg.compare)
-            tables["clutter_difference"] = clutter.clutter_difference(run.ann, a, b, k=k, **kws)
+        if diffs:
+            tables["clutter_difference"] = diffs[0]
         for t in tables.values():  # the cut-off as chosen, in every table
             for key in ("k_rule", "k_chosen", "warning"):
                 if key in cm.attrs:
