@@ -26,6 +26,7 @@ from salanalysis.maps import (
     NOTE_CONSTANT,
     ColourRule,
     MapRef,
+    SizeMap,
     aspect_differs,
     read_raw,
 )
@@ -50,6 +51,8 @@ def read_map_native(
     InputError
         Missing, unreadable, corrupted, colour (refused), empty or non-finite map.
     """
+    if isinstance(ref, SizeMap):  # a built-in map of the image size: computed, not read
+        return ref.stored(height, width), 0
     arr, notes = read_raw(ref, colour)
     if arr.shape != (height, width):
         if aspect_differs(arr.shape, height, width):

@@ -26,7 +26,7 @@ __all__ = ["STAGES", "StageRecord"]
 #: Stage names, in order, with the version of their computation (bump to invalidate caches).
 STAGES: dict[str, int] = {
     "inputs": 1,
-    "maps": 1,
+    "maps": 2,
     "objects": 1,
     "metrics": 1,
     "stats": 1,
@@ -43,10 +43,10 @@ _STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "maps": ("salanalysis.baselines", "salanalysis.maps", "salanalysis.images"),
     "objects": ("salanalysis.objects", "salanalysis._objects_worker", "salanalysis._masks", "salanalysis.maps",
                 "salanalysis.images"),
-    "metrics": ("salanalysis.metrics", "salanalysis._bootstrap"),
+    "metrics": ("salanalysis.metrics", "salanalysis._bootstrap", "salanalysis._ranking_blocks"),
     "stats": ("salanalysis.stats", "salanalysis._bootstrap"),
-    "clutter": ("salanalysis.clutter", "salanalysis.metrics", "salanalysis._bootstrap"),
-    "compare": ("salanalysis.compare", "salanalysis.metrics", "salanalysis._bootstrap"),
+    "clutter": ("salanalysis.clutter", "salanalysis.metrics", "salanalysis._bootstrap", "salanalysis._ranking_blocks"),
+    "compare": ("salanalysis.compare", "salanalysis.metrics", "salanalysis._bootstrap", "salanalysis._ranking_blocks"),
     "cam": ("salanalysis.dualstream.cam",),
     "figures": ("salanalysis.plotting", "salanalysis.figures", "salanalysis.formatting"),
 }

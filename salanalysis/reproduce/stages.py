@@ -111,29 +111,26 @@ def _stage_inputs(run: Runner) -> StageData:
     return run.stage("inputs", params, [], lambda work: StageData({"inputs": _input_rows(run)}))
 
 
-def _stage_maps(run: Runner) -> dict[str, Path]:
-    """Map folders of every saliency source (built-ins are computed into the cache)."""
+def _stage_maps(run: Runner) -> dict[str, Path | None]:
+    """Where each saliency source's maps are: its folder, or None for a built-in source.
+
+    Built-in sources (the center bias) depend only on the image size: the objects stage
+    computes them, one map per image size, so nothing is written or cached here
+    (``salanalysis saliency baseline`` writes such maps to a folder when asked).
+    """
     builtins = [s for s in run.cfg.saliency if s.builtin]
     params = {"sources": [(s.name, s.builtin) for s in builtins], "annotations": run.ann_digest}
 
     def compute(work: Path) -> StageData:
-        from salanalysis.baselines import write_center_bias_maps
+        return StageData(meta={"built_in": {s.name: s.builtin for s in builtins}})
 
-        files = {}
-        for s in builtins:
-            if s.builtin == "center-bias":
-                folder = work / s.name
-                write_center_bias_maps(run.ann, folder)
-                files[s.name] = folder
-        return StageData(files=files)
-
-    data = run.stage("maps", params, [], compute,
-                     note=lambda d: f"{len(builtins)} built-in source(s)" if builtins else "none needed",
-                     writes_files=True)
-    return {s.name: (data.files[s.name] if s.builtin else s.path) for s in run.cfg.saliency}
+    run.stage("maps", params, [], compute,
+              note=lambda d: (f"{len(builtins)} built-in source(s), computed per image size in the objects stage"
+                              if builtins else "none needed"))
+    return {s.name: (None if s.builtin else s.path) for s in run.cfg.saliency}
 
 
-def _stage_objects(run: Runner, map_dirs: dict[str, Path]) -> StageData:
+def _stage_objects(run: Runner, map_dirs: dict[str, Path | None]) -> StageData:
     cfg = run.cfg
     params = {"threshold": cfg.threshold, "annotations": run.ann_digest,
               "saliency": [(s.name, run.source_digest(s)) for s in cfg.saliency],
