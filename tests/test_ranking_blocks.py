@@ -108,3 +108,21 @@ def test_clutter_all_equals_the_separate_tables(tmp_path):
     assert list(res.difference["model_b"].unique()) == ["B", "C"]
     with pytest.raises(InputError, match="'D' is not among"):
         clutter_all(ann, sets, [("A", "D")], **opts)
+
+
+def test_masked_roc_auc_equals_the_per_class_subsets():
+    from salanalysis.metrics.ranking import roc_auc
+
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        n, c = int(rng.integers(1, 80)), int(rng.integers(1, 10))
+        y, s, mask = _case(rng, n, c, int(rng.integers(0, 3)), True)
+        got = roc_auc(y, s, mask)
+        for k in range(c):
+            m = mask[:, k]
+            if y[m, k].any() and (~y[m, k]).any():
+                # the earlier implementation: the class's own images alone (bit for bit), and scikit-learn
+                assert got[k] == roc_auc(y[m, k : k + 1], s[m, k : k + 1])[0]
+                assert got[k] == pytest.approx(roc_auc_score(y[m, k], s[m, k]), abs=1e-12)
+            else:
+                assert np.isnan(got[k])

@@ -34,11 +34,14 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray, mask: np.ndarray | None = No
     ``mask`` (N, C) bool: the images that count for each class (LVIS federated evaluation).
     """
     y, s = _check(labels, scores)
+    n = np.full(y.shape[1], float(y.shape[0]))
     if mask is not None:
+        # images outside the mask score +inf: ranked above every image that counts, they leave
+        # the ranks 1..n_c of those unchanged (as ranking the class's own images alone)
         m = np.asarray(mask, dtype=bool)
-        return np.array([roc_auc(y[m[:, c], c : c + 1], s[m[:, c], c : c + 1])[0] if m[:, c].any() else np.nan
-                         for c in range(y.shape[1])])
-    n = y.shape[0]
+        s = np.where(m, s, np.inf)
+        y = y & m
+        n = m.sum(axis=0).astype(np.float64)
     k = y.sum(axis=0).astype(np.float64)
     ranks = rankdata(s, axis=0)  # average ranks of ties
     rank_sum = np.where(y, ranks, 0.0).sum(axis=0)
