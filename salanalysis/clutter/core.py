@@ -68,6 +68,11 @@ def _measures(ap: np.ndarray, auc: np.ndarray, prev: np.ndarray) -> dict[str, np
             "mAP_norm": _nanmean(normalized_ap(ap, prev[..., None, :]))}
 
 
+def _batch_measures(res: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The group measures of one batch of :func:`~salanalysis.metrics.bootstrap_ranking` resamples."""
+    return _measures(res["AP"], res["AUC"], res["prevalence"])
+
+
 @dataclass
 class _Core:
     groups: pd.DataFrame  # one row per group: group, n_objects, is_tail, n_images, n_classes, ...
@@ -122,10 +127,13 @@ def _core(annotations: Annotations, score_sets: list[Scores], *, k: int | None, 
         for name, v in _measures(ap, auc, prev).items():
             point[name][:, g] = v
         if n_boot:
-            rb = metrics.bootstrap_ranking(y, sub, n_boot=n_boot, seed=_group_seed(seed, g), auc=True, mask=m)
-            for name, v in _measures(rb.reps["AP"], rb.reps["AUC"], rb.reps["prevalence"]).items():
+            # each batch of resamples is reduced to the group measures at once: memory holds
+            # (n_boot, S) per measure, not the per-class values of every resample
+            rb = metrics.bootstrap_ranking(y, sub, n_boot=n_boot, seed=_group_seed(seed, g), auc=True, mask=m,
+                                           reduce=_batch_measures)
+            for name, v in rb.reps.items():
                 reps[name][:, :, g] = v
-            jack[g] = _measures(rb.jackknife["AP"], rb.jackknife["AUC"], rb.jackknife["prevalence"])
+            jack[g] = rb.jackknife
     attrs = {key: per_image.attrs[key] for key in ("k", "k_chosen", "warning", "n_images_no_objects")}
     return _Core(pd.DataFrame(rows), point, reps, jack, chance,
                  {**attrs, "n_categories": n_cat, "federated": "on" if mask is not None else "off"})

@@ -10,7 +10,7 @@ once and a resample only re-weights the sorted order
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,6 +108,7 @@ def bootstrap_ranking(
     auc: bool = False,
     jackknife_blocks: int = 20,
     mask: np.ndarray | None = None,
+    reduce: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
 ) -> RankingBootstrap:
     """Per-class AP (and ROC AUC and prevalence) of score sets on the same resamples of images.
 
@@ -118,6 +119,11 @@ def bootstrap_ranking(
     one of ``jackknife_blocks`` interleaved blocks of images each
     (:func:`~salanalysis._bootstrap.jackknife_weights`). ``mask`` (N, C): the images that
     count for each class (LVIS federated evaluation); None: all.
+
+    ``reduce``: applied to the measures of every batch of resamples (and of the jackknife)
+    before they are kept, e.g. the mean over classes; it must keep the first axis (one row
+    per resample). Memory then holds the reduced replicates, not ``n_boot x S x C`` of each
+    measure; the batches themselves hold a bounded number of resamples.
     """
     if n_boot < 0:
         raise ValueError("n_boot must be >= 0")
@@ -129,13 +135,18 @@ def bootstrap_ranking(
     if mask is not None:
         mask = _check_mask(mask, y)
     ranking = _Ranking(y, [s for _, s in checked], auc, mask)
-    jack = ranking(jackknife_weights(n, jackknife_blocks)) if jackknife_blocks else {}
-    shapes = {"AP": (len(checked), c), "AUC": (len(checked), c), "prevalence": (c,)}
-    reps = {k: np.empty((n_boot, *shapes[k])) for k in (["AP", "AUC", "prevalence"] if auc else ["AP"])}
+    work = ranking if reduce is None else (lambda w: reduce(ranking(w)))
+    jack = work(jackknife_weights(n, jackknife_blocks)) if jackknife_blocks else {}
+    reps: dict[str, np.ndarray] = {}
+    if reduce is None:
+        shapes = {"AP": (len(checked), c), "AUC": (len(checked), c), "prevalence": (c,)}
+        reps = {k: np.empty((n_boot, *shapes[k])) for k in (["AP", "AUC", "prevalence"] if auc else ["AP"])}
     if n_boot:
         batch = _batch_size(n, ranking.blocks)
-        for start, res in run_batches(_rng(seed), n, n_boot, batch, ranking, default_jobs(jobs)):
+        for start, res in run_batches(_rng(seed), n, n_boot, batch, work, default_jobs(jobs)):
             for k, v in res.items():
+                if k not in reps:
+                    reps[k] = np.empty((n_boot, *np.shape(v)[1:]), dtype=np.asarray(v).dtype)
                 reps[k][start : start + len(v)] = v
     return RankingBootstrap(reps, jack)
 
