@@ -21,7 +21,7 @@ PKG = ROOT / "salanalysis"
 LAYERS: list[set[str]] = [
     {"errors", "_progress", "_pool"},
     {"", "formatting", "io", "_cluster"},  # "" is salanalysis/__init__.py
-    {"results", "images", "coco", "demo", "_masks", "_bootstrap"},
+    {"results", "images", "coco", "demo", "_masks", "_bootstrap", "_ranking_blocks"},
     {"maps.*", "scores", "metrics.rules"},
     {"metrics.*", "baselines", "salicon", "_objects_worker"},
     {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter.*", "config"},

@@ -98,6 +98,17 @@ class _Ranking:
         return out
 
 
+@dataclass
+class _Reduced:
+    """``reduce(ranking(w))``, picklable (sent to cluster workers as the work of a replicate block)."""
+
+    ranking: _Ranking
+    reduce: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+    def __call__(self, w: np.ndarray) -> dict[str, np.ndarray]:
+        return self.reduce(self.ranking(w))
+
+
 def bootstrap_ranking(
     labels: np.ndarray,
     score_list: Sequence[np.ndarray],
@@ -135,7 +146,7 @@ def bootstrap_ranking(
     if mask is not None:
         mask = _check_mask(mask, y)
     ranking = _Ranking(y, [s for _, s in checked], auc, mask)
-    work = ranking if reduce is None else (lambda w: reduce(ranking(w)))
+    work = ranking if reduce is None else _Reduced(ranking, reduce)
     jack = work(jackknife_weights(n, jackknife_blocks)) if jackknife_blocks else {}
     reps: dict[str, np.ndarray] = {}
     if reduce is None:
