@@ -64,6 +64,7 @@ def test_reproduce_writes_no_builtin_maps(tmp_path):
     res = reproduce(demo_config(), out)
     stages = {r.stage: r for r in res.stages}
     assert stages["maps"].status == "computed" and "objects stage" in stages["maps"].note
+    assert stages["objects"].cpu_seconds > 0 and all(r.cpu_seconds >= 0 for r in res.stages)  # beside wall time
     maps = [p for p in (out / ".cache" / "maps").rglob("*") if p.is_file()]
     assert [p.name for p in maps] == ["manifest.json"]  # no map per image in the cache
     images = [p for p in (out / ".cache").rglob("*.png") if "figures" not in p.parts]
