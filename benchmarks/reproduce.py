@@ -161,13 +161,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"{st.get('cpu_seconds', float('nan')):8.1f}")
         print(f"{'total':<9} {'':<9} {res['wall_s']:8.1f} {res['wall_s'] * per_k:14.2f}   "
               f"(CPU {res['cpu_s']:.0f} s, all processes)")
-        objects_s = next(st["seconds"] for st in res["stages"]["stages"] if st["stage"] == "objects")
+        objects = next(st for st in res["stages"]["stages"] if st["stage"] == "objects")
+        objects_s = objects["seconds"]
         print(f"peak memory: {res['peak_pss_gb']:.2f} GB PSS (process tree), "
               f"{res['peak_rss_one_process_gb']:.2f} GB max RSS of one process")
         print(f".cache: {cache / 1e6:.1f} MB = {100 * cache / info['map_bytes']:.2f}% of the maps "
               f"({info['map_bytes'] / 1e6:.0f} MB)")
         print(f"decode floor of the maps ({jobs} processes): {floor['wall_s']:.1f} s; objects stage / floor: "
-              f"{objects_s / floor['wall_s']:.2f}x (the stage also loads the annotations and writes its table)")
+              f"{objects_s / floor['wall_s']:.2f}x wall, {objects.get('cpu_seconds', float('nan')) / floor['cpu_s']:.2f}x CPU "
+              "(the stage also prepares the masks of the annotations and builds its table)")
         print(f"1-min load average: {load0:.1f} before, {load1:.1f} after the run ({os.cpu_count()} cores)")
         summary = {"images": n_img, "objects": n_obj, "n_boot": args.n_boot, "jobs": args.jobs,
                    "generation_s": gen_s, "map_bytes": info["map_bytes"], "cache_bytes": cache,
