@@ -197,7 +197,9 @@ def test_demo_report_parses_and_embeds_every_figure(demo_run):
     assert {h[1:] for h in hrefs if h.startswith("#")} <= ids
     files = [h for h in hrefs if not h.startswith("#")]
     assert "tables/table1.csv" in files and "figures/fig2_tpfn.pdf" in files and "stages.json" in files
-    assert {"objects.parquet", "images.csv", "tables/classes.csv", "figures/fig_gallery.pdf"} <= set(files)
+    assert {"objects.parquet", "images.csv", "tables/classes.csv", "tables/gallery.csv",
+            "figures/fig_gallery.pdf"} <= set(files)
+    assert len(pd.read_csv(out / "tables" / "gallery.csv")) == gal_csv["ann_id"].nunique()  # one row per object
     assert {f"tables/{n}.csv" for n in TABLES} <= set(files)
     assert all(not Path(h).is_absolute() and (out / h).is_file() for h in files)
     # one number format: no scientific notation anywhere in the tables, p-values as the policy says
