@@ -114,6 +114,20 @@ def _row(key: str, this_run: str = "", interval: str = "", verdict: str = "not a
             "verdict": verdict, "detail": detail, "anchor": anchor}
 
 
+def _num(x: float, signed: bool = True) -> str:
+    """A number of the findings by the one policy of :func:`salanalysis.formatting.format_number`,
+    with its sign (``+``/``-``) where ``signed``: differences, correlations and their intervals."""
+    from salanalysis.formatting import format_number
+
+    text = format_number(x)
+    return f"+{text}" if signed and text and not text.startswith("-") and float(x) > 0 else text
+
+
+def _ci(lo: float, hi: float) -> str:
+    """An interval as the findings' interval column holds it: ``[-0.0827, -0.0278]``, signs always."""
+    return f"[{_num(lo)}, {_num(hi)}]"
+
+
 def _sign(key: str) -> int:
     return next(c[4] for c in PAPER_CLAIMS if c[0] == key)
 
@@ -150,13 +164,14 @@ def _tpfn_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list
                         f"(Holm){'' if agree else ': it changes the verdict'}")
         cats = f", {int(r['n_categories'])} categories" if np.isfinite(r.get("n_categories", np.nan)) else ""
         rows.append(_row(
-            key, claim=claim, this_run=f"{name} t = {r['statistic']:.2f}, {format_p(r['p_holm'], spaced=True)} (Holm)",
-            interval=f"difference {r['effect']:+.3g} [{r['effect_ci95_low']:+.3g}, {r['effect_ci95_high']:+.3g}] "
-                     "(unadjusted 95%)",
+            key, claim=claim, this_run=f"{name} t = {r['statistic']:.2f}, {format_p(r['p_holm'], spaced=True)} (Holm); "
+                                       f"difference {_num(r['effect'])}",
+            interval=_ci(r["effect_ci95_low"], r["effect_ci95_high"]),
             verdict=_verdict(r["statistic"], r["p_holm"], _sign(key)),
             detail=f"'{ctx.label(ctx.primary)}': {int(r['n_detected'])} detected / {int(r['n_missed'])} missed objects "
                    f"in {int(r['n_images'])} images{cats}; Holm over size, center distance and the human saliency "
-                   f"sources of this model{paper_t}" + _fig2_context(tables, ctx, var, r),
+                   f"sources of this model; interval: the difference's unadjusted 95% interval{paper_t}"
+                   + _fig2_context(tables, ctx, var, r),
             anchor="fig-fig2_tpfn"))
         if var in ("area_frac", "center_dist"):
             rows[-1]["see"] = "fig-fig2_clutter;table-detection_models;table-tpfn_tests"
@@ -184,7 +199,7 @@ def _fig2_context(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext, var:
         if len(t) and np.isfinite(t["p_holm"].iloc[0]):
             q = t.iloc[0]
             gone = bool(verdict_row["p_holm"] < 0.05) and q["p_holm"] >= 0.05  # significant over all objects only
-            out += (f". Objects alone of their class in their image: difference {q['effect']:+.3g}, "
+            out += (f". Objects alone of their class in their image: difference {_num(q['effect'])}, "
                     f"{format_p(q['p_holm'], spaced=True)} (Holm)"
                     + (": the effect largely goes away" if gone else "")
                     + "; the logistic models that hold size and position together are in the detection models table")
@@ -201,8 +216,8 @@ def _more_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list
         rows.append(_row("size_gain", anchor="fig-fig4_category_delta"))
     else:
         q = r.iloc[0]
-        rows.append(_row("size_gain", this_run=f"Pearson r = {q['value']:+.3f}, {format_p(q['p_val'], spaced=True)}",
-                         interval=f"[{q['ci95_low']:+.3f}, {q['ci95_high']:+.3f}]",
+        rows.append(_row("size_gain", this_run=f"Pearson r = {_num(q['value'])}, {format_p(q['p_val'], spaced=True)}",
+                         interval=_ci(q["ci95_low"], q["ci95_high"]),
                          verdict=_verdict(q["value"], q["p_val"], _sign("size_gain")),
                          detail=f"AP gain (B - A) of {int(q['n'])} categories against their mean object size "
                                 "(fraction of the image); negative: smaller categories gain more",
@@ -264,13 +279,13 @@ def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) ->
             rows.append(_row(key, claim=claim, detail="too few classes with a value", anchor="fig-fig_classwise"))
             continue
         r = c.iloc[0]
-        paper = f"Pearson r = {r['r']:.3f}, {format_p(r['p_val'], spaced=True)} (the paper's test, not the verdict)"
+        paper = f"Pearson r = {_num(r['r'])}, {format_p(r['p_val'], spaced=True)} (the paper's test, not the verdict)"
         v = _cw_role(corr, ctx.primary, var, "verdict")
         if v is None:
             why = ("too few classes for the prevalence-controlled verdict" if _cw_role(corr, ctx.primary, var, "verdict",
                                                                                       finite=False) is not None
                    else "no class prevalence, so no prevalence-controlled verdict")
-            rows.append(_row(key, claim=claim, this_run=paper, interval=f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]",
+            rows.append(_row(key, claim=claim, this_run=paper, interval=_ci(r["ci95_low"], r["ci95_high"]),
                              verdict="not available",
                              detail=f"{int(r['n'])} classes, '{ctx.label(ctx.primary)}': {why} (raw r is not one: "
                                     "its false-positive rate under a prevalence null is 1.0)",
@@ -281,7 +296,7 @@ def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) ->
         check = ""
         if sens is not None and np.isfinite(sens["p_holm"]):
             s_verdict = _verdict(sens["r"], sens["p_holm"], _sign(key))
-            check = (f"; sensitivity (ROC AUC as target): partial r = {sens['r']:.3f}, "
+            check = (f"; sensitivity (ROC AUC as target): partial r = {_num(sens['r'])}, "
                      f"{format_p(sens['p_holm'], spaced=True)} (Holm)")
             if s_verdict != verdict:
                 check += " - it changes the verdict"
@@ -289,12 +304,12 @@ def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) ->
                     verdict = "same direction, not significant"
                     check += " (significant on AP only: not confirmed, so not counted as significant)"
         rows.append(_row(key, claim=claim,
-                         this_run=f"partial r = {v['r']:.3f}, {format_p(v['p_holm'], spaced=True)} (Holm); {paper}",
-                         interval=f"[{v['ci95_low']:.3f}, {v['ci95_high']:.3f}] (partial r, unadjusted 95%)",
+                         this_run=f"partial r = {_num(v['r'])}, {format_p(v['p_holm'], spaced=True)} (Holm); {paper}",
+                         interval=_ci(v["ci95_low"], v["ci95_high"]),
                          verdict=verdict,
                          detail=f"{int(v['n'])} classes, '{ctx.label(ctx.primary)}'; partial r controlling "
                                 f"{_covariates_text(v['covariates'])}; Holm over size, center distance and the "
-                                f"human saliency sources{check}",
+                                f"human saliency sources; interval: the partial r's unadjusted 95% interval{check}",
                          anchor="fig-fig_classwise"))
     return rows
 

@@ -34,7 +34,8 @@ def test_tpfn_verdicts_follow_the_paper_sign_and_the_clustered_p(t, p, size, cen
     if np.isfinite(t):  # the verdict's numbers are the clustered test's, the paper's t beside them
         row = f.loc["detected objects are larger than missed ones"]
         assert row["this_run"].startswith(f"image- and category-clustered t = {t:.2f}") and "(Holm)" in row["this_run"]
-        assert "12 categories" in row["detail"] and "unadjusted 95%" in row["interval"]
+        assert "12 categories" in row["detail"] and "unadjusted 95%" in row["detail"]
+        assert row["interval"] == "[-0.06, -0.04]"  # the interval column holds the interval only, signed
         assert f"object-level t here: {2 * t:.2f}" in row["detail"] and row["anchor"] == "fig-fig2_tpfn"
 
 
@@ -84,8 +85,8 @@ def test_sec54_and_table1_f1_rows():
     f = findings({"compare_summary": summ, "table1": t1},
                  FindingsContext(primary="b", compare=("a", "b"))).set_index("section")
     s54 = f.loc["Sec. 5.4"]
-    assert s54["verdict"] == "same direction, significant" and s54["this_run"] == "Pearson r = -0.250, p = 0.036"
-    assert s54["interval"] == "[-0.460, -0.020]"
+    assert s54["verdict"] == "same direction, significant" and s54["this_run"] == "Pearson r = -0.25, p = 0.036"
+    assert s54["interval"] == "[-0.46, -0.02]"
     t = f.loc["Table 1"].set_index("claim")
     cf1 = t.loc["'b' has a higher C-F1 than 'a'"]
     # 0.59 > 0.585: the intervals do not overlap -> significant; O-F1's overlap -> not significant
@@ -170,7 +171,8 @@ def test_classwise_verdict_is_the_partial_r_confirmed_by_the_auc_check(r_v, p_v,
     f = findings({"classwise_correlations": _corr(r_v, p_v, r_s, p_s)}, FindingsContext(primary="m"))
     row = f.set_index("claim").loc["classes of more central objects have higher AP"]
     assert row["verdict"] == verdict
-    assert row["this_run"].startswith(f"partial r = {r_v:.3f}") and "Pearson r = -0.500" in row["this_run"]
+    # one number format: signed, by the policy of formatting.format_number (-0.4, +0.4; never -0.400 beside -0.5)
+    assert row["this_run"].startswith(f"partial r = {r_v:+g},") and "Pearson r = -0.5," in row["this_run"]
     assert ("changes the verdict" in row["detail"]) == changes
     assert "controlling prevalence and a cubic in log prevalence" in row["detail"]
     # without prevalence there is no verdict: the paper's raw r is shown, never badged
