@@ -321,8 +321,9 @@ def caption_fig3(tables: Tables, ctx: FigureContext) -> str:
             + (" Federated (LVIS) evaluation: each class's AP on the group's images where it is verified."
                if cm.attrs.get("federated") == "on" else "")
             + " (b) Images per number of objects."
-            + (" (c) Mean per-class ROC AUC of each group (prevalence-free: 0.5 for any random ranking, dotted), "
-               f"bands: bootstrap 95% interval{_resamples(n_boot, 'resamples per group', ' (', ')')}. Where (a) "
+            + (" (c) Mean per-class ROC AUC of each group (prevalence-free: 0.5 for any random ranking, dotted); "
+               + (f"bands: bootstrap 95% interval{_resamples(n_boot, 'resamples per group', ' (', ')')}. "
+                  if n_boot != 0 else "no bands (no bootstrap). ") + "Where (a) "
                "rises and (c) stays flat, the rise of mAP is explained by prevalence, not by ranking quality."
                if "mAUC" in cm.columns and cm["mAUC"].notna().any() else ""))
 
