@@ -446,7 +446,8 @@ def test_bootstrap_metrics_match_recompute_on_resamples(rng):
     y = rng.random((150, 5)) < 0.3
     s = rng.random((150, 5))
     rules = MetricRules(cf1="mean-per-class")
-    summ, per_class = bootstrap_metrics(y, s, rules, n_boot=40, seed=3)
+    summ, per_class = bootstrap_metrics(y, s, rules, n_boot=40, seed=3, ci="BCa", min_pos=0)
+    default, per_default = bootstrap_metrics(y, s, rules, n_boot=40, seed=3)  # normal intervals
     (w,) = list(weight_batches(np.random.default_rng(3), 150, 40, 256))
     jw = jackknife_weights(150)
     vals = {k: [] for k in ("CP", "CR", "CF1", "OP", "OR", "OF1", "mAP")}
@@ -469,6 +470,24 @@ def test_bootstrap_metrics_match_recompute_on_resamples(rng):
         assert r["ci95_high"] == pytest.approx(float(hi), abs=1e-12)
         assert r["ci_method"] == method
         assert r["estimate"] == pytest.approx(point[r["metric"]], abs=1e-15)
+    # the default: estimate +/- 1.96 SD of the same replicates (hand: numpy std with ddof 1; z = 1.959964)
+    for _, r in default.iterrows():
+        sd = np.std(vals[r["metric"]], ddof=1)
+        assert r["ci_method"] == "normal" and r["boot_sd"] == pytest.approx(sd, rel=1e-12)
+        assert r["ci95_low"] == pytest.approx(point[r["metric"]] - 1.959964 * sd, abs=1e-6)
+        assert r["ci95_high"] == pytest.approx(point[r["metric"]] + 1.959964 * sd, abs=1e-6)
+    # per class: normal intervals where the class has >= 10 positives, withheld below
+    npos = y.sum(axis=0)
+    assert (npos >= 10).all()
+    sd_ap = np.std(np.array(per["AP"]), axis=0, ddof=1)
+    np.testing.assert_allclose(per_default["AP_low"], per_default["AP"] - 1.959964 * sd_ap, atol=1e-6)
+    assert (per_default["ci_method"] == "normal").all()
+    few = bootstrap_metrics(y, s, rules, n_boot=40, seed=3, min_pos=int(npos[0]) + 1)[1]
+    withheld = npos < npos[0] + 1
+    assert few["AP_low"][withheld].isna().all() and few["F1_high"][withheld].isna().all()
+    assert (few["ci_method"][withheld] == "withheld").all() and few["AP_low"][~withheld].notna().all()
+    with pytest.raises(ValueError, match="ci must be one of"):
+        bootstrap_metrics(y, s, rules, n_boot=5, ci="percentile")
     assert (per_class["n_boot_valid"] == 40).all()
     ref = per_class_metrics(y, s)
     for k in per:
@@ -548,7 +567,18 @@ def test_paired_bootstrap(rng):
     np.testing.assert_allclose(res["delta"][:3], (ap_g - ap_b)[:3], atol=1e-15)
     m = res.iloc[-1]
     assert m["delta"] == pytest.approx(np.nanmean(ap_g) - np.nanmean(ap_b), abs=1e-15)
-    assert m["ci95_low"] > 0 and m["p_val"] == pytest.approx(2 / 301)  # all 300 deltas > 0
+    # the mAP row: normal interval and its test, from the paired mAP replicates (recomputed below)
+    boot_all = bootstrap_ap(y, [good, bad], n_boot=300, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        dm = np.nanmean(boot_all[:, 0], axis=1) - np.nanmean(boot_all[:, 1], axis=1)
+    from scipy.stats import norm
+
+    sd = np.std(dm, ddof=1)
+    assert m["ci_method"] == "normal" and m["ci95_low"] > 0
+    assert (m["ci95_low"], m["ci95_high"]) == pytest.approx((m["delta"] - norm.ppf(0.975) * sd,
+                                                              m["delta"] + norm.ppf(0.975) * sd))
+    assert m["p_val"] == pytest.approx(2 * norm.sf(abs(m["delta"]) / sd))
     # the p-value definition, recomputed from the same paired resamples
     boot = bootstrap_ap(y, [good, bad], n_boot=300, seed=2)
     d = boot[:, 0, 1] - boot[:, 1, 1]
@@ -575,14 +605,15 @@ def test_format_table_names_fallbacks_and_estimates_outside_their_interval(demo,
     sample = read_scores(demo.detections, demo_ann, name="sample")
     t = table1(demo_ann, [sample, class_prior_scores(demo_ann)], n_boot=200, seed=0)
     # the class prior's C-R = (recall 1 of the few classes it predicts) / (classes with positives);
-    # resamples lose rare classes, so every resample's C-R is larger than the estimate: a
-    # percentile interval excluded it, BCa would step past it; the centered percentile keeps it
+    # resamples lose rare classes, so every resample's C-R is larger than the estimate: the
+    # normal interval is centred on the estimate whatever the replicates' location
     prior = t.set_index("model").loc["prior"]
     assert prior["CR_low"] <= prior["CR"] <= prior["CR_high"]
-    assert prior["ci_method"] == "BCa" and "CR" in prior["ci_fallback"].split(";")
+    assert prior["CR_high"] - prior["CR"] == pytest.approx(prior["CR"] - prior["CR_low"])
+    assert prior["ci_method"] == "normal" and prior["ci_fallback"] == ""
     caption = format_table(t, "text").strip().splitlines()[-1]
-    assert "BCa bootstrap 95% interval" in caption and "Centered percentile interval" in caption
-    assert "prior C-R" in caption and "outside its own interval" not in caption
+    assert "normal bootstrap 95% interval" in caption and "No interval" not in caption
+    assert "outside its own interval" not in caption
     # an estimate still outside its interval is named
     bad = t.copy()
     bad.loc[bad["model"] == "sample", "mAP_high"] = bad.loc[bad["model"] == "sample", "mAP"] - 0.01
@@ -790,7 +821,7 @@ def test_lvis_bootstrap_follows_the_federated_rule(rng):
     s = _lvis_scores(ann, rng)
     y, mask = ann.label_matrix(), evaluation_mask(ann)
     n = len(y)
-    summ, per_class = bootstrap_metrics(y, s, n_boot=30, seed=5, mask=mask)
+    summ, per_class = bootstrap_metrics(y, s, n_boot=30, seed=5, mask=mask, ci="BCa")
     from salanalysis._bootstrap import bca_interval, jackknife_weights
 
     (w,) = list(weight_batches(np.random.default_rng(5), n, 30, 256))
