@@ -258,9 +258,9 @@ def _correlations_one(
 
 
 
-#: Targets of the class-wise correlations: the paper's AP, and the prevalence-free normalised AP.
-TARGETS = {"AP": "class AP (the paper's)", "AP_norm": "(AP - prevalence) / (1 - prevalence): AP without its "
-           "chance level, which is the class's prevalence"}
+#: Targets of the class-wise correlations: the paper's AP, and the chance-corrected AP.
+TARGETS = {"AP": "class AP (the paper's)", "AP_norm": "(AP - chance AP) / (1 - chance AP): AP without its exact "
+           "chance level (not prevalence-free: at a fixed ranking quality it still rises with prevalence)"}
 
 
 def classwise_correlations(
@@ -294,7 +294,7 @@ def classwise_correlations(
     therefore control prevalence by default, linear and log (AP's chance level is linear in
     prevalence, a trained classifier's AP rises more like its log; in simulations with a
     random scorer the log alone left a 19% false-positive rate at alpha 0.05, both 3.5%),
-    and every correlation is also given for ``AP_norm`` = (AP - prevalence) / (1 - prevalence).
+    and every correlation is also given for ``AP_norm`` = (AP - chance AP) / (1 - chance AP).
 
     Parameters
     ----------
