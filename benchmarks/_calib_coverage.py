@@ -226,21 +226,6 @@ def wide(summary: pd.DataFrame) -> pd.DataFrame:
                          aggfunc="first").reset_index().fillna("")
 
 
-if __name__ == "__main__":  # quick look: python benchmarks/_calib_coverage.py [reps]
-    import sys
-    import time
-
-    pd.set_option("display.width", 250)
-    pd.set_option("display.max_columns", 20)
-    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    sizes = tuple(int(x) for x in sys.argv[2].split(",")) if len(sys.argv) > 2 else (500, 2000)
-    t0 = time.perf_counter()
-    summary, per_class = coverage_tables(reps, 0, sizes=sizes, truth_reps=max(200, 4 * reps))
-    print(wide(summary).to_string(index=False))
-    print(per_class.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"{time.perf_counter() - t0:.0f} s")
-
-
 # ---------------------------------------------------------------- Fig. 3 under prevalence
 CLUTTER_SCENARIOS = {
     "fixed quality (d'=1.5)": "every class d' = 1.5, whatever the clutter",
@@ -308,3 +293,26 @@ def clutter_prevalence(reps: int, seed: int, n_images: int = 1500, n_boot: int =
             rows.append({"scenario": scenario, "share of data sets": what, "rate": k / reps, "wilson_low": lo,
                          "wilson_high": hi, "reps": reps})
     return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":
+    # python benchmarks/_calib_coverage.py [reps] [sizes, e.g. 500,2000]   (section 4 alone)
+    # python benchmarks/_calib_coverage.py clutter [reps]                  (section 5 alone)
+    import sys
+    import time
+
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_columns", 20)
+    if len(sys.argv) > 1 and sys.argv[1] == "clutter":
+        t0 = time.perf_counter()
+        out = clutter_prevalence(int(sys.argv[2]) if len(sys.argv) > 2 else 20, 0)
+        print(out.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(f"{time.perf_counter() - t0:.0f} s")
+        sys.exit(0)
+    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    sizes = tuple(int(x) for x in sys.argv[2].split(",")) if len(sys.argv) > 2 else (500, 2000)
+    t0 = time.perf_counter()
+    summary, per_class = coverage_tables(reps, 0, sizes=sizes, truth_reps=max(200, 4 * reps))
+    print(wide(summary).to_string(index=False))
+    print(per_class.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"{time.perf_counter() - t0:.0f} s")

@@ -46,7 +46,7 @@ __all__ = ["RankingBootstrap", "bootstrap_ranking", "bootstrap_ap", "bootstrap_m
 #: Per-class intervals are withheld (NaN, ``ci_method`` ``"withheld"``) for classes with fewer
 #: positive images than this: no bootstrap interval reached its coverage there in
 #: ``benchmarks/calibration.py`` (BENCHMARKS.md, "Coverage of the bootstrap intervals").
-MIN_POS_INTERVAL = 10
+MIN_POS_INTERVAL = 21
 
 
 def _interval(ci: str, estimate, reps: np.ndarray, jack: np.ndarray | None, level: float) -> tuple:
