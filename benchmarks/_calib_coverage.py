@@ -65,7 +65,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     den = 1 + z**2 / n
     mid = (p + z**2 / (2 * n)) / den
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
-    return float(mid - half), float(mid + half)
+    return float(max(0.0, mid - half)), float(min(1.0, mid + half))
 
 
 def _population(scenario: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
