@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from salanalysis._bootstrap import bca_interval, normal_interval
+from salanalysis._bootstrap import bca_interval, percentile_interval
 from salanalysis.metrics import (
     average_precision,
     bootstrap_metrics,
@@ -182,9 +182,9 @@ def coverage(scenario: str, n: int, reps: int, n_boot: int, truth_reps: int, see
         for c in np.flatnonzero(per_class["AP_low"].notna().to_numpy()):
             cls_hits.setdefault((int(bins[c]), "library"), []).append(
                 int(per_class["AP_low"].iat[c] <= tr["AP"][c] <= per_class["AP_high"].iat[c]))
-        # paired_bootstrap's mAP row is normal_interval of these very replicates (same seed, same
-        # resamples; tests/test_metrics.py::test_paired_bootstrap checks it), so it is not rerun here
-        lo, hi, _ = normal_interval(p["delta mAP"], m_reps[:, 0] - m_reps[:, 1])
+        # paired_bootstrap's mAP row is the percentile interval of these very replicates (same seed,
+        # same resamples; tests/test_metrics.py::test_paired_bootstrap checks it), so it is not rerun here
+        lo, hi = percentile_interval(m_reps[:, 0] - m_reps[:, 1])
         hit(("delta mAP", "library"), lo, hi, tr["delta mAP"])
     rows = []
     for (q, method), k in sorted(hits.items()):

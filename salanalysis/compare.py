@@ -342,7 +342,7 @@ class CompareResult(AnalysisResult):
         if "delta_mAP" in s.index:
             r = s.loc["delta_mAP"]
             lines.append(f"  mAP difference {r['value']:+.4f} [{r['ci95_low']:+.4f}, {r['ci95_high']:+.4f}] "
-                         "(normal bootstrap 95%)")
+                         "(percentile bootstrap 95%)")
         for q, label in (("pearson_delta_area", "Pearson r"), ("spearman_delta_area", "Spearman rho")):
             r = s.loc[q]
             lines.append(f"  {label} (delta vs mean area_frac): {r['value']:+.3f} (n={int(r['n'])}, p={r['p_val']:.3g})")
