@@ -56,7 +56,6 @@ __all__ = [
     "jackknife_weights",
     "bca_interval",
     "normal_interval",
-    "normal_p",
     "CI_METHODS",
     "CI_CHOICES",
 ]
@@ -449,21 +448,6 @@ def normal_interval(estimate, reps: np.ndarray, level: float = 0.95) -> tuple:
     if lo.ndim == 0:
         return lo[()], hi[()], method[()]
     return lo, hi, method
-
-
-def normal_p(estimate, reps: np.ndarray) -> np.ndarray | float:
-    """Two-sided p-value of "the quantity is 0" from the normal bootstrap: ``2 (1 - Phi(|est| / SD))``.
-
-    The test of :func:`normal_interval`: the level-``L`` interval excludes 0 exactly when
-    ``p < 1 - L``. NaN where the interval is ``none``; 1 where the SD and the estimate are 0.
-    """
-    from scipy.stats import norm
-
-    est, sd, usable = _normal_parts(estimate, reps)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(sd > 0, np.abs(est) / np.where(sd > 0, sd, 1.0), np.where(est == 0, 0.0, np.inf))
-    p = np.where(usable, 2 * norm.sf(z), np.nan)
-    return float(p) if p.ndim == 0 else p
 
 
 def jackknife_weights(n: int, blocks: int = 20) -> np.ndarray:

@@ -497,6 +497,46 @@ def test_bootstrap_metrics_match_recompute_on_resamples(rng):
         np.testing.assert_allclose(per_class[k], ref[k], atol=1e-15)
 
 
+def test_normal_interval_by_hand(rng):
+    # estimate +/- z SD of the finite replicates (hand: numpy std, ddof 1; z = Phi^-1(0.975) = 1.959964),
+    # centred on the estimate, not on the replicates; NaN and "none" with fewer than 2 finite replicates
+    from salanalysis._bootstrap import normal_interval
+
+    reps = rng.normal(0.3, 0.05, (400, 3))
+    reps[:50, 1] = np.nan
+    reps[1:, 2] = np.nan
+    lo, hi, method = normal_interval(np.array([0.1, 0.2, 0.3]), reps)
+    sd0, sd1 = np.std(reps[:, 0], ddof=1), np.nanstd(reps[:, 1], ddof=1)
+    assert lo[:2] == pytest.approx([0.1 - 1.959964 * sd0, 0.2 - 1.959964 * sd1], abs=1e-6)
+    assert hi[:2] == pytest.approx([0.1 + 1.959964 * sd0, 0.2 + 1.959964 * sd1], abs=1e-6)
+    assert list(method) == ["normal", "normal", "none"] and np.isnan(lo[2]) and np.isnan(hi[2])
+    lo90, hi90, m = normal_interval(0.1, reps[:, 0], level=0.90)  # scalar in, scalars out
+    assert m == "normal" and hi90 - 0.1 == pytest.approx(1.644854 * sd0, abs=1e-6)
+    assert np.isnan(normal_interval(np.nan, reps[:, 0])[0])
+
+
+def test_normal_interval_covers_the_expected_map_where_bca_does_not():
+    # fixed-quality scorer (d' = 1.5 for every class): the estimand is E[mAP] on 300 images, taken
+    # from 400 independent data sets; over 40 data sets the default (normal) interval of
+    # bootstrap_metrics covers it far more often than BCa of the same replicates (calibration.py [4]:
+    # 0.96-0.98 against 0.62)
+    rng = np.random.default_rng(21)
+    prev = np.exp(np.linspace(np.log(0.02), np.log(0.3), 30))
+
+    def draw():
+        y = rng.random((300, 30)) < prev
+        return y, 1 / (1 + np.exp(-(1.5 * y + rng.normal(size=y.shape) - 2)))
+
+    truth = np.mean([np.nanmean(average_precision(*draw())) for _ in range(400)])
+    hits = {"normal": 0, "BCa": 0}
+    for r in range(40):
+        y, s = draw()
+        for ci in hits:
+            m = bootstrap_metrics(y, s, n_boot=100, seed=r, ci=ci, jobs=1)[0].set_index("metric").loc["mAP"]
+            hits[ci] += m["ci95_low"] <= truth <= m["ci95_high"]
+    assert hits["normal"] >= 34 and hits["BCa"] < hits["normal"] - 4, hits
+
+
 def test_bca_interval_matches_scipy(rng):
     # the same replicates and delete-1 jackknife: scipy's BCa (scipy.stats.bootstrap, method="BCa",
     # bootstrap_result=...) gives the same interval
