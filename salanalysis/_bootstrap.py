@@ -389,8 +389,9 @@ CI_METHODS = {
               "of images). Its estimand is the expected value of the metric on a test set of this size from "
               "the same population; chosen over BCa, percentile, basic and bias-corrected normal by coverage "
               "in benchmarks/calibration.py (mAP's bootstrap is biased upward, which throws BCa off)",
-    "percentile": "percentile interval of the paired replicates of a difference (the upward bias of resampled "
-                  "AP is shared by both score sets and cancels; chosen by coverage in benchmarks/calibration.py)",
+    "percentile": "percentile interval of the replicates: for the paired mAP difference (the upward bias of "
+                  "resampled AP is shared by both score sets and cancels) and per class; chosen by coverage in "
+                  "benchmarks/calibration.py",
     "withheld": "no interval: the class has too few positive images for any bootstrap interval to reach its "
                 "coverage in benchmarks/calibration.py",
     "none": "no interval: fewer than 2 valid resamples, or no estimate",

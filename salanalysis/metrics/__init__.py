@@ -78,9 +78,10 @@ Bootstrap (:func:`bootstrap_ap`, :func:`bootstrap_metrics`, :func:`paired_bootst
     coverage of mAP held in ``benchmarks/calibration.py`` (BCa covered mAP in
     0.62-0.84 of data sets
     at d' = 1.5, the percentile interval in 0.33-0.85); ``ci="BCa"`` keeps the
-    old method. Per-class intervals are withheld (``ci_method`` ``"withheld"``)
-    for classes with fewer than :data:`MIN_POS_INTERVAL` positive images, where
-    no method held its coverage. In a
+    old method. Per-class intervals are percentile intervals (they covered
+    per-class AP best: 0.92-0.96 from 21 positives) and are withheld
+    (``ci_method`` ``"withheld"``) for classes with fewer than
+    :data:`MIN_POS_INTERVAL` positive images, where no method held its coverage. In a
     resample, mAP and the class-averaged metrics use the classes that have a
     positive in that resample (``"exclude"``) or all classes (``"zero"``).
     Paired bootstrap: both score sets are evaluated on the *same* resamples; the

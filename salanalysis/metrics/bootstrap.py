@@ -230,7 +230,8 @@ def bootstrap_metrics(
         (N, C) bool: the images that count for each class (LVIS federated
         evaluation); None: all.
     ci
-        ``"normal"`` (default, :func:`~salanalysis._bootstrap.normal_interval`) or ``"BCa"``
+        ``"normal"`` (default: :func:`~salanalysis._bootstrap.normal_interval` for the summary
+        metrics, the percentile interval per class) or ``"BCa"`` (for both)
         (20-block jackknife acceleration, with its documented fallback,
         :func:`~salanalysis._bootstrap.bca_interval`; it under-covers mAP).
     min_pos
@@ -248,9 +249,10 @@ def bootstrap_metrics(
         One row per class (column index order): ``class_index``; ``AP``,
         ``AP_low``, ``AP_high``; ``precision``, ``precision_low``,
         ``precision_high``; ``recall``, ``recall_low``, ``recall_high``; ``F1``,
-        ``F1_low``, ``F1_high`` (estimates as :func:`per_class_metrics`, intervals
-        over the resamples where the value is defined, withheld below ``min_pos`` positives;
-        ``ci_method`` of the AP interval: ``normal``/``BCa``/..., or ``withheld``); ``n_boot_valid``
+        ``F1_low``, ``F1_high`` (estimates as :func:`per_class_metrics`; intervals over the
+        resamples where the value is defined: with ``ci="normal"`` the percentile interval,
+        which covered per-class AP best, else BCa; withheld below ``min_pos`` positives;
+        ``ci_method`` of the AP interval: ``percentile``/``BCa``/..., or ``withheld``); ``n_boot_valid``
         (resamples holding a positive of the class).
     """
     if ci not in CI_CHOICES:
@@ -303,7 +305,13 @@ def bootstrap_metrics(
     per_class = pd.DataFrame({"class_index": np.arange(c, dtype=np.int64)})
     few = pc["n_pos"].to_numpy() < min_pos
     for k in per:
-        lo, hi, method = _interval(ci, pc[k].to_numpy(dtype=np.float64), per[k], jack_cls[k], level)
+        est_k = pc[k].to_numpy(dtype=np.float64)
+        if ci == "normal":  # per class the percentile interval covered best (0.92-0.96 from 21 positives)
+            lo, hi = percentile_interval(per[k], level_percentiles(level))
+            method = np.where(np.isfinite(lo) & np.isfinite(est_k), "percentile", "none").astype(object)
+            lo, hi = np.where(method == "none", np.nan, lo), np.where(method == "none", np.nan, hi)
+        else:
+            lo, hi, method = _interval(ci, est_k, per[k], jack_cls[k], level)
         lo, hi = np.where(few, np.nan, lo), np.where(few, np.nan, hi)
         method = np.where(few & (method != "none"), "withheld", method)
         per_class[k] = pc[k].to_numpy()

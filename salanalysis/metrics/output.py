@@ -167,7 +167,7 @@ def format_per_class(per_class: pd.DataFrame, fmt: Literal["markdown", "latex"] 
         "F1: per-class F1; '-': undefined (class without positives)."
     )
     if "AP_low" in per_class.columns:
-        note += (" [low, high]: normal bootstrap 95% interval over images (estimate +/- 1.96 bootstrap SD) of the "
+        note += (" [low, high]: percentile bootstrap 95% interval over images of the "
                  "expected value on a test set of this size; withheld (no interval) for classes with fewer than "
                  f"{MIN_POS_INTERVAL} positive images, where no bootstrap interval held its coverage "
                  "(benchmarks/calibration.py).")
