@@ -148,7 +148,7 @@ def _per_group_bca(point: np.ndarray, reps: np.ndarray, jack: list[np.ndarray | 
 
 def _attrs(core: _Core, min_images: int, n_boot: int, seed: int, k_rule: str) -> dict:
     return {**core.attrs, "k_rule": k_rule, "min_images": int(min_images), "n_boot": int(n_boot),
-            "seed": int(seed), "ci_methods": {k: CI_METHODS[k] for k in ("BCa", "BC", "centered percentile")}}
+            "seed": int(seed), "ci_methods": {k: CI_METHODS[k] for k in ("BCa", "BC", "centered percentile", "normal")}}
 
 
 #: Columns of :func:`clutter_map`, in order.

@@ -75,9 +75,9 @@ Bootstrap (:func:`bootstrap_ap`, :func:`bootstrap_metrics`, :func:`paired_bootst
     of the metric on a test set of this size from the same population.
     Intervals are normal bootstrap 95% intervals, estimate +/- 1.96 bootstrap
     SD (:func:`salanalysis._bootstrap.normal_interval`): the method whose
-    coverage of mAP held in ``benchmarks/calibration.py`` (BCa covered mAP in
-    0.62-0.84 of data sets
-    at d' = 1.5, the percentile interval in 0.33-0.85); ``ci="BCa"`` keeps the
+    coverage of mAP held in ``benchmarks/calibration.py`` (0.96-0.99; BCa
+    covered mAP in 0.62-0.64 of data sets with an informative scorer, the
+    percentile interval in 0.31-0.83); ``ci="BCa"`` keeps the
     old method. Per-class intervals are percentile intervals (they covered
     per-class AP best: 0.92-0.96 from 21 positives) and are withheld
     (``ci_method`` ``"withheld"``) for classes with fewer than
