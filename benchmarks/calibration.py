@@ -17,13 +17,17 @@
    d' = 1.5, quality rising with prevalence; 500 and 2,000 images), for the library's
    interval and for BCa, percentile, basic, normal and bias-corrected normal intervals of the
    same replicates, with Wilson 95% intervals.
-5. Fig. 3 under prevalence (``benchmarks/_calib_coverage.py``): how often the verdict on the
+5. (benchmarks/_calib_classwise.py) The Fig. 2 verdict under image and class random effects,
+   and the Sec. 3.2 verdict for every variable under prevalence nulls (random, fixed-quality
+   and quality-rising-with-prevalence scorers), with 95% Clopper-Pearson intervals.
+6. Fig. 3 under prevalence (``benchmarks/_calib_coverage.py``): how often the verdict on the
    mean ROC AUC calls a rise of mAP with clutter ranking quality when quality is fixed, when it
    rises with class frequency, and when it truly rises with clutter.
 
-Run (about 2 minutes on 2 cores):
+Run ([1]-[3] about 2 minutes on 2 cores, [4] about 20 minutes at 100 reps (``--reps 500``), [6] 3 minutes; [5a] and [5b] about 5 and 7 minutes at 400 reps on
+2 busy cores; ``--only 5a,5b`` runs just those):
 
-    .venv/bin/python benchmarks/calibration.py [--reps 1000] [--seed 0]
+    .venv/bin/python benchmarks/calibration.py [--reps 1000] [--seed 0] [--only 1,2,5a]
 """
 
 from __future__ import annotations
@@ -33,14 +37,16 @@ import time
 
 import numpy as np
 import pandas as pd
-from _calib_coverage import (  # benchmarks/ (the script's folder)
-    clutter_prevalence,
-    coverage_tables,
-    wide,
-)
 
 from salanalysis.metrics import per_class_metrics
 from salanalysis.stats import classwise_correlations, tpfn_tests
+
+try:  # run as a script (benchmarks/ on sys.path) or imported as benchmarks.calibration
+    import _calib_classwise
+    from _calib_coverage import clutter_prevalence, coverage_tables, wide
+except ImportError:  # pragma: no cover
+    from benchmarks import _calib_classwise
+    from benchmarks._calib_coverage import clutter_prevalence, coverage_tables, wide
 
 
 def _null_objects(rng: np.random.Generator, n_images: int, tau: float) -> pd.DataFrame:
@@ -73,7 +79,9 @@ def tpfn_calibration(reps: int, seed: int) -> pd.DataFrame:
 
 def prevalence_null(reps: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    hits = {"Pearson r(AP, distance)": 0, "partial r(AP, distance | size, prevalence, log prevalence)": 0,
+    hits = {"Pearson r(AP, distance) (the paper's)": 0,
+            "partial r(AP, distance | size, prevalence, log prevalence)": 0,
+            "partial r(AP, distance | prevalence, cubic in log prevalence) (the verdict, unadjusted)": 0,
             "Pearson r(normalised AP, distance)": 0}
     for _ in range(reps):
         n_cls, n_img = 60, 400
@@ -85,12 +93,14 @@ def prevalence_null(reps: int, seed: int) -> pd.DataFrame:
         cw = pd.DataFrame({"category_id": np.arange(n_cls), "area_frac": rng.normal(0, 1, n_cls),
                            "center_dist": cd, "AP": pc["AP"], "prevalence": prev, "AP_norm": pc["AP_norm"],
                            "log_prevalence": np.log(np.where(prev > 0, prev, np.nan))})
-        corr = classwise_correlations(cw, partial_variables=["center_dist"])
-        p = corr.set_index(["target", "variable", "method"])["p_val"]
+        corr = classwise_correlations(cw, partial_variables=["center_dist"], targets=["AP", "AP_norm"])
+        corr = corr[corr["variable"] == "center_dist"]
+        p = corr.set_index(["target", "role", "method", "covariates"])["p_val"]
         keys = list(hits)
-        hits[keys[0]] += p[("AP", "center_dist", "pearson")] < 0.05
-        hits[keys[1]] += p[("AP", "center_dist", "partial")] < 0.05
-        hits[keys[2]] += p[("AP_norm", "center_dist", "pearson")] < 0.05
+        hits[keys[0]] += p[("AP", "paper", "pearson", "")] < 0.05
+        hits[keys[1]] += p[("AP", "alternative", "partial", "area_frac,prevalence,log_prevalence")] < 0.05
+        hits[keys[2]] += corr.loc[(corr["target"] == "AP") & (corr["role"] == "verdict"), "p_val"].iloc[0] < 0.05
+        hits[keys[3]] += p[("AP_norm", "alternative", "pearson", "")] < 0.05
     return pd.DataFrame([{"statistic": k, "false_positive_rate": v / reps, "reps": reps} for k, v in hits.items()])
 
 
@@ -126,6 +136,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=1000, help="simulated data sets per condition")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", default="", help="comma-separated section numbers to run (e.g. 5a,5b); default all")
     args = ap.parse_args()
     pd.set_option("display.width", 200)
     for title, fn in (("[1] tp/fn tests under the null (alpha 0.05)", lambda: tpfn_calibration(args.reps, args.seed)),
@@ -134,8 +145,14 @@ def main() -> None:
                       ("[3] Fig. 3 with a random scorer (3,000 images, 20 classes)",
                        lambda: clutter_random_scorer(args.seed)),
                       ("[4] coverage of the 95% intervals (80 classes)", lambda: _coverage(args)),
-                      ("[5] Fig. 3 verdict under prevalence (1,500 images, 20 classes, k = 10)",
+                      ("[5a] Fig. 2 tests under the null with image and class random effects (alpha 0.05)",
+                       lambda: _calib_classwise.tpfn_dependence(args.reps, args.seed)),
+                      ("[5b] Sec. 3.2 verdicts under prevalence nulls, every variable (alpha 0.05)",
+                       lambda: _calib_classwise.classwise_nulls(args.reps, args.seed)),
+                      ("[6] Fig. 3 verdict under prevalence (1,500 images, 20 classes, k = 10)",
                        lambda: clutter_prevalence(max(10, args.reps // 25), args.seed))):
+        if args.only and title[1:].split("]")[0] not in args.only.split(","):
+            continue
         t0 = time.perf_counter()
         table = fn()
         print(f"{title}  ({time.perf_counter() - t0:.0f} s)")

@@ -49,6 +49,7 @@ from scipy import stats as sps
 from salanalysis import metrics
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
+from salanalysis.formatting import format_fixed, format_interval
 from salanalysis.metrics import DEFAULT_RULES, MetricRules
 from salanalysis.results import AnalysisResult, table_property
 from salanalysis.scores import Scores
@@ -341,8 +342,9 @@ class CompareResult(AnalysisResult):
         ]
         if "delta_mAP" in s.index:
             r = s.loc["delta_mAP"]
-            lines.append(f"  mAP difference {r['value']:+.4f} [{r['ci95_low']:+.4f}, {r['ci95_high']:+.4f}] "
-                         "(percentile bootstrap 95%)")
+            ci = format_interval(r["ci95_low"], r["ci95_high"], none="")
+            ci = f"{ci} (percentile bootstrap 95%)" if ci else "(no bootstrap, no intervals)"
+            lines.append(f"  mAP difference {format_fixed(r['value'], sign=True)} {ci}")
         for q, label in (("pearson_delta_area", "Pearson r"), ("spearman_delta_area", "Spearman rho")):
             r = s.loc[q]
             lines.append(f"  {label} (delta vs mean area_frac): {r['value']:+.3f} (n={int(r['n'])}, p={r['p_val']:.3g})")
@@ -390,6 +392,7 @@ def run_compare(
     logits, missing
         As in :func:`salanalysis.scores.read_scores`.
     """
+    from salanalysis._table_checks import check_objects_match_annotations
     from salanalysis.io import read_table
     from salanalysis.scores import read_score_sets
 
@@ -401,6 +404,8 @@ def run_compare(
         path = Path(objects)
         objects = read_table(path)
         objects.attrs["path"] = str(path)
+    if objects is not None:
+        check_objects_match_annotations(objects, ann, objects.attrs.get("path"))
     table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=objects, rules=rules)
     result = CompareResult({"compare_categories": table, "compare_summary": compare_summary(table)})
     if out is not None:

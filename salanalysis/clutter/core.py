@@ -359,7 +359,7 @@ def clutter_trend(annotations: Annotations, score_sets: Sequence[Scores] | Score
     the same bootstrap replicates as :func:`clutter_map` (groups are resampled
     independently, so replicate ``r`` of each group is one replicate of the change), its
     normal 95% interval (change +/- 1.96 bootstrap SD; the BC interval called a change of
-    the mean ROC AUC in 15% of fixed-quality data sets, ``benchmarks/calibration.py`` [5]). ``verdict``: ``"rises"`` / ``"falls"`` when the interval excludes 0,
+    the mean ROC AUC in 15% of fixed-quality data sets, ``benchmarks/calibration.py`` [6]). ``verdict``: ``"rises"`` / ``"falls"`` when the interval excludes 0,
     ``"no clear change"`` otherwise; ``chance_mAP`` (a function of the labels alone)
     gets ``"rises"``/``"falls"``/``"flat"`` by its sign. ``options``: those of
     :func:`clutter_map` (``smooth`` has no effect here).
@@ -388,7 +388,7 @@ def _trend_table(core: _Core, sets: list[Scores], min_images: int, n_boot: int, 
                     continue
                 v0, v1 = core.point[name][i, f], core.point[name][i, last]
                 d = core.reps[name][:, i, last] - core.reps[name][:, i, f]
-                lo, hi, method = normal_interval(v1 - v0, d)  # the BC interval over-rejected (calibration.py [5])
+                lo, hi, method = normal_interval(v1 - v0, d)  # the BC interval over-rejected (calibration.py [6])
                 tol = 1e-12  # rounding: a constant scorer's AUC and normalised AP are 0.5 and 0 to 1e-16
                 verdict = "rises" if lo > tol else "falls" if hi < -tol else "no clear change"
                 if str(method) == "none":
