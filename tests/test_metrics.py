@@ -999,9 +999,9 @@ def test_per_class_prevalence_auc_and_ap_norm_on_the_rows_the_lvis_mask_keeps(rn
         assert row["prevalence"] == pytest.approx(prev, abs=1e-15)
         assert m.sum() < len(y) and row["prevalence"] != pytest.approx(yc.sum() / len(y))
         ap = average_precision_score(yc, sc)
-        # AP_norm as the function that computes it defines it, on the masked AP and prevalence
+        # AP_norm: the chance-corrected AP on the masked AP, positives and images evaluated
         np.testing.assert_allclose(pc[[k for k in pc.columns if k.startswith("AP_norm")][0]].iloc[c],
-                                   normalized_ap(ap, prev), atol=1e-12)
+                                   normalized_ap(ap, yc.sum(), m.sum()), atol=1e-12)
         if (~yc).any():
             assert row["AUC"] == pytest.approx(roc_auc_score(yc, sc), abs=1e-12)
             checked += 1
