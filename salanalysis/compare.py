@@ -345,7 +345,7 @@ class CompareResult(AnalysisResult):
         if "delta_mAP" in s.index:
             r = s.loc["delta_mAP"]
             ci = format_interval(r["ci95_low"], r["ci95_high"], none="")
-            ci = f"{ci} (BCa 95%)" if ci else "(no bootstrap, no intervals)"
+            ci = f"{ci} (percentile bootstrap 95%)" if ci else "(no bootstrap, no intervals)"
             lines.append(f"  mAP difference {format_fixed(r['value'], sign=True)} {ci}")
         for q, label in (("pearson_delta_area", "Pearson r"), ("spearman_delta_area", "Spearman rho")):
             r = s.loc[q]

@@ -328,11 +328,16 @@ def caption_classwise(tables: Tables, ctx: FigureContext) -> str:
 
 # ------------------------------------------------------------------ Fig. 3
 def draw_fig3(tables: Tables, ctx: FigureContext):
-    """Fig. 3: (a) mAP per number of objects in the image, (b) the histogram of objects per image."""
+    """Fig. 3: (a) mAP per number of objects in the image, (b) the histogram of objects per image,
+    (c) the prevalence-free mean ROC AUC per group (when the table has ``mAUC``)."""
     cm = tables["clutter_map"]
     models = list(ctx.compare) if ctx.compare else (list(ctx.models) or list(dict.fromkeys(cm["model"])))
     page = ctx.width == "page"
-    fig, axes = P.new_figure(ctx.width, height=3.0 if page else 5.6, nrows=1 if page else 2, ncols=2 if page else 1)
+    auc = "mAUC" in cm.columns and cm["mAUC"].notna().any()
+    n = 3 if auc else 2
+    fig, axes = P.new_figure(ctx.width, height=3.0 if page else 2.8 * n, nrows=1 if page else n,
+                             ncols=n if page else 1)
+    axes = axes.ravel()
     P.plot_clutter(cm, models=models, labels=dict(ctx.labels), colors=ctx.colors() or None, ax=axes[0])
     # The legend goes above the panels: inside (a) it covers curves or the chance line wherever they are.
     inside = axes[0].get_legend()
@@ -342,6 +347,9 @@ def draw_fig3(tables: Tables, ctx: FigureContext):
     P.plot_objects_histogram(tables["objects_histogram"], ax=axes[1])
     axes[0].set_title("(a)", loc="left")
     axes[1].set_title("(b)", loc="left")
+    if auc:
+        P.plot_clutter_auc(cm, models=models, labels=dict(ctx.labels), colors=ctx.colors() or None, ax=axes[2])
+        axes[2].set_title("(c)", loc="left")
     return fig
 
 
@@ -372,7 +380,12 @@ def caption_fig3(tables: Tables, ctx: FigureContext) -> str:
             f"The last group holds every image with ≥{_tail_k(cm)} objects.{chance}"
             + (" Federated (LVIS) evaluation: each class's AP on the group's images where it is verified."
                if cm.attrs.get("federated") == "on" else "")
-            + " (b) Images per number of objects.")
+            + " (b) Images per number of objects."
+            + (" (c) Mean per-class ROC AUC of each group (prevalence-free: 0.5 for any random ranking, dotted); "
+               + (f"bands: bootstrap 95% interval{_resamples(n_boot, 'resamples per group', ' (', ')')}. "
+                  if n_boot != 0 else "no bands (no bootstrap). ") + "Where (a) "
+               "rises and (c) stays flat, the rise of mAP is explained by prevalence, not by ranking quality."
+               if "mAUC" in cm.columns and cm["mAUC"].notna().any() else ""))
 
 
 # ------------------------------------------------------------------ Fig. 4

@@ -12,7 +12,9 @@ Verdicts
 A claim has a direction (the paper's sign). With the run's test of the same
 comparison: ``"same direction, significant"`` (p < 0.05 or an interval excluding 0 on
 the paper's side), ``"same direction, not significant"``, ``"opposite"`` (significant the
-other way), ``"inconclusive"`` (not significant, other sign), ``"not available"`` (the
+other way), ``"inconclusive"`` (not significant, other sign), ``"explained by
+prevalence"`` (Fig. 3: mAP rises significantly but the prevalence-free mean ROC AUC shows
+no clear change or falls, :func:`salanalysis.clutter.prevalence_verdict`), ``"not available"`` (the
 run lacks the data). Fig. 2's tests are the clustered verdicts (``role = verdict`` of
 :func:`~salanalysis.stats.tpfn_tests`: clustered by image and category, Holm-adjusted over
 size, center distance and the human saliency sources of the one model), not the paper's
@@ -34,7 +36,7 @@ from salanalysis.formatting import format_p
 __all__ = ["PAPER_CLAIMS", "FindingsContext", "findings", "diagnostics", "VERDICTS"]
 
 VERDICTS = ("same direction, significant", "same direction, not significant", "opposite", "inconclusive",
-            "not available")
+            "explained by prevalence", "not available")
 
 #: The paper's claims that a run can check: (key, section, claim, the paper's value, its sign).
 PAPER_CLAIMS = (
@@ -340,15 +342,22 @@ def _clutter_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> l
     if t is None or "mAP" not in t.index:
         rows.append(_row("clutter_trend", anchor="fig-fig3_clutter"))
     else:
+        from salanalysis.clutter.core import prevalence_verdict
+
         m = t.loc["mAP"]
         survive = [f"{label} {t.loc[k, 'change']:+.3f} ({t.loc[k, 'verdict']})"
-                   for k, label in (("mAUC", "mean ROC AUC"), ("mAP_norm", "normalised mAP")) if k in t.index]
+                   for k, label in (("mAUC", "prevalence-free mean ROC AUC"),
+                                    ("mAP_norm", "chance-corrected mAP (not prevalence-free)")) if k in t.index]
         chance = f"; chance mAP {t.loc['chance_mAP', 'change']:+.3f}" if "chance_mAP" in t.index else ""
+        verdict = _interval_verdict(m["change"], m["ci95_low"], m["ci95_high"], +1)
+        if verdict == "same direction, significant" and prevalence_verdict(trend, model) in (
+                "explained by prevalence", "reverses"):
+            verdict = "explained by prevalence"  # the rise is AP's chance level moving, not ranking quality
         rows.append(_row("clutter_trend", this_run=f"mAP {m['first']:.3f} (group {m['first_group']}) -> "
                                                    f"{m['last']:.3f} (group {m['last_group']})",
                          interval=f"change {m['change']:+.3f} [{m['ci95_low']:+.3f}, {m['ci95_high']:+.3f}]",
-                         verdict=_interval_verdict(m["change"], m["ci95_low"], m["ci95_high"], +1),
-                         detail=f"'{ctx.label(model)}'{chance}; prevalence-free: " + ", ".join(survive),
+                         verdict=verdict,
+                         detail=f"'{ctx.label(model)}'{chance}; " + ", ".join(survive),
                          anchor="fig-fig3_clutter"))
     diff = tables.get("clutter_difference")
     if diff is None or ctx.compare is None or diff.empty:

@@ -96,7 +96,13 @@ def _prior_csv(demo, tmp_path: Path) -> Path:
 def test_draw_figure_in_a_notebook(demo_run):
     tables = F.read_tables([demo_run])
     fig, caption = F.draw_figure("fig3_clutter", tables, F.FigureContext(n_boot=7))
-    assert len(fig.axes) == 2 and "(7 resamples per group; centered percentile where BC" in caption
+    assert len(fig.axes) == 3 and "(7 resamples per group; centered percentile where BC" in caption
+    # (c): the prevalence-free mean ROC AUC per group beside (a)'s mAP, one line per model, chance at 0.5
+    cm = tables["clutter_map"]
+    first = cm[cm["model"] == cm["model"].iloc[0]].sort_values("n_objects")
+    assert fig.axes[2].get_title(loc="left") == "(c)"
+    assert list(fig.axes[2].lines[0].get_ydata()) == pytest.approx(list(first["mAUC"]))
+    assert "(c) Mean per-class ROC AUC" in caption and "explained by prevalence" in caption
     plt.close(fig)
     # the legend sits above the panels (inside (a) it covered the chance line), and says all it did
     assert fig.axes[0].get_legend() is None and len(fig.legends) == 1
@@ -110,6 +116,7 @@ def test_draw_figure_in_a_notebook(demo_run):
     no_boot.attrs["n_boot"] = 0
     caption = F.caption_fig3({**tables, "clutter_map": no_boot}, F.FigureContext())
     assert "bands: none (no bootstrap)" in caption and "percentile" not in caption
+    assert "no bands (no bootstrap)" in caption and "0 resamples" not in caption
     with pytest.raises(ValueError, match="needs table"):
         F.draw_figure("fig4_category_delta", {"clutter_map": tables["clutter_map"]})
 

@@ -196,6 +196,22 @@ def test_clutter_chance_line(clutter):
                 if ln.get_linestyle() == "--"]
 
 
+def test_clutter_auc_panel(clutter):
+    # Fig. 3c: the mean ROC AUC per group, one line per model in its colour, its band, chance at 0.5
+    auc = clutter.assign(mAUC=0.7, mAUC_ci95_low=0.65, mAUC_ci95_high=0.75)
+    ax = plotting.plot_clutter_auc(auc, labels={"base": "Baseline"})
+    colors = model_colors(["base", "dual"])
+    assert [_hex(ln.get_color()) for ln in ax.lines[:2]] == [colors["base"].lower(), colors["dual"].lower()]
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([0.7] * 5)
+    assert list(ax.lines[-1].get_ydata()) == pytest.approx([0.5, 0.5])  # random ranking
+    assert len(ax.collections) == 2
+    ys = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert ys.min() == pytest.approx(0.65) and ys.max() == pytest.approx(0.75)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4", "\u22655"]
+    assert "prevalence-free" in ax.get_ylabel()
+    assert len(plotting.plot_clutter_auc(auc, bands=False, ax=plt.figure().gca()).collections) == 0
+
+
 def test_objects_histogram():
     hist = pd.DataFrame({"n_objects": [0, 1, 2, 3], "n_images": [5, 30, 20, 7]})
     ax = plotting.plot_objects_histogram(hist)

@@ -156,6 +156,8 @@ def _findings() -> pd.DataFrame:
          "same direction, not significant", "", "fig-fig1"),
         ("Sec. 5.3", "the assessed model beats the reference", "0.7145 -> 0.7304", "0.40 -> 0.71", "",
          "not comparable", "compares sample detections with the class prior", ""),
+        ("Fig. 3", "mAP increases with the number of objects", "increase", "mAP 0.2 -> 0.6", "[0.3, 0.5]",
+         "explained by prevalence", "mean ROC AUC +0.001 (no clear change)", "fig-fig1"),
     ]
     return pd.DataFrame(rows, columns=["section", "claim", "paper", "this_run", "interval", "verdict", "detail",
                                        "anchor"])

@@ -62,11 +62,15 @@ Prevalence
 AP's chance level is the class's prevalence, and prevalence rises with the number
 of objects per image, so mAP rises with clutter even for a random scorer. Each
 group therefore also reports ``chance_mAP`` (the exact expected mAP of a random
-ranking of its images), and two measures that do not move with prevalence, the
-mean per-class ROC AUC (``mAUC``) and the mean normalised AP
-``(AP - prevalence) / (1 - prevalence)`` (``mAP_norm``), each with its BCa
-interval. :func:`clutter_trend` tests whether the change from the first to the
-last group survives in them; :func:`trend_sentence` says it in words.
+ranking of its images), the mean per-class ROC AUC (``mAUC``, free of prevalence:
+0.5 for any random ranking) and the mean chance-corrected AP
+``(AP - chance AP) / (1 - chance AP)`` (``mAP_norm``; 0 at chance, but at a fixed
+ranking quality it still rises with prevalence, so it is not prevalence-free), each
+with its interval. :func:`clutter_trend` tests the change from the first to the last
+group in each; :func:`prevalence_verdict` decides on the mean ROC AUC alone (the
+measure the fixed-quality and rising-quality simulations of
+``benchmarks/calibration.py`` support): a mAP trend with no clear change in the mean
+ROC AUC is "explained by prevalence". :func:`trend_sentence` says it in words.
 
 Smoothing
 ---------
@@ -88,6 +92,7 @@ from salanalysis.clutter.core import (
     clutter_map,
     clutter_tables,
     clutter_trend,
+    prevalence_verdict,
     trend_sentence,
 )
 from salanalysis.clutter.groups import (
@@ -117,6 +122,7 @@ __all__ = [
     "clutter_tables",
     "clutter_all",
     "trend_sentence",
+    "prevalence_verdict",
     "ClutterResult",
     "run_clutter",
 ]

@@ -14,9 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Group images by their number of non-crowd instances (groups 1..K-1 and a tail "
         "group >=K), compute each score set's mAP per group (classes without a positive in a group "
         "excluded and counted), the paper's smoothing ([1/3, 1/3, 1/3], ends padded with the "
-        "boundary value), BCa bootstrap 95% bands, the chance mAP of a random ranking and two "
-        "measures that do not rise with prevalence (mean ROC AUC, normalised AP) per group, whether "
-        "the change from the first to the last group survives in them, the histogram of objects per "
+        "boundary value), BCa bootstrap 95% bands, the chance mAP of a random ranking, the "
+        "prevalence-free mean ROC AUC and the chance-corrected AP per group, whether the change from the "
+        "first to the last group survives in the mean ROC AUC (else: explained by prevalence), the histogram of objects per "
         "image, and, with two or more score sets, the difference of each to the first with paired bands. "
         "Writes clutter_map.csv, clutter_trend.csv, objects_histogram.csv and clutter_difference.csv "
         "to --out.",

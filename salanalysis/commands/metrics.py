@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         p, "score file (repeatable; wide/long CSV or Parquet, NPZ, or COCO results JSON)",
         "COCO instances JSON (the ground truth)")
     _common.add_metric_rule_options(p)
-    _common.add_bootstrap_option(p, what="of images for percentile 95%% intervals")
+    _common.add_bootstrap_option(p, what="of images for 95%% intervals (normal: estimate +/- 1.96 bootstrap SD; "
+                                 "per class: percentile, withheld below 21 positives; paired mAP difference: percentile)")
     _common.add_seed_option(p)
     _common.add_jobs_option(p, "bootstrap worker threads")
     p.add_argument("--paired", action="store_true",

@@ -14,7 +14,7 @@ from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.formatting import format_percent, latex_escape
 from salanalysis.metrics.ap import evaluation_mask
-from salanalysis.metrics.bootstrap import paired_bootstrap
+from salanalysis.metrics.bootstrap import MIN_POS_INTERVAL, paired_bootstrap
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 from salanalysis.metrics.table import PUBLISHED_SOURCE, _table1, aligned_labels, excluded_classes
 from salanalysis.results import AnalysisResult
@@ -89,14 +89,14 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
             caption += (" Federated (LVIS) evaluation: per class, only images where it is annotated or "
                         "verified absent (neg_category_ids) count.")
         if has_ci:
-            caption += (f" [low, high]: BCa bootstrap 95% interval over images ({int(r0['n_boot'])} resamples, "
-                        "acceleration from a 20-block jackknife).")
+            caption += (f" [low, high]: normal bootstrap 95% interval over images ({int(r0['n_boot'])} resamples): "
+                        "estimate +/- 1.96 bootstrap SD, for the expected value on a test set of this size "
+                        "(coverage measured in benchmarks/calibration.py).")
             fallback = [f"{r['model']} {label}" for _, r in comp.iterrows()
                         for k, label in zip(METRICS, header[1:])
                         if k in str(r.get("ci_fallback", "") or "").split(";")]
             if fallback:
-                caption += (" Centered percentile interval (the estimate lies outside the central 95% of its "
-                            f"resamples, where BCa would step past it): {', '.join(fallback)}.")
+                caption += f" No interval (fewer than 2 valid resamples): {', '.join(fallback)}."
             outside = [
                 f"{r['model']} {label}"
                 for _, r in comp.iterrows()
@@ -167,8 +167,10 @@ def format_per_class(per_class: pd.DataFrame, fmt: Literal["markdown", "latex"] 
         "F1: per-class F1; '-': undefined (class without positives)."
     )
     if "AP_low" in per_class.columns:
-        note += (" [low, high]: BCa bootstrap 95% interval over images (the centered percentile interval where "
-                 "the estimate lies outside the central 95% of its resamples).")
+        note += (" [low, high]: percentile bootstrap 95% interval over images of the "
+                 "expected value on a test set of this size; withheld (no interval) for classes with fewer than "
+                 f"{MIN_POS_INTERVAL} positive images, where no bootstrap interval held its coverage "
+                 "(benchmarks/calibration.py).")
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |",
                  "| " + " | ".join(["---"] * (len(header) - 5) + ["---:"] * 5) + " |"]
