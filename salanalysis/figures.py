@@ -370,8 +370,11 @@ def caption_fig3(tables: Tables, ctx: FigureContext) -> str:
     cm = tables["clutter_map"]
     n_boot = cm.attrs.get("n_boot", ctx.n_boot)
     chance = (" Dashed grey: chance mAP, the expected mAP of a random ranking of the group's images (AP's chance "
-              "level is the class's prevalence, which rises with the number of objects)."
+              "level is the class's prevalence, which rises with the number of objects). A score set that ties "
+              "every image of a class (the class prior) lies below it: the AP of tied scores equals the "
+              "prevalence, while the expected AP of a random ranking is higher than the prevalence at small n."
               if "chance_mAP" in cm.columns else "")
+    chance += " Each model has its own colour, line style and marker (apart in grayscale too)."
     bands = (f"{'bias-corrected (BC) ' if 'ci_method' in cm.columns else ''}bootstrap 95% interval of the smoothed "
              f"curve ({_resamples(n_boot, 'resamples per group; ')}centered percentile where BC is degenerate)"
              if n_boot != 0 else "none (no bootstrap)")

@@ -328,3 +328,12 @@ def test_fig2_log_label_only_beside_log_panels(demo_run):
     assert all("log" not in lab for lab, lg in zip(labels[1:], logs[1:]))
     assert "the size panel shows log10 of the size" in caption and "(log10 in the distributions)" not in caption
     plt.close(fig)
+
+
+def test_fig3_caption_says_why_the_class_prior_lies_below_chance(demo_run):
+    tables = F.read_tables([demo_run])
+    fig, caption = F.draw_figure("fig3_clutter", tables, F.FigureContext(width="page", compare=("prior", "detections")))
+    assert "the AP of tied scores equals the prevalence" in caption and "apart in grayscale" in caption
+    lines = [ln for ln in fig.axes[0].lines if ln.get_color() not in ("#999999",) and len(ln.get_xdata()) > 2]
+    assert len({(str(ln.get_linestyle()), ln.get_marker()) for ln in lines}) >= 2
+    plt.close(fig)

@@ -182,6 +182,12 @@ def test_clutter_lines_bands_ticks(clutter):
     dual = clutter.loc[clutter.model == "dual", "mAP"].to_numpy()
     assert ys.min() == pytest.approx(dual.min() - 0.05) and ys.max() == pytest.approx(dual.max() + 0.05)
     assert ax2.lines[1].get_ydata() == pytest.approx(clutter.loc[clutter.model == "dual", "mAP"])
+    # the two models apart in grayscale: line style and marker differ, in the lines and in the legend
+    assert (ax2.lines[0].get_linestyle(), ax2.lines[0].get_marker()) != (ax2.lines[1].get_linestyle(),
+                                                                         ax2.lines[1].get_marker())
+    handles = ax.get_legend().legend_handles[:2]
+    assert handles[0].get_marker() != handles[1].get_marker()
+    assert handles[0].get_linestyle() != handles[1].get_linestyle()
 
 
 def test_clutter_chance_line(clutter):
@@ -202,6 +208,7 @@ def test_clutter_auc_panel(clutter):
     ax = plotting.plot_clutter_auc(auc, labels={"base": "Baseline"})
     colors = model_colors(["base", "dual"])
     assert [_hex(ln.get_color()) for ln in ax.lines[:2]] == [colors["base"].lower(), colors["dual"].lower()]
+    assert ax.lines[0].get_marker() != ax.lines[1].get_marker()  # apart in grayscale
     assert list(ax.lines[0].get_ydata()) == pytest.approx([0.7] * 5)
     assert list(ax.lines[-1].get_ydata()) == pytest.approx([0.5, 0.5])  # random ranking
     assert len(ax.collections) == 2
