@@ -13,6 +13,10 @@
    per image (prevalence rises), the chance mAP follows it, the mean ROC AUC stays at 0.5.
 4. Interval containment: how often the percentile and the BCa (with its fallback)
    intervals of mAP exclude the estimate, for random scores on 2,000 images.
+5. Fig. 4 / ``compare`` under a null of two exchangeable informative models (80 categories,
+   300 and 2,000 images): data sets with any category flagged, the "most categories
+   improve" test, with Clopper-Pearson intervals (``benchmarks/_calib_compare.py``; run it
+   alone with ``python benchmarks/_calib_compare.py``).
 
 Run (about 2 minutes on 2 cores):
 
@@ -26,6 +30,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from _calib_compare import compare_null_calibration
 
 from salanalysis.metrics import per_class_metrics
 from salanalysis.stats import classwise_correlations, tpfn_tests
@@ -137,7 +142,10 @@ def main() -> None:
                       ("[3] Fig. 3 with a random scorer (3,000 images, 20 classes)",
                        lambda: clutter_random_scorer(args.seed)),
                       ("[4] mAP interval excludes its estimate (random scores, 2,000 images, 80 classes)",
-                       lambda: containment(max(50, args.reps // 4), args.seed))):
+                       lambda: containment(max(50, args.reps // 4), args.seed)),
+                      ("[5] Fig. 4 / compare under the null (80 categories, Clopper-Pearson 95% intervals)",
+                       lambda: compare_null_calibration(max(100, args.reps // 2), args.seed,
+                                                        reps_large=max(50, args.reps // 8)))):
         t0 = time.perf_counter()
         table = fn()
         print(f"{title}  ({time.perf_counter() - t0:.0f} s)")
