@@ -16,7 +16,7 @@ from salanalysis.scores import Scores, read_scores, write_scores
 
 COLUMNS = [
     "category_id", "category", "n_pos", "AP_A", "AP_B", "delta", "ci95_low", "ci95_high", "p_val",
-    "ci_method", "n_boot_valid", "area_frac_mean", "area_rank", "verdict",
+    "q_val", "ci_method", "n_boot_valid", "area_frac_mean", "area_rank", "verdict",
 ]
 
 
@@ -167,13 +167,17 @@ def test_identical_models_within_noise(case):
 
 
 def test_no_bootstrap_gives_deltas_without_intervals(case):
-    # --bootstrap 0 is allowed everywhere: the deltas stay, intervals and p-values are NaN
+    # --bootstrap 0 is allowed everywhere: the deltas stay, intervals are NaN; the verdict
+    # does not use them (it is the permutation test's); --permutations 0: no test at all
     ann, _, a, b = case
-    full = compare_categories(ann, a, b, n_boot=50, seed=0, objects=OBJECTS)
-    none = compare_categories(ann, a, b, n_boot=0, objects=OBJECTS)
+    full = compare_categories(ann, a, b, n_boot=50, seed=0, objects=OBJECTS, n_perm=199)
+    none = compare_categories(ann, a, b, n_boot=0, objects=OBJECTS, n_perm=199)
     np.testing.assert_array_equal(none["delta"].to_numpy(), full["delta"].to_numpy())
-    assert none[["ci95_low", "ci95_high", "p_val"]].isna().all().all()
-    assert (none["verdict"] == "not tested").all() and (none["n_boot_valid"] == 0).all()
+    assert none[["ci95_low", "ci95_high"]].isna().all().all() and (none["n_boot_valid"] == 0).all()
+    np.testing.assert_array_equal(none["p_val"], full["p_val"])
+    assert list(none["verdict"]) == list(full["verdict"])
+    untested = compare_categories(ann, a, b, n_boot=0, objects=OBJECTS, n_perm=0)
+    assert untested[["p_val", "q_val"]].isna().all().all() and (untested["verdict"] == "not tested").all()
     assert none.attrs["mAP"]["delta"] == pytest.approx(full.attrs["mAP"]["delta"], abs=1e-15)
 
 
