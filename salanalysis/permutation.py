@@ -171,9 +171,10 @@ def permutation_p(observed: np.ndarray | float, null: np.ndarray) -> np.ndarray:
     permuted value equal to the observed one up to rounding as at least as extreme.
     """
     obs = np.atleast_1d(np.asarray(observed, dtype=np.float64))
-    nul = np.asarray(null, dtype=np.float64).reshape(len(null), -1)
+    nul = np.asarray(null, dtype=np.float64)
     if nul.shape[0] == 0:
         return np.full(obs.shape, np.nan)
+    nul = nul.reshape(nul.shape[0], -1)
     thr = np.abs(obs) * (1 - 1e-9) - 1e-12
     hits = (np.abs(nul) >= thr[None, :]).sum(axis=0)
     p = (1 + hits) / (nul.shape[0] + 1)
