@@ -7,6 +7,10 @@ import argparse
 from salanalysis.commands import _common
 
 
+#: salanalysis.compare.DEFAULT_N_PERM (not imported here: the parser stays light; a test checks they agree)
+DEFAULT_N_PERM = 4999
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
@@ -24,9 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--objects", help="object table (.csv/.parquet with category_id, area_frac; "
                    "default: computed from the annotations)")
     _common.add_bootstrap_option(p, what="of images for the paired (descriptive) intervals")
-    p.add_argument("--permutations", type=_common.non_negative_int, default=4999, metavar="N",
+    p.add_argument("--permutations", type=_common.non_negative_int, default=DEFAULT_N_PERM, metavar="N",
                    help="within-image swaps of the paired permutation test (0: no test, verdict 'not tested'; "
-                   "default 4999; the smallest p is 1/(N+1), which must be at most 0.05/categories to pass)")
+                   f"default {DEFAULT_N_PERM}; the smallest p is 1/(N+1), which must be at most 0.05/categories to pass)")
     p.add_argument("--adjust", choices=["bh", "holm"], default="bh",
                    help="multiplicity adjustment of the per-category p-values: bh (Benjamini-Hochberg, "
                    "false discovery rate 5%%; default) or holm (family-wise error rate 5%%)")
