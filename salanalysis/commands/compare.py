@@ -6,7 +6,6 @@ import argparse
 
 from salanalysis.commands import _common
 
-
 #: salanalysis.compare.DEFAULT_N_PERM (not imported here: the parser stays light; a test checks they agree)
 DEFAULT_N_PERM = 4999
 
