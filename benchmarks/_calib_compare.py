@@ -1,4 +1,4 @@
-"""Calibration of Fig. 4 / ``compare`` verdicts under a null of exchangeable models (issue 22, section 1).
+"""Calibration of Fig. 4 / ``compare`` verdicts under a null of exchangeable models.
 
 Each data set: 80 categories with prevalences log-uniform in [0.005, 0.3] (at 300 images
 some categories have 1-2 positives), two score sets drawn from the same distribution:

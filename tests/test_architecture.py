@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"results", "images", "coco", "demo", "_masks"},
     {"maps.*", "scores", "metrics.rules"},
     {"metrics.*", "baselines", "salicon", "_objects_worker"},
-    {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter.*", "config"},
+    {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter.*", "config", "permutation"},
     {"compare", "plotting.*", "report"},
     {"figures", "findings", "dualstream.*"},
     {"reproduce.*"},

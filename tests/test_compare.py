@@ -390,7 +390,7 @@ def test_compare_and_clutter_no_crowd(tmp_path, capsys):
     capsys.readouterr()
 
 
-# ------------------------------------------------------------------ multiplicity (issue 22)
+# ------------------------------------------------------------------ multiplicity
 def test_q_values_are_bh_or_holm_of_the_permutation_p(case):
     from statsmodels.stats.multitest import multipletests
 
