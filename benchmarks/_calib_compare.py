@@ -44,8 +44,11 @@ def _ci(k: int, n: int) -> tuple[float, float]:
 
 
 def compare_null_calibration(reps: int, seed: int, sizes=(300, 2000), n_perm: int = 1999,
-                             reps_large: int | None = None) -> pd.DataFrame:
-    """One row per (images, statistic): rate, its Clopper-Pearson interval, data sets."""
+                             reps_large: int | None = None, report_every: int = 0) -> pd.DataFrame:
+    """One row per (images, statistic): rate, its Clopper-Pearson interval, data sets.
+
+    ``report_every`` > 0: print the running counts every that many data sets (long runs).
+    """
     rows = []
     for n_images in sizes:
         rng = np.random.default_rng([seed, n_images])
@@ -71,6 +74,9 @@ def compare_null_calibration(reps: int, seed: int, sizes=(300, 2000), n_perm: in
             small = y.sum(axis=0) <= 2
             few += int(small.sum())
             few_raw += int((bh["p_val"][small] < 0.05).sum())
+            if report_every and (r + 1) % report_every == 0:
+                print(f"  {n_images} images, {r + 1} data sets: " + ", ".join(f"{k}: {v}" for k, v in count.items())
+                      + f"; flagged {flagged}; unadjusted p < 0.05 {raw} of {cats}", flush=True)
         for name, k in count.items():
             lo, hi = _ci(int(k), r_here)
             rows.append({"images": n_images, "statistic": name, "rate": k / r_here, "ci95_low": lo,
@@ -103,7 +109,7 @@ def main() -> None:
     for size in args.sizes:
         t0 = time.perf_counter()
         table = compare_null_calibration(args.reps, args.seed, sizes=(size,), n_perm=args.n_perm,
-                                         reps_large=args.reps_large)
+                                         reps_large=args.reps_large, report_every=10)
         print(f"{size} images ({time.perf_counter() - t0:.0f} s)")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
 
