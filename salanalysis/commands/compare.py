@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="per-category AP of two models, their difference tested by paired permutation (Fig. 4)",
         description="For each category: AP of A, AP of B, delta = AP_B - AP_A, its paired permutation "
         "p-value (A and B swapped within images; p_val) and the p-value adjusted over the categories "
-        "(q_val: Benjamini-Hochberg by default, --adjust holm), a descriptive paired bootstrap 95%% CI, "
+        "(q_val: Benjamini-Hochberg by default, --adjust holm), a descriptive paired bootstrap 95% CI, "
         "the category's mean object size (area_frac) and its rank (1 = largest), and a verdict "
         "(improved / worsened where q < 0.05, else within noise); sorted by delta, descending. Also "
         "counts, the test of 'most categories improve' (permutation test of #improved - #worsened), "
