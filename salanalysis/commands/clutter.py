@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common.add_ap_rule_options(p)
     _common.add_score_reading_options(p, _common.MISSING_HELP_SCORE_ZERO)
     p.add_argument("--out", required=True, help="output folder")
+    _common.add_cluster_option(p)
     p.set_defaults(func=run)
 
 

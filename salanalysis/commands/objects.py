@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="object table (.csv or .parquet)")
     p.add_argument("--images-out", help="also write the image table (.csv or .parquet)")
     _common.add_progress_options(p)
+    _common.add_cluster_option(p)
     p.set_defaults(func=run)
 
 

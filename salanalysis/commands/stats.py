@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common.add_ap_rule_options(p)
     _common.add_score_reading_options(p)
     p.add_argument("--out", metavar="DIR", help="write every table as CSV into DIR")
+    _common.add_cluster_option(p)
     p.set_defaults(func=run)
 
 
