@@ -21,7 +21,11 @@ Conventions
   ``"improved"`` / ``"worsened"`` where ``q_val < alpha``, by the sign of
   ``delta``. One decision rule: the q-value. Under the null of two exchangeable
   models, the share of data sets with any category flagged is measured in
-  ``benchmarks/calibration.py`` (section 5; BENCHMARKS.md).
+  ``benchmarks/calibration.py`` (section 5; BENCHMARKS.md). The null is
+  exchangeability on these images, not "equal AP in the population": a category
+  with one positive image can be flagged when the two models clearly differ on
+  it (the class prior, constant per class, against perturbed ground truth on the
+  demo flags several such categories, with the smallest p); ``n_pos`` shows it.
 - The 95% interval is descriptive, not the decision: the paired bootstrap
   (:func:`salanalysis.metrics.paired_bootstrap`, both score sets on the same
   image resamples) BCa interval of ``AP_B* - AP_A*`` over the resamples in
