@@ -97,7 +97,7 @@ def main() -> None:
     import argparse
     import time
 
-    ap = argparse.ArgumentParser(description="Fig. 4 / compare verdicts under the null (section [5] of calibration.py)")
+    ap = argparse.ArgumentParser(description="Fig. 4 / compare verdicts under the null (section [6] of calibration.py)")
     ap.add_argument("--reps", type=int, default=400, help="simulated data sets at 300 images")
     ap.add_argument("--reps-large", type=int, default=150, help="simulated data sets at 2,000 images")
     ap.add_argument("--n-perm", type=int, default=1999, help="permutations per data set")
@@ -105,7 +105,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[300, 2000], help="images per data set")
     args = ap.parse_args()
     pd.set_option("display.width", 200)
-    print(f"[5] Fig. 4 / compare under the null, 80 categories, {args.n_perm} permutations", flush=True)
+    print(f"[6] Fig. 4 / compare under the null, 80 categories, {args.n_perm} permutations", flush=True)
     for size in args.sizes:
         t0 = time.perf_counter()
         table = compare_null_calibration(args.reps, args.seed, sizes=(size,), n_perm=args.n_perm,

@@ -13,14 +13,19 @@
    per image (prevalence rises), the chance mAP follows it, the mean ROC AUC stays at 0.5.
 4. Interval containment: how often the percentile and the BCa (with its fallback)
    intervals of mAP exclude the estimate, for random scores on 2,000 images.
-5. Fig. 4 / ``compare`` under a null of two exchangeable informative models (80 categories,
-   300 and 2,000 images): data sets with any category flagged, the "most categories
-   improve" test, with Clopper-Pearson intervals (``benchmarks/_calib_compare.py``; run it
-   alone with ``python benchmarks/_calib_compare.py``).
+5. (benchmarks/_calib_classwise.py) The Fig. 2 verdict under image and class random effects,
+   and the Sec. 3.2 verdict for every variable under prevalence nulls (random, fixed-quality
+   and quality-rising-with-prevalence scorers), with 95% Clopper-Pearson intervals.
+6. (benchmarks/_calib_compare.py) Fig. 4 / ``compare`` under a null of two exchangeable
+   informative models (80 categories, 300 and 2,000 images): data sets with any category
+   flagged, the "most categories improve" test, with Clopper-Pearson intervals (about 1 s of
+   CPU per data set at 300 images, 5 s at 2,000; run it alone with
+   ``python benchmarks/_calib_compare.py`` or ``--only 6``).
 
-Run (about 2 minutes on 2 cores):
+Run ([1]-[4] about 2 minutes on 2 cores; [5a] and [5b] about 5 and 7 minutes at 400 reps on
+2 busy cores; ``--only 5a,5b`` runs just those):
 
-    .venv/bin/python benchmarks/calibration.py [--reps 1000] [--seed 0]
+    .venv/bin/python benchmarks/calibration.py [--reps 1000] [--seed 0] [--only 1,2,5a]
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ from _calib_compare import compare_null_calibration
 
 from salanalysis.metrics import per_class_metrics
 from salanalysis.stats import classwise_correlations, tpfn_tests
+
+try:  # run as a script (benchmarks/ on sys.path) or imported as benchmarks.calibration
+    import _calib_classwise
+except ImportError:  # pragma: no cover
+    from benchmarks import _calib_classwise
 
 
 def _null_objects(rng: np.random.Generator, n_images: int, tau: float) -> pd.DataFrame:
@@ -66,7 +76,9 @@ def tpfn_calibration(reps: int, seed: int) -> pd.DataFrame:
 
 def prevalence_null(reps: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    hits = {"Pearson r(AP, distance)": 0, "partial r(AP, distance | size, prevalence, log prevalence)": 0,
+    hits = {"Pearson r(AP, distance) (the paper's)": 0,
+            "partial r(AP, distance | size, prevalence, log prevalence)": 0,
+            "partial r(AP, distance | prevalence, cubic in log prevalence) (the verdict, unadjusted)": 0,
             "Pearson r(normalised AP, distance)": 0}
     for _ in range(reps):
         n_cls, n_img = 60, 400
@@ -78,12 +90,14 @@ def prevalence_null(reps: int, seed: int) -> pd.DataFrame:
         cw = pd.DataFrame({"category_id": np.arange(n_cls), "area_frac": rng.normal(0, 1, n_cls),
                            "center_dist": cd, "AP": pc["AP"], "prevalence": prev, "AP_norm": pc["AP_norm"],
                            "log_prevalence": np.log(np.where(prev > 0, prev, np.nan))})
-        corr = classwise_correlations(cw, partial_variables=["center_dist"])
-        p = corr.set_index(["target", "variable", "method"])["p_val"]
+        corr = classwise_correlations(cw, partial_variables=["center_dist"], targets=["AP", "AP_norm"])
+        corr = corr[corr["variable"] == "center_dist"]
+        p = corr.set_index(["target", "role", "method", "covariates"])["p_val"]
         keys = list(hits)
-        hits[keys[0]] += p[("AP", "center_dist", "pearson")] < 0.05
-        hits[keys[1]] += p[("AP", "center_dist", "partial")] < 0.05
-        hits[keys[2]] += p[("AP_norm", "center_dist", "pearson")] < 0.05
+        hits[keys[0]] += p[("AP", "paper", "pearson", "")] < 0.05
+        hits[keys[1]] += p[("AP", "alternative", "partial", "area_frac,prevalence,log_prevalence")] < 0.05
+        hits[keys[2]] += corr.loc[(corr["target"] == "AP") & (corr["role"] == "verdict"), "p_val"].iloc[0] < 0.05
+        hits[keys[3]] += p[("AP_norm", "alternative", "pearson", "")] < 0.05
     return pd.DataFrame([{"statistic": k, "false_positive_rate": v / reps, "reps": reps} for k, v in hits.items()])
 
 
@@ -134,6 +148,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=1000, help="simulated data sets per condition")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", default="", help="comma-separated section numbers to run (e.g. 5a,5b); default all")
     args = ap.parse_args()
     pd.set_option("display.width", 200)
     for title, fn in (("[1] tp/fn tests under the null (alpha 0.05)", lambda: tpfn_calibration(args.reps, args.seed)),
@@ -143,9 +158,15 @@ def main() -> None:
                        lambda: clutter_random_scorer(args.seed)),
                       ("[4] mAP interval excludes its estimate (random scores, 2,000 images, 80 classes)",
                        lambda: containment(max(50, args.reps // 4), args.seed)),
-                      ("[5] Fig. 4 / compare under the null (80 categories, Clopper-Pearson 95% intervals)",
+                      ("[5a] Fig. 2 tests under the null with image and class random effects (alpha 0.05)",
+                       lambda: _calib_classwise.tpfn_dependence(args.reps, args.seed)),
+                      ("[5b] Sec. 3.2 verdicts under prevalence nulls, every variable (alpha 0.05)",
+                       lambda: _calib_classwise.classwise_nulls(args.reps, args.seed)),
+                      ("[6] Fig. 4 / compare under the null (80 categories, Clopper-Pearson 95% intervals)",
                        lambda: compare_null_calibration(max(100, args.reps // 2), args.seed,
                                                         reps_large=max(50, args.reps // 8)))):
+        if args.only and title[1:].split("]")[0] not in args.only.split(","):
+            continue
         t0 = time.perf_counter()
         table = fn()
         print(f"{title}  ({time.perf_counter() - t0:.0f} s)")

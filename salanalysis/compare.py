@@ -21,7 +21,7 @@ Conventions
   ``"improved"`` / ``"worsened"`` where ``q_val < alpha``, by the sign of
   ``delta``. One decision rule: the q-value. Under the null of two exchangeable
   models, the share of data sets with any category flagged is measured in
-  ``benchmarks/calibration.py`` (section 5; BENCHMARKS.md). The null is
+  ``benchmarks/calibration.py`` (section [6]; BENCHMARKS.md). The null is
   exchangeability on these images, not "equal AP in the population": a category
   with one positive image can be flagged when the two models clearly differ on
   it (the class prior, constant per class, against perturbed ground truth on the
@@ -69,7 +69,7 @@ from scipy import stats as sps
 from salanalysis import metrics
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
-from salanalysis.formatting import format_p
+from salanalysis.formatting import format_fixed, format_interval, format_p
 from salanalysis.metrics import DEFAULT_RULES, MetricRules
 from salanalysis.permutation import ADJUST_METHODS, category_decisions, paired_permutation_ap
 from salanalysis.results import AnalysisResult, table_property
@@ -425,8 +425,10 @@ class CompareResult(AnalysisResult):
                          f"(permutation {format_p(r['p_val'])})")
         if "delta_mAP" in s.index:
             r = s.loc["delta_mAP"]
-            lines.append(f"  mAP difference {r['value']:+.4f} (permutation {format_p(r['p_val'])}; bootstrap "
-                         f"95% CI [{r['ci95_low']:+.4f}, {r['ci95_high']:+.4f}], descriptive)")
+            ci = format_interval(r["ci95_low"], r["ci95_high"], none="")
+            ci = f"(bootstrap 95% CI {ci}, descriptive)" if ci else "(no bootstrap, no intervals)"
+            lines.append(f"  mAP difference {format_fixed(r['value'], sign=True)} "
+                         f"(permutation {format_p(r['p_val'])}) {ci}")
         for q, label in (("pearson_delta_area", "Pearson r"), ("spearman_delta_area", "Spearman rho")):
             r = s.loc[q]
             lines.append(f"  {label} (delta vs mean area_frac): {r['value']:+.3f} (n={int(r['n'])}, p={r['p_val']:.3g})")
@@ -476,6 +478,7 @@ def run_compare(
     logits, missing
         As in :func:`salanalysis.scores.read_scores`.
     """
+    from salanalysis._table_checks import check_objects_match_annotations
     from salanalysis.io import read_table
     from salanalysis.scores import read_score_sets
 
@@ -487,6 +490,8 @@ def run_compare(
         path = Path(objects)
         objects = read_table(path)
         objects.attrs["path"] = str(path)
+    if objects is not None:
+        check_objects_match_annotations(objects, ann, objects.attrs.get("path"))
     table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=objects, rules=rules,
                                n_perm=n_perm, adjust=adjust)
     result = CompareResult({"compare_categories": table, "compare_summary": compare_summary(table)})

@@ -58,9 +58,11 @@ def run(args: argparse.Namespace) -> int:
             write_table(res.images, args.images_out)
     print(f"objects: {len(res.objects)} (crowd excluded: {res.n_crowd_excluded}) -> {args.out}")
     for name, n in res.missing_maps.items():
+        broken = getattr(sal.get(name), "broken_links", [])
         print(
             f"saliency {name}: {n} objects without a map (NaN) "
             f"in {res.images_without_map[name]} images without a map"
+            + (f" ({len(broken)} broken link(s) in the folder, e.g. {broken[0]})" if broken else "")
         )
     print(f"zero-area masks (NaN centroid and saliency): {res.n_zero_area}")
     if res.n_clipped:
