@@ -70,6 +70,7 @@ from salanalysis import metrics
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.formatting import format_fixed, format_interval, format_p
+from salanalysis.limits import check_count
 from salanalysis.metrics import DEFAULT_RULES, MetricRules
 from salanalysis.permutation import ADJUST_METHODS, category_decisions, paired_permutation_ap
 from salanalysis.results import AnalysisResult, table_property
@@ -220,6 +221,7 @@ def compare_categories(
     """
     if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 0:
         raise ValueError(f"n_boot must be a non-negative integer, got {n_boot!r}")
+    check_count("bootstrap", int(n_boot), "n_boot")
     if adjust not in ADJUST_METHODS:
         raise ValueError(f"adjust must be one of {', '.join(ADJUST_METHODS)}, got {adjust!r}")
     if a.name == b.name:

@@ -47,7 +47,7 @@ from salanalysis.images import (
     parse_image_name,
     read_image,
 )
-from salanalysis.io import staged_dir  # noqa: F401  (re-exported: it lived here)
+from salanalysis.io import STAGING_MARKER, staged_dir  # noqa: F401  (staged_dir re-exported: it lived here)
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -135,7 +135,8 @@ def _maps_key(checkpoint, files: Sequence[Path], size, amp: bool, device: str) -
     from salanalysis.io import file_stamp, fingerprint
 
     return fingerprint({"checkpoint": file_stamp(checkpoint), "images": [file_stamp(f) for f in files],
-                        "size": list(size), "amp": bool(amp), "device": device})  # fmt: skip
+                        "size": list(size), "amp": amp if isinstance(amp, str) else bool(amp),
+                        "device": device})  # fmt: skip
 
 
 def predict_saliency_maps(
@@ -146,7 +147,7 @@ def predict_saliency_maps(
     input_size: tuple[int, int] | None = None,
     batch_size: int = 8,
     device: str = "auto",
-    amp: bool = True,
+    amp: bool | str = True,
     progress: bool = False,
     resume: bool = True,
     on_batch: Callable[[int], None] | None = None,
@@ -165,7 +166,8 @@ def predict_saliency_maps(
         (height, width) to resize images to; default: the checkpoint's training size.
     batch_size, device, amp
         Inference settings (``device="auto"`` uses CUDA when available; ``amp``
-        is bf16 autocast on CUDA only).
+        is autocast on CUDA only: ``True``/``"auto"`` bf16 where the GPU has
+        bfloat16, else fp16, see :func:`salanalysis.dualstream.loop.resolve_amp`).
     progress
         Show a progress bar.
     resume
@@ -223,12 +225,14 @@ def predict_saliency_maps(
     with staged_dir(out, last=["saliency_predict.json"], resume_key=key) as stage, torch.inference_mode():
         wanted = set(names)
         for p in list(stage.iterdir()):  # a resumed stage: keep the finished maps, drop the rest
-            if p.is_file() and p.name in wanted:
+            if p.name == STAGING_MARKER:
+                continue
+            if p.is_file() and not p.is_symlink() and p.name in wanted:
                 arr = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
                 if arr is not None and arr.ndim == 2:
                     sizes[p.name] = (int(arr.shape[1]), int(arr.shape[0]))
                     continue
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         # batches are those of an uninterrupted run (the network's output can depend on which
         # images share a batch): a batch is skipped only when all its maps were kept
         batch_size = max(1, int(batch_size))
