@@ -313,3 +313,20 @@ def test_fig2_shows_the_verdict_of_the_tests_table(demo_run):
     line = f"partial r = {v['r'].iloc[0]:.2f}, " + format_p(v["p_holm"].iloc[0], spaced=True).replace("p ", "p* ", 1)
     assert line in titles and "controlling prevalence" in caption and "p*, its p Holm-adjusted" in caption
     plt.close(fig)
+
+
+def test_fig4_caption_names_the_adjusted_permutation_test():
+    table = _many_categories(30)
+    table["q_val"] = 0.5
+    table.attrs.update({"n_perm": 4999, "p_adjust": "fdr_bh", "n_boot": 1000})
+    caption = F.caption_fig4({"compare_categories": table}, F.FigureContext(compare=("A", "B")))
+    assert "paired permutation test" in caption and "4999 permutations" in caption
+    assert "Benjamini-Hochberg (false discovery rate 5%) adjustment over the 30 categories" in caption
+    assert "intervals are not adjusted" in caption
+    table.attrs["p_adjust"] = "holm"
+    assert "Holm (family-wise error 5%)" in F.caption_fig4({"compare_categories": table},
+                                                           F.FigureContext(compare=("A", "B")))
+    # a table without the test (an older run): the interval rule, said as such
+    old = table.drop(columns="q_val")
+    assert "only when its interval excludes 0" in F.caption_fig4({"compare_categories": old},
+                                                                 F.FigureContext(compare=("A", "B")))
