@@ -23,8 +23,13 @@
 6. Fig. 3 under prevalence (``benchmarks/_calib_coverage.py``): how often the verdict on the
    mean ROC AUC calls a rise of mAP with clutter ranking quality when quality is fixed, when it
    rises with class frequency, and when it truly rises with clutter.
+7. (benchmarks/_calib_compare.py) Fig. 4 / ``compare`` under a null of two exchangeable
+   informative models (80 categories, 300 and 2,000 images): data sets with any category
+   flagged, the "most categories improve" test, with Clopper-Pearson intervals (about 1 s of
+   CPU per data set at 300 images, 5 s at 2,000; run it alone with
+   ``python benchmarks/_calib_compare.py`` or ``--only 7``).
 
-Run ([1]-[3] about 2 minutes on 2 cores, [4] about 20 minutes at 100 reps (``--reps 500``), [6] 3 minutes; [5a] and [5b] about 5 and 7 minutes at 400 reps on
+Run ([1]-[3] about 2 minutes on 2 cores, [4] about 20 minutes at 100 reps (``--reps 500``), [6] 3 minutes, [7] about 10 minutes; [5a] and [5b] about 5 and 7 minutes at 400 reps on
 2 busy cores; ``--only 5a,5b`` runs just those):
 
     .venv/bin/python benchmarks/calibration.py [--reps 1000] [--seed 0] [--only 1,2,5a]
@@ -37,6 +42,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from _calib_compare import compare_null_calibration
 
 from salanalysis.metrics import per_class_metrics
 from salanalysis.stats import classwise_correlations, tpfn_tests
@@ -150,7 +156,10 @@ def main() -> None:
                       ("[5b] Sec. 3.2 verdicts under prevalence nulls, every variable (alpha 0.05)",
                        lambda: _calib_classwise.classwise_nulls(args.reps, args.seed)),
                       ("[6] Fig. 3 verdict under prevalence (1,500 images, 20 classes, k = 10)",
-                       lambda: clutter_prevalence(max(10, args.reps // 25), args.seed))):
+                       lambda: clutter_prevalence(max(10, args.reps // 25), args.seed)),
+                      ("[7] Fig. 4 / compare under the null (80 categories, Clopper-Pearson 95% intervals)",
+                       lambda: compare_null_calibration(max(100, args.reps // 2), args.seed,
+                                                        reps_large=max(50, args.reps // 8)))):
         if args.only and title[1:].split("]")[0] not in args.only.split(","):
             continue
         t0 = time.perf_counter()

@@ -451,16 +451,28 @@ def _fig4_legend(fig, table: pd.DataFrame, label_a: str, label_b: str, ca: str, 
                Patch(facecolor=ca, hatch="////", edgecolor="black", linewidth=0.3, label=f"{label_a} better ({n_down})"),
                Patch(facecolor=P.NEUTRAL, edgecolor="black", linewidth=0.3,
                      label=f"within noise ({len(table) - n_up - n_down})")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=ncol, title="bars: AP difference; lines: 95% CI")
+    fig.legend(handles=handles, loc="outside upper center", ncol=ncol,
+               title="bars: AP difference; lines: bootstrap 95% CI (unadjusted)")
 
 
 def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
     a, b = _compared(tables, ctx)
     n_boot = tables["compare_categories"].attrs.get("n_boot", ctx.n_boot)
-    bca = "BCa " if "ci_method" in tables["compare_categories"].columns else ""
+    table = tables["compare_categories"]
+    bca = "BCa " if "ci_method" in table.columns else ""
+    if "q_val" in table.columns and table.attrs.get("n_perm", 1):
+        adj = {"holm": "Holm (family-wise error 5%)"}.get(table.attrs.get("p_adjust"),
+                                                          "Benjamini-Hochberg (false discovery rate 5%)")
+        n_perm = table.attrs.get("n_perm")
+        rule = (f"a bar is coloured by the better model (and hatched) only when the paired permutation test "
+                f"(the two models' scores swapped within images{f', {n_perm} permutations' if n_perm else ''}) "
+                f"is significant after {adj} adjustment over the {len(table)} categories, grey otherwise; "
+                "the intervals are not adjusted and do not decide")
+    else:
+        rule = "a bar is coloured by the better model (and hatched) only when its interval excludes 0, grey otherwise"
     return (f"AP('{ctx.label(b)}') - AP('{ctx.label(a)}') per category, sorted; error bars: paired "
-            f"{bca}bootstrap 95% interval{_resamples(n_boot, 'image resamples', ' (', ')')}; a bar is coloured by the better model "
-            f"(and hatched) only when its interval excludes 0, grey otherwise; a delta of exactly 0 is an open circle on the zero line."
+            f"{bca}bootstrap 95% interval{_resamples(n_boot, 'image resamples', ' (', ')')}; {rule}; "
+            "a delta of exactly 0 is an open circle on the zero line."
             + (" Federated (LVIS) evaluation: each class's AP on the images where it is verified."
                if tables["compare_categories"].attrs.get("federated") == "on" else "")
             + (f" Shown: the {FIG4_EACH_END[ctx.width]} most improved and {FIG4_EACH_END[ctx.width]} most worsened of "

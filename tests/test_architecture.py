@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"results", "images", "coco", "demo", "_masks", "_bootstrap", "_fixation_checks", "_table_checks", "_ranking_blocks"},
     {"maps.*", "scores", "metrics.rules"},
     {"metrics.*", "baselines", "salicon", "_objects_worker"},
-    {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter.*", "config", "gallery",
+    {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter.*", "config", "permutation", "gallery",
      "report_sections", "report_style", "figure_tables"},
     {"compare", "plotting.*", "report"},
     {"figures", "findings", "dualstream.*"},

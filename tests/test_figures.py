@@ -337,3 +337,20 @@ def test_fig3_caption_says_why_the_class_prior_lies_below_chance(demo_run):
     lines = [ln for ln in fig.axes[0].lines if ln.get_color() not in ("#999999",) and len(ln.get_xdata()) > 2]
     assert len({(str(ln.get_linestyle()), ln.get_marker()) for ln in lines}) >= 2
     plt.close(fig)
+
+
+def test_fig4_caption_names_the_adjusted_permutation_test():
+    table = _many_categories(30)
+    table["q_val"] = 0.5
+    table.attrs.update({"n_perm": 4999, "p_adjust": "fdr_bh", "n_boot": 1000})
+    caption = F.caption_fig4({"compare_categories": table}, F.FigureContext(compare=("A", "B")))
+    assert "paired permutation test" in caption and "4999 permutations" in caption
+    assert "Benjamini-Hochberg (false discovery rate 5%) adjustment over the 30 categories" in caption
+    assert "intervals are not adjusted" in caption
+    table.attrs["p_adjust"] = "holm"
+    assert "Holm (family-wise error 5%)" in F.caption_fig4({"compare_categories": table},
+                                                           F.FigureContext(compare=("A", "B")))
+    # a table without the test (an older run): the interval rule, said as such
+    old = table.drop(columns="q_val")
+    assert "only when its interval excludes 0" in F.caption_fig4({"compare_categories": old},
+                                                                 F.FigureContext(compare=("A", "B")))

@@ -108,16 +108,27 @@ def test_interval_verdicts_for_clutter_and_compare():
          "change": 0.2, "ci95_low": 0.1, "ci95_high": 0.3, "verdict": "rises"},
         {"model": "B", "measure": "mAUC", "first_group": "1", "last_group": ">=5", "first": 0.8, "last": 0.8,
          "change": 0.0, "ci95_low": -0.05, "ci95_high": 0.05, "verdict": "no clear change"}])
-    summary = pd.DataFrame({"quantity": ["n_categories", "improved", "worsened", "delta_positive", "delta_mAP"],
-                            "value": [80, 3, 12, 30, -0.01], "ci95_low": [np.nan] * 4 + [-0.02],
-                            "ci95_high": [np.nan] * 4 + [-0.001]})
+    summary = pd.DataFrame({"quantity": ["n_categories", "improved", "worsened", "delta_positive",
+                                         "delta_negative", "direction_balance", "delta_mAP"],
+                            "value": [80, 3, 12, 30, 50, -20, -0.01], "ci95_low": [np.nan] * 6 + [-0.02],
+                            "ci95_high": [np.nan] * 6 + [-0.001], "p_val": [np.nan] * 5 + [0.004, 0.03]})
     f = findings({"clutter_trend": trend, "compare_summary": summary},
                  FindingsContext(primary="A", compare=("A", "B"))).set_index("section")
     # mAP rises, the prevalence-free mean ROC AUC does not: the rise is prevalence's, not a replication
     assert f.loc["Fig. 3", "verdict"] == "explained by prevalence"
     assert "prevalence-free mean ROC AUC +0.000 (no clear change)" in f.loc["Fig. 3", "detail"]
     assert f.loc["Fig. 4", "verdict"] == "opposite" and f.loc["Fig. 4", "this_run"] == "30 of 80 categories with a higher AP"
-    assert f.loc["Table 1", "verdict"].iloc[0] == "opposite"  # the mAP difference's interval lies below 0
+    assert "-20" in f.loc["Fig. 4", "detail"] and "p=0.0040" in f.loc["Fig. 4", "detail"]
+    assert f.loc["Table 1", "verdict"].iloc[0] == "opposite"  # permutation p 0.03, difference below 0
+    # the verdicts follow the permutation p-values, not the counts of flagged categories
+    more = summary.assign(value=[80, 12, 3, 50, 30, 20, 0.01], p_val=[np.nan] * 5 + [0.2, 0.4])
+    f = findings({"compare_summary": more}, FindingsContext(primary="A", compare=("A", "B"))).set_index("section")
+    assert f.loc["Fig. 4", "verdict"] == "same direction, not significant"
+    assert f.loc["Table 1", "verdict"].iloc[0] == "same direction, not significant"
+    # a summary without the balance test (no permutations): no verdict
+    old = summary[summary["quantity"] != "direction_balance"]
+    f = findings({"compare_summary": old}, FindingsContext(primary="A", compare=("A", "B"))).set_index("section")
+    assert f.loc["Fig. 4", "verdict"] == "not available"
 
 
 @pytest.mark.parametrize(("auc_verdict", "auc_change", "expected"), [

@@ -331,3 +331,17 @@ def test_tpfn_distribution_small_groups_are_points(rng):
     assert len(points) == 1
     np.testing.assert_allclose(np.sort(points[0].get_offsets()[:, 1]), np.sort(obj["v"][:8]))
     assert len(ax.collections) == 2  # the points and one violin body
+
+
+def test_category_delta_colours_follow_the_verdict_not_the_interval():
+    # Fig. 4: the adjusted test decides; an interval excluding 0 with verdict "within noise" stays grey
+    cmp = pd.DataFrame({"category": ["a", "b"], "delta": [0.2, 0.1], "ci95_low": [0.1, 0.05],
+                        "ci95_high": [0.3, 0.15], "verdict": ["improved", "within noise"]})
+    colors = model_colors(["A", "B"])
+    bars = _bars(plotting.plot_category_delta(cmp, color_a=colors["A"], color_b=colors["B"]))
+    assert _hex(bars[0].get_facecolor()) == colors["B"].lower() and bars[0].get_hatch() == "////"
+    assert _hex(bars[1].get_facecolor()) == plotting.NEUTRAL and not bars[1].get_hatch()
+    # no verdict and no interval: nothing is called better
+    plt.close("all")
+    bars = _bars(plotting.plot_category_delta(cmp[["category", "delta"]]))
+    assert all(_hex(b.get_facecolor()) == plotting.NEUTRAL for b in bars)

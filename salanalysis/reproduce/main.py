@@ -53,8 +53,10 @@ TABLES: dict[str, str] = {
     "clutter_trend": "Does the change of mAP with clutter survive the prevalence-free mean ROC AUC (beside "
                      "the chance-corrected AP)? First vs last group, normal bootstrap intervals",
     "objects_histogram": "Fig. 3b numbers: images per number of objects",
-    "compare_categories": "Fig. 4 numbers: per-category AP of A and B, delta and paired 95% CI",
-    "compare_summary": "Fig. 4 summary: categories improved / worsened / within noise, delta vs size",
+    "compare_categories": "Fig. 4 numbers: per-category AP of A and B, delta, paired permutation p and "
+                          "BH-adjusted q (the verdict), descriptive paired bootstrap 95% CI",
+    "compare_summary": "Fig. 4 summary: categories improved / worsened / within noise (BH q < 0.05), "
+                       "the permutation test of 'most categories improve', delta mAP, delta vs size",
 }
 
 

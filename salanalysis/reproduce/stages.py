@@ -241,11 +241,13 @@ def _stage_compare(run: Runner, objects: pd.DataFrame) -> StageData | None:
     if cfg.compare is None:
         run.records.append(StageRecord("compare", "skipped", note="fewer than two score sets"))
         return None
+    from salanalysis import compare
+
+    # the test is part of the key: tables cached before the permutation test are recomputed
     params = {"n_boot": cfg.n_boot, "seed": cfg.seed, "compare": cfg.compare, "rules": cfg.rules.to_dict(),
-              **_score_params(run)}
+              "test": compare.TEST_NAME, "n_perm": compare.DEFAULT_N_PERM, "adjust": "bh", **_score_params(run)}
 
     def compute(work: Path) -> StageData:
-        from salanalysis import compare
 
         a, b = (run.scores_by_name(n) for n in cfg.compare)
         table = compare.compare_categories(run.ann, a, b, n_boot=cfg.n_boot, seed=cfg.seed, objects=objects,
