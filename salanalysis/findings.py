@@ -57,11 +57,11 @@ PAPER_CLAIMS = (
     ("one_object", "Sec. 5.3", "the assessed model beats the reference on one-object images",
      "mAP 0.7145 -> 0.7304", +1),
     ("categories", "Fig. 4", "most categories improve with the assessed model", "70 of 80 categories", +1),
-    ("table1_map", "Table 1", "the assessed model has the higher mAP", "mAP 71.5 -> 72.5", +1),
+    ("table1_map", "Table 1", "the assessed model has the higher mAP", "mAP 0.715 -> 0.725", +1),
     ("size_gain", "Sec. 5.4", "categories of smaller objects gain more AP", "the 7 categories gaining most are small",
      -1),
-    ("table1_cf1", "Table 1", "the assessed model has the higher C-F1", "C-F1 57.9 -> 60.3", +1),
-    ("table1_of1", "Table 1", "the assessed model has the higher O-F1", "O-F1 63.2 -> 65.2", +1),
+    ("table1_cf1", "Table 1", "the assessed model has the higher C-F1", "C-F1 0.579 -> 0.603", +1),
+    ("table1_of1", "Table 1", "the assessed model has the higher O-F1", "O-F1 0.632 -> 0.652", +1),
 )
 
 _COLUMNS = ["section", "claim", "paper", "this_run", "interval", "verdict", "detail", "anchor"]
@@ -239,15 +239,15 @@ def _more_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list
         lo, hi = f"{metric}_low", f"{metric}_high"
         has_ci = lo in t1.columns and all(np.isfinite([a[lo], a[hi], b[lo], b[hi]]))
         apart = has_ci and (b[lo] > a[hi] or b[hi] < a[lo])
-        diff = 100 * (b[metric] - a[metric])
+        diff = b[metric] - a[metric]
         rows.append(_row(
             key, claim=f"'{ctx.label(ctx.compare[1])}' has a higher {name} than '{ctx.label(ctx.compare[0])}'",
-            this_run=f"{name} {100 * a[metric]:.1f} -> {100 * b[metric]:.1f}",
-            interval=(f"A [{100 * a[lo]:.1f}, {100 * a[hi]:.1f}], B [{100 * b[lo]:.1f}, {100 * b[hi]:.1f}]"
+            this_run=f"{name} {_num(a[metric], False)} -> {_num(b[metric], False)}; difference {_num(diff)}",
+            interval=(f"[{_num(a[lo], False)}, {_num(a[hi], False)}] -> [{_num(b[lo], False)}, {_num(b[hi], False)}]"
                       if has_ci else ""),
             verdict=_verdict(diff, 0.0 if apart else 1.0, _sign(key)) if np.isfinite(diff) else "not available",
-            detail=f"difference {diff:+.1f} points; significant only where the two models' 95% intervals do not "
-                   "overlap (a conservative reading: no paired interval of F1 is computed)",
+            detail="interval: each model's 95% interval; significant only where they do not overlap (a "
+                   "conservative reading: no paired interval of F1 is computed)",
             anchor="table-table1"))
     return rows
 
@@ -349,17 +349,18 @@ def _clutter_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> l
         from salanalysis.clutter.core import prevalence_verdict
 
         m = t.loc["mAP"]
-        survive = [f"{label} {t.loc[k, 'change']:+.3f} ({t.loc[k, 'verdict']})"
+        survive = [f"{label} {_num(t.loc[k, 'change'])} ({t.loc[k, 'verdict']})"
                    for k, label in (("mAUC", "prevalence-free mean ROC AUC"),
                                     ("mAP_norm", "chance-corrected mAP (not prevalence-free)")) if k in t.index]
-        chance = f"; chance mAP {t.loc['chance_mAP', 'change']:+.3f}" if "chance_mAP" in t.index else ""
+        chance = f"; chance mAP {_num(t.loc['chance_mAP', 'change'])}" if "chance_mAP" in t.index else ""
         verdict = _interval_verdict(m["change"], m["ci95_low"], m["ci95_high"], +1)
         if verdict == "same direction, significant" and prevalence_verdict(trend, model) in (
                 "explained by prevalence", "reverses"):
             verdict = "explained by prevalence"  # the rise is AP's chance level moving, not ranking quality
-        rows.append(_row("clutter_trend", this_run=f"mAP {m['first']:.3f} (group {m['first_group']}) -> "
-                                                   f"{m['last']:.3f} (group {m['last_group']})",
-                         interval=f"change {m['change']:+.3f} [{m['ci95_low']:+.3f}, {m['ci95_high']:+.3f}]",
+        rows.append(_row("clutter_trend", this_run=f"mAP {_num(m['first'], False)} (group {m['first_group']}) -> "
+                                                   f"{_num(m['last'], False)} (group {m['last_group']}); change "
+                                                   f"{_num(m['change'])}",
+                         interval=_ci(m["ci95_low"], m["ci95_high"]),
                          verdict=verdict,
                          detail=f"'{ctx.label(model)}'{chance}; " + ", ".join(survive),
                          anchor="fig-fig3_clutter"))
@@ -371,8 +372,9 @@ def _clutter_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> l
         a, b = ctx.compare
         rows.append(_row("one_object", claim=f"'{ctx.label(b)}' beats '{ctx.label(a)}' on images with "
                                              f"{'one object' if d['group'] == '1' else 'the fewest objects'}",
-                         this_run=f"mAP {d['mAP_A']:.4f} -> {d['mAP_B']:.4f} (group {d['group']})",
-                         interval=f"difference {d['delta']:+.4f} [{d['ci95_low']:+.4f}, {d['ci95_high']:+.4f}]",
+                         this_run=f"mAP {_num(d['mAP_A'], False)} -> {_num(d['mAP_B'], False)} (group {d['group']}); "
+                                  f"difference {_num(d['delta'])}",
+                         interval=_ci(d["ci95_low"], d["ci95_high"]),
                          verdict=_interval_verdict(d["delta"], d["ci95_low"], d["ci95_high"], +1),
                          detail=f"{int(d['n_images'])} images; paired bootstrap", anchor="table-clutter_difference"))
     return rows
@@ -396,10 +398,11 @@ def _compare_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> l
     verdict = _verdict(pos - neg, p_bal, _sign("categories")) if bal is not None else "not available"
     rows.append(_row("categories", claim=f"most categories improve from '{ctx.label(a)}' to '{ctx.label(b)}'",
                      this_run=f"{pos} of {n} categories with a higher AP",
-                     interval=f"{up} improved, {down} worsened (adjusted per-category tests)", verdict=verdict,
+                     verdict=verdict,
                      detail=(f"{pos} higher - {neg} lower = {pos - neg:+d}, paired permutation test "
-                             f"(swaps within images), {format_p(p_bal)}" if bal is not None else
-                             "no permutation test of the balance in this run"),
+                             f"(swaps within images), {format_p(p_bal, spaced=True)}" if bal is not None else
+                             "no permutation test of the balance in this run")
+                            + f"; {up} improved, {down} worsened (adjusted per-category tests)",
                      anchor="fig-fig4_category_delta"))
     if "delta_mAP" in s.index:
         r = s.loc["delta_mAP"]
@@ -409,14 +412,14 @@ def _compare_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> l
         if t1 is not None:
             by = t1.set_index("model")["mAP"]
             if a in by.index and b in by.index:
-                maps = f"mAP {100 * by[a]:.1f} -> {100 * by[b]:.1f}"
+                maps = f"mAP {_num(by[a], False)} -> {_num(by[b], False)}; "
         rows.append(_row("table1_map", claim=f"'{ctx.label(b)}' has a higher mAP than '{ctx.label(a)}'",
-                         this_run=maps or f"difference {r['value']:+.4f}",
-                         interval=f"difference {100 * r['value']:+.1f} [{100 * r['ci95_low']:+.1f}, "
-                                  f"{100 * r['ci95_high']:+.1f}] points (bootstrap 95% CI, descriptive)",
+                         this_run=f"{maps}difference {_num(r['value'])}",
+                         interval=_ci(r["ci95_low"], r["ci95_high"]),
                          verdict=_verdict(r["value"], p_map, +1),
                          detail=f"paired permutation test of the mAP difference (swaps within images), "
-                                f"{format_p(p_map)}", anchor="table-table1"))
+                                f"{format_p(p_map, spaced=True)}; interval: bootstrap 95% of the difference, "
+                                "descriptive", anchor="table-table1"))
     else:
         rows.append(_row("table1_map", anchor="table-table1"))
     return rows

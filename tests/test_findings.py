@@ -90,8 +90,8 @@ def test_sec54_and_table1_f1_rows():
     t = f.loc["Table 1"].set_index("claim")
     cf1 = t.loc["'b' has a higher C-F1 than 'a'"]
     # 0.59 > 0.585: the intervals do not overlap -> significant; O-F1's overlap -> not significant
-    assert cf1["verdict"] == "same direction, significant" and cf1["this_run"] == "C-F1 57.9 -> 60.3"
-    assert cf1["interval"] == "A [56.0, 58.5], B [59.0, 62.0]" and "+2.4 points" in cf1["detail"]
+    assert cf1["verdict"] == "same direction, significant" and cf1["this_run"] == "C-F1 0.579 -> 0.603; difference +0.024"
+    assert cf1["interval"] == "[0.56, 0.585] -> [0.59, 0.62]" and "do not overlap" in cf1["detail"]
     assert t.loc["'b' has a higher O-F1 than 'a'", "verdict"] == "same direction, not significant"
     # r of the other sign is the opposite
     flip = summ["quantity"] == "pearson_delta_area"
@@ -116,9 +116,9 @@ def test_interval_verdicts_for_clutter_and_compare():
                  FindingsContext(primary="A", compare=("A", "B"))).set_index("section")
     # mAP rises, the prevalence-free mean ROC AUC does not: the rise is prevalence's, not a replication
     assert f.loc["Fig. 3", "verdict"] == "explained by prevalence"
-    assert "prevalence-free mean ROC AUC +0.000 (no clear change)" in f.loc["Fig. 3", "detail"]
+    assert "prevalence-free mean ROC AUC 0 (no clear change)" in f.loc["Fig. 3", "detail"]
     assert f.loc["Fig. 4", "verdict"] == "opposite" and f.loc["Fig. 4", "this_run"] == "30 of 80 categories with a higher AP"
-    assert "-20" in f.loc["Fig. 4", "detail"] and "p=0.0040" in f.loc["Fig. 4", "detail"]
+    assert "-20" in f.loc["Fig. 4", "detail"] and "p = 0.0040" in f.loc["Fig. 4", "detail"]
     assert f.loc["Table 1", "verdict"].iloc[0] == "opposite"  # permutation p 0.03, difference below 0
     # the verdicts follow the permutation p-values, not the counts of flagged categories
     more = summary.assign(value=[80, 12, 3, 50, 30, 20, 0.01], p_val=[np.nan] * 5 + [0.2, 0.4])
@@ -150,7 +150,7 @@ def test_fig3_verdict_rests_on_the_prevalence_free_auc(auc_verdict, auc_change, 
          "ci95_high": 0.3, "verdict": "rises"}])
     f = findings({"clutter_trend": trend}, FindingsContext(primary="m")).set_index("section")
     assert f.loc["Fig. 3", "verdict"] == expected
-    assert "chance-corrected mAP (not prevalence-free) +0.200 (rises)" in f.loc["Fig. 3", "detail"]
+    assert "chance-corrected mAP (not prevalence-free) +0.2 (rises)" in f.loc["Fig. 3", "detail"]
     assert prevalence_verdict(trend, "m") == {"rises": "survives", "no clear change": "explained by prevalence",
                                               "falls": "reverses"}[auc_verdict]
     flat = trend.assign(verdict=["no clear change", auc_verdict, "rises"])

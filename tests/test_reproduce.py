@@ -188,6 +188,12 @@ def test_demo_report_parses_and_embeds_every_figure(demo_run):
     for row in findings.split("<tr>")[2:]:
         if any(f">{sec}<" in row for sec in ("Sec. 5.3", "Fig. 4", "Table 1")):
             assert "not comparable" in row, row[:200]
+    # the interval column holds intervals only, signed; one number format (fractions: no percent, no "points")
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in findings.split("<tr>")[2:]]
+    intervals = [c[5] for c in cells if len(c) > 5 and c[5]]
+    interval = r"\[[+-]?[\d.]+, [+-]?[\d.]+\]"
+    assert intervals and all(re.fullmatch(rf"{interval}( -&gt; {interval})?", i) for i in intervals), intervals
+    assert not re.search(r"\d %|\dpoints| points", findings)
     text = " ".join(p.text)
     assert "class-prior baseline (not a model)" in text and "sample detections" in text
     assert "no model checkpoints are configured" in text
