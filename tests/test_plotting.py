@@ -261,6 +261,9 @@ def test_category_delta_sorted_with_ci_and_colors():
     (eb,) = _errorbars(ax)
     segs = eb.lines[2][0].get_segments()
     assert segs[0][0][1] == pytest.approx(0.1) and segs[0][1][1] == pytest.approx(0.3)
+    # the whiskers lie over the bars with a white halo: visible inside a bar
+    assert eb.lines[2][0].get_zorder() > max(b.get_zorder() for b in bars)
+    assert eb.lines[2][0].get_path_effects() and eb.lines[2][0].get_path_effects()[0]._gc["foreground"] == "white"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["B = B better (2)", "A = A better (1)", "within noise (1)"]
 

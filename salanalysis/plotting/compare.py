@@ -75,10 +75,15 @@ def plot_category_delta(
         lo, hi = d["ci95_low"].to_numpy(float), d["ci95_high"].to_numpy(float)
         ok = np.isfinite(lo) & np.isfinite(hi)
         mid, half = (lo[ok] + hi[ok]) / 2, (hi[ok] - lo[ok]) / 2
-        if horizontal:
-            ax.errorbar(mid, pos[ok], xerr=half, fmt="none", ecolor="black", elinewidth=0.5, capsize=1.0)
-        else:
-            ax.errorbar(pos[ok], mid, yerr=half, fmt="none", ecolor="black", elinewidth=0.5, capsize=1.0)
+        import matplotlib.patheffects as pe
+
+        # drawn over the bars with a white halo: a whisker inside a bar stays visible
+        kw = dict(fmt="none", ecolor="black", elinewidth=0.7, capsize=1.5, zorder=3)
+        eb = (ax.errorbar(mid, pos[ok], xerr=half, **kw) if horizontal else
+              ax.errorbar(pos[ok], mid, yerr=half, **kw))
+        halo = [pe.Stroke(linewidth=2.2, foreground="white"), pe.Normal()]
+        for artist in (*eb.lines[1], *eb.lines[2]):
+            artist.set_path_effects(halo)
     zero = delta == 0
     if zero.any():  # an open circle centered on the zero line (a tick would vanish into the axis line)
         xy = (np.zeros(zero.sum()), pos[zero]) if horizontal else (pos[zero], np.zeros(zero.sum()))
