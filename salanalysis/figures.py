@@ -433,8 +433,11 @@ def draw_fig4(tables: Tables, ctx: FigureContext):
                               color_b=_color(colors, b, 1), horizontal=True, legend=False, ax=ax)
         ax.tick_params(axis="y", labelsize=P.MIN_FONT_PT)
         ax.set_xlabel("")
-        if hidden:
-            ax.set_title("most improved" if i == 0 else "most worsened", loc="left")
+        if hidden:  # titled by what the panel holds: its deltas' signs
+            dl = part["delta"].to_numpy(float)
+            top, low = ("most improved", "least improved") if (dl > 0).all() else (
+                ("least worsened", "most worsened") if (dl < 0).all() else ("highest delta", "lowest delta"))
+            ax.set_title(top if i == 0 else low, loc="left")
     _fig4_legend(fig, tables["compare_categories"], ctx.label(a), ctx.label(b), _color(colors, a, 0),
                  _color(colors, b, 1), ncol=3 if ctx.width == "page" else 1)
     fig.supxlabel(P.plain_text(xlabel), fontsize=8)
@@ -475,8 +478,9 @@ def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
             "a delta of exactly 0 is an open circle on the zero line."
             + (" Federated (LVIS) evaluation: each class's AP on the images where it is verified."
                if tables["compare_categories"].attrs.get("federated") == "on" else "")
-            + (f" Shown: the {FIG4_EACH_END[ctx.width]} most improved and {FIG4_EACH_END[ctx.width]} most worsened of "
-               f"{len(tables['compare_categories'])} categories." if _fig4_parts(tables['compare_categories'],
+            + (f" Shown: the {FIG4_EACH_END[ctx.width]} categories with the highest and the {FIG4_EACH_END[ctx.width]} "
+               f"with the lowest delta of {len(tables['compare_categories'])}; each panel's title says what it "
+               "holds." if _fig4_parts(tables['compare_categories'],
                                                                                    ctx.width)[1] else ""))
 
 

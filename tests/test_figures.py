@@ -276,7 +276,14 @@ def test_fig4_with_many_categories_shows_both_ends(demo_run):
     with P.paper_style():
         fig.canvas.draw()
     assert all(ax.get_position().height > 0.5 for ax in fig.axes)
-    assert "the 20 most improved and 20 most worsened of 150 categories" in caption
+    assert "the 20 categories with the highest and the 20 with the lowest delta of 150" in caption
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["most improved", "most worsened"]
+    # every delta positive: the lower panel holds the least improved, and says so
+    pos = table.assign(delta=table["delta"] + 1.0, ci95_low=table["ci95_low"] + 1.0, ci95_high=table["ci95_high"] + 1.0)
+    fig_pos, _ = F.draw_figure("fig4_category_delta", {"compare_categories": pos},
+                               F.FigureContext(width="column", compare=("A", "B")))
+    assert [ax.get_title(loc="left") for ax in fig_pos.axes] == ["most improved", "least improved"]
+    plt.close(fig_pos)
     # significance by hatch as well as colour
     assert any(p.get_hatch() == "////" for ax in fig.axes for p in ax.patches)
     plt.close(fig)

@@ -510,7 +510,7 @@ def _reproduce(config: Config, out, *, force: bool, progress: bool, log) -> Repr
         why = next((w for what, w in run.not_produced if what.startswith("Gallery")), "no gallery was made")
         gal = GallerySection(None, reason=why)
     else:
-        gal_table = _write_table(run, "gallery", gallery[0].drop(columns=["file"]).drop_duplicates("ann_id"),
+        gal_table = _write_table(run, "gallery_objects", gallery[0].drop(columns=["file"]).drop_duplicates("ann_id"),
                                  "The gallery's objects: outcome, rule, class and values (thumbnails in the report).")
         gal = GallerySection(gallery[0], gallery[1], files=[*gal_table, *gallery_files])
     classes, classes_files = None, []
