@@ -66,7 +66,7 @@ def test_missing_tables_are_not_available_and_every_claim_is_listed():
     f = findings({}, FindingsContext(primary="m", ground_truth_sources=["salicon"], predicted_sources=["pred"]))
     assert (f["verdict"] == "not available").all()
     assert list(f["section"]) == ["Fig. 2"] * 3 + ["Sec. 3.2"] * 4 + ["Fig. 3", "Sec. 5.3", "Fig. 4", "Table 1",
-                                                                       "Sec. 5.4", "Table 1", "Table 1"]
+                                                                       "Sec. 5.4", "Sec. 5.3", "Table 1", "Table 1"]
     # without a predicted source the claim is listed, not available, and says why
     g = findings({}, FindingsContext(primary="m"))
     pred = g[g["claim"].str.contains("predicted")]
@@ -94,6 +94,14 @@ def test_sec54_and_table1_f1_rows():
     assert cf1["interval"] == "[0.56, 0.585] -> [0.59, 0.62]" and "do not overlap" in cf1["detail"]
     assert t.loc["'b' has a higher O-F1 than 'a'", "verdict"] == "same direction, not significant"
     # r of the other sign is the opposite
+    # Sec. 5.3 by clutter: the first and last groups' differences, no verdict (no test of the change)
+    diff = pd.DataFrame({"group": ["1", "2", ">=3"], "n_images": 10, "mAP_A": 0.5, "mAP_B": [0.55, 0.53, 0.51],
+                         "delta": [0.05, 0.03, 0.01], "ci95_low": [0.01, 0.0, -0.02],
+                         "ci95_high": [0.09, 0.06, 0.04]})
+    g = findings({"clutter_difference": diff}, FindingsContext(primary="b", compare=("a", "b")))
+    gain = g[g["claim"].str.contains("cluttered scenes")].iloc[0]
+    assert gain["this_run"] == "difference +0.05 (group 1) -> +0.01 (group >=3)"
+    assert gain["interval"] == "[+0.01, +0.09] -> [-0.02, +0.04]" and gain["verdict"] == "not available"
     flip = summ["quantity"] == "pearson_delta_area"
     opp = findings({"compare_summary": summ.assign(value=np.where(flip, 0.3, summ["value"]),
                                                    p_val=np.where(flip, 0.01, summ["p_val"]))},

@@ -432,6 +432,10 @@ def test_comparison_rows_of_a_builtin_baseline_are_not_comparable_and_the_readin
                                        "not available"]
     assert out["detail"].iloc[2] == f"Not comparable: {note}. paired" and out["detail"].iloc[0] == "x"
     assert _not_comparable(f, None) is f
+    # a row with a value but no verdict of its own (no test) is not comparable too; one without a value stays
+    g = _not_comparable(f.assign(this_run=["x", "y", "", "z", ""], verdict="not available"), note)
+    assert g["verdict"].tolist() == ["not available", "not comparable", "not available", "not comparable",
+                                     "not available"]
     reading = " ".join(_reading(cfg))
     assert "cocoapi's sample detection results" in reading and "highest score of its detections" in reading
     assert "at least 0.5" in reading and "marked not comparable" in reading

@@ -267,11 +267,13 @@ COMPARISON_SECTIONS = ("Sec. 5.3", "Fig. 4", "Table 1")
 
 def _not_comparable(findings: pd.DataFrame | None, note: str | None) -> pd.DataFrame | None:
     """The comparison rows of ``findings`` marked "not comparable" with the reason (``note``), when the run's
-    comparison is not the paper's; their values stay, rows without a value stay "not available"."""
+    comparison is not the paper's; their values stay, rows without a value stay as they are."""
     if findings is None or not note or not len(findings):
         return findings
     f = findings.copy()
-    rows = f["section"].isin(COMPARISON_SECTIONS) & (f["verdict"] != "not available")
+    has_value = (f["this_run"].fillna("").astype(str) != "") if "this_run" in f.columns else \
+        (f["verdict"] != "not available")
+    rows = f["section"].isin(COMPARISON_SECTIONS) & has_value
     f.loc[rows, "verdict"] = "not comparable"
     f.loc[rows, "detail"] = [f"Not comparable: {note}." + (f" {d}" if isinstance(d, str) and d else "")
                              for d in f.loc[rows, "detail"]]
