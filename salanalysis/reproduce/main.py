@@ -262,7 +262,7 @@ def _comparison_note(cfg: Config) -> str | None:
 
 
 #: Sections of the findings that rest on the comparison of two score sets (A -> B).
-COMPARISON_SECTIONS = ("Sec. 5.3", "Fig. 4", "Table 1")
+COMPARISON_SECTIONS = ("Sec. 5.3", "Sec. 5.4", "Fig. 4", "Table 1")
 
 
 def _not_comparable(findings: pd.DataFrame | None, note: str | None) -> pd.DataFrame | None:
@@ -304,11 +304,11 @@ def _reading(cfg: Config) -> list[str]:
     if cfg.primary:
         out.append(f"Fig. 2, the class-wise analysis, the gallery and the class table use "
                    f"'{labels.get(cfg.primary, cfg.primary)}'"
-                   + (f"; Fig. 3/4, Sec. 5.3 and Table 1's comparison put '{labels.get(cfg.compare[0])}' (A) "
+                   + (f"; Fig. 3/4, Sec. 5.3/5.4 and Table 1's comparison put '{labels.get(cfg.compare[0])}' (A) "
                       f"against '{labels.get(cfg.compare[1])}' (B)." if cfg.compare else "."))
     note = _comparison_note(cfg)
     if note:
-        out.append(f"Not the paper's comparison: {note}. The rows that rest on it (Sec. 5.3, Fig. 4, Table 1) are "
+        out.append(f"Not the paper's comparison: {note}. The rows that rest on it (Sec. 5.3, Sec. 5.4, Fig. 4, Table 1) are "
                    "marked not comparable: their numbers are shown, their direction is not a verdict on the paper.")
     return out
 
