@@ -36,13 +36,13 @@ Example
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from salanalysis.errors import InputError, InputWarning
 
 __version__ = "0.1.0"
 
-#: public name -> module that defines it (imported on first use: PEP 562).
+#: public name -> module that defines it (imported on first use: PEP 562; types in __init__.pyi).
 _LAZY = {
     "run_objects": "salanalysis.objects_run",
     "run_metrics": "salanalysis.metrics",
@@ -57,18 +57,6 @@ _LAZY = {
 }
 
 __all__ = ["InputError", "InputWarning", "__version__", *_LAZY]
-
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from salanalysis.clutter import run_clutter
-    from salanalysis.coco import Annotations
-    from salanalysis.compare import run_compare
-    from salanalysis.figures import FIGURES, draw_figure
-    from salanalysis.metrics import run_metrics
-    from salanalysis.metrics.rules import MetricRules
-    from salanalysis.objects_run import run_objects
-    from salanalysis.scores import Scores
-    from salanalysis.stats import run_stats
-
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)

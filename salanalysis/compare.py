@@ -37,10 +37,10 @@ Conventions
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -356,15 +356,17 @@ class CompareResult(AnalysisResult):
 
 def run_compare(
     annotations: Annotations | str | os.PathLike,
-    scores: Mapping[str, str | os.PathLike | Scores],
+    scores: Mapping[str, str | os.PathLike | Scores | pd.DataFrame]
+    | Sequence[tuple[str, str | os.PathLike | pd.DataFrame] | Scores],
     out: str | os.PathLike | None = None,
     *,
     objects: pd.DataFrame | str | os.PathLike | None = None,
+    rules: MetricRules = DEFAULT_RULES,
     n_boot: int = 1000,
     seed: int = 0,
-    rules: MetricRules = DEFAULT_RULES,
+    jobs: int = 0,
     logits: bool = False,
-    missing: str = "error",
+    missing: Literal["error", "zero"] = "error",
 ) -> CompareResult:
     """Read the inputs, compare two score sets per category and write the tables to ``out``.
 
@@ -377,30 +379,42 @@ def run_compare(
     annotations
         An :class:`Annotations` or the path of a COCO instances JSON.
     scores
-        Exactly two entries, name -> score file (or :class:`Scores`): ``A``
-        (reference) first, then ``B``.
+        Exactly two entries, name -> score file, :class:`Scores` or wide DataFrame
+        (or a sequence of ``(name, file)`` pairs and ``Scores``): ``A`` (reference)
+        first, then ``B``.
     out
         Output folder; None: nothing is written (``result.write(out)`` later).
     objects
         Object table (DataFrame, or a CSV/Parquet path) with ``category_id`` and
         ``area_frac``; computed from the annotations when None.
     n_boot, seed, rules
-        As in :func:`compare_categories`.
+        As in :func:`compare_categories`; ``rules.image_ids``/``rules.category_ids``
+        restrict the comparison to part of the dataset.
+    jobs
+        Bootstrap worker threads (0, default: all cores); results do not depend on it.
     logits, missing
         As in :func:`salanalysis.scores.read_scores`.
     """
+    from salanalysis._bootstrap import bootstrap_jobs
     from salanalysis.io import read_table
     from salanalysis.scores import read_score_sets
+    from salanalysis.subsets import analysis_annotations
 
     if len(scores) != 2:
         raise InputError(f"compare needs exactly two score sets (A then B), got {len(scores)}")
-    ann = annotations if isinstance(annotations, Annotations) else Annotations.load(annotations)
+    ann = analysis_annotations(annotations, rules)
     sets = read_score_sets(scores, ann, logits=logits, missing=missing)
     if objects is not None and not isinstance(objects, pd.DataFrame):
         path = Path(objects)
         objects = read_table(path)
         objects.attrs["path"] = str(path)
-    table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=objects, rules=rules)
+    if objects is not None and getattr(ann, "subset_of", None) is not None:  # the analysed part only
+        keep = objects["image_id"].isin(ann.image_ids) & objects["category_id"].isin(ann.category_ids)
+        attrs = dict(objects.attrs)
+        objects = objects[keep.to_numpy()]
+        objects.attrs.update(attrs)
+    with bootstrap_jobs(jobs):
+        table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=objects, rules=rules)
     result = CompareResult({"compare_categories": table, "compare_summary": compare_summary(table)})
     if out is not None:
         result.write(out)

@@ -351,6 +351,8 @@ def _align_frame(df: pd.DataFrame, layout: str, annotations: Annotations, *, nam
     """
     source = "" if path is None else str(path)
     where = path if path is not None else f"score set {name!r}"  # what each error names
+    if getattr(annotations, "subset_of", None) is not None:  # analysed on part of the dataset
+        df = _restrict_frame(df, layout, annotations)
     cats = annotations.categories
     id_by_name = dict(zip(cats["name"], cats["category_id"]))
     known_ids = set(int(c) for c in cats["category_id"])
@@ -452,12 +454,35 @@ def _align_frame(df: pd.DataFrame, layout: str, annotations: Annotations, *, nam
         absent = np.setdiff1d(annotations.image_ids, wide_ids)
         raise InputError(
             f"{n_filled} annotated image(s) have no scores, e.g. {absent[0]} "
-            "(pass --missing zero to score them 0)",
+            "(to evaluate on the scored images: --image-ids FILE, or MetricRules(image_ids=...); "
+            "--missing zero scores them 0, as all-negative predictions)",
             where,
         )
     return Scores(name=name, image_ids=annotations.image_ids, category_ids=annotations.category_ids,
                   categories=annotations.category_names, scores=full, source=source,
                   n_filled=n_filled, meta={"layout": layout, "logits": logits})
+
+
+def _restrict_frame(df: pd.DataFrame, layout: str, annotations: Annotations) -> pd.DataFrame:
+    """Drop the rows and columns of images and categories that the full annotations hold and
+    their subset (``annotations.subset_of``, :mod:`salanalysis.subsets`) leaves out."""
+    parent = annotations.subset_of  # type: ignore[attr-defined]
+    ids = pd.to_numeric(df["image_id"], errors="coerce")
+    out = df[~ids.isin(np.setdiff1d(parent.image_ids, annotations.image_ids)).to_numpy()]
+    gone = set(int(c) for c in np.setdiff1d(parent.category_ids, annotations.category_ids))
+    if not gone:
+        return out
+    cats = parent.categories
+    gone_names = set(cats.loc[cats["category_id"].isin(list(gone)), "name"])
+    if layout in ("long", "detections"):
+        if "category_id" in out.columns:
+            drop = pd.to_numeric(out["category_id"], errors="coerce").isin(list(gone))
+        else:
+            drop = out["category"].astype(str).isin(gone_names)
+        return out[~drop.to_numpy()]
+    cols = [c for c in out.columns if c != "image_id" and (
+        int(c) in gone if isinstance(c, (int, np.integer)) else str(c) in gone_names)]
+    return out.drop(columns=cols)
 
 
 def _range_message(mat: np.ndarray) -> str:
@@ -510,6 +535,10 @@ def read_score_sets(
             s = Scores.from_frame(s, annotations, name=label or "scores", logits=logits, missing=missing)
         elif not isinstance(s, Scores):
             s = read_scores(s, annotations, name=label, logits=logits, missing=missing)
+        elif getattr(annotations, "subset_of", None) is not None:  # a set of the full dataset, on the subset
+            s = dataclasses.replace(s, image_ids=annotations.image_ids, category_ids=annotations.category_ids,
+                                    categories=annotations.category_names,
+                                    scores=s.aligned(annotations.image_ids, annotations.category_ids).copy())
         out.append(s if label is None or s.name == label else dataclasses.replace(s, name=label))
     names = [s.name for s in out]
     dup = sorted({n for n in names if names.count(n) > 1})

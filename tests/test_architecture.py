@@ -22,10 +22,10 @@ LAYERS: list[set[str]] = [
     {"errors", "_progress", "_pool"},
     {"", "formatting", "io", "_bootstrap"},  # "" is salanalysis/__init__.py
     {"results", "images", "coco", "demo", "_masks"},
-    {"maps.*", "scores", "metrics.rules"},
+    {"maps.*", "scores", "metrics.rules", "subsets"},
     {"metrics.*", "baselines", "salicon", "_objects_worker"},
     {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter.*", "config"},
-    {"compare", "plotting.*", "report"},
+    {"compare", "plotting.*", "report", "objects_run"},
     {"figures", "findings", "dualstream.*"},
     {"reproduce.*"},
     {"commands.*"},

@@ -20,11 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common.add_ground_truth_and_scores(p, "score file; give exactly two: the reference A first, then B")
     p.add_argument("--objects", help="object table (.csv/.parquet with category_id, area_frac; "
                    "default: computed from the annotations)")
-    _common.add_bootstrap_option(p, what="of images for the paired intervals (0: deltas only)")
+    _common.add_bootstrap_option(p, what="of images for the paired BCa 95%% intervals (0: deltas only)")
     _common.add_seed_option(p)
+    _common.add_vocabulary(p, jobs="bootstrap worker threads")
     _common.add_ap_rule_options(p)
+    _common.add_subset_options(p)
     _common.add_score_reading_options(p, _common.MISSING_HELP_SCORE_ZERO)
-    p.add_argument("--out", required=True, help="output folder")
+    _common.add_out_option(p)
     p.set_defaults(func=run)
 
 
@@ -35,14 +37,16 @@ def run(args: argparse.Namespace) -> int:
     named = _common.named_scores(args)
     if len(named) != 2:
         raise InputError(f"--scores: compare needs exactly two score files (A then B), got {len(named)}")
+    annotations, rules = _common.subset_rules(args, _common.ap_rules_from_args(args))
     result = run_compare(
-        args.annotations,
+        annotations,
         dict(named),
         args.out,
         objects=args.objects,
         n_boot=args.bootstrap,
         seed=args.seed,
-        rules=_common.ap_rules_from_args(args),
+        jobs=args.jobs,
+        rules=rules,
         **_common.score_reading(args),
     )
     print(result.summary())

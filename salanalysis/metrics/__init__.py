@@ -111,6 +111,7 @@ from salanalysis.metrics.output import (
     format_per_class,
     format_table,
     run_metrics,
+    table1_long,
     write_metrics,
 )
 from salanalysis.metrics.ranking import chance_ap, normalized_ap, roc_auc
@@ -144,6 +145,7 @@ __all__ = [
     "aligned_labels",
     "evaluate",
     "table1",
+    "table1_long",
     "bootstrap_ap",
     "bootstrap_ranking",
     "RankingBootstrap",
