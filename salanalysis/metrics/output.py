@@ -196,23 +196,24 @@ def table1_long(table: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     for _, r in table.iterrows():
-        fallback = set(str(r.get("ci_fallback", "") or "").split(";")) if "ci_fallback" in table.columns else set()
-        has_ci = f"{METRICS[0]}_low" in table.columns and pd.notna(r.get("n_boot")) and r.get("n_boot", 0) > 0
+        fb = r.get("ci_fallback")
+        fallback = set(fb.split(";")) if isinstance(fb, str) else set()
+        n_boot = r.get("n_boot")
+        has_ci = f"{METRICS[0]}_low" in table.columns and pd.notna(n_boot) and int(n_boot) > 0
         for k in METRICS:
             rows.append({
                 "model": r["model"], "source": r.get("source", "computed"), "metric": k, "value": r[k],
                 "ci95_low": r[f"{k}_low"] if has_ci else float("nan"),
                 "ci95_high": r[f"{k}_high"] if has_ci else float("nan"),
                 "ci_method": ("centered percentile" if k in fallback else "BCa") if has_ci else "",
-                "n_boot": r.get("n_boot", pd.NA),
+                "n_boot": n_boot if pd.notna(n_boot) else pd.NA,
             })
     out = pd.DataFrame(rows, columns=["model", "source", "metric", "value", "ci95_low", "ci95_high",
                                       "ci_method", "n_boot"])
     for k in ("model", "source", "metric", "ci_method"):
         out[k] = out[k].astype("string")
-    out["value"] = pd.to_numeric(out["value"]).astype(float)
-    for k in ("ci95_low", "ci95_high"):
-        out[k] = pd.to_numeric(out[k]).astype(float)
+    for k in ("value", "ci95_low", "ci95_high"):
+        out[k] = out[k].astype("Float64").astype(float)
     out["n_boot"] = out["n_boot"].astype("Int64")
     return out
 
