@@ -644,10 +644,13 @@ def test_cli_metrics_errors(demo, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("salanalysis: error:") and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
-    (tmp_path / "o.txt").write_text("a file, not a folder")
+    (tmp_path / "o").write_text("a file, not a folder")
     rc = main(["metrics", "--annotations", str(demo.annotations), "--scores", f"x={demo.detections}",
-               "--bootstrap", "0", "--out", str(tmp_path / "o.txt")])
+               "--bootstrap", "0", "--out", str(tmp_path / "o")])
     assert rc == 2 and "exists and is not a folder" in capsys.readouterr().err
+    rc = main(["metrics", "--annotations", str(demo.annotations), "--scores", f"x={demo.detections}",
+               "--bootstrap", "0", "--out", str(tmp_path / "o.txt")])  # a typo would make a folder 'o.txt'
+    assert rc == 2 and "looks like a file name" in capsys.readouterr().err and not (tmp_path / "o.txt").exists()
 
 
 def test_cli_metrics_options(demo, demo_ann, tmp_path, capsys):

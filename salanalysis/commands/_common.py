@@ -403,12 +403,20 @@ def add_out_option(p: argparse.ArgumentParser, *, required: bool = True, what: s
     p.add_argument("--out", required=required, metavar="DIR", help=text)
 
 
+#: Suffixes that name a file, not a folder: refused as ``--out DIR`` (a typo would make a folder of that name).
+_FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".md", ".tex", ".pdf", ".png", ".npz", ".parquet", ".pq",
+                  ".xlsx", ".pkl")
+
+
 def out_folder(out: str, first: str, extensions: Sequence[str] = (".csv",)) -> tuple[Path, str | None]:
     """``(folder, None)`` for ``--out DIR``; for the old ``--out FILE.csv`` form ``(FILE, stem)``, with a note.
 
     ``first`` names the file written first inside a folder (for the note).
     """
     path = Path(out)
+    if path.suffix.lower() in _FILE_SUFFIXES and path.suffix.lower() not in extensions:
+        raise InputError(f"--out is a folder, and {path.name!r} looks like a file name "
+                         f"(give a folder{', or a ' + ' or '.join(extensions) + ' file' if extensions else ''})", out)
     if path.suffix.lower() in extensions:
         print(f"salanalysis: note: --out {out} (a file) is now --out DIR (writes DIR/{first}{path.suffix}, ...); "
               "the file form still works in this release", file=sys.stderr)
