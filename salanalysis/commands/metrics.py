@@ -42,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from salanalysis.metrics import run_metrics
 
     out, legacy = _common.out_folder(args.out, "table1")
-    rules = _common.rules_from_args(args)
-    result = run_metrics(args.annotations, _common.named_scores(args), rules=rules, n_boot=args.bootstrap,
+    annotations, rules = _common.subset_rules(args, _common.rules_from_args(args))
+    result = run_metrics(annotations, _common.named_scores(args), rules=rules, n_boot=args.bootstrap,
                          seed=args.seed, paired=args.paired, published=args.published, jobs=args.jobs,
                          **_common.score_reading(args))
     if legacy:
