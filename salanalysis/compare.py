@@ -404,17 +404,21 @@ def run_compare(
         raise InputError(f"compare needs exactly two score sets (A then B), got {len(scores)}")
     ann = analysis_annotations(annotations, rules)
     sets = read_score_sets(scores, ann, logits=logits, missing=missing)
-    if objects is not None and not isinstance(objects, pd.DataFrame):
+    table_objects: pd.DataFrame | None = None
+    if isinstance(objects, pd.DataFrame):
+        table_objects = objects
+    elif objects is not None:
         path = Path(objects)
-        objects = read_table(path)
-        objects.attrs["path"] = str(path)
-    if objects is not None and getattr(ann, "subset_of", None) is not None:  # the analysed part only
-        keep = objects["image_id"].isin(ann.image_ids) & objects["category_id"].isin(ann.category_ids)
-        attrs = dict(objects.attrs)
-        objects = objects[keep.to_numpy()]
-        objects.attrs.update(attrs)
+        table_objects = read_table(path)
+        table_objects.attrs["path"] = str(path)
+    if table_objects is not None and getattr(ann, "subset_of", None) is not None:  # the analysed part only
+        keep = table_objects["image_id"].isin(ann.image_ids) & table_objects["category_id"].isin(ann.category_ids)
+        attrs = dict(table_objects.attrs)
+        table_objects = table_objects[keep.to_numpy()]
+        table_objects.attrs.update(attrs)
     with bootstrap_jobs(jobs):
-        table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=objects, rules=rules)
+        table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=table_objects,
+                                   rules=rules)
     result = CompareResult({"compare_categories": table, "compare_summary": compare_summary(table)})
     if out is not None:
         result.write(out)

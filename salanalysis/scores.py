@@ -408,7 +408,7 @@ def _align_frame(df: pd.DataFrame, layout: str, annotations: Annotations, *, nam
         else:
             columns_s = [str(c) for c in columns]
             unknown = [c for c in columns_s if c not in id_by_name]
-            col_ids = [id_by_name.get(c) for c in columns_s]
+            col_ids = [id_by_name.get(c) for c in columns_s]  # type: ignore[misc]  # None: unknown
         if unknown:
             raise InputError(f"unknown category {str(unknown[0])!r} ({len(unknown)} unknown columns)", where)
         if len(set(col_ids)) != len(col_ids):
@@ -447,13 +447,13 @@ def _align_frame(df: pd.DataFrame, layout: str, annotations: Annotations, *, nam
     elif mat.size and (mat.min() < 0 or mat.max() > 1):
         raise InputError(_range_message(mat), where)
     full = np.zeros((n_img, n_cat), dtype=np.float64)
-    rows = np.searchsorted(annotations.image_ids, wide_ids)
-    full[rows] = mat
+    at = np.searchsorted(annotations.image_ids, wide_ids)
+    full[at] = mat
     n_filled = n_img - len(wide_ids)
     if n_filled and layout != "detections" and missing == "error":
-        absent = np.setdiff1d(annotations.image_ids, wide_ids)
+        unscored = np.setdiff1d(annotations.image_ids, wide_ids)
         raise InputError(
-            f"{n_filled} annotated image(s) have no scores, e.g. {absent[0]} "
+            f"{n_filled} annotated image(s) have no scores, e.g. {unscored[0]} "
             "(to evaluate on the scored images: --image-ids FILE, or MetricRules(image_ids=...); "
             "--missing zero scores them 0, as all-negative predictions)",
             where,

@@ -123,8 +123,8 @@ def read_image_ids(path: str | os.PathLike) -> list[int]:
     ids = []
     for v in values:
         try:
-            f = float(v)
-            ok = f == int(f) and not isinstance(v, bool)
+            f = float(str(v))  # True, None, "1.5": not whole numbers
+            ok = f == int(f)
         except (TypeError, ValueError, OverflowError):
             ok = False
         if not ok:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -248,8 +248,8 @@ def run_stats(
     from salanalysis.scores import Scores, read_score_sets
     from salanalysis.subsets import analysis_annotations
 
-    pairs = list(scores.items()) if isinstance(scores, Mapping) else [
-        (s.name, s) if isinstance(s, Scores) else tuple(s) for s in scores]
+    pairs: list[tuple[Any, Any]] = list(scores.items()) if isinstance(scores, Mapping) else [
+        (s.name, s) if isinstance(s, Scores) else (s[0], s[1]) for s in scores]
     if not pairs:
         raise InputError("at least one score set (--scores NAME=FILE) is needed for class AP")
     where = objects.attrs.get("path") if isinstance(objects, pd.DataFrame) else objects
