@@ -32,8 +32,14 @@ def analysis_annotations(annotations: Annotations | str | os.PathLike, rules: An
     ann = annotations if isinstance(annotations, Annotations) else Annotations.load(annotations)
     image_ids = getattr(rules, "image_ids", None)
     category_ids = getattr(rules, "category_ids", None)
-    if image_ids is None and category_ids is None:
+    names = getattr(rules, "category_names", None)
+    if image_ids is None and category_ids is None and names is None:
         return ann
+    if names is not None:
+        by_name = category_ids_by_name(ann, names)
+        category_ids = by_name if category_ids is None else [c for c in by_name if c in set(category_ids)]
+        if not category_ids:
+            raise InputError("category_ids and category_names have no category in common")
     return subset_annotations(ann, image_ids=image_ids, category_ids=category_ids)
 
 

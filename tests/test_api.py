@@ -306,3 +306,35 @@ def test_help_names_bca_where_bca_is_used(command):
     p = _subparser(command)
     boot = next(a for a in p._actions if "--bootstrap" in a.option_strings)
     assert "BCa" in boot.help
+
+
+def test_analysis_keys_in_toml_restrict_reproduce(tmp_path):
+    from salanalysis.config import load_config
+    from test_reproduce import make_tiny
+
+    cfg_path = make_tiny(tmp_path / "tiny", n_images=40)
+    (tmp_path / "tiny" / "ids.txt").write_text("\n".join(str(i) for i in range(1, 31)) + "\n")
+    cfg_path.write_text(cfg_path.read_text().replace(
+        "[analysis]\n", '[analysis]\nimage_ids = "ids.txt"\ncategories = ["cat", "dog & co"]\n'))
+    cfg = load_config(cfg_path)
+    assert cfg.rules.image_ids == tuple(range(1, 31)) and cfg.rules.category_names == ("cat", "dog & co")
+    assert cfg.to_dict()["analysis"]["categories"] == ["cat", "dog & co"]
+    out = tmp_path / "out"
+    assert main(["reproduce", "--config", str(cfg_path), "--out", str(out), "--quiet"]) == 0
+    t1 = pd.read_csv(out / "tables" / "table1.csv")
+    assert (t1.loc[t1["source"] == "computed", "n_images"] == 30).all()
+    per_class = pd.read_csv(out / "tables" / "per_class.csv")
+    assert set(per_class["category"]) == {"cat", "dog & co"}
+    # the same numbers as the library on that part
+    ann = Annotations.load(tmp_path / "tiny" / "ann.json")
+    lib = salanalysis.run_metrics(ann, {"a": tmp_path / "tiny" / "scores_a.csv"}, n_boot=0,
+                                  rules=MetricRules(image_ids=range(1, 31), category_names=["cat", "dog & co"]))
+    a = t1[t1["model"] == "a"].iloc[0]
+    assert a["mAP"] == pytest.approx(lib.tables["table1"]["mAP"].iloc[0], abs=1e-12)
+    bad = cfg_path.read_text().replace('image_ids = "ids.txt"', 'image_ids = [1, "x"]')
+    cfg_path.write_text(bad)
+    with pytest.raises(InputError, match=r"config: 'analysis' image_ids or categories: image_ids: 'x'"):
+        load_config(cfg_path)
+    cfg_path.write_text(bad.replace('image_ids = [1, "x"]', "missing = 'zero'"))
+    with pytest.raises(InputError, match="analysis.missing"):
+        load_config(cfg_path)

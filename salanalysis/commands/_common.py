@@ -378,23 +378,16 @@ def add_subset_options(p: argparse.ArgumentParser) -> None:
 
 
 def subset_rules(args: argparse.Namespace, rules):
-    """``(annotations, rules)`` with ``--image-ids``/``--categories`` folded into ``rules``.
+    """``(annotations, rules)``: ``--annotations`` and ``rules`` with ``--image-ids``/``--categories``
+    folded in (``image_ids``, ``category_names``)."""
+    from salanalysis.subsets import read_image_ids
 
-    ``annotations`` is ``--annotations`` (a path), or the loaded
-    :class:`~salanalysis.coco.Annotations` when ``--categories`` needed its names.
-    """
-    from salanalysis.subsets import category_ids_by_name, read_image_ids
-
-    annotations: Any = args.annotations
     changes: dict[str, Any] = {}
     if getattr(args, "image_ids", None):
         changes["image_ids"] = read_image_ids(args.image_ids)
     if getattr(args, "categories", None):
-        from salanalysis.coco import Annotations
-
-        annotations = Annotations.load(args.annotations)
-        changes["category_ids"] = category_ids_by_name(annotations, args.categories)
-    return annotations, (rules.replace(**changes) if changes else rules)
+        changes["category_names"] = args.categories
+    return args.annotations, (rules.replace(**changes) if changes else rules)
 
 
 def add_out_option(p: argparse.ArgumentParser, *, required: bool = True, what: str = "") -> None:

@@ -72,6 +72,9 @@ class MetricRules:
         exactly that part. Every id must be in the annotations.
     category_ids
         Analyse only these categories (as COCOeval's ``params.catIds``; None: all).
+    category_names
+        The same by name (as in the annotation file; resolved when the annotations are
+        read, an unknown name is an error). With both, the categories in both count.
     """
 
     threshold: float = 0.5
@@ -85,8 +88,17 @@ class MetricRules:
     overall: OverallRule = "all-predictions"
     image_ids: tuple[int, ...] | None = None
     category_ids: tuple[int, ...] | None = None
+    category_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        names = self.category_names
+        if names is not None:
+            if isinstance(names, str):
+                names = [n.strip() for n in names.split(",")]
+            names = tuple(dict.fromkeys(str(n) for n in names))
+            if not names or not all(names):
+                raise InputError(f"category_names must be one or more non-empty names, got {self.category_names!r}")
+            object.__setattr__(self, "category_names", names)
         for name in ("image_ids", "category_ids"):
             object.__setattr__(self, name, _id_tuple(getattr(self, name), name))
         for name, allowed in _CHOICES.items():
