@@ -309,8 +309,9 @@ def test_help_names_bca_where_bca_is_used(command):
 
 
 def test_analysis_keys_in_toml_restrict_reproduce(tmp_path):
-    from salanalysis.config import load_config
     from test_reproduce import make_tiny
+
+    from salanalysis.config import load_config
 
     cfg_path = make_tiny(tmp_path / "tiny", n_images=40)
     (tmp_path / "tiny" / "ids.txt").write_text("\n".join(str(i) for i in range(1, 31)) + "\n")
