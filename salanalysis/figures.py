@@ -37,6 +37,8 @@ from salanalysis.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 __all__ = [
     "FigureContext",
@@ -462,11 +464,18 @@ FIGURES: dict[str, FigureSpec] = {f.name: f for f in (
 )}
 
 
-def draw_figure(name: str, tables: Tables, context: FigureContext | None = None):
+def draw_figure(name: str, tables: Tables, context: FigureContext | None = None, *,
+                fig: Figure | SubFigure | None = None, ax: Axes | None = None) -> tuple[Figure, str]:
     """``(figure, caption)`` of one registered figure, drawn in :func:`~salanalysis.plotting.paper_style`.
 
     For a notebook: ``fig, caption = draw_figure("fig3_clutter", tables)``. The
     figure stays open (close it with ``plt.close(fig)``).
+
+    Like seaborn's figure-level functions (``so.Plot(...).on(target)``), the panels can go
+    into the caller's figure: ``fig=`` a matplotlib ``Figure`` or ``SubFigure`` (its panels
+    are added to it; the caller's size is kept), or ``ax=`` an ``Axes`` whose place the
+    panels take (a subfigure in the axes' grid cell; the axes is removed). The figure
+    returned is then the caller's figure.
 
     Raises
     ------
@@ -480,9 +489,24 @@ def draw_figure(name: str, tables: Tables, context: FigureContext | None = None)
     missing = spec.missing(tables)
     if missing:
         raise InputError(f"{name} needs table(s) {', '.join(missing)}")
+    if fig is not None and ax is not None:
+        raise ValueError("give fig= or ax=, not both")
+    if ax is not None:
+        spec_cell = ax.get_subplotspec()
+        if spec_cell is None:
+            raise ValueError("ax= must be an axes of a grid (plt.subplots, add_subplot)")
+        target: Any = ax.figure.add_subfigure(spec_cell)
+        ax.remove()
+    else:
+        target = fig
     with P.paper_style():
-        fig = _draw(spec, tables, ctx)
-    return fig, spec.caption(tables, ctx)
+        if target is None:
+            drawn = _draw(spec, tables, ctx)
+        else:
+            with P.drawing_into(target):
+                spec.draw(tables, ctx)
+            drawn = target.figure if hasattr(target, "figure") and target.figure is not None else target
+    return drawn, spec.caption(tables, ctx)
 
 
 def _draw(spec: FigureSpec, tables: Tables, ctx: FigureContext):

@@ -339,3 +339,26 @@ def test_analysis_keys_in_toml_restrict_reproduce(tmp_path):
     cfg_path.write_text(bad.replace('image_ids = [1, "x"]', "missing = 'zero'"))
     with pytest.raises(InputError, match="analysis.missing"):
         load_config(cfg_path)
+
+
+def test_draw_figure_draws_into_a_given_figure_or_axes(scored):
+    import matplotlib.pyplot as plt
+
+    ann, sets = scored
+    res = salanalysis.run_clutter(ann, [sets["a"][1], sets["b"][1]], n_boot=0, min_images=5)
+    tables = dict(res.tables)
+    own, caption = salanalysis.draw_figure("fig3_clutter", tables)
+
+    def lines(axes):
+        return [[np.asarray(line.get_ydata(), float).tolist() for line in a.get_lines()] for a in axes]
+
+    fig = plt.figure(figsize=(7, 3))
+    got, cap = salanalysis.draw_figure("fig3_clutter", tables, fig=fig)
+    assert got is fig and cap == caption and fig.get_size_inches().tolist() == [7, 3]
+    assert lines(fig.axes) == lines(own.axes)  # the same panels, in the caller's figure
+    grid, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
+    got, _ = salanalysis.draw_figure("fig3_clutter", tables, ax=right)
+    assert got is grid and left in grid.axes and right not in grid.axes
+    assert len(grid.axes) == 1 + len(own.axes) and lines(grid.axes[1:]) == lines(own.axes)
+    with pytest.raises(ValueError, match="fig= or ax="):
+        salanalysis.draw_figure("fig3_clutter", tables, fig=fig, ax=left)
