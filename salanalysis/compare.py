@@ -315,6 +315,9 @@ class CompareResult(AnalysisResult):
     """What :func:`run_compare` computed: ``tables`` ``compare_categories``
     (:func:`compare_categories`) and ``compare_summary`` (:func:`compare_summary`);
     ``paths``: the files written. ``table`` and ``summary_table`` name the two tables.
+    With three or more score sets each table stacks every comparison of the reference
+    (the first) with another, after two leading columns ``model_a`` (the reference) and
+    ``model_b``; its attributes are the first comparison's, with ``models`` (all of them).
     """
 
     FILES: ClassVar[dict[str, str]] = {"compare_categories": "compare_categories.csv",
@@ -325,33 +328,58 @@ class CompareResult(AnalysisResult):
 
     def summary(self) -> str:
         """A short plain-text summary (what the command line prints)."""
-        t, s = self.table, self.summary_table.set_index("quantity")
-        a, b = t.attrs.get("model_a", "A"), t.attrs.get("model_b", "B")
-
-        def val(q: str) -> float:
-            return float(s.loc[q, "value"])
-
-        lines = [
-            f"{b} - {a}: {int(val('n_categories'))} categories compared "
-            f"({int(val('excluded_no_positive'))} without a positive left out); "
-            f"paired bootstrap {t.attrs.get('n_boot')} resamples, seed {t.attrs.get('seed')}",
-            f"  improved {int(val('improved'))}, worsened {int(val('worsened'))}, "
-            f"within noise {int(val('within_noise'))} (95% CI of the AP difference); "
-            f"point estimate above 0 for {int(val('delta_positive'))}",
-        ]
-        if "delta_mAP" in s.index:
-            r = s.loc["delta_mAP"]
-            lines.append(f"  mAP difference {r['value']:+.4f} [{r['ci95_low']:+.4f}, {r['ci95_high']:+.4f}] (BCa 95%)")
-        for q, label in (("pearson_delta_area", "Pearson r"), ("spearman_delta_area", "Spearman rho")):
-            r = s.loc[q]
-            lines.append(f"  {label} (delta vs mean area_frac): {r['value']:+.3f} (n={int(r['n'])}, p={r['p_val']:.3g})")
-        if len(t):
-            top = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].head(3), t["delta"].head(3)))
-            bottom = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].tail(3), t["delta"].tail(3)))
-            lines.append(f"  top of the ranking: {top}; bottom: {bottom}")
+        t, s = self.table, self.summary_table
+        if "model_b" not in t.columns:
+            lines = _pair_summary(t, s)
+        else:  # a reference and several others: one block per comparison
+            lines = []
+            for (ma, mb), part in t.groupby(["model_a", "model_b"], sort=False):
+                rows = s[(s["model_a"] == ma) & (s["model_b"] == mb)].drop(columns=["model_a", "model_b"])
+                part = part.drop(columns=["model_a", "model_b"])
+                part.attrs.update(t.attrs, model_a=ma, model_b=mb)
+                lines += _pair_summary(part, rows)
         if self.paths:
             lines.append("wrote " + ", ".join(str(p) for p in self.paths))
         return "\n".join(lines)
+
+
+def _pair_summary(t: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
+    """The summary lines of one comparison (B against the reference A)."""
+    s = summary.set_index("quantity")
+    a, b = t.attrs.get("model_a", "A"), t.attrs.get("model_b", "B")
+
+    def val(q: str) -> float:
+        return float(s.loc[q, "value"])
+
+    lines = [
+        f"{b} - {a}: {int(val('n_categories'))} categories compared "
+        f"({int(val('excluded_no_positive'))} without a positive left out); "
+        f"paired bootstrap {t.attrs.get('n_boot')} resamples, seed {t.attrs.get('seed')}",
+        f"  improved {int(val('improved'))}, worsened {int(val('worsened'))}, "
+        f"within noise {int(val('within_noise'))} (95% CI of the AP difference); "
+        f"point estimate above 0 for {int(val('delta_positive'))}",
+    ]
+    if "delta_mAP" in s.index:
+        r = s.loc["delta_mAP"]
+        lines.append(f"  mAP difference {r['value']:+.4f} [{r['ci95_low']:+.4f}, {r['ci95_high']:+.4f}] (BCa 95%)")
+    for q, label in (("pearson_delta_area", "Pearson r"), ("spearman_delta_area", "Spearman rho")):
+        r = s.loc[q]
+        lines.append(f"  {label} (delta vs mean area_frac): {r['value']:+.3f} (n={int(r['n'])}, p={r['p_val']:.3g})")
+    if len(t):
+        top = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].head(3), t["delta"].head(3)))
+        bottom = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].tail(3), t["delta"].tail(3)))
+        lines.append(f"  top of the ranking: {top}; bottom: {bottom}")
+    return lines
+
+
+def _stacked(parts: list[pd.DataFrame], models: list[str]) -> pd.DataFrame:
+    """Tables of the comparisons of ``models[0]`` with each other model, stacked after ``model_a``/``model_b``."""
+    out = pd.concat([p.assign(model_a=models[0], model_b=b) for p, b in zip(parts, models[1:])], ignore_index=True)
+    out = out[["model_a", "model_b", *parts[0].columns]]
+    for k in ("model_a", "model_b"):
+        out[k] = out[k].astype("string")
+    out.attrs.update(parts[0].attrs, models=list(models))
+    return out
 
 
 def run_compare(
@@ -368,7 +396,7 @@ def run_compare(
     logits: bool = False,
     missing: Literal["error", "zero"] = "error",
 ) -> CompareResult:
-    """Read the inputs, compare two score sets per category and write the tables to ``out``.
+    """Read the inputs, compare score sets per category and write the tables to ``out``.
 
     Writes ``compare_categories.csv`` (:func:`compare_categories`) and
     ``compare_summary.csv`` (:func:`compare_summary`), both computed before
@@ -379,9 +407,11 @@ def run_compare(
     annotations
         An :class:`Annotations` or the path of a COCO instances JSON.
     scores
-        Exactly two entries, name -> score file, :class:`Scores` or wide DataFrame
-        (or a sequence of ``(name, file)`` pairs and ``Scores``): ``A`` (reference)
-        first, then ``B``.
+        Two or more entries, name -> score file, :class:`Scores` or wide DataFrame
+        (or a sequence of ``(name, file)`` pairs and ``Scores``): the reference ``A``
+        first, then ``B`` (the default, two-model case), or several others, each
+        compared with the reference (as TIDE gathers several runs): the tables then
+        stack the comparisons after ``model_a``/``model_b`` columns (:class:`CompareResult`).
     out
         Output folder; None: nothing is written (``result.write(out)`` later).
     objects
@@ -400,8 +430,8 @@ def run_compare(
     from salanalysis.scores import read_score_sets
     from salanalysis.subsets import analysis_annotations
 
-    if len(scores) != 2:
-        raise InputError(f"compare needs exactly two score sets (A then B), got {len(scores)}")
+    if len(scores) < 2:
+        raise InputError(f"compare needs two or more score sets (the reference A first), got {len(scores)}")
     ann = analysis_annotations(annotations, rules)
     sets = read_score_sets(scores, ann, logits=logits, missing=missing)
     table_objects: pd.DataFrame | None = None
@@ -416,10 +446,17 @@ def run_compare(
         attrs = dict(table_objects.attrs)
         table_objects = table_objects[keep.to_numpy()]
         table_objects.attrs.update(attrs)
+    pairs = []
     with bootstrap_jobs(jobs):
-        table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=table_objects,
-                                   rules=rules)
-    result = CompareResult({"compare_categories": table, "compare_summary": compare_summary(table)})
+        for other in sets[1:]:
+            table = compare_categories(ann, sets[0], other, n_boot=n_boot, seed=seed, objects=table_objects,
+                                       rules=rules)
+            pairs.append((table, compare_summary(table)))
+    if len(pairs) == 1:
+        table, summary = pairs[0]
+    else:
+        table, summary = (_stacked([p[k] for p in pairs], [s.name for s in sets]) for k in (0, 1))
+    result = CompareResult({"compare_categories": table, "compare_summary": summary})
     if out is not None:
         result.write(out)
     return result

@@ -335,8 +335,25 @@ def _fig4_parts(table: pd.DataFrame, width: str) -> tuple[list[pd.DataFrame], in
     return [d.iloc[:k], d.iloc[-k:]], len(d) - 2 * k
 
 
+def _one_comparison(tables: Tables, ctx: FigureContext) -> Tables:
+    """``tables`` with ``compare_categories`` of one comparison: ``ctx.compare`` (else the first) where
+    ``run_compare`` stacked several (a reference and several others, ``model_a``/``model_b`` columns)."""
+    t = tables["compare_categories"]
+    if "model_b" not in t.columns:
+        return tables
+    a, b = ctx.compare or (str(t.attrs.get("model_a", t["model_a"].iloc[0])), str(t["model_b"].iloc[0]))
+    part = t[(t["model_a"] == a) & (t["model_b"] == b)]
+    if part.empty:
+        have = ", ".join(dict.fromkeys(f"{x} vs {y}" for x, y in zip(t["model_a"], t["model_b"])))
+        raise InputError(f"compare_categories holds no comparison of {b} with {a} (have: {have})")
+    part = part.drop(columns=["model_a", "model_b"]).reset_index(drop=True)
+    part.attrs = {**t.attrs, "model_a": a, "model_b": b}
+    return {**tables, "compare_categories": part}
+
+
 def draw_fig4(tables: Tables, ctx: FigureContext):
     """Fig. 4: AP(B) - AP(A) per category, sorted, with paired bootstrap intervals (horizontal bars)."""
+    tables = _one_comparison(tables, ctx)
     a, b = _compared(tables, ctx)
     colors = ctx.colors()
     parts, hidden = _fig4_parts(tables["compare_categories"], ctx.width)
@@ -380,6 +397,7 @@ def _fig4_legend(fig, table: pd.DataFrame, label_a: str, label_b: str, ca: str, 
 
 
 def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
+    tables = _one_comparison(tables, ctx)
     a, b = _compared(tables, ctx)
     n_boot = tables["compare_categories"].attrs.get("n_boot", ctx.n_boot)
     bca = "BCa " if "ci_method" in tables["compare_categories"].columns else ""

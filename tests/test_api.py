@@ -362,3 +362,30 @@ def test_draw_figure_draws_into_a_given_figure_or_axes(scored):
     assert len(grid.axes) == 1 + len(own.axes) and lines(grid.axes[1:]) == lines(own.axes)
     with pytest.raises(ValueError, match="fig= or ax="):
         salanalysis.draw_figure("fig3_clutter", tables, fig=fig, ax=left)
+
+
+def test_compare_takes_a_reference_and_several_others(scored, tmp_path):
+    ann, sets = scored
+    sa, sb = sets["a"][1], sets["b"][1]
+    sc = Scores.from_array("c", ann, np.clip(sb.scores * 0.5 + sa.scores * 0.5, 0, 1))
+    many = salanalysis.run_compare(ann, [sa, sb, sc], n_boot=20, seed=3)
+    t, s = many.table, many.summary_table
+    assert list(t.columns[:2]) == ["model_a", "model_b"] and list(dict.fromkeys(t["model_b"])) == ["b", "c"]
+    assert (t["model_a"] == "a").all() and t.attrs["models"] == ["a", "b", "c"]
+    for other in (sb, sc):  # each block is the two-model comparison of the reference with that one
+        pair = salanalysis.run_compare(ann, [sa, other], n_boot=20, seed=3)
+        block = t[t["model_b"] == other.name].drop(columns=["model_a", "model_b"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(block, pair.table.reset_index(drop=True), check_dtype=False)
+        rows = s[s["model_b"] == other.name].drop(columns=["model_a", "model_b"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(rows, pair.summary_table.reset_index(drop=True), check_dtype=False)
+    text = many.summary()
+    assert text.count(" - a: ") == 2 and "b - a" in text and "c - a" in text
+    # Fig. 4 draws one comparison: the first by default, another with compare=(A, B)
+    from salanalysis.figures import FigureContext
+
+    tables = dict(many.tables)
+    first, cap = salanalysis.draw_figure("fig4_category_delta", tables)
+    other, cap_c = salanalysis.draw_figure("fig4_category_delta", tables, FigureContext(compare=("a", "c")))
+    assert cap.startswith("AP('b') - AP('a') per category") and cap_c.startswith("AP('c') - AP('a') per category")
+    with pytest.raises(InputError, match="no comparison of d with a"):
+        salanalysis.draw_figure("fig4_category_delta", tables, FigureContext(compare=("a", "d")))
