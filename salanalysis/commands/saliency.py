@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="SALICON ground-truth maps, baseline saliency sources and saliency metrics",
         description="Build SALICON ground-truth maps from fixations, write center-bias and "
         "spectral-residual baseline map directories, and score map directories with CC, KLD, "
-        "SIM, NSS, AUC-Judd and shuffled AUC.",
+        "SIM, NSS, AUC-Judd and shuffled AUC. Each subcommand reads one map source, named by its "
+        "own option (--pred, --gt-maps, --from): the exception to the analysis commands' "
+        "--saliency NAME=SOURCE, which name several; --size WxH is an image size, not a source.",
     )
     p.set_defaults(func=lambda args: _no_subcommand(p))
     ssub = p.add_subparsers(dest="saliency_command", metavar="SUBCOMMAND")
