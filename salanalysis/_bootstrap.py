@@ -43,6 +43,8 @@ from typing import TypeVar
 import numpy as np
 import scipy.sparse as sp
 
+from salanalysis._cluster import active_client, map_ordered
+
 __all__ = [
     "SortedAP",
     "resample_weights",
@@ -357,6 +359,20 @@ def run_batches(
     the GIL, so threads use several cores. At most ``jobs + 1`` batches are in flight.
     """
     batches = weight_batches(rng, n, n_boot, batch)
+    client = active_client()
+    if client is not None:  # a Dask cluster (salanalysis._cluster.use_cluster): blocks go to its workers
+        done = 0
+        sizes: deque = deque()
+
+        def sized() -> Iterator[np.ndarray]:
+            for w in batches:
+                sizes.append(w.shape[1])
+                yield w
+
+        for res in map_ordered(client, _apply, sized(), shared=work):
+            yield done, res
+            done += sizes.popleft()
+        return
     if jobs <= 1:
         done = 0
         for w in batches:
@@ -375,6 +391,11 @@ def run_batches(
         while pending:
             start, fut = pending.popleft()
             yield start, fut.result()
+
+
+def _apply(work: Callable[[np.ndarray], T], weights: np.ndarray) -> T:
+    """``work(weights)``: a replicate block on a cluster worker (``work`` is sent once)."""
+    return work(weights)
 
 
 #: How an interval was made (the ``ci_method`` of every table with bootstrap intervals).

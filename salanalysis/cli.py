@@ -76,7 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     default_show(message, category, filename, lineno, file, line)
 
             warnings.showwarning = show
-            return int(args.func(args) or 0)
+            cluster = getattr(args, "cluster", None)
+            if cluster is None:
+                return int(args.func(args) or 0)
+            from salanalysis._cluster import use_cluster
+
+            with use_cluster(cluster):
+                return int(args.func(args) or 0)
     except InputError as exc:
         print(f"salanalysis: error: {exc}", file=sys.stderr)
         return 2

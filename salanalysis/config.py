@@ -53,6 +53,8 @@ Layout (every table optional except ``[inputs]`` and ``[scores]``)::
     clutter_k_rule = "min-images"  # or "three-groups": keep >= 3 groups of Fig. 3 when the data allow
     primary = "baseline"       # the model of Fig. 2 and the class-wise analysis (default: first)
     jobs = 0                   # worker processes for the object table (0: all cores)
+    cluster = ""               # a Dask scheduler, "tcp://HOST:8786": object table and bootstraps
+                               # on its workers (pip install 'salanalysis[dask]'; "" = this machine)
 
     [output]
     dir = "paper_output"       # overridden by --out
@@ -120,6 +122,7 @@ _ANALYSIS_DEFAULTS: dict[str, Any] = {
     "clutter_k_rule": "min-images",
     "primary": "",
     "jobs": 0,
+    "cluster": "",
 }
 #: [analysis] keys without a default value: the part of the dataset analysed (MetricRules).
 _SUBSET_KEYS = {"image_ids", "categories"}
@@ -193,7 +196,7 @@ class Config:
         An existing CAM output folder, or two checkpoints (A, B; the names label
         the models, with a score set's label when the names match) to compute
         CAMs from, how many images to render CAMs for, and the input size.
-    threshold, seed, n_boot, cf1, federated, overall, clutter_k, min_images, clutter_k_rule, primary, jobs
+    threshold, seed, n_boot, cf1, federated, overall, clutter_k, min_images, clutter_k_rule, primary, jobs, cluster
         Analysis parameters (see the module docstring).
     out
         The output folder (``None`` until set by ``--out`` or ``[output] dir``).
@@ -223,6 +226,7 @@ class Config:
     clutter_k_rule: str = "min-images"
     primary: str = ""
     jobs: int = 0
+    cluster: str = ""
     image_ids: tuple[int, ...] | None = None
     categories: tuple[str, ...] | None = None
     out: Path | None = None
@@ -453,6 +457,9 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         c.fail(f"'analysis.federated' must be 'auto', 'on' or 'off', got {a['federated']!r}")
     if a["overall"] not in ("all-predictions", "classes-with-positives"):
         c.fail(f"'analysis.overall' must be 'all-predictions' or 'classes-with-positives', got {a['overall']!r}")
+    if not isinstance(a["cluster"], str) or (a["cluster"] and "://" not in a["cluster"]):
+        c.fail(f"'analysis.cluster' must be a Dask scheduler address such as \"tcp://HOST:8786\" "
+               f"(or \"\" for this machine), got {a['cluster']!r}")
     primary = a["primary"]
     if not isinstance(primary, str):
         c.fail("'analysis.primary' must be a score-set name")
@@ -477,7 +484,8 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         federated=a["federated"], overall=a["overall"],
         clutter_k=a["clutter_k"], min_images=a["min_images"], clutter_k_rule=a["clutter_k_rule"],
         primary=primary or names[0],
-        jobs=a["jobs"], image_ids=image_ids, categories=categories, out=out, published_rows=published_rows,
+        jobs=a["jobs"], cluster=a["cluster"].strip(), image_ids=image_ids, categories=categories, out=out,
+        published_rows=published_rows,
     )
 
 

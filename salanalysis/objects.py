@@ -81,6 +81,7 @@ import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
 
+from salanalysis._cluster import absolute_refs, active_client, map_ordered
 from salanalysis._objects_worker import process_chunk
 from salanalysis._pool import pool_context
 from salanalysis._progress import progress_bar
@@ -397,6 +398,13 @@ def _run_chunks(
     chunks: Iterator[dict], n_chunks: int, n_images: int, jobs: int, progress: bool
 ) -> list[dict]:
     results: list[dict] = []
+    client = active_client()
+    if client is not None:  # a Dask cluster (salanalysis._cluster.use_cluster): chunks go to its workers
+        with progress_bar(total=n_images, disable=not progress, unit="img", desc="objects") as bar:
+            for res in map_ordered(client, process_chunk, (absolute_refs(ch) for ch in chunks)):
+                results.append(res)
+                bar.update(int(res["n_images"]))
+        return results
     if jobs <= 1 or n_chunks <= 1:
         with progress_bar(total=n_images, disable=not progress, unit="img", desc="objects") as bar:
             for ch in chunks:

@@ -20,8 +20,8 @@ PKG = ROOT / "salanalysis"
 #: Lowest first. "x.*" stands for the package x and every module below it.
 LAYERS: list[set[str]] = [
     {"errors", "_progress", "_pool"},
-    {"", "formatting", "io", "_bootstrap"},  # "" is salanalysis/__init__.py
-    {"results", "images", "coco", "demo", "_masks"},
+    {"", "formatting", "io", "_cluster"},  # "" is salanalysis/__init__.py
+    {"results", "images", "coco", "demo", "_masks", "_bootstrap"},
     {"maps.*", "scores", "metrics.rules", "subsets"},
     {"metrics.*", "baselines", "salicon", "_objects_worker"},
     {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter.*", "config"},

@@ -12,6 +12,8 @@ One vocabulary for every command:
     ``--quiet`` prints only the final result lines and shows no bar.
 ``--jobs N``
     worker processes or threads; ``0`` means all cores (as ``jobs = 0`` in a TOML file).
+``--cluster tcp://HOST:8786``
+    run the object table and the bootstraps on a Dask cluster (``[analysis] cluster`` in TOML).
 ``--input-size SIZE`` or ``--input-size HEIGHT WIDTH``
     the network input of every torch command.
 """
@@ -337,6 +339,14 @@ def add_jobs_option(p: argparse.ArgumentParser, what: str, default: int = 0) -> 
                    help=f"{what} (0: all cores; default {shown}; results do not depend on it)")
 
 
+def add_cluster_option(p: argparse.ArgumentParser) -> None:
+    """``--cluster ADDRESS``: run the object table and the bootstraps on a Dask scheduler."""
+    p.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="a Dask scheduler (tcp://HOST:8786; pip install 'salanalysis[dask]'): image chunks "
+                        "and bootstrap blocks run on its workers, which read maps from the same paths "
+                        "(shared storage); results are identical to a local run")
+
+
 def resolve_jobs(jobs: int | None) -> int:
     """``0`` or ``None`` -> the number of usable cores; otherwise ``jobs``."""
     if not jobs:
@@ -357,7 +367,9 @@ class _InputSize(argparse.Action):
 
 
 def add_input_size_option(p: argparse.ArgumentParser, help: str) -> None:
-    """``--input-size SIZE`` or ``--input-size HEIGHT WIDTH`` (a tuple of 1 or 2 ints, or None)."""
+    """``--cluster tcp://HOST:8786``
+    run the object table and the bootstraps on a Dask cluster (``[analysis] cluster`` in TOML).
+``--input-size SIZE`` or ``--input-size HEIGHT WIDTH`` (a tuple of 1 or 2 ints, or None)."""
     p.add_argument("--input-size", nargs="+", type=positive_int, action=_InputSize, default=None,
                    metavar="SIZE", help=help)
 

@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common.add_subset_options(p)
     _common.add_score_reading_options(p, _common.MISSING_HELP_SCORE_ZERO)
     _common.add_out_option(p)
+    _common.add_cluster_option(p)
     p.set_defaults(func=run)
 
 

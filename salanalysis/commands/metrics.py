@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--published", action="store_true",
                    help="add the paper's published Table 1 rows (labelled as such)")
     _common.add_out_option(p)
+    _common.add_cluster_option(p)
     p.set_defaults(func=run)
 
 

@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "object table's file, still works in this release)")
     p.add_argument("--images-out", help="with --out FILE: also write the image table (.csv or .parquet)")
     _common.add_progress_options(p)
+    _common.add_cluster_option(p)
     p.set_defaults(func=run)
 
 

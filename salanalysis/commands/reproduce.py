@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "'demo_output' for the demo and 'salanalysis_output' otherwise)")
     p.add_argument("--force", action="store_true", help="recompute every stage, ignoring the cache")
     _common.add_progress_options(p)
+    _common.add_cluster_option(p)
     p.set_defaults(func=run)
 
 
@@ -30,7 +31,15 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config) if args.config else demo_config()
     out = args.out or cfg.out or ("demo_output" if not args.config else "salanalysis_output")
-    result = reproduce(cfg, out, force=args.force, progress=_common.show_progress(args),
-                       log=None if args.quiet else print)
+    cluster = args.cluster or cfg.cluster or None
+    if cluster and not args.cluster:
+        from salanalysis._cluster import use_cluster
+
+        with use_cluster(cluster):  # [analysis] cluster (--cluster is entered by salanalysis.cli)
+            result = reproduce(cfg, out, force=args.force, progress=_common.show_progress(args),
+                               log=None if args.quiet else print)
+    else:
+        result = reproduce(cfg, out, force=args.force, progress=_common.show_progress(args),
+                           log=None if args.quiet else print)
     print(result.summary())
     return 0

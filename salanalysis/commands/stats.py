@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common.add_subset_options(p)
     _common.add_score_reading_options(p)
     _common.add_out_option(p, required=False, what="every table as NAME.csv (default: print only)")
+    _common.add_cluster_option(p)
     p.set_defaults(func=run)
 
 
