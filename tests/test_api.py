@@ -79,6 +79,10 @@ def test_top_level_names_and_help():
     text = salanalysis.__doc__
     for name in ("run_objects", "run_metrics", "run_stats", "run_clutter", "run_compare", "draw_figure"):
         assert f":func:`{name}`" in text
+    import pydoc
+
+    shown = pydoc.render_doc(salanalysis, renderer=pydoc.plaintext)  # what help(salanalysis) prints
+    assert all(f"{name}(" in shown for name in ("run_objects", "run_metrics", "run_compare", "draw_figure"))
     assert (ROOT / "salanalysis" / "py.typed").is_file() and (ROOT / "salanalysis" / "__init__.pyi").is_file()
     stub = (ROOT / "salanalysis" / "__init__.pyi").read_text()
     assert all(f"import {n} as {n}" in stub for n in salanalysis.__all__ if n != "__version__")
@@ -389,3 +393,21 @@ def test_compare_takes_a_reference_and_several_others(scored, tmp_path):
     assert cap.startswith("AP('b') - AP('a') per category") and cap_c.startswith("AP('c') - AP('a') per category")
     with pytest.raises(InputError, match="no comparison of d with a"):
         salanalysis.draw_figure("fig4_category_delta", tables, FigureContext(compare=("a", "d")))
+
+
+def test_inspect_and_saliency_evaluate_write_into_a_folder(demo, tmp_path, capsys):
+    from salanalysis.io import read_table
+
+    assert main(["inspect", "--annotations", str(demo.annotations), "--quiet", "--out", str(tmp_path / "ov")]) == 0
+    assert [p.name for p in (tmp_path / "ov").iterdir()] == ["overview.csv"]
+    assert main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),
+                 "--quiet", "--out", str(tmp_path / "ev")]) == 0
+    assert sorted(p.name for p in (tmp_path / "ev").iterdir()) == ["saliency_metrics.csv", "saliency_summary.csv"]
+    summary = read_table(tmp_path / "ev" / "saliency_summary.csv").set_index("metric")
+    assert summary.loc["CC", "mean"] == pytest.approx(1.0)  # the maps against themselves
+    # the file form still works, with a one-line note
+    capsys.readouterr()
+    assert main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),
+                 "--out", str(tmp_path / "e.csv"), "--summary", str(tmp_path / "s.csv")]) == 0
+    assert "salanalysis: note: --out" in capsys.readouterr().err
+    assert (tmp_path / "e.csv").is_file() and (tmp_path / "s.csv").is_file()
