@@ -192,14 +192,15 @@ def draw_fig2(tables: Tables, ctx: FigureContext):
     desc, tests = _object_unit(tables["tpfn_descriptives"]), _object_unit(tables["tpfn_tests"])
     objects = tables["objects"]
     variables = _variables(tables, ctx)
-    verdict = "cluster_ols" in set(tests["test"])
+    vt = _verdict_test(tests)
+    verdict = vt is not None
     per_row, rows = _grid(len(variables), ctx.width)
     fig, axes = P.new_figure(ctx.width, height=(4.4 if ctx.width == "page" else 3.9) * rows, nrows=2 * rows,
                              ncols=per_row, squeeze=False)
     for j, var in enumerate(variables):
         top, bottom = axes[2 * (j // per_row), j % per_row], axes[2 * (j // per_row) + 1, j % per_row]
         P.plot_tpfn_means(desc, var, models=[m], tests=tests, labels=ctx.labels, ax=top,
-                          **({"test": "cluster_ols", "p_column": "p_holm", "stat_label": "clustered t"}
+                          **({"test": vt, "p_column": "p_holm", "stat_label": _VERDICT_LABELS.get(vt, vt)}
                              if verdict else {}))
         P.plot_tpfn_distribution(objects, var, m, labels=ctx.labels, ax=bottom)
         top.set_title(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", loc="left", pad=22 if verdict else 12)
@@ -212,20 +213,46 @@ def draw_fig2(tables: Tables, ctx: FigureContext):
     return fig
 
 
+#: How Fig. 2 names each verdict test above its bars.
+_VERDICT_LABELS = {"cluster2_ols": "clustered t", "within_category": "within-class t",
+                   "cluster_ols": "clustered t"}
+
+_VERDICT_CAPTIONS = {
+    "cluster2_ols": "OLS of the variable on detection with standard errors clustered two-way by image and by "
+                    "category (Cameron-Gelbach-Miller): objects of one image share its outcome, objects of one "
+                    "class its typical value and detection rate",
+    "within_category": "OLS of the variable on detection within categories (category fixed effects), standard "
+                       "errors clustered by image",
+    "cluster_ols": "OLS of the variable on detection with standard errors clustered by image: objects of one "
+                   "image share its outcome",
+}
+
+
+def _verdict_test(tests: pd.DataFrame) -> str | None:
+    """The test marked ``role = verdict`` in the object unit (or the image-clustered t of an older table)."""
+    t = _object_unit(tests)
+    if "role" in t.columns and (t["role"] == "verdict").any():
+        return str(t.loc[t["role"] == "verdict", "test"].iloc[0])
+    return "cluster_ols" if "cluster_ols" in set(t["test"]) else None
+
+
 def caption_fig2(tables: Tables, ctx: FigureContext) -> str:
     m = _primary(tables, ctx, "tpfn_descriptives")
     desc = _object_unit(tables["tpfn_descriptives"])
-    verdict = "cluster_ols" in set(tables["tpfn_tests"]["test"])
+    vt = _verdict_test(tables["tpfn_tests"])
+    verdict = vt is not None
     n_ex = {v: int(desc[(desc.model == m) & (desc.variable == v)]["n_excluded_nan"].iloc[0])
             for v in _variables(tables, ctx)}
     ex = "; ".join(f"{v}: {k} objects without a value left out" for v, k in n_ex.items() if k)
     return (f"Detected (true positive, tp) and missed (false negative, fn) objects of '{ctx.label(m)}' at score >= "
             f"{ctx.threshold}. Top: means with error bars of one standard error of the mean (as the paper); "
             f"ticks give n; above: " + (
-                "the verdict, the image-clustered t (OLS of the variable on detection with standard errors "
-                "clustered by image: objects of one image share its outcome) and its p, Holm-adjusted over the "
-                "panels (the paper's object-level Student t, anti-conservative under such clustering, is in the "
-                "tests table)" if verdict else "Student's unpaired t (detected minus missed) and p") +
+                f"the verdict, the {_VERDICT_LABELS.get(vt, vt)} ({_VERDICT_CAPTIONS.get(vt, vt)}) and its p, "
+                "Holm-adjusted over one family: size, center distance and the human saliency sources of this model "
+                "(a control map such as the center bias is outside it and shows its unadjusted p); the "
+                "difference's interval in the tests table is an unadjusted 95% interval (the paper's object-level "
+                "Student t, anti-conservative under such clustering, is in the tests table too)"
+                if verdict else "Student's unpaired t (detected minus missed) and p") +
             ". Bottom: the "
             "distributions (violin; box = quartiles, white line = median; size on a log10 axis). "
             "Size: mask area / image area (log10 in the distributions); distance to center: from the image "
@@ -237,7 +264,12 @@ def caption_fig2(tables: Tables, ctx: FigureContext) -> str:
 
 # ------------------------------------------------------- class-wise scatter
 def draw_classwise(tables: Tables, ctx: FigureContext):
-    """Sec. 3.2: class means against class AP, one panel per variable (shared AP axis), fit, band and r."""
+    """Sec. 3.2: class means against class AP, one panel per variable (shared AP axis), fit, band, the
+    paper's r and the verdict (partial r controlling prevalence, Holm)."""
+    import numpy as np
+
+    from salanalysis.formatting import format_p
+
     m = _primary(tables, ctx, "classwise")
     cw, corr = tables["classwise"], tables["classwise_correlations"]
     if "model" in cw.columns:
@@ -252,6 +284,14 @@ def draw_classwise(tables: Tables, ctx: FigureContext):
         ax = axes[j // per_row, j % per_row]
         P.plot_classwise_scatter(cw, var, correlations=corr, ax=ax, color=color, labels=ctx.labels,
                                  title=f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}")
+        v = corr[(corr["variable"] == var) & (corr["role"] == "verdict")] if "role" in corr.columns else corr.iloc[:0]
+        if len(v) and np.isfinite(v["r"].iloc[0]):
+            ph = v["p_holm"].iloc[0]
+            # outside the Holm family (a control source): its unadjusted p
+            p = (format_p(ph, spaced=True).replace("p ", "p* ", 1) if np.isfinite(ph)
+                 else format_p(v["p_val"].iloc[0], spaced=True))
+            ax.set_title(f"{ax.get_title(loc='left')}\npartial r = {v['r'].iloc[0]:.2f}, {p}", loc="left",
+                         fontsize=P.MIN_FONT_PT + 1)
         ax.set_ylim(-0.03, 1.03)
         if j % per_row:
             ax.set_ylabel("")
@@ -264,8 +304,13 @@ def caption_classwise(tables: Tables, ctx: FigureContext) -> str:
     m = _primary(tables, ctx, "classwise")
     return (f"Per category: the mean over its objects (x) against the category's AP for '{ctx.label(m)}' (y, "
             f"shared by the panels); line: least-squares fit with the 95% confidence band of its mean (size on a "
-            f"log axis, fitted in log size); above each panel: Pearson r, its p and the number of categories "
-            f"(Sec. 3.2). Categories without a value (e.g. no object with a saliency map) are left out.")
+            f"log axis, fitted in log size); above each panel: the paper's Pearson r, its p and the number of "
+            f"categories (Sec. 3.2), and below it the verdict: the partial r with AP controlling prevalence and a "
+            f"cubic in log prevalence (a class's AP rises with its prevalence: raw r is 'significant' for any "
+            f"variable that follows prevalence) with p*, its p Holm-adjusted over size, center distance and the "
+            f"human saliency sources (a control map shows its unadjusted p); its sensitivity check (ROC "
+            f"AUC as the target) is in the correlations table and the findings. "
+            f"Categories without a value (e.g. no object with a saliency map) are left out.")
 
 
 # ------------------------------------------------------------------ Fig. 3

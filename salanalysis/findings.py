@@ -13,8 +13,12 @@ A claim has a direction (the paper's sign). With the run's test of the same
 comparison: ``"same direction, significant"`` (p < 0.05 or an interval excluding 0 on
 the paper's side), ``"same direction, not significant"``, ``"opposite"`` (significant the
 other way), ``"inconclusive"`` (not significant, other sign), ``"not available"`` (the
-run lacks the data). Fig. 2's tests are the image-clustered verdicts (Holm-adjusted), not
-the paper's object-level t.
+run lacks the data). Fig. 2's tests are the clustered verdicts (``role = verdict`` of
+:func:`~salanalysis.stats.tpfn_tests`: clustered by image and category, Holm-adjusted over
+size, center distance and the human saliency sources of the one model), not the paper's
+object-level t. Sec. 3.2's are the partial correlations with AP controlling prevalence (every
+variable; Holm over the same family), counted as significant only where the sensitivity check
+(ROC AUC as the target) agrees; the paper's Pearson r is shown beside them.
 """
 
 from __future__ import annotations
@@ -124,22 +128,38 @@ def _tpfn_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list
         t = tests[(tests["model"] == ctx.primary) & (tests["variable"] == var)]
         if "unit" in t.columns:
             t = t[t["unit"] == "object"]
-        v = t[t["test"] == "cluster_ols"]
+        v = t[t["role"] == "verdict"] if "role" in t.columns else t[t["test"] == "cluster_ols"]
         s = t[t["test"] == "student_t"]
         if v.empty or not np.isfinite(v["statistic"].iloc[0]):
-            rows.append(_row(key, claim=claim, detail="too few objects or images for the image-clustered test",
+            rows.append(_row(key, claim=claim, detail="too few objects or images for the clustered test",
                              anchor="fig-fig2_tpfn"))
             continue
         r = v.iloc[0]
+        name = _TPFN_VERDICT_NAMES.get(r["test"], r["test"])
         paper_t = f"; the paper's object-level t here: {s['statistic'].iloc[0]:.2f}" if len(s) else ""
+        sens = t[t["role"] == "sensitivity"] if "role" in t.columns else t.iloc[:0]
+        if len(sens) and np.isfinite(sens["p_holm"].iloc[0]):
+            q = sens.iloc[0]
+            agree = _verdict(q["statistic"], q["p_holm"], _sign(key)) == _verdict(r["statistic"], r["p_holm"],
+                                                                                  _sign(key))
+            paper_t += (f"; within-category check t = {q['statistic']:.2f}, {format_p(q['p_holm'], spaced=True)} "
+                        f"(Holm){'' if agree else ': it changes the verdict'}")
+        cats = f", {int(r['n_categories'])} categories" if np.isfinite(r.get("n_categories", np.nan)) else ""
         rows.append(_row(
-            key, claim=claim, this_run=f"clustered t = {r['statistic']:.2f}, {format_p(r['p_holm'], spaced=True)} (Holm)",
-            interval=f"difference {r['effect']:+.3g} [{r['effect_ci95_low']:+.3g}, {r['effect_ci95_high']:+.3g}]",
+            key, claim=claim, this_run=f"{name} t = {r['statistic']:.2f}, {format_p(r['p_holm'], spaced=True)} (Holm)",
+            interval=f"difference {r['effect']:+.3g} [{r['effect_ci95_low']:+.3g}, {r['effect_ci95_high']:+.3g}] "
+                     "(unadjusted 95%)",
             verdict=_verdict(r["statistic"], r["p_holm"], _sign(key)),
             detail=f"'{ctx.label(ctx.primary)}': {int(r['n_detected'])} detected / {int(r['n_missed'])} missed objects "
-                   f"in {int(r['n_images'])} images{paper_t}",
+                   f"in {int(r['n_images'])} images{cats}; Holm over size, center distance and the human saliency "
+                   f"sources of this model{paper_t}",
             anchor="fig-fig2_tpfn"))
     return rows
+
+
+#: How the findings name each verdict test of Fig. 2.
+_TPFN_VERDICT_NAMES = {"cluster2_ols": "image- and category-clustered", "within_category": "within-category",
+                       "cluster_ols": "image-clustered"}
 
 
 def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list[dict]:
@@ -167,20 +187,57 @@ def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) ->
             rows.append(_row(key, claim=claim, detail="too few classes with a value", anchor="fig-fig_classwise"))
             continue
         r = c.iloc[0]
-        extra = ""
-        part = corr[(corr["variable"] == var) & (corr["method"] == "partial")]
-        if "model" in part.columns:
-            part = part[part["model"] == ctx.primary]
-        if "target" in part.columns:
-            part = part[part["target"] == "AP"]
-        if len(part) and np.isfinite(part["r"].iloc[0]):
-            extra = f"; partial r = {part['r'].iloc[0]:.3f} controlling {part['covariates'].iloc[0].replace(',', ', ')}"
-        rows.append(_row(key, claim=claim, this_run=f"r = {r['r']:.3f}, {format_p(r['p_val'], spaced=True)}",
-                         interval=f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]",
-                         verdict=_verdict(r["r"], r["p_val"], _sign(key)),
-                         detail=f"Pearson over {int(r['n'])} classes, '{ctx.label(ctx.primary)}'{extra}",
+        paper = f"Pearson r = {r['r']:.3f}, {format_p(r['p_val'], spaced=True)} (the paper's test, not the verdict)"
+        v = _cw_role(corr, ctx.primary, var, "verdict")
+        if v is None:
+            why = ("too few classes for the prevalence-controlled verdict" if _cw_role(corr, ctx.primary, var, "verdict",
+                                                                                      finite=False) is not None
+                   else "no class prevalence, so no prevalence-controlled verdict")
+            rows.append(_row(key, claim=claim, this_run=paper, interval=f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]",
+                             verdict="not available",
+                             detail=f"{int(r['n'])} classes, '{ctx.label(ctx.primary)}': {why} (raw r is not one: "
+                                    "its false-positive rate under a prevalence null is 1.0)",
+                             anchor="fig-fig_classwise"))
+            continue
+        verdict = _verdict(v["r"], v["p_holm"], _sign(key))
+        sens = _cw_role(corr, ctx.primary, var, "sensitivity")
+        check = ""
+        if sens is not None and np.isfinite(sens["p_holm"]):
+            s_verdict = _verdict(sens["r"], sens["p_holm"], _sign(key))
+            check = (f"; sensitivity (ROC AUC as target): partial r = {sens['r']:.3f}, "
+                     f"{format_p(sens['p_holm'], spaced=True)} (Holm)")
+            if s_verdict != verdict:
+                check += " - it changes the verdict"
+                if verdict == "same direction, significant":
+                    verdict = "same direction, not significant"
+                    check += " (significant on AP only: not confirmed, so not counted as significant)"
+        rows.append(_row(key, claim=claim,
+                         this_run=f"partial r = {v['r']:.3f}, {format_p(v['p_holm'], spaced=True)} (Holm); {paper}",
+                         interval=f"[{v['ci95_low']:.3f}, {v['ci95_high']:.3f}] (partial r, unadjusted 95%)",
+                         verdict=verdict,
+                         detail=f"{int(v['n'])} classes, '{ctx.label(ctx.primary)}'; partial r controlling "
+                                f"{_covariates_text(v['covariates'])}; Holm over size, center distance and the "
+                                f"human saliency sources{check}",
                          anchor="fig-fig_classwise"))
     return rows
+
+
+def _covariates_text(covariates: str) -> str:
+    """``prevalence,log_prevalence,log_prevalence^2,log_prevalence^3`` read as words."""
+    cubic = "prevalence,log_prevalence,log_prevalence^2,log_prevalence^3"
+    return "prevalence and a cubic in log prevalence" if covariates == cubic else covariates.replace(",", ", ")
+
+
+def _cw_role(corr: pd.DataFrame, model: str, variable: str, role: str, finite: bool = True) -> pd.Series | None:
+    """The class-wise row of a role (verdict, sensitivity) for a model and variable (if ``finite``: with a finite r)."""
+    if "role" not in corr.columns:
+        return None
+    c = corr[(corr["variable"] == variable) & (corr["role"] == role)]
+    if "model" in c.columns:
+        c = c[c["model"] == model]
+    if c.empty or (finite and not np.isfinite(c["r"].iloc[0])):
+        return None
+    return c.iloc[0]
 
 
 def _clutter_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list[dict]:

@@ -280,16 +280,29 @@ def test_fig4_with_many_categories_shows_both_ends(demo_run):
 
 
 def test_fig2_shows_the_verdict_of_the_tests_table(demo_run):
-    # the numbers above Fig. 2's bars are the image-clustered tests' t and Holm p of the table
+    # the numbers above Fig. 2's bars are the verdict's (role = verdict) t and Holm p of the table; a control
+    # source outside the Holm family shows its unadjusted p, labelled so
     from salanalysis.formatting import format_p
 
     tables = F.read_tables([demo_run])
     fig, caption = F.draw_figure("fig2_tpfn", tables, F.FigureContext(primary="detections"))
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     tests = tables["tpfn_tests"]
-    row = tests[(tests["model"] == "detections") & (tests["unit"] == "object") & (tests["variable"] == "area_frac")
-                & (tests["test"] == "cluster_ols")].iloc[0]
-    expected = f"clustered t = {row['statistic']:.2f}\n" + format_p(row["p_holm"], spaced=True).replace("p ", "p(Holm) ", 1)
+    sel = tests[(tests["model"] == "detections") & (tests["unit"] == "object") & (tests["role"] == "verdict")]
+    row = sel[sel["variable"] == "area_frac"].iloc[0]
+    label = {"cluster2_ols": "clustered t", "within_category": "within-class t"}[row["test"]]
+    expected = f"{label} = {row['statistic']:.2f}\n" + format_p(row["p_holm"], spaced=True).replace("p ", "p(Holm) ", 1)
     assert expected in texts
-    assert "image-clustered t" in caption and "Holm" in caption
+    ctl = sel[sel["variable"] == "sal_max_center"].iloc[0]
+    assert ctl["family"] == "control" and np.isnan(ctl["p_holm"])
+    assert format_p(ctl["p_val"], spaced=True).replace("p ", "p(unadj.) ", 1) in " ".join(texts)
+    assert "Holm-adjusted over one family" in caption and "unadjusted 95% interval" in caption
+    plt.close(fig)
+    # the class-wise panels carry the verdict (partial r controlling prevalence, Holm p) under the paper's r
+    fig, caption = F.draw_figure("fig_classwise", tables, F.FigureContext(primary="detections"))
+    corr = tables["classwise_correlations"]
+    v = corr[(corr["model"] == "detections") & (corr["role"] == "verdict") & (corr["variable"] == "center_dist")]
+    titles = " ".join(ax.get_title(loc="left") for ax in fig.axes)
+    line = f"partial r = {v['r'].iloc[0]:.2f}, " + format_p(v["p_holm"].iloc[0], spaced=True).replace("p ", "p* ", 1)
+    assert line in titles and "controlling prevalence" in caption and "p*, its p Holm-adjusted" in caption
     plt.close(fig)

@@ -12,10 +12,12 @@ from salanalysis.findings import FindingsContext, diagnostics, findings, salienc
 def _tests(t: float, p: float, effect: float = -0.05) -> pd.DataFrame:
     rows = []
     for var in ("area_frac", "center_dist"):
-        for test, stat in (("student_t", 2 * t), ("cluster_ols", t)):
-            rows.append({"model": "m", "unit": "object", "variable": var, "test": test, "statistic": stat,
+        for test, stat, role in (("student_t", 2 * t, "paper"), ("cluster_ols", 3 * t, "alternative"),
+                                 ("cluster2_ols", t, "verdict")):
+            rows.append({"model": "m", "unit": "object", "variable": var, "test": test, "statistic": stat, "role": role,
                          "p_val": p, "p_holm": p, "effect": effect, "effect_ci95_low": effect - 0.01,
-                         "effect_ci95_high": effect + 0.01, "n_detected": 50, "n_missed": 40, "n_images": 30})
+                         "effect_ci95_high": effect + 0.01, "n_detected": 50, "n_missed": 40, "n_images": 30,
+                         "n_categories": 12})
     return pd.DataFrame(rows)
 
 
@@ -31,7 +33,8 @@ def test_tpfn_verdicts_follow_the_paper_sign_and_the_clustered_p(t, p, size, cen
     assert f.loc["detected objects are closer to the image center", "verdict"] == center
     if np.isfinite(t):  # the verdict's numbers are the clustered test's, the paper's t beside them
         row = f.loc["detected objects are larger than missed ones"]
-        assert row["this_run"].startswith(f"clustered t = {t:.2f}") and "(Holm)" in row["this_run"]
+        assert row["this_run"].startswith(f"image- and category-clustered t = {t:.2f}") and "(Holm)" in row["this_run"]
+        assert "12 categories" in row["detail"] and "unadjusted 95%" in row["interval"]
         assert f"object-level t here: {2 * t:.2f}" in row["detail"] and row["anchor"] == "fig-fig2_tpfn"
 
 
@@ -83,3 +86,43 @@ def test_demo_diagnostics_explain_the_opposite_fig2(demo, demo_ann):
     assert "'prior' carries no information" in texts and "'det' carries" not in texts
     assert "79% of the objects share their outcome" in texts
     assert set(d["severity"]) <= {"warning", "note"} and set(d["anchor"]) <= {"table-table1", "fig-fig2_tpfn"}
+
+
+CUBIC = "prevalence,log_prevalence,log_prevalence^2,log_prevalence^3"
+
+
+def _corr(r_v: float, p_v: float, r_s: float, p_s: float) -> pd.DataFrame:
+    rows = [{"model": "m", "target": "AP", "variable": "center_dist", "method": "pearson", "role": "paper",
+             "covariates": "", "n": 60, "r": -0.5, "ci95_low": -0.7, "ci95_high": -0.3, "p_val": 1e-4,
+             "p_holm": 3e-4},
+            {"model": "m", "target": "AP", "variable": "center_dist", "method": "partial", "role": "verdict",
+             "covariates": CUBIC, "n": 60, "r": r_v, "ci95_low": r_v - 0.2,
+             "ci95_high": r_v + 0.2, "p_val": p_v / 3, "p_holm": p_v},
+            {"model": "m", "target": "AUC", "variable": "center_dist", "method": "partial", "role": "sensitivity",
+             "covariates": CUBIC, "n": 60, "r": r_s, "ci95_low": r_s - 0.2,
+             "ci95_high": r_s + 0.2, "p_val": p_s / 3, "p_holm": p_s}]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(("r_v", "p_v", "r_s", "p_s", "verdict", "changes"), [
+    (-0.4, 0.001, -0.3, 0.01, "same direction, significant", False),
+    (-0.4, 0.001, -0.05, 0.7, "same direction, not significant", True),  # not confirmed by the AUC check
+    (-0.1, 0.5, -0.4, 0.001, "same direction, not significant", True),
+    (0.4, 0.001, 0.3, 0.01, "opposite", False),
+])
+def test_classwise_verdict_is_the_partial_r_confirmed_by_the_auc_check(r_v, p_v, r_s, p_s, verdict, changes):
+    f = findings({"classwise_correlations": _corr(r_v, p_v, r_s, p_s)}, FindingsContext(primary="m"))
+    row = f.set_index("claim").loc["classes of more central objects have higher AP"]
+    assert row["verdict"] == verdict
+    assert row["this_run"].startswith(f"partial r = {r_v:.3f}") and "Pearson r = -0.500" in row["this_run"]
+    assert ("changes the verdict" in row["detail"]) == changes
+    assert "controlling prevalence and a cubic in log prevalence" in row["detail"]
+    # without prevalence there is no verdict: the paper's raw r is shown, never badged
+    no_prev = _corr(r_v, p_v, r_s, p_s)
+    no_prev = no_prev[no_prev["role"] == "paper"]
+    f = findings({"classwise_correlations": no_prev}, FindingsContext(primary="m"))
+    assert f.set_index("claim").loc["classes of more central objects have higher AP", "verdict"] == "not available"
+    too_few = _corr(np.nan, np.nan, np.nan, np.nan)
+    f = findings({"classwise_correlations": too_few}, FindingsContext(primary="m"))
+    row = f.set_index("claim").loc["classes of more central objects have higher AP"]
+    assert row["verdict"] == "not available" and "too few classes" in row["detail"]

@@ -184,18 +184,119 @@ def test_student_welch_mannwhitney_cohen_match_references(rng):
     assert _row(tests, "center_dist", "student_t")["statistic"] < 0
 
 
-def test_holm_over_each_test_family(rng):
+def test_holm_family_is_the_claim_of_one_model(rng):
+    # the family: size, center distance and each human saliency source of ONE model (per unit and test);
+    # area_px (a duplicate of area_frac) and the control source stay unadjusted (p_holm NaN)
     obj = simulate(rng, 150, size_effect=0.3)
     obj["detected_m2"] = rng.random(len(obj)) < 0.5
-    tests = tpfn_tests(obj, n_boot=0)
+    obj["sal_max_center"] = rng.random(len(obj))
+    tests = tpfn_tests(obj, n_boot=0, controls=["center"])
     assert set(tests["model"]) == {"m", "m2"}
     assert set(tests["unit"]) == {"object", "single_instance", "image_class"}
+    fam_of = tests.drop_duplicates("variable").set_index("variable")["family"]
+    assert fam_of.to_dict() == {"area_frac": "claim", "area_px": "duplicate", "center_dist": "claim",
+                                "sal_max_gt": "claim", "sal_max_center": "control"}
     for unit in ("object", "single_instance", "image_class"):
-        for test in ("student_t", "welch_t", "mann_whitney_u", "cluster_ols"):
-            fam = tests[(tests["test"] == test) & (tests["unit"] == unit)]
-            assert len(fam) == 8  # 2 models x 4 variables: one family per test and unit
-            ref = multipletests(fam["p_val"].to_numpy(), method="holm")[1]
-            np.testing.assert_allclose(fam["p_holm"].to_numpy(), ref, rtol=1e-12)
+        for model in ("m", "m2"):
+            for test in ("student_t", "welch_t", "mann_whitney_u", "cluster_ols", "cluster2_ols", "within_category"):
+                sel = tests[(tests["test"] == test) & (tests["unit"] == unit) & (tests["model"] == model)]
+                fam = sel[sel["family"] == "claim"]
+                assert list(fam["variable"]) == ["area_frac", "center_dist", "sal_max_gt"]
+                ref = multipletests(fam["p_val"].to_numpy(), method="holm")[1]
+                np.testing.assert_allclose(fam["p_holm"].to_numpy(), ref, rtol=1e-12)
+                assert sel.loc[sel["family"] != "claim", "p_holm"].isna().all()
+    # a model's verdict does not depend on what else is in the run (another model, a control source)
+    alone = tpfn_tests(obj.drop(columns=["detected_m2", "sal_max_center", "area_px"]), models="m", n_boot=0)
+    both = tests[tests["model"] == "m"]
+    for var in ("area_frac", "center_dist", "sal_max_gt"):
+        a = alone[(alone["variable"] == var) & (alone["role"] == "verdict") & (alone["unit"] == "object")]
+        b = both[(both["variable"] == var) & (both["role"] == "verdict") & (both["unit"] == "object")]
+        assert a["p_holm"].iloc[0] == pytest.approx(b["p_holm"].iloc[0], rel=1e-12)
+
+
+def _cgm_hand(x, d, g1, g2):
+    """Two-way cluster-robust variance of the slope of x ~ 1 + d, by hand (Cameron, Gelbach & Miller 2011):
+    V = V_1 + V_2 - V_12, each V_g = c_g (X'X)^-1 (sum_g s_g s_g') (X'X)^-1 with s_g = X_g' e_g and the CR1
+    factor c_g = G/(G-1) (N-1)/(N-K)."""
+    X = np.column_stack([np.ones_like(d), d])
+    beta = np.linalg.solve(X.T @ X, X.T @ x)
+    e = x - X @ beta
+    bread = np.linalg.inv(X.T @ X)
+    n, k = X.shape
+
+    def one(g):
+        _, codes = np.unique(g, return_inverse=True)
+        G = codes.max() + 1
+        S = np.zeros((G, k))
+        np.add.at(S, codes, X * e[:, None])
+        return G / (G - 1) * (n - 1) / (n - k) * bread @ (S.T @ S) @ bread
+
+    g12 = np.array([f"{a}-{b}" for a, b in zip(g1, g2)])
+    V = one(g1) + one(g2) - one(g12)
+    return beta[1], V[1, 1]
+
+
+def test_two_way_clustered_t_matches_a_hand_cgm_computation(rng):
+    obj = simulate(rng, 200, image_sd=1.0)
+    x, d = obj["area_frac"].to_numpy(), obj["detected_m"].to_numpy(float)
+    beta, var = _cgm_hand(x, d, obj["image_id"].to_numpy(), obj["category_id"].to_numpy())
+    r = _row(tpfn_tests(obj, variables=["area_frac"], n_boot=0, units=["object"]), "area_frac", "cluster2_ols")
+    G = min(obj["image_id"].nunique(), obj["category_id"].nunique())
+    assert r["effect"] == pytest.approx(beta, rel=1e-10)
+    assert r["statistic"] == pytest.approx(beta / np.sqrt(var), rel=1e-8)
+    assert r["dof"] == G - 1 and r["n_categories"] == 12
+    assert r["p_val"] == pytest.approx(2 * sps.t.sf(abs(beta / np.sqrt(var)), G - 1), rel=1e-8)
+    half = sps.t.ppf(0.975, G - 1) * np.sqrt(var)
+    assert (r["effect_ci95_low"], r["effect_ci95_high"]) == pytest.approx((beta - half, beta + half), rel=1e-8)
+    assert r["role"] == "verdict"  # 12 categories >= MIN_CATEGORIES_TWO_WAY
+
+
+def test_within_category_test_matches_statsmodels_with_category_dummies(rng):
+    obj = simulate(rng, 150)
+    d = obj.assign(det=obj["detected_m"].astype(float))
+    # reference: OLS area_frac ~ det + C(category_id), CR1 standard errors clustered by image
+    fit = smf.ols("area_frac ~ det + C(category_id)", data=d).fit(
+        cov_type="cluster", cov_kwds={"groups": d["image_id"]}, use_t=True)
+    t = tpfn_tests(obj, variables=["area_frac"], n_boot=0, units=["object"])
+    r = _row(t, "area_frac", "within_category")
+    assert r["effect"] == pytest.approx(fit.params["det"], rel=1e-10)
+    assert r["statistic"] == pytest.approx(fit.tvalues["det"], rel=1e-8)
+    assert r["p_val"] == pytest.approx(fit.pvalues["det"], rel=1e-7)
+    assert r["dof"] == obj["image_id"].nunique() - 1
+    assert r["role"] == "sensitivity"
+    # fewer categories than MIN_CATEGORIES_TWO_WAY: the within-category test is the verdict
+    few = tpfn_tests(obj.assign(category_id=obj["category_id"] % 3), variables=["area_frac"], n_boot=0,
+                     units=["object"])
+    assert _row(few, "area_frac", "within_category")["role"] == "verdict"
+    assert _row(few, "area_frac", "cluster2_ols")["role"] == "alternative"
+    # no category column: the image-clustered t is the verdict
+    none = tpfn_tests(obj.drop(columns=["category_id"]), variables=["area_frac"], n_boot=0, units=["object"])
+    assert set(none["test"]) == {"student_t", "welch_t", "mann_whitney_u", "cohen_d", "cluster_ols"}
+    assert _row(none, "area_frac", "cluster_ols")["role"] == "verdict"
+
+
+def test_class_random_effects_break_the_image_clustered_t_not_the_verdict():
+    # null: the variable does not depend on detection, but 40 classes shift both at random (and images too).
+    # benchmarks/calibration.py [5a] at 400 reps: image-clustered ~0.24, verdict (two-way) ~0.03-0.05.
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "_calib_classwise", Path(__file__).resolve().parents[1] / "benchmarks" / "_calib_classwise.py")
+    cal = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cal)
+    rng = np.random.default_rng(5)
+    hits = {"cluster_ols": 0, "verdict": 0}
+    n_sims = 80
+    for _ in range(n_sims):
+        t = tpfn_tests(cal.class_objects(rng, 200, 40), "m", ["area_frac"], units=["object"], n_boot=0)
+        hits["cluster_ols"] += t.loc[t["test"] == "cluster_ols", "p_val"].iloc[0] < 0.05
+        v = t[t["role"] == "verdict"].iloc[0]
+        assert v["test"] == "cluster2_ols"
+        hits["verdict"] += v["p_val"] < 0.05
+    # with 80 simulations the SD of a 5% rate is 0.024: 0.12 is ~3 SD above nominal, 0.12 well below ~0.24
+    assert hits["cluster_ols"] / n_sims > 0.12
+    assert hits["verdict"] / n_sims < 0.12
 
 
 def test_nan_saliency_rows_are_excluded_and_counted(rng):
@@ -534,6 +635,8 @@ def test_center_prior_control(rng):
     spec = models.drop_duplicates(["saliency", "control"])[["saliency", "control"]]
     assert spec.values.tolist() == [["", ""], ["gt", ""], ["center", ""], ["gt", "center"]]
     fam = models[models["term"] == "sal_max_" + models["saliency"]]
+    assert fam.loc[fam["saliency"] == "center", "p_holm"].isna().all()  # the control is not a claim
+    fam = fam[fam["saliency"] != "center"]
     for _, sub in fam.groupby("control"):
         np.testing.assert_allclose(sub["p_holm"], multipletests(sub["p_val"], method="holm")[1])
     # the class-wise partial correlation gets the same control
@@ -570,6 +673,17 @@ def test_stats_tables_and_summary(rng):
     assert set(tables["detection_models"]["category_effects"]) == {True, False}
     text = st.format_summary(tables)
     assert "sal_max_gt" in text and "OR=" in text and "excluded: NaN" in text
+    assert "cluster2_ols t=" in text  # the verdict (12 categories), Holm-adjusted
+    # with prevalence: the verdict and the sensitivity rows are listed, and a verdict the AUC check changes is said
+    ap = ap.assign(prevalence=rng.uniform(0.01, 0.3, 12), AUC=rng.uniform(0.5, 0.9, 12))
+    tables = st.stats_tables(obj, ap, n_boot=0)
+    corr = tables["classwise_correlations"]
+    assert {"paper", "verdict", "sensitivity"} <= set(corr["role"])
+    text = st.format_summary(tables)
+    assert "verdict     AP" in text.replace("[", "").replace("]", "") and "sensitivity AUC" in text.replace(
+        "[", "").replace("]", "")
+    ch = st.verdict_changes(corr)
+    assert ch["changes"].any() == ("changes the verdict" in text)
 
 
 # ------------------------------------------------------------------ CLI
@@ -897,10 +1011,11 @@ def test_units_single_instance_and_image_class(rng):
     for unit, rows in (("single_instance", single), ("image_class", ic)):
         ref = sps.ttest_ind(rows.loc[rows["detected_m"], "area_frac"], rows.loc[~rows["detected_m"], "area_frac"])
         assert _row(tests, "area_frac", "student_t", unit=unit)["statistic"] == pytest.approx(ref.statistic)
-    # the verdict is the image-clustered test; the paper's test is marked too
+    # the verdict clusters by image and category (12 categories); the paper's test is marked too
     roles = tests.drop_duplicates("test").set_index("test")["role"]
-    assert roles["cluster_ols"] == "verdict" and roles["student_t"] == "paper"
-    assert roles["welch_t"] == "alternative"
+    assert roles["cluster2_ols"] == "verdict" and roles["student_t"] == "paper"
+    assert roles["within_category"] == "sensitivity"
+    assert roles["welch_t"] == "alternative" and roles["cluster_ols"] == "alternative"
     with pytest.raises(InputError, match="unknown unit"):
         tpfn_tests(obj, units=["pixel"], n_boot=0)
 
@@ -922,12 +1037,13 @@ def test_shared_outcomes_on_the_demo(demo, demo_ann):
 
 def test_prevalence_null_partial_and_normalised_ap_are_calibrated():
     # null: a random scorer, so AP depends on nothing but prevalence; frequent classes happen to
-    # lie nearer the center. Pearson(AP, distance) then "finds" an effect; the partial correlation
-    # controlling log prevalence and the correlation of the normalised AP do not (5% at alpha 0.05)
+    # lie nearer the center. Pearson(AP, distance) then "finds" an effect; the partial correlations
+    # controlling prevalence (the verdict's and the size-and-prevalence one) and the correlation of the
+    # normalised AP do not (5% at alpha 0.05)
     from salanalysis.metrics import per_class_metrics
 
     rng = np.random.default_rng(11)
-    hits = {"pearson": 0, "partial": 0, "norm": 0}
+    hits = {"pearson": 0, "partial": 0, "verdict": 0, "norm": 0}
     n_sims, n_cls, n_img = 150, 60, 400
     for _ in range(n_sims):
         logp = rng.uniform(np.log(0.01), np.log(0.4), n_cls)
@@ -939,13 +1055,88 @@ def test_prevalence_null_partial_and_normalised_ap_are_calibrated():
                            "AP": pc["AP"], "prevalence": pc["prevalence"], "AP_norm": pc["AP_norm"],
                            "log_prevalence": np.log(pc["prevalence"].where(pc["prevalence"] > 0))})
         corr = classwise_correlations(cw, partial_variables=["center_dist"])  # default controls: + prevalence
-        assert corr.loc[corr["method"] == "partial", "covariates"].iloc[0] == "area_frac,prevalence,log_prevalence"
-        ap = corr[corr["target"] == "AP"].set_index(["variable", "method"])["p_val"]
+        cd_rows = corr[(corr["variable"] == "center_dist") & (corr["target"] == "AP")].set_index(
+            ["method", "covariates"])
+        ver = corr[(corr["role"] == "verdict")]
+        assert list(ver["variable"]) == ["area_frac", "center_dist", "sal_max_gt"]  # every variable
+        assert (ver["covariates"] == ",".join(st.PREVALENCE_CONTROLS)).all()
         norm = corr[corr["target"] == "AP_norm"].set_index(["variable", "method"])["p_val"]
-        hits["pearson"] += ap[("center_dist", "pearson")] < 0.05
-        hits["partial"] += ap[("center_dist", "partial")] < 0.05
+        hits["pearson"] += cd_rows.loc[("pearson", ""), "p_val"] < 0.05
+        hits["partial"] += cd_rows.loc[("partial", "area_frac,prevalence,log_prevalence"), "p_val"] < 0.05
+        hits["verdict"] += ver.set_index("variable").loc["center_dist", "p_val"] < 0.05
         hits["norm"] += norm[("center_dist", "pearson")] < 0.05
     rate = {k: v / n_sims for k, v in hits.items()}
     assert rate["pearson"] > 0.5  # the artefact
     # nominal 5%: with 150 simulations the rate's SD is 0.018, so 0.12 is ~4 SD above it
-    assert rate["partial"] < 0.12 and rate["norm"] < 0.12
+    assert rate["partial"] < 0.12 and rate["norm"] < 0.12 and rate["verdict"] < 0.12
+
+
+def test_classwise_verdict_family_roles_and_statsmodels_partial(rng):
+    from salanalysis.metrics import per_class_metrics
+
+    n_cls = 40
+    logp = rng.uniform(np.log(0.01), np.log(0.4), n_cls)
+    y = rng.random((300, n_cls)) < np.exp(logp)
+    pc = per_class_metrics(y, y * 1.5 + rng.normal(0, 1, y.shape))
+    prev = pc["prevalence"].to_numpy()
+    cw = pd.DataFrame({"category_id": np.arange(n_cls), "area_frac": rng.uniform(0.01, 0.2, n_cls),
+                       "area_px": rng.uniform(1e3, 1e4, n_cls), "center_dist": rng.uniform(0.2, 0.5, n_cls),
+                       "sal_max_gt": rng.uniform(0, 1, n_cls), "sal_max_center": rng.uniform(0, 1, n_cls),
+                       "AP": pc["AP"], "AUC": pc["AUC"], "prevalence": prev,
+                       "log_prevalence": np.log(np.where(prev > 0, prev, np.nan))})
+    corr = classwise_correlations(cw, variables=["area_frac", "area_px", "center_dist", "sal_max_gt",
+                                                 "sal_max_center"], control_source="center")
+    assert set(corr["target"]) == {"AP", "AUC"}
+    ver = corr[corr["role"] == "verdict"].set_index("variable")
+    assert list(ver.index) == ["area_frac", "area_px", "center_dist", "sal_max_gt", "sal_max_center"]
+    # reference: statsmodels OLS AP ~ x + prevalence + lp + lp^2 + lp^3 (lp centred): partial r = t/sqrt(t^2+df)
+    d = cw.assign(lp=cw["log_prevalence"] - cw["log_prevalence"].mean())  # a class without positives: NaN, dropped
+    for var in ("center_dist", "sal_max_gt"):
+        fit = smf.ols(f"AP ~ {var} + prevalence + lp + I(lp**2) + I(lp**3)", data=d).fit()
+        t, df = fit.tvalues[var], fit.df_resid
+        assert ver.loc[var, "r"] == pytest.approx(t / np.sqrt(t**2 + df), rel=1e-8)
+        assert ver.loc[var, "p_val"] == pytest.approx(fit.pvalues[var], rel=1e-6)
+    # Holm over the claim family only: size, center distance, the human source; not area_px, not the control
+    assert ver.loc[["area_px", "sal_max_center"], "p_holm"].isna().all()
+    assert ver.loc[["area_px", "sal_max_center"], "family"].tolist() == ["duplicate", "control"]
+    fam = ver.loc[["area_frac", "center_dist", "sal_max_gt"]]
+    np.testing.assert_allclose(fam["p_holm"], multipletests(fam["p_val"], method="holm")[1], rtol=1e-12)
+    sens = corr[corr["role"] == "sensitivity"]
+    assert (sens["target"] == "AUC").all() and len(sens) == 5
+    paper = corr[corr["role"] == "paper"]
+    assert (paper["method"] == "pearson").all() and (paper["target"] == "AP").all()
+    # verdict_changes: a verdict the AUC check does not share is flagged
+    fake = corr.copy()
+    is_v = (fake["role"] == "verdict") & (fake["variable"] == "center_dist")
+    is_s = (fake["role"] == "sensitivity") & (fake["variable"] == "center_dist")
+    fake.loc[is_v, ["r", "p_holm"]] = [-0.5, 0.001]
+    fake.loc[is_s, ["r", "p_holm"]] = [-0.1, 0.6]
+    ch = st.verdict_changes(fake).set_index("variable")
+    assert ch.loc["center_dist", "changes"] and not ch.loc["center_dist", "holds"]
+    assert ch.loc["center_dist", "decision_verdict"] == "negative"
+    assert ch.loc["center_dist", "decision_sensitivity"] == "not significant"
+    fake.loc[is_s, ["r", "p_holm"]] = [-0.3, 0.01]
+    ch = st.verdict_changes(fake).set_index("variable")
+    assert not ch.loc["center_dist", "changes"] and ch.loc["center_dist", "holds"]
+
+
+def test_quality_rising_with_prevalence_confirmed_verdict_holds_its_level():
+    # the remaining confound: classifier quality rises with prevalence and every variable follows
+    # prevalence. Partial r controlling prevalence and log prevalence alone: 0.12-0.17 per variable
+    # (calibration [5b] before the cubic); the verdict confirmed by the AUC check stays near or under 5%.
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "_calib_classwise", Path(__file__).resolve().parents[1] / "benchmarks" / "_calib_classwise.py")
+    cal = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cal)
+    rng = np.random.default_rng(3)
+    n_sims, any_confirmed, raw = 60, 0, 0
+    for _ in range(n_sims):
+        corr = classwise_correlations(cal.class_table(rng, "quality rising with prevalence"),
+                                      variables=["area_frac", "center_dist", "sal_max_gt"], partial_variables=[])
+        any_confirmed += st.verdict_changes(corr)["holds"].any()
+        raw += (corr.loc[corr["role"] == "paper", "p_val"] < 0.05).any()
+    assert raw / n_sims > 0.9  # the paper's r "finds" every variable
+    assert any_confirmed / n_sims < 0.12  # family-wise, nominal 5% (SD 0.028 at 60 simulations)

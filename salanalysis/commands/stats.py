@@ -13,8 +13,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="tp vs fn tests, class-wise correlations with AP, and image-clustered detection models",
         description=(
             "Sec. 3.2 of Luo et al. (2019) from an object table: detected vs missed objects "
-            "(Student t as the paper, Welch, Mann-Whitney, Cohen's d, Holm, image-clustered "
-            "OLS and bootstrap), class means vs class AP (Pearson, Spearman, partial), and "
+            "(Student t as the paper, Welch, Mann-Whitney, Cohen's d, image-clustered OLS and "
+            "bootstrap; the verdict clusters by image and category, Holm over size, center "
+            "distance and the human saliency sources of each model), class means vs class AP "
+            "(Pearson as the paper, Spearman, partial; the verdict for every variable is the "
+            "partial r controlling prevalence, checked with ROC AUC as the target), and "
             "logistic models of detection on log size, center distance and saliency with "
             "image-clustered SEs. Writes tpfn_descriptives.csv, tpfn_tests.csv, classwise.csv, "
             "classwise_correlations.csv and detection_models.csv under --out."

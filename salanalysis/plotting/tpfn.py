@@ -48,7 +48,9 @@ def plot_tpfn_means(
         for each model is written above its bars (statistic and p).
     test, p_column, stat_label
         Which test's row to annotate, which p-value column to show (``p_val`` or
-        ``p_holm``) and how to name the statistic (e.g. ``"clustered t"``).
+        ``p_holm``) and how to name the statistic (e.g. ``"clustered t"``). A row outside
+        the Holm family (``p_holm`` NaN, e.g. a control source) shows its unadjusted
+        ``p_val``, labelled ``p(unadj.)``.
 
     Bars are means, error bars one standard error of the mean (as the paper);
     each tick says tp/fn and n. Returns ``ax``.
@@ -89,8 +91,12 @@ def plot_tpfn_means(
                     tr = tr[tr["unit"] == "object"]
                 if len(tr):
                     stat = float(tr["statistic"].iloc[0])
-                    p = format_p(float(tr[p_column].iloc[0]), spaced=True)
-                    if p_column == "p_holm":
+                    pv = float(tr[p_column].iloc[0])
+                    p = format_p(pv, spaced=True)
+                    if p_column == "p_holm" and not np.isfinite(pv) and "p_val" in tr.columns:
+                        # outside the Holm family (a control source, area_px): the unadjusted p, said so
+                        p = format_p(float(tr["p_val"].iloc[0]), spaced=True).replace("p ", "p(unadj.) ", 1)
+                    elif p_column == "p_holm":
                         p = p.replace("p ", "p(Holm) ", 1)
                     shown = "n/a" if not np.isfinite(stat) else f"{stat:.2f}"
                     sep = ", " if stat_label == "t" else "\n"

@@ -40,9 +40,12 @@ TABLES: dict[str, str] = {
     "per_class": "Per-class AP, precision, recall, F1 of every score set",
     "excluded_classes": "Classes without a positive image, left out of mAP and the C- metrics",
     "tpfn_descriptives": "Fig. 2 numbers: n, mean, SD, SEM, 95% CI of detected and missed objects",
-    "tpfn_tests": "Fig. 2 tests: Student and Welch t, Mann-Whitney U, Cohen's d, image-clustered tests",
+    "tpfn_tests": "Fig. 2 tests: Student and Welch t, Mann-Whitney U, Cohen's d, image-clustered tests; the verdict "
+                  "(role = verdict) clusters by image and category, Holm over the claim family (family = claim)",
     "classwise": "Class-wise means and AP",
-    "classwise_correlations": "Class-wise correlations with AP (Pearson, Spearman, partial)",
+    "classwise_correlations": "Class-wise correlations with AP (Pearson as the paper, Spearman, partial); the "
+                              "verdict (role = verdict): partial r controlling prevalence, checked with ROC AUC "
+                              "(role = sensitivity)",
     "detection_models": "Logistic models of detection (odds ratio per SD, image-clustered CIs)",
     "clutter_map": "Fig. 3a numbers: mAP per objects-per-image group, smoothed, bootstrap bands",
     "clutter_difference": "mAP difference (B - A) per group with paired bootstrap bands",

@@ -244,8 +244,10 @@ def detection_models(
     Per score set: the size-and-position model (no saliency), one model per
     saliency source, and, when ``control_source`` is given, one more per other
     source with the center prior as a control. Columns as in
-    :func:`detection_model`, plus ``p_holm``: Holm over the saliency terms of all
-    rows with the same (control, category_effects) specification.
+    :func:`detection_model`, plus ``p_holm``: Holm over the saliency terms of one
+    score set's rows with the same (control, category_effects) specification; the
+    ``control_source``'s own term is outside the family (``p_holm`` NaN, ``p_val``
+    unadjusted).
     """
     models = _resolve_models(objects, models)
     sources = (
@@ -268,8 +270,9 @@ def detection_models(
                     tables.append(detection_model(objects, m, s, control_source=ctl, **kw))
     out = pd.concat(tables, ignore_index=True)
     out["p_holm"] = np.nan
-    is_sal = out["term"] == "sal_max_" + out["saliency"]
-    for _, idx in out[is_sal].groupby(["control", "category_effects"], sort=False).groups.items():
+    # the family of a claim: one model's human saliency sources (the control source is not a claim)
+    is_sal = (out["term"] == "sal_max_" + out["saliency"]) & (out["saliency"] != (ctl or ""))
+    for _, idx in out[is_sal].groupby(["model", "control", "category_effects"], sort=False).groups.items():
         out.loc[idx, "p_holm"] = _holm(out.loc[idx, "p_val"])
     cols = _MODEL_COLUMNS[:9] + ["p_holm"] + _MODEL_COLUMNS[9:]
     return out[cols]

@@ -15,7 +15,7 @@ from salanalysis.errors import require_columns as _require
 from salanalysis.formatting import format_p
 from salanalysis.results import AnalysisResult
 from salanalysis.stats._common import _resolve_models, _sal_column
-from salanalysis.stats.classwise import classwise_correlations, classwise_table
+from salanalysis.stats.classwise import classwise_correlations, classwise_table, verdict_changes
 from salanalysis.stats.models import detection_models
 from salanalysis.stats.tpfn import tpfn_descriptives, tpfn_tests
 
@@ -65,7 +65,8 @@ def stats_tables(
         _require(objects, [_sal_column(control_source)])
     out = {
         "tpfn_descriptives": tpfn_descriptives(objects, models),
-        "tpfn_tests": tpfn_tests(objects, models, n_boot=n_boot, seed=seed),
+        "tpfn_tests": tpfn_tests(objects, models, n_boot=n_boot, seed=seed,
+                                 controls=[control_source] if control_source else ()),
     }
     if per_class_ap is not None:
         ap = per_class_ap
@@ -88,17 +89,21 @@ def format_summary(tables: dict[str, pd.DataFrame]) -> str:
     lines = []
     tests = tables.get("tpfn_tests")
     if tests is not None and len(tests):
-        lines.append("detected - missed: verdict = image-clustered t (objects of one image are not independent), "
-                     "Holm over the variables; the paper's Student t beside it:")
+        lines.append("detected - missed: verdict = the clustered t (by image and category; within-category with "
+                     "few categories), Holm over size, center distance and the human saliency sources of each "
+                     "model (controls and area_px unadjusted); the paper's Student t beside it:")
         if "unit" not in tests.columns:
             tests = tests.assign(unit="object")
         for (model, unit, var), sub in tests.groupby(["model", "unit", "variable"], sort=False):
             st = sub[sub["test"] == "student_t"].iloc[0]
-            cl = sub[sub["test"] == "cluster_ols"]
+            cl = sub[sub["role"] == "verdict"] if "role" in sub.columns else sub[sub["test"] == "cluster_ols"]
             d = sub[sub["test"] == "cohen_d"].iloc[0]
             text = f"  {model:<12} {unit:<15} {var:<18} "
             if len(cl):
-                text += f"clustered t={cl['statistic'].iloc[0]:.3f} {format_p(cl['p_holm'].iloc[0])} (Holm)  "
+                v = cl.iloc[0]
+                p = (f"{format_p(v['p_holm'])} (Holm)" if np.isfinite(v["p_holm"])
+                     else f"{format_p(v['p_val'])} (unadjusted, {v.get('family', 'outside the family')})")
+                text += f"{v['test']} t={v['statistic']:.3f} {p}  "
             text += (f"[paper: t={st['statistic']:.3f} {format_p(st['p_val'])}] d={d['effect']:.3f} "
                      f"n={st['n_detected']}/{st['n_missed']}")
             if st["n_excluded_nan"]:
@@ -107,17 +112,26 @@ def format_summary(tables: dict[str, pd.DataFrame]) -> str:
     corr = tables.get("classwise_correlations")
     if corr is not None and len(corr):
         lines.append(
-            "class means vs AP (Pearson as the paper; partial: controlling the covariates):"
+            "class means vs class performance: the paper's Pearson r (AP); verdict = partial r with AP controlling "
+            "prevalence (Holm over the claim family); sensitivity = the same with ROC AUC:"
         )
-        for _, r in corr[corr["method"] != "spearman"].iterrows():
+        shown = corr[corr["role"].isin(["paper", "verdict", "sensitivity"])] if "role" in corr.columns else (
+            corr[corr["method"] != "spearman"])
+        for _, r in shown.iterrows():
             model = f"{r['model']:<12} " if "model" in corr.columns else ""
-            if "target" in corr.columns and r["target"] != "AP":
-                model += f"[{r['target']}] "
+            role = f"{r['role']:<11} " if "role" in corr.columns else ""
+            target = f"[{r['target']}] " if "target" in corr.columns else ""
             cov = f" | {r['covariates']}" if r["covariates"] else ""
+            holm = f" p(Holm)={r['p_holm']:.3g}" if "p_holm" in r and np.isfinite(r["p_holm"]) else ""
             lines.append(
-                f"  {model}{r['variable']:<18} {r['method']:<8} r={r['r']:.3f} "
-                f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] {format_p(r['p_val'])} n={r['n']}{cov}"
+                f"  {model}{role}{target}{r['variable']:<18} {r['method']:<8} r={r['r']:.3f} "
+                f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] {format_p(r['p_val'])}{holm} n={r['n']}{cov}"
             )
+        ch = verdict_changes(corr)
+        for _, r in ch[ch["changes"]].iterrows():
+            model = f"{r['model']} " if "model" in ch.columns else ""
+            lines.append(f"  note: {model}{r['variable']}: the sensitivity check (AUC) changes the verdict "
+                         f"({r['decision_verdict']} on AP, {r['decision_sensitivity']} on AUC)")
     dm = tables.get("detection_models")
     if dm is not None and len(dm):
         sal = dm[(dm["saliency"] != "") & (dm["term"] == "sal_max_" + dm["saliency"])]
