@@ -200,7 +200,7 @@ def draw_fig2(tables: Tables, ctx: FigureContext):
     for j, var in enumerate(variables):
         top, bottom = axes[2 * (j // per_row), j % per_row], axes[2 * (j // per_row) + 1, j % per_row]
         P.plot_tpfn_means(desc, var, models=[m], tests=tests, labels=ctx.labels, ax=top,
-                          **({"test": vt, "p_column": "p_holm", "stat_label": _VERDICT_LABELS.get(vt, vt)}
+                          **({"test": vt, "p_column": "p_holm", "stat_label": _VERDICT_LABELS.get(str(vt), str(vt))}
                              if verdict else {}))
         P.plot_tpfn_distribution(objects, var, m, labels=ctx.labels, ax=bottom)
         top.set_title(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", loc="left", pad=22 if verdict else 12)
@@ -247,7 +247,7 @@ def caption_fig2(tables: Tables, ctx: FigureContext) -> str:
     return (f"Detected (true positive, tp) and missed (false negative, fn) objects of '{ctx.label(m)}' at score >= "
             f"{ctx.threshold}. Top: means with error bars of one standard error of the mean (as the paper); "
             f"ticks give n; above: " + (
-                f"the verdict, the {_VERDICT_LABELS.get(vt, vt)} ({_VERDICT_CAPTIONS.get(vt, vt)}) and its p, "
+                f"the verdict, the {_VERDICT_LABELS.get(str(vt), str(vt))} ({_VERDICT_CAPTIONS.get(str(vt), str(vt))}) and its p, "
                 "Holm-adjusted over one family: size, center distance and the human saliency sources of this model "
                 "(a control map such as the center bias is outside it and shows its unadjusted p); the "
                 "difference's interval in the tests table is an unadjusted 95% interval (the paper's object-level "
