@@ -87,6 +87,15 @@ def weight_batches(
         done += b
 
 
+def _check_counts(weights: np.ndarray) -> None:
+    """ValueError unless every weight is a non-negative whole number (a resample count)."""
+    w = np.asarray(weights)
+    if w.dtype.kind in "fc" and not np.array_equal(w, np.floor(w)):
+        raise ValueError("bootstrap weights must be whole numbers (resample counts), got a fraction")
+    if w.size and w.min() < 0:
+        raise ValueError("bootstrap weights must be non-negative counts")
+
+
 @dataclass
 class SortedAP:
     """One score set sorted once per class, ready for weighted AP on many resamples.
@@ -166,7 +175,14 @@ class SortedAP:
         -------
         np.ndarray
             (B, C) float64; NaN where a class has no positive weight in a resample.
+
+        Raises
+        ------
+        ValueError
+            A weight that is negative or not a whole number (the running sums
+            are integer counts: a fractional weight would be truncated).
         """
+        _check_counts(weights)
         b = weights.shape[1]
         out = np.full((b, self.n_classes), np.nan)
         if self.block_matrix.shape[0] == 0:

@@ -64,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("salanalysis: error: a COMMAND is required (salanalysis --help lists them)", file=sys.stderr)
         return 2
+    out = sys.stdout = _ClosedPipeSafe(sys.stdout)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", InputWarning)
@@ -92,6 +93,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("salanalysis: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if sys.stdout is out:
+            sys.stdout = out.stream
+        out.detach_if_closed()
+
+
+class _ClosedPipeSafe:
+    """stdout that outlives its reader: ``salanalysis metrics ... | head -1`` is not a failure.
+
+    When the reader closes the pipe, what the command still prints is dropped and
+    the command carries on (its outputs are written, the exit status is its own),
+    instead of stopping at the next ``print`` with "Broken pipe".
+    """
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.closed_pipe = False
+
+    def write(self, text: str) -> int:
+        if not self.closed_pipe:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self.closed_pipe = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_pipe:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self.closed_pipe = True
+
+    def detach_if_closed(self) -> None:
+        """After a closed pipe, point file descriptor 1 at /dev/null: nothing fails at exit."""
+        if not self.closed_pipe:
+            return
+        try:
+            fd = self.stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return  # not a real file (a test's capture)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
 
 
 def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:

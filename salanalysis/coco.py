@@ -22,7 +22,9 @@ the ``images``, ``categories`` and ``annotations`` lists must exist (an
 image-info file without ``annotations``, such as ``image_info_test2014.json``,
 is not ground truth; a file of images without objects says
 ``"annotations": []``); ids are unique and every annotation names a known
-image and category; a ``bbox`` is four finite numbers ``[x, y, w, h]``, none
+image and category; ids are integers, or all strings of digits (read as the
+integers they spell: :mod:`salanalysis._coco_fields`); width and height are
+whole numbers; a category name is a string; a ``bbox`` is four finite numbers ``[x, y, w, h]``, none
 negative.
 
 LVIS
@@ -45,6 +47,7 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
+from salanalysis._coco_fields import normalize_ids, pixels
 from salanalysis.errors import InputError
 from salanalysis.io import read_json
 
@@ -72,7 +75,8 @@ _IMAGE_KEYS = ("id", "width", "height")
 _ANN_KEYS = ("id", "image_id", "category_id")
 
 
-def _validate(data: object, path: Path) -> None:
+def _validate(data: object, path: Path) -> dict:
+    """The checked ``data``, its ids as integers (:func:`~salanalysis._coco_fields.normalize_ids`)."""
     if not isinstance(data, dict):
         raise InputError("not a COCO instances file: top level is not a JSON object", path)
     for key in ("images", "categories"):
@@ -93,13 +97,21 @@ def _validate(data: object, path: Path) -> None:
         missing = [k for k in _IMAGE_KEYS if not isinstance(im, dict) or k not in im]
         if missing:
             raise InputError(f"images[{i}] lacks {', '.join(missing)}", path)
+    for i, c in enumerate(data["categories"]):
+        if not isinstance(c, dict) or "id" not in c or "name" not in c:
+            raise InputError(f"categories[{i}] lacks id or name", path)
+        if not isinstance(c["name"], str):
+            raise InputError(f"category {c['id']}: name {c['name']!r} is not a string", path)
+    for i, a in enumerate(anns):
+        missing = [k for k in _ANN_KEYS if not isinstance(a, dict) or k not in a]
+        if missing:
+            raise InputError(f"annotations[{i}] lacks {', '.join(missing)}", path)
+    data = normalize_ids(data, path, _FEDERATED_KEYS)
+    anns = data["annotations"]
     ids = [im["id"] for im in data["images"]]
     if len(set(ids)) != len(ids):
         dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
         raise InputError(f"duplicate image id {dup}", path)
-    for i, c in enumerate(data["categories"]):
-        if not isinstance(c, dict) or "id" not in c or "name" not in c:
-            raise InputError(f"categories[{i}] lacks id or name", path)
     cids = [c["id"] for c in data["categories"]]
     if len(set(cids)) != len(cids):
         raise InputError("duplicate category id", path)
@@ -108,10 +120,7 @@ def _validate(data: object, path: Path) -> None:
         raise InputError("duplicate category name", path)
     image_set, cat_set = set(ids), set(cids)
     ann_ids = set()
-    for i, a in enumerate(anns):
-        missing = [k for k in _ANN_KEYS if not isinstance(a, dict) or k not in a]
-        if missing:
-            raise InputError(f"annotations[{i}] lacks {', '.join(missing)}", path)
+    for a in anns:
         if a["image_id"] not in image_set:
             raise InputError(f"annotation {a['id']} refers to unknown image id {a['image_id']}", path)
         if a["category_id"] not in cat_set:
@@ -124,6 +133,7 @@ def _validate(data: object, path: Path) -> None:
         if "segmentation" not in a and "bbox" not in a:
             raise InputError(f"annotation {a['id']} has neither segmentation nor bbox", path)
     _check_federated(data["images"], cat_set, path)
+    return data
 
 
 def _bboxes(anns: list, path: Path) -> np.ndarray:
@@ -186,7 +196,7 @@ class Annotations:
 
     def __init__(self, data: dict, path: str | os.PathLike = "<memory>") -> None:
         self.path = Path(path)
-        _validate(data, self.path)
+        data = _validate(data, self.path)
         coco = COCO()
         coco.dataset = data
         with contextlib.redirect_stdout(io.StringIO()):
@@ -197,8 +207,8 @@ class Annotations:
             {
                 "image_id": [im["id"] for im in data["images"]],
                 "file_name": [im.get("file_name", f"{im['id']}.jpg") for im in data["images"]],
-                "width": [int(im["width"]) for im in data["images"]],
-                "height": [int(im["height"]) for im in data["images"]],
+                "width": [pixels(im["width"], "width", im["id"], self.path) for im in data["images"]],
+                "height": [pixels(im["height"], "height", im["id"], self.path) for im in data["images"]],
             }
         )
         self.images = imgs.sort_values("image_id", kind="stable").reset_index(drop=True)

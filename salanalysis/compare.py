@@ -49,6 +49,7 @@ from scipy import stats as sps
 from salanalysis import metrics
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
+from salanalysis.formatting import format_fixed, format_interval
 from salanalysis.metrics import DEFAULT_RULES, MetricRules
 from salanalysis.results import AnalysisResult, table_property
 from salanalysis.scores import Scores
@@ -361,7 +362,9 @@ def _pair_summary(t: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
     ]
     if "delta_mAP" in s.index:
         r = s.loc["delta_mAP"]
-        lines.append(f"  mAP difference {r['value']:+.4f} [{r['ci95_low']:+.4f}, {r['ci95_high']:+.4f}] (BCa 95%)")
+        ci = format_interval(r["ci95_low"], r["ci95_high"], none="")
+        ci = f"{ci} (BCa 95%)" if ci else "(no bootstrap, no intervals)"
+        lines.append(f"  mAP difference {format_fixed(r['value'], sign=True)} {ci}")
     for q, label in (("pearson_delta_area", "Pearson r"), ("spearman_delta_area", "Spearman rho")):
         r = s.loc[q]
         lines.append(f"  {label} (delta vs mean area_frac): {r['value']:+.3f} (n={int(r['n'])}, p={r['p_val']:.3g})")
@@ -426,6 +429,7 @@ def run_compare(
         As in :func:`salanalysis.scores.read_scores`.
     """
     from salanalysis._bootstrap import bootstrap_jobs
+    from salanalysis._table_checks import check_objects_match_annotations
     from salanalysis.io import read_table
     from salanalysis.scores import read_score_sets
     from salanalysis.subsets import analysis_annotations
@@ -441,6 +445,9 @@ def run_compare(
         path = Path(objects)
         table_objects = read_table(path)
         table_objects.attrs["path"] = str(path)
+    if table_objects is not None:
+        check_objects_match_annotations(table_objects, getattr(ann, "subset_of", None) or ann,
+                                        table_objects.attrs.get("path"))
     if table_objects is not None and getattr(ann, "subset_of", None) is not None:  # the analysed part only
         keep = table_objects["image_id"].isin(ann.image_ids) & table_objects["category_id"].isin(ann.category_ids)
         attrs = dict(table_objects.attrs)

@@ -11,7 +11,9 @@ same way wherever it appears. The number policy:
   integers and whole floats as integers (``10743``); otherwise 1000 and above
   rounded to an integer, 1 to 1000 four significant digits (``12.35``), 0.001
   to 1 four decimals (``0.1235``), below 0.001 two significant digits
-  (``0.00015``);
+  (``0.00015``); below 1e-12 in absolute value ``0`` (float noise such as
+  ``5.2e-18``, the difference of two equal sums added in another order: no
+  quantity of these tables is that small without being 0);
 - **Table 1**: percent with one decimal as the paper prints it (:func:`format_percent`).
 
 :func:`format_value` applies the rule of a column to one value.
@@ -22,8 +24,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["format_number", "format_p", "format_p_value", "format_percent", "format_value", "is_p_column",
-           "latex_escape", "markdown_escape"]
+__all__ = ["format_fixed", "format_interval", "format_number", "format_p", "format_p_value", "format_percent",
+           "format_value", "is_p_column", "latex_escape", "markdown_escape"]
+
+#: Absolute values below this print as 0 (:func:`format_number`): float noise, not data.
+NOISE = 1e-12
 
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
                   "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
@@ -91,6 +96,8 @@ def format_number(v: Any) -> str:
     if math.isinf(f):
         return "inf" if f > 0 else "-inf"
     a = abs(f)
+    if a < NOISE:
+        return "0"
     if f == int(f) and a < 1e15:
         return str(int(f))
     if a >= 1000:
@@ -100,6 +107,26 @@ def format_number(v: Any) -> str:
     if a >= 1e-3:
         return f"{f:.4f}".rstrip("0").rstrip(".")
     return np.format_float_positional(f, precision=2, unique=False, fractional=False, trim="k")
+
+
+def format_fixed(v: Any, decimals: int = 4, *, sign: bool = False) -> str:
+    """``v`` with ``decimals`` decimals (``+`` sign with ``sign``), never ``-0.0000``: a value that rounds
+    to zero prints as ``0.0000`` (``+0.0000``); ``nan`` when missing."""
+    if _missing(v):
+        return "nan"
+    f = float(v)
+    text = f"{f:+.{decimals}f}" if sign else f"{f:.{decimals}f}"
+    if math.isfinite(f) and float(text) == 0:
+        text = ("+" if sign else "") + text.lstrip("+-")
+    return text
+
+
+def format_interval(lo: Any, hi: Any, decimals: int = 4, *, sign: bool = True,
+                    none: str = "no interval") -> str:
+    """``[lo, hi]`` by :func:`format_fixed`, or ``none`` when either bound is missing (no bootstrap)."""
+    if _missing(lo) or _missing(hi) or not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
+        return none
+    return f"[{format_fixed(lo, decimals, sign=sign)}, {format_fixed(hi, decimals, sign=sign)}]"
 
 
 def format_value(v: Any, column: Any = None) -> str:

@@ -85,6 +85,7 @@ from salanalysis._cluster import absolute_refs, active_client, map_ordered
 from salanalysis._objects_worker import process_chunk
 from salanalysis._pool import pool_context
 from salanalysis._progress import progress_bar
+from salanalysis._table_checks import stamp_objects
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError, warn_input
 from salanalysis.maps import NOTE_NAMES, MapSource, note_messages
@@ -124,7 +125,9 @@ class ObjectTables:
         (0 at the image center, 1 at a corner), ``n_objects`` (non-crowd
         instances in the image); per saliency source NAME ``sal_max_NAME``,
         ``sal_mean_NAME`` (float64, NaN without a map or without pixels); per
-        score set NAME ``score_NAME`` (float64) and ``detected_NAME`` (bool).
+        score set NAME ``score_NAME`` (float64) and ``detected_NAME`` (bool);
+        ``attrs["score_digests"]``: NAME -> digest of the score set (kept by
+        Parquet; ``stats`` checks the score files it is given against it).
     images
         One row per image of the annotations: ``image_id``, ``width``,
         ``height``, ``n_objects`` and per source ``has_map_NAME`` (bool).
@@ -563,6 +566,7 @@ def compute_objects(
         vals = sc.aligned(obj["image_id"].to_numpy(), obj["category_id"].to_numpy(), pairs=True)
         obj[f"score_{name}"] = vals.astype(np.float64)
         obj[f"detected_{name}"] = vals >= threshold
+    stamp_objects(obj, score_sets)
 
     img = pd.DataFrame(
         {
@@ -677,4 +681,5 @@ def object_table_reference(
         vals = sc.aligned(obj["image_id"].to_numpy(), obj["category_id"].to_numpy(), pairs=True)
         obj[f"score_{name}"] = vals.astype(np.float64)
         obj[f"detected_{name}"] = vals >= threshold
+    stamp_objects(obj, score_sets)
     return obj

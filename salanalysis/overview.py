@@ -63,6 +63,7 @@ def _saliency_rows(name: str, src: MapSource, a: Annotations) -> list[tuple]:
         ("map_files", src.n_files, ""),
         ("files_skipped", len(src.skipped), ", ".join(src.skipped[:2])),
         ("files_other_type", len(src.other_files), ", ".join(src.other_files[:2])),
+        ("broken_links", len(src.broken_links), ", ".join(src.broken_links[:2])),
         ("images_with_map", have, ""),
         ("images_without_map", len(a.images) - have, ""),
         ("objects_with_map", int(inst.loc[~inst["iscrowd"], "image_id"].isin(ids_with).sum()), ""),
@@ -117,7 +118,8 @@ def inspect_inputs(
         ``example`` (names of files or images, "" when none), e.g.
         ``("saliency", "salicon", "images_with_map", 2, "")``. Saliency items:
         ``map_files``, ``files_skipped`` (not maps by the map pattern, or
-        hidden), ``files_other_type``, ``images_with_map``,
+        hidden), ``files_other_type``, ``broken_links`` (symbolic links whose
+        target is missing), ``images_with_map``,
         ``images_without_map``, ``objects_with_map``,
         ``maps_matching_no_image``, ``maps_with_colour_channels`` (by the file
         header) and ``colour_maps_refused`` (or ``_converted`` with the
@@ -165,6 +167,7 @@ _NOTES = {
     "images_without_scores": "(an error in the analyses unless --missing zero)",
     "files_skipped": "(not maps by the map pattern, or hidden)",
     "files_other_type": "(ignored)",
+    "broken_links": "(symbolic links whose target is missing: their images count as without a map)",
     "colour_maps_refused": "(colour images, photos? refused: --map-pattern or --colour-maps luminance)",
     "colour_maps_converted": "(converted to gray by luminance)",
 }

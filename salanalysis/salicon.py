@@ -20,8 +20,13 @@ coordinates**: ``x`` is the column (0..width-1) and ``y`` the row
 (0..height-1) of the pixel center, i.e. ``x = col - 1``, ``y = row - 1``.
 
 Fixations outside the image (after rounding to the nearest pixel) are, by
-default, dropped and counted (``n_outside`` of :class:`SaliconFixations`);
-``on_outside="error"`` raises :class:`~salanalysis.errors.InputError` instead.
+default, dropped and counted, in total and per image (``n_outside`` and
+``outside`` of :class:`SaliconFixations`), with a warning when more than 1% of
+all fixations are dropped; ``on_outside="error"`` raises
+:class:`~salanalysis.errors.InputError` instead. An image size that the
+fixations contradict is refused whatever ``on_outside`` says: more than half
+of an image's fixations (of at least 20) outside it
+(:mod:`salanalysis._fixation_checks`).
 A subject with an empty fixation list contributes nothing and is counted
 (``n_empty_subjects``); a file whose every fixation list is empty, or an image
 left without any fixation inside it, is an error.
@@ -50,6 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from salanalysis._fixation_checks import check_outside
 from salanalysis.errors import InputError
 from salanalysis.images import coco_image_name, image_id_from_name
 from salanalysis.io import read_json
@@ -114,6 +120,10 @@ class SaliconFixations:
         Fixations dropped because they fell outside their image.
     n_empty_subjects
         Subjects (workers) whose fixation list was empty.
+    outside
+        Per image (sorted by image_id): ``image_id``, ``image``, ``n_read``
+        (fixations read) and ``n_outside`` (those dropped as outside the image);
+        ``n_outside`` sums to :attr:`n_outside`.
     """
 
     table: pd.DataFrame
@@ -121,6 +131,7 @@ class SaliconFixations:
     format: str
     n_outside: int = 0
     n_empty_subjects: int = 0
+    outside: pd.DataFrame | None = None
 
     @property
     def n_images(self) -> int:
@@ -227,6 +238,7 @@ def _finish(
             f"for a {int(bad['width'])}x{int(bad['height'])} image",
             source,
         )
+    outside = check_outside(table, inside, source)
     all_ids = set(table["image_id"].tolist())
     table = table.loc[inside].reset_index(drop=True)
     left = set(table["image_id"].tolist())
@@ -243,7 +255,7 @@ def _finish(
     table = table.sort_values(["image_id", "subject", "fixation"], kind="stable").reset_index(drop=True)
     table = table[list(FIXATION_COLUMNS)]
     return SaliconFixations(
-        table=table, source=source, format=fmt, n_outside=n_outside, n_empty_subjects=n_empty
+        table=table, source=source, format=fmt, n_outside=n_outside, n_empty_subjects=n_empty, outside=outside
     )
 
 

@@ -319,6 +319,9 @@ def evaluate_maps(
             Whether a prediction / ground-truth map exists for the image.
         ``n_fixations`` (Int64)
             Fixations of the image (0 without fixations).
+        ``n_fixations_outside`` (Int64)
+            Fixations of the image dropped as outside it by the reader
+            (``SaliconFixations.outside``; 0 for a plain fixation table).
         ``CC``, ``KLD``, ``SIM``, ``NSS``, ``AUC_Judd``, ``sAUC`` (float64)
             The metrics computed (module docstring), in this order.
 
@@ -370,6 +373,8 @@ def evaluate_maps(
         all_h = table["height"].to_numpy(np.float64)
         codes, uniques = pd.factorize(table["image"].astype(str))
         code_of = {str(u): i for i, u in enumerate(uniques)}
+    dropped = getattr(fixations, "outside", None)
+    dropped = {} if dropped is None else dict(zip(dropped["image"].astype(str), dropped["n_outside"]))
 
     names = sorted(set(gt_files) | set(fix_groups))
     pred_notes, gt_notes = _Notes(pred_src), (None if gt_src is None else _Notes(gt_src))
@@ -392,6 +397,7 @@ def evaluate_maps(
             "has_pred": pred_ref is not None,
             "has_gt_map": gt_ref is not None,
             "n_fixations": 0 if g is None else len(g),
+            "n_fixations_outside": int(dropped.get(name, 0)),
         }
         row.update({m: np.nan for m in metrics})
         if pred_ref is not None:
@@ -432,7 +438,8 @@ def evaluate_maps(
     notes = {"pred": pred_notes.warn()}
     if gt_notes is not None:
         notes["gt"] = gt_notes.warn()
-    out = pd.DataFrame(rows, columns=["image_id", "image", "width", "height", "has_pred", "has_gt_map", "n_fixations", *metrics])
+    out = pd.DataFrame(rows, columns=["image_id", "image", "width", "height", "has_pred", "has_gt_map", "n_fixations",
+                                     "n_fixations_outside", *metrics])
     if mean:
         sel = out[out["has_pred"]]
         mrow = {
@@ -443,6 +450,7 @@ def evaluate_maps(
             "has_pred": None,
             "has_gt_map": None,
             "n_fixations": int(out["n_fixations"].sum()),
+            "n_fixations_outside": int(out["n_fixations_outside"].sum()),
         }
         mrow.update({m: float(np.nanmean(sel[m])) if sel[m].notna().any() else np.nan for m in metrics})
         out = pd.concat([out, pd.DataFrame([mrow])], ignore_index=True)
@@ -455,6 +463,7 @@ def evaluate_maps(
             "has_pred": "boolean",
             "has_gt_map": "boolean",
             "n_fixations": "Int64",
+            "n_fixations_outside": "Int64",
             **{m: np.float64 for m in metrics},
         }
     )

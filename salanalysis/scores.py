@@ -7,8 +7,13 @@ category-id order), the model's confidence that the image contains the class.
 Formats read by :func:`read_scores` (chosen by extension and columns) and
 written by :func:`write_scores`:
 
-- **wide** CSV or Parquet: ``image_id`` plus one column per category *name*;
+- **wide** CSV or Parquet: ``image_id`` plus one column per category *name*, or
+  one per category *id* (headers that all spell integers and are not category
+  names, as LVIS users write them: ``1, 2, ..., 1203``);
 - **long** CSV or Parquet: ``image_id``, ``category_id`` or ``category`` (name), ``score``;
+- a table keyed by ``file_name`` instead of ``image_id`` (either layout): each
+  name is matched to the annotations' ``file_name`` (or, failing that, to its
+  base name, when exactly one image has it);
 - **NPZ**: arrays ``image_ids`` (N), ``scores`` (N x C) and ``categories``
   (C names, or C category ids);
 - **COCO detection results JSON** (a list of ``{image_id, category_id, score, ...}``):
@@ -23,7 +28,8 @@ spreadsheets write them in many locales: :func:`salanalysis.io.read_table`).
 Validation (each an :class:`~salanalysis.errors.InputError` naming the file):
 a directory or a missing file, malformed JSON (with its position), empty file, unknown image ids, duplicate
 rows, unknown or missing categories, NaN or infinite scores, scores outside
-[0, 1] (pass ``logits=True`` to convert logits with a sigmoid), and
+[0, 1] (pass ``logits=True`` to convert logits with a sigmoid; scores in
+[0, 100] are named as percent, to divide by 100), and
 ground-truth images without scores (an error unless ``missing="zero"``, which
 scores them 0 for every class and records how many in ``Scores.n_filled``).
 """
@@ -166,8 +172,8 @@ class Scores:
             raise ValueError("missing must be 'error' or 'zero'")
         if df.empty:
             raise InputError(f"score table '{name}' has no rows")
-        if "image_id" not in df.columns:
-            raise InputError(f"score table '{name}' lacks an 'image_id' column")
+        if "image_id" not in df.columns and "file_name" not in df.columns:
+            raise InputError(f"score table '{name}' lacks an 'image_id' (or 'file_name') column")
         long = "score" in df.columns and ("category_id" in df.columns or "category" in df.columns)
         return _align_frame(df.reset_index(drop=True), "long" if long else "wide", annotations, name=name,
                             logits=logits, missing=missing, path=None)
@@ -269,8 +275,8 @@ def _frame_from_file(path: Path) -> tuple[pd.DataFrame, str]:
         df = _read_csv(path) if ext == ".csv" else read_table(path)
         if df.empty:
             raise InputError("score table has no rows", path)
-        if "image_id" not in df.columns:
-            raise InputError("score table lacks an 'image_id' column", path)
+        if "image_id" not in df.columns and "file_name" not in df.columns:
+            raise InputError("score table lacks an 'image_id' (or 'file_name') column", path)
         if "score" in df.columns and ("category_id" in df.columns or "category" in df.columns):
             return df, "long"
         return df, "wide"
@@ -291,6 +297,39 @@ def _read_csv(path: Path) -> pd.DataFrame:
         except Exception:  # read_table below gives the one-line error
             pass
     return read_table(path)
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _id_headers(columns: list, id_by_name: Mapping) -> bool:
+    """Wide-table headers that are category ids: every header spells an integer and is not a name."""
+    text = [str(c) for c in columns]
+    return all(_DIGITS.fullmatch(c) for c in text) and not any(c in id_by_name for c in text)
+
+
+def _ids_from_file_names(df: pd.DataFrame, annotations: Annotations, path: Path) -> pd.DataFrame:
+    """``df`` keyed by ``file_name`` -> keyed by ``image_id``: each name matched to the annotations'
+    ``file_name`` (or, failing that, its base name); an unknown name is an InputError."""
+    images = annotations.images
+    by_name = dict(zip(images["file_name"].astype(str), images["image_id"]))
+    by_base = {}
+    for name, iid in by_name.items():
+        by_base.setdefault(Path(name).name, set()).add(iid)
+    names = df["file_name"].astype(str).tolist()
+    ids = []
+    for name in names:
+        iid = by_name.get(name)
+        if iid is None:
+            hits = by_base.get(Path(name).name, ())
+            iid = next(iter(hits)) if len(hits) == 1 else None
+        ids.append(iid)
+    bad = [n for n, i in zip(names, ids) if i is None]
+    if bad:
+        raise InputError(f"{len(set(bad))} file name(s) not in the annotations' images, e.g. {bad[0]!r}", path)
+    out = df.drop(columns=["file_name"])
+    out.insert(0, "image_id", np.array(ids, dtype=np.int64))
+    return out
 
 
 def _check_ids(ids: pd.Series, path: str | os.PathLike) -> np.ndarray:
@@ -353,6 +392,8 @@ def _align_frame(df: pd.DataFrame, layout: str, annotations: Annotations, *, nam
     where = path if path is not None else f"score set {name!r}"  # what each error names
     if getattr(annotations, "subset_of", None) is not None:  # analysed on part of the dataset
         df = _restrict_frame(df, layout, annotations)
+    if "image_id" not in df.columns:  # keyed by file name: matched through the annotations
+        df = _ids_from_file_names(df, annotations, where)
     cats = annotations.categories
     id_by_name = dict(zip(cats["name"], cats["category_id"]))
     known_ids = set(int(c) for c in cats["category_id"])
@@ -402,7 +443,7 @@ def _align_frame(df: pd.DataFrame, layout: str, annotations: Annotations, *, nam
     else:  # wide or npz
         img_ids = _check_ids(df["image_id"], where)
         columns = [c for c in df.columns if c != "image_id"]
-        if columns and all(isinstance(c, (int, np.integer)) for c in columns):
+        if columns and (all(isinstance(c, (int, np.integer)) for c in columns) or _id_headers(columns, id_by_name)):
             unknown = [c for c in columns if int(c) not in known_ids]
             col_ids = [int(c) for c in columns]
         else:
@@ -486,12 +527,12 @@ def _restrict_frame(df: pd.DataFrame, layout: str, annotations: Annotations) -> 
 
 
 def _range_message(mat: np.ndarray) -> str:
-    """Why scores outside [0, 1] are refused, with the likely cause (logits, or percent)."""
+    """Why scores outside [0, 1] are refused, with the likely cause (percent, or logits)."""
     lo, hi = float(mat.min()), float(mat.max())
-    text = f"scores outside [0, 1] (min {lo:.6g}, max {hi:.6g}); "
-    if lo >= 0 and hi <= 100:
-        return text + "these look like percent: divide by 100 (or pass --logits / logits=True if they are logits)"
-    return text + "pass --logits (logits=True) if these are logits"
+    if lo >= 0 and 1 < hi <= 100:
+        return (f"scores outside [0, 1] (min {lo:.6g}, max {hi:.6g}) look like percent: "
+                "divide them by 100 (--logits only if they are logits)")
+    return f"scores outside [0, 1] (min {lo:.6g}, max {hi:.6g}); pass --logits (logits=True) if these are logits"
 
 
 def read_score_sets(

@@ -176,7 +176,7 @@ def test_from_frame_aligns_and_checks_as_read_scores(demo, scored, tmp_path):
     assert np.array_equal(got.scores, read_scores(path, ann).scores)  # the file's reading, the same numbers
     long = Scores.from_frame(sa.to_long().sample(frac=1, random_state=2), ann, name="a")
     assert np.array_equal(long.scores, sa.scores)
-    with pytest.raises(InputError, match="look like percent: divide by 100"):
+    with pytest.raises(InputError, match="look like percent: divide them by 100"):
         Scores.from_frame(wide.assign(**{c: wide[c] * 100 for c in wide.columns[1:]}), ann, name="pct")
     with pytest.raises(InputError, match="look like percent"):
         Scores.from_array("pct", ann, sa.scores * 100)

@@ -20,8 +20,8 @@ PKG = ROOT / "salanalysis"
 #: Lowest first. "x.*" stands for the package x and every module below it.
 LAYERS: list[set[str]] = [
     {"errors", "_progress", "_pool"},
-    {"", "formatting", "io", "_cluster"},  # "" is salanalysis/__init__.py
-    {"results", "images", "coco", "demo", "_masks", "_bootstrap"},
+    {"", "formatting", "io", "_cluster", "_coco_fields"},  # "" is salanalysis/__init__.py
+    {"results", "images", "coco", "demo", "_masks", "_bootstrap", "_fixation_checks", "_table_checks"},
     {"maps.*", "scores", "metrics.rules", "subsets"},
     {"metrics.*", "baselines", "salicon", "_objects_worker"},
     {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter.*", "config"},

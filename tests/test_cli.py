@@ -123,3 +123,30 @@ def test_parse_named():
             assert "--scores" in str(exc)
         else:
             raise AssertionError(f"{bad} accepted")
+
+
+def test_a_closed_pipe_is_not_a_failure(demo, tmp_path, monkeypatch, capsys):
+    # `salanalysis metrics ... | head -1`: the outputs are written, exit 0, no "error: Broken pipe"
+    import sys
+
+    class ClosedAfterOneLine:
+        def __init__(self):
+            self.lines = []
+
+        def write(self, text):
+            if self.lines:
+                raise BrokenPipeError(32, "Broken pipe")
+            self.lines.append(text)
+            return len(text)
+
+        def flush(self):
+            pass
+
+    reader = ClosedAfterOneLine()
+    monkeypatch.setattr(sys, "stdout", reader)
+    out = tmp_path / "m.csv"
+    rc = main(["metrics", "--annotations", str(demo.annotations), "--scores", f"det={demo.detections}",
+               "--out", str(out)])
+    assert rc == 0 and out.exists() and (tmp_path / "m_per_class.csv").exists()
+    assert len(reader.lines) == 1 and sys.stdout is reader
+    assert "error" not in capsys.readouterr().err

@@ -480,6 +480,14 @@ def test_cli_clutter_demo(demo, demo_ann, tmp_path, capsys):
     # a re-run with one score set into the same folder leaves no difference of the earlier run
     assert main(["clutter", "--annotations", str(demo.annotations), "--scores", f"sample={demo.detections}",
                  "--min-images", "10", "--bootstrap", "0", "--out", str(out)]) == 0
+    capsys.readouterr()
+    # two score sets without a bootstrap: the difference line says there are no intervals, not [+nan, +nan]
+    assert main(["clutter", "--annotations", str(demo.annotations), "--scores", f"prior={prior_path}",
+                 "--scores", f"sample={demo.detections}", "--min-images", "10", "--bootstrap", "0",
+                 "--out", str(tmp_path / "noboot")]) == 0
+    printed = capsys.readouterr().out
+    assert "sample - prior: mAP difference in 5 groups (no bootstrap, no intervals)" in printed
+    assert "nan" not in printed
     assert sorted(p.name for p in out.iterdir()) == [
         "clutter_map.attrs.json", "clutter_map.csv", "clutter_trend.attrs.json", "clutter_trend.csv",
         "objects_histogram.csv"]

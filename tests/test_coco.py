@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
@@ -183,3 +184,130 @@ def test_annotations_list_and_boxes_on_the_command_line(tmp_path, demo, capsys):
     d["annotations"] = []  # images without objects, said so: a 0-object table
     bad.write_text(json.dumps(d))
     assert main(["objects", "--annotations", str(bad), "--out", str(out)]) == 0 and out.exists()
+
+
+# --------------------------------------------------------------- ids and sizes as converters write them
+def _stringified(raw: dict, images=True, categories=True, annotations=True) -> dict:
+    d = json.loads(json.dumps(raw))
+    if images:
+        for im in d["images"]:
+            im["id"] = str(im["id"])
+        for a in d["annotations"]:
+            a["image_id"] = str(a["image_id"])
+    if categories:
+        for c in d["categories"]:
+            c["id"] = str(c["id"])
+        for a in d["annotations"]:
+            a["category_id"] = str(a["category_id"])
+    if annotations:
+        for a in d["annotations"]:
+            a["id"] = str(a["id"])
+    return d
+
+
+@pytest.mark.parametrize("which", [dict(), dict(images=False, annotations=False),
+                                   dict(categories=False, annotations=False)])
+def test_string_ids_read_as_the_integers_they_spell(tmp_path, demo, demo_ann, which):
+    # '"id": "18"' as some converters write: the numbers equal the integer file's, no column shift
+    # (sorted as strings, '18' < '2' put 'traffic light' in the 'bicycle' column: C-R 9.4 instead of 43.4)
+    from salanalysis.metrics import run_metrics
+    from salanalysis.objects import compute_objects
+    from salanalysis.scores import read_scores
+
+    raw = json.loads(demo.annotations.read_text())
+    p = tmp_path / "strings.json"
+    p.write_text(json.dumps(_stringified(raw, **which)))
+    a = Annotations.load(p)
+    for name in ("images", "categories", "instances"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(demo_ann, name))
+    np.testing.assert_array_equal(a.label_matrix(), demo_ann.label_matrix())
+    ref = run_metrics(demo_ann, [("det", demo.detections)])
+    got = run_metrics(a, [("det", demo.detections)])
+    pd.testing.assert_frame_equal(got.tables["per_class"], ref.tables["per_class"])
+    pd.testing.assert_frame_equal(got.tables["table1"], ref.tables["table1"])
+    s_ref, s_got = read_scores(demo.detections, demo_ann), read_scores(demo.detections, a)
+    o_ref = compute_objects(demo_ann, scores=[s_ref], jobs=1).objects
+    o_got = compute_objects(a, scores=[s_got], jobs=1).objects
+    pd.testing.assert_frame_equal(o_got, o_ref)
+    np.testing.assert_array_equal(a.mask(int(a.instances["ann_id"].iloc[0])),
+                                  demo_ann.mask(int(a.instances["ann_id"].iloc[0])))
+
+
+def test_string_ids_in_a_results_file_too(tmp_path, demo, demo_ann):
+    from salanalysis.scores import read_scores
+
+    dets = json.loads(demo.detections.read_text())
+    for d in dets:
+        d["image_id"], d["category_id"] = str(d["image_id"]), str(d["category_id"])
+    p = tmp_path / "dets.json"
+    p.write_text(json.dumps(dets))
+    np.testing.assert_array_equal(read_scores(p, demo_ann).scores, read_scores(demo.detections, demo_ann).scores)
+
+
+_TINY_POLY = [[0.0, 0.0, 2.0, 0.0, 2.0, 2.0]]
+
+
+def _strings_with_dup(d):
+    d["images"].append(dict(d["images"][0], id="01"))
+    for im in d["images"][:2]:
+        im["id"] = str(im["id"])
+    for a in d["annotations"]:
+        a["image_id"] = str(a["image_id"])
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        # a mixed-type mismatch names the type, not "unknown id 18"
+        (lambda d: d["annotations"][0].update(category_id="5"),
+         r"annotation 10: category_id '5' is a string; the categories use integers$"),
+        (lambda d: d["annotations"][0].update(image_id="1"),
+         r"annotation 10: image_id '1' is a string; the images use integers$"),
+        (lambda d: [c.update(id=str(c["id"])) for c in d["categories"]],
+         r"annotation 10: category_id 5 is an integer; the categories use strings of digits$"),
+        (lambda d: d["categories"][0].update(id="5"), r"category id '5' is a string while other category ids"),
+        (lambda d: d["images"][1].update(id=2.5), r"image id 2.5 is not an integer id \(a float\)"),
+        (lambda d: d["images"][1].update(id="b2"), r"image id 'b2' is not an integer id"),
+        (lambda d: d["images"][1].update(id=None), r"image id null is not an integer id \(null\)"),
+        (lambda d: d["annotations"][0].update(id=True), r"annotation id True is not an integer id \(a boolean\)"),
+        (lambda d: d["annotations"][0].update(category_id=5.0), r"category_id 5.0 is not an integer id"),
+        (lambda d: d["images"][0].update(neg_category_ids=["3"]),
+         r"image 1: 'neg_category_ids' entry '3' is a string; the categories use integers"),
+        # the string "5" and the integer 5 both read as 5: one id given twice
+        (lambda d: _strings_with_dup(d), "duplicate image id 1"),
+        # sizes: a whole number of pixels, not a string, null or a fraction (427.9 was truncated to 427)
+        (lambda d: d["images"][0].update(width="427.0"), r"image 1: width '427.0' is a string, not a number"),
+        (lambda d: d["images"][0].update(height=None), r"image 1: height null is null, not a number"),
+        (lambda d: d["images"][0].update(width=427.9), r"image 1: width 427.9 is not a whole number of pixels"),
+        (lambda d: d["categories"][0].update(name=None), r"category 5: name None is not a string"),
+    ],
+)
+def test_ids_and_sizes_of_another_type_are_one_line(tmp_path, mutate, message):
+    d = _tiny(_TINY_POLY)
+    mutate(d)
+    p = tmp_path / "inst.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(InputError, match=message) as exc:
+        Annotations.load(p)
+    assert str(exc.value).startswith(f"{p}: ") and "\n" not in str(exc.value)
+
+
+def test_whole_float_sizes_are_kept():
+    d = _tiny(_TINY_POLY, w=8.0, h=6.0)
+    a = Annotations(d)
+    assert a.images["width"].tolist() == [8, 8] and a.images["height"].tolist() == [6, 6]
+
+
+def test_string_ids_on_the_command_line_exit_2_with_one_line(tmp_path, demo, capsys):
+    from salanalysis.cli import main
+
+    raw = json.loads(demo.annotations.read_text())
+    d = _stringified(raw, images=True, categories=False, annotations=False)
+    d["annotations"][3]["image_id"] = int(d["annotations"][3]["image_id"])
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(d))
+    out = tmp_path / "m.csv"
+    rc = main(["metrics", "--annotations", str(bad), "--scores", f"det={demo.detections}", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and not out.exists()
+    assert "image_id" in err and "is an integer; the images use strings of digits" in err

@@ -384,3 +384,37 @@ def test_compare_and_clutter_no_crowd(tmp_path, capsys):
         ref = np.mean([average_precision_score(labels[sel, c], sa[sel, c]) for c in range(80) if labels[sel, c].any()])
         assert one["mAP"] == pytest.approx(ref, abs=1e-12), flag
     capsys.readouterr()
+
+
+def test_cli_compare_refuses_an_object_table_of_another_dataset(demo, demo_ann, tmp_path, capsys):
+    # an LVIS table against the COCO demo: every area_frac NaN, "Pearson r +nan (n=0)", exit 0 before
+    from pathlib import Path
+
+    from salanalysis.objects import object_table
+
+    lvis = Annotations.load(Path(__file__).parent / "data" / "lvis_fixtures" / "lvis_v1_val_tiny.json")
+    other = tmp_path / "lvis_objects.csv"
+    object_table(lvis).to_csv(other, index=False)
+    prior = tmp_path / "prior.csv"
+    write_scores(class_prior(demo_ann), prior)
+    base = ["compare", "--annotations", str(demo.annotations), "--scores", f"prior={prior}",
+            "--scores", f"sample={demo.detections}", "--bootstrap", "0"]
+    out = tmp_path / "out"
+    assert main([*base, "--objects", str(other), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(other) in err and "image(s) not in" in err and not out.exists()
+    # the demo's own images, another file's objects (categories moved): named, not averaged
+    obj = object_table(demo_ann)
+    obj.loc[obj.index[5], "category_id"] = 1 if obj["category_id"].iloc[5] != 1 else 2
+    moved = tmp_path / "moved.csv"
+    obj.to_csv(moved, index=False)
+    assert main([*base, "--objects", str(moved), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"annotation {obj['ann_id'].iloc[5]} is image" in err and "1 object(s) differ" in err and not out.exists()
+
+
+def test_compare_summary_without_bootstrap_says_no_intervals(demo, demo_ann, tmp_path):
+    res = run_compare(demo_ann, {"prior": class_prior(demo_ann), "sample": read_scores(demo.detections, demo_ann)},
+                      None, n_boot=0)
+    text = res.summary()
+    assert "nan" not in text.replace("n=", "") and "mAP difference" in text and "(no bootstrap, no intervals)" in text

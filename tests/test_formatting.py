@@ -100,3 +100,18 @@ def test_format_percent_is_table1s_one_decimal():
     assert format_percent(0.715) == "71.5"
     assert format_percent(0.715, 0.7, 0.73) == "71.5 [70.0, 73.0]"
     assert format_percent(math.nan) == "-"
+
+
+def test_float_noise_prints_as_zero_and_intervals_say_when_there_are_none():
+    from salanalysis.formatting import format_fixed, format_interval
+
+    # 0.1 + 0.2 - 0.3 is 5.6e-17, not a number the tables hold: it printed as 0.000000000000000056
+    assert format_number(0.1 + 0.2 - 0.3) == "0" and format_number(-5.2e-18) == "0"
+    assert format_number(1e-12) == "0.000000000001"  # at the noise bound: still printed
+    # KLD of identical maps is -1e-17, printed as -0.0000
+    assert format_fixed(-1e-17) == "0.0000" and format_fixed(-1e-17, sign=True) == "+0.0000"
+    assert format_fixed(-0.00006) == "-0.0001" and format_fixed(0.12345, 3) == "0.123"
+    assert format_interval(float("nan"), float("nan")) == "no interval"
+    assert format_interval(None, 0.2, none="no intervals") == "no intervals"
+    assert format_interval(-0.01, 0.02) == "[-0.0100, +0.0200]"
+    assert format_interval(-1e-18, 0.5, 2, sign=False) == "[0.00, 0.50]"

@@ -373,3 +373,24 @@ def test_results_json_and_patterns_in_a_configuration(tmp_path, demo):
                      ({"builtin": "center-bias", "pattern": "{stem}"}, "apply to map folders")):
         with pytest.raises(InputError, match=msg):
             config_from_dict({**data, "saliency": {"tempsal": bad}}, tmp_path / "c.toml")
+
+
+def test_a_broken_symlink_in_a_map_folder_is_named(demo, tmp_path, capsys):
+    # a link whose target is gone was counted silently as "no map"
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    shutil.copy(demo.saliency / "COCO_val2014_000000000192.png", maps)
+    (maps / "COCO_val2014_000000000208.png").symlink_to(tmp_path / "gone" / "208.png")
+    with pytest.warns(InputWarning, match=r"1 broken symbolic link\(s\), e.g. COCO_val2014_000000000208.png"):
+        src = MapSource(maps, "sal")
+    assert src.broken_links == ["COCO_val2014_000000000208.png"] and src.n_files == 1
+    assert main(["inspect", "--annotations", str(demo.annotations), "--saliency", f"sal={maps}"]) == 0
+    captured = capsys.readouterr()
+    line = next(x for x in captured.out.splitlines() if "broken links" in x)
+    assert "1" in line and "COCO_val2014_000000000208.png" in line
+    assert "broken symbolic link" in captured.err
+    out = tmp_path / "objects.csv"
+    assert main(["objects", "--annotations", str(demo.annotations), "--saliency", f"sal={maps}",
+                 "--jobs", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "(1 broken link(s) in the folder, e.g. COCO_val2014_000000000208.png)" in printed

@@ -864,3 +864,112 @@ def test_lvis_annotation_fields_are_validated(tmp_path):
     next(im for im in data["images"] if im["id"] == a["image_id"])["neg_category_ids"].append(a["category_id"])
     with pytest.raises(InputError, match="in neg_category_ids but has an annotation of it"):
         evaluation_mask(Annotations(data, "x.json"))
+
+
+# --------------------------------------------------------------------- ROC AUC, prevalence, AP_norm on ties and masks
+def _sk_auc(y, s, w=None):
+    """scikit-learn's per-class ROC AUC, NaN where a class lacks (weighted) positives or negatives."""
+    from sklearn.metrics import roc_auc_score
+
+    out = []
+    for k in range(y.shape[1]):
+        ww = np.ones(len(y)) if w is None else w
+        if not (ww[y[:, k]] > 0).any() or not (ww[~y[:, k]] > 0).any():
+            out.append(np.nan)
+            continue
+        out.append(roc_auc_score(y[:, k], s[:, k], sample_weight=w))
+    return np.array(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(label_score_pairs())
+def test_roc_auc_equals_sklearn_on_ties(pair):
+    # ties count half (midranks): counting them fully or not at all differs from roc_auc_score
+    from salanalysis.metrics.ranking import roc_auc
+
+    y, s = pair
+    np.testing.assert_allclose(roc_auc(y, s), _sk_auc(y, s), rtol=0, atol=1e-12)
+
+
+def test_roc_auc_hand_computed_tie():
+    from salanalysis.metrics.ranking import roc_auc
+
+    # positives 0.5, 0.9; negatives 0.5, 0.1: pairs (0.5 vs 0.5) tie -> 1/2, the other three won: 3.5 / 4
+    y = np.array([[1], [1], [0], [0]], dtype=bool)
+    s = np.array([[0.5], [0.9], [0.5], [0.1]])
+    assert roc_auc(y, s)[0] == 0.875
+
+
+@settings(max_examples=200, deadline=None)
+@given(label_score_pairs(weights=True))
+def test_bootstrap_auc_on_ties_equals_sklearn_sample_weight(triple):
+    # the resampled AUC of the bootstrap (image counts as weights) against roc_auc_score(sample_weight=counts)
+    from salanalysis._bootstrap import SortedAUC
+
+    y, s, w = triple
+    got = SortedAUC.build(y, s).auc(w.astype(np.float32)[:, None])[0]
+    np.testing.assert_allclose(got, _sk_auc(y, s, w.astype(float)), rtol=0, atol=1e-12)
+
+
+def test_bootstrap_auc_with_a_mask_equals_sklearn_on_the_kept_rows(rng):
+    from salanalysis._bootstrap import SortedAUC
+
+    n, c = 60, 5
+    y = rng.random((n, c)) < 0.3
+    s = np.round(rng.random((n, c)), 1)  # ten values: many ties
+    mask = y | (rng.random((n, c)) < 0.5)
+    w = rng.integers(0, 3, n)
+    got = SortedAUC.build(y, s, mask).auc(w.astype(np.float32)[:, None])[0]
+    for k in range(c):
+        m = mask[:, k]
+        ref = _sk_auc(y[m, k : k + 1], s[m, k : k + 1], w[m].astype(float))[0]
+        assert got[k] == pytest.approx(ref, abs=1e-12), k
+
+
+def test_per_class_prevalence_auc_and_ap_norm_on_the_rows_the_lvis_mask_keeps(rng):
+    # dividing the prevalence by all images (not those the mask keeps) passed every test before
+    from sklearn.metrics import roc_auc_score
+
+    from salanalysis.metrics.ranking import normalized_ap
+
+    ann = Annotations.load(LVIS)
+    s = np.round(_lvis_scores(ann, rng), 2)  # rounded: ties
+    _, pc = evaluate(ann, Scores.from_array("m", ann, s))
+    y, mask = ann.label_matrix(), evaluation_mask(ann)
+    checked = 0
+    for c in range(y.shape[1]):
+        m = mask[:, c]
+        yc, sc = y[m, c], s[m, c]
+        row = pc.iloc[c]
+        assert row["n_images"] == m.sum()
+        if not yc.any():
+            assert np.isnan(row["AUC"]) and row["prevalence"] == 0
+            continue
+        prev = yc.sum() / m.sum()  # positives over the images evaluated for the class
+        assert row["prevalence"] == pytest.approx(prev, abs=1e-15)
+        assert m.sum() < len(y) and row["prevalence"] != pytest.approx(yc.sum() / len(y))
+        ap = average_precision_score(yc, sc)
+        # AP_norm as the function that computes it defines it, on the masked AP and prevalence
+        np.testing.assert_allclose(pc[[k for k in pc.columns if k.startswith("AP_norm")][0]].iloc[c],
+                                   normalized_ap(ap, prev), atol=1e-12)
+        if (~yc).any():
+            assert row["AUC"] == pytest.approx(roc_auc_score(yc, sc), abs=1e-12)
+            checked += 1
+    assert checked >= 5
+
+
+def test_weighted_ap_refuses_fractional_or_negative_weights(rng):
+    # SortedAP counts weights as integers: 0.5 was silently truncated to 0
+    y = rng.random((20, 3)) < 0.4
+    y[0] = True
+    s = rng.random((20, 3))
+    sa = SortedAP.build(y, s)
+    w = np.ones((20, 1), dtype=np.float32)
+    w[3] = 0.5
+    with pytest.raises(ValueError, match="whole"):
+        sa.ap(w)
+    w[3] = -1
+    with pytest.raises(ValueError, match="non-negative"):
+        sa.ap(w)
+    w[3] = 2
+    np.testing.assert_allclose(sa.ap(w)[0], sk_ap(y, s, w[:, 0].astype(float)), atol=1e-12)

@@ -417,3 +417,62 @@ def test_saliency_group_works_without_predict_module(monkeypatch):
     with pytest.raises(SystemExit):
         parser.parse_args(["saliency", "predict"])
     assert parser.parse_args(["saliency", "evaluate", "--pred", "p", "--out", "o.csv"]).pred == "p"
+
+
+# ------------------------------------------------------------ fixations outside the image: counted, warned, refused
+def _many_points(path: Path, rng, n_in=(300, 200), n_out=(0, 5)) -> Path:
+    """Two 640x480 images (192, 208): n_in fixations inside each, n_out of them 1-based col 700 (outside)."""
+    images = [{"id": i, "file_name": f"{salicon_name(i)}.jpg", "width": 640, "height": 480} for i in (192, 208)]
+    anns = []
+    for iid, k, m in zip((192, 208), n_in, n_out):
+        pts = [[int(rng.integers(1, 481)), int(rng.integers(1, 641))] for _ in range(k)] + [[10, 700]] * m
+        anns.append({"image_id": iid, "worker_id": 1, "fixations": pts})
+    return _write_json(path, anns, images)
+
+
+def test_outside_counted_per_image_and_warned(tmp_path, rng):
+    from salanalysis.errors import InputWarning
+
+    p = _many_points(tmp_path / "f.json", rng, n_in=(300, 200), n_out=(0, 6))  # 6 of 506 > 1%
+    with pytest.warns(InputWarning, match=r"6 of 506 fixations \(1\.2%\) lie outside .* most on image 208 \(6 of 206\)"):
+        fx = read_fixations(p)
+    assert fx.n_outside == 6
+    assert fx.outside.to_dict("list") == {"image_id": [192, 208], "image": [salicon_name(192), salicon_name(208)],
+                                          "n_read": [300, 206], "n_outside": [0, 6]}
+    p = _many_points(tmp_path / "g.json", rng, n_in=(300, 200), n_out=(0, 2))  # 2 of 502: counted, no warning
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        assert read_fixations(p).outside["n_outside"].tolist() == [0, 2]
+
+
+def test_a_size_the_fixations_contradict_is_refused(tmp_path, rng):
+    # --size 320x240 on 640x480 fixations kept a third of them and gave NSS 0.03 instead of 1.08, exit 0
+    p = _many_points(tmp_path / "f.json", rng)
+    with pytest.raises(InputError, match=r"image 208: \d+ of 205 fixations lie outside its stated size 320x240 "
+                                         r"\(they reach x=699, y=4\d\d\) \(and 1 more image\(s\)\)"):
+        read_fixations(p, sizes=(320, 240))
+    with pytest.raises(InputError, match="stated size 640x100"):
+        read_fixations(p, sizes={208: (640, 100)})  # one image's size wrong: refused, not averaged away
+    assert read_fixations(p, sizes={208: (640, 470)}).outside["n_outside"].iloc[1] > 0  # a few: dropped
+
+
+def test_cli_evaluate_reports_outside_and_refuses_a_wrong_size(tmp_path, rng, capsys):
+    p = _many_points(tmp_path / "f.json", rng, n_in=(300, 200), n_out=(1, 6))
+    maps = tmp_path / "pred"
+    maps.mkdir()
+    for iid in (192, 208):
+        cv2.imwrite(str(maps / f"{salicon_name(iid)}.png"), rng.integers(0, 255, (480, 640), dtype=np.uint8))
+    out = tmp_path / "ev.csv"
+    rc = main(["saliency", "evaluate", "--pred", str(maps), "--fixations", str(p), "--out", str(out)])
+    printed = capsys.readouterr()
+    assert rc == 0
+    assert "fixations: 507 read, 7 outside their image dropped (2 image(s); most on image 208: 6 of 206" in printed.out
+    assert "lie outside their image and were dropped" in printed.err  # the warning, 7 of 507 > 1%
+    t = pd.read_csv(out)
+    assert t["n_fixations_outside"].tolist() == [1, 6, 7] and t["n_fixations"].tolist() == [300, 200, 500]
+    out2 = tmp_path / "ev2.csv"
+    rc = main(["saliency", "evaluate", "--pred", str(maps), "--fixations", str(p), "--size", "320x240",
+               "--out", str(out2)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "stated size 320x240" in err and not out2.exists()

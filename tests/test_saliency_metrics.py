@@ -177,7 +177,7 @@ def test_ground_truth_against_itself(demo):
     np.testing.assert_allclose(per["KLD"], 0.0, atol=1e-10)
     # no fixations given: the fixation metrics are left out, with the reason, never NaN columns
     assert list(t.columns) == ["image_id", "image", "width", "height", "has_pred", "has_gt_map", "n_fixations",
-                               "CC", "KLD", "SIM"]
+                               "n_fixations_outside", "CC", "KLD", "SIM"]
     assert t.attrs["skipped"] == {m: "needs fixations (--fixations)" for m in ("NSS", "AUC_Judd", "sAUC")}
     assert (per["width"] == 640).all() and (per["height"] == 480).all()
     with pytest.raises(InputError, match="metric NSS needs fixations"):
@@ -320,6 +320,7 @@ def test_cli_evaluate(tmp_path, demo, capsys):
     assert list(sm.index) == ["CC", "KLD", "SIM"]  # no fixations given: no fixation metric
     captured = capsys.readouterr()
     assert "CC 1.0000 (n=2; no interval: n < 10)" in captured.out
+    assert "KLD 0.0000 (n=2" in captured.out and "-0.0000" not in captured.out  # identical maps: not -0.0000
     assert "NSS: not computed, needs fixations (--fixations)" in captured.out and "nan" not in captured.out
     assert "salanalysis: warning:" in captured.err and "scored against itself" in captured.err
     rc = main(["saliency", "evaluate", "--pred", str(demo.saliency), "--gt-maps", str(demo.saliency),

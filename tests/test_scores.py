@@ -235,3 +235,41 @@ def test_a_directory_is_not_a_score_file(tmp_path, tiny_ann, demo, capsys):
                  "--out", str(tmp_path / "t")]) == 2
     err = capsys.readouterr().err
     assert "got a directory" in err and len(err.splitlines()) == 1 and not (tmp_path / "t").exists()
+
+
+# ------------------------------------------------------------ LVIS-style files: id headers, file names, percent
+def test_wide_headers_that_are_category_ids_and_tables_keyed_by_file_name(tmp_path, demo_ann, rng):
+    from salanalysis.scores import Scores, read_scores
+
+    n, c = len(demo_ann.images), len(demo_ann.categories)
+    ref = Scores.from_array("m", demo_ann, np.round(rng.random((n, c)), 3))
+    # headers are category ids (as LVIS users write them), columns in another order than the ids
+    wide = pd.DataFrame(ref.scores, columns=[str(i) for i in demo_ann.category_ids])
+    wide = wide[wide.columns[::-1]]
+    wide.insert(0, "image_id", demo_ann.image_ids)
+    wide.to_csv(tmp_path / "ids.csv", index=False)
+    np.testing.assert_array_equal(read_scores(tmp_path / "ids.csv", demo_ann).scores, ref.scores)
+    # keyed by file_name (rows shuffled), wide and long
+    by_name = wide.drop(columns=["image_id"])
+    by_name.insert(0, "file_name", demo_ann.images["file_name"].to_numpy())
+    by_name.sample(frac=1, random_state=0).to_csv(tmp_path / "names.csv", index=False)
+    np.testing.assert_array_equal(read_scores(tmp_path / "names.csv", demo_ann).scores, ref.scores)
+    long = ref.to_long().merge(demo_ann.images[["image_id", "file_name"]], on="image_id")
+    long[["file_name", "category_id", "score"]].to_csv(tmp_path / "long.csv", index=False)
+    np.testing.assert_array_equal(read_scores(tmp_path / "long.csv", demo_ann).scores, ref.scores)
+    by_name.loc[0, "file_name"] = "not_an_image.jpg"
+    by_name.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(InputError, match=r"1 file name\(s\) not in the annotations' images, e.g. 'not_an_image.jpg'"):
+        read_scores(tmp_path / "bad.csv", demo_ann)
+
+
+def test_scores_in_percent_are_named_as_percent(tmp_path, demo_ann, rng):
+    from salanalysis.scores import Scores, read_scores, write_scores
+
+    n, c = len(demo_ann.images), len(demo_ann.categories)
+    write_scores(Scores.from_array("m", demo_ann, np.round(rng.random((n, c)), 3)), tmp_path / "p.csv")
+    t = pd.read_csv(tmp_path / "p.csv")
+    t.iloc[:, 1:] *= 100
+    t.to_csv(tmp_path / "p.csv", index=False)
+    with pytest.raises(InputError, match="look like percent: divide them by 100"):
+        read_scores(tmp_path / "p.csv", demo_ann)

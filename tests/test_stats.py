@@ -754,7 +754,9 @@ def test_cli_writes_every_table(tmp_path, demo, demo_ann, rng, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "sal_max_gt" in text and "OR=" in text and "wrote 5 tables" in text
-    assert sorted(p.name for p in out.iterdir()) == sorted(st.OUTPUT_FILES.values())
+    # the class-wise tables name the rule of their AP beside them (federated: off on COCO)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*st.OUTPUT_FILES.values(), "classwise.attrs.json", "classwise_correlations.attrs.json"])
     tests = pd.read_csv(out / "tpfn_tests.csv")
     a = obj.loc[obj["detected_net"], "area_frac"]
     b = obj.loc[~obj["detected_net"], "area_frac"]
@@ -798,13 +800,15 @@ def test_cli_ap_rules_reach_the_class_wise_ap(tmp_path, demo, demo_ann, rng, cap
     from salanalysis.scores import Scores, write_scores
 
     obj, scores = _demo_objects(demo_ann, rng)
-    obj.to_csv(tmp_path / "objects.csv", index=False)
     write_scores(Scores.from_array("net", demo_ann, scores), tmp_path / "net.csv")
     # in the demo every crowd annotation has a non-crowd one of its class beside it: drop those
     data = json.loads(demo.annotations.read_text())
     crowd = {(a["image_id"], a["category_id"]) for a in data["annotations"] if a["iscrowd"]}
     data["annotations"] = [a for a in data["annotations"]
                            if a["iscrowd"] or (a["image_id"], a["category_id"]) not in crowd]
+    # the object table of these annotations: their objects only (another table is refused)
+    obj = obj[obj["ann_id"].isin([a["id"] for a in data["annotations"]])]
+    obj.to_csv(tmp_path / "objects.csv", index=False)
     path = tmp_path / "instances_crowd_alone.json"
     path.write_text(json.dumps(data))
     ann = Annotations.load(path)
@@ -1140,3 +1144,56 @@ def test_quality_rising_with_prevalence_confirmed_verdict_holds_its_level():
         raw += (corr.loc[corr["role"] == "paper", "p_val"] < 0.05).any()
     assert raw / n_sims > 0.9  # the paper's r "finds" every variable
     assert any_confirmed / n_sims < 0.12  # family-wise, nominal 5% (SD 0.028 at 60 simulations)
+
+
+def test_cli_stats_refuses_scores_the_table_was_not_built_with(tmp_path, demo, demo_ann, capsys):
+    # `stats --scores A=other.csv` took tp/fn from the table's detected_A and class AP from another file
+    from salanalysis.cli import main
+    from salanalysis.objects import compute_objects
+    from salanalysis.scores import Scores, read_scores, write_scores
+
+    det = read_scores(demo.detections, demo_ann, name="net")
+    obj = compute_objects(demo_ann, scores=[det], jobs=1).objects
+    assert set(obj.attrs["score_digests"]) == {"net"}
+    other = det.scores.copy()
+    other[:, [0, 1]] = other[:, [1, 0]]  # two class columns swapped: a plausible, wrong file
+    write_scores(Scores.from_array("net", demo_ann, other), tmp_path / "other.csv")
+    write_scores(det, tmp_path / "net.csv")
+    obj.to_csv(tmp_path / "objects.csv", index=False)  # CSV: no attrs, score_net checked
+    obj.drop(columns=["score_net"]).to_parquet(tmp_path / "objects.parquet")  # the digest alone
+    for table, why in (("objects.csv", "of 830 objects differ"), ("objects.parquet", "digest differs")):
+        base = ["stats", "--objects", str(tmp_path / table), "--annotations", str(demo.annotations),
+                "--bootstrap", "0"]
+        out = tmp_path / f"out_{table}"
+        assert main([*base, "--scores", f"net={tmp_path / 'other.csv'}", "--out", str(out)]) == 2, table
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "score set 'net'" in err and "other.csv" in err and why in err
+        assert not out.exists()
+        assert main([*base, "--scores", f"net={tmp_path / 'net.csv'}", "--out", str(out)]) == 0, table
+        capsys.readouterr()
+
+
+def test_cli_stats_records_and_prints_the_federated_rule(tmp_path, rng, capsys):
+    # metrics, clutter and compare named the LVIS rule of their AP; stats computed it silently
+    import json
+    from pathlib import Path
+
+    from salanalysis.cli import main
+    from salanalysis.coco import Annotations
+    from salanalysis.objects import compute_objects
+    from salanalysis.scores import Scores, write_scores
+
+    lvis = Path(__file__).parent / "data" / "lvis_fixtures" / "lvis_v1_val_tiny.json"
+    ann = Annotations.load(lvis)
+    y = ann.label_matrix()
+    sc = Scores.from_array("net", ann, np.clip(0.6 * y + rng.uniform(0, 0.5, y.shape), 0, 1))
+    compute_objects(ann, scores=[sc], jobs=1).objects.to_parquet(tmp_path / "objects.parquet")
+    write_scores(sc, tmp_path / "net.csv")
+    base = ["stats", "--objects", str(tmp_path / "objects.parquet"), "--annotations", str(lvis),
+            "--scores", f"net={tmp_path / 'net.csv'}", "--bootstrap", "0"]
+    for flag, expected in (([], "on"), (["--federated", "off"], "off")):
+        out = tmp_path / f"out_{expected}"
+        assert main([*base, *flag, "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert json.loads((out / "classwise.attrs.json").read_text())["federated"] == expected
+        assert ("federated (LVIS) rule" in printed) == (expected == "on")

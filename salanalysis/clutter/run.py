@@ -13,6 +13,7 @@ from salanalysis.clutter.core import clutter_difference, clutter_tables, trend_s
 from salanalysis.clutter.groups import objects_histogram
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
+from salanalysis.formatting import format_fixed, format_interval
 from salanalysis.metrics.rules import DEFAULT_RULES, MetricRules
 from salanalysis.results import AnalysisResult, table_property
 from salanalysis.scores import Scores
@@ -73,10 +74,12 @@ class ClutterResult(AnalysisResult):
             for (ma, mb), d in self.difference.groupby(["model_a", "model_b"], sort=False):
                 n_up = int((d["ci95_low"] > 0).sum())
                 n_down = int((d["ci95_high"] < 0).sum())
+                ci = format_interval(d["ci95_low"].iloc[0], d["ci95_high"].iloc[0], none="no intervals")
+                share = (f"above 0 (95% CI) in {n_up} of {len(d)} groups, below 0 in {n_down}"
+                         if attrs["n_boot"] else f"in {len(d)} groups (no bootstrap, no intervals)")
                 lines.append(
-                    f"{mb} - {ma}: mAP difference above 0 (95% CI) in {n_up} of {len(d)} groups, "
-                    f"below 0 in {n_down}; group {d['group'].iloc[0]}: {d['delta'].iloc[0]:+.4f} "
-                    f"[{d['ci95_low'].iloc[0]:+.4f}, {d['ci95_high'].iloc[0]:+.4f}]"
+                    f"{mb} - {ma}: mAP difference {share}; group {d['group'].iloc[0]}: "
+                    f"{format_fixed(d['delta'].iloc[0], sign=True)} {ci}"
                 )
         if self.paths:
             lines.append("wrote " + ", ".join(str(p) for p in self.paths))

@@ -70,5 +70,9 @@ def run(args: argparse.Namespace) -> int:
     first, *rest = res.summary().splitlines()
     print(f"{first} -> {where}")
     for line in rest:
+        for name, src in sal.items():  # a map folder's broken links, named where its missing maps are
+            broken = getattr(src, "broken_links", [])
+            if broken and line.startswith(f"saliency {name}: "):
+                line += f" ({len(broken)} broken link(s) in the folder, e.g. {broken[0]})"
         print(line)
     return 0

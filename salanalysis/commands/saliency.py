@@ -165,7 +165,8 @@ def _add_fixation_options(p: argparse.ArgumentParser) -> None:
         "--on-outside",
         choices=["drop", "error"],
         default="drop",
-        help="fixations outside the image: drop and count (default) or fail",
+        help="fixations outside the image: drop and count, in total and per image (default; a warning above "
+        "1%%; an image of 20 or more fixations with over half outside is an error: the size is wrong) or fail",
     )
 
 
@@ -244,6 +245,8 @@ def run_fixations(args: argparse.Namespace) -> int:
         f"{len(summary)} maps written to {args.out} from {len(fix.table)} fixations "
         f"({fix.n_outside} outside the image dropped, {fix.n_empty_subjects} empty subject lists)"
     )
+    if fix.n_outside:
+        print(_outside_line(fix).replace("; per image: n_fixations_outside", ""))
     return 0
 
 
@@ -279,6 +282,7 @@ def _evaluate_sources(args: argparse.Namespace):
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from salanalysis.formatting import format_fixed, format_interval
     from salanalysis.io import all_or_nothing, write_table
     from salanalysis.saliency_metrics import METRICS, evaluate_maps, summarize_metrics
 
@@ -310,13 +314,29 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if r.n == 0:
             print(f"  {r.metric}: no image with a defined value")
         elif r.interval.startswith("none"):
-            print(f"  {r.metric} {r.mean:.4f} (n={r.n}; no interval: {r.interval[len('none: '):]})")
+            print(f"  {r.metric} {format_fixed(r.mean)} (n={r.n}; no interval: {r.interval[len('none: '):]})")
         else:
             note = "" if r.interval == "t" else f"; {r.interval}"
-            print(f"  {r.metric} {r.mean:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}] (n={r.n}{note})")
+            ci = format_interval(r.ci_low, r.ci_high, sign=False)
+            print(f"  {r.metric} {format_fixed(r.mean)} {ci} (n={r.n}{note})")
     for m, why in table.attrs.get("skipped", {}).items():
         print(f"  {m}: not computed, {why}")
+    if fix is not None:
+        print(_outside_line(fix))
     return 0
+
+
+def _outside_line(fix) -> str:
+    """The fixations dropped as outside their image, in total and on the image that lost most."""
+    n_read = len(fix.table) + fix.n_outside
+    text = f"fixations: {n_read} read, {fix.n_outside} outside their image dropped"
+    out = fix.outside
+    if fix.n_outside and out is not None:
+        hit = out[out["n_outside"] > 0]
+        worst = hit.iloc[int((hit["n_outside"] / hit["n_read"]).to_numpy().argmax())]
+        text += (f" ({len(hit)} image(s); most on image {int(worst['image_id'])}: "
+                 f"{int(worst['n_outside'])} of {int(worst['n_read'])}; per image: n_fixations_outside)")
+    return text
 
 
 def run_convert(args: argparse.Namespace) -> int:

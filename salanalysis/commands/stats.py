@@ -71,5 +71,6 @@ def run(args: argparse.Namespace) -> int:
     )
     print(result.summary())
     if args.out and not args.quiet:
-        print(f"wrote {len(result.paths)} tables to {args.out}")
+        tables = [p for p in result.paths if not p.name.endswith(".attrs.json")]  # the rule beside them
+        print(f"wrote {len(tables)} tables to {args.out}")
     return 0

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from salanalysis.errors import InputError
+from salanalysis.errors import InputError, warn_input
 from salanalysis.images import parse_image_stem
 from salanalysis.maps.read import (
     COLOUR_RULES,
@@ -113,6 +113,7 @@ class MapSource:
         regex = None if self.pattern is None else map_pattern_regex(self.pattern)
         self.skipped: list[str] = []
         self.other_files: list[str] = []
+        self.broken_links: list[str] = []
         # plain strings, not Path objects: a COCO-sized folder (40k files) is indexed
         # and matched in a fraction of a second
         self._by_stem: dict[str, list[MapRef]] = {}
@@ -133,6 +134,8 @@ class MapSource:
         for entry in sorted(os.scandir(self.location), key=lambda e: e.name):
             stem, suffix = _split_name(entry.name)
             if not entry.is_file():
+                if entry.is_symlink():  # its target is gone: named, not taken silently as "no map"
+                    self.broken_links.append(entry.name)
                 continue
             if suffix.lower() not in MAP_EXTENSIONS:
                 self.other_files.append(entry.name)
@@ -148,6 +151,10 @@ class MapSource:
                 prefix = None if parsed.dataset is None else (parsed.dataset, parsed.split, parsed.year)
                 self._by_id.setdefault(parsed.image_id, []).append((entry.path, prefix))
             n += 1
+        if self.broken_links:
+            warn_input(f"saliency source '{name}': {len(self.broken_links)} broken symbolic link(s), e.g. "
+                       f"{self.broken_links[0]} (target missing): their images count as without a map",
+                       self.location)
         if not n:
             kinds = ", ".join(MAP_EXTENSIONS)
             if self.pattern is not None and self.skipped:

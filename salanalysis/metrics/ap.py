@@ -10,7 +10,7 @@ from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.metrics.rules import DEFAULT_RULES, MetricRules
 
-__all__ = ["ground_truth", "evaluation_mask", "federated_on", "average_precision"]
+__all__ = ["ground_truth", "evaluation_mask", "federated_on", "average_precision", "average_precision_and_auc"]
 
 
 def ground_truth(annotations: Annotations, rules: MetricRules = DEFAULT_RULES) -> tuple[np.ndarray, np.ndarray]:
@@ -157,14 +157,40 @@ def average_precision(labels: np.ndarray, scores: np.ndarray, mask: np.ndarray |
     InputError
         Shape mismatch, non-binary labels, NaN/infinite scores, no images.
     """
+    return _ranked(labels, scores, mask, auc=False)[0]
+
+
+def average_precision_and_auc(labels: np.ndarray, scores: np.ndarray,
+                              mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class AP (:func:`average_precision`) and ROC AUC from one sort of each class.
+
+    The AUC of class ``c`` is ``P(score_pos > score_neg) + P(tie) / 2`` over its
+    positives and negatives (those in ``mask[:, c]``): for each positive, the
+    negatives scoring below it plus half of those scoring the same, read off the
+    class's sorted scores that AP already needs (ties by midranks, as
+    :func:`sklearn.metrics.roc_auc_score`). NaN for a class without positives or
+    without negatives. Same parameters as :func:`average_precision`.
+
+    Returns
+    -------
+    (ap, auc)
+        Two (C,) float64 arrays.
+    """
+    return _ranked(labels, scores, mask, auc=True)
+
+
+def _ranked(labels: Any, scores: Any, mask: Any, auc: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """AP and (``auc``) ROC AUC of every class, each class sorted once."""
     y, s = _check(labels, scores)
     n, c = y.shape
     st = np.ascontiguousarray(s.T)
     yt = np.ascontiguousarray(y.T)
+    n_out = np.zeros(c, dtype=np.int64)  # images left out of each class (sorted below every score)
     if mask is not None:
         mask = _check_mask(mask, y)
         # pairs that do not count sort below every score: never among the images scoring >= a positive
         st = np.where(mask.T, st, -np.inf)
+        n_out = n - np.count_nonzero(mask, axis=0)
     elif np.shares_memory(st, s):  # s was already class-major: sort a copy, not the caller's array
         st = st.copy()
     pos_scores = st[yt]  # positives' scores, class by class
@@ -173,13 +199,20 @@ def average_precision(labels: np.ndarray, scores: np.ndarray, mask: np.ndarray |
     npos = np.count_nonzero(yt, axis=1)
     bounds = np.concatenate([[0], np.cumsum(npos)])
     out = np.full(c, np.nan)
+    out_auc = np.full(c, np.nan) if auc else None
     for k in np.flatnonzero(npos):
         ps = np.sort(pos_scores[bounds[k] : bounds[k + 1]])
         # For a positive scoring v, the tie group of v ends after every image scoring >= v:
         # precision there = #positives >= v / #images >= v. Summing it over the positives
         # weights each group by the positives it holds (its recall gain), as sklearn does.
-        n_pos_ge = npos[k] - np.searchsorted(ps, ps, side="left")
-        n_all_ge = n - np.searchsorted(sorted_all[k], ps, side="left")
-        out[k] = np.mean(n_pos_ge / n_all_ge)
-    return out
-
+        pos_lt = np.searchsorted(ps, ps, side="left")
+        all_lt = np.searchsorted(sorted_all[k], ps, side="left")
+        out[k] = np.mean((npos[k] - pos_lt) / (n - all_lt))
+        n_neg = n - n_out[k] - npos[k]
+        if auc and n_neg > 0:
+            # negatives below v (the left-out images sort below all) plus half the negatives tied at v
+            pos_eq = np.searchsorted(ps, ps, side="right") - pos_lt
+            all_eq = np.searchsorted(sorted_all[k], ps, side="right") - all_lt
+            below = (all_lt - pos_lt - n_out[k]).sum() + 0.5 * (all_eq - pos_eq).sum()
+            out_auc[k] = below / (float(npos[k]) * float(n_neg))
+    return out, out_auc

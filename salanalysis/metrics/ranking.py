@@ -21,9 +21,8 @@ separate ranking quality from prevalence:
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
-from salanalysis.metrics.ap import _check
+from salanalysis.metrics.ap import average_precision_and_auc
 
 __all__ = ["roc_auc", "chance_ap", "normalized_ap", "prevalence"]
 
@@ -32,19 +31,10 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray, mask: np.ndarray | None = No
     """Per-class ROC AUC (ties count half), NaN for a class without positives or without negatives.
 
     ``mask`` (N, C) bool: the images that count for each class (LVIS federated evaluation).
+    Computed from one sort of each class, the one average precision uses
+    (:func:`~salanalysis.metrics.ap.average_precision_and_auc`).
     """
-    y, s = _check(labels, scores)
-    if mask is not None:
-        m = np.asarray(mask, dtype=bool)
-        return np.array([roc_auc(y[m[:, c], c : c + 1], s[m[:, c], c : c + 1])[0] if m[:, c].any() else np.nan
-                         for c in range(y.shape[1])])
-    n = y.shape[0]
-    k = y.sum(axis=0).astype(np.float64)
-    ranks = rankdata(s, axis=0)  # average ranks of ties
-    rank_sum = np.where(y, ranks, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = (rank_sum - k * (k + 1) / 2) / (k * (n - k))
-    return np.where((k > 0) & (k < n), auc, np.nan)
+    return average_precision_and_auc(labels, scores, mask)[1]
 
 
 def chance_ap(n_pos, n) -> np.ndarray:

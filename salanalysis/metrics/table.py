@@ -11,7 +11,12 @@ import pandas as pd
 
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
-from salanalysis.metrics.ap import average_precision, evaluation_mask, ground_truth
+from salanalysis.metrics.ap import (
+    average_precision,
+    average_precision_and_auc,
+    evaluation_mask,
+    ground_truth,
+)
 from salanalysis.metrics.bootstrap import bootstrap_metrics
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 from salanalysis.metrics.threshold import per_class_metrics, summary_metrics
@@ -118,10 +123,10 @@ def _evaluate(annotations: Annotations, scores: Scores, rules: MetricRules,
               mask: np.ndarray | None) -> tuple[dict[str, Any], pd.DataFrame]:
     """:func:`summary_metrics` and :func:`per_class_metrics` of one score set, sorting each class once."""
     _, y, s = aligned_labels(annotations, scores, rules)
-    ap = average_precision(y, s, mask)
+    ap, auc = average_precision_and_auc(y, s, mask)
     summary = summary_metrics(y, s, rules, ap=ap, mask=mask)
     pc = per_class_metrics(y, s, rules, categories=annotations.category_names,
-                           category_ids=annotations.category_ids, mask=mask, ap=ap)
+                           category_ids=annotations.category_ids, mask=mask, ap=ap, auc=auc)
     return summary, pc
 
 
@@ -219,12 +224,12 @@ def _table1(
     rows = []
     for sc in score_sets:
         _, y, s = aligned_labels(annotations, sc, rules)
-        ap = average_precision(y, s, mask)
+        ap, auc = average_precision_and_auc(y, s, mask) if per_class else (average_precision(y, s, mask), None)
         summ = summary_metrics(y, s, rules, ap=ap, mask=mask)
         if per_class:
             per_class_tables[sc.name] = per_class_metrics(
                 y, s, rules, categories=annotations.category_names, category_ids=annotations.category_ids,
-                mask=mask, ap=ap)
+                mask=mask, ap=ap, auc=auc)
         row: dict[str, Any] = {"model": sc.name, **{k: summ[k] for k in METRICS}, "n_classes": summ["n_classes"]}
         if n_boot > 0:
             boot, per_class_boot[sc.name] = bootstrap_metrics(y, s, rules, n_boot=n_boot, seed=seed, jobs=jobs,

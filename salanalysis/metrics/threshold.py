@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from salanalysis.errors import InputError
-from salanalysis.metrics.ap import _check, _check_mask, average_precision
+from salanalysis.metrics.ap import _check, _check_mask, average_precision, average_precision_and_auc
 from salanalysis.metrics.ranking import chance_ap, normalized_ap, roc_auc
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 
@@ -115,6 +115,7 @@ def per_class_metrics(
     category_ids: Sequence[int] | None = None,
     mask: np.ndarray | None = None,
     ap: np.ndarray | None = None,
+    auc: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per-class AP, precision, recall and F1.
 
@@ -131,6 +132,9 @@ def per_class_metrics(
         evaluation, :func:`~salanalysis.metrics.ap.evaluation_mask`); None: all.
     ap
         The per-class AP, if already computed (:func:`average_precision` with the same mask).
+    auc
+        The per-class ROC AUC, if already computed (with the AP by
+        :func:`~salanalysis.metrics.ap.average_precision_and_auc`, same mask).
 
     Returns
     -------
@@ -161,7 +165,9 @@ def per_class_metrics(
     prec = _ratio(nc, npred)
     rec = np.where(ng > 0, _ratio(nc, ng), np.nan)
     f1 = np.where(ng > 0, _f1(prec, np.nan_to_num(rec)), np.nan)
-    if ap is None:
+    if ap is None and auc is None:
+        ap, auc = average_precision_and_auc(y, s, mask)
+    elif ap is None:
         ap = average_precision(y, s, mask)
     out = pd.DataFrame(
         {
@@ -182,7 +188,7 @@ def per_class_metrics(
     out["prevalence"] = prev
     out["chance_AP"] = chance_ap(ng, n_img)
     out["AP_norm"] = normalized_ap(out["AP"].to_numpy(), prev)
-    out["AUC"] = roc_auc(y, s, mask)
+    out["AUC"] = roc_auc(y, s, mask) if auc is None else np.asarray(auc, dtype=np.float64)
     if mask is not None:
         out["n_images"] = n_img.astype(np.int64)
     return out

@@ -115,6 +115,9 @@ def format_summary(tables: dict[str, pd.DataFrame]) -> str:
             "class means vs class performance: the paper's Pearson r (AP); verdict = partial r with AP controlling "
             "prevalence (Holm over the claim family); sensitivity = the same with ROC AUC:"
         )
+        if corr.attrs.get("federated") == "on":
+            lines.append("  class AP by the federated (LVIS) rule: each class counts only the images where it is "
+                         "verified (present, or listed in neg_category_ids; not_exhaustive left out)")
         shown = corr[corr["role"].isin(["paper", "verdict", "sensitivity"])] if "role" in corr.columns else (
             corr[corr["method"] != "spearman"])
         for _, r in shown.iterrows():
@@ -203,6 +206,18 @@ class StatsResult(AnalysisResult):
         return format_summary(self.tables)
 
 
+def _record_ap_rule(tables: dict[str, pd.DataFrame], annotations: Annotations, rules: MetricRules | None) -> None:
+    """Name the rule of the class-wise AP in the class-wise tables' attrs (``federated``: "on"/"off"),
+    as metrics, clutter and compare do; :func:`format_summary` prints it."""
+    from salanalysis.metrics import DEFAULT_RULES
+    from salanalysis.metrics.ap import federated_on
+
+    fed = "on" if federated_on(annotations, rules or DEFAULT_RULES) else "off"
+    for name in ("classwise", "classwise_correlations"):
+        if name in tables:
+            tables[name].attrs["federated"] = fed
+
+
 def run_stats(
     objects: pd.DataFrame | str | os.PathLike,
     annotations: Annotations | str | os.PathLike,
@@ -255,9 +270,14 @@ def run_stats(
     Raises
     ------
     InputError
-        A file cannot be read, the object table lacks a needed column, or it names
-        images the annotations do not hold.
+        A file cannot be read, the object table lacks a needed column, it names
+        images or objects the annotations do not hold, or a score set is not the
+        one its ``detected_NAME`` came from (:mod:`salanalysis._table_checks`).
     """
+    from salanalysis._table_checks import (
+        check_objects_match_annotations,
+        check_scores_match_objects,
+    )
     from salanalysis.io import read_table
     from salanalysis.scores import Scores, read_score_sets
     from salanalysis.subsets import analysis_annotations
@@ -281,18 +301,12 @@ def run_stats(
         )
     ann = analysis_annotations(annotations, rules)
     full = getattr(ann, "subset_of", None) or ann
-    unknown = np.setdiff1d(
-        pd.to_numeric(table["image_id"], errors="coerce").to_numpy(), full.image_ids
-    )
-    if len(unknown):
-        raise InputError(
-            f"object table names {len(unknown)} image(s) not in {os.fspath(full.path)}, e.g. {unknown[0]}",
-            where,
-        )
+    check_objects_match_annotations(table, full, where)
     if full is not ann:  # analysed on part of the dataset: its objects only
         table = table[(table["image_id"].isin(ann.image_ids) & table["category_id"].isin(ann.category_ids))
                       .to_numpy()].reset_index(drop=True)
     sets = read_score_sets([(n, sc) for n, sc in pairs], ann, logits=logits, missing=missing)
+    check_scores_match_objects(table, sets, where)
     ap = per_class_ap(ann, sets, rules)
     try:
         tables = stats_tables(
@@ -306,6 +320,7 @@ def run_stats(
         )
     except InputError as exc:
         raise InputError(str(exc), where) from exc
+    _record_ap_rule(tables, ann, rules)
     result = StatsResult(dict(tables))
     if out is not None:
         result.write(out)
