@@ -308,12 +308,12 @@ def _id_headers(columns: list, id_by_name: Mapping) -> bool:
     return all(_DIGITS.fullmatch(c) for c in text) and not any(c in id_by_name for c in text)
 
 
-def _ids_from_file_names(df: pd.DataFrame, annotations: Annotations, path: Path) -> pd.DataFrame:
+def _ids_from_file_names(df: pd.DataFrame, annotations: Annotations, path: str | os.PathLike) -> pd.DataFrame:
     """``df`` keyed by ``file_name`` -> keyed by ``image_id``: each name matched to the annotations'
     ``file_name`` (or, failing that, its base name); an unknown name is an InputError."""
     images = annotations.images
     by_name = dict(zip(images["file_name"].astype(str), images["image_id"]))
-    by_base = {}
+    by_base: dict[str, set] = {}
     for name, iid in by_name.items():
         by_base.setdefault(Path(name).name, set()).add(iid)
     names = df["file_name"].astype(str).tolist()
