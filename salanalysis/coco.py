@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 from pathlib import Path
 
@@ -75,6 +76,30 @@ _IMAGE_KEYS = ("id", "width", "height")
 _ANN_KEYS = ("id", "image_id", "category_id")
 
 
+def _check_sizes(images: list, path: Path) -> None:
+    """Width and height: numbers, and no image over the ``pixels`` limit (checked before any mask
+    or map of that size is allocated)."""
+    from salanalysis.limits import check_pixels
+
+    for i, im in enumerate(images):
+        size = []
+        for key in ("width", "height"):
+            v = im[key]
+            if v is None:  # an unknown size: whoever needs it says so
+                continue
+            try:
+                f = float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else None
+            except (ValueError, OverflowError):
+                f = None
+            if f is None or not math.isfinite(f):
+                raise InputError(f"images[{i}] (id {im['id']!r}): {key} must be a number, got {v!r:.40}",
+                                 path)
+            size.append(f)
+        if len(size) == 2 and size[0] > 0 and size[1] > 0:
+            check_pixels(math.ceil(size[0]), math.ceil(size[1]),
+                         f"images[{i}] (id {im['id']!r}) declares", path)
+
+
 def _validate(data: object, path: Path) -> dict:
     """The checked ``data``, its ids as integers (:func:`~salanalysis._coco_fields.normalize_ids`)."""
     if not isinstance(data, dict):
@@ -108,6 +133,7 @@ def _validate(data: object, path: Path) -> dict:
             raise InputError(f"annotations[{i}] lacks {', '.join(missing)}", path)
     data = normalize_ids(data, path, _FEDERATED_KEYS)
     anns = data["annotations"]
+    _check_sizes(data["images"], path)
     ids = [im["id"] for im in data["images"]]
     if len(set(ids)) != len(ids):
         dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
