@@ -161,8 +161,15 @@ class SourceSpec:
         return d
 
     def map_source(self, path: str | os.PathLike | None = None):
-        """The :class:`~salanalysis.maps.MapSource` of this source (at ``path``, default its own)."""
-        from salanalysis.maps import MapSource
+        """The :class:`~salanalysis.maps.MapSource` of this source (at ``path``, default its own).
+
+        A built-in source without a ``path`` gives a :class:`~salanalysis.maps.SizeMapSource`:
+        its maps are computed from the image sizes, nothing is written.
+        """
+        from salanalysis.maps import MapSource, SizeMapSource
+
+        if path is None and self.path is None and self.builtin is not None:
+            return SizeMapSource(self.name, self.builtin)
 
         return MapSource(path if path is not None else self.path, name=self.name, pattern=self.pattern,
                          colour=self.colour)

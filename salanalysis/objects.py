@@ -88,7 +88,7 @@ from salanalysis._progress import progress_bar
 from salanalysis._table_checks import stamp_objects
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError, warn_input
-from salanalysis.maps import NOTE_NAMES, MapSource, note_messages
+from salanalysis.maps import NOTE_NAMES, MapSource, SizeMapSource, note_messages
 from salanalysis.scores import Scores, read_score_sets
 
 __all__ = [
@@ -183,7 +183,7 @@ def _sources(
     out = []
     for name, src in (saliency or {}).items():
         name = str(name)
-        if not isinstance(src, MapSource):
+        if not isinstance(src, (MapSource, SizeMapSource)):
             src = MapSource(src, name=name)
         out.append((name, src))
     return out
@@ -447,7 +447,9 @@ def compute_objects(
         COCO instances (:class:`salanalysis.coco.Annotations`).
     saliency
         Saliency sources by name: a :class:`~salanalysis.maps.MapSource` (with
-        its map pattern and colour rule), a map folder or a SALICON results JSON. The name gives the ``sal_max_NAME``/``sal_mean_NAME`` columns.
+        its map pattern and colour rule), a map folder, a SALICON results JSON, or a
+        built-in :class:`~salanalysis.maps.SizeMapSource` (the center bias: one map per
+        image size, computed in the workers, nothing read or written). The name gives the ``sal_max_NAME``/``sal_mean_NAME`` columns.
     scores
         Score sets (:class:`~salanalysis.scores.Scores`): a sequence (named by
         ``Scores.name``) or a mapping name -> Scores (or a score file path).

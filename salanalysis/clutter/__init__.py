@@ -48,6 +48,14 @@ Per group
   then lay beside the estimate, BCa corrects for it, and where the estimate lies
   outside the central 95% of its replicates the centered percentile interval is
   used instead (``ci_method``; :func:`salanalysis._bootstrap.bca_interval`).
+- Cost: each class of each score set is sorted once per group; a resample is one
+  sparse product of its image counts with a segment matrix (the images between and
+  tied with the tie groups holding a positive, :mod:`salanalysis._ranking_blocks`),
+  giving AP and ROC AUC with dense work per positive group; batches of resamples
+  are reduced to the group measures at once, so memory does not grow with the
+  number of resamples times classes. :func:`clutter_all` gives the map, the trend
+  and every difference from one bootstrap (``salanalysis clutter`` and
+  ``reproduce`` use it); each table equals its own function's.
 
 Prevalence
 ----------
@@ -75,6 +83,7 @@ A NaN (an empty group) makes its neighbours' smoothed values NaN.
 from salanalysis.clutter.core import (
     MEASURES,
     TREND_COLUMNS,
+    clutter_all,
     clutter_difference,
     clutter_map,
     clutter_tables,
@@ -106,6 +115,7 @@ __all__ = [
     "clutter_difference",
     "clutter_trend",
     "clutter_tables",
+    "clutter_all",
     "trend_sentence",
     "ClutterResult",
     "run_clutter",

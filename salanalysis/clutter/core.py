@@ -24,7 +24,7 @@ from salanalysis.metrics.ranking import chance_ap, normalized_ap, roc_auc
 from salanalysis.scores import Scores
 
 __all__ = ["MEASURES", "MAP_COLUMNS", "TREND_COLUMNS", "clutter_map", "clutter_difference", "clutter_trend",
-           "clutter_tables", "trend_sentence"]
+           "clutter_tables", "clutter_all", "trend_sentence"]
 
 #: The per-group measures with bootstrap intervals: mAP (the paper's), and two that do not
 #: rise with prevalence: the mean per-class ROC AUC and the mean normalised AP.
@@ -67,6 +67,11 @@ def _measures(ap: np.ndarray, auc: np.ndarray, prev: np.ndarray) -> dict[str, np
     """The group measures of per-class AP, AUC (..., S, C) and prevalence (..., C)."""
     return {"mAP": _nanmean(ap), "mAUC": _nanmean(auc),
             "mAP_norm": _nanmean(normalized_ap(ap, prev[..., None, :]))}
+
+
+def _batch_measures(res: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The group measures of one batch of :func:`~salanalysis.metrics.bootstrap_ranking` resamples."""
+    return _measures(res["AP"], res["AUC"], res["prevalence"])
 
 
 @dataclass
@@ -124,10 +129,13 @@ def _core(annotations: Annotations, score_sets: list[Scores], *, k: int | None, 
         for name, v in _measures(ap, auc, prev).items():
             point[name][:, g] = v
         if n_boot:
-            rb = metrics.bootstrap_ranking(y, sub, n_boot=n_boot, seed=_group_seed(seed, g), auc=True, mask=m)
-            for name, v in _measures(rb.reps["AP"], rb.reps["AUC"], rb.reps["prevalence"]).items():
+            # each batch of resamples is reduced to the group measures at once: memory holds
+            # (n_boot, S) per measure, not the per-class values of every resample
+            rb = metrics.bootstrap_ranking(y, sub, n_boot=n_boot, seed=_group_seed(seed, g), auc=True, mask=m,
+                                           reduce=_batch_measures)
+            for name, v in rb.reps.items():
                 reps[name][:, :, g] = v
-            jack[g] = _measures(rb.jackknife["AP"], rb.jackknife["AUC"], rb.jackknife["prevalence"])
+            jack[g] = rb.jackknife
     attrs = {key: per_image.attrs[key] for key in ("k", "k_chosen", "warning", "n_images_no_objects")}
     return _Core(pd.DataFrame(rows), point, reps, jack, chance,
                  {**attrs, "n_categories": n_cat, "federated": "on" if mask is not None else "off"})
@@ -293,17 +301,25 @@ def clutter_difference(annotations: Annotations, a: Scores, b: Scores, **options
     opts = _options(options)
     smooth = opts.pop("smooth")
     core = _core(annotations, [a, b], **opts)
+    return _difference_table(core, [a, b], 0, 1, smooth, opts["min_images"], opts["n_boot"], opts["seed"],
+                             opts["k_rule"])
+
+
+def _difference_table(core: _Core, sets: list[Scores], ia: int, ib: int, smooth: bool, min_images: int,
+                      n_boot: int, seed: int, k_rule: str) -> pd.DataFrame:
+    """:func:`clutter_difference` of score sets ``ib`` minus ``ia`` of a core holding both."""
+    a, b = sets[ia], sets[ib]
     t = core.groups.copy()
     t.insert(0, "model_b", b.name)
     t.insert(0, "model_a", a.name)
-    t["mAP_A"] = core.point["mAP"][0]
-    t["mAP_B"] = core.point["mAP"][1]
-    delta = core.point["mAP"][1] - core.point["mAP"][0]
-    d_reps = core.reps["mAP"][:, 1, :] - core.reps["mAP"][:, 0, :]
+    t["mAP_A"] = core.point["mAP"][ia]
+    t["mAP_B"] = core.point["mAP"][ib]
+    delta = core.point["mAP"][ib] - core.point["mAP"][ia]
+    d_reps = core.reps["mAP"][:, ib, :] - core.reps["mAP"][:, ia, :]
     t["delta"] = delta
     t["delta_smoothed"] = smooth_paper(delta) if smooth else np.nan
     t["ci95_low"], t["ci95_high"], t["ci_method"] = _per_group_bca(
-        delta, d_reps, [j["mAP"][:, 1] - j["mAP"][:, 0] if j else None for j in core.jack])
+        delta, d_reps, [j["mAP"][:, ib] - j["mAP"][:, ia] if j else None for j in core.jack])
     if smooth:
         lo, hi, _ = bca_interval(smooth_paper(delta), smooth_paper(d_reps))
         t["ci95_low_smoothed"], t["ci95_high_smoothed"] = lo, hi
@@ -313,8 +329,36 @@ def clutter_difference(annotations: Annotations, a: Scores, b: Scores, **options
     t = t[[c for c in t.columns if c not in ("n_classes_auc", "ci_method")] + ["ci_method", "n_classes_auc"]]
     for c in ("model_a", "model_b", "group", "ci_method"):
         t[c] = t[c].astype(object)
-    t.attrs.update(_attrs(core, opts["min_images"], opts["n_boot"], opts["seed"], opts["k_rule"]))
+    t.attrs.update(_attrs(core, min_images, n_boot, seed, k_rule))
     return t
+
+
+def clutter_all(annotations: Annotations, score_sets: Sequence[Scores] | Scores,
+                pairs: Sequence[tuple[str, str]] = (), **options) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                           list[pd.DataFrame]]:
+    """:func:`clutter_map`, :func:`clutter_trend` and a :func:`clutter_difference` per pair, from one bootstrap.
+
+    ``pairs``: ``(name_a, name_b)`` of score sets among ``score_sets``; each difference is
+    ``b`` minus ``a``. The bootstrap of a group resamples the same images whatever score
+    sets are evaluated (its seed depends on the seed and the group only), so every table is
+    the one its own function gives with the same options and ``k`` (the cut-off of the map),
+    at the cost of one bootstrap instead of one per table. ``options``: those of
+    :func:`clutter_map`.
+    """
+    sets = _as_list(score_sets)
+    names = [s.name for s in sets]
+    for pa, pb in pairs:
+        for name in (pa, pb):
+            if name not in names:
+                raise InputError(f"score set '{name}' is not among the score sets {names}")
+        if pa == pb:
+            raise InputError(f"the two score sets have the same name '{pa}'")
+    opts = _options(options)
+    smooth = opts.pop("smooth")
+    core = _core(annotations, sets, **opts)
+    args = (opts["min_images"], opts["n_boot"], opts["seed"], opts["k_rule"])
+    diffs = [_difference_table(core, sets, names.index(pa), names.index(pb), smooth, *args) for pa, pb in pairs]
+    return _map_table(core, sets, smooth, *args), _trend_table(core, sets, *args), diffs
 
 
 _OPTIONS = {"k": None, "min_images": DEFAULT_MIN_IMAGES, "k_rule": "min-images", "n_boot": 1000, "seed": 0,

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 
 import pandas as pd
 
-from salanalysis.clutter.core import clutter_difference, clutter_tables, trend_sentence
+from salanalysis.clutter.core import clutter_all, trend_sentence
 from salanalysis.clutter.groups import objects_histogram
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
@@ -148,12 +148,11 @@ def run_clutter(
 
 def _clutter_result(ann: Annotations, sets: list[Scores], out: str | os.PathLike | None,
                     options: dict[str, Any]) -> ClutterResult:
-    table, trend = clutter_tables(ann, sets, **options)
+    pairs = [(sets[0].name, other.name) for other in sets[1:]]
+    table, trend, parts = clutter_all(ann, sets, pairs, **options)  # one bootstrap for every table
     hist = objects_histogram(ann)
     diff = None
-    if len(sets) > 1:
-        same_groups = {**options, "k": table.attrs["k"]}
-        parts = [clutter_difference(ann, sets[0], other, **same_groups) for other in sets[1:]]
+    if parts:
         diff = pd.concat(parts, ignore_index=True)
         diff.attrs.update(parts[0].attrs)
         for key in ("k_rule", "k_chosen", "warning", "min_images"):

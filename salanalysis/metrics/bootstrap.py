@@ -10,7 +10,7 @@ once and a resample only re-weights the sorted order
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,13 +18,13 @@ import pandas as pd
 
 from salanalysis._bootstrap import (
     SortedAP,
-    SortedAUC,
     bca_interval,
     bootstrap_p,
     default_jobs,
     jackknife_weights,
     run_batches,
 )
+from salanalysis._ranking_blocks import SortedRanking
 from salanalysis.limits import check_count
 from salanalysis.metrics.ap import _check, _check_mask, average_precision
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
@@ -67,25 +67,47 @@ class RankingBootstrap:
 
 
 class _Ranking:
-    """Sorted score sets; ``self(w)`` gives the ranking measures for a weight batch (n, b)."""
+    """Sorted score sets; ``self(w)`` gives the ranking measures for a weight batch (n, b).
+
+    With ``auc``, AP and AUC come from one segment matrix per score set
+    (:class:`~salanalysis._ranking_blocks.SortedRanking`: the same numbers as
+    :class:`~salanalysis._bootstrap.SortedAP` and :class:`~salanalysis._bootstrap.SortedAUC`, bit
+    for bit, with one sparse product and dense work proportional to the positives).
+    """
 
     def __init__(self, y: np.ndarray, score_list: Sequence[np.ndarray], auc: bool,
                  mask: np.ndarray | None = None) -> None:
-        self.ap = [SortedAP.build(y, _masked(s, mask, y)) for s in score_list]
-        self.auc = [SortedAUC.build(y, s, mask) for s in score_list] if auc else []
+        self.auc = auc
+        if auc:
+            self.joint = [SortedRanking.build(y, s, mask) for s in score_list]
+            self.blocks = max(p.n_rows for p in self.joint)
+        else:
+            self.ap = [SortedAP.build(y, _masked(s, mask, y)) for s in score_list]
+            self.blocks = max(p.block_matrix.shape[0] for p in self.ap)
         self.yf = y.T.astype(np.float32)
         self.mf = None if mask is None else np.asarray(mask, dtype=bool).T.astype(np.float32)
-        self.blocks = max(p.block_matrix.shape[0] for p in self.ap)
 
     def __call__(self, w: np.ndarray) -> dict[str, np.ndarray]:
-        out = {"AP": np.stack([p.ap(w) for p in self.ap], axis=1)}
-        if self.auc:
-            out["AUC"] = np.stack([p.auc(w) for p in self.auc], axis=1)
-            tot = (w.sum(axis=0, dtype=np.float64)[:, None] if self.mf is None
-                   else (self.mf @ w).T.astype(np.float64))  # images evaluated for each class
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out["prevalence"] = ((self.yf @ w).T.astype(np.float64)) / tot
+        if not self.auc:
+            return {"AP": np.stack([p.ap(w) for p in self.ap], axis=1)}
+        both = [p.measures(w) for p in self.joint]
+        out = {k: np.stack([m[k] for m in both], axis=1) for k in ("AP", "AUC")}
+        tot = (w.sum(axis=0, dtype=np.float64)[:, None] if self.mf is None
+               else (self.mf @ w).T.astype(np.float64))  # images evaluated for each class
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["prevalence"] = ((self.yf @ w).T.astype(np.float64)) / tot
         return out
+
+
+@dataclass
+class _Reduced:
+    """``reduce(ranking(w))``, picklable (sent to cluster workers as the work of a replicate block)."""
+
+    ranking: _Ranking
+    reduce: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+    def __call__(self, w: np.ndarray) -> dict[str, np.ndarray]:
+        return self.reduce(self.ranking(w))
 
 
 def bootstrap_ranking(
@@ -98,6 +120,7 @@ def bootstrap_ranking(
     auc: bool = False,
     jackknife_blocks: int = 20,
     mask: np.ndarray | None = None,
+    reduce: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
 ) -> RankingBootstrap:
     """Per-class AP (and ROC AUC and prevalence) of score sets on the same resamples of images.
 
@@ -108,6 +131,11 @@ def bootstrap_ranking(
     one of ``jackknife_blocks`` interleaved blocks of images each
     (:func:`~salanalysis._bootstrap.jackknife_weights`). ``mask`` (N, C): the images that
     count for each class (LVIS federated evaluation); None: all.
+
+    ``reduce``: applied to the measures of every batch of resamples (and of the jackknife)
+    before they are kept, e.g. the mean over classes; it must keep the first axis (one row
+    per resample). Memory then holds the reduced replicates, not ``n_boot x S x C`` of each
+    measure; the batches themselves hold a bounded number of resamples.
     """
     if n_boot < 0:
         raise ValueError("n_boot must be >= 0")
@@ -120,13 +148,18 @@ def bootstrap_ranking(
     if mask is not None:
         mask = _check_mask(mask, y)
     ranking = _Ranking(y, [s for _, s in checked], auc, mask)
-    jack = ranking(jackknife_weights(n, jackknife_blocks)) if jackknife_blocks else {}
-    shapes = {"AP": (len(checked), c), "AUC": (len(checked), c), "prevalence": (c,)}
-    reps = {k: np.empty((n_boot, *shapes[k])) for k in (["AP", "AUC", "prevalence"] if auc else ["AP"])}
+    work = ranking if reduce is None else _Reduced(ranking, reduce)
+    jack = work(jackknife_weights(n, jackknife_blocks)) if jackknife_blocks else {}
+    reps: dict[str, np.ndarray] = {}
+    if reduce is None:
+        shapes = {"AP": (len(checked), c), "AUC": (len(checked), c), "prevalence": (c,)}
+        reps = {k: np.empty((n_boot, *shapes[k])) for k in (["AP", "AUC", "prevalence"] if auc else ["AP"])}
     if n_boot:
         batch = _batch_size(n, ranking.blocks)
-        for start, res in run_batches(_rng(seed), n, n_boot, batch, ranking, default_jobs(jobs)):
+        for start, res in run_batches(_rng(seed), n, n_boot, batch, work, default_jobs(jobs)):
             for k, v in res.items():
+                if k not in reps:
+                    reps[k] = np.empty((n_boot, *np.shape(v)[1:]), dtype=np.asarray(v).dtype)
                 reps[k][start : start + len(v)] = v
     return RankingBootstrap(reps, jack)
 
