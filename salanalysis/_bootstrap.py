@@ -35,6 +35,8 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -288,8 +290,29 @@ class SortedAUC:
         return out
 
 
+#: The worker threads of the bootstraps inside one analysis call (:func:`bootstrap_jobs`); None: the default.
+_JOBS: ContextVar[int | None] = ContextVar("salanalysis_bootstrap_jobs", default=None)
+
+
+@contextmanager
+def bootstrap_jobs(jobs: int | None) -> Iterator[None]:
+    """Within the block, a bootstrap called without ``jobs`` uses ``jobs`` threads (0: all cores).
+
+    How an analysis entry point (``run_clutter(jobs=...)``) passes its ``jobs`` to the
+    bootstraps it calls; results do not depend on it (:func:`run_batches`).
+    """
+    token = _JOBS.set(jobs)
+    try:
+        yield
+    finally:
+        _JOBS.reset(token)
+
+
 def default_jobs(jobs: int | None) -> int:
-    """Worker threads: ``jobs`` if given, all cores for ``0``, else the CPU count (at most 4)."""
+    """Worker threads: ``jobs`` if given (or set by :func:`bootstrap_jobs`), all cores for ``0``,
+    else the CPU count (at most 4)."""
+    if jobs is None:
+        jobs = _JOBS.get()
     if jobs is None:
         return max(1, min(4, os.cpu_count() or 1))
     if jobs == 0:

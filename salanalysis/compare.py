@@ -57,10 +57,10 @@ Conventions
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -393,6 +393,9 @@ class CompareResult(AnalysisResult):
     """What :func:`run_compare` computed: ``tables`` ``compare_categories``
     (:func:`compare_categories`) and ``compare_summary`` (:func:`compare_summary`);
     ``paths``: the files written. ``table`` and ``summary_table`` name the two tables.
+    With three or more score sets each table stacks every comparison of the reference
+    (the first) with another, after two leading columns ``model_a`` (the reference) and
+    ``model_b``; its attributes are the first comparison's, with ``models`` (all of them).
     """
 
     FILES: ClassVar[dict[str, str]] = {"compare_categories": "compare_categories.csv",
@@ -403,61 +406,88 @@ class CompareResult(AnalysisResult):
 
     def summary(self) -> str:
         """A short plain-text summary (what the command line prints)."""
-        t, s = self.table, self.summary_table.set_index("quantity")
-        a, b = t.attrs.get("model_a", "A"), t.attrs.get("model_b", "B")
-
-        def val(q: str) -> float:
-            return float(s.loc[q, "value"])
-
-        lines = [
-            f"{b} - {a}: {int(val('n_categories'))} categories compared "
-            f"({int(val('excluded_no_positive'))} without a positive left out); "
-            f"{t.attrs.get('n_perm')} permutations, paired bootstrap {t.attrs.get('n_boot')} resamples, "
-            f"seed {t.attrs.get('seed')}",
-            f"  improved {int(val('improved'))}, worsened {int(val('worsened'))}, "
-            f"within noise {int(val('within_noise'))} ({_rule(t.attrs)}); "
-            f"point estimate above 0 for {int(val('delta_positive'))}, below 0 for {int(val('delta_negative'))}",
-        ]
-        if not t.attrs.get("can_pass", True):
-            lines.append(f"  note: the smallest permutation p ({t.attrs['p_min']:.2g}) cannot pass the correction "
-                         f"over {len(t)} categories; raise the number of permutations")
-        if "direction_balance" in s.index:
-            r = s.loc["direction_balance"]
-            lines.append(f"  most categories improve? balance {int(r['value']):+d} "
-                         f"(permutation {format_p(r['p_val'])})")
-        if "delta_mAP" in s.index:
-            r = s.loc["delta_mAP"]
-            ci = format_interval(r["ci95_low"], r["ci95_high"], none="")
-            ci = f"(percentile bootstrap 95% CI {ci}, descriptive)" if ci else "(no bootstrap, no intervals)"
-            lines.append(f"  mAP difference {format_fixed(r['value'], sign=True)} "
-                         f"(permutation {format_p(r['p_val'])}) {ci}")
-        for q, label in (("pearson_delta_area", "Pearson r"), ("spearman_delta_area", "Spearman rho")):
-            r = s.loc[q]
-            lines.append(f"  {label} (delta vs mean area_frac): {r['value']:+.3f} (n={int(r['n'])}, p={r['p_val']:.3g})")
-        if len(t):
-            top = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].head(3), t["delta"].head(3)))
-            bottom = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].tail(3), t["delta"].tail(3)))
-            lines.append(f"  top of the ranking: {top}; bottom: {bottom}")
+        t, s = self.table, self.summary_table
+        if "model_b" not in t.columns:
+            lines = _pair_summary(t, s)
+        else:  # a reference and several others: one block per comparison
+            lines = []
+            for (ma, mb), part in t.groupby(["model_a", "model_b"], sort=False):
+                rows = s[(s["model_a"] == ma) & (s["model_b"] == mb)].drop(columns=["model_a", "model_b"])
+                part = part.drop(columns=["model_a", "model_b"])
+                part.attrs.update(t.attrs, model_a=ma, model_b=mb)
+                lines += _pair_summary(part, rows)
         if self.paths:
             lines.append("wrote " + ", ".join(str(p) for p in self.paths))
         return "\n".join(lines)
 
 
+def _pair_summary(t: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
+    """The summary lines of one comparison (B against the reference A)."""
+    s = summary.set_index("quantity")
+    a, b = t.attrs.get("model_a", "A"), t.attrs.get("model_b", "B")
+
+    def val(q: str) -> float:
+        return float(s.loc[q, "value"])
+
+    lines = [
+        f"{b} - {a}: {int(val('n_categories'))} categories compared "
+        f"({int(val('excluded_no_positive'))} without a positive left out); "
+        f"{t.attrs.get('n_perm')} permutations, paired bootstrap {t.attrs.get('n_boot')} resamples, "
+        f"seed {t.attrs.get('seed')}",
+        f"  improved {int(val('improved'))}, worsened {int(val('worsened'))}, "
+        f"within noise {int(val('within_noise'))} ({_rule(t.attrs)}); "
+        f"point estimate above 0 for {int(val('delta_positive'))}, below 0 for {int(val('delta_negative'))}",
+    ]
+    if not t.attrs.get("can_pass", True):
+        lines.append(f"  note: the smallest permutation p ({t.attrs['p_min']:.2g}) cannot pass the correction "
+                     f"over {len(t)} categories; raise the number of permutations")
+    if "direction_balance" in s.index:
+        r = s.loc["direction_balance"]
+        lines.append(f"  most categories improve? balance {int(r['value']):+d} "
+                     f"(permutation {format_p(r['p_val'])})")
+    if "delta_mAP" in s.index:
+        r = s.loc["delta_mAP"]
+        ci = format_interval(r["ci95_low"], r["ci95_high"], none="")
+        ci = f"(percentile bootstrap 95% CI {ci}, descriptive)" if ci else "(no bootstrap, no intervals)"
+        lines.append(f"  mAP difference {format_fixed(r['value'], sign=True)} "
+                     f"(permutation {format_p(r['p_val'])}) {ci}")
+    for q, label in (("pearson_delta_area", "Pearson r"), ("spearman_delta_area", "Spearman rho")):
+        r = s.loc[q]
+        lines.append(f"  {label} (delta vs mean area_frac): {r['value']:+.3f} (n={int(r['n'])}, p={r['p_val']:.3g})")
+    if len(t):
+        top = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].head(3), t["delta"].head(3)))
+        bottom = ", ".join(f"{c} {d:+.3f}" for c, d in zip(t["category"].tail(3), t["delta"].tail(3)))
+        lines.append(f"  top of the ranking: {top}; bottom: {bottom}")
+    return lines
+
+
+def _stacked(parts: list[pd.DataFrame], models: list[str]) -> pd.DataFrame:
+    """Tables of the comparisons of ``models[0]`` with each other model, stacked after ``model_a``/``model_b``."""
+    out = pd.concat([p.assign(model_a=models[0], model_b=b) for p, b in zip(parts, models[1:])], ignore_index=True)
+    out = out[["model_a", "model_b", *parts[0].columns]]
+    for k in ("model_a", "model_b"):
+        out[k] = out[k].astype("string")
+    out.attrs.update(parts[0].attrs, models=list(models))
+    return out
+
+
 def run_compare(
     annotations: Annotations | str | os.PathLike,
-    scores: Mapping[str, str | os.PathLike | Scores],
+    scores: Mapping[str, str | os.PathLike | Scores | pd.DataFrame]
+    | Sequence[tuple[str, str | os.PathLike | pd.DataFrame] | Scores],
     out: str | os.PathLike | None = None,
     *,
     objects: pd.DataFrame | str | os.PathLike | None = None,
+    rules: MetricRules = DEFAULT_RULES,
     n_boot: int = 1000,
     seed: int = 0,
-    rules: MetricRules = DEFAULT_RULES,
+    jobs: int = 0,
     logits: bool = False,
-    missing: str = "error",
+    missing: Literal["error", "zero"] = "error",
     n_perm: int = DEFAULT_N_PERM,
     adjust: str = "bh",
 ) -> CompareResult:
-    """Read the inputs, compare two score sets per category and write the tables to ``out``.
+    """Read the inputs, compare score sets per category and write the tables to ``out``.
 
     Writes ``compare_categories.csv`` (:func:`compare_categories`) and
     ``compare_summary.csv`` (:func:`compare_summary`), both computed before
@@ -468,35 +498,60 @@ def run_compare(
     annotations
         An :class:`Annotations` or the path of a COCO instances JSON.
     scores
-        Exactly two entries, name -> score file (or :class:`Scores`): ``A``
-        (reference) first, then ``B``.
+        Two or more entries, name -> score file, :class:`Scores` or wide DataFrame
+        (or a sequence of ``(name, file)`` pairs and ``Scores``): the reference ``A``
+        first, then ``B`` (the default, two-model case), or several others, each
+        compared with the reference (as TIDE gathers several runs): the tables then
+        stack the comparisons after ``model_a``/``model_b`` columns (:class:`CompareResult`).
     out
         Output folder; None: nothing is written (``result.write(out)`` later).
     objects
         Object table (DataFrame, or a CSV/Parquet path) with ``category_id`` and
         ``area_frac``; computed from the annotations when None.
     n_boot, seed, rules, n_perm, adjust
-        As in :func:`compare_categories`.
+        As in :func:`compare_categories`; ``rules.image_ids``/``rules.category_ids``
+        restrict the comparison to part of the dataset.
+    jobs
+        Bootstrap worker threads (0, default: all cores); results do not depend on it.
     logits, missing
         As in :func:`salanalysis.scores.read_scores`.
     """
+    from salanalysis._bootstrap import bootstrap_jobs
     from salanalysis._table_checks import check_objects_match_annotations
     from salanalysis.io import read_table
     from salanalysis.scores import read_score_sets
+    from salanalysis.subsets import analysis_annotations
 
-    if len(scores) != 2:
-        raise InputError(f"compare needs exactly two score sets (A then B), got {len(scores)}")
-    ann = annotations if isinstance(annotations, Annotations) else Annotations.load(annotations)
+    if len(scores) < 2:
+        raise InputError(f"compare needs two or more score sets (the reference A first), got {len(scores)}")
+    ann = analysis_annotations(annotations, rules)
     sets = read_score_sets(scores, ann, logits=logits, missing=missing)
-    if objects is not None and not isinstance(objects, pd.DataFrame):
+    table_objects: pd.DataFrame | None = None
+    if isinstance(objects, pd.DataFrame):
+        table_objects = objects
+    elif objects is not None:
         path = Path(objects)
-        objects = read_table(path)
-        objects.attrs["path"] = str(path)
-    if objects is not None:
-        check_objects_match_annotations(objects, ann, objects.attrs.get("path"))
-    table = compare_categories(ann, sets[0], sets[1], n_boot=n_boot, seed=seed, objects=objects, rules=rules,
-                               n_perm=n_perm, adjust=adjust)
-    result = CompareResult({"compare_categories": table, "compare_summary": compare_summary(table)})
+        table_objects = read_table(path)
+        table_objects.attrs["path"] = str(path)
+    if table_objects is not None:
+        check_objects_match_annotations(table_objects, getattr(ann, "subset_of", None) or ann,
+                                        table_objects.attrs.get("path"))
+    if table_objects is not None and getattr(ann, "subset_of", None) is not None:  # the analysed part only
+        keep = table_objects["image_id"].isin(ann.image_ids) & table_objects["category_id"].isin(ann.category_ids)
+        attrs = dict(table_objects.attrs)
+        table_objects = table_objects[keep.to_numpy()]
+        table_objects.attrs.update(attrs)
+    pairs = []
+    with bootstrap_jobs(jobs):
+        for other in sets[1:]:
+            table = compare_categories(ann, sets[0], other, n_boot=n_boot, seed=seed, objects=table_objects,
+                                       rules=rules, n_perm=n_perm, adjust=adjust)
+            pairs.append((table, compare_summary(table)))
+    if len(pairs) == 1:
+        table, summary = pairs[0]
+    else:
+        table, summary = (_stacked([p[k] for p in pairs], [s.name for s in sets]) for k in (0, 1))
+    result = CompareResult({"compare_categories": table, "compare_summary": summary})
     if out is not None:
         result.write(out)
     return result

@@ -1,19 +1,27 @@
-"""The result tables of a run, read back from the folders that wrote them (for ``salanalysis plot``).
+"""The result tables of a run, read back from the folders that wrote them (for ``salanalysis plot``),
+and the flat CAM manifest table of Fig. 5.
 
-:func:`read_tables` is re-exported by :mod:`salanalysis.figures`.
+:func:`read_tables`, :func:`cam_table`, :func:`cam_records` and :data:`CAM_COLUMNS` are re-exported
+by :mod:`salanalysis.figures`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from salanalysis.errors import InputError
 
-__all__ = ["read_tables"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["read_tables", "cam_table", "cam_records", "CAM_COLUMNS"]
+
+#: Columns of the flat CAM manifest (one row per example and model), as ``salanalysis cam`` writes it.
+CAM_COLUMNS = ("image", "category", "model", "role", "confidence", "cam")
 
 #: Where each table is looked for under a folder given to :func:`read_tables`.
 _TABLE_NAMES = ("tpfn_descriptives", "tpfn_tests", "classwise", "classwise_correlations", "clutter_map",
@@ -67,3 +75,36 @@ def read_tables(folders: Sequence[str | os.PathLike], *, objects: str | os.PathL
     if objects is not None:
         out["objects"] = read_table(objects)
     return out
+
+
+def cam_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The flat CAM table (one row per example and model) of ``cam_manifest.json`` records."""
+    import pandas as pd
+
+    rows = []
+    for i, r in enumerate(records):
+        for m in r["models"]:
+            rows.append({"example": i, "image": str(r["image"]), "category": str(r.get("category", "")),
+                         "threshold": r.get("threshold"), "model": str(m["model"]), "role": m.get("role", ""),
+                         "confidence": float(m["confidence"]), "cam": str(m["cam"])})
+    return pd.DataFrame(rows, columns=["example", "image", "category", "threshold", *CAM_COLUMNS[2:]])
+
+
+def cam_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The examples of a flat CAM table (``cam_manifest.csv`` or :func:`cam_table`), in order."""
+    import pandas as pd
+
+    from salanalysis.errors import require_columns
+
+    require_columns(table, CAM_COLUMNS, "CAM manifest")
+    key = ["example"] if "example" in table.columns else ["image", "category"]
+    records = []
+    for _, g in table.groupby(key, sort=False):
+        first = g.iloc[0]
+        rec = {"image": first["image"], "category": first["category"],
+               "models": [{"model": r["model"], "role": r["role"], "confidence": r["confidence"], "cam": r["cam"]}
+                          for _, r in g.iterrows()]}
+        if "threshold" in g.columns and pd.notna(first["threshold"]):
+            rec["threshold"] = float(first["threshold"])
+        records.append(rec)
+    return records

@@ -35,10 +35,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from salanalysis.errors import InputError
-from salanalysis.figure_tables import read_tables
+from salanalysis.figure_tables import cam_records, cam_table, read_tables
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 __all__ = [
     "FigureContext",
@@ -203,7 +205,7 @@ def draw_fig2(tables: Tables, ctx: FigureContext):
     for j, var in enumerate(variables):
         top, bottom = axes[2 * (j // per_row), j % per_row], axes[2 * (j // per_row) + 1, j % per_row]
         P.plot_tpfn_means(desc, var, models=[m], tests=tests, labels=ctx.labels, ax=top,
-                          **({"test": vt, "p_column": "p_holm", "stat_label": _VERDICT_LABELS.get(vt, vt)}
+                          **({"test": vt, "p_column": "p_holm", "stat_label": _VERDICT_LABELS.get(str(vt), str(vt))}
                              if verdict else {}))
         P.plot_tpfn_distribution(objects, var, m, labels=ctx.labels, ax=bottom)
         top.set_title(P.plain_text(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}"), loc="left",
@@ -252,7 +254,7 @@ def caption_fig2(tables: Tables, ctx: FigureContext) -> str:
     return (f"Detected (true positive, tp) and missed (false negative, fn) objects of '{ctx.label(m)}' at score >= "
             f"{ctx.threshold}. Top: means with error bars of one standard error of the mean (as the paper); "
             f"ticks give n; above: " + (
-                f"the verdict, the {_VERDICT_LABELS.get(vt, vt)} ({_VERDICT_CAPTIONS.get(vt, vt)}) and its p, "
+                f"the verdict, the {_VERDICT_LABELS.get(str(vt), str(vt))} ({_VERDICT_CAPTIONS.get(str(vt), str(vt))}) and its p, "
                 "Holm-adjusted over one family: size, center distance and the human saliency sources of this model "
                 "(a control map such as the center bias is outside it and shows its unadjusted p); the "
                 "difference's interval in the tests table is an unadjusted 95% interval (the paper's object-level "
@@ -409,8 +411,25 @@ def _fig4_parts(table: pd.DataFrame, width: str) -> tuple[list[pd.DataFrame], in
     return [d.iloc[:k], d.iloc[-k:]], len(d) - 2 * k
 
 
+def _one_comparison(tables: Tables, ctx: FigureContext) -> Tables:
+    """``tables`` with ``compare_categories`` of one comparison: ``ctx.compare`` (else the first) where
+    ``run_compare`` stacked several (a reference and several others, ``model_a``/``model_b`` columns)."""
+    t = tables["compare_categories"]
+    if "model_b" not in t.columns:
+        return tables
+    a, b = ctx.compare or (str(t.attrs.get("model_a", t["model_a"].iloc[0])), str(t["model_b"].iloc[0]))
+    part = t[(t["model_a"] == a) & (t["model_b"] == b)]
+    if part.empty:
+        have = ", ".join(dict.fromkeys(f"{x} vs {y}" for x, y in zip(t["model_a"], t["model_b"])))
+        raise InputError(f"compare_categories holds no comparison of {b} with {a} (have: {have})")
+    part = part.drop(columns=["model_a", "model_b"]).reset_index(drop=True)
+    part.attrs = {**t.attrs, "model_a": a, "model_b": b}
+    return {**tables, "compare_categories": part}
+
+
 def draw_fig4(tables: Tables, ctx: FigureContext):
     """Fig. 4: AP(B) - AP(A) per category, sorted, with paired bootstrap intervals (horizontal bars)."""
+    tables = _one_comparison(tables, ctx)
     a, b = _compared(tables, ctx)
     colors = ctx.colors()
     parts, hidden = _fig4_parts(tables["compare_categories"], ctx.width)
@@ -459,6 +478,7 @@ def _fig4_legend(fig, table: pd.DataFrame, label_a: str, label_b: str, ca: str, 
 
 
 def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
+    tables = _one_comparison(tables, ctx)
     a, b = _compared(tables, ctx)
     n_boot = tables["compare_categories"].attrs.get("n_boot", ctx.n_boot)
     table = tables["compare_categories"]
@@ -485,43 +505,6 @@ def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
 
 
 # ------------------------------------------------------------------ Fig. 5
-#: Columns of the flat CAM manifest (one row per example and model), as ``salanalysis cam`` writes it.
-CAM_COLUMNS = ("image", "category", "model", "role", "confidence", "cam")
-
-
-def cam_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The flat CAM table (one row per example and model) of ``cam_manifest.json`` records."""
-    import pandas as pd
-
-    rows = []
-    for i, r in enumerate(records):
-        for m in r["models"]:
-            rows.append({"example": i, "image": str(r["image"]), "category": str(r.get("category", "")),
-                         "threshold": r.get("threshold"), "model": str(m["model"]), "role": m.get("role", ""),
-                         "confidence": float(m["confidence"]), "cam": str(m["cam"])})
-    return pd.DataFrame(rows, columns=["example", "image", "category", "threshold", *CAM_COLUMNS[2:]])
-
-
-def cam_records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """The examples of a flat CAM table (``cam_manifest.csv`` or :func:`cam_table`), in order."""
-    import pandas as pd
-
-    from salanalysis.errors import require_columns
-
-    require_columns(table, CAM_COLUMNS, "CAM manifest")
-    key = ["example"] if "example" in table.columns else ["image", "category"]
-    records = []
-    for _, g in table.groupby(key, sort=False):
-        first = g.iloc[0]
-        rec = {"image": first["image"], "category": first["category"],
-               "models": [{"model": r["model"], "role": r["role"], "confidence": r["confidence"], "cam": r["cam"]}
-                          for _, r in g.iterrows()]}
-        if "threshold" in g.columns and pd.notna(first["threshold"]):
-            rec["threshold"] = float(first["threshold"])
-        records.append(rec)
-    return records
-
-
 def draw_fig5(tables: Tables, ctx: FigureContext):
     """Fig. 5: the image and each model's CAM with its confidence, one row per example."""
     return P.cam_figure(cam_records(tables["cam_manifest"]), root=ctx.cam_root, labels=dict(ctx.labels),
@@ -584,11 +567,18 @@ FIGURES: dict[str, FigureSpec] = {f.name: f for f in (
 )}
 
 
-def draw_figure(name: str, tables: Tables, context: FigureContext | None = None):
+def draw_figure(name: str, tables: Tables, context: FigureContext | None = None, *,
+                fig: Figure | SubFigure | None = None, ax: Axes | None = None) -> tuple[Figure, str]:
     """``(figure, caption)`` of one registered figure, drawn in :func:`~salanalysis.plotting.paper_style`.
 
     For a notebook: ``fig, caption = draw_figure("fig3_clutter", tables)``. The
     figure stays open (close it with ``plt.close(fig)``).
+
+    Like seaborn's figure-level functions (``so.Plot(...).on(target)``), the panels can go
+    into the caller's figure: ``fig=`` a matplotlib ``Figure`` or ``SubFigure`` (its panels
+    are added to it; the caller's size is kept), or ``ax=`` an ``Axes`` whose place the
+    panels take (a subfigure in the axes' grid cell; the axes is removed). The figure
+    returned is then the caller's figure.
 
     Raises
     ------
@@ -602,9 +592,24 @@ def draw_figure(name: str, tables: Tables, context: FigureContext | None = None)
     missing = spec.missing(tables)
     if missing:
         raise InputError(f"{name} needs table(s) {', '.join(missing)}")
+    if fig is not None and ax is not None:
+        raise ValueError("give fig= or ax=, not both")
+    if ax is not None:
+        spec_cell = ax.get_subplotspec()
+        if spec_cell is None:
+            raise ValueError("ax= must be an axes of a grid (plt.subplots, add_subplot)")
+        target: Any = ax.figure.add_subfigure(spec_cell)
+        ax.remove()
+    else:
+        target = fig
     with P.paper_style():
-        fig = _draw(spec, tables, ctx)
-    return fig, spec.caption(tables, ctx)
+        if target is None:
+            drawn = _draw(spec, tables, ctx)
+        else:
+            with P.drawing_into(target):
+                spec.draw(tables, ctx)
+            drawn = target.figure if hasattr(target, "figure") and target.figure is not None else target
+    return drawn, spec.caption(tables, ctx)
 
 
 def _draw(spec: FigureSpec, tables: Tables, ctx: FigureContext):

@@ -456,7 +456,7 @@ def compute_objects(
     threshold
         ``detected_NAME`` is ``score_NAME >= threshold``.
     jobs
-        Worker processes (default: ``os.cpu_count()``; 1 computes in this process).
+        Worker processes (None or 0, default: ``os.cpu_count()``; 1 computes in this process).
         Workers are forked where ``fork`` exists (Linux, macOS); elsewhere they
         are spawned, which needs the usual ``if __name__ == "__main__":`` guard
         in scripts. Memory follows the chunks of 32 images in flight, not the
@@ -480,7 +480,7 @@ def compute_objects(
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold) \
             or not 0 <= threshold <= 1:
         raise InputError(f"threshold must be a number in [0, 1], got {threshold!r}")
-    jobs = (os.cpu_count() or 1) if jobs is None else int(jobs)
+    jobs = (os.cpu_count() or 1) if not jobs else int(jobs)  # None or 0: all cores (as --jobs 0)
     if jobs < 1:
         raise InputError(f"jobs must be at least 1, got {jobs}")
     sources = _sources(saliency)

@@ -23,11 +23,11 @@ LAYERS: list[set[str]] = [
     {"limits"},  # size limits: raise InputError, so above errors, below everything that reads
     {"", "formatting", "io", "_cluster", "_coco_fields"},  # "" is salanalysis/__init__.py
     {"results", "images", "coco", "demo", "_masks", "_bootstrap", "_fixation_checks", "_table_checks", "_ranking_blocks"},
-    {"maps.*", "scores", "metrics.rules"},
+    {"maps.*", "scores", "metrics.rules", "subsets"},
     {"metrics.*", "baselines", "salicon", "_objects_worker"},
     {"objects", "saliency_metrics", "score_baselines", "overview", "stats.*", "clutter.*", "config", "permutation", "gallery",
      "report_sections", "report_style", "figure_tables"},
-    {"compare", "plotting.*", "report"},
+    {"compare", "plotting.*", "report", "objects_run"},
     {"figures", "findings", "dualstream.*"},
     {"reproduce.*"},
     {"commands.*"},

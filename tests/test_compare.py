@@ -258,7 +258,7 @@ def test_cli_compare_errors(demo, tmp_path, capsys):
     rc = main(["compare", "--annotations", str(demo.annotations), "--scores", f"a={demo.detections}",
                "--out", str(out)])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and "exactly two" in err and len(err.splitlines()) == 1
+    assert rc == 2 and "two or more score files" in err and len(err.splitlines()) == 1
     bad = tmp_path / "objects.csv"
     pd.DataFrame({"category_id": [1], "size": [0.1]}).to_csv(bad, index=False)
     rc = main(["compare", "--annotations", str(demo.annotations), "--scores", f"a={demo.detections}",

@@ -674,7 +674,7 @@ def test_published_rows_flag_f1_that_eq6_cannot_give():
 
 # ------------------------------------------------------------------------ CLI
 def test_cli_metrics(demo, tmp_path, capsys):
-    out = tmp_path / "t1.csv"
+    out = tmp_path / "t1"
     rc = main([
         "metrics", "--annotations", str(demo.annotations),
         "--scores", f"sample={demo.detections}",
@@ -684,19 +684,24 @@ def test_cli_metrics(demo, tmp_path, capsys):
     assert rc == 0
     printed = capsys.readouterr().out
     assert "sample" in printed and "C-F1" in printed and PUBLISHED_SOURCE in printed
-    t = pd.read_csv(out)
+    t = pd.read_csv(out / "table1.csv")
     assert list(t.columns[:9]) == ["model", "CP", "CR", "CF1", "OP", "OR", "OF1", "mAP", "n_classes"]
     assert {"mAP_low", "mAP_high", "CP_low", "OF1_high"} <= set(t.columns)
     assert t["cf1"].iloc[0] == "harmonic" and t["ground_truth"].iloc[0] == "crowd+empty"
-    assert (tmp_path / "t1.md").exists() and (tmp_path / "t1.tex").exists()
-    pc = pd.read_csv(tmp_path / "t1_per_class.csv")
+    assert (out / "table1.md").exists() and (out / "table1.tex").exists()
+    long = pd.read_csv(out / "table1_long.csv")  # Table 1 long: the wide table's numbers, ci95_low/ci95_high
+    row = long[(long["model"] == "sample") & (long["metric"] == "mAP")].iloc[0]
+    wide = t[t["model"] == "sample"].iloc[0]
+    assert (row["value"], row["ci95_low"], row["ci95_high"]) == (wide["mAP"], wide["mAP_low"], wide["mAP_high"])
+    assert len(long) == 7 * len(t) and long[long["source"] != "computed"]["ci95_low"].isna().all()
+    pc = pd.read_csv(out / "per_class.csv")
     assert len(pc) == 160 and {"AP_low", "AP_high", "precision_low", "F1_high"} <= set(pc.columns)
-    md = (tmp_path / "t1_per_class.md").read_text()
+    md = (out / "per_class.md").read_text()
     person = pc[(pc["model"] == "sample") & (pc["category"] == "person")].iloc[0]
     assert (f"| sample | person | {person['n_pos']} | {100 * person['AP']:.1f} "
             f"[{100 * person['AP_low']:.1f}, {100 * person['AP_high']:.1f}] |") in md
-    assert r"\begin{tabular}" in (tmp_path / "t1_per_class.tex").read_text()
-    paired = pd.read_csv(tmp_path / "t1_paired.csv")
+    assert r"\begin{tabular}" in (out / "per_class.tex").read_text()
+    paired = pd.read_csv(out / "paired.csv")
     assert (paired["delta"] == 0).all() and paired["category"].iloc[-1] == "mAP"
 
 
@@ -704,18 +709,22 @@ def test_cli_metrics_errors(demo, tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("image_id,person\n1,0.5\n")
     rc = main(["metrics", "--annotations", str(demo.annotations), "--scores", f"x={bad}",
-               "--out", str(tmp_path / "o.csv")])
+               "--out", str(tmp_path / "o")])
     assert rc == 2
     err = capsys.readouterr().err
     assert err.startswith("salanalysis: error:") and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "o.md").exists()
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "o").write_text("a file, not a folder")
     rc = main(["metrics", "--annotations", str(demo.annotations), "--scores", f"x={demo.detections}",
-               "--out", str(tmp_path / "o.txt")])
-    assert rc == 2
+               "--bootstrap", "0", "--out", str(tmp_path / "o")])
+    assert rc == 2 and "exists and is not a folder" in capsys.readouterr().err
+    rc = main(["metrics", "--annotations", str(demo.annotations), "--scores", f"x={demo.detections}",
+               "--bootstrap", "0", "--out", str(tmp_path / "o.txt")])  # a typo would make a folder 'o.txt'
+    assert rc == 2 and "looks like a file name" in capsys.readouterr().err and not (tmp_path / "o.txt").exists()
 
 
 def test_cli_metrics_options(demo, demo_ann, tmp_path, capsys):
-    out = tmp_path / "t.csv"
+    out = tmp_path / "t"
     rc = main([
         "metrics", "--annotations", str(demo.annotations), "--scores", f"sample={demo.detections}",
         "--top-k", "3", "--cf1", "mean-per-class", "--no-crowd", "--empty-classes", "zero",
@@ -724,7 +733,7 @@ def test_cli_metrics_options(demo, demo_ann, tmp_path, capsys):
     assert rc == 0
     printed = capsys.readouterr().out
     assert "mean of per-class F1" in printed and "top-3" in printed
-    t = pd.read_csv(out)
+    t = pd.read_csv(out / "table1.csv")
     assert "mAP_low" not in t.columns  # --bootstrap 0: no intervals (the default is 1000)
     r = t.iloc[0]
     assert (r["cf1"], r["prediction"], r["ground_truth"], r["empty_classes"]) == (
@@ -752,7 +761,7 @@ def test_metric_rules_are_validated_once(demo, tmp_path, capsys):
     assert r.to_dict()["include_crowd"] is False
     for bad, msg in ((["--threshold", "2"], "--threshold must be a number in [0, 1], got 2.0"),
                      (["--top-k", "0"], "--top-k: expected a positive integer, got 0")):
-        out = tmp_path / "t.csv"
+        out = tmp_path / "t"
         try:  # argparse's own checks exit with status 2 as well
             rc = main(["metrics", "--annotations", str(demo.annotations), "--scores",
                        f"s={demo.detections}", *bad, "--out", str(out)])
@@ -764,21 +773,32 @@ def test_metric_rules_are_validated_once(demo, tmp_path, capsys):
 
 
 def test_metrics_rerun_removes_stale_files(demo, tmp_path):
-    out = tmp_path / "t.csv"
+    out = tmp_path / "t"
     args = ["metrics", "--annotations", str(demo.annotations), "--scores", f"a={demo.detections}",
             "--scores", f"b={demo.detections}", "--bootstrap", "20", "--out", str(out)]
     assert main([*args, "--paired"]) == 0
-    assert (tmp_path / "t_paired.csv").is_file()
+    assert (out / "paired.csv").is_file()
     assert main(args) == 0  # the same output without --paired: the earlier paired file goes
-    assert not (tmp_path / "t_paired.csv").exists()
-    assert (tmp_path / "t_per_class.csv").is_file()
+    assert not (out / "paired.csv").exists()
+    assert (out / "per_class.csv").is_file()
     # the excluded classes have their own table, one row per class; gone when none is excluded
-    excluded = pd.read_csv(tmp_path / "t_excluded.csv")
-    assert len(excluded) == 10 and "classes_excluded" not in pd.read_csv(out).columns
+    excluded = pd.read_csv(out / "excluded.csv")
+    assert len(excluded) == 10 and "classes_excluded" not in pd.read_csv(out / "table1.csv").columns
     assert main([*args, "--empty-classes", "zero"]) == 0
-    assert not (tmp_path / "t_excluded.csv").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.md", "t.tex", "t_per_class.csv",
-                                                          "t_per_class.md", "t_per_class.tex"]
+    assert not (out / "excluded.csv").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["per_class.csv", "per_class.md", "per_class.tex",
+                                                     "table1.csv", "table1.md", "table1.tex", "table1_long.csv"]
+
+
+def test_metrics_old_csv_out_still_works_with_a_note(demo, tmp_path, capsys):
+    # the file form of --out (OUT.csv, OUT_per_class.csv, ...) for one more release, with a one-line note
+    out = tmp_path / "t.csv"
+    assert main(["metrics", "--annotations", str(demo.annotations), "--scores", f"a={demo.detections}",
+                 "--bootstrap", "0", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("salanalysis: note: --out") and len(err.strip().splitlines()) == 1
+    assert {"t.csv", "t.md", "t.tex", "t_per_class.csv", "t_table1_long.csv"} <= {p.name for p in tmp_path.iterdir()}
+    assert pd.read_csv(out)["model"].tolist() == ["a"]
 
 
 # --------------------------------------------------------------------- LVIS federated evaluation
@@ -891,16 +911,16 @@ def test_lvis_on_the_command_line(tmp_path, rng, capsys):
     path = tmp_path / "scores.npz"
     write_scores(Scores.from_array("m", ann, _lvis_scores(ann, rng)), path)
     assert main(["metrics", "--annotations", str(LVIS), "--scores", f"m={path}", "--bootstrap", "0",
-                 "--out", str(tmp_path / "t.csv")]) == 0
+                 "--out", str(tmp_path / "t")]) == 0
     assert "Federated (LVIS) evaluation" in capsys.readouterr().out
-    on = pd.read_csv(tmp_path / "t.csv")
+    on = pd.read_csv(tmp_path / "t" / "table1.csv")
     assert on["federated"].iloc[0] == "on"
     assert main(["metrics", "--annotations", str(LVIS), "--scores", f"m={path}", "--bootstrap", "0",
-                 "--federated", "off", "--overall", "classes-with-positives", "--out", str(tmp_path / "t.csv")]) == 0
-    off = pd.read_csv(tmp_path / "t.csv")
+                 "--federated", "off", "--overall", "classes-with-positives", "--out", str(tmp_path / "t")]) == 0
+    off = pd.read_csv(tmp_path / "t" / "table1.csv")
     assert off["federated"].iloc[0] == "off" and off["overall"].iloc[0] == "classes-with-positives"
     assert off["mAP"].iloc[0] < on["mAP"].iloc[0]
-    excluded = pd.read_csv(tmp_path / "t_excluded.csv")
+    excluded = pd.read_csv(tmp_path / "t" / "excluded.csv")
     assert excluded["category"].tolist() == ["bathrobe"] and excluded["reason"].tolist() == ["no positive image"]
 
 

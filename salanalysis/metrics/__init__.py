@@ -124,6 +124,7 @@ from salanalysis.metrics.output import (
     format_per_class,
     format_table,
     run_metrics,
+    table1_long,
     write_metrics,
 )
 from salanalysis.metrics.ranking import chance_ap, normalized_ap, roc_auc
@@ -157,6 +158,7 @@ __all__ = [
     "aligned_labels",
     "evaluate",
     "table1",
+    "table1_long",
     "bootstrap_ap",
     "bootstrap_ranking",
     "RankingBootstrap",

@@ -367,7 +367,7 @@ def paired_bootstrap(
     n_boot: int = 1000,
     seed: int | np.random.Generator | None = 0,
     categories: Sequence[str] | None = None,
-    category_ids: Sequence[int] | None = None,
+    category_ids: Sequence[int] | np.ndarray | None = None,
     level: float = 0.95,
     jobs: int | None = None,
     mask: np.ndarray | None = None,

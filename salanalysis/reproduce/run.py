@@ -92,8 +92,10 @@ class Runner:
     @cached_property
     def ann(self):
         from salanalysis.coco import Annotations
+        from salanalysis.subsets import analysis_annotations
 
-        return Annotations.load(self.cfg.annotations)
+        # [analysis] image_ids / categories: the part of the dataset analysed
+        return analysis_annotations(Annotations.load(self.cfg.annotations), self.cfg.rules)
 
     @cached_property
     def score_sets(self) -> list:
@@ -115,7 +117,13 @@ class Runner:
     # ---- digests of inputs
     @property
     def ann_digest(self) -> str:
-        return file_digest(self.cfg.annotations, self.digests)
+        digest = file_digest(self.cfg.annotations, self.digests)
+        if self.cfg.image_ids is not None or self.cfg.categories is not None:  # the part analysed
+            import hashlib
+
+            part = repr((self.cfg.image_ids, self.cfg.categories)).encode()
+            digest += ":subset=" + hashlib.sha256(part).hexdigest()[:16]
+        return digest
 
     def score_digest(self, spec) -> str:
         if spec.builtin:
