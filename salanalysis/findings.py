@@ -1,8 +1,11 @@
 """The paper's claims beside this run's values, and diagnostics that explain a surprising result.
 
 :func:`findings` turns the result tables of a run into one row per claim of the paper
-(Fig. 2, Sec. 3.2, Fig. 3, Sec. 5.3, Fig. 4, Table 1) with this run's value, its
-interval and a verdict computed from the data; :func:`diagnostics` finds what makes a
+(Fig. 2, Sec. 3.2, Fig. 3, Sec. 5.3, Fig. 4, Sec. 5.4, Table 1's mAP, C-F1 and O-F1) with this
+run's value, its interval and a verdict computed from the data (numbers by the one policy of
+:func:`salanalysis.formatting.format_number`, differences and intervals signed; the
+``interval`` column holds intervals only; a claim the run computes but does not test, such as
+the change of Sec. 5.3's gain with clutter, is shown with the verdict "not available"); :func:`diagnostics` finds what makes a
 result hard to read (a score set without information about the images, detected and
 missed objects from differently cluttered images, an outcome shared by many instances,
 groups too small to read). Both return tidy tables; nothing here is hand-written per run.
