@@ -275,14 +275,19 @@ _TPFN_VERDICT_NAMES = {"cluster2_ols": "image- and category-clustered", "within_
 
 
 def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list[dict]:
+    rows = _classwise_rows_of(tables, ctx)
+    if not ctx.predicted_sources:  # said, not left out
+        rows.append(_row("cw_predicted", detail="no predicted saliency source in this run (a source whose name or "
+                                                "label mentions 'pred')", anchor="fig-fig_classwise"))
+    return rows
+
+
+def _classwise_rows_of(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list[dict]:
     corr = tables.get("classwise_correlations")
     rows = []
     variables = [("cw_size", "area_frac", None), ("cw_center", "center_dist", None)]
     variables += [("cw_saliency", f"sal_max_{s}", s) for s in ctx.ground_truth_sources]
     variables += [("cw_predicted", f"sal_max_{s}", s) for s in ctx.predicted_sources]
-    if not ctx.predicted_sources:  # said, not left out
-        rows.append(_row("cw_predicted", detail="no predicted saliency source in this run (a source whose name or "
-                                                "label mentions 'pred')", anchor="fig-fig_classwise"))
     for key, var, source in variables:
         claim = None
         if source is not None:
@@ -454,6 +459,8 @@ def findings(tables: Mapping[str, pd.DataFrame], context: FindingsContext) -> pd
     """
     rows = (_tpfn_rows(tables, context) + _classwise_rows(tables, context) + _clutter_rows(tables, context)
             + _compare_rows(tables, context) + _more_rows(tables, context))
+    order = ("Fig. 2", "Sec. 3.2", "Fig. 3", "Sec. 5.3", "Fig. 4", "Sec. 5.4", "Table 1")  # the paper's order
+    rows = sorted(rows, key=lambda r: order.index(r["section"]) if r["section"] in order else len(order))
     out = pd.DataFrame(rows, columns=[*_COLUMNS, "see"])
     out["see"] = out["see"].fillna("").astype(str)
     return out
