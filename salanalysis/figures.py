@@ -495,7 +495,8 @@ def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
         rule = "a bar is coloured by the better model (and hatched) only when its interval excludes 0, grey otherwise"
     return (f"AP('{ctx.label(b)}') - AP('{ctx.label(a)}') per category, sorted; error bars: paired "
             f"{bca}bootstrap 95% interval{_resamples(n_boot, 'image resamples', ' (', ')')}; {rule}; "
-            "a delta of exactly 0 is an open circle on the zero line."
+            "a delta of exactly 0 is an open circle on the zero line"
+            + ("; \u2020 after a name: fewer than 5 positive images" if "n_pos" in table.columns else "") + "."
             + (" Federated (LVIS) evaluation: each class's AP on the images where it is verified."
                if tables["compare_categories"].attrs.get("federated") == "on" else "")
             + (f" Shown: the {FIG4_EACH_END[ctx.width]} categories with the highest and the {FIG4_EACH_END[ctx.width]} "

@@ -261,6 +261,9 @@ def test_category_delta_sorted_with_ci_and_colors():
     (eb,) = _errorbars(ax)
     segs = eb.lines[2][0].get_segments()
     assert segs[0][0][1] == pytest.approx(0.1) and segs[0][1][1] == pytest.approx(0.3)
+    # categories with fewer than 5 positive images carry a dagger after their name
+    marked = plotting.plot_category_delta(cmp.assign(n_pos=[10, 4, 5, 1]), ax=plt.figure().gca())
+    assert [t.get_text() for t in marked.get_xticklabels()] == ["d \u2020", "b \u2020", "c", "a"]
     # the whiskers lie over the bars with a white halo: visible inside a bar
     assert eb.lines[2][0].get_zorder() > max(b.get_zorder() for b in bars)
     assert eb.lines[2][0].get_path_effects() and eb.lines[2][0].get_path_effects()[0]._gc["foreground"] == "white"

@@ -23,6 +23,7 @@ def plot_category_delta(
     color_b: str | None = None,
     horizontal: bool = False,
     legend: bool = True,
+    few_positives: int = 5,
     ax=None,
 ):
     """Fig. 4: per-category AP difference (B - A), sorted, with 95% intervals.
@@ -45,6 +46,9 @@ def plot_category_delta(
         One row per category, labels on the left (readable with many categories).
     legend
         Draw the legend (off for a second panel).
+    few_positives
+        With an ``n_pos`` column, a category with fewer positive images than this is
+        marked with a dagger after its name (its AP rests on a handful of images).
 
     A delta of exactly 0 is an open circle on the zero line, so that it is visible.
     Returns ``ax``.
@@ -89,7 +93,8 @@ def plot_category_delta(
         xy = (np.zeros(zero.sum()), pos[zero]) if horizontal else (pos[zero], np.zeros(zero.sum()))
         ax.plot(*xy, linestyle="none", marker="o", markersize=3.5, markerfacecolor="white",
                 markeredgecolor="black", markeredgewidth=0.6, clip_on=False, zorder=3)
-    names = [plain_text(c) for c in d["category"]]
+    few = (d["n_pos"].to_numpy(float) < few_positives) if "n_pos" in d.columns else np.zeros(len(d), bool)
+    names = [plain_text(c) + (" \u2020" if f else "") for c, f in zip(d["category"], few)]
     if horizontal:
         ax.axvline(0.0, color="black", linewidth=0.6)
         ax.set_yticks(pos, names)
