@@ -218,6 +218,11 @@ def classes_html(drill: pd.DataFrame, *, gallery_ids: Mapping[str, str] | None =
     if no_ci:
         notes.append("AP 95% CI: none in this run's per-class table (per-class intervals are withheld or "
                      "were not computed).")
+    elif len(drill) and drill["AP_ci95_low"].isna().any():
+        lo = int(drill.loc[drill["AP_ci95_low"].notna(), "n_pos"].min())
+        notes.append(f"AP 95% CI: the bootstrap interval of Table 1's resamples; empty where it is withheld (here "
+                     f"every class with an interval has at least {lo} positive images: below the package's minimum "
+                     "no interval held its coverage in the calibration).")
     notes.append("Chance AP: the expected AP of a random ranking of this class's images; prevalence: the "
                  "share of images holding the class. Means are over the class's objects"
                  + (f"; max saliency of source '{e(src)}'." if src else "."))

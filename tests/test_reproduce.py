@@ -182,6 +182,14 @@ def test_demo_report_parses_and_embeds_every_figure(demo_run):
     assert classes["category"].tolist() == det["category"].tolist()
     assert np.allclose(classes["AP"], det["AP"], equal_nan=True)
     assert (classes["few_positives"] == (det["n_pos"] < 5)).all()
+    # each class's AP interval from Table 1's resamples, withheld below 21 positive images (only 'person' here)
+    from salanalysis.metrics import MIN_POS_INTERVAL
+
+    has = classes["AP_ci95_low"].notna()
+    assert has.any() and (classes.loc[has, "n_pos"] >= MIN_POS_INTERVAL).all()
+    assert (classes.loc[has, "AP_ci95_low"] <= classes.loc[has, "AP"]).all()
+    assert (classes.loc[has, "AP"] <= classes.loc[has, "AP_ci95_high"]).all()
+    assert np.allclose(classes["AP_ci95_low"], det["AP_low"], equal_nan=True)
     # the demo compares with the class prior: its comparison rows carry no paper verdict, the box says why
     assert "Reading this run" in text and "\u2260 not comparable" in text
     findings = html_text[html_text.index('class="findings"'):html_text.index("</table>", html_text.index('class="findings"'))]

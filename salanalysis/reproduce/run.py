@@ -29,7 +29,7 @@ STAGES: dict[str, int] = {
     "inputs": 1,
     "maps": 2,
     "objects": 1,
-    "metrics": 1,
+    "metrics": 2,
     "stats": 1,
     "clutter": 1,
     "compare": 1,

@@ -171,12 +171,18 @@ def _stage_metrics(run: Runner) -> StageData:
     def compute(work: Path) -> StageData:
         from salanalysis import metrics
 
-        t1 = metrics.table1(run.ann, run.score_sets, cfg.rules, n_boot=cfg.n_boot, seed=cfg.seed,
-                            published=cfg.show_published(run.ann))
+        from salanalysis.metrics.table import _table1
+
+        # Table 1 and, from the same resamples, each class's AP interval (withheld below
+        # metrics.MIN_POS_INTERVAL positives, where no interval held its coverage)
+        t1, pc_boot, pc_tables = _table1(run.ann, run.score_sets, cfg.rules, n_boot=cfg.n_boot, seed=cfg.seed,
+                                         published=cfg.show_published(run.ann), jobs=None, per_class=True)
         per = []
         for s in run.score_sets:
-            _, pc = metrics.evaluate(run.ann, s, cfg.rules)
-            pc = pc.copy()
+            pc = pc_tables[s.name].copy()
+            if cfg.n_boot > 0:
+                pc["AP_low"] = pc_boot[s.name]["AP_low"].to_numpy()
+                pc["AP_high"] = pc_boot[s.name]["AP_high"].to_numpy()
             pc.insert(0, "model", s.name)
             per.append(pc)
         return StageData({"table1": t1, "per_class": pd.concat(per, ignore_index=True),
