@@ -170,7 +170,6 @@ def _stage_metrics(run: Runner) -> StageData:
 
     def compute(work: Path) -> StageData:
         from salanalysis import metrics
-
         from salanalysis.metrics.table import _table1
 
         # Table 1 and, from the same resamples, each class's AP interval (withheld below
