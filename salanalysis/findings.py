@@ -462,7 +462,7 @@ def findings(tables: Mapping[str, pd.DataFrame], context: FindingsContext) -> pd
     order = ("Fig. 2", "Sec. 3.2", "Fig. 3", "Sec. 5.3", "Fig. 4", "Sec. 5.4", "Table 1")  # the paper's order
     rows = sorted(rows, key=lambda r: order.index(r["section"]) if r["section"] in order else len(order))
     out = pd.DataFrame(rows, columns=[*_COLUMNS, "see"])
-    out["see"] = out["see"].fillna("").astype(str)
+    out["see"] = [v if isinstance(v, str) else "" for v in out["see"]]
     return out
 
 
