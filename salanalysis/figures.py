@@ -496,7 +496,9 @@ def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
     return (f"AP('{ctx.label(b)}') - AP('{ctx.label(a)}') per category, sorted; error bars: paired "
             f"{bca}bootstrap 95% interval{_resamples(n_boot, 'image resamples', ' (', ')')}; {rule}; "
             "a delta of exactly 0 is an open circle on the zero line"
-            + ("; \u2020 after a name: fewer than 5 positive images" if "n_pos" in table.columns else "") + "."
+            + ("; \u2020 after a name: fewer than 5 positive images" if "n_pos" in table.columns else "")
+            + ("; a grey dashed whisker: its unadjusted interval and the adjusted test disagree (the colour "
+               "follows the test)" if "q_val" in table.columns else "") + "."
             + (" Federated (LVIS) evaluation: each class's AP on the images where it is verified."
                if tables["compare_categories"].attrs.get("federated") == "on" else "")
             + (f" Shown: the {FIG4_EACH_END[ctx.width]} categories with the highest and the {FIG4_EACH_END[ctx.width]} "

@@ -261,6 +261,13 @@ def test_category_delta_sorted_with_ci_and_colors():
     (eb,) = _errorbars(ax)
     segs = eb.lines[2][0].get_segments()
     assert segs[0][0][1] == pytest.approx(0.1) and segs[0][1][1] == pytest.approx(0.3)
+    # an interval that contradicts the bar's verdict is drawn grey and dashed, the others black and solid
+    odd = cmp.assign(verdict=["worsened", "within noise", "within noise", "improved"])  # b: CI > 0, not flagged
+    ax_odd = plotting.plot_category_delta(odd, ax=plt.figure().gca())
+    (eb_odd,) = _errorbars(ax_odd)
+    colours = [_hex(c) for c in eb_odd.lines[2][0].get_colors()]
+    assert colours == ["#000000", plotting.NEUTRAL, "#000000", "#000000"]  # sorted: d, b, c, a
+    assert len({str(x) for x in eb_odd.lines[2][0].get_linestyles()}) == 2
     # categories with fewer than 5 positive images carry a dagger after their name
     marked = plotting.plot_category_delta(cmp.assign(n_pos=[10, 4, 5, 1]), ax=plt.figure().gca())
     assert [t.get_text() for t in marked.get_xticklabels()] == ["d \u2020", "b \u2020", "c", "a"]

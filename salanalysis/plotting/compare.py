@@ -88,6 +88,14 @@ def plot_category_delta(
         halo = [pe.Stroke(linewidth=2.2, foreground="white"), pe.Normal()]
         for artist in (*eb.lines[1], *eb.lines[2]):
             artist.set_path_effects(halo)
+        # where the unadjusted interval and the bar's (adjusted) verdict disagree, the whisker is grey and
+        # dashed: the figure never shows a solid interval that contradicts its own colour
+        excludes = (lo[ok] > 0) | (hi[ok] < 0)
+        flagged = np.isin(verdict[ok], list(cmap))
+        disagree = excludes != flagged
+        if disagree.any():
+            eb.lines[2][0].set_color([NEUTRAL if x else "black" for x in disagree])
+            eb.lines[2][0].set_linestyles([(0, (2, 1.5)) if x else "solid" for x in disagree])
     zero = delta == 0
     if zero.any():  # an open circle centered on the zero line (a tick would vanish into the axis line)
         xy = (np.zeros(zero.sum()), pos[zero]) if horizontal else (pos[zero], np.zeros(zero.sum()))
