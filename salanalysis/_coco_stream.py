@@ -169,16 +169,19 @@ def _whole(path: Path, key: str) -> list:
     return found[-1]
 
 
-def _bbox_error(b: object) -> str | None:
-    ok = isinstance(b, (list, tuple)) and len(b) == 4 and all(
+def _bbox_floats(b: object) -> list | None:
+    """``b`` as four floats the way ``numpy.array(boxes, float64)`` reads it (None where it cannot)."""
+    if not isinstance(b, (list, tuple)) or len(b) != 4 or any(isinstance(v, (list, dict)) for v in b):
+        return None
+    try:
+        return [math.nan if v is None else float(v) for v in b]
+    except (TypeError, ValueError):
+        return None
+
+
+def _strict_box(b: object) -> bool:
+    return isinstance(b, (list, tuple)) and len(b) == 4 and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)
-    if not ok:
-        return f"bbox must be four numbers [x, y, width, height], got {b!r}"
-    if not all(math.isfinite(v) for v in b):
-        return f"bbox holds a non-finite number: {b!r}"
-    if any(v < 0 for v in b):
-        return f"bbox [x, y, width, height] holds a negative number: {b!r}"
-    return None
 
 
 def read_stream(path: str | Path) -> StreamedParts:
@@ -328,7 +331,13 @@ class _AnnReader:
         self.id_kinds: dict[str, object] = {}  # kind -> first id of that kind
         self.bad_id: str | None = None
         self.stage12: tuple[int, str] | None = None  # (annotation index, message): refs, no segmentation
-        self.bbox_error: str | None = None
+        self.box_loose: str | None = None  # first box that is not four JSON numbers
+        self.box_unread = False  # a box numpy cannot read as four floats: box_loose is the fault
+        self.box_fault: str | None = None  # first non-finite or negative box
+
+    @property
+    def bbox_error(self) -> str | None:
+        return self.box_loose if self.box_unread else self.box_fault
 
     def add(self, i: int, a: object) -> None:
         err = self.err
@@ -359,13 +368,18 @@ class _AnnReader:
         self.image_id.append(iid if isinstance(iid, int) and _fits(iid) else 0)
         self.category_id.append(cid if isinstance(cid, int) and _fits(cid) else 0)
         b = a.get("bbox")
-        if "bbox" in a:
-            msg = _bbox_error(b)
-            if msg is not None:
-                if self.bbox_error is None:
-                    self.bbox_error = f"annotation {aid}: {msg}"
-                b = (math.nan,) * 4
-            self.bbox.extend(b)
+        if "bbox" in a:  # the in-memory reader's rules (coco._bboxes), its first fault named
+            vals = _bbox_floats(b)
+            if self.box_loose is None and not _strict_box(b):
+                self.box_loose = f"annotation {aid}: bbox must be four numbers [x, y, width, height], got {b!r}"
+            if vals is None:
+                self.box_unread = True
+                vals = [math.nan] * 4
+            elif self.box_fault is None and not all(math.isfinite(v) for v in vals):
+                self.box_fault = f"annotation {aid}: bbox holds a non-finite number: {b!r}"
+            elif self.box_fault is None and any(v < 0 for v in vals):
+                self.box_fault = f"annotation {aid}: bbox [x, y, width, height] holds a negative number: {b!r}"
+            self.bbox.extend(vals)
             self.has_bbox.append(1)
         else:
             self.bbox.extend((math.nan,) * 4)

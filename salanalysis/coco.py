@@ -51,7 +51,7 @@ from salanalysis._coco_fields import normalize_ids, pixels
 from salanalysis._coco_stream import NONE as SEG_NONE
 from salanalysis._coco_stream import read_stream
 from salanalysis.errors import InputError
-from salanalysis.io import read_json
+from salanalysis.io import _existing_file, read_json
 
 __all__ = ["COCO80", "STREAM_BYTES", "Annotations", "is_coco80", "load_annotations"]
 
@@ -313,9 +313,7 @@ class Annotations:
             except OSError:
                 stream = False  # read_json names the problem
         if stream:
-            if not path.is_file():
-                read_json(path)  # the same "file not found" / "not a file" line
-            return cls._from_stream(path)
+            return cls._from_stream(_existing_file(path, "a JSON file"))
         return cls(read_json(path), path)
 
     @property
