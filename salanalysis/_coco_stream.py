@@ -453,7 +453,7 @@ class _AnnReader:
 
     def parts(self, images, categories, federated, has_fed) -> StreamedParts:
         def arr(a, dtype):
-            return np.frombuffer(a, dtype=dtype).copy() if len(a) else np.zeros(0, dtype)
+            return np.frombuffer(a, dtype=dtype) if len(a) else np.zeros(0, dtype)  # no copy: shares `a`
 
         segs = SegmentStore(
             kind=arr(self.kind, np.int8), n_poly=arr(self.n_poly, np.int64),
