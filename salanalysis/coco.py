@@ -27,6 +27,18 @@ integers they spell: :mod:`salanalysis._coco_fields`); width and height are
 whole numbers; a category name is a string; a ``bbox`` is four finite numbers ``[x, y, w, h]``, none
 negative.
 
+Streaming
+    :meth:`Annotations.load` reads a file of :data:`STREAM_BYTES` (256 MiB) or
+    more item by item with ijson (:mod:`salanalysis._coco_stream`; ``stream=``
+    forces either way): ids, boxes and areas in arrays, polygon coordinates in
+    one float64 array with offsets, compressed RLE counts in one byte buffer;
+    the JSON tree and the per-annotation dicts never exist. The tables, masks,
+    error messages and the object table equal those of the in-memory reader
+    (tests/test_coco_stream.py). :meth:`Annotations.ann` then rebuilds the
+    fields the package reads, and :attr:`Annotations.coco` is built from the
+    arrays on first use (at the memory streaming avoids). ``NaN`` and
+    ``Infinity`` literals (not JSON) are a malformed-JSON error there.
+
 LVIS
     Images may carry ``neg_category_ids`` (classes verified absent) and
     ``not_exhaustive_category_ids`` (classes present but not every instance
@@ -188,7 +200,7 @@ def _check_federated(images: list, cat_set: set, path: Path) -> None:
 
 
 class Annotations:
-    """A COCO-format instances file.
+    """A COCO-format instances file (``segments``: the compact segmentations of a streamed file, else None).
 
     Parameters
     ----------
