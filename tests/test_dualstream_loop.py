@@ -173,7 +173,7 @@ def test_torch_commands_share_one_vocabulary(capsys):
     p = build_parser()
     common = ["--checkpoint", "c.pt", "--images", "d"]
     args = p.parse_args(["predict", *common, "--annotations", "a", "--out", "s.csv", "--image-size", "48"])
-    assert args.input_size == 48 and args.amp == "bf16" and args.progress is None
+    assert args.input_size == 48 and args.amp == "auto" and args.progress is None
     assert "--image-size is now spelled --input-size" in capsys.readouterr().err
     args = p.parse_args(["saliency", "predict", *common, "--out", "o", "--input-size", "96", "128", "--no-amp",
                          "--quiet"])

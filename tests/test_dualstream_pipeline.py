@@ -29,7 +29,7 @@ from salanalysis.dualstream.pipeline import (
     sample_crop_box,
     sample_flip,
 )
-from salanalysis.errors import InputError
+from salanalysis.errors import InputError, InputWarning
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_gpu_pipeline_batches_through_the_loader(ann, demo):
     # the same batch decoded in the loader's worker processes or here: the same numbers
     here = collate_encoded([ds[k] for k in list(sampler)[:4]])
     assert torch.equal(pipe.prepare_fn("cpu")(here)[0], x.contiguous())
-    assert resolve_pipeline("auto", "cpu") == "cpu" and resolve_pipeline("gpu", "cpu") == "gpu"
+    assert resolve_pipeline("auto", "cpu") == "cpu" and resolve_pipeline("gpu", "cpu", warn=False) == "gpu"
     with pytest.raises(InputError, match="pipeline must be one of"):
         resolve_pipeline("dali", "cpu")
     assert len(DataLoader(ds, batch_size=2, collate_fn=pipe.collate_fn())) == (len(ds) + 1) // 2
@@ -170,10 +170,12 @@ def test_predict_and_train_with_the_gpu_pipeline_on_the_cpu(ann, demo, tmp_path)
     save_checkpoint(tmp_path / "m.pt", {"model": model.state_dict(), "meta": model_meta(model, sub.category_ids)})
     kw = dict(batch_size=4, workers=0, device="cpu", input_size=32)
     a = predict(tmp_path / "m.pt", sub, demo.images, pipeline="cpu", **kw)
-    b = predict(tmp_path / "m.pt", sub, demo.images, pipeline="gpu", **kw)
+    with pytest.warns(InputWarning, match="experimental"):
+        b = predict(tmp_path / "m.pt", sub, demo.images, pipeline="gpu", **kw)
     np.testing.assert_array_equal(a.scores, b.scores)  # the CPU JPEG decoders agree on these files
     assert a.meta["pipeline"] == "cpu" and b.meta["pipeline"] == "gpu" and b.meta["images_per_s"] > 0
-    r = train(dict(train_annotations=str(tmp_path / "sub.json"), train_images=str(demo.images), weights="none",
-                   input_size=32, batch_size=3, epochs=1, workers=0, device="cpu", pipeline="gpu", bn="frozen",
-                   out=str(tmp_path / "run"), tensorboard=False))
+    with pytest.warns(InputWarning, match="experimental"):
+        r = train(dict(train_annotations=str(tmp_path / "sub.json"), train_images=str(demo.images), weights="none",
+                       input_size=32, batch_size=3, epochs=1, workers=0, device="cpu", pipeline="gpu",
+                       bn="frozen", out=str(tmp_path / "run"), tensorboard=False))
     assert r.step == 2 and r.history[-1]["images_per_s"] > 0

@@ -27,7 +27,7 @@ from salanalysis.commands._common import (
 )
 
 __all__ = ["add_training_arguments", "run_training_command", "add_old_input_size", "add_inference_options",
-           "amp_enabled"]
+           "amp_enabled", "add_missing_option", "MISSING_CHOICES", "skipped_line"]
 
 
 class _OldSwitch(_RenamedOption):
@@ -53,8 +53,9 @@ def add_inference_options(p: argparse.ArgumentParser, *, input_help: str, batch_
         p.add_argument("--batch-size", type=positive_int, default=batch_size, metavar="N",
                        help=f"images per forward pass (default {batch_size})")
     if amp:
-        p.add_argument("--amp", choices=("bf16", "none"), default="bf16",
-                       help="'bf16' (autocast on CUDA; default) or 'none'")
+        p.add_argument("--amp", choices=("auto", "bf16", "fp16", "none"), default="auto",
+                       help="mixed precision on CUDA: 'auto' (default: bf16 where the GPU has bfloat16, else "
+                       "fp16), 'bf16', 'fp16' or 'none' (float32; the CPU is always float32)")
         p.add_argument("--no-amp", dest="amp", action=_OldSwitch, nargs=0, new="--amp none",
                        const="none", help=argparse.SUPPRESS)
     add_input_size_option(p, input_help)
@@ -62,9 +63,10 @@ def add_inference_options(p: argparse.ArgumentParser, *, input_help: str, batch_
     add_progress_options(p)
 
 
-def amp_enabled(args: argparse.Namespace) -> bool:
-    """Whether ``--amp`` asks for bf16 autocast."""
-    return getattr(args, "amp", "bf16") == "bf16"
+def amp_enabled(args: argparse.Namespace) -> str:
+    """The ``--amp`` setting (``"auto"``, ``"bf16"``, ``"fp16"`` or ``"none"``), for
+    :func:`salanalysis.dualstream.loop.autocast`."""
+    return str(getattr(args, "amp", "auto"))
 
 
 def add_old_input_size(p: argparse.ArgumentParser, renamed: Iterable[str], dest: str | None = None) -> None:
@@ -77,6 +79,18 @@ def add_old_input_size(p: argparse.ArgumentParser, renamed: Iterable[str], dest:
                        new="--input-size", help=argparse.SUPPRESS)
 
 
+#: ``--missing`` of the torch commands (train, train-saliency, predict, cam): one spelling, one meaning.
+MISSING_CHOICES = ("error", "skip")
+
+
+def add_missing_option(p: argparse.ArgumentParser, default: str, help: str, dest: str = "missing") -> None:
+    """``--missing {error,skip}`` (images whose file is absent); the old ``--missing-images`` is
+    accepted for one release with a note on stderr."""
+    p.add_argument("--missing", dest=dest, choices=MISSING_CHOICES, default=default, help=help)
+    p.add_argument("--missing-images", dest=dest, choices=MISSING_CHOICES, action=_RenamedOption,
+                   new="--missing", help=argparse.SUPPRESS)
+
+
 def add_training_arguments(p: argparse.ArgumentParser, spec, input_help: str) -> None:
     """``--config``, ``--resume``, every option of ``spec`` as a flag, ``--input-size``, progress flags."""
     p.add_argument("--config", metavar="FILE", help="TOML file of options (flags override it)")
@@ -86,12 +100,17 @@ def add_training_arguments(p: argparse.ArgumentParser, spec, input_help: str) ->
     spec.add_flags(p)
     add_input_size_option(p, input_help)
     add_progress_options(p)
-    add_old_input_size(p, spec.renamed)
+    add_old_input_size(p, [k for k, (new, _) in spec.renamed.items() if new == "input_size"])
+    for old, (new, _) in spec.renamed.items():
+        if new != "input_size":  # e.g. --missing-images: stored under its old name, merged by the spec
+            p.add_argument("--" + old.replace("_", "-"), dest=old, choices=spec.choices.get(new),
+                           action=_RenamedOption, new="--" + new.replace("_", "-"), help=argparse.SUPPRESS)
 
 
 def run_training_command(args: argparse.Namespace, spec, train: Callable[..., Any],
                          describe: Callable[[Any], Iterable[str]]) -> int:
-    """Resolve the options of ``args``, run ``train`` and print ``describe(result)`` (rank 0 only).
+    """Resolve the options of ``args``, run ``train`` and print ``describe(result)`` (rank 0 only),
+    then how many images ``--missing skip`` left out, if any.
 
     Per-epoch lines (images/s, loss, validation) go to stderr unless ``--quiet``.
     A diverged run (``FloatingPointError``) is a one-line error with exit status 2.
@@ -113,4 +132,16 @@ def run_training_command(args: argparse.Namespace, spec, train: Callable[..., An
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 reports
         for line in describe(result):
             print(line)
+        line = skipped_line(getattr(result, "skipped", {}) or {})
+        if line:
+            print(line)
     return 0
+
+
+def skipped_line(skipped: dict[str, int]) -> str:
+    """``"skipped 3 training and 1 validation images whose file is absent (--missing skip)"``, or ``""``."""
+    names = {"train": "training", "val": "validation"}
+    parts = [f"{n} {names.get(k, k)}" for k, n in skipped.items() if n]
+    if not parts:
+        return ""
+    return f"skipped {' and '.join(parts)} images whose file is absent (--missing skip)"

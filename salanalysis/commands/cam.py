@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from salanalysis.commands._common import parse_named
-from salanalysis.commands._torch import add_inference_options
+from salanalysis.commands._torch import add_inference_options, add_missing_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,8 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--max-images", type=int, metavar="N",
         help="render CAMs and overlays for at most N selected images (largest margin first)",
     )
-    add_inference_options(p, amp=False, images="folder of the images", input_help="the short side the images are resized to, aspect kept "
-                          "(default 224; one SIZE)")
+    add_inference_options(p, amp=False, images="folder of the images",
+                          input_help="network input: unlike predict's square crop, the short side the whole "
+                          "image is resized to, aspect kept, so the CAM covers it (default: the checkpoints' "
+                          "training input size, as predict; one SIZE)")
+    add_missing_option(p, "skip", "images whose file is absent: 'skip' (default for cam; left out and counted) "
+                       "or 'error'")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.set_defaults(func=run)
 
@@ -54,11 +58,14 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         threshold=args.threshold,
         max_images=args.max_images,
-        input_size=parse_input_size(args.input_size or 224, square=True),
+        input_size=parse_input_size(args.input_size, square=True) if args.input_size else None,
         device=args.device,
+        missing=args.missing,
         progress=show_progress(args),
     )
     c = res.counts
+    if c["n_images_missing"]:
+        print(f"skipped {c['n_images_missing']} images whose file is absent (--missing skip)")
     print(
         f"{c['n_images_scanned']} images, {c['n_gt_pairs']} ground-truth labels: "
         f"{c['n_selected_pairs']} where {pairs[0][0]} misses and {pairs[1][0]} detects "

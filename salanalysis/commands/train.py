@@ -23,7 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the final linear layer of the dual-stream model, lr 1e-5), 3 (everything, lr 1e-6). "
         "Checkpoints, log and resolved config go to --out; --resume continues exactly. Each epoch "
         "prints its loss, images/s and validation metrics on stderr. "
-        "Run under torchrun for several processes.",
+        "Run under torchrun for several processes. The paper states the backbone, 224 px, max pooling, "
+        "momentum 0.9, weight decay 1e-4 and the phase 2/3 rates; the defaults for epochs, batch size, "
+        "the phase 1/1b rate, schedule and crops are ours (analyses/train_paper.toml marks each value). "
+        "Phase 1b runs with a seed derived from --seed, so the dual-stream baseline's branch "
+        "(--variant baseline) differs from the trunk.",
     )
     add_training_arguments(p, SPEC, "network input: the square crop's side (default 224; "
                            "the classifiers refuse HEIGHT WIDTH that differ)")

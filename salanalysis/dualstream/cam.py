@@ -19,9 +19,9 @@ average pooling, the pooled CAM plus the class bias is exactly the logit
 difference; with the paper's global max pooling it is the usual visualisation.
 :func:`cam_from_features` is the pure computation.
 
-Model input: the image's short side is resized to ``input_size`` (224 by
-default, the training scale; aspect ratio kept, no crop, so the CAM covers the
-whole image), ImageNet normalisation. Confidences are the positive class
+Model input: the image's short side is resized to ``input_size`` (default:
+the checkpoints' training ``input_size``, as ``salanalysis predict``; aspect
+ratio kept, no crop, so the CAM covers the whole image), ImageNet normalisation. Confidences are the positive class
 probabilities (per-class two-way softmax) from that same forward pass; they can
 differ slightly from ``salanalysis predict``'s center-crop scores.
 
@@ -99,6 +99,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from salanalysis.dualstream.predict import load_classifier, training_input_size
 from salanalysis.errors import InputError
 
 __all__ = [
@@ -299,34 +300,6 @@ def cam_overlay(image: np.ndarray, cam: np.ndarray, text: str = "", alpha: float
 
 
 # --------------------------------------------------------------------- loading
-def load_classifier(path: str | os.PathLike):
-    """A Baseline or DualStream from a ``salanalysis train`` checkpoint, plus its description.
-
-    ``path`` is ``out/model.pt`` or ``out/last.pt`` of ``salanalysis train``
-    (``"model"`` state dict and ``"meta"``, see
-    :func:`salanalysis.dualstream.models.model_meta`), read by
-    :func:`salanalysis.dualstream.predict.load_model`. Returns ``(model in eval
-    mode on CPU, meta)``.
-
-    Raises
-    ------
-    InputError
-        Unreadable file, not a classifier checkpoint (e.g. a saliency network),
-        or weights that do not fit.
-    """
-    from salanalysis.dualstream.predict import load_model
-
-    try:
-        model, ckpt = load_model(path)
-    except KeyError as exc:  # model_from_meta knows only the classifiers' archs
-        raise InputError(
-            f"not a Baseline/DualStream checkpoint (model arch {exc.args[0]!r}): CAMs need a classifier", path
-        ) from exc
-    if getattr(model, "arch", None) not in ("baseline", "dualstream"):
-        raise InputError("not a Baseline/DualStream checkpoint: CAMs need a classifier", path)
-    return model.eval(), ckpt["meta"]
-
-
 def prepare_image(image: np.ndarray, input_size: int = 224) -> torch.Tensor:
     """uint8 RGB (H, W, 3) -> normalised (1, 3, h, w), short side resized to ``input_size``.
 
@@ -463,10 +436,11 @@ def run_cams(
     *,
     threshold: float = 0.5,
     max_images: int | None = None,
-    input_size: int = 224,
+    input_size: int | None = None,
     device: str = "auto",
     progress: bool = False,
     resume: bool = True,
+    missing: str = "skip",
     on_image: Callable[[int], None] | None = None,
 ) -> CamRun:
     """Fig. 5: confidences of models A and B, the selection rule, CAMs and overlays.
@@ -480,8 +454,7 @@ def run_cams(
         :class:`~salanalysis.coco.Annotations` or the path of an instances JSON
         (ground truth and category order).
     images
-        Folder with the images (``file_name`` of the annotations). Images whose
-        file is absent are skipped and counted (at least one must exist).
+        Folder with the images (``file_name`` of the annotations).
     out
         Output folder (see the module docstring for its files).
     threshold
@@ -490,7 +463,11 @@ def run_cams(
         Render CAMs and overlays for at most this many images (those with the
         largest margin first); ``None``: every selected image.
     input_size
-        Short side the images are resized to.
+        Short side the images are resized to (default: the checkpoints' training
+        ``input_size``; two checkpoints trained at different sizes need it given).
+    missing
+        Images whose file is absent: ``"skip"`` (default; skipped and counted, at
+        least one must exist) or ``"error"``.
     device
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     progress
@@ -530,18 +507,26 @@ def run_cams(
     if not root.is_dir():
         raise InputError("image folder not found", root)
     dev = resolve_device(device)
-    models, metas = [], []
+    models, metas, sizes = [], [], []
     for _name, path in pairs:
-        model, meta = load_classifier(path)
+        model, meta, ck = load_classifier(path, with_checkpoint=True)
         _check_categories(meta, ann, path)
         models.append(model.to(dev))
         metas.append(meta)
+        sizes.append(training_input_size(ck))
+    if input_size is None and sizes[0] != sizes[1]:
+        raise InputError(f"the checkpoints were trained at input sizes {sizes[0]} and {sizes[1]}: give input_size")
+    input_size = int(input_size if input_size is not None else sizes[0])
 
     labels_all = ann.label_matrix(include_crowd=True)
     img_table = ann.images
     present = np.array([(root / f).is_file() for f in img_table["file_name"]], dtype=bool)
     if not present.any():
         raise InputError(f"none of the {len(img_table)} annotated images is in the image folder", root)
+    if missing == "error" and not present.all():
+        raise InputError(f"image file not found ({int((~present).sum())} of {len(present)} images missing under "
+                         f"{root}; --missing skip leaves them out and counts them)",
+                         root / img_table["file_name"].iloc[int(np.flatnonzero(~present)[0])])
     rows = np.flatnonzero(present)
     n_img, n_cls = len(rows), len(ann.categories)
     conf = np.zeros((2, n_img, n_cls), dtype=np.float64)

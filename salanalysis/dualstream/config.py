@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from salanalysis.dualstream.options import (
+    EVAL_CROPS,
     PIPELINES,
     RUN_HELP,
     RUN_RESUME_OVERRIDABLE,
+    TRAIN_CROPS,
     ConfigSpec,
     RunOptions,
 )
@@ -35,6 +37,7 @@ __all__ = [
     "resolve_config",
     "load_config",
     "learning_rate",
+    "phase_seed",
 ]
 
 PHASES = ("1", "1b", "2", "3")
@@ -64,6 +67,9 @@ class TrainConfig(RunOptions):
     input_size: int = 224
     resize_size: int | None = None
     augment: bool = True
+    train_crop: str = "random-resized"
+    crop_scale: float = 0.08
+    eval_crop: str = "center"
     pipeline: str = "auto"
     include_empty: bool = True
     include_crowd: bool = True
@@ -86,13 +92,25 @@ CONFIG_HELP: dict[str, str] = {
     "init": "phase 3: phase-2 checkpoint",
     "fc_init": "phase 2 linear layer start: 'average' of the two baselines or 'random'",
     "pooling": "global spatial pooling: 'max' (paper) or 'avg'",
-    "lr": "learning rate (default per phase: 1e-3, 1e-3, 1e-5, 1e-6)",
+    "lr": "learning rate (default per phase: 1e-3, 1e-3 (ours: the paper gives none), 1e-5, 1e-6 (paper))",
+    "epochs": "number of epochs (default 10: ours, the paper gives none)",
+    "batch_size": "global batch size, split over processes (default 32: ours, the paper gives none)",
+    "scheduler": "'none' (default: ours, the paper names no schedule), 'step' (x lr_gamma every lr_step "
+                 "epochs) or 'cosine' (over the epochs, the multi-label literature's usual choice)",
+    "momentum": "SGD momentum (0.9: paper)",
+    "weight_decay": "SGD weight decay (1e-4: paper)",
     "input_size": "network input: the square crop's side (224 in the paper)",
     "resize_size": "evaluation resize of the short side (default input_size * 256 / 224)",
-    "augment": "random resized crop + flip for training (else the evaluation transform)",
+    "augment": "training augmentation (train_crop + flip; off: the evaluation transform)",
+    "train_crop": "training crop (ours; the paper gives none): 'random-resized' (ImageNet-style, area "
+                  "crop_scale-1; can cut labelled objects out) or 'whole' (multi-label-safe: the whole image "
+                  "resized to the square)",
+    "crop_scale": "smallest area fraction of a 'random-resized' training crop (torchvision's 0.08)",
+    "eval_crop": "evaluation crop (ours): 'center' (short side to resize_size, center square: a 640x480 "
+                 "image loses a third of its width) or 'whole' (the whole image resized to the square)",
     "pipeline": "input pipeline: 'cpu' (Pillow decoding and crops in the DataLoader workers, normalised on "
-                "the device), 'gpu' (workers read bytes; nvJPEG decodes, crops and flips batches on the GPU) or "
-                "'auto' (gpu on CUDA)",
+                "the device), 'gpu' (experimental, unverified on a GPU so far: workers read bytes; nvJPEG "
+                "decodes, crops and flips batches on the GPU) or 'auto' (= cpu)",
     "include_empty": "keep images without annotations as all-negative",
     "include_crowd": "crowd annotations make a label positive",
     "bn": "'train' (BatchNorm statistics updated) or 'frozen' (eval-mode BatchNorm)",
@@ -109,11 +127,13 @@ _CHOICES = {
     "pooling": ("max", "avg"),
     "bn": ("train", "frozen"),
     "pipeline": PIPELINES,
+    "train_crop": TRAIN_CROPS,
+    "eval_crop": EVAL_CROPS,
 }
 
 _PATHS = ("train_annotations", "train_images", "val_annotations", "val_images", "branch_init", "trunk",
           "branch", "init")
-METAVARS = {k: "PATH" for k in _PATHS}
+METAVARS = {**{k: "PATH" for k in _PATHS}, "crop_scale": "X"}
 
 
 def _validate(cfg: TrainConfig, where: str | None) -> None:
@@ -127,6 +147,8 @@ def _validate(cfg: TrainConfig, where: str | None) -> None:
         raise InputError("training needs train_annotations and train_images", where)
     if bool(cfg.val_annotations) != bool(cfg.val_images):
         raise InputError("give both val_annotations and val_images, or neither", where)
+    if not 0 < cfg.crop_scale <= 1:
+        raise InputError(f"crop_scale must lie in (0, 1], got {cfg.crop_scale}", where)
 
 
 #: How :class:`TrainConfig` is read, checked and turned into flags.
@@ -160,6 +182,25 @@ def load_config(path: str | os.PathLike, **overrides: Any) -> TrainConfig:
 def learning_rate(cfg: TrainConfig) -> float:
     """The configured lr, else the phase default (:data:`PHASE_LR`)."""
     return float(cfg.lr) if cfg.lr is not None else PHASE_LR[cfg.phase]
+
+
+def phase_seed(seed: int, phase: str) -> int:
+    """The seed a phase runs with: ``seed`` itself, except phase 1b, which derives its own.
+
+    Phase 1b's branch must differ from phase 1's trunk even when both start from
+    the same weights (the dual-stream baseline, ``variant="baseline"``: both from
+    ImageNet) and the user keeps the default ``seed``: a shared seed gives the
+    same data order, augmentation and ``fc`` initialisation, i.e. the same
+    network twice. Phase 1b's seed is a 31-bit hash of ``(seed, "1b")``
+    (NumPy's ``SeedSequence``), so it differs from every small seed phase 1 is
+    likely to use and is still a pure function of the configuration (resuming
+    gives the same).
+    """
+    if phase != "1b":
+        return int(seed)
+    import numpy as np
+
+    return int(np.random.SeedSequence([int(seed) % 2**32, 0x1B]).generate_state(1)[0] >> 1)
 
 
 

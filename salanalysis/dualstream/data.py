@@ -160,7 +160,7 @@ class CocoMultiLabel(Dataset):
             first = files[int(np.flatnonzero(absent)[0])]
             raise InputError(
                 f"image file not found ({int(absent.sum())} of {int(keep.sum())} images missing "
-                f"under {self.root})",
+                f"under {self.root}; --missing skip (missing='skip') leaves them out and counts them)",
                 first,
             )
         self.n_missing = int(absent.sum())

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -39,8 +39,13 @@ from salanalysis.dualstream.pipeline import prefetch
 from salanalysis.errors import InputError
 
 __all__ = [
+    "AMP_MODES",
+    "resolve_amp",
+    "bf16_supported",
     "autocast",
+    "grad_scaler",
     "runtime_options",
+    "use_sync_bn",
     "batch_plan",
     "make_scheduler",
     "wrap_model",
@@ -64,21 +69,87 @@ Prepare = Callable[[Any], tuple[torch.Tensor, tuple[torch.Tensor, ...]]]
 
 
 # ------------------------------------------------------------------ autocast
-def autocast(device: torch.device | str, enabled: bool = True) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when ``enabled``; a null context on CPU or when disabled."""
+#: The mixed-precision modes (``--amp``).
+AMP_MODES = ("auto", "bf16", "fp16", "none")
+
+
+def resolve_amp(amp: bool | str | None, device_type: str, bf16_supported: bool) -> Literal["bf16", "fp16"] | None:
+    """The autocast dtype of an ``amp`` setting on a device: ``"bf16"``, ``"fp16"`` or None (float32).
+
+    A pure function of the setting and the device's capabilities (so it is
+    tested without a GPU). Only CUDA devices use mixed precision. ``"auto"``
+    (and ``True``) is bf16 on a GPU with bfloat16 (Ampere and later), else fp16,
+    which training pairs with a gradient scaler (V100, T4: see :func:`grad_scaler`);
+    ``"bf16"`` on a GPU without bfloat16 is an InputError; ``"none"``,
+    ``False`` and ``None`` are float32.
+    """
+    if amp in (False, None, "none"):
+        return None
+    if amp not in (True, *AMP_MODES):
+        raise InputError(f"amp must be one of {', '.join(AMP_MODES)}, got {amp!r}")
+    if device_type != "cuda":
+        return None
+    if amp in (True, "auto"):
+        return "bf16" if bf16_supported else "fp16"
+    if amp == "bf16" and not bf16_supported:
+        raise InputError("amp 'bf16': this GPU has no bfloat16 support; use 'auto' (fp16 with a gradient "
+                         "scaler) or 'none'")
+    return amp  # type: ignore[return-value]
+
+
+def bf16_supported(device: torch.device | str) -> bool:
+    """Whether ``device`` is a CUDA GPU with native bfloat16 (not emulated)."""
     device = torch.device(device)
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    if device.type != "cuda":
+        return False
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # older torch: no including_emulation
+        return bool(torch.cuda.is_bf16_supported())
+
+
+def autocast(device: torch.device | str, enabled: bool | str | None = True) -> contextlib.AbstractContextManager:
+    """Autocast on CUDA in the dtype :func:`resolve_amp` gives for ``enabled``; a null context on CPU or when off."""
+    device = torch.device(device)
+    mode = resolve_amp(enabled, device.type, bf16_supported(device)) if device.type == "cuda" else None
+    if mode is None:
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=torch.float16 if mode == "fp16" else torch.bfloat16)
+
+
+def grad_scaler(amp: str | None, device: torch.device | str):
+    """A ``torch.amp.GradScaler`` for fp16 training (``amp == "fp16"``), else None.
+
+    fp16 gradients underflow without loss scaling; bf16 has float32's range and needs none.
+    """
+    if amp != "fp16":
+        return None
+    return torch.amp.GradScaler(torch.device(device).type)
 
 
 # ------------------------------------------------------------ run scaffolding
-def runtime_options(cfg: Any, device: torch.device) -> tuple[bool, bool, bool, torch.memory_format]:
-    """``(amp, channels_last, pin_memory, memory_format)`` of a config on ``device`` (None: on CUDA)."""
-    amp = cfg.amp == "bf16"
+def runtime_options(cfg: Any, device: torch.device) -> tuple[str | None, bool, bool, torch.memory_format]:
+    """``(amp mode, channels_last, pin_memory, memory_format)`` of a config on ``device`` (None: on CUDA).
+
+    The amp mode is :func:`resolve_amp` of ``cfg.amp`` on ``device``: ``"bf16"``, ``"fp16"`` or None.
+    """
+    amp = resolve_amp(cfg.amp, device.type, bf16_supported(device))
     cl = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
     pin = cfg.pin_memory if cfg.pin_memory is not None else device.type == "cuda"
     return amp, cl, pin, torch.channels_last if cl else torch.contiguous_format
+
+
+def use_sync_bn(option: bool | None, device_type: str, world_size: int, per_rank: int) -> bool:
+    """Whether to convert BatchNorm to ``SyncBatchNorm``: ``option`` when given, else automatically.
+
+    Automatic (``None``): on in a multi-GPU run (CUDA, ``world_size > 1``)
+    whose per-GPU batch is below 16 images, where per-GPU BatchNorm statistics
+    get noisy (the global batch 32 on 8 GPUs gives BatchNorm 4 images).
+    SyncBatchNorm needs GPUs: elsewhere (one process, CPU/gloo) it is off.
+    """
+    if device_type != "cuda" or world_size < 2:
+        return False
+    return bool(option) if option is not None else per_rank < 16
 
 
 def batch_plan(n_items: int, batch_size: int, world_size: int, what: str,
@@ -117,23 +188,28 @@ def wrap_model(model: nn.Module, info: DistInfo, compile: bool = False) -> nn.Mo
 
 
 def make_loaders(train_ds, val_ds, info: DistInfo, cfg: Any, per_rank: int, steps_per_epoch: int, pin: bool,
-                 collate_fn: Callable | None = None):
+                 collate_fn: Callable | None = None, seed: int | None = None):
     """``(sampler, loader, val_loader)``: seeded, shuffled training batches; validation in order (or None).
 
-    Both shard the items by global rank (:class:`~salanalysis.dualstream.data.SeededSampler`).
+    Both shard the items by global rank (:class:`~salanalysis.dualstream.data.SeededSampler`),
+    seeded with ``seed`` (default ``cfg.seed``). Only the training loader keeps
+    its workers alive between epochs (``cfg.persistent_workers``): the
+    validation loader, used once an epoch, starts its workers when it runs and
+    ends them after, so a run does not hold a second set of worker processes
+    (and their memory) for its whole length.
     """
     from salanalysis.dualstream.data import SeededSampler, make_loader
 
-    kw = dict(workers=cfg.workers, pin_memory=pin, persistent_workers=cfg.persistent_workers,
-              collate_fn=collate_fn)
-    sampler = SeededSampler(train_ds, info.world_size, info.rank, shuffle=True, seed=cfg.seed,
+    seed = cfg.seed if seed is None else seed
+    kw = dict(workers=cfg.workers, pin_memory=pin, collate_fn=collate_fn)
+    sampler = SeededSampler(train_ds, info.world_size, info.rank, shuffle=True, seed=seed,
                             max_items=steps_per_epoch * per_rank)
-    loader = make_loader(train_ds, sampler, per_rank, **kw)
+    loader = make_loader(train_ds, sampler, per_rank, persistent_workers=cfg.persistent_workers, **kw)
     val_loader = None
     if val_ds is not None:
-        vs = SeededSampler(val_ds, info.world_size, info.rank, shuffle=False, seed=cfg.seed)
+        vs = SeededSampler(val_ds, info.world_size, info.rank, shuffle=False, seed=seed)
         vs.set_epoch(0)
-        val_loader = make_loader(val_ds, vs, per_rank, **kw)
+        val_loader = make_loader(val_ds, vs, per_rank, persistent_workers=False, **kw)
     return sampler, loader, val_loader
 
 
@@ -158,12 +234,13 @@ def to_device(device: torch.device, memory_format: torch.memory_format = torch.c
     return prepare
 
 
-def inference(model: nn.Module, loader: Iterable, device: torch.device | str, *, amp: bool = False,
+def inference(model: nn.Module, loader: Iterable, device: torch.device | str, *, amp: bool | str | None = False,
               prepare: Prepare | None = None) -> Iterator[tuple[Any, torch.Tensor]]:
     """``(batch, model output as float32)`` for every batch of ``loader``, in eval mode without gradients.
 
     ``prepare`` puts a batch on the device (default :func:`to_device`); the
-    model runs under bf16 :func:`autocast` on CUDA when ``amp``.
+    model runs under :func:`autocast` on CUDA when ``amp`` (``True``/``"auto"``,
+    ``"bf16"``, ``"fp16"``; see :func:`resolve_amp`).
     """
     device = torch.device(device)
     prepare = prepare or to_device(device)
@@ -259,7 +336,9 @@ class RunLog:
 class RunResult:
     """What a trainer returns (on every rank): ``out`` folder, ``checkpoint`` (``out/last.pt``),
     ``model_path`` (``out/model.pt``, None when the run stopped early), global ``step``,
-    completed ``epoch``, the ``history`` of log rows and the last evaluation's ``metrics``."""
+    completed ``epoch``, the ``history`` of log rows, the last evaluation's ``metrics`` and
+    ``skipped``: items left out because their file is absent (``{"train": n, "val": n}``,
+    with ``missing="skip"``)."""
 
     out: Path
     checkpoint: Path
@@ -268,6 +347,7 @@ class RunResult:
     epoch: int
     history: list[dict] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------- the loop
@@ -306,7 +386,8 @@ def train_one_epoch(
     *,
     device: torch.device | str = "cpu",
     prepare: Prepare | None = None,
-    amp: bool = False,
+    amp: bool | str | None = False,
+    scaler: Any = None,
     state: LoopState | None = None,
     info: DistInfo | None = None,
     steps_per_epoch: int | None = None,
@@ -330,8 +411,14 @@ def train_one_epoch(
         as they are).
     optimizer, criterion
         ``criterion(model(inputs), *targets)`` returns ``(loss, terms)``; the
-        model runs under bf16 :func:`autocast` on CUDA when ``amp``; the
-        criterion gets its output as it is (cast it to float32 there).
+        model runs under :func:`autocast` on CUDA when ``amp`` (see
+        :func:`resolve_amp`); the criterion gets its output as it is (cast it
+        to float32 there).
+    scaler
+        A ``torch.amp.GradScaler`` (fp16 training, :func:`grad_scaler`): the
+        loss is scaled before backward, the step unscales (and skips a step
+        whose gradients overflowed), then the scale is updated. None: plain
+        ``backward`` and ``step``.
     state
         Global ``step`` and batches ``done`` in this epoch, advanced per step,
         and ``loss_sum``, to which each step's loss is added (a fresh
@@ -391,8 +478,13 @@ def train_one_epoch(
             output = model(inputs)
         loss, terms = criterion(output, *targets)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
         names = sorted(terms)
         vec = mean_over_ranks(torch.stack([loss.detach().double(), *(terms[k].detach().double() for k in names)]),
                               info)
@@ -449,7 +541,8 @@ def run_epochs(
     checkpoint: Callable[[LoopState, int, int], None],
     train_mode: Callable[[], None],
     prepare: Prepare | None = None,
-    amp: bool = False,
+    amp: bool | str | None = False,
+    scaler: Any = None,
     evaluate: Callable[[], tuple[dict, dict]] | None = None,
     progress: bool = True,
     log_every: int = 10,
@@ -485,7 +578,8 @@ def run_epochs(
             state.loss_sum = 0.0
         try:
             stats = train_one_epoch(
-                model, loader, optimizer, criterion, device=info.device, prepare=prepare, amp=amp, state=state,
+                model, loader, optimizer, criterion, device=info.device, prepare=prepare, amp=amp, scaler=scaler,
+                state=state,
                 info=info, steps_per_epoch=steps_per_epoch, log=log, log_every=log_every,
                 checkpoint=lambda st: checkpoint(st, st.epoch, st.done), checkpoint_every=checkpoint_every,
                 max_steps=max_steps, on_step=on_step, bar=bar,

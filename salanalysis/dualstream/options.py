@@ -38,7 +38,8 @@ from salanalysis.dualstream.backbones import BACKBONES
 from salanalysis.errors import InputError
 
 __all__ = ["RunOptions", "ConfigSpec", "parse_input_size", "check_resume_config", "read_toml_options",
-           "RUN_HELP", "RUN_RESUME_OVERRIDABLE", "RUN_CHOICES", "RUN_METAVARS", "PIPELINES"]
+           "RUN_HELP", "RUN_RESUME_OVERRIDABLE", "RUN_CHOICES", "RUN_METAVARS", "PIPELINES", "TRAIN_CROPS",
+           "EVAL_CROPS", "RUN_RENAMED"]
 
 
 @dataclass
@@ -59,12 +60,13 @@ class RunOptions:
     scheduler: str = "none"
     lr_step: int = 10
     lr_gamma: float = 0.1
-    missing_images: str = "error"
+    missing: str = "error"
     workers: int = 4
     persistent_workers: bool = True
     pin_memory: bool | None = None
     device: str = "auto"
-    amp: str = "bf16"
+    amp: str = "auto"
+    sync_bn: bool | None = None
     channels_last: bool | None = None
     compile: bool = False
     seed: int = 0
@@ -93,7 +95,8 @@ RUN_HELP: dict[str, str] = {
     "backbone": "backbone network (the registry of salanalysis.dualstream.backbones)",
     "lr": "learning rate",
     "weight_decay": "SGD weight decay",
-    "missing_images": "'error' or 'skip' items whose image file is absent",
+    "missing": "items whose image file is absent: 'error' (default) or 'skip' (left out and counted; the old "
+               "spelling --missing-images is accepted with a note)",
     "max_steps": "stop after this many steps in total, checkpoint written (0: no limit)",
     "epochs": "number of epochs",
     "batch_size": "global batch size (split over processes)",
@@ -102,10 +105,13 @@ RUN_HELP: dict[str, str] = {
     "lr_step": "epochs between steps of the step scheduler",
     "lr_gamma": "factor of the step scheduler",
     "workers": "DataLoader worker processes per training process (0: load in the training process)",
-    "persistent_workers": "keep DataLoader workers alive between epochs",
+    "persistent_workers": "keep the training DataLoader's workers alive between epochs (the validation "
+                          "loader's end after each evaluation)",
     "pin_memory": "pin host memory (default: on CUDA)",
     "device": "'auto', 'cpu' or 'cuda'",
-    "amp": "'bf16' (autocast on CUDA) or 'none'",
+    "amp": "mixed precision on CUDA: 'auto' (default: bf16 autocast on a GPU with bfloat16, else fp16 with "
+           "a gradient scaler, e.g. V100, T4), 'bf16', 'fp16' or 'none' (float32; the CPU is always float32)",
+    "sync_bn": "SyncBatchNorm across GPUs (default: on in a multi-GPU run whose per-GPU batch is below 16)",
     "channels_last": "channels_last memory format (default: on CUDA)",
     "compile": "torch.compile the model",
     "seed": "seed of data order, augmentation and initialisation",
@@ -119,10 +125,17 @@ RUN_HELP: dict[str, str] = {
 RUN_RESUME_OVERRIDABLE = frozenset({
     "epochs", "max_steps", "workers", "persistent_workers", "pin_memory", "progress", "out",
     "checkpoint_every", "log_every", "log_format", "compile", "train_images", "val_images", "device",
+    "sync_bn",
 })
+
+#: Old spellings of shared options: ``old key -> (new key, None)`` (see :class:`ConfigSpec`).
+RUN_RENAMED: dict[str, tuple[str, int | None]] = {"missing_images": ("missing", None)}
 
 #: The input pipelines (:mod:`salanalysis.dualstream.pipeline`): names, here where torch is not needed.
 PIPELINES = ("auto", "cpu", "gpu")
+#: Training and evaluation crops of the classifiers' input pipeline (``train_crop``, ``eval_crop``).
+TRAIN_CROPS = ("random-resized", "whole")
+EVAL_CROPS = ("center", "whole")
 
 RUN_METAVARS: dict[str, str] = {"out": "PATH", "weights": "imagenet|none|PATH", "lr": "LR", "momentum": "X",
                                 "weight_decay": "X", "lr_gamma": "X", "device": "auto|cpu|cuda"}
@@ -130,8 +143,8 @@ RUN_METAVARS: dict[str, str] = {"out": "PATH", "weights": "imagenet|none|PATH", 
 RUN_CHOICES: dict[str, tuple[str, ...]] = {
     "backbone": tuple(BACKBONES),
     "scheduler": ("none", "step", "cosine"),
-    "missing_images": ("error", "skip"),
-    "amp": ("bf16", "none"),
+    "missing": ("error", "skip"),
+    "amp": ("auto", "bf16", "fp16", "none"),
     "log_format": ("csv", "jsonl"),
 }
 
@@ -252,6 +265,8 @@ class ConfigSpec:
             object.__setattr__(self, name, {**(run if shared else {}), **getattr(self, name)})
         extra = RUN_RESUME_OVERRIDABLE if shared else frozenset()
         object.__setattr__(self, "resume_overridable", frozenset(self.resume_overridable) | extra)
+        if shared:  # one spelling of the shared options (old keys of checkpoints and TOML files read too)
+            object.__setattr__(self, "renamed", {**RUN_RENAMED, **self.renamed})
 
     # ------------------------------------------------------------ values
     def _types(self) -> dict[str, str]:

@@ -20,7 +20,13 @@ batch on the training device.
     resizes, flips and normalises. Files that are not JPEG (PNG...) and JPEGs
     the GPU decoder refuses (e.g. CMYK) are decoded on the CPU instead.
 ``"auto"``
-    ``"gpu"`` on a CUDA device, ``"cpu"`` elsewhere (:func:`resolve_pipeline`).
+    ``"cpu"`` everywhere (:func:`resolve_pipeline`): the GPU path has not yet
+    been verified on a GPU against the CPU pipeline (``make gpu-check``,
+    ``benchmarks/gpu.py``), and torchvision's CUDA JPEG decoder has a reported
+    stream-ordering problem that can corrupt inputs silently (its device path
+    is also deprecated in recent torchvision). ``"gpu"`` stays available and
+    issues one :class:`~salanalysis.errors.InputWarning` line saying it is
+    experimental.
 
 Both draw a training crop from :func:`sample_crop_box` with the item's seed
 (``SeededSampler``'s ``(seed, epoch, index)`` hash), so for one seed the two
@@ -53,11 +59,14 @@ from typing import Any, Literal
 
 import torch
 
-from salanalysis.dualstream.options import PIPELINES
+from salanalysis.dualstream.options import EVAL_CROPS, PIPELINES, TRAIN_CROPS
 from salanalysis.errors import InputError
 
 __all__ = [
     "PIPELINES",
+    "TRAIN_CROPS",
+    "EVAL_CROPS",
+    "GPU_PIPELINE_NOTE",
     "resolve_pipeline",
     "sample_crop_box",
     "sample_flip",
@@ -73,16 +82,26 @@ RATIO = (3.0 / 4.0, 4.0 / 3.0)
 _LOG_RATIO = torch.log(torch.tensor(RATIO))
 
 
-def resolve_pipeline(name: str, device: torch.device | str) -> Literal["cpu", "gpu"]:
-    """``"auto"`` -> ``"gpu"`` on CUDA, else ``"cpu"``; ``"cpu"`` and ``"gpu"`` as given.
+#: The warning line of the ``"gpu"`` pipeline (unverified on a GPU so far).
+GPU_PIPELINE_NOTE = ("pipeline 'gpu' is experimental: nvJPEG decoding on a side CUDA stream has not been verified "
+                     "against the CPU pipeline on a GPU (run 'make gpu-check'); 'cpu' is the default")
 
-    ``"gpu"`` on a CPU device runs the same code with torchvision's CPU JPEG
-    decoder and CPU kernels (that is how the tests run it).
+
+def resolve_pipeline(name: str, device: torch.device | str, *, warn: bool = True) -> Literal["cpu", "gpu"]:
+    """``"auto"`` -> ``"cpu"`` (on every device, see the module docstring); ``"cpu"`` and ``"gpu"`` as given.
+
+    ``"gpu"`` issues one :class:`~salanalysis.errors.InputWarning` (:data:`GPU_PIPELINE_NOTE`)
+    unless ``warn`` is False. On a CPU device it runs the same code with
+    torchvision's CPU JPEG decoder and CPU kernels (that is how the tests run it).
     """
     if name not in PIPELINES:
         raise InputError(f"pipeline must be one of {', '.join(PIPELINES)}, got {name!r}")
     if name == "auto":
-        return "gpu" if torch.device(device).type == "cuda" else "cpu"
+        return "cpu"
+    if name == "gpu" and warn:
+        from salanalysis.errors import warn_input
+
+        warn_input(GPU_PIPELINE_NOTE, stacklevel=2)
     return name  # type: ignore[return-value]
 
 
@@ -193,14 +212,30 @@ class InputPipeline:
         Evaluation: the short side before the center crop (default ``round(size * 256 / 224)``).
     draft
         CPU pipeline, training: decode at reduced scale when the crop allows.
+    train_crop
+        Training: ``"random-resized"`` (:func:`sample_crop_box` with area
+        fraction ``crop_scale``-1, then a flip; can cut labelled objects out of
+        the crop) or ``"whole"`` (multi-label-safe: the whole image resized to
+        the square, aspect not kept, then a flip).
+    crop_scale
+        The smallest area fraction of a ``"random-resized"`` crop (torchvision's 0.08).
+    eval_crop
+        Evaluation: ``"center"`` (short side resized to ``resize``, then the
+        center square: a 640 x 480 image loses a third of its width) or
+        ``"whole"`` (the whole image resized to the square, aspect not kept).
     """
 
     def __init__(self, kind: Literal["cpu", "gpu"], size: int, *, train: bool, resize: int | None = None,
-                 draft: bool = True) -> None:
+                 draft: bool = True, train_crop: str = "random-resized", crop_scale: float = SCALE[0],
+                 eval_crop: str = "center") -> None:
         if kind not in ("cpu", "gpu"):
             raise ValueError(f"kind must be 'cpu' or 'gpu', got {kind!r}")
+        if train_crop not in TRAIN_CROPS or eval_crop not in EVAL_CROPS or not 0 < crop_scale <= 1:
+            raise ValueError(f"train_crop must be one of {TRAIN_CROPS}, eval_crop one of {EVAL_CROPS}, "
+                             f"crop_scale in (0, 1]; got {train_crop!r}, {eval_crop!r}, {crop_scale!r}")
         self.kind, self.size, self.train, self.draft = kind, int(size), bool(train), bool(draft)
         self.resize = int(resize) if resize else int(round(self.size * 256 / 224))
+        self.train_crop, self.crop_scale, self.eval_crop = train_crop, float(crop_scale), eval_crop
         self.files: Sequence[Path] = ()  # set by the dataset, for messages
 
     # ------------------------------------------------------------------ workers
@@ -209,7 +244,10 @@ class InputPipeline:
         if not self.train:
             return 0, 0, height, width, 0
         g = torch.Generator().manual_seed(int(seed) if seed is not None else 0)
-        box = sample_crop_box(height, width, g)
+        if self.train_crop == "whole":
+            box = (0, 0, height, width)
+        else:
+            box = sample_crop_box(height, width, g, scale=(self.crop_scale, 1.0))
         return (*box, int(sample_flip(g)))
 
     def item(self, path: Path, seed: int | None) -> Any:
@@ -252,6 +290,8 @@ class InputPipeline:
                 h, w = bottom - top, right - left
             out = TF.resized_crop(img, top, left, h, w, [s, s], antialias=True)
             return out.flip(-1) if flip else out.contiguous()
+        if self.eval_crop == "whole":
+            return TF.resize(img, [s, s], antialias=True).contiguous()
         return TF.center_crop(TF.resize(img, [self.resize], antialias=True), [s, s]).contiguous()
 
     def collate_fn(self):
@@ -296,7 +336,10 @@ class InputPipeline:
             groups.setdefault(tuple(img.shape[1:]), []).append(k)
         for ks in groups.values():
             stack = torch.stack([imgs[k] for k in ks])
-            out[ks] = TF.center_crop(TF.resize(stack, [self.resize], antialias=True), [s, s])
+            if self.eval_crop == "whole":
+                out[ks] = TF.resize(stack, [s, s], antialias=True)
+            else:
+                out[ks] = TF.center_crop(TF.resize(stack, [self.resize], antialias=True), [s, s])
         return out
 
 

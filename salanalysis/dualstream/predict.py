@@ -33,7 +33,7 @@ from salanalysis.coco import Annotations
 from salanalysis.dualstream.checkpoint import PartialResults, load_checkpoint
 from salanalysis.dualstream.data import CocoMultiLabel, SeededSampler, make_loader
 from salanalysis.dualstream.distributed import resolve_device
-from salanalysis.dualstream.loop import inference
+from salanalysis.dualstream.loop import bf16_supported, inference, resolve_amp
 from salanalysis.dualstream.models import (
     Baseline,
     DualStream,
@@ -46,7 +46,8 @@ from salanalysis.dualstream.pipeline import InputPipeline, resolve_pipeline
 from salanalysis.errors import InputError
 from salanalysis.scores import SCORE_EXTENSIONS, Scores, write_scores
 
-__all__ = ["load_model", "predict", "write_predictions", "partial_path"]
+__all__ = ["load_model", "load_classifier", "training_input_size", "predict", "write_predictions", "partial_path",
+           "evaluate_scores"]
 
 SAVE_EVERY_S = 60.0  # how often a resumable run saves its partial scores
 
@@ -68,6 +69,38 @@ def load_model(checkpoint: str | os.PathLike) -> tuple[Baseline | DualStream, di
     return model, ck
 
 
+def load_classifier(path: str | os.PathLike, *, with_checkpoint: bool = False):
+    """A Baseline or DualStream from a ``salanalysis train`` checkpoint, plus its description.
+
+    ``path`` is ``out/model.pt`` or ``out/last.pt`` of ``salanalysis train``
+    (``"model"`` state dict and ``"meta"``, see
+    :func:`salanalysis.dualstream.models.model_meta`), read by :func:`load_model`.
+    Returns ``(model in eval mode on CPU, meta)``, with ``with_checkpoint``
+    ``(model, meta, checkpoint dict)``.
+
+    Raises
+    ------
+    InputError
+        Unreadable file, not a classifier checkpoint (e.g. a saliency network),
+        or weights that do not fit.
+    """
+    try:
+        model, ckpt = load_model(path)
+    except KeyError as exc:  # model_from_meta knows only the classifiers' archs
+        raise InputError(
+            f"not a Baseline/DualStream checkpoint (model arch {exc.args[0]!r}): CAMs need a classifier", path
+        ) from exc
+    if getattr(model, "arch", None) not in ("baseline", "dualstream"):
+        raise InputError("not a Baseline/DualStream checkpoint: CAMs need a classifier", path)
+    return (model.eval(), ckpt["meta"], ckpt) if with_checkpoint else (model.eval(), ckpt["meta"])
+
+
+def training_input_size(ckpt: dict) -> int:
+    """The ``input_size`` a checkpoint's run trained at (its config; 224 when it has none)."""
+    cfg = ckpt.get("config") or {}
+    return int(parse_input_size(cfg.get("input_size", cfg.get("image_size", 224)), square=True))
+
+
 @torch.no_grad()
 def predict(
     checkpoint: str | os.PathLike,
@@ -80,11 +113,12 @@ def predict(
     device: str = "auto",
     pipeline: str = "auto",
     input_size: int | Sequence[int] | None = None,
-    missing_images: Literal["error", "skip"] = "error",
-    amp: bool = True,
+    missing: Literal["error", "skip"] = "error",
+    amp: bool | str = "auto",
     progress: bool = False,
     resume: str | os.PathLike | None = None,
     on_batch: Callable[[int], None] | None = None,
+    missing_images: Literal["error", "skip"] | None = None,
 ) -> Scores:
     """Per-class probabilities of every image of ``annotations``.
 
@@ -98,16 +132,21 @@ def predict(
     name
         The score set's name (default: the checkpoint's folder name).
     input_size
-        The square crop's side, or ``(size, size)`` (default: the training run's
-        ``input_size``, else 224; two different values are an InputError).
-    missing_images
+        The network input: the square's side, or ``(size, size)`` (default: the
+        training run's ``input_size``, else 224; two different values are an
+        InputError). The image is cropped as the training run evaluated
+        (its ``eval_crop``: short side to ``resize_size`` then the center
+        square, or the whole image resized to the square).
+    missing
         ``"error"`` (default) or ``"skip"`` images whose file is absent (they get
-        no row; read the file back with ``missing="zero"``).
+        no row, ``Scores.meta["n_missing_images"]`` counts them).
     batch_size, workers, device, amp
         Images per forward pass, DataLoader workers, ``"auto"`` / ``"cpu"`` /
-        ``"cuda"``, bf16 autocast on CUDA (channels_last there too).
+        ``"cuda"``, mixed precision on CUDA (``"auto"``: bf16 where the GPU has
+        bfloat16, else fp16; see :func:`~salanalysis.dualstream.loop.resolve_amp`;
+        channels_last there too). cuDNN autotuning is on for CUDA, as in training.
     pipeline
-        ``"auto"`` (nvJPEG on CUDA), ``"cpu"`` or ``"gpu"``: see
+        ``"auto"`` (= ``"cpu"``), ``"cpu"`` or ``"gpu"`` (experimental): see
         :mod:`salanalysis.dualstream.pipeline` (the evaluation crop is the same).
     resume
         A partial-scores file (see the module docstring): continued from when
@@ -116,6 +155,8 @@ def predict(
         ``Scores.meta["resumed_images"]`` says how many images it supplied.
     on_batch
         Called with the batch number after each batch (tests use it to stop a run).
+    missing_images
+        The old spelling of ``missing`` (accepted for one release, with a ``FutureWarning``).
 
     Returns
     -------
@@ -124,6 +165,11 @@ def predict(
         ``meta`` holds ``pipeline``, ``seconds`` (scoring, without start-up) and
         ``images_per_s`` (of the images scored by this call).
     """
+    if missing_images is not None:
+        import warnings
+
+        warnings.warn("predict(missing_images=...) is now spelled missing=...", FutureWarning, stacklevel=2)
+        missing = missing_images
     path = Path(checkpoint)
     model, ck = load_model(path)
     ann = annotations if isinstance(annotations, Annotations) else Annotations.load(annotations)
@@ -138,14 +184,17 @@ def predict(
         )
     cfg = ck.get("config") or {}
     given = input_size is not None
-    size = parse_input_size(input_size if given else cfg.get("input_size", cfg.get("image_size", 224)),
-                            square=True, name="input_size")
+    size = parse_input_size(input_size, square=True) if given else training_input_size(ck)
     resize = cfg.get("resize_size") if not given else None
+    eval_crop = cfg.get("eval_crop", "center")
     dev = resolve_device(device)
+    amp_mode = resolve_amp(amp, dev.type, bf16_supported(dev))
     kind = resolve_pipeline(pipeline, dev)
-    pipe = InputPipeline(kind, size, train=False, resize=resize)
-    ds = CocoMultiLabel(ann, images, pipe, include_empty=True, missing=missing_images)
+    pipe = InputPipeline(kind, size, train=False, resize=resize, eval_crop=eval_crop)
+    ds = CocoMultiLabel(ann, images, pipe, include_empty=True, missing=missing)
     fmt = torch.channels_last if dev.type == "cuda" else torch.contiguous_format
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input size: cuDNN's fastest kernels, as in training
     model.to(dev, memory_format=fmt)
     sampler = SeededSampler(ds, 1, 0, shuffle=False)
     loader = make_loader(ds, sampler, batch_size, workers=workers, pin_memory=dev.type == "cuda",
@@ -153,7 +202,7 @@ def predict(
     from salanalysis._progress import progress_bar
 
     out = np.zeros((len(ds), ds.num_classes), dtype=np.float64)
-    key = _resume_key(path, ann, ds, size, resize, amp, dev.type, kind) if resume is not None else ""
+    key = _resume_key(path, ann, ds, size, (resize, eval_crop), amp_mode, dev.type, kind) if resume is not None else ""
     done = _load_partial(resume, key, out) if resume is not None else 0
     sampler.set_start(done)  # the order is the identity: the first `done` images are scored
     resumed = done
@@ -171,7 +220,7 @@ def predict(
     t0 = time.perf_counter()
     with PartialResults(resume, lambda n: _save_partial(resume, key, out, n), done, SAVE_EVERY_S) as partial:
         try:
-            batches = inference(model, loader, dev, amp=amp, prepare=pipe.prepare_fn(dev, fmt))
+            batches = inference(model, loader, dev, amp=amp_mode, prepare=pipe.prepare_fn(dev, fmt))
             for b, ((_, _, index), logits) in enumerate(batches):
                 pending.append((index, probabilities(logits)))
                 flush(1)
@@ -195,9 +244,31 @@ def predict(
         scores=out,
         source=str(path),
         meta={"checkpoint": str(path), "arch": meta["arch"], "n_missing_images": ds.n_missing,
-              "resumed_images": int(resumed), "pipeline": kind, "seconds": seconds,
+              "resumed_images": int(resumed), "pipeline": kind, "amp": amp_mode or "none", "seconds": seconds,
               "images_per_s": (len(ds) - resumed) / seconds if seconds > 0 and len(ds) > resumed else None},
     )
+
+
+def evaluate_scores(scores: Scores, annotations: Annotations | str | os.PathLike):
+    """Table 1 of ``scores`` on the images it scored (``salanalysis predict --evaluate``).
+
+    The metric rules are the defaults (:data:`salanalysis.metrics.rules.DEFAULT_RULES`)
+    and there is no bootstrap; ``salanalysis metrics`` on the written scores file
+    gives intervals and the other rules. Images left out with ``missing="skip"``
+    are left out of the ground truth too (scoring them as all-negative would
+    bias every metric). Returns the :class:`~salanalysis.metrics.MetricsResult`.
+    """
+    from salanalysis.io import read_json
+    from salanalysis.metrics import run_metrics
+
+    ann = annotations if isinstance(annotations, Annotations) else Annotations.load(annotations)
+    scored = {int(i) for i in scores.image_ids}
+    if len(scored) < len(ann.image_ids):
+        data = read_json(ann.path)
+        data = {**data, "images": [im for im in data["images"] if int(im["id"]) in scored],
+                "annotations": [a for a in data["annotations"] if int(a["image_id"]) in scored]}
+        ann = Annotations(data, ann.path)
+    return run_metrics(ann, [scores], n_boot=0)
 
 
 def partial_path(out: str | os.PathLike) -> Path:
@@ -217,7 +288,7 @@ def _resume_key(checkpoint: Path, ann: Annotations, ds, size, resize, amp, devic
         "image_ids": hashlib.sha256(np.asarray(ds.image_ids, dtype=np.int64).tobytes()).hexdigest(),
         "categories": [int(c) for c in ann.category_ids],
         "files": [file_stamp(f) for f in ds.files],  # resolved paths; an image replaced: start again
-        "size": size, "resize": resize, "amp": bool(amp), "device": device, "pipeline": pipeline,
+        "size": size, "resize": resize, "amp": amp or "none", "device": device, "pipeline": pipeline,
     })  # fmt: skip
 
 

@@ -9,18 +9,28 @@ Phases
          dict; its ``fc`` is used when the shape matches) fine-tuned on COCO;
          everything trained. With ``variant="baseline"`` (the paper's
          "dual-stream baseline", branch *not* saliency-trained) the branch starts
-         from ``weights`` instead, like phase 1 (use another ``seed``).
+         from ``weights`` instead, like phase 1. Phase 1b runs with a seed
+         derived from ``seed`` (:func:`~salanalysis.dualstream.config.phase_seed`),
+         so with the default seed its data order, augmentation and ``fc`` start
+         differ from phase 1's and the two streams are two networks.
 ``"2"``  a DualStream from the phase-1 (``trunk``) and phase-1b (``branch``)
          checkpoints; trunk and branch frozen (parameters without gradients,
          BatchNorm statistics fixed), only the final ``Linear(4096, 2C)`` trained,
          lr 1e-5. Its start is ``fc_init``: ``"average"`` (default,
          ``0.5 [W_t, W_b]``, i.e. the mean of the two baselines' logits) or ``"random"``.
+         A branch checkpoint whose weights equal the trunk's is an InputError
+         (the model would concatenate one network twice).
 ``"3"``  the phase-2 checkpoint (``init``) fine-tuned with everything trained, lr 1e-6.
 
 SGD with momentum 0.9 and weight decay 1e-4 (He et al., as the paper); the MCE
 loss (:func:`~salanalysis.dualstream.loss.mce_loss`). The paper gives no
 learning rate for phases 1/1b: the default here is 1e-3 (the summed MCE loss
-has C times the gradient of a mean BCE).
+has C times the gradient of a mean BCE). Nor does it give epochs, batch size,
+schedule or augmentation: the defaults (10 epochs, batch 32, constant lr,
+RandomResizedCrop + flip, center-crop evaluation) are ours.
+``analyses/train_paper.toml`` marks every value "paper" or "ours (why)";
+``train_crop="whole"`` / ``eval_crop="whole"`` keep every labelled object in
+the crop.
 
 Engineering
 -----------
@@ -39,14 +49,18 @@ Engineering
   (one ``step`` row every ``log_every`` steps, one ``epoch`` row per epoch with
   train loss, val loss and mAP through :func:`salanalysis.metrics.average_precision`),
   TensorBoard events when ``tensorboard`` is importable.
-* bf16 autocast (backbones only: pooling, the linear layer and the loss stay
-  float32), channels_last and cuDNN autotuning on CUDA, optional ``torch.compile``,
+* Mixed precision on CUDA (``amp="auto"``: bf16 autocast where the GPU has
+  bfloat16, else fp16 with a gradient scaler, e.g. V100/T4; backbones only:
+  pooling, the linear layer and the loss stay float32), SyncBatchNorm
+  (``sync_bn``; on by default in a multi-GPU run whose per-GPU batch is
+  below 16), channels_last and cuDNN autotuning on CUDA, optional ``torch.compile``,
   DistributedDataParallel under ``torchrun`` (NCCL on GPU, gloo on CPU), evaluation
   gathered over ranks without the sampler's padding duplicates; non-finite
   evaluation probabilities are named (images, classes) in a warning, not fatal.
 * The input pipeline (``pipeline``, :mod:`salanalysis.dualstream.pipeline`):
   ``"gpu"`` decodes the JPEGs with nvJPEG and crops on the device, ``"cpu"``
-  in the DataLoader workers; ``"auto"`` is ``"gpu"`` on CUDA. The next batch
+  in the DataLoader workers; ``"auto"`` is ``"cpu"`` (``"gpu"`` is
+  experimental until ``make gpu-check`` verifies it on a GPU). The next batch
   is prepared on a side CUDA stream while the model runs; the loss is read
   back only every ``log_every`` steps. Each epoch row logs images/s (all
   ranks), which ``salanalysis train`` also prints.
@@ -70,7 +84,7 @@ Example: the paper's recipe
         --val-annotations instances_val2014.json --val-images val2014/ --out runs/trunk
     # phase 1b: the branch (saliency network converted to a classifier, fine-tuned)
     salanalysis train --phase 1b --branch-init saliency_classifier.pt ... --out runs/branch
-    #   (the dual-stream baseline: --phase 1b --variant baseline --seed 1, branch from ImageNet)
+    #   (the dual-stream baseline: --phase 1b --variant baseline, branch from ImageNet, its own seed)
     # phase 2: only the final linear layer, lr 1e-5
     salanalysis train --phase 2 --trunk runs/trunk/model.pt --branch runs/branch/model.pt ... --out runs/p2
     # phase 3: everything, lr 1e-6
@@ -104,6 +118,7 @@ from salanalysis.dualstream.config import (
     TrainConfig,
     learning_rate,
     load_config,
+    phase_seed,
     resolve_config,
 )
 from salanalysis.dualstream.data import CocoMultiLabel
@@ -131,6 +146,7 @@ __all__ = [
     "load_config",
     "resolve_config",
     "build_phase_model",
+    "same_weights",
     "set_phase",
     "set_train_mode",
     "evaluate",
@@ -207,6 +223,12 @@ def build_phase_model(cfg: TrainConfig, num_classes: int, category_ids: np.ndarr
                     path,
                 )
             parts.append(b)
+        if same_weights(parts[0], parts[1]):
+            raise InputError(
+                "the branch checkpoint holds the same weights as the trunk: the dual-stream model would "
+                "concatenate one network twice (train the branch with phase 1b)",
+                cfg.branch,
+            )
         return DualStream.from_baselines(parts[0], parts[1], cfg.fc_init)
     # phase 3
     meta = _classes_of(cfg.init)
@@ -221,6 +243,13 @@ def build_phase_model(cfg: TrainConfig, num_classes: int, category_ids: np.ndarr
     except RuntimeError as exc:
         raise InputError(f"not a DualStream checkpoint: {str(exc).splitlines()[0]}", cfg.init) from exc
     return model
+
+
+def same_weights(a: nn.Module, b: nn.Module) -> bool:
+    """Whether two models hold bit-identical state dicts (same keys, shapes and values)."""
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(
+        sa[k].shape == sb[k].shape and torch.equal(sa[k], sb[k]) for k in sa)
 
 
 def set_phase(model: nn.Module, phase: str) -> list[nn.Parameter]:
@@ -317,19 +346,25 @@ class ClassifierTask(Task):
     def datasets(self, device):
         cfg = self.cfg
         kind = resolve_pipeline(cfg.pipeline, device)
-        self.pipes = [InputPipeline(kind, cfg.input_size, train=train, resize=cfg.resize_size)
+        self.pipes = [InputPipeline(kind, cfg.input_size, train=train, resize=cfg.resize_size,
+                                    train_crop=cfg.train_crop, crop_scale=cfg.crop_scale, eval_crop=cfg.eval_crop)
                       for train in (cfg.augment, False)]
         ann = Annotations.load(cfg.train_annotations)
         train_ds = CocoMultiLabel(ann, cfg.train_images, self.pipes[0], include_empty=cfg.include_empty,
-                                  include_crowd=cfg.include_crowd, missing=cfg.missing_images)
+                                  include_crowd=cfg.include_crowd, missing=cfg.missing)
+        self.skipped = {"train": train_ds.n_missing}
         val_ds = None
         if cfg.val_annotations:
             val_ds = CocoMultiLabel(cfg.val_annotations, cfg.val_images, self.pipes[1],
                                     include_empty=cfg.include_empty, include_crowd=cfg.include_crowd,
-                                    missing=cfg.missing_images)
+                                    missing=cfg.missing)
+            self.skipped["val"] = val_ds.n_missing
             if list(val_ds.category_ids) != list(train_ds.category_ids):
                 raise InputError("validation categories differ from the training categories", cfg.val_annotations)
         return train_ds, val_ds, cfg.train_annotations
+
+    def seed(self) -> int:
+        return phase_seed(self.cfg.seed, self.cfg.phase)
 
     def build_model(self, ckpt, train_ds):
         if ckpt is not None:
@@ -367,7 +402,7 @@ class ClassifierTask(Task):
         return {k: v for k, v in metrics.items() if k in ("mAP", "val_loss")}
 
     def run_config(self, train_ds, val_ds):
-        return {"lr_resolved": learning_rate(self.cfg)}
+        return {"lr_resolved": learning_rate(self.cfg), "n_missing_images": dict(self.skipped)}
 
     def checkpoint_extra(self, state: LoopState, batches: int) -> dict:
         return {"epoch_loss_sum": state.loss_sum if batches else 0.0}

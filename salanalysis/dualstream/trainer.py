@@ -39,11 +39,13 @@ from salanalysis.dualstream.loop import (
     RunLog,
     RunResult,
     batch_plan,
+    grad_scaler,
     make_loaders,
     make_scheduler,
     run_epochs,
     runtime_options,
     to_device,
+    use_sync_bn,
     wrap_model,
     write_run_config,
 )
@@ -79,6 +81,7 @@ class Task:
     def __init__(self, cfg: Any, resume: str | os.PathLike | None = None) -> None:
         self.cfg = cfg
         self.resume = resume  # the checkpoint being resumed, for messages
+        self.skipped: dict[str, int] = {}  # items left out because their file is absent, per split
 
     def check_checkpoint(self, ckpt: Mapping[str, Any], path: str | os.PathLike) -> None:
         """Raise InputError when a checkpoint to resume is not this trainer's."""
@@ -130,6 +133,10 @@ class Task:
         """Extra entries of ``last.pt``."""
         return {}
 
+    def seed(self) -> int:
+        """The seed of the run's data order, augmentation and initialisation (default ``cfg.seed``)."""
+        return int(self.cfg.seed)
+
 
 def run_training(
     spec: ConfigSpec,
@@ -151,8 +158,9 @@ def run_training(
         cfg = spec.for_run(config, overrides=overrides)
     info = setup_distributed(cfg.device)
     try:
-        seed_everything(cfg.seed + info.rank)
-        return fit(make_task(cfg, resume), info, ckpt, on_step=on_step, report=report)
+        task = make_task(cfg, resume)
+        seed_everything(task.seed() + info.rank)
+        return fit(task, info, ckpt, on_step=on_step, report=report)
     finally:
         cleanup_distributed()
 
@@ -172,19 +180,27 @@ def fit(task: Task, info: DistInfo, ckpt: Mapping[str, Any] | None = None, *,
     train_ds, val_ds, where = task.datasets(device)
     per_rank, steps_per_epoch = batch_plan(len(train_ds), cfg.batch_size, info.world_size, task.what, where)
     model, meta = task.build_model(ckpt, train_ds)
+    sync_bn = use_sync_bn(getattr(cfg, "sync_bn", None), device.type, info.world_size, per_rank)
+    if sync_bn:  # same parameter and buffer names: checkpoints load into the plain model
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     params = task.parameters(model)
     model.to(device, memory_format=fmt)
     optimizer = task.optimizer(params)
     scheduler = make_scheduler(optimizer, cfg)
+    scaler = grad_scaler(amp, device)
     state = LoopState(metrics=dict(ckpt.get("metrics") or {}) if ckpt is not None else {})
     if ckpt is not None:
         state.epoch, state.step, state.done = restore_training_state(ckpt, optimizer, scheduler, info)
         state.loss_sum = float(ckpt.get("epoch_loss_sum", 0.0))
+        if scaler is not None and ckpt.get("grad_scaler"):
+            scaler.load_state_dict(ckpt["grad_scaler"])
     run = wrap_model(model, info, cfg.compile)
     sampler, loader, val_loader = make_loaders(train_ds, val_ds, info, cfg, per_rank, steps_per_epoch, pin,
-                                               task.collate_fn())
+                                               task.collate_fn(), seed=task.seed())
 
-    write_run_config(out, info, {**asdict(cfg), "world_size": info.world_size, **task.run_config(train_ds, val_ds)})
+    write_run_config(out, info, {**asdict(cfg), "world_size": info.world_size, "seed_resolved": task.seed(),
+                                 "amp_resolved": amp or "none", "sync_bn_resolved": sync_bn,
+                                 **task.run_config(train_ds, val_ds)})
     log = RunLog(out, cfg.log_format, task.log_columns, info.is_main, state.step if ckpt is not None else None,
                  tensorboard=getattr(cfg, "tensorboard", False), tb_keys=task.tb_keys)
     history_start = len(log.rows)
@@ -195,6 +211,7 @@ def fit(task: Task, info: DistInfo, ckpt: Mapping[str, Any] | None = None, *,
             last, info, fmt=CHECKPOINT_FORMAT, model=model, optimizer=optimizer, scheduler=scheduler,
             sampler=sampler, epoch=ep, batches=batches, per_rank=per_rank, step=st.step, config=asdict(cfg),
             meta=meta, metrics=task.kept_metrics(st.metrics), **task.checkpoint_extra(st, batches),
+            **({"grad_scaler": scaler.state_dict()} if scaler is not None else {}),
         )
 
     def validate() -> tuple[dict, dict]:
@@ -204,7 +221,7 @@ def fit(task: Task, info: DistInfo, ckpt: Mapping[str, Any] | None = None, *,
         state, model=run, loader=loader, sampler=sampler, optimizer=optimizer, scheduler=scheduler,
         criterion=task.criterion, log=log, info=info, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch,
         per_rank=per_rank, checkpoint=checkpoint, train_mode=lambda: task.train_mode(model),
-        prepare=task.prepare(device, fmt, True), amp=amp, evaluate=validate if val_loader is not None else None,
+        prepare=task.prepare(device, fmt, True), amp=amp, scaler=scaler, evaluate=validate if val_loader is not None else None,
         progress=cfg.progress if cfg.progress is not None else interactive(), log_every=cfg.log_every,
         checkpoint_every=cfg.checkpoint_every, max_steps=cfg.max_steps or None, carry_loss=task.carry_loss,
         on_step=on_step, report=report,
@@ -216,4 +233,4 @@ def fit(task: Task, info: DistInfo, ckpt: Mapping[str, Any] | None = None, *,
     barrier()
     log.close()
     return RunResult(out=out, checkpoint=last, model_path=model_path, step=state.step, epoch=state.epoch,
-                     history=log.rows[history_start:], metrics=state.metrics)
+                     history=log.rows[history_start:], metrics=state.metrics, skipped=dict(task.skipped))

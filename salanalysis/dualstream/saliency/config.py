@@ -75,7 +75,8 @@ SALIENCY_CONFIG_HELP: dict[str, str] = {
     "optimizer": "'sgd' (momentum, weight decay) or 'adam' (weight decay as L2)",
     "weight_decay": "weight decay",
     "hflip": "random horizontal flips of image, map and fixations",
-    "missing_images": "'error' or 'skip' maps whose image file is absent",
+    "missing": "maps whose image file is absent: 'error' (default) or 'skip' (left out and counted; the old "
+               "spelling --missing-images is accepted with a note)",
 }
 
 RESUME_OVERRIDABLE = {*RUN_RESUME_OVERRIDABLE, "train_maps", "train_fixations", "val_maps", "val_fixations"}

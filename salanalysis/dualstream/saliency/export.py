@@ -135,7 +135,8 @@ def _maps_key(checkpoint, files: Sequence[Path], size, amp: bool, device: str) -
     from salanalysis.io import file_stamp, fingerprint
 
     return fingerprint({"checkpoint": file_stamp(checkpoint), "images": [file_stamp(f) for f in files],
-                        "size": list(size), "amp": bool(amp), "device": device})  # fmt: skip
+                        "size": list(size), "amp": amp if isinstance(amp, str) else bool(amp),
+                        "device": device})  # fmt: skip
 
 
 def predict_saliency_maps(
@@ -146,7 +147,7 @@ def predict_saliency_maps(
     input_size: tuple[int, int] | None = None,
     batch_size: int = 8,
     device: str = "auto",
-    amp: bool = True,
+    amp: bool | str = True,
     progress: bool = False,
     resume: bool = True,
     on_batch: Callable[[int], None] | None = None,
@@ -165,7 +166,8 @@ def predict_saliency_maps(
         (height, width) to resize images to; default: the checkpoint's training size.
     batch_size, device, amp
         Inference settings (``device="auto"`` uses CUDA when available; ``amp``
-        is bf16 autocast on CUDA only).
+        is autocast on CUDA only: ``True``/``"auto"`` bf16 where the GPU has
+        bfloat16, else fp16, see :func:`salanalysis.dualstream.loop.resolve_amp`).
     progress
         Show a progress bar.
     resume

@@ -5,7 +5,7 @@ Data (:class:`SaliconSaliency`)
     ``maps/train/COCO_train2014_%012d.png``), with its image found in
     ``train_images`` by the same stem (``.jpg``, ``.jpeg``, ``.png``; an image
     without a map is simply not used; a map without an image is an InputError,
-    or skipped and counted with ``missing_images="skip"``). Optional fixations
+    or skipped and counted with ``missing="skip"``). Optional fixations
     (``train_fixations``: a SALICON 2015 JSON, a 2017 ``.mat`` file or folder,
     read by :func:`salanalysis.salicon.read_fixations`) are matched by image
     name, then id. Images are resized (bilinear, antialiased) to
@@ -195,7 +195,8 @@ class SaliconSaliency(Dataset):
             img = by_stem.get(m.stem)
             if img is None:
                 if missing == "error":
-                    raise InputError(f"no image named {m.stem}.jpg (or .png) in {self.root}", m)
+                    raise InputError(f"no image named {m.stem}.jpg (or .png) in {self.root}; --missing skip "
+                                     "(missing='skip') leaves such maps out and counts them", m)
                 self.n_missing += 1
                 continue
             self.items.append((img, m))
@@ -325,14 +326,15 @@ class SaliencyTask(Task):
     def datasets(self, device):
         cfg = self.cfg
         train_ds = SaliconSaliency(cfg.train_images, cfg.train_maps, cfg.train_fixations, size=cfg.input_size,
-                                   hflip=cfg.hflip, missing=cfg.missing_images)
+                                   hflip=cfg.hflip, missing=cfg.missing)
         if cfg.w_nss and not train_ds.has_fixations.all():
             n = int((~train_ds.has_fixations).sum())
             raise InputError(f"w_nss > 0 but {n} training image(s) have no fixations", cfg.train_fixations)
         val_ds = None
         if cfg.val_maps:
             val_ds = SaliconSaliency(cfg.val_images, cfg.val_maps, cfg.val_fixations, size=cfg.input_size,
-                                     missing=cfg.missing_images)
+                                     missing=cfg.missing)
+        self.skipped = {"train": train_ds.n_missing, **({"val": val_ds.n_missing} if val_ds is not None else {})}
         return train_ds, val_ds, cfg.train_maps
 
     def build_model(self, ckpt, train_ds):
