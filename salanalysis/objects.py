@@ -82,11 +82,11 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from salanalysis._cluster import absolute_refs, active_client, map_ordered
+from salanalysis._coco_stream import packed_polygons
 from salanalysis._objects_worker import process_chunk
 from salanalysis._pool import pool_context
 from salanalysis._progress import progress_bar
 from salanalysis._table_checks import stamp_objects
-from salanalysis._coco_stream import packed_polygons
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError, warn_input
 from salanalysis.maps import NOTE_NAMES, MapSource, note_messages
