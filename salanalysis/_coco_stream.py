@@ -102,7 +102,10 @@ class StreamedParts:
 
 
 def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())
+    text = exc.args[0] if exc.args else str(exc)
+    if isinstance(text, bytes):  # yajl's message, with the offending bytes quoted
+        text = text.decode("utf-8", errors="replace")
+    return " ".join(str(text).split())
 
 
 def _items(path: Path, prefix: str):

@@ -228,6 +228,15 @@ def test_malformed_json_is_one_line(tmp_path, content, message):
     assert str(exc.value).startswith(f"{p}: ") and "\n" not in str(exc.value)
 
 
+def test_not_utf8_is_one_line(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_bytes(b'{"images": [{"id": 1, "width": 2, "height": 2, "file_name": "\xff"}], '
+                  b'"categories": [{"id": 1, "name": "a"}], "annotations": []}')
+    with pytest.raises(InputError, match=r"malformed JSON: lexical error: invalid bytes in UTF8") as exc:
+        Annotations.load(p, stream=True)
+    assert "\n" not in str(exc.value) and "b'" not in str(exc.value)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         Annotations.load(tmp_path / "nope.json", stream=True)
