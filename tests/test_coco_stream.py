@@ -282,3 +282,22 @@ def test_boxes_numpy_reads_are_kept_as_in_memory(tmp_path):
     _assert_same(a, b, same_raw_boxes=False)  # ann() of the streamed file: the box as read, floats
     assert b.ann(10)["bbox"] == [0.0, 0.0, 1.0, 2.0]
     assert b.instances["bbox_w"].iloc[0] == 1.0 and b.instances["area"].iloc[1] == 3.5
+
+
+def test_cli_objects_on_a_streamed_file_equal(demo, tmp_path, monkeypatch, capsys):
+    # the command line streams by file size; two worker processes get the streamed objects' chunks
+    from salanalysis.cli import main
+
+    outs, calls = [], []
+    real = coco_mod.read_stream
+    monkeypatch.setattr(coco_mod, "read_stream", lambda path: calls.append(path) or real(path))
+    for limit in (coco_mod.STREAM_BYTES, 0):
+        monkeypatch.setattr(coco_mod, "STREAM_BYTES", limit)
+        out = tmp_path / f"objects_{limit}.parquet"
+        rc = main(["objects", "--annotations", str(demo.annotations), "--saliency", f"salicon={demo.saliency}",
+                   "--out", str(out), "--jobs", "2", "--quiet"])
+        assert rc == 0
+        outs.append(pd.read_parquet(out))
+    capsys.readouterr()
+    assert len(calls) >= 1 and len(outs[0]) == 830  # the second run streamed, the first did not
+    pd.testing.assert_frame_equal(outs[1], outs[0])
