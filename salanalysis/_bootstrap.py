@@ -78,6 +78,9 @@ def weight_batches(
     rng: np.random.Generator, n: int, n_boot: int, batch: int
 ) -> Iterator[np.ndarray]:
     """Yield the (n, b) weight batches of ``n_boot`` resamples, in a reproducible order."""
+    from salanalysis.limits import check_count
+
+    check_count("bootstrap", int(n_boot), "bootstrap resamples (n_boot)")
     done = 0
     while done < n_boot:
         b = min(batch, n_boot - done)
@@ -291,6 +294,9 @@ def default_jobs(jobs: int | None) -> int:
         return max(1, os.cpu_count() or 1)
     if jobs < 0:
         raise ValueError("jobs must be >= 0")
+    from salanalysis.limits import check_count
+
+    check_count("jobs", int(jobs), "jobs")
     return int(jobs)
 
 

@@ -121,24 +121,19 @@ class _Errors:
     def __init__(self, path: Path) -> None:
         self.path, self.first = path, {}
 
-    def add(self, stage: float, message: str) -> None:
-        self.first.setdefault(stage, message)
+    def add(self, stage: float, message: str | InputError) -> None:
+        self.first.setdefault(stage, message if isinstance(message, InputError) else InputError(message, self.path))
 
     def run(self, stage: float, fn, *args):
         try:
             return fn(*args)
-        except InputError as exc:
-            self.add(stage, _strip(str(exc), self.path))
+        except InputError as exc:  # kept as raised (a LimitError stays one)
+            self.add(stage, exc)
             return None
 
     def raise_first(self) -> None:
         if self.first:
-            raise InputError(self.first[min(self.first)], self.path)
-
-
-def _strip(text: str, path: Path) -> str:
-    head = f"{path}: "
-    return text[len(head):] if text.startswith(head) else text
+            raise self.first[min(self.first)]
 
 
 def _num(v: object) -> object:
@@ -187,8 +182,40 @@ def _strict_box(b: object) -> bool:
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)
 
 
-def read_stream(path: str | Path) -> StreamedParts:
+#: Deeper nesting is refused before parsing (ijson's item prefixes grow with the depth, so a file
+#: of ``[[[[...`` a million deep would need terabytes); a COCO file nests 5 deep.
+MAX_DEPTH = 1000
+
+
+def max_depth(path: Path, chunk: int = 1 << 20) -> int:
+    """The deepest nesting of brackets outside strings in the file (numpy, ``chunk`` bytes at a time)."""
+    depth, deepest, in_str, bs_run = 0, 0, False, 0
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            b = np.frombuffer(block, dtype=np.uint8)
+            idx = np.arange(len(b), dtype=np.int32)
+            last = np.maximum.accumulate(np.where(b != 92, idx, -1))  # last non-backslash at or before i
+            before = np.empty(len(b), dtype=np.int32)  # backslashes right before byte i
+            before[0] = bs_run
+            run = idx[1:] - 1 - last[:-1]
+            before[1:] = np.where(last[:-1] < 0, run + bs_run, run)
+            quote = (b == 34) & (before % 2 == 0)
+            inside = ((np.cumsum(quote, dtype=np.int32) - quote) % 2 == 1) ^ in_str  # inside a string
+            delta = ((b == 91) | (b == 123)).astype(np.int8) - ((b == 93) | (b == 125)).astype(np.int8)
+            delta[inside | quote] = 0
+            levels = depth + np.cumsum(delta, dtype=np.int64)
+            deepest = max(deepest, int(levels.max()))
+            depth = int(levels[-1])
+            in_str = bool(in_str ^ (int(quote.sum()) % 2 == 1))
+            bs_run = len(b) - 1 - int(last[-1]) + (bs_run if last[-1] < 0 else 0)
+    return deepest
+
+
+def read_stream(path: str | Path, check_image=None) -> StreamedParts:
     """Read and check a COCO instances file item by item (see the module docstring).
+
+    ``check_image(i, image_id, width, height, path)``, if given, checks each image's
+    declared size (raising InputError) after the id checks, as the in-memory reader does.
 
     Raises
     ------
@@ -198,15 +225,17 @@ def read_stream(path: str | Path) -> StreamedParts:
     import ijson
 
     path = Path(path)
+    if max_depth(path) > MAX_DEPTH:
+        raise InputError("malformed JSON: nested too deeply to read", path)
     try:
-        return _read(path)
+        return _read(path, check_image)
     except ijson.JSONError as exc:
         raise InputError(f"malformed JSON: {_one_line(exc)}", path) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text: {exc}", path) from None
 
 
-def _read(path: Path) -> StreamedParts:
+def _read(path: Path, check_image) -> StreamedParts:
     _top(path)
     err = _Errors(path)
     # ------------------------------------------------------------------ images
@@ -265,6 +294,11 @@ def _read(path: Path) -> StreamedParts:
                         err.run(8, _check_ref, c, cat_kind, f"image {ids[row]}", f"'{key}' entry", "categories",
                                 path)
     if err.first:  # a structural or id-type fault: nothing below would be sound
+        err.raise_first()
+    if check_image is not None:  # the size limits of coco._check_sizes, image by image
+        for i, (iid, w, h) in enumerate(zip(ids, widths, heights)):
+            if err.run(8.5, check_image, i, iid, w, h, path) is None:
+                break
         err.raise_first()
     if len(set(ids)) != len(ids):
         seen = set()

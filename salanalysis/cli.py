@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"salanalysis {__version__}")
+    parser.add_argument(
+        "--limit", action="append", type=_limit_arg, default=[], metavar="NAME=N",
+        help="raise (or lower) a size limit for this run, before the COMMAND; names: "
+        "pixels, bootstrap, jobs, input_size, classes, cells (defaults and the "
+        "SALANALYSIS_MAX_<NAME> variables: salanalysis.limits)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     import salanalysis.commands as commands
 
@@ -54,8 +60,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _limit_arg(text: str) -> tuple[str, int]:
+    from salanalysis.limits import parse_limit
+
+    try:
+        return parse_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    from salanalysis.limits import limits
+
+    # the limits first: the types of --bootstrap, --jobs and --input-size check against them
+    pre = argparse.ArgumentParser(prog="salanalysis", add_help=False)
+    pre.add_argument("--limit", action="append", type=_limit_arg, default=[])
+    given = dict(pre.parse_known_args(argv)[0].limit)
+    with limits(given):
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -87,6 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except OSError as exc:
         print(f"salanalysis: error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
+    except RecursionError:  # a file nested too deeply for a reader this package does not guard
+        print("salanalysis: error: an input is nested too deeply to read", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("salanalysis: error: out of memory (an input asks for more than this machine has; "
+              "see salanalysis.limits)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("salanalysis: interrupted", file=sys.stderr)

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 from pathlib import Path
 
@@ -93,6 +94,35 @@ _IMAGE_KEYS = ("id", "width", "height")
 _ANN_KEYS = ("id", "image_id", "category_id")
 
 
+def _check_sizes(images: list, path: Path) -> None:
+    """Width and height: numbers, and no image over the ``pixels`` limit (checked before any mask
+    or map of that size is allocated)."""
+    from salanalysis.limits import check_pixels
+
+    for i, im in enumerate(images):
+        _check_size(i, im["id"], im["width"], im["height"], path, check_pixels)
+
+
+def _check_size(i: int, image_id: object, width: object, height: object, path: Path, check_pixels=None) -> bool:
+    """One image of :func:`_check_sizes` (also the streaming reader's ``check_image``)."""
+    if check_pixels is None:
+        from salanalysis.limits import check_pixels
+    size = []
+    for key, v in (("width", width), ("height", height)):
+        if v is None:  # an unknown size: whoever needs it says so
+            continue
+        try:
+            f = float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else None
+        except (ValueError, OverflowError):
+            f = None
+        if f is None or not math.isfinite(f):
+            raise InputError(f"images[{i}] (id {image_id!r}): {key} must be a number, got {v!r:.40}", path)
+        size.append(f)
+    if len(size) == 2 and size[0] > 0 and size[1] > 0:
+        check_pixels(math.ceil(size[0]), math.ceil(size[1]), f"images[{i}] (id {image_id!r}) declares", path)
+    return True
+
+
 def _validate(data: object, path: Path) -> dict:
     """The checked ``data``, its ids as integers (:func:`~salanalysis._coco_fields.normalize_ids`)."""
     if not isinstance(data, dict):
@@ -126,6 +156,7 @@ def _validate(data: object, path: Path) -> dict:
             raise InputError(f"annotations[{i}] lacks {', '.join(missing)}", path)
     data = normalize_ids(data, path, _FEDERATED_KEYS)
     anns = data["annotations"]
+    _check_sizes(data["images"], path)
     ids = [im["id"] for im in data["images"]]
     if len(set(ids)) != len(ids):
         dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
@@ -266,7 +297,7 @@ class Annotations:
     @classmethod
     def _from_stream(cls, path: Path) -> Annotations:
         """An :class:`Annotations` from :func:`salanalysis._coco_stream.read_stream` (no JSON tree kept)."""
-        parts = read_stream(path)
+        parts = read_stream(path, check_image=_check_size)
         self = cls.__new__(cls)
         self.path = path
         self._coco = None

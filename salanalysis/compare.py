@@ -50,6 +50,7 @@ from salanalysis import metrics
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.formatting import format_fixed, format_interval
+from salanalysis.limits import check_count
 from salanalysis.metrics import DEFAULT_RULES, MetricRules
 from salanalysis.results import AnalysisResult, table_property
 from salanalysis.scores import Scores
@@ -170,6 +171,7 @@ def compare_categories(
     """
     if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 0:
         raise ValueError(f"n_boot must be a non-negative integer, got {n_boot!r}")
+    check_count("bootstrap", int(n_boot), "n_boot")
     if a.name == b.name:
         raise InputError(f"the two score sets have the same name '{a.name}'")
     sa = a.aligned(annotations.image_ids, annotations.category_ids)

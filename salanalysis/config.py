@@ -59,6 +59,10 @@ Layout (every table optional except ``[inputs]`` and ``[scores]``)::
     [output]
     dir = "paper_output"       # overridden by --out
     published_rows = "auto"    # the paper's published rows in Table 1: "auto", true or false
+    report_paths = "relative"  # the report's paths: relative to this file's folder, or "absolute"
+
+    [limits]                   # raise a size limit of salanalysis.limits for this run
+    pixels = 400000000         # (bootstrap, jobs, input_size, classes, cells likewise)
 
 ``published_rows``: ``"auto"`` (the default) adds the paper's published Table 1
 rows only when the annotation file's categories are COCO's 80 (the same ids and
@@ -105,7 +109,7 @@ BUILTIN_SCORES = {
 }
 
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_SECTIONS = {"inputs", "saliency", "scores", "compare", "cam", "analysis", "output"}
+_SECTIONS = {"inputs", "saliency", "scores", "compare", "cam", "analysis", "output", "limits"}
 _INPUT_KEYS = {"annotations", "images"}
 _SOURCE_KEYS = {"path", "builtin", "label", "pattern", "colour"}
 _SCORE_KEYS = {"path", "builtin", "label", "logits"}
@@ -124,7 +128,7 @@ _ANALYSIS_DEFAULTS: dict[str, Any] = {
     "jobs": 0,
     "cluster": "",
 }
-_OUTPUT_KEYS = {"dir", "published_rows"}
+_OUTPUT_KEYS = {"dir", "published_rows", "report_paths"}
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,13 @@ class Config:
     published_rows
         ``"auto"``, ``True`` or ``False``: whether Table 1 shows the paper's
         published rows (see the module docstring; :meth:`show_published`).
+    report_paths
+        ``"relative"`` (the default: the report writes paths relative to the
+        configuration's folder, so a shared report names no user or home
+        folder) or ``"absolute"``.
+    limits
+        The ``[limits]`` table: size limits of :mod:`salanalysis.limits` for
+        this run (``reproduce`` applies them while it runs).
     """
 
     source: str
@@ -227,6 +238,8 @@ class Config:
     cluster: str = ""
     out: Path | None = None
     published_rows: str | bool = "auto"
+    report_paths: str = "relative"
+    limits: dict[str, int] = field(default_factory=dict)
 
     def show_published(self, annotations) -> bool:
         """Whether Table 1 shows the paper's published rows for these
@@ -272,8 +285,12 @@ class Config:
             d["cam"] = cam
         d["analysis"] = {k: getattr(self, k) for k in _ANALYSIS_DEFAULTS}
         d["output"] = {"published_rows": self.published_rows}
+        if self.report_paths != "relative":
+            d["output"]["report_paths"] = self.report_paths
         if self.out is not None:
             d["output"] = {"dir": str(self.out), **d["output"]}
+        if self.limits:
+            d["limits"] = dict(self.limits)
         return d
 
 
@@ -342,6 +359,18 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
     c = _Checker(path, Path(base) if base is not None else Path(path).parent)
     c.table(data, "top level")
     c.keys(data, _SECTIONS, "")
+    from salanalysis.limits import as_limit, get_limit
+
+    run_limits: dict[str, int] = {}
+    for key, value in c.table(data.get("limits", {}), "limits").items():
+        try:
+            run_limits[key] = as_limit(key, value, "'limits'")
+        except ValueError as exc:
+            c.fail(str(exc))
+
+    def top(name: str) -> int:
+        return run_limits.get(name, get_limit(name))
+
     inputs = c.table(data.get("inputs", {}), "inputs")
     c.keys(inputs, _INPUT_KEYS, "inputs")
     if "annotations" not in inputs:
@@ -411,6 +440,9 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
     cam_size = cam.get("input_size", 224)
     if isinstance(cam_size, bool) or not isinstance(cam_size, int) or cam_size < 32:
         c.fail(f"'cam.input_size' must be an integer >= 32, got {cam_size!r}")
+    if cam_size > top("input_size"):
+        c.fail(f"'cam.input_size' = {cam_size} is over the limit of {top('input_size')} "
+               "(raise it in [limits] input_size)")
     checkpoints: dict[str, Path] = {}
     for name, value in c.table(cam.get("checkpoints", {}), "cam.checkpoints").items():
         c.name(name, "cam.checkpoints")
@@ -437,6 +469,10 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         v = a[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             c.fail(f"'analysis.{key}' must be an integer >= {lo}, got {v!r}")
+    for key, name in (("n_boot", "bootstrap"), ("jobs", "jobs")):
+        if a[key] > top(name):
+            c.fail(f"'analysis.{key}' = {a[key]} is over the limit of {top(name)} "
+                   f"(raise it in [limits] {name})")
     if 0 < a["n_boot"] < 100:
         c.fail(f"'analysis.n_boot' must be 0 (no intervals) or at least 100, got {a['n_boot']}")
     if a["clutter_k"] == 1:
@@ -467,6 +503,9 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
     published_rows = output.get("published_rows", "auto")
     if published_rows != "auto" and not isinstance(published_rows, bool):
         c.fail(f"'output.published_rows' must be \"auto\", true or false, got {published_rows!r}")
+    report_paths = output.get("report_paths", "relative")
+    if report_paths not in ("relative", "absolute"):
+        c.fail(f"'output.report_paths' must be \"relative\" or \"absolute\", got {report_paths!r}")
 
     return Config(
         source=str(path), annotations=annotations, images=images, saliency=saliency, scores=scores,
@@ -477,6 +516,7 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         clutter_k=a["clutter_k"], min_images=a["min_images"], clutter_k_rule=a["clutter_k_rule"],
         primary=primary or names[0],
         jobs=a["jobs"], cluster=a["cluster"].strip(), out=out, published_rows=published_rows,
+        limits=run_limits, report_paths=report_paths,
     )
 
 
@@ -516,6 +556,22 @@ def _path_or_builtin(c: _Checker, value: dict, where: str, builtins: dict, direc
     return c.file(value["path"], f"{where}.path"), None
 
 
+def _not_a_file(path: Path) -> str:
+    """What ``path`` is, when it is not a regular file: 'not found', 'is a folder', 'is a FIFO'..."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "not found"
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return f"is {what}, not a regular file"
+    return "is not a regular file"
+
+
 def load_config(path: str | os.PathLike) -> Config:
     """Read and validate a TOML configuration file (see the module docstring).
 
@@ -527,10 +583,12 @@ def load_config(path: str | os.PathLike) -> Config:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError("config file not found", path)
+        raise InputError(f"config file {_not_a_file(path)}", path)
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
+    except RecursionError:
+        raise InputError("config: invalid TOML: nested too deeply to read", path) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config: invalid TOML: {exc}", path) from exc
     except UnicodeDecodeError as exc:

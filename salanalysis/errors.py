@@ -15,20 +15,37 @@ the command line prints as ``salanalysis: warning: ...``.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["InputError", "InputWarning", "warn_input", "require_columns"]
+__all__ = ["InputError", "InputWarning", "warn_input", "require_columns", "visible"]
+
+#: Characters that change a terminal or the direction of text instead of showing: C0/C1 controls
+#: (ESC starts terminal sequences), DEL, and the bidirectional overrides and marks (U+202E...).
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: object) -> str:
+    """``text`` with terminal control characters and bidi overrides shown as escapes
+    (``\\x1b``, ``\\u202e``), so a name read from a file cannot rewrite a terminal
+    line or reverse the text around it in a message or a report."""
+
+    def esc(m: re.Match) -> str:
+        o = ord(m.group())
+        return f"\\x{o:02x}" if o <= 0xFF else f"\\u{o:04x}"
+
+    return _INVISIBLE.sub(esc, str(text))
 
 
 class InputError(ValueError):
     """Bad user input: a one-line message naming the file and the problem."""
 
     def __init__(self, message: str, path: str | os.PathLike | None = None) -> None:
-        message = " ".join(str(message).split())  # always one line
+        message = " ".join(visible(message).split())  # always one line, nothing invisible
         if path is not None:
-            message = f"{os.fspath(path)}: {message}"
+            message = f"{visible(os.fspath(path))}: {message}"
         super().__init__(message)
         self.path = None if path is None else os.fspath(path)
 
@@ -39,9 +56,9 @@ class InputWarning(UserWarning):
 
 def warn_input(message: str, path: str | os.PathLike | None = None, stacklevel: int = 2) -> None:
     """Issue an :class:`InputWarning` (one line, prefixed with ``path`` like :class:`InputError`)."""
-    message = " ".join(str(message).split())
+    message = " ".join(visible(message).split())
     if path is not None:
-        message = f"{os.fspath(path)}: {message}"
+        message = f"{visible(os.fspath(path))}: {message}"
     warnings.warn(InputWarning(message), stacklevel=stacklevel + 1)
 
 

@@ -201,7 +201,8 @@ def draw_fig2(tables: Tables, ctx: FigureContext):
                           **({"test": vt, "p_column": "p_holm", "stat_label": _VERDICT_LABELS.get(vt, vt)}
                              if verdict else {}))
         P.plot_tpfn_distribution(objects, var, m, labels=ctx.labels, ax=bottom)
-        top.set_title(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", loc="left", pad=22 if verdict else 12)
+        top.set_title(P.plain_text(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}"), loc="left",
+                      pad=22 if verdict else 12)
         first = j % per_row == 0
         top.set_ylabel("mean (error bar: SEM)" if first else "")
         bottom.set_ylabel(("log10 value" if var in ("area_frac", "area_px") else "value") if first else "")
@@ -406,7 +407,7 @@ def draw_fig4(tables: Tables, ctx: FigureContext):
             ax.set_title("most improved" if i == 0 else "most worsened", loc="left")
     _fig4_legend(fig, tables["compare_categories"], ctx.label(a), ctx.label(b), _color(colors, a, 0),
                  _color(colors, b, 1), ncol=3 if ctx.width == "page" else 1)
-    fig.supxlabel(xlabel, fontsize=8)
+    fig.supxlabel(P.plain_text(xlabel), fontsize=8)
     return fig
 
 
@@ -415,6 +416,7 @@ def _fig4_legend(fig, table: pd.DataFrame, label_a: str, label_b: str, ca: str, 
 
     verdict = table["verdict"].astype(str) if "verdict" in table.columns else pd.Series(dtype=str)
     n_up, n_down = int((verdict == "improved").sum()), int((verdict == "worsened").sum())
+    label_a, label_b = P.plain_text(label_a), P.plain_text(label_b)
     handles = [Patch(facecolor=cb, hatch="////", edgecolor="black", linewidth=0.3, label=f"{label_b} better ({n_up})"),
                Patch(facecolor=ca, hatch="////", edgecolor="black", linewidth=0.3, label=f"{label_a} better ({n_down})"),
                Patch(facecolor=P.NEUTRAL, edgecolor="black", linewidth=0.3,

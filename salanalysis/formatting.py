@@ -22,6 +22,7 @@ same way wherever it appears. The number policy:
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 __all__ = ["format_fixed", "format_interval", "format_number", "format_p", "format_p_value", "format_percent",
@@ -154,5 +155,14 @@ def latex_escape(s: str) -> str:
 
 
 def markdown_escape(s: str) -> str:
-    """Escape text for one cell of a Markdown table (backslash, pipe; newlines become spaces)."""
-    return str(s).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Escape text for one cell of a Markdown table: backslash, pipe, HTML (a tag start ``<x``
+    and an entity ``&x;``, which Markdown renderers pass through as markup, become ``&lt;x``
+    and ``&amp;x;``), newlines become spaces, terminal
+    controls and bidi overrides are shown escaped (:func:`salanalysis.errors.visible`)."""
+    from salanalysis.errors import visible
+
+    text = visible(str(s)).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    # what a Markdown renderer would pass through as HTML: a tag start (``<script``, ``</``,
+    # ``<!--``) or an entity (``&amp;``); a lone ``<`` as in ``< 1e-4`` stays readable
+    text = re.sub(r"&(?=#?\w+;)", "&amp;", text)
+    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text)

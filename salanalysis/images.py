@@ -15,6 +15,9 @@ Image files
     case, not recursive); :func:`read_image` decodes one (through OpenCV, BGR or
     RGB uint8) with a one-line error naming the file; :func:`image_size` reads
     only the header; :func:`images_table` tabulates a folder.
+    :func:`check_header_pixels` reads the size from the header of encoded bytes
+    and refuses an image over the ``pixels`` limit (:mod:`salanalysis.limits`)
+    before it is decoded: every decode of this package goes through it.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ __all__ = [
     "read_image",
     "image_size",
     "images_table",
+    "check_header_pixels",
+    "image_in_folder",
 ]
 
 #: Image file extensions read as images (any case).
@@ -135,10 +140,87 @@ def read_image(path: str | os.PathLike, order: Literal["bgr", "rgb"] = "bgr") ->
     if not path.is_file():
         raise InputError("image not found", path)
     buf = np.fromfile(path, dtype=np.uint8)
+    if buf.size:
+        check_header_pixels(buf, path)
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
     if img is None:
         raise InputError("cannot decode image (corrupted or not an image)", path)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB) if order == "rgb" else img
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from the header of encoded image bytes (Pillow, no decoding), or None."""
+    import io
+    import warnings
+
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - pillow comes with matplotlib
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: we check ourselves
+            with Image.open(io.BytesIO(data)) as im:
+                return int(im.width), int(im.height)
+    except Image.DecompressionBombError:  # over Pillow's own limit: read the header by hand
+        pass
+    except Exception:  # not a format Pillow knows, or a broken header: the decoder will say
+        return None
+    Image.init()  # what Image.open does, without its size check
+    for fmt in Image.ID:
+        factory, accept = Image.OPEN[fmt]
+        if accept is not None and not accept(data[:16]):
+            continue
+        try:
+            im = factory(io.BytesIO(data), None)
+            return int(im.size[0]), int(im.size[1])
+        except Exception:
+            continue
+    return None
+
+
+def check_header_pixels(data, path: str | os.PathLike | None = None, what: str = "image") -> None:
+    """Refuse encoded image bytes whose header declares more pixels than the ``pixels`` limit.
+
+    One line naming ``path``, the declared size and the limit (:class:`~salanalysis.limits.LimitError`),
+    raised before anything is decoded or allocated.
+    """
+    from salanalysis.limits import check_pixels
+
+    size = _header_size(bytes(memoryview(data)[:1 << 16]) if len(data) > 1 << 16 else bytes(data))
+    if size is None and len(data) > 1 << 16:  # a header past the first 64 KiB (rare): read it all
+        size = _header_size(bytes(data))
+    if size is not None:
+        check_pixels(size[0], size[1], f"{what} header declares", path)
+        cv_limit = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", "") or 1 << 30)
+        if size[0] * size[1] > cv_limit:  # only where --limit pixels was raised past it
+            raise InputError(
+                f"{what} header declares {size[0]} x {size[1]} pixels, over OpenCV's decoding limit "
+                f"of {cv_limit:,} (raise it with OPENCV_IO_MAX_IMAGE_PIXELS)", path)
+
+
+def image_in_folder(root: str | os.PathLike, name: object, source: str | os.PathLike | None = None) -> Path:
+    """``root / name`` for an image name read from a file (``source``), kept inside ``root``.
+
+    A name that is absolute, holds a NUL, or resolves (links followed) outside the
+    resolved ``root`` (``../secret/photo.jpg``) is refused with one line naming
+    ``source`` and the name, shown escaped; nothing outside the folder the user
+    named is read.
+    """
+    text = str(name)
+    if "\x00" in text:
+        raise InputError(f"image file name {text!r} holds a NUL character", source)
+    rel = Path(text)
+    if rel.is_absolute() or rel.drive or rel.root:
+        raise InputError(f"image file name {text!r} is an absolute path; names must be relative "
+                         "to the image folder", source)
+    full = Path(root) / rel
+    try:
+        full.resolve().relative_to(Path(root).resolve())
+    except ValueError:
+        raise InputError(f"image file name {text!r} points outside the image folder "
+                         f"{os.fspath(root)!r}", source) from None
+    return full
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:

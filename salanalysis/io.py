@@ -18,6 +18,7 @@ import contextlib
 import contextvars
 import errno
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -167,15 +168,68 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
+#: First characters that make a spreadsheet treat a CSV cell as a formula (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_text(col: pd.Series) -> bool:
+    return col.dtype == object or pd.api.types.is_string_dtype(col)
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell and column name that starts like a formula
+    (:data:`FORMULA_STARTS`: ``=``, ``+``, ``-``, ``@``, tab, carriage return) prefixed
+    with an apostrophe, the usual rule that keeps a spreadsheet from running a CSV
+    cell as a formula (``=HYPERLINK(...)`` in a category name). Numbers are left
+    alone; :func:`spreadsheet_unescape` (applied by every CSV reader of this
+    package) restores the text.
+    """
+
+    def esc(v):
+        return "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
+
+    text = [c for c in df.columns if _is_text(df[c])]
+    named = any(isinstance(c, str) and c.startswith(FORMULA_STARTS) for c in df.columns)
+    if not named and not any(df[c].map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS)).any()
+                             for c in text):
+        return df
+    out = df.copy()
+    for c in text:
+        out[c] = out[c].map(esc)
+    out.columns = [esc(c) for c in out.columns]
+    return out
+
+
+def spreadsheet_unescape(df: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`spreadsheet_safe`: drop the apostrophe before a formula-like start."""
+
+    def unesc(v):
+        return v[1:] if isinstance(v, str) and len(v) > 1 and v[0] == "'" and v[1:].startswith(FORMULA_STARTS) else v
+
+    names = [unesc(c) for c in df.columns]
+    text = [c for c in df.columns if _is_text(df[c])]
+    hits = [c for c in text if df[c].map(lambda v: unesc(v) is not v).any()]
+    if names == list(df.columns) and not hits:
+        return df
+    out = df.copy()
+    for c in hits:
+        out[c] = out[c].map(unesc)
+    out.columns = names
+    return out
+
+
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a DataFrame atomically as CSV or Parquet, chosen by the extension."""
+    """Write a DataFrame atomically as CSV or Parquet, chosen by the extension.
+
+    CSV text cells that start like a formula get a leading apostrophe
+    (:func:`spreadsheet_safe`); Parquet keeps the text as it is."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in (".csv", ".parquet", ".pq"):
         raise InputError("output must end in .csv or .parquet", path)
     with atomic_path(path) as tmp:
         if ext == ".csv":
-            df.to_csv(tmp, index=False)
+            spreadsheet_safe(df).to_csv(tmp, index=False)
         else:
             df.to_parquet(tmp, index=False)
     return path
@@ -186,17 +240,18 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
     A file whose header holds ``;`` and no ``,`` is read with ``sep=";"``; its
     numbers are read with a decimal comma when they are written so (``0,25``).
+    Text escaped by :func:`spreadsheet_safe` is restored.
     """
     df = pd.read_csv(path)
     if df.shape[1] != 1 or ";" not in str(df.columns[0]):
-        return df
+        return spreadsheet_unescape(df)
     df = pd.read_csv(path, sep=";")
     text = df[[c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]]
     if text.shape[1] and text.apply(
         lambda c: c.dropna().astype(str).str.fullmatch(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?").any()
     ).any():
         df = pd.read_csv(path, sep=";", decimal=",")
-    return df
+    return spreadsheet_unescape(df)
 
 
 def _existing_file(path: str | os.PathLike, what: str) -> Path:
@@ -211,14 +266,30 @@ def _existing_file(path: str | os.PathLike, what: str) -> Path:
     return path
 
 
+def _check_parquet_size(path: Path) -> None:
+    """Refuse a Parquet file whose metadata declares more cells than the ``cells`` limit (a few
+    MB of compressed Parquet can expand to tens of GB), before reading any data."""
+    import pyarrow.parquet as pq
+
+    from salanalysis.limits import check_count
+
+    meta = pq.ParquetFile(path).metadata
+    check_count("cells", int(meta.num_rows) * max(1, int(meta.num_columns)),
+                f"table of {meta.num_rows:,} rows x {meta.num_columns:,} columns: its cell count", path)
+
+
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV (comma- or semicolon-separated) or Parquet table with clear errors."""
+    """Read a CSV (comma- or semicolon-separated) or Parquet table with clear errors.
+
+    A Parquet file is refused before reading when its metadata declares more
+    cells than the ``cells`` limit (:mod:`salanalysis.limits`)."""
     path = _existing_file(path, "a .csv or .parquet file")
     ext = path.suffix.lower()
     try:
         if ext == ".csv":
             return _read_csv(path)
         if ext in (".parquet", ".pq"):
+            _check_parquet_size(path)
             return pd.read_parquet(path)
     except InputError:
         raise
@@ -227,16 +298,46 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     raise InputError("expected a .csv or .parquet file", path)
 
 
+def _json_int(text: str) -> int:
+    # an int64 has at most 19 digits; a longer integer is no id, count or size this package reads
+    # (and int() of a 100000-digit string is slow, or refused by Python's digit limit)
+    if len(text.lstrip("-")) > 19:
+        raise _JSONNumberError(f"integer of {len(text.lstrip('-'))} digits (out of range)")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e99999 parses as inf
+        raise _JSONNumberError(f"number {text[:20]}{'...' if len(text) > 20 else ''} out of range")
+    return value
+
+
+class _JSONNumberError(ValueError):
+    pass
+
+
 def read_json(path: str | os.PathLike) -> Any:
-    """Load JSON with a one-line error naming the file, line and column on failure."""
+    """Load JSON with a one-line error naming the file, line and column on failure.
+
+    Numbers a JSON reader would turn into trouble are refused with one line: an
+    integer of more than 19 digits (no int64 holds it) and a number that overflows
+    a float (``1e99999``); so is nesting too deep for the parser (``[[[[...`` ten
+    million deep). ``NaN`` and ``Infinity`` are read (the readers of each file say
+    where they are not allowed).
+    """
     path = _existing_file(path, "a JSON file")
     try:
         with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+            return json.load(fh, parse_int=_json_int, parse_float=_json_float)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"malformed JSON at line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}", path
         ) from exc
+    except _JSONNumberError as exc:
+        raise InputError(f"malformed JSON: {exc}", path) from None
+    except RecursionError:
+        raise InputError("malformed JSON: nested too deeply to read", path) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text: {exc}", path) from exc
 
@@ -258,14 +359,42 @@ def fingerprint(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+#: The file a resumable staging folder holds from its creation: a folder without it was not
+#: made by this package (planted, or left by something else), and is neither reused nor deleted.
+STAGING_MARKER = ".salanalysis-staging"
+
+
+def _make_staging_folder(stage: Path) -> None:
+    """Create ``stage`` and its marker without following a link: refuse one that is not ours."""
+    if os.path.islink(stage):
+        raise InputError("staging folder is a symbolic link: refusing to follow it (remove it to run)",
+                         stage)
+    if os.path.lexists(stage):
+        if not stage.is_dir():
+            raise InputError("staging folder exists and is not a folder (remove it to run)", stage)
+        if not os.path.isfile(stage / STAGING_MARKER) or os.path.islink(stage / STAGING_MARKER):
+            raise InputError("staging folder was not created by salanalysis: refusing to reuse or "
+                             "delete it (remove it to run)", stage)
+        return
+    os.mkdir(stage)  # fails on anything (a link included) that appeared meanwhile
+    fd = os.open(stage / STAGING_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                 0o644)
+    os.close(fd)
+
+
 def remove_leftovers(folder: str | os.PathLike, pattern: str, keep: str | os.PathLike | None = None) -> None:
-    """Delete what interrupted runs kept in ``folder`` (files or folders matching ``pattern``), but ``keep``."""
+    """Delete what interrupted runs kept in ``folder`` (files or folders matching ``pattern``), but ``keep``.
+
+    A link is removed itself, never followed; a folder only when it holds the
+    :data:`STAGING_MARKER` of a staging folder this package made.
+    """
     keep = None if keep is None else Path(keep)
     for p in Path(folder).glob(pattern):
         if keep is not None and p == keep:
             continue
         if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
+            if os.path.isfile(p / STAGING_MARKER) and not os.path.islink(p / STAGING_MARKER):
+                shutil.rmtree(p, ignore_errors=True)
         else:
             with contextlib.suppress(OSError):
                 p.unlink()
@@ -297,6 +426,12 @@ def staged_dir(
     what to reuse). When such a block succeeds, the staging folders that runs
     with other keys left in ``out`` are removed too (one command writes a folder
     at a time).
+
+    A resumable staging folder is created without following links and marked
+    with :data:`STAGING_MARKER`; an existing one that is a link, not a folder,
+    or unmarked (planted by someone else: the key can be computed from the
+    inputs) is refused with one line and left alone, so a run never reads from,
+    moves out of or deletes in a folder outside ``out``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -304,11 +439,12 @@ def staged_dir(
         stage = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=out))
     else:
         stage = out / f"{prefix}{resume_key}{suffix}"
-        stage.mkdir(exist_ok=True)
+        _make_staging_folder(stage)
     moved = bad_input = False
     try:
         yield stage
         files = [Path(r) / f for r, _d, fs in os.walk(stage) for f in fs]
+        files = [p for p in files if p != stage / STAGING_MARKER]
         rank = {name: i for i, name in enumerate(last)}
 
         def key(p: Path) -> tuple:
@@ -327,5 +463,5 @@ def staged_dir(
         bad_input = True  # the input must change anyway: keep nothing
         raise
     finally:
-        if moved or resume_key is None or bad_input:
+        if (moved or resume_key is None or bad_input) and not os.path.islink(stage):
             shutil.rmtree(stage, ignore_errors=True)

@@ -46,7 +46,8 @@ from typing import Any
 
 import pandas as pd
 
-from salanalysis.formatting import format_number, format_value
+from salanalysis.errors import visible
+from salanalysis.formatting import format_number, format_value, markdown_escape
 
 __all__ = [
     "FigureEntry",
@@ -114,7 +115,12 @@ def format_cell(v: Any, column: Any = None) -> str:
 
 
 def _md_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return markdown_escape(s)
+
+
+def _escape(s: object, quote: bool = True) -> str:
+    """HTML-escaped text with terminal controls and bidi overrides shown (``\\u202e``)."""
+    return html.escape(visible(s), quote)
 
 
 def _numeric(df: pd.DataFrame) -> list[bool]:
@@ -175,7 +181,7 @@ def _interval_pairs(cols: list[str]) -> dict[str, str]:
 
 def _header_html(name: str) -> str:
     """An escaped header that may wrap after its underscores."""
-    return "_<wbr>".join(html.escape(p) for p in name.split("_"))
+    return "_<wbr>".join(_escape(p) for p in name.split("_"))
 
 
 @dataclass
@@ -269,7 +275,7 @@ def table_html(df: pd.DataFrame, max_rows: int | None = None, *, key: str | None
     if notes:
         widths.append(7.2 * max(5, 4 * max(len(m) for m in marks)) + 13)
     wide = sum(widths) > _WIDE_PX
-    prefix = html.escape(key) if key else None
+    prefix = _escape(key) if key else None
 
     def mark(m: str) -> str:
         return f'<a href="#{prefix}-note-{m}">[{m}]</a>' if prefix else f"[{m}]"
@@ -278,7 +284,7 @@ def table_html(df: pd.DataFrame, max_rows: int | None = None, *, key: str | None
     head += '<th class="t">notes</th>' if notes else ""
     out = []
     if same:
-        items = "; ".join(f"<code>{html.escape(k)}</code> = {html.escape(v) if v else '(empty)'}"
+        items = "; ".join(f"<code>{_escape(k)}</code> = {_escape(v) if v else '(empty)'}"
                           for k, v in same)
         out.append(f'<p class="same">In every row: {items}.</p>')
     out.append(f'<div class="tw{" wide" if wide else ""}"><table>')
@@ -286,7 +292,7 @@ def table_html(df: pd.DataFrame, max_rows: int | None = None, *, key: str | None
     for i in range(n):
         if wide and i and i % _REPEAT_HEADER == 0 and n - i > 5:
             out.append(f'<tr class="rh" aria-hidden="true">{head}</tr>')
-        cells = [f'<td class="{"n" if c.numeric else ("t long" if c.long else "t")}">{html.escape(c.cells[i])}</td>'
+        cells = [f'<td class="{"n" if c.numeric else ("t long" if c.long else "t")}">{_escape(c.cells[i])}</td>'
                  for c in cols]
         if notes:
             cells.append(f'<td class="t mark">{" ".join(mark(m) for m in marks[i])}</td>')
@@ -294,7 +300,7 @@ def table_html(df: pd.DataFrame, max_rows: int | None = None, *, key: str | None
     out.append("</tbody></table></div>")
     if notes:
         ids = [f' id="{prefix}-note-{j}"' if prefix else "" for j in range(1, len(notes) + 1)]
-        out.append('<ol class="tnotes">' + "".join(f"<li{i}>{html.escape(t)}</li>" for i, t in zip(ids, notes))
+        out.append('<ol class="tnotes">' + "".join(f"<li{i}>{_escape(t)}</li>" for i, t in zip(ids, notes))
                    + "</ol>")
     if len(shown) < len(df):
         out.append(f'<p class="note">First {len(shown)} of {len(df)} rows; the files hold all.</p>')
@@ -369,8 +375,8 @@ def _href(f: Path, base: Path | None) -> str | None:
 def _file_link(f: Path, base: Path | None) -> str:
     href = _href(f, base)
     if href is None:
-        return f"<code>{html.escape(str(f))}</code>"
-    return f'<a href="{html.escape(href)}">{html.escape(urllib.parse.unquote(href))}</a>'
+        return f"<code>{_escape(str(f))}</code>"
+    return f'<a href="{_escape(href)}">{_escape(urllib.parse.unquote(href))}</a>'
 
 
 def _files_line(files: Sequence[Path], base: Path | None) -> str:
@@ -397,7 +403,7 @@ def _text(v: Any) -> str:
 
 def _verdict_html(verdict: str) -> str:
     cls, mark = VERDICTS.get(verdict, ("v-na", "?"))
-    return f'<span class="verdict {cls}">{html.escape(mark)} {html.escape(verdict)}</span>'
+    return f'<span class="verdict {cls}">{_escape(mark)} {_escape(verdict)}</span>'
 
 
 def _diag_html(row: Mapping[str, Any], ids: Mapping[str, str], link: bool = False) -> str:
@@ -405,14 +411,14 @@ def _diag_html(row: Mapping[str, Any], ids: Mapping[str, str], link: bool = Fals
     where = ""
     anchor = _text(row["anchor"])
     if link and anchor in ids:
-        where = f' (see <a href="#{html.escape(anchor)}">{html.escape(ids[anchor])}</a>)'
+        where = f' (see <a href="#{_escape(anchor)}">{_escape(ids[anchor])}</a>)'
     label = "\u26a0 Warning:" if sev == "warning" else "Note:"
-    return f'<div class="diag {sev}"><b>{label}</b>{html.escape(_text(row["text"]))}{where}</div>'
+    return f'<div class="diag {sev}"><b>{label}</b>{_escape(_text(row["text"]))}{where}</div>'
 
 
 def _findings_html(findings: pd.DataFrame | None, diagnostics: pd.DataFrame | None,
                    ids: Mapping[str, str]) -> str:
-    e = html.escape
+    e = _escape
     parts = ['<section id="findings"><h2>Findings: this run beside the paper</h2>']
     if findings is not None:
         parts.append('<p class="note">Each claim of the paper, this run\'s value and interval, and a verdict '
@@ -522,7 +528,7 @@ def render_report(
     if diagnostics is not None:
         _check_columns(diagnostics, DIAGNOSTICS_COLUMNS, "diagnostics")
     base_p = Path(base) if base is not None else None
-    e = html.escape
+    e = _escape
     ids = {f"fig-{f.key}": f.title for f in figures} | {f"table-{t.key}": t.title for t in tables}
     ids["table-inputs"] = "Inputs"
     by_anchor: dict[str, list[Mapping[str, Any]]] = {}

@@ -46,6 +46,7 @@ the layout of the official SALICON ``maps/`` folders, so that
 from __future__ import annotations
 
 import functools
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ from salanalysis._fixation_checks import check_outside
 from salanalysis.errors import InputError
 from salanalysis.images import coco_image_name, image_id_from_name
 from salanalysis.io import read_json
+from salanalysis.limits import check_pixels
 
 __all__ = [
     "FIXATION_COLUMNS",
@@ -167,6 +169,17 @@ def _normalize_sizes(sizes):
             for i, w, h in zip(sizes.loc[ok, "image_id"], sizes.loc[ok, "width"], sizes.loc[ok, "height"])
         }
     raise TypeError("sizes must be (width, height), a mapping image_id -> (width, height) or a DataFrame")
+
+
+def _fixation_size(v, key: str, i: int, path: Path) -> int | None:
+    """A width or height of a fixation file's ``images`` entry: a positive whole number (or absent)."""
+    if v is None:
+        return None
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 1 \
+        and float(v) == int(v)
+    if not ok:
+        raise InputError(f"images[{i}]: {key} must be a positive whole number, got {v!r:.40}", path)
+    return int(v)
 
 
 def _sizes_lookup(sizes, image_id: int, image: str):
@@ -319,11 +332,12 @@ def read_salicon_json(
         if not isinstance(im, dict) or "id" not in im:
             raise InputError(f"images[{i}] lacks an id", path)
         fn = im.get("file_name")
-        info[int(im["id"])] = (
-            Path(fn).stem if fn else None,
-            int(im["width"]) if "width" in im else None,
-            int(im["height"]) if "height" in im else None,
-        )
+        if fn is not None and (not isinstance(fn, str) or "\x00" in fn):
+            raise InputError(f"images[{i}]: file_name must be text without NUL, got {fn!r:.60}", path)
+        w, h = (_fixation_size(im.get(k), k, i, path) for k in ("width", "height"))
+        if w is not None and h is not None:
+            check_pixels(w, h, f"images[{i}] (id {im['id']!r}) declares", path)
+        info[int(im["id"])] = (Path(fn).stem if fn else None, w, h)
     got = _Collector()
     for i, ann in enumerate(anns):
         if not isinstance(ann, dict) or "image_id" not in ann or "fixations" not in ann:

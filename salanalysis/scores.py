@@ -49,7 +49,15 @@ import pandas as pd
 
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
-from salanalysis.io import atomic_path, read_json, read_table, write_json
+from salanalysis.io import (
+    atomic_path,
+    read_json,
+    read_table,
+    spreadsheet_safe,
+    spreadsheet_unescape,
+    write_json,
+)
+from salanalysis.limits import check_count
 
 __all__ = ["Scores", "read_scores", "read_score_sets", "write_scores", "SCORE_EXTENSIONS"]
 
@@ -202,7 +210,13 @@ def _frame_from_file(path: Path) -> tuple[pd.DataFrame, str]:
             raise InputError("file is empty", path)
         try:
             with np.load(path, allow_pickle=False) as z:
+                # uncompressed sizes from the zip directory: refuse a bomb before expanding it
+                stored = sum(z.zip.getinfo(f"{k}.npy").file_size for k in z.files)
+                check_count("cells", stored // 8, "NPZ arrays: their uncompressed size in 8-byte cells",
+                            path)
                 arrays = {k: z[k] for k in z.files}
+        except InputError:
+            raise
         except Exception as exc:
             raise InputError(f"cannot read NPZ: {type(exc).__name__}: {exc}", path) from exc
         missing = [k for k in ("image_ids", "scores", "categories") if k not in arrays]
@@ -243,7 +257,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     version = tuple(int(v) for v in re.findall(r"\d+", pd.__version__)[:2])
     if version < (3, 1) and path.is_file() and path.stat().st_size:
         try:
-            return pd.read_csv(path, float_precision="round_trip")
+            return spreadsheet_unescape(pd.read_csv(path, float_precision="round_trip"))
         except Exception:  # read_table below gives the one-line error
             pass
     return read_table(path)
@@ -512,7 +526,7 @@ def write_scores(
         df = scores.to_wide() if layout == "wide" else scores.to_long()
         with atomic_path(path) as tmp:
             if ext == ".csv":
-                df.to_csv(tmp, index=False, float_format="%.17g")
+                spreadsheet_safe(df).to_csv(tmp, index=False, float_format="%.17g")
             else:
                 df.to_parquet(tmp, index=False)
         return path

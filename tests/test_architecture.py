@@ -20,8 +20,9 @@ PKG = ROOT / "salanalysis"
 #: Lowest first. "x.*" stands for the package x and every module below it.
 LAYERS: list[set[str]] = [
     {"errors", "_progress", "_pool"},
-    {"", "formatting", "io", "_cluster", "_coco_fields"},
-    {"_coco_stream"},  # "" is salanalysis/__init__.py
+    {"limits"},  # size limits: raise InputError, so above errors, below everything that reads
+    {"", "formatting", "io", "_cluster", "_coco_fields"},  # "" is salanalysis/__init__.py
+    {"_coco_stream"},  # the streaming COCO reader: below coco, above _coco_fields
     {"results", "images", "coco", "demo", "_masks", "_bootstrap", "_fixation_checks", "_table_checks"},
     {"maps.*", "scores", "metrics.rules"},
     {"metrics.*", "baselines", "salicon", "_objects_worker"},

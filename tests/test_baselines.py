@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from salanalysis.baselines import (
+    SPECTRAL_RESIDUAL_ATOL,
     center_bias_map,
     spectral_residual_map,
     write_center_bias_maps,
@@ -51,14 +52,74 @@ def test_center_bias_spread_follows_the_image_size():
 
 
 # ------------------------------------------------------------ spectral residual
-def test_spectral_residual_is_opencvs_map_normalised(demo):
-    img = read_image(demo.images / "COCO_val2014_000000000192.jpg")
-    ours = spectral_residual_map(img)
+def _opencv_spectral_residual(img):
     ok, ref = cv2.saliency.StaticSaliencySpectralResidual_create().computeSaliency(img)
     assert ok
     ref = ref.astype(np.float64)
-    np.testing.assert_allclose(ours, (ref - ref.min()) / (ref.max() - ref.min()), atol=1e-12)
-    assert ours.shape == img.shape[:2]
+    return (ref - ref.min()) / (ref.max() - ref.min())
+
+
+@pytest.mark.skipif(not hasattr(cv2, "saliency"), reason="compared with opencv-contrib's cv2.saliency")
+def test_spectral_residual_equals_opencv_contrib(demo):
+    # the reference: cv2.saliency.StaticSaliencySpectralResidual_create().computeSaliency(img),
+    # min-max normalised; ours is numpy's FFT + plain OpenCV, equal within SPECTRAL_RESIDUAL_ATOL
+    # on every demo photograph (000000000415's 64 x 64 spectrum has an exactly-zero coefficient)
+    # and a flat image with a bright square (most of its spectrum is zero)
+    imgs = [read_image(p) for p in sorted(demo.images.glob("*.jpg"))]
+    assert len(imgs) >= 20
+    square = np.full((128, 128, 3), 90, np.uint8)
+    square[80:96, 24:40] = 250
+    for img in [*imgs, square]:
+        ours = spectral_residual_map(img)
+        assert ours.shape == img.shape[:2]
+        np.testing.assert_allclose(ours, _opencv_spectral_residual(img), rtol=0, atol=SPECTRAL_RESIDUAL_ATOL)
+        # 8-bit maps as written to disk differ by at most one grey level
+        a = np.round(ours * 255).astype(int)
+        b = np.round(_opencv_spectral_residual(img) * 255).astype(int)
+        assert np.abs(a - b).max() <= 1
+    # noise (a flat spectrum, sensitive to rounding): looser, as the module docstring states
+    rng = np.random.default_rng(3)
+    for shape in [(64, 64, 3), (37, 91), (201, 150, 3)]:
+        img = rng.integers(0, 256, shape, dtype=np.uint8)
+        np.testing.assert_allclose(spectral_residual_map(img), _opencv_spectral_residual(img), rtol=0, atol=0.03)
+
+
+def test_spectral_residual_equals_stored_opencv_contrib_maps(demo):
+    # runs without opencv-contrib (the package depends on plain headless OpenCV): maps that
+    # cv2.saliency.StaticSaliencySpectralResidual (opencv-contrib-python-headless 5.1.0) computed,
+    # min-max normalised and stored as uint16 (/65535) in tests/data/spectral_residual_contrib.npz
+    # for three demo photographs (000000000415's spectrum has an exactly-zero coefficient) and the
+    # flat image with a bright square (most of its spectrum is zero)
+    stored = np.load(Path(__file__).parent / "data" / "spectral_residual_contrib.npz")
+    square = np.full((128, 128, 3), 90, np.uint8)
+    square[80:96, 24:40] = 250
+    assert len(stored.files) == 4
+    for key in stored.files:
+        img = square if key == "square" else read_image(demo.images / key.split(":", 1)[1])
+        ref = stored[key].astype(np.float64) / 65535
+        ours = spectral_residual_map(img)
+        assert ours.shape == ref.shape
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=SPECTRAL_RESIDUAL_ATOL + 1 / 65535)
+
+
+def test_spectral_residual_known_properties():
+    # properties that hold without opencv-contrib: shape, range, min 0 and max 1, the same map
+    # for the BGR image and its grayscale (the algorithm sees only gray), zeros for a constant image
+    rng = np.random.default_rng(4)
+    img = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    m = spectral_residual_map(img)
+    assert m.shape == (50, 70) and m.dtype == np.float64
+    assert m.min() == 0.0 and m.max() == 1.0
+    np.testing.assert_array_equal(m, spectral_residual_map(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)))
+    assert not spectral_residual_map(np.full((20, 30, 3), 90, np.uint8)).any()
+    with pytest.raises(InputError):
+        spectral_residual_map(np.zeros((0, 3), np.uint8))
+    # a flat image's spectrum has only the DC term, so a single 64 x 64 impulse leaves a residual
+    # peaking at the impulse (the inverse DFT of a flat spectrum is a delta at the origin)
+    flat = np.zeros((64, 64), np.uint8)
+    flat[32, 32] = 255
+    r, c = np.unravel_index(np.argmax(spectral_residual_map(flat)), (64, 64))
+    assert abs(r - 32) <= 2 and abs(c - 32) <= 2
 
 
 def test_spectral_residual_finds_an_odd_patch():
@@ -124,7 +185,7 @@ def test_spectral_maps_resume_after_an_interrupt(tmp_path, demo, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_spectral_residual_maps(demo.images, out)
     (stage,) = out.iterdir()  # no map in out yet; 4 finished ones kept
-    assert stage.name.startswith(".maps.") and len(list(stage.iterdir())) == 4
+    assert stage.name.startswith(".maps.") and len(list(stage.glob("*.png"))) == 4
     stop, calls[:] = False, []
     table = write_spectral_residual_maps(demo.images, out)
     assert len(calls) == 27 - 4  # only the missing maps were computed

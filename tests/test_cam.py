@@ -175,7 +175,9 @@ def test_run_cams_outputs(setup, demo, tmp_path):
     # one record against a hand computation: features x weight row, bilinear to the image size
     rec = next(r for r in manifest if r["image_id"] == 241)
     assert (rec["width"], rec["height"]) == (480, 640)
-    img = cv2.cvtColor(cv2.imread(rec["image"]), cv2.COLOR_BGR2RGB)
+    assert rec["image"] == "images/241.jpg"  # a copy inside the output folder: no machine path
+    assert (out / rec["image"]).read_bytes() == (demo.images / rec["file_name"]).read_bytes()
+    img = cv2.cvtColor(cv2.imread(str(out / rec["image"])), cv2.COLOR_BGR2RGB)
     x = prepare_image(img, 64)
     assert x.shape == (1, 3, 85, 64)  # short side 64, aspect kept (640 / 480 * 64 = 85.3)
     c = ann.category_index(rec["category_id"])

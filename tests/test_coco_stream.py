@@ -302,3 +302,64 @@ def test_cli_objects_on_a_streamed_file_equal(demo, tmp_path, monkeypatch, capsy
     capsys.readouterr()
     assert len(outs[0]) == 830
     pd.testing.assert_frame_equal(outs[1], outs[0])
+
+
+# ------------------------------------------------------------------- hostile files
+def _depth_reference(text: str) -> int:
+    """Bracket depth outside strings, one character at a time."""
+    depth = deepest = 0
+    in_str = escaped = False
+    for ch in text:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 20])
+def test_depth_scan_equals_a_character_loop(tmp_path, chunk):
+    from salanalysis._coco_stream import max_depth
+
+    rng = np.random.default_rng(chunk)
+    texts = ['{"a": [[1, 2], {"b": "x[[[y"}], "c": "\\\\"}', '["\\"[[[", [[["\\\\\\"]]]"]]]',
+             '{"k\\\\": [["\\\\\\\\", "]]"], [[[]]]]}']
+    for _ in range(30):  # random well-formed nestings with brackets, quotes and backslashes in strings
+        parts = [json.dumps("".join(rng.choice(list('[]{}"\\ab'), size=int(rng.integers(0, 6)))))
+                 for _ in range(4)]
+        d = int(rng.integers(1, 9))
+        texts.append("[" * d + ", ".join(parts) + "]" * d)
+    for text in texts:
+        p = tmp_path / "t.json"
+        p.write_text(text)
+        assert max_depth(p, chunk) == _depth_reference(text), text
+
+
+def test_hostile_files_are_refused_in_one_line(tmp_path):
+    from salanalysis.limits import LimitError
+
+    p = tmp_path / "deep.json"
+    p.write_text('{"images": ' + "[" * 1_000_000 + "]" * 1_000_000 + "}")
+    with pytest.raises(InputError, match="malformed JSON: nested too deeply to read"):
+        Annotations.load(p, stream=True)  # ijson itself would need terabytes for its prefixes
+    p.write_text('{"images": ' + "9" * 400 + "}")
+    with pytest.raises(InputError, match="malformed JSON: .*integer overflow") as exc:
+        Annotations.load(p, stream=True)
+    assert "\n" not in str(exc.value)
+    d = _tiny()
+    d["images"][1].update(width=60000, height=60000)
+    assert "declares 60,000 x 60,000" in _same_error(tmp_path, d)
+    with pytest.raises(LimitError):
+        Annotations.load(tmp_path / "inst.json", stream=True)
+    d["images"][1].update(width="abc")
+    assert "images[1] (id 2): width must be a number, got 'abc'" in _same_error(tmp_path, d)

@@ -78,11 +78,12 @@ def test_file_stamp_and_fingerprint(tmp_path):
 
 
 def test_remove_leftovers_keeps_the_current_and_other_names(tmp_path):
-    from salanalysis.io import remove_leftovers
+    from salanalysis.io import STAGING_MARKER, remove_leftovers
 
     for name in (".maps.a.part", ".maps.b.part", "maps.c.part"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "x.png").write_bytes(b"x")
+        (tmp_path / name / STAGING_MARKER).touch()  # made by salanalysis
     (tmp_path / ".maps.f.part").write_bytes(b"a stray file")
     remove_leftovers(tmp_path, ".maps.*.part", keep=tmp_path / ".maps.b.part")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".maps.b.part", "maps.c.part"]

@@ -225,10 +225,11 @@ def test_category_delta_sorted_with_ci_and_colors():
 
 def test_cam_example_layout(tmp_path, demo):
     img = sorted(demo.images.glob("*.jpg"))[0]
+    (tmp_path / "img.jpg").write_bytes(img.read_bytes())  # manifest paths are relative to root
     cam_a = np.outer(np.arange(7), np.ones(7)).astype(np.float32)
     np.save(tmp_path / "a.npy", cam_a)
     np.save(tmp_path / "b.npy", cam_a.T)
-    manifest = [{"image": str(img), "category": "bus",
+    manifest = [{"image": "img.jpg", "category": "bus",
                  "models": [{"model": "base", "cam": "a.npy", "confidence": 0.2042},
                             {"model": "dual", "cam": "b.npy", "confidence": 0.5920}]}] * 2
     fig = plotting.cam_figure(manifest, root=tmp_path, labels={"dual": "Dual-stream"})

@@ -261,7 +261,7 @@ def _cam_output(folder: Path) -> Path:
             np.save(folder / "cams" / f"{k}_{model}.npy", cam)
             models.append({"model": model, "role": "A" if model == "base" else "B", "confidence": conf,
                            "detected": conf >= 0.5, "cam": f"cams/{k}_{model}.npy"})
-        records.append({"image": str(folder / "im.jpg"), "image_id": 1, "category": cat, "models": models})
+        records.append({"image": "im.jpg", "image_id": 1, "category": cat, "models": models})  # relative
     (folder / "cam_manifest.json").write_text(json.dumps(records))
     return folder
 

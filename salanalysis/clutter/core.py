@@ -18,6 +18,7 @@ from salanalysis.clutter.groups import (
 )
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
+from salanalysis.limits import check_count
 from salanalysis.metrics import DEFAULT_RULES, MetricRules
 from salanalysis.metrics.ranking import chance_ap, normalized_ap, roc_auc
 from salanalysis.scores import Scores
@@ -83,6 +84,7 @@ def _core(annotations: Annotations, score_sets: list[Scores], *, k: int | None, 
     if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 0:
         raise ValueError(f"n_boot must be a non-negative integer, got {n_boot!r}")
     n_boot = int(n_boot)
+    check_count("bootstrap", n_boot, "n_boot")
     mats = [s.aligned(annotations.image_ids, annotations.category_ids) for s in score_sets]
     all_images = rules.replace(include_empty=True)
     image_ids, labels = metrics.ground_truth(annotations, all_images)

@@ -16,6 +16,10 @@ One vocabulary for every command:
     run the object table and the bootstraps on a Dask cluster (``[analysis] cluster`` in TOML).
 ``--input-size SIZE`` or ``--input-size HEIGHT WIDTH``
     the network input of every torch command.
+
+``--bootstrap``, ``--jobs`` and ``--input-size`` are bounded by the limits of
+:mod:`salanalysis.limits` (100000 resamples, 256 workers, 4096 pixels a side by
+default; ``salanalysis --limit bootstrap=N COMMAND ...`` raises one).
 """
 
 from __future__ import annotations
@@ -63,13 +67,24 @@ def parse_named(values: Sequence[str] | None, option: str) -> list[tuple[str, st
     return out
 
 
-def _int_at_least(text: str, minimum: int, kind: str) -> int:
+def _int_at_least(text: str, minimum: int, kind: str, limit: str | None = None) -> int:
+    text = str(text).strip()
+    if len(text) > 40:  # int() of a 100000-digit string is slow, and no count is that long
+        raise argparse.ArgumentTypeError(f"expected an integer, got {len(text)} characters")
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value < minimum:
         raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {value}")
+    if limit is not None:
+        from salanalysis.limits import get_limit
+
+        top = get_limit(limit)
+        if value > top:
+            raise argparse.ArgumentTypeError(
+                f"{value} is over the limit of {top} (raise it with salanalysis --limit {limit}=N "
+                f"COMMAND ... or SALANALYSIS_MAX_{limit.upper()})")
     return value
 
 
@@ -81,6 +96,21 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0."""
     return _int_at_least(text, 0, "non-negative")
+
+
+def bootstrap_count(text: str) -> int:
+    """argparse type of ``--bootstrap``: an integer >= 0, at most the ``bootstrap`` limit."""
+    return _int_at_least(text, 0, "non-negative", "bootstrap")
+
+
+def jobs_count(text: str) -> int:
+    """argparse type of ``--jobs``: an integer >= 0, at most the ``jobs`` limit."""
+    return _int_at_least(text, 0, "non-negative", "jobs")
+
+
+def input_side(text: str) -> int:
+    """argparse type of ``--input-size``: an integer >= 1, at most the ``input_size`` limit."""
+    return _int_at_least(text, 1, "positive", "input_size")
 
 
 def add_scores_option(p: argparse.ArgumentParser, help: str, *, required: bool = False) -> None:
@@ -307,8 +337,8 @@ class _RenamedOption(argparse.Action):
 def add_bootstrap_option(p: argparse.ArgumentParser, default: int = 1000, what: str = "") -> None:
     """``--bootstrap N`` (``0``: no intervals); the old ``--n-boot N`` is accepted with a note."""
     text = f"bootstrap resamples{' ' + what if what else ''} (0: none; default {default})"
-    p.add_argument("--bootstrap", type=non_negative_int, default=default, metavar="N", help=text)
-    p.add_argument("--n-boot", dest="bootstrap", type=non_negative_int, action=_RenamedOption,
+    p.add_argument("--bootstrap", type=bootstrap_count, default=default, metavar="N", help=text)
+    p.add_argument("--n-boot", dest="bootstrap", type=bootstrap_count, action=_RenamedOption,
                    new="--bootstrap", help=argparse.SUPPRESS)
 
 
@@ -335,7 +365,7 @@ def show_progress(args: argparse.Namespace) -> bool:
 def add_jobs_option(p: argparse.ArgumentParser, what: str, default: int = 0) -> None:
     """``--jobs N``: worker processes or threads, ``0`` = all cores (as ``jobs = 0`` in TOML)."""
     shown = "all cores" if default == 0 else str(default)
-    p.add_argument("--jobs", type=non_negative_int, default=default, metavar="N",
+    p.add_argument("--jobs", type=jobs_count, default=default, metavar="N",
                    help=f"{what} (0: all cores; default {shown}; results do not depend on it)")
 
 
@@ -348,7 +378,11 @@ def add_cluster_option(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_jobs(jobs: int | None) -> int:
-    """``0`` or ``None`` -> the number of usable cores; otherwise ``jobs``."""
+    """``0`` or ``None`` -> the number of usable cores; otherwise ``jobs`` (at most the ``jobs`` limit)."""
+    if jobs:
+        from salanalysis.limits import check_count
+
+        check_count("jobs", int(jobs), "--jobs")
     if not jobs:
         try:
             return max(1, len(os.sched_getaffinity(0)))
@@ -367,8 +401,6 @@ class _InputSize(argparse.Action):
 
 
 def add_input_size_option(p: argparse.ArgumentParser, help: str) -> None:
-    """``--cluster tcp://HOST:8786``
-    run the object table and the bootstraps on a Dask cluster (``[analysis] cluster`` in TOML).
-``--input-size SIZE`` or ``--input-size HEIGHT WIDTH`` (a tuple of 1 or 2 ints, or None)."""
-    p.add_argument("--input-size", nargs="+", type=positive_int, action=_InputSize, default=None,
+    """``--input-size SIZE`` or ``--input-size HEIGHT WIDTH`` (a tuple of 1 or 2 ints, or None)."""
+    p.add_argument("--input-size", nargs="+", type=input_side, action=_InputSize, default=None,
                    metavar="SIZE", help=help)

@@ -23,6 +23,7 @@ from salanalysis.commands._common import (
     _RenamedOption,
     add_input_size_option,
     add_progress_options,
+    input_side,
     positive_int,
 )
 
@@ -75,7 +76,7 @@ def add_old_input_size(p: argparse.ArgumentParser, renamed: Iterable[str], dest:
     Each stores its value under its own name (or ``dest``) and prints a note on stderr.
     """
     for key in renamed:
-        p.add_argument("--" + key.replace("_", "-"), dest=dest or key, type=positive_int, action=_RenamedOption,
+        p.add_argument("--" + key.replace("_", "-"), dest=dest or key, type=input_side, action=_RenamedOption,
                        new="--input-size", help=argparse.SUPPRESS)
 
 

@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output folder (default: [output] dir of the configuration, else "
                    "'demo_output' for the demo and 'salanalysis_output' otherwise)")
     p.add_argument("--force", action="store_true", help="recompute every stage, ignoring the cache")
+    p.add_argument("--absolute-paths", action="store_true",
+                   help="write absolute paths in the report (default: relative to the configuration's "
+                   "folder, or the output folder for the demo, so a shared report names no home folder)")
     _common.add_progress_options(p)
     _common.add_cluster_option(p)
     p.set_defaults(func=run)
@@ -30,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from salanalysis.reproduce import reproduce
 
     cfg = load_config(args.config) if args.config else demo_config()
+    if args.absolute_paths:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, report_paths="absolute")
     out = args.out or cfg.out or ("demo_output" if not args.config else "salanalysis_output")
     cluster = args.cluster or cfg.cluster or None
     if cluster and not args.cluster:

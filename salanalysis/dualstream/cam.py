@@ -58,7 +58,7 @@ write again, and nothing else)
     order, the format :func:`salanalysis.plotting.cam_figure` reads
     (``root`` = the output folder)::
 
-        {"image": "/abs/path/COCO_val2014_000000000192.jpg",
+        {"image": "images/192.jpg",
          "image_id": 192, "file_name": "COCO_val2014_000000000192.jpg",
          "width": 640, "height": 480,
          "category_id": 1, "category": "person",
@@ -69,7 +69,10 @@ write again, and nothing else)
              "cam_min": -1.2, "cam_max": 8.5},
             {"model": "dual", "role": "B", ...}]}
 
-    ``image`` is absolute; ``cam`` and ``overlay`` are relative to the output folder.
+    ``image`` (a copy of the image, ``images/<image_id>.<ext>``), ``cam`` and
+    ``overlay`` are relative to the output folder, so the folder stands alone and
+    names no path of the machine it was made on; readers refuse a manifest path
+    that is absolute or leaves the folder.
 ``cam_manifest.csv``
     The same, flat: one row per (rendered pair, model) with columns
     ``image_id``, ``file_name``, ``image``, ``width``, ``height``,
@@ -84,11 +87,8 @@ write again, and nothing else)
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import re
-import stat
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +101,7 @@ import torch.nn.functional as F
 
 from salanalysis.dualstream.predict import load_classifier, training_input_size
 from salanalysis.errors import InputError
+from salanalysis.images import image_in_folder
 
 __all__ = [
     "cam_from_features",
@@ -352,80 +353,14 @@ def _check_categories(meta: dict, ann, path: str | os.PathLike) -> None:
         raise InputError("model's category ids differ from the annotations' categories", path)
 
 
-def _listed_outputs(out: Path) -> set[str]:
-    """The ``cams/*.npy`` and ``overlays/*.png`` files a previous run's manifest lists."""
-    try:
-        records = json.loads((out / "cam_manifest.json").read_text())
-        listed = {m[k] for e in records for m in e["models"] for k in ("cam", "overlay")}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return set()  # no (readable) manifest: nothing of ours to clean up
-    ok = re.compile(r"(cams/[^/]+\.npy|overlays/[^/]+\.png)")
-    return {r for r in listed if isinstance(r, str) and ok.fullmatch(r) and ".." not in r}
-
-
-def _remove_stale(out: Path, previous: set[str], current: set[str]) -> None:
-    """Delete the files of ``previous`` that are not (the same file as) one of ``current``."""
-    written = set()
-    for rel in current:
-        with contextlib.suppress(OSError):
-            st = (out / rel).stat()
-            written.add((st.st_dev, st.st_ino))
-    for rel in sorted(previous - current):
-        path = out / rel
-        with contextlib.suppress(OSError):
-            st = path.lstat()
-            # on a case-insensitive file system "1_2_Base.npy" may be the file just written
-            # as "1_2_base.npy": never delete what this run wrote, nor a folder
-            if (st.st_dev, st.st_ino) not in written and not stat.S_ISDIR(st.st_mode):
-                path.unlink()
-
-
-SAVE_EVERY_S = 60.0  # how often a resumable scan saves what it has
-
-
-def _scan_key(pairs, ann, files: Sequence[Path], threshold: float, input_size: int, device: str) -> str:
-    """A short hash of what must not change between a scan and its continuation."""
-    import hashlib
-
-    from salanalysis.io import file_stamp, fingerprint
-
-    labels = np.ascontiguousarray(ann.label_matrix(include_crowd=True))
-    return fingerprint({
-        "models": [[str(name), file_stamp(path)] for name, path in pairs],
-        "labels": hashlib.sha256(labels.tobytes()).hexdigest(),
-        "categories": [int(c) for c in ann.category_ids], "images": [file_stamp(f) for f in files],
-        "threshold": float(threshold), "input_size": int(input_size), "device": device,
-    })  # fmt: skip
-
-
-def _save_scan(path: Path, conf: np.ndarray, low_cams: dict, n_done: int) -> None:
-    from salanalysis.io import atomic_path
-
-    arrays = {"n_done": np.array(n_done), "conf": conf[:, :n_done]}
-    for (j, c), cams in low_cams.items():
-        for m_i, cam in enumerate(cams):
-            arrays[f"cam_{j}_{c}_{m_i}"] = cam.numpy()
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-
-
-def _load_scan(path: Path, conf: np.ndarray, low_cams: dict) -> int:
-    """Fill ``conf`` and ``low_cams`` from a kept scan; returns how many images it covers."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            n = int(z["n_done"])
-            if not 0 <= n <= conf.shape[1] or z["conf"].shape != (2, n, conf.shape[2]):
-                return 0
-            conf[:, :n] = z["conf"]
-            found: dict[tuple[int, int], dict[int, torch.Tensor]] = {}
-            for k in z.files:
-                if k.startswith("cam_"):
-                    j, c, m_i = (int(v) for v in k[4:].split("_"))
-                    found.setdefault((j, c), {})[m_i] = torch.from_numpy(z[k])
-            low_cams.update({jc: [d[0], d[1]] for jc, d in found.items() if set(d) == {0, 1}})
-            return n
-    except Exception:  # none, unreadable, truncated (EOFError, BadZipFile...): scan again
-        return 0
+from salanalysis.dualstream._cam_files import (  # noqa: E402  (split out of this module)
+    SAVE_EVERY_S,
+    _listed_outputs,
+    _load_scan,
+    _remove_stale,
+    _save_scan,
+    _scan_key,
+)
 
 
 def run_cams(
@@ -520,7 +455,8 @@ def run_cams(
 
     labels_all = ann.label_matrix(include_crowd=True)
     img_table = ann.images
-    present = np.array([(root / f).is_file() for f in img_table["file_name"]], dtype=bool)
+    paths = [image_in_folder(root, f, ann.path) for f in img_table["file_name"]]
+    present = np.array([p.is_file() for p in paths], dtype=bool)
     if not present.any():
         raise InputError(f"none of the {len(img_table)} annotated images is in the image folder", root)
     if missing == "error" and not present.all():
@@ -534,7 +470,7 @@ def run_cams(
     scan_file = None
     start = 0
     if resume:
-        files = [root / img_table["file_name"].iloc[r] for r in rows]
+        files = [paths[r] for r in rows]
         key = _scan_key(pairs, ann, files, threshold, input_size, dev.type)
         scan_file = Path(out) / f".cam_scan.{key}.npz"
         start = _load_scan(scan_file, conf, low_cams)
@@ -548,7 +484,7 @@ def run_cams(
         with keep:
             for j in range(start, n_img):
                 r = rows[j]
-                img = read_rgb(root / img_table["file_name"].iloc[r])
+                img = read_rgb(paths[r])
                 x = prepare_image(img, input_size).to(dev)
                 gt = np.flatnonzero(labels_all[r])
                 per_model = []
@@ -598,11 +534,14 @@ def run_cams(
         for rec in sel[sel["rendered"]].itertuples(index=False):
             j = row_of[int(rec.image_id)]
             c = cat_index[int(rec.category_id)]
-            img_path = (root / rec.file_name).resolve()
+            img_path = paths[int(rows[j])]
             img = read_rgb(img_path)
             h, w = img.shape[:2]
+            img_rel = f"images/{int(rec.image_id)}{img_path.suffix.lower()}"  # a copy: DIR stands alone
+            (stage / "images").mkdir(exist_ok=True)
+            shutil.copyfile(img_path, stage / img_rel)
             entry = {
-                "image": str(img_path),
+                "image": img_rel,
                 "image_id": int(rec.image_id),
                 "file_name": str(rec.file_name),
                 "width": int(w),
@@ -680,5 +619,6 @@ def run_cams(
     # a re-run into the same folder: remove the CAMs and overlays of the previous run
     # that this run did not write again (only files its manifest listed)
     current = {m[k] for e in manifest for m in e["models"] for k in ("cam", "overlay")}
+    current |= {e["image"] for e in manifest}
     _remove_stale(Path(out), previous, current)
     return CamRun(confidences=table, selection=sel, manifest=manifest, out=Path(out), counts=counts)

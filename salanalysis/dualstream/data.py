@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
+from salanalysis.images import image_in_folder
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -153,7 +154,7 @@ class CocoMultiLabel(Dataset):
         if not include_empty:
             n_obj = ann.instances_for(include_crowd).groupby("image_id").size()
             keep &= ann.images["image_id"].isin(n_obj.index).to_numpy()
-        files = [self.root / f for f in ann.images["file_name"]]
+        files = [image_in_folder(self.root, f, ann.path) for f in ann.images["file_name"]]
         exists = np.array([p.is_file() for p in files], dtype=bool)
         absent = keep & ~exists
         if absent.any() and missing == "error":

@@ -174,6 +174,11 @@ def parse_input_size(value: Any, where: str | os.PathLike | None = None, *, squa
         raise InputError(f"option {name!r} takes SIZE or [HEIGHT, WIDTH], got {value!r}", where) from None
     if min(ints) < 32:
         raise InputError(f"option {name!r} must be at least 32, got {value!r}", where)
+    from salanalysis.limits import get_limit
+
+    if max(ints) > get_limit("input_size"):  # 100000 would ask for tens of GB per batch
+        raise InputError(f"option {name!r} = {max(ints)} is over the limit of {get_limit('input_size')} "
+                         "(raise it with salanalysis --limit input_size=N or SALANALYSIS_MAX_INPUT_SIZE)", where)
     h, w = (ints[0], ints[0]) if len(ints) == 1 else (ints[0], ints[1])
     if square:
         if h != w:

@@ -59,6 +59,14 @@ def load_model(checkpoint: str | os.PathLike) -> tuple[Baseline | DualStream, di
     if not isinstance(meta, dict) or "arch" not in meta or "model" not in ck:
         raise InputError("not a salanalysis model checkpoint (no 'model' weights with a 'meta' description)",
                          checkpoint)
+    if meta["arch"] in ("baseline", "dualstream"):  # other archs: model_from_meta says what they are
+        n = meta.get("num_classes")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InputError(f"checkpoint meta: num_classes must be a positive integer, got {n!r:.40}",
+                             checkpoint)
+        from salanalysis.limits import check_count
+
+        check_count("classes", n, "checkpoint meta: num_classes", checkpoint)  # before allocating the head
     model = model_from_meta(meta)
     try:
         model.load_state_dict(ck["model"])

@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 
 from salanalysis.errors import InputError
+from salanalysis.images import check_header_pixels
+from salanalysis.limits import check_pixels
 from salanalysis.maps.results_json import EncodedMap, encoded_bytes
 
 __all__ = [
@@ -156,6 +158,7 @@ def decode_map(ref: MapRef | os.PathLike, colour: ColourRule = "refuse") -> tupl
         except OSError as exc:
             raise InputError(f"cannot read saliency map: {exc.strerror or exc}", label) from exc
     if buf.size:
+        check_header_pixels(buf, label, "saliency map")
         with _quiet_stderr():
             arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     else:
@@ -171,6 +174,13 @@ def decode_gray_image(path: str | os.PathLike, colour: ColourRule = "refuse") ->
 
 
 def _read_npy(path: str) -> np.ndarray:
+    try:  # the header first (a memory map allocates nothing): refuse a huge declared shape
+        head = np.load(path, allow_pickle=False, mmap_mode="r")
+    except Exception as exc:
+        raise InputError(f"cannot read saliency map: {type(exc).__name__}: {exc}", path) from exc
+    if head.ndim in (2, 3):
+        check_pixels(head.shape[1], head.shape[0], "saliency map has", path)
+    del head
     try:
         arr = np.load(path, allow_pickle=False)
     except Exception as exc:

@@ -38,7 +38,7 @@ def files_key(kind: str, paths: Iterable[str | os.PathLike]) -> str:
 def staged_map_names(out: str | os.PathLike, resume_key: str) -> set[str]:
     """The names of the maps an interrupted :func:`write_map_directory` run with ``resume_key`` kept."""
     stage = Path(out) / f".maps.{resume_key}.part"
-    if not stage.is_dir():
+    if os.path.islink(stage) or not stage.is_dir():  # a link is refused by the writer, never read
         return set()
     return {p.name[:-4] for p in stage.iterdir() if p.is_file() and p.name.endswith(".png")
             and not p.name.startswith(".")}  # fmt: skip
@@ -81,7 +81,7 @@ def write_map_directory(
         ``out`` is a file, a name is repeated or not a plain file name, a map is
         not a finite 2-D array, or there is nothing to write.
     """
-    from salanalysis.io import staged_dir  # pandas-free workers import this module: io loads pandas
+    from salanalysis.io import STAGING_MARKER, staged_dir  # pandas-free workers import this module
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -94,9 +94,11 @@ def write_map_directory(
     try:
         with staged_dir(out, resume_key=resume_key, prefix=".maps.", suffix=".part") as tmp:
             for p in list(tmp.iterdir()):  # a resumed run: kept maps count as written, the rest goes
-                if p.is_file() and p.name.endswith(".png") and not p.name.startswith("."):
+                if p.name == STAGING_MARKER:
+                    continue
+                if p.is_file() and not p.is_symlink() and p.name.endswith(".png") and not p.name.startswith("."):
                     written[p.name[:-4]] = out / p.name
-                elif p.is_dir():
+                elif p.is_dir() and not p.is_symlink():
                     shutil.rmtree(p)
                 else:
                     p.unlink()

@@ -25,6 +25,7 @@ from salanalysis._bootstrap import (
     jackknife_weights,
     run_batches,
 )
+from salanalysis.limits import check_count
 from salanalysis.metrics.ap import _check, _check_mask, average_precision
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 from salanalysis.metrics.threshold import (
@@ -110,6 +111,7 @@ def bootstrap_ranking(
     """
     if n_boot < 0:
         raise ValueError("n_boot must be >= 0")
+    check_count("bootstrap", int(n_boot), "n_boot")
     if len(score_list) == 0:
         raise ValueError("score_list is empty")
     checked = [_check(labels, s, f"score set {i}") for i, s in enumerate(score_list)]
@@ -230,6 +232,7 @@ def bootstrap_metrics(
     yf = y.T.astype(np.float32)
     pf = pred.T.astype(np.float32)
     cf = (y & pred).T.astype(np.float32)
+    check_count("bootstrap", int(n_boot), "n_boot")
     per = {k: np.empty((n_boot, c)) for k in ("AP", "precision", "recall", "F1")}
     res = {k: np.empty(n_boot) for k in METRICS}
 

@@ -44,12 +44,14 @@ from salanalysis.plotting.style import (
     model_colors,
     new_figure,
     paper_style,
+    plain_text,
     save_figure,
     variable_label,
 )
 from salanalysis.plotting.tpfn import plot_tpfn_distribution, plot_tpfn_means
 
 __all__ = [
+    "plain_text",
     "OKABE_ITO",
     "OUTCOME_COLORS",
     "NEUTRAL",

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from salanalysis.plotting.style import COLUMN_WIDTH, PAGE_WIDTH, new_figure
+from salanalysis.errors import InputError
+from salanalysis.plotting.style import COLUMN_WIDTH, PAGE_WIDTH, new_figure, plain_text
 
 
 def _read_cam(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
@@ -43,7 +44,9 @@ def plot_cam_example(
     axes
         ``1 + len(models)`` axes (default: a new row of axes in the current figure).
     root
-        Folder that relative paths in the record are relative to.
+        Folder that the record's paths are relative to (default: the working
+        folder); a path that is absolute or resolves outside it is refused
+        (:class:`~salanalysis.errors.InputError`).
     labels
         Display names of models.
 
@@ -63,22 +66,29 @@ def plot_cam_example(
     labels = dict(labels or {})
     base = Path(root) if root is not None else Path(".")
 
-    def resolve(p):
-        p = Path(p)
-        return p if p.is_absolute() else base / p
+    def resolve(p):  # manifest paths are relative and stay inside ``root``
+        text = str(p)
+        rel = Path(text)
+        if "\x00" in text or rel.is_absolute() or rel.drive:
+            raise InputError(f"CAM manifest path {text!r} is not relative to the CAM folder", base)
+        try:
+            (base / rel).resolve().relative_to(base.resolve())
+        except ValueError:
+            raise InputError(f"CAM manifest path {text!r} leaves the CAM folder", base) from None
+        return base / rel
 
     from salanalysis.images import read_image
 
     img = read_image(resolve(example["image"]), order="rgb")
     cat = str(example.get("category", ""))
     axes[0].imshow(img)
-    axes[0].set_title(cat)
+    axes[0].set_title(plain_text(cat))
     for ax, m in zip(axes[1:], models):
         cam = _read_cam(resolve(m["cam"]), img.shape[:2])
         ax.imshow(img)
         ax.imshow(cam, cmap="viridis", alpha=alpha, vmin=0.0, vmax=1.0)
         name = labels.get(str(m["model"]), str(m["model"]))
-        ax.set_title(f"{name}: {float(m['confidence']):.4f}")
+        ax.set_title(plain_text(f"{name}: {float(m['confidence']):.4f}"))
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])

@@ -13,6 +13,7 @@ from salanalysis.plotting.style import (
     MIN_FONT_PT,
     OKABE_ITO,
     _ax,
+    plain_text,
     variable_label,
 )
 
@@ -103,7 +104,8 @@ def plot_classwise_scatter(
         r, p = float(res.statistic), float(res.pvalue)
     sym = "r" if method == "pearson" else ("rho" if method == "spearman" else "partial r")
     stats_line = f"{sym} = {r:.2f}, {format_p(p, spaced=True)}, n = {n}"
-    ax.set_title(f"{title}\n{stats_line}" if title else stats_line, loc="left", fontsize=MIN_FONT_PT + 1)
+    ax.set_title(f"{plain_text(title)}\n{stats_line}" if title else stats_line, loc="left",
+                 fontsize=MIN_FONT_PT + 1)
     if n > 2 and np.ptp(fx) > 0:
         grid = np.linspace(fx.min(), fx.max(), 50)
         fit, lo, hi = _fit_band(fx, ys, grid)

@@ -14,6 +14,7 @@ from salanalysis.plotting.style import (
     _ax,
     group_label,
     model_colors,
+    plain_text,
 )
 
 
@@ -85,7 +86,7 @@ def plot_clutter(
         ax.plot(xs, yv, color=c, marker=None if smoothed else "o", markersize=3)
         if smoothed:
             ax.plot(xs, d["mAP"].to_numpy(float), linestyle="none", marker="o", markersize=2.5, color=c, alpha=0.7)
-        handles.append(Line2D([], [], color=c, label=labels.get(model, model)))
+        handles.append(Line2D([], [], color=c, label=plain_text(labels.get(model, model))))
     if smoothed:
         handles.append(Line2D([], [], color="black", linestyle="none", marker="o", markersize=2.5,
                               label="dots: mAP per group; lines: smoothed"))

@@ -10,6 +10,7 @@ from salanalysis.plotting.style import (
     NEUTRAL,
     _ax,
     model_colors,
+    plain_text,
 )
 
 
@@ -79,12 +80,12 @@ def plot_category_delta(
         xy = (np.zeros(zero.sum()), pos[zero]) if horizontal else (pos[zero], np.zeros(zero.sum()))
         ax.plot(*xy, linestyle="none", marker="o", markersize=3.5, markerfacecolor="white",
                 markeredgecolor="black", markeredgewidth=0.6, clip_on=False, zorder=3)
-    names = [str(c) for c in d["category"]]
+    names = [plain_text(c) for c in d["category"]]
     if horizontal:
         ax.axvline(0.0, color="black", linewidth=0.6)
         ax.set_yticks(pos, names)
         ax.set_ylim(len(d) - 0.4, -0.6)
-        ax.set_xlabel(f"AP({label_b}) - AP({label_a})")
+        ax.set_xlabel(plain_text(f"AP({label_b}) - AP({label_a})"))
     else:
         ax.axhline(0.0, color="black", linewidth=0.6)
         ax.set_xticks(pos, names, rotation=90)
@@ -93,9 +94,9 @@ def plot_category_delta(
     if legend:
         n_up, n_down = int((verdict == "improved").sum()), int((verdict == "worsened").sum())
         handles = [Patch(facecolor=cb, hatch="////", edgecolor="black", linewidth=0.3,
-                         label=f"B = {label_b} better ({n_up})"),
+                         label=plain_text(f"B = {label_b} better ({n_up})")),
                    Patch(facecolor=ca, hatch="////", edgecolor="black", linewidth=0.3,
-                         label=f"A = {label_a} better ({n_down})"),
+                         label=plain_text(f"A = {label_a} better ({n_down})")),
                    Patch(facecolor=NEUTRAL, edgecolor="black", linewidth=0.3,
                          label=f"within noise ({len(d) - n_up - n_down})")]
         ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3,

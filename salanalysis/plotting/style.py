@@ -59,6 +59,17 @@ _STYLE: dict[str, Any] = {
 }
 
 
+def plain_text(value: object) -> str:
+    """Text from the data (a category, a model label) shown as written, never as markup.
+
+    Matplotlib parses text between two ``$`` as mathtext: a category named
+    ``$\\undefinedmacro$`` stops a figure from being drawn and ``"$5-$10"``
+    renders as math. Every ``$`` is escaped (``\\$``), which mathtext shows as
+    a plain dollar sign.
+    """
+    return str(value).replace("$", r"\$")
+
+
 def model_colors(models: Sequence[str]) -> dict[str, str]:
     """Fixed colour per model, by the order the models are listed.
 

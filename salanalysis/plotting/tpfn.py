@@ -13,6 +13,7 @@ from salanalysis.plotting.style import (
     MIN_FONT_PT,
     OUTCOME_COLORS,
     _ax,
+    plain_text,
     variable_label,
 )
 
@@ -83,7 +84,7 @@ def plot_tpfn_means(
             center.append(x)
             x += 1.0
         if len(models) > 1 or tests is not None:
-            text = labels.get(model, model) if len(models) > 1 else ""
+            text = plain_text(labels.get(model, model)) if len(models) > 1 else ""
             if tests is not None and len(tests):
                 require_columns(tests, ["model", "variable", "test", "statistic", p_column], "tp/fn tests")
                 tr = tests[(tests["model"] == model) & (tests["variable"] == variable) & (tests["test"] == test)]
@@ -106,7 +107,7 @@ def plot_tpfn_means(
                         ha="center", va="bottom", fontsize=MIN_FONT_PT + 0.5)
         x += 0.5
     ax.set_xticks(ticks, ticklabels)
-    ax.set_ylabel(f"mean {variable_label(variable, labels)}")
+    ax.set_ylabel(plain_text(f"mean {variable_label(variable, labels)}"))
     ax.set_xlim(-0.7, x - 0.8)
     return ax
 
@@ -178,7 +179,7 @@ def plot_tpfn_distribution(
     ax.set_xticks([0, 1], ticklabels)
     ax.set_xlim(-0.6, 1.6)
     label = variable_label(variable, labels)
-    ax.set_ylabel(f"log10 {label}" if log else label)
+    ax.set_ylabel(plain_text(f"log10 {label}" if log else label))
     return ax
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,11 +150,57 @@ def _inputs_display(inputs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _stages_display(records: list[StageRecord]) -> pd.DataFrame:
-    """The stage log without what changes from run to run (status computed/cached, seconds)."""
+def _stages_display(records: list[StageRecord], paths: Sequence[Path] = (),
+                    show: Callable[[object], str] = str) -> pd.DataFrame:
+    """The stage log without what changes from run to run (status computed/cached, seconds);
+    the ``paths`` named in notes as ``show`` writes them."""
+
+    def note(text: str) -> str:
+        for p in sorted(paths, key=lambda q: -len(str(q))):
+            text = text.replace(str(p), show(p))
+        return text
+
     return pd.DataFrame([{"stage": r.stage, "key": r.key,
-                          "note": f"{r.status}: {r.note}" if r.status in ("skipped", "read") else r.note}
+                          "note": note(f"{r.status}: {r.note}" if r.status in ("skipped", "read") else r.note)}
                          for r in records])
+
+
+def _path_shower(cfg: Config, out: Path) -> Callable[[object], str]:
+    """How the report writes a path: relative to the configuration's folder (the output folder
+    for the bundled demo), the demo's files as ``<salanalysis demo>/...``; absolute with
+    ``report_paths = "absolute"``. A shared report then names no user or home folder."""
+    from salanalysis.demo import demo_paths
+
+    if cfg.report_paths == "absolute":
+        return lambda p: str(Path(str(p)).absolute()) if str(p) else str(p)
+    base = Path(cfg.source).absolute().parent if cfg.source != "bundled demo" else out
+    demo_root = demo_paths().annotations.parent.parent.resolve()
+
+    def show(p: object) -> str:
+        text = str(p)
+        if not text or "/" not in text and os.sep not in text:
+            return text  # a name, not a path (a builtin source's description)
+        path = Path(text).absolute()
+        try:
+            return "<salanalysis demo>/" + path.resolve().relative_to(demo_root).as_posix()
+        except ValueError:
+            pass
+        try:
+            return os.path.relpath(path, base)
+        except ValueError:  # another drive (Windows)
+            return path.name
+
+    return show
+
+
+def _known_paths(cfg: Config, out: Path) -> list[Path]:
+    paths = [out, cfg.annotations, *(s.path for s in cfg.saliency if s.path is not None),
+             *(s.path for s in cfg.scores if s.path is not None), *cfg.cam_checkpoints.values()]
+    if cfg.images is not None:
+        paths.append(cfg.images)
+    if cfg.cam_output is not None:
+        paths.append(cfg.cam_output)
+    return [Path(p) for p in paths]
 
 
 def _with_clutter_notes(diagnostics: pd.DataFrame | None, cfg: Config,
@@ -233,6 +279,13 @@ def reproduce(
         The output path is a file, or an input is bad (raised by the stage that
         reads it, before anything is written under its final name).
     """
+    from salanalysis.limits import limits
+
+    with limits(config.limits):  # the [limits] table of the configuration, for this run
+        return _reproduce(config, out, force=force, progress=progress, log=log)
+
+
+def _reproduce(config: Config, out, *, force: bool, progress: bool, log) -> ReproduceResult:
     from salanalysis.metrics import format_table
     from salanalysis.report import FigureEntry, TableEntry, write_report
 
@@ -242,7 +295,9 @@ def reproduce(
     cfg = dataclasses.replace(config, out=out)
     run = Runner(cfg, out, force, progress, log)
 
+    show = _path_shower(cfg, out)
     inputs = _stage_inputs(run).tables["inputs"]
+    inputs = inputs.assign(origin=inputs["origin"].map(show))  # no user or home names by default
     map_dirs = _stage_maps(run)
     obj = _stage_objects(run, map_dirs)
     objects, images = obj.tables["objects"], obj.tables["images"]
@@ -354,10 +409,13 @@ def reproduce(
            "the annotation file's categories are not COCO's 80") if cfg.published_rows == "auto" \
         else f"published_rows = {str(cfg.published_rows).lower()}"
     summary = {
-        "configuration": cfg.source,
+        "configuration": show(cfg.source) if cfg.source != "bundled demo" else cfg.source,
         "configuration as run": out / "config.resolved.toml",
         "salanalysis version": __version__,
-        "output folder": str(out),
+        "output folder": show(out),
+        "paths shown": ("absolute" if cfg.report_paths == "absolute" else
+                        f"relative to {'the configuration' if cfg.source != 'bundled demo' else 'the output'} "
+                        "folder (absolute: reproduce --absolute-paths, or report_paths = \"absolute\")"),
         "model of Fig. 2 and the class-wise analysis": f"{cfg.primary} ({labels[cfg.primary]})",
         "comparison (A -> B)": (f"{cfg.compare[0]} -> {cfg.compare[1]}" if cfg.compare else "none"),
         "threshold (detected: score >= threshold)": cfg.threshold,
@@ -371,7 +429,8 @@ def reproduce(
     }
     report_path = out / "report.html"
     write_report(report_path, title="salanalysis reproduce: visual attention and multi-label classification",
-                 summary=summary, inputs=_inputs_display(inputs), stages=_stages_display(run.records),
+                 summary=summary, inputs=_inputs_display(inputs),
+                 stages=_stages_display(run.records, _known_paths(cfg, out), show),
                  figures=figures, tables=tables, not_produced=run.not_produced, notes=notes, base=out,
                  inputs_files=inputs_files, findings=findings, diagnostics=diagnostics)
     run.files.append(report_path)

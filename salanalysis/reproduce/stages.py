@@ -273,6 +273,17 @@ def _read_cam_manifest(folder: Path) -> list[dict]:
             if not isinstance(m, dict) or not {"model", "cam", "confidence"} <= set(m):
                 raise InputError(f"CAM manifest: example {i} has a model without model, cam or confidence",
                                  path)
+        for ref in [r["image"], *(m["cam"] for m in r["models"])]:  # relative, inside the folder
+            text = str(ref)
+            inside = "\x00" not in text and not Path(text).is_absolute()
+            if inside:
+                try:
+                    (folder / text).resolve().relative_to(folder.resolve())
+                except ValueError:
+                    inside = False
+            if not inside:
+                raise InputError(f"CAM manifest: example {i} names {text!r}, not a path inside the "
+                                 "CAM folder", path)
     return records
 
 

@@ -11,6 +11,7 @@ from scipy import stats as sps
 from salanalysis._bootstrap import bootstrap_p, percentile_interval
 from salanalysis.errors import InputError
 from salanalysis.errors import require_columns as _require
+from salanalysis.limits import check_count
 from salanalysis.stats._common import (
     UNITS,
     Z975,
@@ -225,6 +226,7 @@ def _cluster_bootstrap(
         ]
         sums.append(np.column_stack(cols))
     M = np.concatenate(sums, axis=1)  # (G, 4 * cells)
+    check_count("bootstrap", int(n_boot), "n_boot")
     rng = np.random.default_rng(seed)
     chunk = max(1, min(n_boot, int(4e6 // max(n_clusters, 1))))
     boots = []

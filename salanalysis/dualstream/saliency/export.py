@@ -47,7 +47,7 @@ from salanalysis.images import (
     parse_image_name,
     read_image,
 )
-from salanalysis.io import staged_dir  # noqa: F401  (re-exported: it lived here)
+from salanalysis.io import STAGING_MARKER, staged_dir  # noqa: F401  (staged_dir re-exported: it lived here)
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -225,12 +225,14 @@ def predict_saliency_maps(
     with staged_dir(out, last=["saliency_predict.json"], resume_key=key) as stage, torch.inference_mode():
         wanted = set(names)
         for p in list(stage.iterdir()):  # a resumed stage: keep the finished maps, drop the rest
-            if p.is_file() and p.name in wanted:
+            if p.name == STAGING_MARKER:
+                continue
+            if p.is_file() and not p.is_symlink() and p.name in wanted:
                 arr = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
                 if arr is not None and arr.ndim == 2:
                     sizes[p.name] = (int(arr.shape[1]), int(arr.shape[0]))
                     continue
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         # batches are those of an uninterrupted run (the network's output can depend on which
         # images share a batch): a batch is skipped only when all its maps were kept
         batch_size = max(1, int(batch_size))
