@@ -290,7 +290,7 @@ def test_cli_objects_on_a_streamed_file_equal(demo, tmp_path, monkeypatch, capsy
 
     outs, calls = [], []
     real = coco_mod.read_stream
-    monkeypatch.setattr(coco_mod, "read_stream", lambda path: calls.append(path) or real(path))
+    monkeypatch.setattr(coco_mod, "read_stream", lambda path, **kw: calls.append(path) or real(path, **kw))
     for limit in (coco_mod.STREAM_BYTES, 0):
         monkeypatch.setattr(coco_mod, "STREAM_BYTES", limit)
         out = tmp_path / f"objects_{limit}.parquet"
