@@ -12,9 +12,14 @@ grows with the number of objects and vertices as numbers, not as Python dicts.
 Validation gives the messages :func:`salanalysis.coco._validate` gives. Each
 check is a *stage* in that function's order; the first failure of each stage is
 kept while streaming and the earliest stage's is raised at the end, so a file
-with several faults names the same one as the in-memory reader. One difference:
-``NaN`` and ``Infinity`` are not JSON and ijson refuses them (``malformed JSON``),
-where Python's ``json`` module reads them (and the box check then refuses them).
+with several faults names the same one as the in-memory reader, including the
+image size limits of :mod:`salanalysis.limits` (``check_image``). Hostile files:
+nesting deeper than :data:`MAX_DEPTH` is refused by a numpy scan of the bytes
+before any parsing (``malformed JSON: nested too deeply to read``); an integer
+beyond int64 or a float that overflows is a ``malformed JSON`` line from yajl.
+One difference: ``NaN`` and ``Infinity`` are not JSON and ijson refuses them
+(``malformed JSON``), where Python's ``json`` module reads them (and the box
+check then refuses them).
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ import numpy as np
 from salanalysis._coco_fields import _check_ref, _kind, _one_kind, pixels
 from salanalysis.errors import InputError
 
-__all__ = ["SegmentStore", "StreamedParts", "read_stream", "packed_polygons", "FEDERATED_KEYS"]
+__all__ = ["SegmentStore", "StreamedParts", "read_stream", "packed_polygons", "max_depth", "MAX_DEPTH",
+           "FEDERATED_KEYS"]
 
 FEDERATED_KEYS = ("neg_category_ids", "not_exhaustive_category_ids")
 _INT_TEXT = re.compile(r"-?[0-9]+")
