@@ -29,6 +29,7 @@ demo: $(VENV)/.stamp-run
 # The suite without a browser (the browser check is `make report-check`).
 test: $(VENV)/.stamp-test
 	$(BIN)/ruff check salanalysis tests benchmarks
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q -m "not browser" --ignore=tests/test_report_browser.py tests
 
 # The report rendered in headless Chromium (tests/test_report_browser.py): fails when there is no browser.
@@ -43,13 +44,14 @@ chromium:
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check salanalysis tests benchmarks
+	$(BIN)/python -m mypy
 
-# The GPU lane in one command (benchmarks/gpu.py; a tiny CPU version without CUDA), with the machine's
-# own Python and torch (GPU_PY). Modules the project needs and that Python lacks (pycocotools, typically)
+# The GPU lane in one command (benchmarks/gpu.py; a tiny CPU version without CUDA), with .venv's Python
+# (GPU_PY; the machine's python3 when there is no .venv; GPU_PY=python3 uses the machine's own torch). Modules the project needs and that Python lacks (pycocotools, typically)
 # are installed into $(GPU_DEPS), from $(WHEELS) when that folder exists, else from the package index.
 # A machine with no package index: run `make gpu-wheels GPU_PYVER=X.Y` where one is reachable and bring
 # $(WHEELS) along. Results: the printed table, and $(GPU_OUT)/summary.md.
-GPU_PY ?= python3
+GPU_PY ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
 GPU_DEPS := .venv/gpu-deps
 WHEELS ?= .venv/wheels
 GPU_PYVER ?= 3.12

@@ -11,13 +11,25 @@
    prevalence, and Pearson(normalised AP, distance) are "significant".
 3. Fig. 3 with a random scorer: mAP per clutter group rises with the number of objects
    per image (prevalence rises), the chance mAP follows it, the mean ROC AUC stays at 0.5.
-4. Interval containment: how often the percentile and the BCa (with its fallback)
-   intervals of mAP exclude the estimate, for random scores on 2,000 images.
+4. Coverage of the bootstrap intervals (``benchmarks/_calib_coverage.py``): how often the
+   interval of mAP, C-F1, O-F1, per-class AP and the paired difference of mAP holds the
+   expected value of the metric on a test set of that size (random scorer, fixed quality
+   d' = 1.5, quality rising with prevalence; 500 and 2,000 images), for the library's
+   interval and for BCa, percentile, basic, normal and bias-corrected normal intervals of the
+   same replicates, with Wilson 95% intervals.
 5. (benchmarks/_calib_classwise.py) The Fig. 2 verdict under image and class random effects,
    and the Sec. 3.2 verdict for every variable under prevalence nulls (random, fixed-quality
    and quality-rising-with-prevalence scorers), with 95% Clopper-Pearson intervals.
+6. Fig. 3 under prevalence (``benchmarks/_calib_coverage.py``): how often the verdict on the
+   mean ROC AUC calls a rise of mAP with clutter ranking quality when quality is fixed, when it
+   rises with class frequency, and when it truly rises with clutter.
+7. (benchmarks/_calib_compare.py) Fig. 4 / ``compare`` under a null of two exchangeable
+   informative models (80 categories, 300 and 2,000 images): data sets with any category
+   flagged, the "most categories improve" test, with Clopper-Pearson intervals (about 1 s of
+   CPU per data set at 300 images, 5 s at 2,000; run it alone with
+   ``python benchmarks/_calib_compare.py`` or ``--only 7``).
 
-Run ([1]-[4] about 2 minutes on 2 cores; [5a] and [5b] about 5 and 7 minutes at 400 reps on
+Run ([1]-[3] about 2 minutes on 2 cores, [4] about 20 minutes at 100 reps (``--reps 500``), [6] 3 minutes, [7] about 10 minutes; [5a] and [5b] about 5 and 7 minutes at 400 reps on
 2 busy cores; ``--only 5a,5b`` runs just those):
 
     .venv/bin/python benchmarks/calibration.py [--reps 1000] [--seed 0] [--only 1,2,5a]
@@ -30,14 +42,17 @@ import time
 
 import numpy as np
 import pandas as pd
+from _calib_compare import compare_null_calibration
 
 from salanalysis.metrics import per_class_metrics
 from salanalysis.stats import classwise_correlations, tpfn_tests
 
 try:  # run as a script (benchmarks/ on sys.path) or imported as benchmarks.calibration
     import _calib_classwise
+    from _calib_coverage import clutter_prevalence, coverage_tables, wide
 except ImportError:  # pragma: no cover
     from benchmarks import _calib_classwise
+    from benchmarks._calib_coverage import clutter_prevalence, coverage_tables, wide
 
 
 def _null_objects(rng: np.random.Generator, n_images: int, tau: float) -> pd.DataFrame:
@@ -116,26 +131,11 @@ def clutter_random_scorer(seed: int) -> pd.DataFrame:
     return t[["group", "n_images", "mAP", "chance_mAP", "mAUC", "mAP_norm"]]
 
 
-def containment(reps: int, seed: int) -> pd.DataFrame:
-    from salanalysis._bootstrap import bca_interval, jackknife_weights  # noqa: F401
-    from salanalysis.metrics import bootstrap_ranking
-    from salanalysis.metrics.ap import average_precision
-
-    rng = np.random.default_rng(seed)
-    outside = {"percentile": 0, "BCa (with fallback)": 0}
-    for r in range(reps):
-        n, c = 2000, 80
-        y = rng.random((n, c)) < np.exp(rng.uniform(np.log(0.005), np.log(0.3), c))
-        s = rng.random((n, c))
-        est = np.nanmean(average_precision(y, s))
-        rb = bootstrap_ranking(y, [s], n_boot=300, seed=r)
-        m = np.nanmean(rb.reps["AP"][:, 0], axis=1)
-        lo, hi = np.percentile(m, [2.5, 97.5])
-        outside["percentile"] += not lo <= est <= hi
-        blo, bhi, _ = bca_interval(est, m, np.nanmean(rb.jackknife["AP"][:, 0], axis=1))
-        outside["BCa (with fallback)"] += not float(blo) <= est <= float(bhi)
-    return pd.DataFrame([{"interval": k, "estimate_outside_rate": v / reps, "reps": reps}
-                         for k, v in outside.items()])
+def _coverage(args: argparse.Namespace) -> str:
+    summary, per_class = coverage_tables(max(20, args.reps // 5), args.seed, n_boot=200)
+    cls = per_class[per_class["method"].isin(["library", "normal", "BCa", "percentile"])]
+    return (wide(summary).to_string(index=False) + "\n\nper-class AP by positives in the data set:\n"
+            + cls.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def main() -> None:
@@ -150,18 +150,22 @@ def main() -> None:
                        lambda: prevalence_null(args.reps, args.seed)),
                       ("[3] Fig. 3 with a random scorer (3,000 images, 20 classes)",
                        lambda: clutter_random_scorer(args.seed)),
-                      ("[4] mAP interval excludes its estimate (random scores, 2,000 images, 80 classes)",
-                       lambda: containment(max(50, args.reps // 4), args.seed)),
+                      ("[4] coverage of the 95% intervals (80 classes)", lambda: _coverage(args)),
                       ("[5a] Fig. 2 tests under the null with image and class random effects (alpha 0.05)",
                        lambda: _calib_classwise.tpfn_dependence(args.reps, args.seed)),
                       ("[5b] Sec. 3.2 verdicts under prevalence nulls, every variable (alpha 0.05)",
-                       lambda: _calib_classwise.classwise_nulls(args.reps, args.seed))):
+                       lambda: _calib_classwise.classwise_nulls(args.reps, args.seed)),
+                      ("[6] Fig. 3 verdict under prevalence (1,500 images, 20 classes, k = 10)",
+                       lambda: clutter_prevalence(max(10, args.reps // 25), args.seed)),
+                      ("[7] Fig. 4 / compare under the null (80 categories, Clopper-Pearson 95% intervals)",
+                       lambda: compare_null_calibration(max(100, args.reps // 2), args.seed,
+                                                        reps_large=max(50, args.reps // 8)))):
         if args.only and title[1:].split("]")[0] not in args.only.split(","):
             continue
         t0 = time.perf_counter()
         table = fn()
         print(f"{title}  ({time.perf_counter() - t0:.0f} s)")
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(table if isinstance(table, str) else table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         print()
 
 

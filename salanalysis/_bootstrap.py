@@ -35,6 +35,8 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -55,7 +57,9 @@ __all__ = [
     "SortedAUC",
     "jackknife_weights",
     "bca_interval",
+    "normal_interval",
     "CI_METHODS",
+    "CI_CHOICES",
 ]
 
 T = TypeVar("T")
@@ -286,8 +290,29 @@ class SortedAUC:
         return out
 
 
+#: The worker threads of the bootstraps inside one analysis call (:func:`bootstrap_jobs`); None: the default.
+_JOBS: ContextVar[int | None] = ContextVar("salanalysis_bootstrap_jobs", default=None)
+
+
+@contextmanager
+def bootstrap_jobs(jobs: int | None) -> Iterator[None]:
+    """Within the block, a bootstrap called without ``jobs`` uses ``jobs`` threads (0: all cores).
+
+    How an analysis entry point (``run_clutter(jobs=...)``) passes its ``jobs`` to the
+    bootstraps it calls; results do not depend on it (:func:`run_batches`).
+    """
+    token = _JOBS.set(jobs)
+    try:
+        yield
+    finally:
+        _JOBS.reset(token)
+
+
 def default_jobs(jobs: int | None) -> int:
-    """Worker threads: ``jobs`` if given, all cores for ``0``, else the CPU count (at most 4)."""
+    """Worker threads: ``jobs`` if given (or set by :func:`bootstrap_jobs`), all cores for ``0``,
+    else the CPU count (at most 4)."""
+    if jobs is None:
+        jobs = _JOBS.get()
     if jobs is None:
         return max(1, min(4, os.cpu_count() or 1))
     if jobs == 0:
@@ -405,8 +430,70 @@ CI_METHODS = {
     "centered percentile": "percentile interval of the replicates shifted so that their median equals the "
                           "estimate: the fallback where the estimate lies outside the central 95% of its "
                           "own bootstrap distribution (BCa would step past it)",
+    "normal": "normal bootstrap interval: estimate +/- z * SD of the resampled values (the SD over resamples "
+              "of images). Its estimand is the expected value of the metric on a test set of this size from "
+              "the same population; chosen over BCa, percentile, basic and bias-corrected normal by coverage "
+              "in benchmarks/calibration.py (mAP's bootstrap is biased upward, which throws BCa off)",
+    "percentile": "percentile interval of the replicates: for the paired mAP difference (the upward bias of "
+                  "resampled AP is shared by both score sets and cancels) and per class; chosen by coverage in "
+                  "benchmarks/calibration.py",
+    "withheld": "no interval: the class has too few positive images for any bootstrap interval to reach its "
+                "coverage in benchmarks/calibration.py",
     "none": "no interval: fewer than 2 valid resamples, or no estimate",
 }
+
+#: Interval methods a caller may ask for (``ci=``).
+CI_CHOICES = ("normal", "BCa")
+
+
+def _normal_parts(estimate, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimate (broadcast), SD of the finite replicates (ddof 1) and where both are usable."""
+    reps = np.asarray(reps, dtype=np.float64)
+    shape = reps.shape[1:]
+    est = np.broadcast_to(np.asarray(estimate, dtype=np.float64), shape)
+    ok = np.isfinite(reps)
+    n = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(ok, reps, 0.0).sum(axis=0) / np.maximum(n, 1)
+        var = np.where(ok, (reps - mean) ** 2, 0.0).sum(axis=0) / np.maximum(n - 1, 1)
+    return est, np.sqrt(var), (n >= 2) & np.isfinite(est)
+
+
+def normal_interval(estimate, reps: np.ndarray, level: float = 0.95) -> tuple:
+    """Normal bootstrap intervals ``estimate +/- z SD(reps)``, column by column.
+
+    Parameters
+    ----------
+    estimate
+        Estimates on the full data, shape ``S`` (or a scalar).
+    reps
+        (B, *S) replicates; NaN marks a resample where the quantity is undefined (left out).
+    level
+        Coverage; ``z = Phi^-1((1 + level) / 2)``.
+
+    Returns
+    -------
+    low, high, method
+        Arrays of shape ``S`` (scalars for a scalar estimate and 1-D ``reps``); ``method``
+        is ``"normal"``, or ``"none"`` (NaN bounds) with fewer than 2 finite replicates or
+        no finite estimate.
+
+    Notes
+    -----
+    The replicates give the spread only; the interval is centered on the estimate, not on
+    the replicates' mean or median: resampling images duplicates them, which biases a
+    resampled AP upward (ties of duplicates), so their location is not the estimate's.
+    """
+    from scipy.stats import norm
+
+    est, sd, usable = _normal_parts(estimate, reps)
+    half = norm.ppf((1 + level) / 2) * sd
+    lo = np.where(usable, est - half, np.nan)
+    hi = np.where(usable, est + half, np.nan)
+    method = np.where(usable, "normal", "none").astype(object)
+    if lo.ndim == 0:
+        return lo[()], hi[()], method[()]
+    return lo, hi, method
 
 
 def jackknife_weights(n: int, blocks: int = 20) -> np.ndarray:

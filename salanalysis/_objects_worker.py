@@ -14,6 +14,7 @@ converted), reported once per source by :func:`salanalysis.objects.compute_objec
 
 from __future__ import annotations
 
+import functools
 import os
 
 import cv2
@@ -26,6 +27,7 @@ from salanalysis.maps import (
     NOTE_CONSTANT,
     ColourRule,
     MapRef,
+    SizeMap,
     aspect_differs,
     read_raw,
 )
@@ -50,6 +52,8 @@ def read_map_native(
     InputError
         Missing, unreadable, corrupted, colour (refused), empty or non-finite map.
     """
+    if isinstance(ref, SizeMap):  # a built-in map of the image size: computed, not read
+        return ref.stored(height, width), 0
     arr, notes = read_raw(ref, colour)
     if arr.shape != (height, width):
         if aspect_differs(arr.shape, height, width):
@@ -118,17 +122,28 @@ def _column_major(arr: np.ndarray) -> np.ndarray:
     return flat
 
 
+@functools.lru_cache(maxsize=8)
+def _size_map(ref: SizeMap, height: int, width: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """A built-in map of one image size, its column-major copy, minimum and maximum (shared by the size's images)."""
+    arr = ref.stored(height, width)
+    return arr, _column_major(arr), float(arr.min()), float(arr.max())
+
+
 def _sal_stats(
     arr: np.ndarray, g: np.ndarray, s: np.ndarray, e: np.ndarray, count: np.ndarray, normalize: bool,
-    lo: float, hi: float,
+    lo: float, hi: float, flat: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Max and mean of the map inside each object; ``lo``/``hi``: the map's minimum and maximum."""
+    """Max and mean of the map inside each object; ``lo``/``hi``: the map's minimum and maximum.
+
+    ``flat``: the map's :func:`_column_major` copy when the caller has it.
+    """
     n_obj = len(count)
     smax = np.full(n_obj, np.nan)
     smean = np.full(n_obj, np.nan)
     if len(s) == 0:
         return smax, smean
-    flat = _column_major(arr)
+    if flat is None:
+        flat = _column_major(arr)
     # reduceat reduces [idx[i], idx[i+1]); runs in decreasing start order make the
     # in-between segments [end_k, start_k+1) empty (one element) instead of long gaps
     order = np.argsort(-s, kind="stable")
@@ -205,11 +220,16 @@ def process_chunk(chunk: dict) -> dict:
                 ref = maps[k][i]
                 if ref is None:
                     continue
-                arr, note = read_map_native(ref, int(heights[i]), int(widths[i]), colour[k])
-                lo, hi = float(arr.min()), float(arr.max())
+                flat = None
+                if isinstance(ref, SizeMap):  # computed once per image size, not read
+                    arr, flat, lo, hi = _size_map(ref, int(heights[i]), int(widths[i]))
+                    note = 0
+                else:
+                    arr, note = read_map_native(ref, int(heights[i]), int(widths[i]), colour[k])
+                    lo, hi = float(arr.min()), float(arr.max())
                 notes[k, i] = note | (NOTE_CONSTANT if lo == hi else 0)
                 sal_max[k, o0:o1], sal_mean[k, o0:o1] = _sal_stats(
-                    arr, gi, si, ei, area[o0:o1], normalize[k], lo, hi
+                    arr, gi, si, ei, area[o0:o1], normalize[k], lo, hi, flat
                 )
     return {
         "area": area,

@@ -50,7 +50,13 @@ import pandas as pd
 
 from salanalysis.errors import InputError
 from salanalysis.images import images_table, read_image
-from salanalysis.maps import check_map_names, files_key, staged_map_names, write_map_directory
+from salanalysis.maps import (
+    center_bias_array,
+    check_map_names,
+    files_key,
+    staged_map_names,
+    write_map_directory,
+)
 
 __all__ = [
     "center_bias_map",
@@ -73,16 +79,7 @@ def center_bias_map(height: int, width: int, *, sigma_frac: float = 0.25) -> np.
     ``cx = (width - 1) / 2``, ``cy = (height - 1) / 2``, ``sx = sigma_frac *
     width``, ``sy = sigma_frac * height``, then ``(g - min) / (max - min)``.
     """
-    height, width = int(height), int(width)
-    if height < 1 or width < 1:
-        raise InputError(f"image size must be positive, got {width}x{height}")
-    if not sigma_frac > 0:
-        raise ValueError("sigma_frac must be > 0")
-    x = (np.arange(width) - (width - 1) / 2.0) / (sigma_frac * width)
-    y = (np.arange(height) - (height - 1) / 2.0) / (sigma_frac * height)
-    g = np.exp(-0.5 * (y[:, None] ** 2 + x[None, :] ** 2))
-    lo, hi = float(g.min()), float(g.max())
-    return (g - lo) / (hi - lo) if hi > lo else np.ones_like(g)
+    return center_bias_array(height, width, sigma_frac=sigma_frac)
 
 
 def spectral_residual_map(image: np.ndarray) -> np.ndarray:

@@ -83,7 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # an unknown option: the usage of the (sub)command it was given to, exit 2
+        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_usage(sys.stderr)
         print("salanalysis: error: a COMMAND is required (salanalysis --help lists them)", file=sys.stderr)
@@ -171,6 +173,18 @@ class _ClosedPipeSafe:
 
     def __getattr__(self, name: str):
         return getattr(self.stream, name)
+
+
+def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the deepest sub-command named in ``args`` (``salanalysis saliency evaluate``'s)."""
+    current = parser
+    for dest in ("command", "saliency_command"):
+        name = getattr(args, dest, None)
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if not name or not subs or name not in subs[0].choices:
+            break
+        current = subs[0].choices[name]
+    return current
 
 
 def os_error_line(exc: OSError) -> str:

@@ -128,6 +128,8 @@ _ANALYSIS_DEFAULTS: dict[str, Any] = {
     "jobs": 0,
     "cluster": "",
 }
+#: [analysis] keys without a default value: the part of the dataset analysed (MetricRules).
+_SUBSET_KEYS = {"image_ids", "categories"}
 _OUTPUT_KEYS = {"dir", "published_rows", "report_paths"}
 
 
@@ -159,8 +161,15 @@ class SourceSpec:
         return d
 
     def map_source(self, path: str | os.PathLike | None = None):
-        """The :class:`~salanalysis.maps.MapSource` of this source (at ``path``, default its own)."""
-        from salanalysis.maps import MapSource
+        """The :class:`~salanalysis.maps.MapSource` of this source (at ``path``, default its own).
+
+        A built-in source without a ``path`` gives a :class:`~salanalysis.maps.SizeMapSource`:
+        its maps are computed from the image sizes, nothing is written.
+        """
+        from salanalysis.maps import MapSource, SizeMapSource
+
+        if path is None and self.path is None and self.builtin is not None:
+            return SizeMapSource(self.name, self.builtin)
 
         return MapSource(path if path is not None else self.path, name=self.name, pattern=self.pattern,
                          colour=self.colour)
@@ -236,6 +245,8 @@ class Config:
     primary: str = ""
     jobs: int = 0
     cluster: str = ""
+    image_ids: tuple[int, ...] | None = None
+    categories: tuple[str, ...] | None = None
     out: Path | None = None
     published_rows: str | bool = "auto"
     report_paths: str = "relative"
@@ -257,7 +268,7 @@ class Config:
         from salanalysis.metrics.rules import MetricRules
 
         return MetricRules(threshold=self.threshold, cf1=self.cf1, federated=self.federated,
-                           overall=self.overall)
+                           overall=self.overall, image_ids=self.image_ids, category_names=self.categories)
 
     def labels(self) -> dict[str, str]:
         """Display label of every score set and saliency source, by name."""
@@ -284,6 +295,9 @@ class Config:
         if cam:
             d["cam"] = cam
         d["analysis"] = {k: getattr(self, k) for k in _ANALYSIS_DEFAULTS}
+        for key in sorted(_SUBSET_KEYS):
+            if getattr(self, key) is not None:
+                d["analysis"][key] = list(getattr(self, key))
         d["output"] = {"published_rows": self.published_rows}
         if self.report_paths != "relative":
             d["output"]["report_paths"] = self.report_paths
@@ -459,7 +473,8 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
                    "(or give the folder of `salanalysis cam` as 'cam.output')")
 
     analysis = c.table(data.get("analysis", {}), "analysis")
-    c.keys(analysis, set(_ANALYSIS_DEFAULTS), "analysis")
+    c.keys(analysis, set(_ANALYSIS_DEFAULTS) | _SUBSET_KEYS, "analysis")
+    image_ids, categories = _subset(c, analysis)
     a = {**_ANALYSIS_DEFAULTS, **analysis}
     thr = a["threshold"]
     if isinstance(thr, bool) or not isinstance(thr, (int, float)) or not (0.0 < float(thr) < 1.0) \
@@ -515,9 +530,31 @@ def config_from_dict(data: dict, path: str | os.PathLike = "<config>", *,
         federated=a["federated"], overall=a["overall"],
         clutter_k=a["clutter_k"], min_images=a["min_images"], clutter_k_rule=a["clutter_k_rule"],
         primary=primary or names[0],
-        jobs=a["jobs"], cluster=a["cluster"].strip(), out=out, published_rows=published_rows,
-        limits=run_limits, report_paths=report_paths,
+        jobs=a["jobs"], cluster=a["cluster"].strip(), image_ids=image_ids, categories=categories, out=out,
+        published_rows=published_rows, limits=run_limits, report_paths=report_paths,
     )
+
+
+def _subset(c: _Checker, analysis: dict) -> tuple[tuple[int, ...] | None, tuple[str, ...] | None]:
+    """``[analysis] image_ids`` (a file, as ``--image-ids``, or a list of ids) and ``categories``
+    (a list of names, or one comma-separated string)."""
+    from salanalysis.metrics.rules import MetricRules
+    from salanalysis.subsets import read_image_ids
+
+    ids = analysis.get("image_ids")
+    if isinstance(ids, str):
+        path = Path(os.path.expanduser(ids))
+        path = path if path.is_absolute() else Path(os.path.normpath(c.base / path))
+        try:
+            ids = read_image_ids(path)
+        except InputError as exc:
+            c.fail(f"'analysis.image_ids': {exc}")
+    cats = analysis.get("categories")
+    try:
+        rules = MetricRules(image_ids=ids, category_names=cats)
+    except InputError as exc:
+        c.fail(f"'analysis' image_ids or categories: {exc}")
+    return rules.image_ids, rules.category_names
 
 
 def _entries(c: _Checker, data: dict, section: str, allowed: set[str]):

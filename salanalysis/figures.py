@@ -37,6 +37,8 @@ from salanalysis.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 __all__ = [
     "FigureContext",
@@ -198,7 +200,7 @@ def draw_fig2(tables: Tables, ctx: FigureContext):
     for j, var in enumerate(variables):
         top, bottom = axes[2 * (j // per_row), j % per_row], axes[2 * (j // per_row) + 1, j % per_row]
         P.plot_tpfn_means(desc, var, models=[m], tests=tests, labels=ctx.labels, ax=top,
-                          **({"test": vt, "p_column": "p_holm", "stat_label": _VERDICT_LABELS.get(vt, vt)}
+                          **({"test": vt, "p_column": "p_holm", "stat_label": _VERDICT_LABELS.get(str(vt), str(vt))}
                              if verdict else {}))
         P.plot_tpfn_distribution(objects, var, m, labels=ctx.labels, ax=bottom)
         top.set_title(P.plain_text(f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}"), loc="left",
@@ -246,7 +248,7 @@ def caption_fig2(tables: Tables, ctx: FigureContext) -> str:
     return (f"Detected (true positive, tp) and missed (false negative, fn) objects of '{ctx.label(m)}' at score >= "
             f"{ctx.threshold}. Top: means with error bars of one standard error of the mean (as the paper); "
             f"ticks give n; above: " + (
-                f"the verdict, the {_VERDICT_LABELS.get(vt, vt)} ({_VERDICT_CAPTIONS.get(vt, vt)}) and its p, "
+                f"the verdict, the {_VERDICT_LABELS.get(str(vt), str(vt))} ({_VERDICT_CAPTIONS.get(str(vt), str(vt))}) and its p, "
                 "Holm-adjusted over one family: size, center distance and the human saliency sources of this model "
                 "(a control map such as the center bias is outside it and shows its unadjusted p); the "
                 "difference's interval in the tests table is an unadjusted 95% interval (the paper's object-level "
@@ -314,11 +316,16 @@ def caption_classwise(tables: Tables, ctx: FigureContext) -> str:
 
 # ------------------------------------------------------------------ Fig. 3
 def draw_fig3(tables: Tables, ctx: FigureContext):
-    """Fig. 3: (a) mAP per number of objects in the image, (b) the histogram of objects per image."""
+    """Fig. 3: (a) mAP per number of objects in the image, (b) the histogram of objects per image,
+    (c) the prevalence-free mean ROC AUC per group (when the table has ``mAUC``)."""
     cm = tables["clutter_map"]
     models = list(ctx.compare) if ctx.compare else (list(ctx.models) or list(dict.fromkeys(cm["model"])))
     page = ctx.width == "page"
-    fig, axes = P.new_figure(ctx.width, height=3.0 if page else 5.6, nrows=1 if page else 2, ncols=2 if page else 1)
+    auc = "mAUC" in cm.columns and cm["mAUC"].notna().any()
+    n = 3 if auc else 2
+    fig, axes = P.new_figure(ctx.width, height=3.0 if page else 2.8 * n, nrows=1 if page else n,
+                             ncols=n if page else 1)
+    axes = axes.ravel()
     P.plot_clutter(cm, models=models, labels=dict(ctx.labels), colors=ctx.colors() or None, ax=axes[0])
     # The legend goes above the panels: inside (a) it covers curves or the chance line wherever they are.
     inside = axes[0].get_legend()
@@ -328,6 +335,9 @@ def draw_fig3(tables: Tables, ctx: FigureContext):
     P.plot_objects_histogram(tables["objects_histogram"], ax=axes[1])
     axes[0].set_title("(a)", loc="left")
     axes[1].set_title("(b)", loc="left")
+    if auc:
+        P.plot_clutter_auc(cm, models=models, labels=dict(ctx.labels), colors=ctx.colors() or None, ax=axes[2])
+        axes[2].set_title("(c)", loc="left")
     return fig
 
 
@@ -358,7 +368,12 @@ def caption_fig3(tables: Tables, ctx: FigureContext) -> str:
             f"The last group holds every image with ≥{_tail_k(cm)} objects.{chance}"
             + (" Federated (LVIS) evaluation: each class's AP on the group's images where it is verified."
                if cm.attrs.get("federated") == "on" else "")
-            + " (b) Images per number of objects.")
+            + " (b) Images per number of objects."
+            + (" (c) Mean per-class ROC AUC of each group (prevalence-free: 0.5 for any random ranking, dotted); "
+               + (f"bands: bootstrap 95% interval{_resamples(n_boot, 'resamples per group', ' (', ')')}. "
+                  if n_boot != 0 else "no bands (no bootstrap). ") + "Where (a) "
+               "rises and (c) stays flat, the rise of mAP is explained by prevalence, not by ranking quality."
+               if "mAUC" in cm.columns and cm["mAUC"].notna().any() else ""))
 
 
 # ------------------------------------------------------------------ Fig. 4
@@ -379,8 +394,25 @@ def _fig4_parts(table: pd.DataFrame, width: str) -> tuple[list[pd.DataFrame], in
     return [d.iloc[:k], d.iloc[-k:]], len(d) - 2 * k
 
 
+def _one_comparison(tables: Tables, ctx: FigureContext) -> Tables:
+    """``tables`` with ``compare_categories`` of one comparison: ``ctx.compare`` (else the first) where
+    ``run_compare`` stacked several (a reference and several others, ``model_a``/``model_b`` columns)."""
+    t = tables["compare_categories"]
+    if "model_b" not in t.columns:
+        return tables
+    a, b = ctx.compare or (str(t.attrs.get("model_a", t["model_a"].iloc[0])), str(t["model_b"].iloc[0]))
+    part = t[(t["model_a"] == a) & (t["model_b"] == b)]
+    if part.empty:
+        have = ", ".join(dict.fromkeys(f"{x} vs {y}" for x, y in zip(t["model_a"], t["model_b"])))
+        raise InputError(f"compare_categories holds no comparison of {b} with {a} (have: {have})")
+    part = part.drop(columns=["model_a", "model_b"]).reset_index(drop=True)
+    part.attrs = {**t.attrs, "model_a": a, "model_b": b}
+    return {**tables, "compare_categories": part}
+
+
 def draw_fig4(tables: Tables, ctx: FigureContext):
     """Fig. 4: AP(B) - AP(A) per category, sorted, with paired bootstrap intervals (horizontal bars)."""
+    tables = _one_comparison(tables, ctx)
     a, b = _compared(tables, ctx)
     colors = ctx.colors()
     parts, hidden = _fig4_parts(tables["compare_categories"], ctx.width)
@@ -421,16 +453,29 @@ def _fig4_legend(fig, table: pd.DataFrame, label_a: str, label_b: str, ca: str, 
                Patch(facecolor=ca, hatch="////", edgecolor="black", linewidth=0.3, label=f"{label_a} better ({n_down})"),
                Patch(facecolor=P.NEUTRAL, edgecolor="black", linewidth=0.3,
                      label=f"within noise ({len(table) - n_up - n_down})")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=ncol, title="bars: AP difference; lines: 95% CI")
+    fig.legend(handles=handles, loc="outside upper center", ncol=ncol,
+               title="bars: AP difference; lines: bootstrap 95% CI (unadjusted)")
 
 
 def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
+    tables = _one_comparison(tables, ctx)
     a, b = _compared(tables, ctx)
     n_boot = tables["compare_categories"].attrs.get("n_boot", ctx.n_boot)
-    bca = "BCa " if "ci_method" in tables["compare_categories"].columns else ""
+    table = tables["compare_categories"]
+    bca = "BCa " if "ci_method" in table.columns else ""
+    if "q_val" in table.columns and table.attrs.get("n_perm", 1):
+        adj = {"holm": "Holm (family-wise error 5%)"}.get(table.attrs.get("p_adjust"),
+                                                          "Benjamini-Hochberg (false discovery rate 5%)")
+        n_perm = table.attrs.get("n_perm")
+        rule = (f"a bar is coloured by the better model (and hatched) only when the paired permutation test "
+                f"(the two models' scores swapped within images{f', {n_perm} permutations' if n_perm else ''}) "
+                f"is significant after {adj} adjustment over the {len(table)} categories, grey otherwise; "
+                "the intervals are not adjusted and do not decide")
+    else:
+        rule = "a bar is coloured by the better model (and hatched) only when its interval excludes 0, grey otherwise"
     return (f"AP('{ctx.label(b)}') - AP('{ctx.label(a)}') per category, sorted; error bars: paired "
-            f"{bca}bootstrap 95% interval{_resamples(n_boot, 'image resamples', ' (', ')')}; a bar is coloured by the better model "
-            f"(and hatched) only when its interval excludes 0, grey otherwise; a delta of exactly 0 is an open circle on the zero line."
+            f"{bca}bootstrap 95% interval{_resamples(n_boot, 'image resamples', ' (', ')')}; {rule}; "
+            "a delta of exactly 0 is an open circle on the zero line."
             + (" Federated (LVIS) evaluation: each class's AP on the images where it is verified."
                if tables["compare_categories"].attrs.get("federated") == "on" else "")
             + (f" Shown: the {FIG4_EACH_END[ctx.width]} most improved and {FIG4_EACH_END[ctx.width]} most worsened of "
@@ -509,11 +554,18 @@ FIGURES: dict[str, FigureSpec] = {f.name: f for f in (
 )}
 
 
-def draw_figure(name: str, tables: Tables, context: FigureContext | None = None):
+def draw_figure(name: str, tables: Tables, context: FigureContext | None = None, *,
+                fig: Figure | SubFigure | None = None, ax: Axes | None = None) -> tuple[Figure, str]:
     """``(figure, caption)`` of one registered figure, drawn in :func:`~salanalysis.plotting.paper_style`.
 
     For a notebook: ``fig, caption = draw_figure("fig3_clutter", tables)``. The
     figure stays open (close it with ``plt.close(fig)``).
+
+    Like seaborn's figure-level functions (``so.Plot(...).on(target)``), the panels can go
+    into the caller's figure: ``fig=`` a matplotlib ``Figure`` or ``SubFigure`` (its panels
+    are added to it; the caller's size is kept), or ``ax=`` an ``Axes`` whose place the
+    panels take (a subfigure in the axes' grid cell; the axes is removed). The figure
+    returned is then the caller's figure.
 
     Raises
     ------
@@ -527,9 +579,24 @@ def draw_figure(name: str, tables: Tables, context: FigureContext | None = None)
     missing = spec.missing(tables)
     if missing:
         raise InputError(f"{name} needs table(s) {', '.join(missing)}")
+    if fig is not None and ax is not None:
+        raise ValueError("give fig= or ax=, not both")
+    if ax is not None:
+        spec_cell = ax.get_subplotspec()
+        if spec_cell is None:
+            raise ValueError("ax= must be an axes of a grid (plt.subplots, add_subplot)")
+        target: Any = ax.figure.add_subfigure(spec_cell)
+        ax.remove()
+    else:
+        target = fig
     with P.paper_style():
-        fig = _draw(spec, tables, ctx)
-    return fig, spec.caption(tables, ctx)
+        if target is None:
+            drawn = _draw(spec, tables, ctx)
+        else:
+            with P.drawing_into(target):
+                spec.draw(tables, ctx)
+            drawn = target.figure if hasattr(target, "figure") and target.figure is not None else target
+    return drawn, spec.caption(tables, ctx)
 
 
 def _draw(spec: FigureSpec, tables: Tables, ctx: FigureContext):

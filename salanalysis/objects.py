@@ -89,7 +89,7 @@ from salanalysis._progress import progress_bar
 from salanalysis._table_checks import stamp_objects
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError, warn_input
-from salanalysis.maps import NOTE_NAMES, MapSource, note_messages
+from salanalysis.maps import NOTE_NAMES, MapSource, SizeMapSource, note_messages
 from salanalysis.scores import Scores, read_score_sets
 
 __all__ = [
@@ -184,7 +184,7 @@ def _sources(
     out = []
     for name, src in (saliency or {}).items():
         name = str(name)
-        if not isinstance(src, MapSource):
+        if not isinstance(src, (MapSource, SizeMapSource)):
             src = MapSource(src, name=name)
         out.append((name, src))
     return out
@@ -454,14 +454,16 @@ def compute_objects(
         COCO instances (:class:`salanalysis.coco.Annotations`).
     saliency
         Saliency sources by name: a :class:`~salanalysis.maps.MapSource` (with
-        its map pattern and colour rule), a map folder or a SALICON results JSON. The name gives the ``sal_max_NAME``/``sal_mean_NAME`` columns.
+        its map pattern and colour rule), a map folder, a SALICON results JSON, or a
+        built-in :class:`~salanalysis.maps.SizeMapSource` (the center bias: one map per
+        image size, computed in the workers, nothing read or written). The name gives the ``sal_max_NAME``/``sal_mean_NAME`` columns.
     scores
         Score sets (:class:`~salanalysis.scores.Scores`): a sequence (named by
         ``Scores.name``) or a mapping name -> Scores (or a score file path).
     threshold
         ``detected_NAME`` is ``score_NAME >= threshold``.
     jobs
-        Worker processes (default: ``os.cpu_count()``; 1 computes in this process).
+        Worker processes (None or 0, default: ``os.cpu_count()``; 1 computes in this process).
         Workers are forked where ``fork`` exists (Linux, macOS); elsewhere they
         are spawned, which needs the usual ``if __name__ == "__main__":`` guard
         in scripts. Memory follows the chunks of 32 images in flight, not the
@@ -485,7 +487,7 @@ def compute_objects(
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold) \
             or not 0 <= threshold <= 1:
         raise InputError(f"threshold must be a number in [0, 1], got {threshold!r}")
-    jobs = (os.cpu_count() or 1) if jobs is None else int(jobs)
+    jobs = (os.cpu_count() or 1) if not jobs else int(jobs)  # None or 0: all cores (as --jobs 0)
     if jobs < 1:
         raise InputError(f"jobs must be at least 1, got {jobs}")
     sources = _sources(saliency)

@@ -74,6 +74,7 @@ VERDICTS: dict[str, tuple[str, str]] = {
     "same direction, not significant": ("v-weak", "\u25cb"),  # white circle
     "opposite": ("v-opp", "\u2717"),                          # ballot x
     "inconclusive": ("v-inc", "?"),
+    "explained by prevalence": ("v-inc", "\u2248"),          # almost equal: the rise is prevalence's
     "not available": ("v-na", "\u2013"),                      # en dash
 }
 #: Columns whose text explains a row (shown as numbered notes when their text repeats).

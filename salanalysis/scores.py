@@ -130,11 +130,61 @@ class Scores:
             raise InputError(f"scores '{self.name}': {len(self.categories)} names for {c} categories")
 
     @classmethod
-    def from_array(cls, name: str, annotations: Annotations, scores: np.ndarray, source: str = "",
-                   **fields) -> Scores:
-        """Wrap an (images x categories) array in the annotation file's order (``fields``: ``n_filled``, ``meta``)."""
+    def from_array(cls, name: str, annotations: Annotations, scores: np.ndarray, source: str = "", *,
+                   logits: bool = False, **fields) -> Scores:
+        """Wrap an (images x categories) array in the annotation file's order (``fields``: ``n_filled``, ``meta``).
+
+        The checks of :func:`read_scores`: the shape must be (images, categories), the
+        values finite and in [0, 1] (``logits=True`` applies a sigmoid first; percent
+        scores, 0..100, are refused with that hint). Each problem is an :class:`InputError`.
+        """
+        arr = np.asarray(scores, dtype=np.float64)
+        where = source or None
+        if arr.size and not np.isfinite(arr).all():
+            raise InputError(f"scores '{name}' hold NaN or infinite values", where)
+        if logits:
+            arr = 1.0 / (1.0 + np.exp(-arr))
+        elif arr.size and (arr.min() < 0 or arr.max() > 1):
+            raise InputError(f"scores '{name}': {_range_message(arr)}", where)
         return cls(name=name, image_ids=annotations.image_ids, category_ids=annotations.category_ids,
-                   categories=annotations.category_names, scores=scores, source=source, **fields)
+                   categories=annotations.category_names, scores=arr, source=source, **fields)
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, annotations: Annotations, *, name: str, logits: bool = False,
+                   missing: Literal["error", "zero"] = "error") -> Scores:
+        """A score set from a DataFrame, aligned by image id and class name, with :func:`read_scores`' checks.
+
+        Parameters
+        ----------
+        df
+            Wide (``image_id`` plus one column per category name, or per category id)
+            or long (``image_id``, ``category_id`` or ``category``, ``score``); rows and
+            columns in any order.
+        annotations
+            The ground truth: rows are aligned to its images, columns to its categories.
+        name
+            The score set's name.
+        logits, missing
+            As in :func:`read_scores`: values outside [0, 1] are an error (percent
+            scores are named as such) unless ``logits``; annotated images without
+            a row are an error unless ``missing="zero"``.
+
+        Raises
+        ------
+        InputError
+            Unknown or missing ids or categories, duplicates, NaN, values outside [0, 1].
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise InputError(f"scores '{name}': expected a DataFrame, got {type(df).__name__}")
+        if missing not in ("error", "zero"):
+            raise ValueError("missing must be 'error' or 'zero'")
+        if df.empty:
+            raise InputError(f"score table '{name}' has no rows")
+        if "image_id" not in df.columns and "file_name" not in df.columns:
+            raise InputError(f"score table '{name}' lacks an 'image_id' (or 'file_name') column")
+        long = "score" in df.columns and ("category_id" in df.columns or "category" in df.columns)
+        return _align_frame(df.reset_index(drop=True), "long" if long else "wide", annotations, name=name,
+                            logits=logits, missing=missing, path=None)
 
     def aligned(self, image_ids: np.ndarray, category_ids: np.ndarray | None = None, *,
                 pairs: bool = False) -> np.ndarray:
@@ -272,12 +322,12 @@ def _id_headers(columns: list, id_by_name: Mapping) -> bool:
     return all(_DIGITS.fullmatch(c) for c in text) and not any(c in id_by_name for c in text)
 
 
-def _ids_from_file_names(df: pd.DataFrame, annotations: Annotations, path: Path) -> pd.DataFrame:
+def _ids_from_file_names(df: pd.DataFrame, annotations: Annotations, path: str | os.PathLike) -> pd.DataFrame:
     """``df`` keyed by ``file_name`` -> keyed by ``image_id``: each name matched to the annotations'
     ``file_name`` (or, failing that, its base name); an unknown name is an InputError."""
     images = annotations.images
     by_name = dict(zip(images["file_name"].astype(str), images["image_id"]))
-    by_base = {}
+    by_base: dict[str, set] = {}
     for name, iid in by_name.items():
         by_base.setdefault(Path(name).name, set()).add(iid)
     names = df["file_name"].astype(str).tolist()
@@ -296,7 +346,7 @@ def _ids_from_file_names(df: pd.DataFrame, annotations: Annotations, path: Path)
     return out
 
 
-def _check_ids(ids: pd.Series, path: Path) -> np.ndarray:
+def _check_ids(ids: pd.Series, path: str | os.PathLike) -> np.ndarray:
     num = pd.to_numeric(ids, errors="coerce")
     if num.isna().any() or (num != np.round(num)).any():
         bad = ids[num.isna() | (num != np.round(num))].iloc[0]
@@ -343,8 +393,21 @@ def read_scores(
         raise InputError(f"expected a score file ({', '.join(SCORE_EXTENSIONS)}), got a directory", path)
     name = name or path.stem
     df, layout = _frame_from_file(path)
+    return _align_frame(df, layout, annotations, name=name, logits=logits, missing=missing, path=path)
+
+
+def _align_frame(df: pd.DataFrame, layout: str, annotations: Annotations, *, name: str, logits: bool,
+                 missing: str, path: Path | None) -> Scores:
+    """A long, detections, wide or npz frame checked and aligned to the annotations (see :func:`read_scores`).
+
+    ``path`` None: the frame was given in memory (errors name the score set instead).
+    """
+    source = "" if path is None else str(path)
+    where = path if path is not None else f"score set {name!r}"  # what each error names
+    if getattr(annotations, "subset_of", None) is not None:  # analysed on part of the dataset
+        df = _restrict_frame(df, layout, annotations)
     if "image_id" not in df.columns:  # keyed by file name: matched through the annotations
-        df = _ids_from_file_names(df, annotations, path)
+        df = _ids_from_file_names(df, annotations, where)
     cats = annotations.categories
     id_by_name = dict(zip(cats["name"], cats["category_id"]))
     known_ids = set(int(c) for c in cats["category_id"])
@@ -355,14 +418,14 @@ def read_scores(
             cnum = pd.to_numeric(df["category_id"], errors="coerce")
             bad = df["category_id"][cnum.isna() | ~cnum.isin(list(known_ids))]
             if len(bad):
-                raise InputError(f"unknown category id {bad.iloc[0]}", path)
+                raise InputError(f"unknown category id {bad.iloc[0]}", where)
             cat_ids = cnum.to_numpy().astype(np.int64)
         else:
             unknown = sorted(set(df["category"].astype(str)) - set(id_by_name))
             if unknown:
-                raise InputError(f"unknown category {unknown[0]!r} ({len(unknown)} unknown)", path)
+                raise InputError(f"unknown category {unknown[0]!r} ({len(unknown)} unknown)", where)
             cat_ids = df["category"].astype(str).map(id_by_name).to_numpy().astype(np.int64)
-        img_ids = _check_ids(df["image_id"], path)
+        img_ids = _check_ids(df["image_id"], where)
         values = pd.to_numeric(df["score"], errors="coerce").to_numpy(dtype=np.float64)
         if layout == "long":
             pairs = pd.DataFrame({"i": img_ids, "c": cat_ids})
@@ -370,13 +433,13 @@ def read_scores(
             if dup.any():
                 r = pairs[dup].iloc[0]
                 raise InputError(
-                    f"duplicate rows for image {r['i']} category {r['c']} ({int(dup.sum())} duplicates)", path
+                    f"duplicate rows for image {r['i']} category {r['c']} ({int(dup.sum())} duplicates)", where
                 )
         wide_ids = np.unique(img_ids)
         col = np.searchsorted(annotations.category_ids, cat_ids)
         row = np.searchsorted(wide_ids, img_ids)
         if not np.isfinite(values).all():
-            raise InputError("scores hold NaN or infinite values", path)
+            raise InputError("scores hold NaN or infinite values", where)
         if layout == "detections":
             mat = np.zeros((len(wide_ids), n_cat))
             np.maximum.at(mat, (row, col), values)
@@ -389,10 +452,10 @@ def read_scores(
                 raise InputError(
                     f"missing scores for {int(holes.sum())} (image, category) pairs, "
                     f"e.g. image {wide_ids[r]} category {annotations.category_ids[c]}",
-                    path,
+                    where,
                 )
     else:  # wide or npz
-        img_ids = _check_ids(df["image_id"], path)
+        img_ids = _check_ids(df["image_id"], where)
         columns = [c for c in df.columns if c != "image_id"]
         if columns and (all(isinstance(c, (int, np.integer)) for c in columns) or _id_headers(columns, id_by_name)):
             unknown = [c for c in columns if int(c) not in known_ids]
@@ -400,73 +463,96 @@ def read_scores(
         else:
             columns_s = [str(c) for c in columns]
             unknown = [c for c in columns_s if c not in id_by_name]
-            col_ids = [id_by_name.get(c) for c in columns_s]
+            col_ids = [id_by_name.get(c) for c in columns_s]  # type: ignore[misc]  # None: unknown
         if unknown:
-            raise InputError(f"unknown category {str(unknown[0])!r} ({len(unknown)} unknown columns)", path)
+            raise InputError(f"unknown category {str(unknown[0])!r} ({len(unknown)} unknown columns)", where)
         if len(set(col_ids)) != len(col_ids):
-            raise InputError("a category appears in more than one column", path)
+            raise InputError("a category appears in more than one column", where)
         absent = sorted(known_ids - set(col_ids))
         if absent:
             nm = cats.set_index("category_id")["name"]
             raise InputError(
-                f"missing categories: {len(absent)} of {n_cat}, e.g. {nm[absent[0]]!r}", path
+                f"missing categories: {len(absent)} of {n_cat}, e.g. {nm[absent[0]]!r}", where
             )
         dup = pd.Series(img_ids).duplicated()
         if dup.any():
             raise InputError(
-                f"duplicate rows for image {img_ids[dup.to_numpy()][0]} ({int(dup.sum())} duplicates)", path
+                f"duplicate rows for image {img_ids[dup.to_numpy()][0]} ({int(dup.sum())} duplicates)", where
             )
         try:
             raw = df[columns].to_numpy(dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise InputError(f"non-numeric score: {exc}", path) from exc
+            raise InputError(f"non-numeric score: {exc}", where) from exc
         order = np.searchsorted(annotations.category_ids, np.array(col_ids, dtype=np.int64))
         mat = np.empty_like(raw)
         mat[:, order] = raw
         sort = np.argsort(img_ids, kind="stable")
         wide_ids, mat = img_ids[sort], mat[sort]
         if not np.isfinite(mat).all():
-            raise InputError("scores hold NaN or infinite values", path)
+            raise InputError("scores hold NaN or infinite values", where)
 
     # images
     unknown_imgs = np.setdiff1d(wide_ids, annotations.image_ids)
     if unknown_imgs.size:
         raise InputError(
-            f"{unknown_imgs.size} image id(s) not in the annotations, e.g. {unknown_imgs[0]}", path
+            f"{unknown_imgs.size} image id(s) not in the annotations, e.g. {unknown_imgs[0]}", where
         )
     if logits:
         mat = 1.0 / (1.0 + np.exp(-mat))
-    elif mat.size and mat.min() >= 0 and 1 < mat.max() <= 100:
-        raise InputError(
-            f"scores outside [0, 1] (min {mat.min():.6g}, max {mat.max():.6g}) look like percent: "
-            "divide them by 100 (--logits only if they are logits)",
-            path,
-        )
     elif mat.size and (mat.min() < 0 or mat.max() > 1):
-        raise InputError(
-            f"scores outside [0, 1] (min {mat.min():.6g}, max {mat.max():.6g}); "
-            "pass --logits (logits=True) if these are logits",
-            path,
-        )
+        raise InputError(_range_message(mat), where)
     full = np.zeros((n_img, n_cat), dtype=np.float64)
-    rows = np.searchsorted(annotations.image_ids, wide_ids)
-    full[rows] = mat
+    at = np.searchsorted(annotations.image_ids, wide_ids)
+    full[at] = mat
     n_filled = n_img - len(wide_ids)
     if n_filled and layout != "detections" and missing == "error":
-        absent = np.setdiff1d(annotations.image_ids, wide_ids)
+        unscored = np.setdiff1d(annotations.image_ids, wide_ids)
         raise InputError(
-            f"{n_filled} annotated image(s) have no scores, e.g. {absent[0]} "
-            "(pass --missing zero to score them 0)",
-            path,
+            f"{n_filled} annotated image(s) have no scores, e.g. {unscored[0]} "
+            "(to evaluate on the scored images: --image-ids FILE, or MetricRules(image_ids=...); "
+            "--missing zero scores them 0, as all-negative predictions)",
+            where,
         )
-    return Scores.from_array(name, annotations, full, source=str(path), n_filled=n_filled,
-                             meta={"layout": layout, "logits": logits})
+    return Scores(name=name, image_ids=annotations.image_ids, category_ids=annotations.category_ids,
+                  categories=annotations.category_names, scores=full, source=source,
+                  n_filled=n_filled, meta={"layout": layout, "logits": logits})
+
+
+def _restrict_frame(df: pd.DataFrame, layout: str, annotations: Annotations) -> pd.DataFrame:
+    """Drop the rows and columns of images and categories that the full annotations hold and
+    their subset (``annotations.subset_of``, :mod:`salanalysis.subsets`) leaves out."""
+    parent = annotations.subset_of  # type: ignore[attr-defined]
+    ids = pd.to_numeric(df["image_id"], errors="coerce")
+    out = df[~ids.isin(np.setdiff1d(parent.image_ids, annotations.image_ids)).to_numpy()]
+    gone = set(int(c) for c in np.setdiff1d(parent.category_ids, annotations.category_ids))
+    if not gone:
+        return out
+    cats = parent.categories
+    gone_names = set(cats.loc[cats["category_id"].isin(list(gone)), "name"])
+    if layout in ("long", "detections"):
+        if "category_id" in out.columns:
+            drop = pd.to_numeric(out["category_id"], errors="coerce").isin(list(gone))
+        else:
+            drop = out["category"].astype(str).isin(gone_names)
+        return out[~drop.to_numpy()]
+    cols = [c for c in out.columns if c != "image_id" and (
+        int(c) in gone if isinstance(c, (int, np.integer)) else str(c) in gone_names)]
+    return out.drop(columns=cols)
+
+
+def _range_message(mat: np.ndarray) -> str:
+    """Why scores outside [0, 1] are refused, with the likely cause (percent, or logits)."""
+    lo, hi = float(mat.min()), float(mat.max())
+    if lo >= 0 and 1 < hi <= 100:
+        return (f"scores outside [0, 1] (min {lo:.6g}, max {hi:.6g}) look like percent: "
+                "divide them by 100 (--logits only if they are logits)")
+    return f"scores outside [0, 1] (min {lo:.6g}, max {hi:.6g}); pass --logits (logits=True) if these are logits"
 
 
 def read_score_sets(
     scores: Scores
-    | Mapping[str, Scores | str | os.PathLike]
-    | Sequence[Scores | tuple[str, str | os.PathLike]]
+    | Mapping[str, Scores | str | os.PathLike | pd.DataFrame]
+    | Sequence[Scores | tuple[str, str | os.PathLike | pd.DataFrame]]
     | None,
     annotations: Annotations,
     *,
@@ -478,7 +564,8 @@ def read_score_sets(
     Parameters
     ----------
     scores
-        A mapping name -> :class:`Scores` or score file (a ``Scores`` under another
+        A mapping name -> :class:`Scores`, score file or DataFrame (wide: ``image_id``
+        plus one column per class; :meth:`Scores.from_frame`; a ``Scores`` under another
         name is renamed), or a sequence of ``Scores`` and ``(name, path)`` pairs,
         or one ``Scores``, or ``None`` (no score sets). A file whose name is
         ``None`` or ``""`` is named after its stem, as :func:`read_scores` does.
@@ -499,8 +586,14 @@ def read_score_sets(
     out: list[Scores] = []
     for name, s in pairs:
         label = None if name is None or name == "" else str(name)  # None/"": the file stem
-        if not isinstance(s, Scores):
+        if isinstance(s, pd.DataFrame):
+            s = Scores.from_frame(s, annotations, name=label or "scores", logits=logits, missing=missing)
+        elif not isinstance(s, Scores):
             s = read_scores(s, annotations, name=label, logits=logits, missing=missing)
+        elif getattr(annotations, "subset_of", None) is not None:  # a set of the full dataset, on the subset
+            s = dataclasses.replace(s, image_ids=annotations.image_ids, category_ids=annotations.category_ids,
+                                    categories=annotations.category_names,
+                                    scores=s.aligned(annotations.image_ids, annotations.category_ids).copy())
         out.append(s if label is None or s.name == label else dataclasses.replace(s, name=label))
     names = [s.name for s in out]
     dup = sorted({n for n in names if names.count(n) > 1})

@@ -332,7 +332,7 @@ def test_bootstrap_band_matches_naive_resampling():
 
 def test_prevalence_free_measures_and_chance(rng):
     # chance mAP: mean over classes of the exact expected AP of a random ranking (hand, n=4, k=1:
-    # (1 + 1/2 + 1/3 + 1/4) / 4 = 25/48); the AP normalised by the group's prevalence
+    # (1 + 1/2 + 1/3 + 1/4) / 4 = 25/48); the AP corrected by that exact chance AP
     ann = tiny_annotations()
     s = Scores.from_array("A", ann, tiny_scores(ann, rng))
     t = clutter_map(ann, [s], min_images=2, n_boot=0)
@@ -346,13 +346,13 @@ def test_prevalence_free_measures_and_chance(rng):
     assert row["chance_mAP"] == pytest.approx(np.mean([chance_ap(k, 4) for k in g1.sum(0) if k]))
     sc = s.scores[n_obj == 1]
     ap = [average_precision_score(g1[:, c], sc[:, c]) for c in range(4) if g1[:, c].any()]
-    prev = [g1[:, c].mean() for c in range(4) if g1[:, c].any()]
-    assert row["mAP_norm"] == pytest.approx(np.mean([(a - p) / (1 - p) for a, p in zip(ap, prev)]))
+    ch = [chance_ap(g1[:, c].sum(), len(g1)) for c in range(4) if g1[:, c].any()]
+    assert row["mAP_norm"] == pytest.approx(np.mean([(a - e) / (1 - e) for a, e in zip(ap, ch)]))
 
 
 def test_random_scorer_mAP_rises_with_clutter_but_not_the_prevalence_free_measures():
     # a random scorer on images whose classes get more frequent with clutter: mAP and chance mAP
-    # rise, the mean ROC AUC and the normalised mAP do not; the summary says the trend does not survive
+    # rise, the mean ROC AUC and the chance-corrected mAP do not; the summary says prevalence explains it
     rng = np.random.default_rng(7)  # (a 95% interval: some seeds give a false change, as they should)
     anns, aid, n_cat = [], 1, 12
     images = []
@@ -372,7 +372,10 @@ def test_random_scorer_mAP_rises_with_clutter_but_not_the_prevalence_free_measur
     assert trend.loc["mAP_norm", "verdict"] == "no clear change"
     m = res.map
     assert np.allclose(m["mAUC"], 0.5, atol=0.05)  # random ranking: AUC 0.5 in every group
-    assert "does not survive the prevalence-free measures" in res.summary()
+    assert "the mAP trend is explained by prevalence" in res.summary()
+    from salanalysis.clutter import prevalence_verdict
+
+    assert prevalence_verdict(res.trend, "random") == "explained by prevalence"
 
 
 def test_cut_off_rule_never_contradicts_itself_and_three_groups():
@@ -536,10 +539,9 @@ def _lvis_group_reference(data: dict, s: np.ndarray, groups: dict[str, list[int]
                 n, k = len(yc), int(yc.sum())
                 chance.append(np.mean([average_precision_score(np.isin(np.arange(n), pl), -np.arange(n))
                                        for pl in itertools.combinations(range(n), k)]))
-                prev = k / n
                 if not yc.all():
                     aucs.append(roc_auc_score(yc, sc))
-                    norm.append((aps[-1] - prev) / (1 - prev))
+                    norm.append((aps[-1] - chance[-1]) / (1 - chance[-1]))  # chance-corrected AP
         out[name] = {"mAP": np.mean(aps), "mAUC": np.mean(aucs), "n_classes": len(aps), "chance_mAP": np.mean(chance),
                      "mAP_norm": np.mean(norm), "n_classes_auc": len(aucs)}
     return out

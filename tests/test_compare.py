@@ -16,7 +16,7 @@ from salanalysis.scores import Scores, read_scores, write_scores
 
 COLUMNS = [
     "category_id", "category", "n_pos", "AP_A", "AP_B", "delta", "ci95_low", "ci95_high", "p_val",
-    "ci_method", "n_boot_valid", "area_frac_mean", "area_rank", "verdict",
+    "q_val", "ci_method", "n_boot_valid", "area_frac_mean", "area_rank", "verdict",
 ]
 
 
@@ -167,13 +167,17 @@ def test_identical_models_within_noise(case):
 
 
 def test_no_bootstrap_gives_deltas_without_intervals(case):
-    # --bootstrap 0 is allowed everywhere: the deltas stay, intervals and p-values are NaN
+    # --bootstrap 0 is allowed everywhere: the deltas stay, intervals are NaN; the verdict
+    # does not use them (it is the permutation test's); --permutations 0: no test at all
     ann, _, a, b = case
-    full = compare_categories(ann, a, b, n_boot=50, seed=0, objects=OBJECTS)
-    none = compare_categories(ann, a, b, n_boot=0, objects=OBJECTS)
+    full = compare_categories(ann, a, b, n_boot=50, seed=0, objects=OBJECTS, n_perm=199)
+    none = compare_categories(ann, a, b, n_boot=0, objects=OBJECTS, n_perm=199)
     np.testing.assert_array_equal(none["delta"].to_numpy(), full["delta"].to_numpy())
-    assert none[["ci95_low", "ci95_high", "p_val"]].isna().all().all()
-    assert (none["verdict"] == "not tested").all() and (none["n_boot_valid"] == 0).all()
+    assert none[["ci95_low", "ci95_high"]].isna().all().all() and (none["n_boot_valid"] == 0).all()
+    np.testing.assert_array_equal(none["p_val"], full["p_val"])
+    assert list(none["verdict"]) == list(full["verdict"])
+    untested = compare_categories(ann, a, b, n_boot=0, objects=OBJECTS, n_perm=0)
+    assert untested[["p_val", "q_val"]].isna().all().all() and (untested["verdict"] == "not tested").all()
     assert none.attrs["mAP"]["delta"] == pytest.approx(full.attrs["mAP"]["delta"], abs=1e-15)
 
 
@@ -254,7 +258,7 @@ def test_cli_compare_errors(demo, tmp_path, capsys):
     rc = main(["compare", "--annotations", str(demo.annotations), "--scores", f"a={demo.detections}",
                "--out", str(out)])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and "exactly two" in err and len(err.splitlines()) == 1
+    assert rc == 2 and "two or more score files" in err and len(err.splitlines()) == 1
     bad = tmp_path / "objects.csv"
     pd.DataFrame({"category_id": [1], "size": [0.1]}).to_csv(bad, index=False)
     rc = main(["compare", "--annotations", str(demo.annotations), "--scores", f"a={demo.detections}",
@@ -384,6 +388,67 @@ def test_compare_and_clutter_no_crowd(tmp_path, capsys):
         ref = np.mean([average_precision_score(labels[sel, c], sa[sel, c]) for c in range(80) if labels[sel, c].any()])
         assert one["mAP"] == pytest.approx(ref, abs=1e-12), flag
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ multiplicity
+def test_q_values_are_bh_or_holm_of_the_permutation_p(case):
+    from statsmodels.stats.multitest import multipletests
+
+    ann, _, a, b = case
+    t = compare_categories(ann, a, b, n_boot=0, objects=OBJECTS, n_perm=999, seed=2)
+    # statsmodels.stats.multitest.multipletests(p, method="fdr_bh")[1]
+    np.testing.assert_allclose(t["q_val"], multipletests(t["p_val"], method="fdr_bh")[1], rtol=1e-12)
+    assert t.attrs["p_adjust"] == "fdr_bh" and t.attrs["n_perm"] == 999 and "permutation" in t.attrs["test"]
+    h = compare_categories(ann, a, b, n_boot=0, objects=OBJECTS, n_perm=999, seed=2, adjust="holm")
+    np.testing.assert_allclose(h["q_val"], multipletests(h["p_val"], method="holm")[1], rtol=1e-12)
+    assert h.attrs["p_adjust"] == "holm"
+    # the verdict is the q-value's, by the sign of delta
+    flagged = t["q_val"] < 0.05
+    assert set(t.loc[flagged & (t["delta"] > 0), "verdict"]) <= {"improved"}
+    assert set(t.loc[~flagged, "verdict"]) <= {"within noise"}
+    with pytest.raises(ValueError, match="adjust"):
+        compare_categories(ann, a, b, n_boot=0, objects=OBJECTS, adjust="bonferroni")
+
+
+def test_summary_has_the_balance_test_and_the_permutation_p_of_delta_map(case):
+    ann, _, a, b = case
+    t = compare_categories(ann, a, b, n_boot=100, objects=OBJECTS, n_perm=999)
+    s = compare_summary(t).set_index("quantity")
+    d = t.attrs["direction"]
+    assert (d["n_positive"], d["n_negative"], d["balance"]) == (1, 1, 0)
+    assert s.loc["direction_balance", "value"] == 0 and s.loc["direction_balance", "p_val"] == 1.0
+    assert s.loc["delta_mAP", "p_val"] == t.attrs["mAP"]["p_val"] and 0 < t.attrs["mAP"]["p_val"] <= 1
+    assert "permutation" in s.loc["delta_mAP", "meaning"] and "descriptive" in s.loc["delta_mAP", "meaning"]
+    # too few permutations for the correction to pass: said in the attrs and the summary
+    few = compare_categories(ann, a, b, n_boot=0, objects=OBJECTS, n_perm=19)
+    assert not few.attrs["can_pass"] and few.attrs["p_min"] == pytest.approx(0.05)
+    from salanalysis.compare import CompareResult
+
+    text = CompareResult({"compare_categories": few, "compare_summary": compare_summary(few)}).summary()
+    assert "cannot pass the correction" in text and "Benjamini-Hochberg" in text
+
+
+def test_cli_adjust_and_permutations(demo, demo_ann, tmp_path, capsys):
+    from statsmodels.stats.multitest import multipletests
+
+    from salanalysis.commands.compare import DEFAULT_N_PERM as CLI_DEFAULT
+    from salanalysis.compare import DEFAULT_N_PERM
+
+    assert CLI_DEFAULT == DEFAULT_N_PERM
+    prior_path = tmp_path / "prior.csv"
+    write_scores(class_prior(demo_ann), prior_path)
+    obj_path = tmp_path / "objects.csv"
+    demo_objects(demo_ann).to_csv(obj_path, index=False)
+    args = ["compare", "--annotations", str(demo.annotations), "--scores", f"prior={prior_path}",
+            "--scores", f"sample={demo.detections}", "--objects", str(obj_path), "--bootstrap", "0"]
+    assert main([*args, "--permutations", "199", "--adjust", "holm", "--out", str(tmp_path / "h")]) == 0
+    assert "Holm q < 0.05" in capsys.readouterr().out
+    t = pd.read_csv(tmp_path / "h" / "compare_categories.csv")
+    np.testing.assert_allclose(t["q_val"], multipletests(t["p_val"], method="holm")[1], rtol=1e-12)
+    assert (t["p_val"] >= 1 / 200).all()
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--adjust", "bonferroni", "--out", str(tmp_path / "x")])
+    assert e.value.code == 2 and not (tmp_path / "x").exists()
 
 
 def test_cli_compare_refuses_an_object_table_of_another_dataset(demo, demo_ann, tmp_path, capsys):

@@ -95,7 +95,13 @@ def _prior_csv(demo, tmp_path: Path) -> Path:
 def test_draw_figure_in_a_notebook(demo_run):
     tables = F.read_tables([demo_run])
     fig, caption = F.draw_figure("fig3_clutter", tables, F.FigureContext(n_boot=7))
-    assert len(fig.axes) == 2 and "(7 resamples per group; centered percentile where BC" in caption
+    assert len(fig.axes) == 3 and "(7 resamples per group; centered percentile where BC" in caption
+    # (c): the prevalence-free mean ROC AUC per group beside (a)'s mAP, one line per model, chance at 0.5
+    cm = tables["clutter_map"]
+    first = cm[cm["model"] == cm["model"].iloc[0]].sort_values("n_objects")
+    assert fig.axes[2].get_title(loc="left") == "(c)"
+    assert list(fig.axes[2].lines[0].get_ydata()) == pytest.approx(list(first["mAUC"]))
+    assert "(c) Mean per-class ROC AUC" in caption and "explained by prevalence" in caption
     plt.close(fig)
     # the legend sits above the panels (inside (a) it covered the chance line), and says all it did
     assert fig.axes[0].get_legend() is None and len(fig.legends) == 1
@@ -109,6 +115,7 @@ def test_draw_figure_in_a_notebook(demo_run):
     no_boot.attrs["n_boot"] = 0
     caption = F.caption_fig3({**tables, "clutter_map": no_boot}, F.FigureContext())
     assert "bands: none (no bootstrap)" in caption and "percentile" not in caption
+    assert "no bands (no bootstrap)" in caption and "0 resamples" not in caption
     with pytest.raises(ValueError, match="needs table"):
         F.draw_figure("fig4_category_delta", {"clutter_map": tables["clutter_map"]})
 
@@ -306,3 +313,20 @@ def test_fig2_shows_the_verdict_of_the_tests_table(demo_run):
     line = f"partial r = {v['r'].iloc[0]:.2f}, " + format_p(v["p_holm"].iloc[0], spaced=True).replace("p ", "p* ", 1)
     assert line in titles and "controlling prevalence" in caption and "p*, its p Holm-adjusted" in caption
     plt.close(fig)
+
+
+def test_fig4_caption_names_the_adjusted_permutation_test():
+    table = _many_categories(30)
+    table["q_val"] = 0.5
+    table.attrs.update({"n_perm": 4999, "p_adjust": "fdr_bh", "n_boot": 1000})
+    caption = F.caption_fig4({"compare_categories": table}, F.FigureContext(compare=("A", "B")))
+    assert "paired permutation test" in caption and "4999 permutations" in caption
+    assert "Benjamini-Hochberg (false discovery rate 5%) adjustment over the 30 categories" in caption
+    assert "intervals are not adjusted" in caption
+    table.attrs["p_adjust"] = "holm"
+    assert "Holm (family-wise error 5%)" in F.caption_fig4({"compare_categories": table},
+                                                           F.FigureContext(compare=("A", "B")))
+    # a table without the test (an older run): the interval rule, said as such
+    old = table.drop(columns="q_val")
+    assert "only when its interval excludes 0" in F.caption_fig4({"compare_categories": old},
+                                                                 F.FigureContext(compare=("A", "B")))

@@ -51,15 +51,53 @@ def test_interval_verdicts_for_clutter_and_compare():
          "change": 0.2, "ci95_low": 0.1, "ci95_high": 0.3, "verdict": "rises"},
         {"model": "B", "measure": "mAUC", "first_group": "1", "last_group": ">=5", "first": 0.8, "last": 0.8,
          "change": 0.0, "ci95_low": -0.05, "ci95_high": 0.05, "verdict": "no clear change"}])
-    summary = pd.DataFrame({"quantity": ["n_categories", "improved", "worsened", "delta_positive", "delta_mAP"],
-                            "value": [80, 3, 12, 30, -0.01], "ci95_low": [np.nan] * 4 + [-0.02],
-                            "ci95_high": [np.nan] * 4 + [-0.001]})
+    summary = pd.DataFrame({"quantity": ["n_categories", "improved", "worsened", "delta_positive",
+                                         "delta_negative", "direction_balance", "delta_mAP"],
+                            "value": [80, 3, 12, 30, 50, -20, -0.01], "ci95_low": [np.nan] * 6 + [-0.02],
+                            "ci95_high": [np.nan] * 6 + [-0.001], "p_val": [np.nan] * 5 + [0.004, 0.03]})
     f = findings({"clutter_trend": trend, "compare_summary": summary},
                  FindingsContext(primary="A", compare=("A", "B"))).set_index("section")
-    assert f.loc["Fig. 3", "verdict"] == "same direction, significant"
-    assert "mean ROC AUC +0.000 (no clear change)" in f.loc["Fig. 3", "detail"]
+    # mAP rises, the prevalence-free mean ROC AUC does not: the rise is prevalence's, not a replication
+    assert f.loc["Fig. 3", "verdict"] == "explained by prevalence"
+    assert "prevalence-free mean ROC AUC +0.000 (no clear change)" in f.loc["Fig. 3", "detail"]
     assert f.loc["Fig. 4", "verdict"] == "opposite" and f.loc["Fig. 4", "this_run"] == "30 of 80 categories with a higher AP"
-    assert f.loc["Table 1", "verdict"] == "opposite"  # the mAP difference's interval lies below 0
+    assert "-20" in f.loc["Fig. 4", "detail"] and "p=0.0040" in f.loc["Fig. 4", "detail"]
+    assert f.loc["Table 1", "verdict"] == "opposite"  # permutation p 0.03, difference below 0
+    # the verdicts follow the permutation p-values, not the counts of flagged categories
+    more = summary.assign(value=[80, 12, 3, 50, 30, 20, 0.01], p_val=[np.nan] * 5 + [0.2, 0.4])
+    f = findings({"compare_summary": more}, FindingsContext(primary="A", compare=("A", "B"))).set_index("section")
+    assert f.loc["Fig. 4", "verdict"] == "same direction, not significant"
+    assert f.loc["Table 1", "verdict"] == "same direction, not significant"
+    # a summary without the balance test (no permutations): no verdict
+    old = summary[summary["quantity"] != "direction_balance"]
+    f = findings({"compare_summary": old}, FindingsContext(primary="A", compare=("A", "B"))).set_index("section")
+    assert f.loc["Fig. 4", "verdict"] == "not available"
+
+
+@pytest.mark.parametrize(("auc_verdict", "auc_change", "expected"), [
+    ("rises", 0.04, "same direction, significant"),  # ranking quality rises too: the trend survives
+    ("no clear change", 0.0, "explained by prevalence"),
+    ("falls", -0.04, "explained by prevalence"),  # ranking gets worse while mAP rises: prevalence again
+])
+def test_fig3_verdict_rests_on_the_prevalence_free_auc(auc_verdict, auc_change, expected):
+    from salanalysis.clutter import prevalence_verdict
+
+    base = {"model": "m", "first_group": "1", "last_group": ">=5"}
+    trend = pd.DataFrame([
+        {**base, "measure": "mAP", "first": 0.5, "last": 0.7, "change": 0.2, "ci95_low": 0.1, "ci95_high": 0.3,
+         "verdict": "rises"},
+        {**base, "measure": "mAUC", "first": 0.8, "last": 0.8 + auc_change, "change": auc_change,
+         "ci95_low": auc_change - 0.02, "ci95_high": auc_change + 0.02, "verdict": auc_verdict},
+        # the chance-corrected mAP rises with prevalence at a fixed quality: it does not decide
+        {**base, "measure": "mAP_norm", "first": 0.3, "last": 0.5, "change": 0.2, "ci95_low": 0.1,
+         "ci95_high": 0.3, "verdict": "rises"}])
+    f = findings({"clutter_trend": trend}, FindingsContext(primary="m")).set_index("section")
+    assert f.loc["Fig. 3", "verdict"] == expected
+    assert "chance-corrected mAP (not prevalence-free) +0.200 (rises)" in f.loc["Fig. 3", "detail"]
+    assert prevalence_verdict(trend, "m") == {"rises": "survives", "no clear change": "explained by prevalence",
+                                              "falls": "reverses"}[auc_verdict]
+    flat = trend.assign(verdict=["no clear change", auc_verdict, "rises"])
+    assert prevalence_verdict(flat, "m") == "no trend"
 
 
 def test_saliency_roles():

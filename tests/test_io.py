@@ -150,9 +150,9 @@ def _one_error_line(err: str, path) -> str:
 def test_read_only_output_folder(read_only_dir, demo, capsys):
     base = ["--annotations", str(demo.annotations), "--scores", f"d={demo.detections}"]
     runs = [
-        (["metrics", *base, "--bootstrap", "0", "--out", str(read_only_dir / "t.csv")], read_only_dir / "t.csv"),
-        (["objects", "--annotations", str(demo.annotations), "--jobs", "1", "--out", str(read_only_dir / "o.csv")],
-         read_only_dir / "o.csv"),
+        (["metrics", *base, "--bootstrap", "0", "--out", str(read_only_dir / "t")], read_only_dir / "t"),
+        (["objects", "--annotations", str(demo.annotations), "--jobs", "1", "--out", str(read_only_dir / "o")],
+         read_only_dir / "o"),
         (["clutter", *base, "--bootstrap", "0", "--out", str(read_only_dir / "clutter")], read_only_dir / "clutter"),
         (["saliency", "convert", "--from", str(demo.saliency), "--out", str(read_only_dir / "r.json")],
          read_only_dir / "r.json"),
@@ -168,17 +168,17 @@ def test_read_only_output_folder(read_only_dir, demo, capsys):
 
 
 def test_a_write_failing_part_way_leaves_the_earlier_output(tmp_path, demo, monkeypatch, capsys):
-    out = tmp_path / "t.csv"
+    out = tmp_path / "t"
     argv = ["metrics", "--annotations", str(demo.annotations), "--scores", f"d={demo.detections}",
             "--bootstrap", "0", "--out", str(out)]
     assert main(argv) == 0
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert set(before) == {"t.csv", "t.md", "t.tex", "t_per_class.csv", "t_per_class.md", "t_per_class.tex",
-                           "t_excluded.csv"}
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(before) == {"table1.csv", "table1.md", "table1.tex", "table1_long.csv", "per_class.csv",
+                           "per_class.md", "per_class.tex", "excluded.csv"}
     real = pd.DataFrame.to_csv
 
     def full_disk(self, path, *args, **kws):  # the per-class table: half written, then the disk is full
-        if "t_per_class.csv" in str(path):
+        if "per_class.csv" in str(path):
             Path(path).write_text(real(self, None, *args, **kws)[:100])
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(self, path, *args, **kws)
@@ -186,9 +186,9 @@ def test_a_write_failing_part_way_leaves_the_earlier_output(tmp_path, demo, monk
     monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
     capsys.readouterr()
     assert main([*argv, "--threshold", "0.3"]) == 2  # other numbers: every file would change
-    line = _one_error_line(capsys.readouterr().err, tmp_path / "t_per_class.csv")
+    line = _one_error_line(capsys.readouterr().err, out / "per_class.csv")
     assert line.endswith("cannot write: No space left on device (ENOSPC)")
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing new, nothing partial
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing new, nothing partial
 
 
 def test_all_or_nothing_and_analysis_results(tmp_path, monkeypatch):

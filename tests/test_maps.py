@@ -297,9 +297,9 @@ def test_opencv_messages_do_not_leak(tmp_path, demo, capfd):
     data = (demo.saliency / "COCO_val2014_000000000192.png").read_bytes()
     (tmp_path / "COCO_val2014_000000000192.png").write_bytes(data[: len(data) // 2])  # truncated
     rc = main(["objects", "--annotations", str(demo.annotations), "--saliency", f"s={tmp_path}",
-               "--jobs", "1", "--out", str(tmp_path / "o.csv")])
+               "--jobs", "1", "--out", str(tmp_path / "o")])
     err = capfd.readouterr().err
-    assert rc == 2 and not (tmp_path / "o.csv").exists()
+    assert rc == 2 and not (tmp_path / "o").exists()
     assert err.splitlines() == [f"salanalysis: error: {tmp_path / 'COCO_val2014_000000000192.png'}: cannot decode "
                                 "saliency map image (corrupted or not an image)"]
 
@@ -308,12 +308,12 @@ def test_opencv_messages_do_not_leak(tmp_path, demo, capfd):
 def test_commands_read_released_folders(tmp_path, demo, capsys):
     folder = _released(tmp_path, demo)
     base = ["--annotations", str(demo.annotations), "--saliency", f"tempsal={folder}"]
-    out = tmp_path / "o.csv"
+    out = tmp_path / "o"
     assert main(["objects", *base, "--jobs", "1", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "colour image" in err and PHOTO in err and not out.exists()
     assert main(["objects", *base, "--map-pattern", "tempsal={stem}_final_bw", "--jobs", "1", "--out", str(out)]) == 0
-    assert pd.read_csv(out)["sal_max_tempsal"].notna().sum() == 9  # the objects of images 192 and 208
+    assert pd.read_csv(out / "objects.csv")["sal_max_tempsal"].notna().sum() == 9  # the objects of images 192 and 208
     assert main(["objects", *base, "--map-pattern", "other={stem}_x", "--out", str(out)]) == 2
     assert "no saliency source named 'other'" in capsys.readouterr().err
     # inspect says what it would use and what it skips

@@ -177,6 +177,22 @@ def test_clutter_chance_line(clutter):
                 if ln.get_linestyle() == "--"]
 
 
+def test_clutter_auc_panel(clutter):
+    # Fig. 3c: the mean ROC AUC per group, one line per model in its colour, its band, chance at 0.5
+    auc = clutter.assign(mAUC=0.7, mAUC_ci95_low=0.65, mAUC_ci95_high=0.75)
+    ax = plotting.plot_clutter_auc(auc, labels={"base": "Baseline"})
+    colors = model_colors(["base", "dual"])
+    assert [_hex(ln.get_color()) for ln in ax.lines[:2]] == [colors["base"].lower(), colors["dual"].lower()]
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([0.7] * 5)
+    assert list(ax.lines[-1].get_ydata()) == pytest.approx([0.5, 0.5])  # random ranking
+    assert len(ax.collections) == 2
+    ys = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert ys.min() == pytest.approx(0.65) and ys.max() == pytest.approx(0.75)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4", "\u22655"]
+    assert "prevalence-free" in ax.get_ylabel()
+    assert len(plotting.plot_clutter_auc(auc, bands=False, ax=plt.figure().gca()).collections) == 0
+
+
 def test_objects_histogram():
     hist = pd.DataFrame({"n_objects": [0, 1, 2, 3], "n_images": [5, 30, 20, 7]})
     ax = plotting.plot_objects_histogram(hist)
@@ -289,3 +305,17 @@ def test_tpfn_distribution_small_groups_are_points(rng):
     assert len(points) == 1
     np.testing.assert_allclose(np.sort(points[0].get_offsets()[:, 1]), np.sort(obj["v"][:8]))
     assert len(ax.collections) == 2  # the points and one violin body
+
+
+def test_category_delta_colours_follow_the_verdict_not_the_interval():
+    # Fig. 4: the adjusted test decides; an interval excluding 0 with verdict "within noise" stays grey
+    cmp = pd.DataFrame({"category": ["a", "b"], "delta": [0.2, 0.1], "ci95_low": [0.1, 0.05],
+                        "ci95_high": [0.3, 0.15], "verdict": ["improved", "within noise"]})
+    colors = model_colors(["A", "B"])
+    bars = _bars(plotting.plot_category_delta(cmp, color_a=colors["A"], color_b=colors["B"]))
+    assert _hex(bars[0].get_facecolor()) == colors["B"].lower() and bars[0].get_hatch() == "////"
+    assert _hex(bars[1].get_facecolor()) == plotting.NEUTRAL and not bars[1].get_hatch()
+    # no verdict and no interval: nothing is called better
+    plt.close("all")
+    bars = _bars(plotting.plot_category_delta(cmp[["category", "delta"]]))
+    assert all(_hex(b.get_facecolor()) == plotting.NEUTRAL for b in bars)

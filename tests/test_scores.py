@@ -232,9 +232,9 @@ def test_a_directory_is_not_a_score_file(tmp_path, tiny_ann, demo, capsys):
             read_scores(d, tiny_ann)
         assert str(exc.value).startswith(str(d))
     assert main(["metrics", "--annotations", str(demo.annotations), "--scores", f"m={tmp_path / 'scores.csv'}",
-                 "--out", str(tmp_path / "t.csv")]) == 2
+                 "--out", str(tmp_path / "t")]) == 2
     err = capsys.readouterr().err
-    assert "got a directory" in err and len(err.splitlines()) == 1 and not (tmp_path / "t.csv").exists()
+    assert "got a directory" in err and len(err.splitlines()) == 1 and not (tmp_path / "t").exists()
 
 
 # ------------------------------------------------------------ LVIS-style files: id headers, file names, percent

@@ -48,17 +48,29 @@ Per group
   then lay beside the estimate, BCa corrects for it, and where the estimate lies
   outside the central 95% of its replicates the centered percentile interval is
   used instead (``ci_method``; :func:`salanalysis._bootstrap.bca_interval`).
+- Cost: each class of each score set is sorted once per group; a resample is one
+  sparse product of its image counts with a segment matrix (the images between and
+  tied with the tie groups holding a positive, :mod:`salanalysis._ranking_blocks`),
+  giving AP and ROC AUC with dense work per positive group; batches of resamples
+  are reduced to the group measures at once, so memory does not grow with the
+  number of resamples times classes. :func:`clutter_all` gives the map, the trend
+  and every difference from one bootstrap (``salanalysis clutter`` and
+  ``reproduce`` use it); each table equals its own function's.
 
 Prevalence
 ----------
 AP's chance level is the class's prevalence, and prevalence rises with the number
 of objects per image, so mAP rises with clutter even for a random scorer. Each
 group therefore also reports ``chance_mAP`` (the exact expected mAP of a random
-ranking of its images), and two measures that do not move with prevalence, the
-mean per-class ROC AUC (``mAUC``) and the mean normalised AP
-``(AP - prevalence) / (1 - prevalence)`` (``mAP_norm``), each with its BCa
-interval. :func:`clutter_trend` tests whether the change from the first to the
-last group survives in them; :func:`trend_sentence` says it in words.
+ranking of its images), the mean per-class ROC AUC (``mAUC``, free of prevalence:
+0.5 for any random ranking) and the mean chance-corrected AP
+``(AP - chance AP) / (1 - chance AP)`` (``mAP_norm``; 0 at chance, but at a fixed
+ranking quality it still rises with prevalence, so it is not prevalence-free), each
+with its interval. :func:`clutter_trend` tests the change from the first to the last
+group in each; :func:`prevalence_verdict` decides on the mean ROC AUC alone (the
+measure the fixed-quality and rising-quality simulations of
+``benchmarks/calibration.py`` support): a mAP trend with no clear change in the mean
+ROC AUC is "explained by prevalence". :func:`trend_sentence` says it in words.
 
 Smoothing
 ---------
@@ -75,10 +87,12 @@ A NaN (an empty group) makes its neighbours' smoothed values NaN.
 from salanalysis.clutter.core import (
     MEASURES,
     TREND_COLUMNS,
+    clutter_all,
     clutter_difference,
     clutter_map,
     clutter_tables,
     clutter_trend,
+    prevalence_verdict,
     trend_sentence,
 )
 from salanalysis.clutter.groups import (
@@ -106,7 +120,9 @@ __all__ = [
     "clutter_difference",
     "clutter_trend",
     "clutter_tables",
+    "clutter_all",
     "trend_sentence",
+    "prevalence_verdict",
     "ClutterResult",
     "run_clutter",
 ]

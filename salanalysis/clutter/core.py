@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from salanalysis import metrics
-from salanalysis._bootstrap import CI_METHODS, bca_interval, bootstrap_p
+from salanalysis._bootstrap import CI_METHODS, bca_interval, bootstrap_p, normal_interval
 from salanalysis.clutter.groups import (
     DEFAULT_MIN_IMAGES,
     _group_label,
@@ -24,14 +25,15 @@ from salanalysis.metrics.ranking import chance_ap, normalized_ap, roc_auc
 from salanalysis.scores import Scores
 
 __all__ = ["MEASURES", "MAP_COLUMNS", "TREND_COLUMNS", "clutter_map", "clutter_difference", "clutter_trend",
-           "clutter_tables", "trend_sentence"]
+           "clutter_tables", "clutter_all", "trend_sentence", "prevalence_verdict"]
 
-#: The per-group measures with bootstrap intervals: mAP (the paper's), and two that do not
-#: rise with prevalence: the mean per-class ROC AUC and the mean normalised AP.
+#: The per-group measures with bootstrap intervals: mAP (the paper's), the mean per-class ROC
+#: AUC (free of prevalence) and the mean chance-corrected AP (free of AP's chance level only).
 MEASURES = {
     "mAP": "mean AP over the classes with a positive in the group (the paper's Fig. 3)",
     "mAUC": "mean per-class ROC AUC (0.5 for any random ranking, whatever the prevalence)",
-    "mAP_norm": "mean of (AP - prevalence) / (1 - prevalence) over the classes with a positive (0 at chance)",
+    "mAP_norm": "mean chance-corrected AP, (AP - chance AP) / (1 - chance AP), over the classes with a positive "
+                "(0 at chance; still rises with prevalence at a fixed ranking quality)",
 }
 
 
@@ -63,10 +65,20 @@ def _nanmean(a: np.ndarray) -> np.ndarray:
         return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
 
-def _measures(ap: np.ndarray, auc: np.ndarray, prev: np.ndarray) -> dict[str, np.ndarray]:
-    """The group measures of per-class AP, AUC (..., S, C) and prevalence (..., C)."""
+def _measures(ap: np.ndarray, auc: np.ndarray, prev: np.ndarray, n_eval: np.ndarray) -> dict[str, np.ndarray]:
+    """The group measures of per-class AP, AUC (..., S, C), prevalence (..., C) and images evaluated (C,).
+
+    The chance AP of a (re)sample is that of ``prevalence * n_eval`` positives among ``n_eval``
+    images (a bootstrap resample keeps the group's size).
+    """
     return {"mAP": _nanmean(ap), "mAUC": _nanmean(auc),
-            "mAP_norm": _nanmean(normalized_ap(ap, prev[..., None, :]))}
+            "mAP_norm": _nanmean(normalized_ap(ap, (prev * n_eval)[..., None, :], n_eval))}
+
+
+def _batch_measures(res: dict[str, np.ndarray], n_eval: np.ndarray) -> dict[str, np.ndarray]:
+    """The group measures of one batch of :func:`~salanalysis.metrics.bootstrap_ranking` resamples
+    (``functools.partial(_batch_measures, n_eval=...)`` is the picklable reduce step)."""
+    return _measures(res["AP"], res["AUC"], res["prevalence"], n_eval)
 
 
 @dataclass
@@ -121,13 +133,16 @@ def _core(annotations: Annotations, score_sets: list[Scores], *, k: int | None, 
         auc = np.stack([roc_auc(y, s, m) for s in sub])
         with np.errstate(invalid="ignore", divide="ignore"):
             prev = n_pos / n_eval
-        for name, v in _measures(ap, auc, prev).items():
+        for name, v in _measures(ap, auc, prev, n_eval).items():
             point[name][:, g] = v
         if n_boot:
-            rb = metrics.bootstrap_ranking(y, sub, n_boot=n_boot, seed=_group_seed(seed, g), auc=True, mask=m)
-            for name, v in _measures(rb.reps["AP"], rb.reps["AUC"], rb.reps["prevalence"]).items():
+            # each batch of resamples is reduced to the group measures at once: memory holds
+            # (n_boot, S) per measure, not the per-class values of every resample
+            rb = metrics.bootstrap_ranking(y, sub, n_boot=n_boot, seed=_group_seed(seed, g), auc=True, mask=m,
+                                           reduce=functools.partial(_batch_measures, n_eval=n_eval))
+            for name, v in rb.reps.items():
                 reps[name][:, :, g] = v
-            jack[g] = _measures(rb.jackknife["AP"], rb.jackknife["AUC"], rb.jackknife["prevalence"])
+            jack[g] = rb.jackknife
     attrs = {key: per_image.attrs[key] for key in ("k", "k_chosen", "warning", "n_images_no_objects")}
     return _Core(pd.DataFrame(rows), point, reps, jack, chance,
                  {**attrs, "n_categories": n_cat, "federated": "on" if mask is not None else "off"})
@@ -145,7 +160,7 @@ def _per_group_bca(point: np.ndarray, reps: np.ndarray, jack: list[np.ndarray | 
 
 def _attrs(core: _Core, min_images: int, n_boot: int, seed: int, k_rule: str) -> dict:
     return {**core.attrs, "k_rule": k_rule, "min_images": int(min_images), "n_boot": int(n_boot),
-            "seed": int(seed), "ci_methods": {k: CI_METHODS[k] for k in ("BCa", "BC", "centered percentile")}}
+            "seed": int(seed), "ci_methods": {k: CI_METHODS[k] for k in ("BCa", "BC", "centered percentile", "normal")}}
 
 
 #: Columns of :func:`clutter_map`, in order.
@@ -293,17 +308,25 @@ def clutter_difference(annotations: Annotations, a: Scores, b: Scores, **options
     opts = _options(options)
     smooth = opts.pop("smooth")
     core = _core(annotations, [a, b], **opts)
+    return _difference_table(core, [a, b], 0, 1, smooth, opts["min_images"], opts["n_boot"], opts["seed"],
+                             opts["k_rule"])
+
+
+def _difference_table(core: _Core, sets: list[Scores], ia: int, ib: int, smooth: bool, min_images: int,
+                      n_boot: int, seed: int, k_rule: str) -> pd.DataFrame:
+    """:func:`clutter_difference` of score sets ``ib`` minus ``ia`` of a core holding both."""
+    a, b = sets[ia], sets[ib]
     t = core.groups.copy()
     t.insert(0, "model_b", b.name)
     t.insert(0, "model_a", a.name)
-    t["mAP_A"] = core.point["mAP"][0]
-    t["mAP_B"] = core.point["mAP"][1]
-    delta = core.point["mAP"][1] - core.point["mAP"][0]
-    d_reps = core.reps["mAP"][:, 1, :] - core.reps["mAP"][:, 0, :]
+    t["mAP_A"] = core.point["mAP"][ia]
+    t["mAP_B"] = core.point["mAP"][ib]
+    delta = core.point["mAP"][ib] - core.point["mAP"][ia]
+    d_reps = core.reps["mAP"][:, ib, :] - core.reps["mAP"][:, ia, :]
     t["delta"] = delta
     t["delta_smoothed"] = smooth_paper(delta) if smooth else np.nan
     t["ci95_low"], t["ci95_high"], t["ci_method"] = _per_group_bca(
-        delta, d_reps, [j["mAP"][:, 1] - j["mAP"][:, 0] if j else None for j in core.jack])
+        delta, d_reps, [j["mAP"][:, ib] - j["mAP"][:, ia] if j else None for j in core.jack])
     if smooth:
         lo, hi, _ = bca_interval(smooth_paper(delta), smooth_paper(d_reps))
         t["ci95_low_smoothed"], t["ci95_high_smoothed"] = lo, hi
@@ -313,8 +336,36 @@ def clutter_difference(annotations: Annotations, a: Scores, b: Scores, **options
     t = t[[c for c in t.columns if c not in ("n_classes_auc", "ci_method")] + ["ci_method", "n_classes_auc"]]
     for c in ("model_a", "model_b", "group", "ci_method"):
         t[c] = t[c].astype(object)
-    t.attrs.update(_attrs(core, opts["min_images"], opts["n_boot"], opts["seed"], opts["k_rule"]))
+    t.attrs.update(_attrs(core, min_images, n_boot, seed, k_rule))
     return t
+
+
+def clutter_all(annotations: Annotations, score_sets: Sequence[Scores] | Scores,
+                pairs: Sequence[tuple[str, str]] = (), **options) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                           list[pd.DataFrame]]:
+    """:func:`clutter_map`, :func:`clutter_trend` and a :func:`clutter_difference` per pair, from one bootstrap.
+
+    ``pairs``: ``(name_a, name_b)`` of score sets among ``score_sets``; each difference is
+    ``b`` minus ``a``. The bootstrap of a group resamples the same images whatever score
+    sets are evaluated (its seed depends on the seed and the group only), so every table is
+    the one its own function gives with the same options and ``k`` (the cut-off of the map),
+    at the cost of one bootstrap instead of one per table. ``options``: those of
+    :func:`clutter_map`.
+    """
+    sets = _as_list(score_sets)
+    names = [s.name for s in sets]
+    for pa, pb in pairs:
+        for name in (pa, pb):
+            if name not in names:
+                raise InputError(f"score set '{name}' is not among the score sets {names}")
+        if pa == pb:
+            raise InputError(f"the two score sets have the same name '{pa}'")
+    opts = _options(options)
+    smooth = opts.pop("smooth")
+    core = _core(annotations, sets, **opts)
+    args = (opts["min_images"], opts["n_boot"], opts["seed"], opts["k_rule"])
+    diffs = [_difference_table(core, sets, names.index(pa), names.index(pb), smooth, *args) for pa, pb in pairs]
+    return _map_table(core, sets, smooth, *args), _trend_table(core, sets, *args), diffs
 
 
 _OPTIONS = {"k": None, "min_images": DEFAULT_MIN_IMAGES, "k_rule": "min-images", "n_boot": 1000, "seed": 0,
@@ -355,7 +406,8 @@ def clutter_trend(annotations: Annotations, score_sets: Sequence[Scores] | Score
     value in the first and in the last (tail) group, the change last - first and, from
     the same bootstrap replicates as :func:`clutter_map` (groups are resampled
     independently, so replicate ``r`` of each group is one replicate of the change), its
-    BC 95% interval. ``verdict``: ``"rises"`` / ``"falls"`` when the interval excludes 0,
+    normal 95% interval (change +/- 1.96 bootstrap SD; the BC interval called a change of
+    the mean ROC AUC in 15% of fixed-quality data sets, ``benchmarks/calibration.py`` [6]). ``verdict``: ``"rises"`` / ``"falls"`` when the interval excludes 0,
     ``"no clear change"`` otherwise; ``chance_mAP`` (a function of the labels alone)
     gets ``"rises"``/``"falls"``/``"flat"`` by its sign. ``options``: those of
     :func:`clutter_map` (``smooth`` has no effect here).
@@ -384,7 +436,7 @@ def _trend_table(core: _Core, sets: list[Scores], min_images: int, n_boot: int, 
                     continue
                 v0, v1 = core.point[name][i, f], core.point[name][i, last]
                 d = core.reps[name][:, i, last] - core.reps[name][:, i, f]
-                lo, hi, method = bca_interval(v1 - v0, d)
+                lo, hi, method = normal_interval(v1 - v0, d)  # the BC interval over-rejected (calibration.py [6])
                 tol = 1e-12  # rounding: a constant scorer's AUC and normalised AP are 0.5 and 0 to 1e-16
                 verdict = "rises" if lo > tol else "falls" if hi < -tol else "no clear change"
                 if str(method) == "none":
@@ -397,8 +449,35 @@ def _trend_table(core: _Core, sets: list[Scores], min_images: int, n_boot: int, 
     return out
 
 
+def prevalence_verdict(trend: pd.DataFrame, model: str) -> str:
+    """What the model's mAP trend with clutter is, once prevalence is set aside (Fig. 3).
+
+    The prevalence-free measure is the mean ROC AUC (``mAUC``): the only one of the group
+    measures whose false-positive rate stayed at its level in the fixed-quality and
+    rising-quality simulations of ``benchmarks/calibration.py``. (The chance-corrected
+    mAP, ``mAP_norm``, rises with prevalence at any fixed ranking quality, so it cannot
+    tell ranking from prevalence and takes no part in the verdict.) Returns one of:
+
+    - ``"no trend"``: mAP shows no clear change (or no interval);
+    - ``"survives"``: mAP and mean ROC AUC change in the same direction;
+    - ``"explained by prevalence"``: mAP changes, the mean ROC AUC shows no clear change;
+    - ``"reverses"``: the mean ROC AUC changes the other way.
+    """
+    t = trend[trend["model"] == model].set_index("measure")
+    if t.empty or "mAP" not in t.index or t.loc["mAP", "verdict"] not in ("rises", "falls"):
+        return "no trend"
+    a = t.loc["mAUC", "verdict"] if "mAUC" in t.index else "no clear change"
+    if a == t.loc["mAP", "verdict"]:
+        return "survives"
+    return "reverses" if a in ("rises", "falls") else "explained by prevalence"
+
+
 def trend_sentence(trend: pd.DataFrame, model: str) -> str:
-    """One sentence: whether the model's mAP trend with clutter survives the prevalence-free measures."""
+    """One sentence: whether the model's mAP trend with clutter survives the prevalence-free measure.
+
+    The verdict is :func:`prevalence_verdict` (mean ROC AUC); the chance mAP and the
+    chance-corrected mAP are reported beside it.
+    """
     t = trend[trend["model"] == model].set_index("measure")
     if t.empty:
         return f"{model}: fewer than two non-empty clutter groups, no trend to test"
@@ -411,14 +490,13 @@ def trend_sentence(trend: pd.DataFrame, model: str) -> str:
 
     head = (f"{model}: from group {m['first_group']} to {m['last_group']}, " + part("mAP", "mAP") +
             f"; chance mAP {t.loc['chance_mAP', 'change']:+.3f}; " + part("mAUC", "mean ROC AUC") + "; "
-            + part("mAP_norm", "normalised mAP"))
-    if m["verdict"] not in ("rises", "falls"):
+            + part("mAP_norm", "chance-corrected mAP (not prevalence-free)"))
+    v = prevalence_verdict(trend, model)
+    if v == "no trend":
         return head + ": no clear mAP trend to explain"
-    same = [name for name in ("mAUC", "mAP_norm") if t.loc[name, "verdict"] == m["verdict"]]
-    if len(same) == 2:
-        return head + ": the trend survives both prevalence-free measures"
-    if same:
-        label = {"mAUC": "mean ROC AUC", "mAP_norm": "normalised mAP"}[same[0]]
-        return head + f": the trend survives in {label} only"
-    return head + ": the trend does not survive the prevalence-free measures (a prevalence effect, not ranking quality)"
-
+    if v == "survives":
+        return head + ": the trend survives the prevalence-free measure (mean ROC AUC)"
+    if v == "reverses":
+        return head + ": the prevalence-free measure (mean ROC AUC) moves the other way"
+    return head + (": the mAP trend is explained by prevalence (the prevalence-free mean ROC AUC shows no "
+                   "clear change)")

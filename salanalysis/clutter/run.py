@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import pandas as pd
 
-from salanalysis.clutter.core import clutter_difference, clutter_tables, trend_sentence
+from salanalysis.clutter.core import clutter_all, trend_sentence
 from salanalysis.clutter.groups import objects_histogram
 from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.formatting import format_fixed, format_interval
+from salanalysis.metrics.rules import DEFAULT_RULES, MetricRules
 from salanalysis.results import AnalysisResult, table_property
 from salanalysis.scores import Scores
 
@@ -87,12 +88,17 @@ class ClutterResult(AnalysisResult):
 
 def run_clutter(
     annotations: Annotations | str | os.PathLike,
-    scores: Mapping[str, str | os.PathLike | Scores],
+    scores: Mapping[str, str | os.PathLike | Scores | pd.DataFrame]
+    | Sequence[tuple[str, str | os.PathLike | pd.DataFrame] | Scores],
     out: str | os.PathLike | None = None,
     *,
+    rules: MetricRules = DEFAULT_RULES,
+    n_boot: int = 1000,
+    seed: int = 0,
+    jobs: int = 0,
     logits: bool = False,
-    missing: str = "error",
-    **options,
+    missing: Literal["error", "zero"] = "error",
+    **options: Any,
 ) -> ClutterResult:
     """Read the inputs, compute the clutter tables and write them to ``out`` (unless None).
 
@@ -109,28 +115,44 @@ def run_clutter(
     annotations
         An :class:`Annotations` or the path of a COCO instances JSON.
     scores
-        Score set name -> score file (or :class:`Scores`), in order; the first is
-        the reference of the differences.
+        Score set name -> score file, :class:`Scores` or wide DataFrame, in order (or a
+        sequence of ``(name, file)`` pairs and ``Scores``); the first is the reference
+        of the differences.
     out
         Output folder (created if needed); None: nothing is written.
+    rules
+        The AP rules (crowd labels, LVIS federated evaluation) and, with
+        ``image_ids``/``category_ids``, the part of the dataset analysed.
+    n_boot, seed
+        Bootstrap resamples per group (0: no bands; default 1000, as ``--bootstrap``) and seed.
+    jobs
+        Bootstrap worker threads (0, default: all cores); results do not depend on it.
     logits, missing
         As in :func:`salanalysis.scores.read_scores`.
     options
-        Those of :func:`clutter_map` (``k``, ``min_images``, ``k_rule``, ``n_boot``,
-        ``seed``, ``smooth``, ``rules``); an unknown one is a TypeError.
+        The other options of :func:`clutter_map` (``k``, ``min_images``, ``k_rule``,
+        ``smooth``); an unknown one is a TypeError.
     """
+    from salanalysis._bootstrap import bootstrap_jobs
     from salanalysis.scores import read_score_sets
+    from salanalysis.subsets import analysis_annotations
 
-    ann = annotations if isinstance(annotations, Annotations) else Annotations.load(annotations)
+    ann = analysis_annotations(annotations, rules)
     if not scores:
         raise InputError("at least one score file is needed")
     sets = read_score_sets(scores, ann, logits=logits, missing=missing)
-    table, trend = clutter_tables(ann, sets, **options)
+    options = {**options, "rules": rules, "n_boot": n_boot, "seed": seed}
+    with bootstrap_jobs(jobs):
+        return _clutter_result(ann, sets, out, options)
+
+
+def _clutter_result(ann: Annotations, sets: list[Scores], out: str | os.PathLike | None,
+                    options: dict[str, Any]) -> ClutterResult:
+    pairs = [(sets[0].name, other.name) for other in sets[1:]]
+    table, trend, parts = clutter_all(ann, sets, pairs, **options)  # one bootstrap for every table
     hist = objects_histogram(ann)
     diff = None
-    if len(sets) > 1:
-        same_groups = {**options, "k": table.attrs["k"]}
-        parts = [clutter_difference(ann, sets[0], other, **same_groups) for other in sets[1:]]
+    if parts:
         diff = pd.concat(parts, ignore_index=True)
         diff.attrs.update(parts[0].attrs)
         for key in ("k_rule", "k_chosen", "warning", "min_images"):

@@ -404,3 +404,70 @@ def add_input_size_option(p: argparse.ArgumentParser, help: str) -> None:
     """``--input-size SIZE`` or ``--input-size HEIGHT WIDTH`` (a tuple of 1 or 2 ints, or None)."""
     p.add_argument("--input-size", nargs="+", type=input_side, action=_InputSize, default=None,
                    metavar="SIZE", help=help)
+
+
+# ------------------------------------------------------------ subsets and output folders
+#: The rule of ``--out``, said once in every analysis command's help.
+OUT_RULE = "--out is a folder for every analysis command; the files are named inside it"
+
+
+def add_subset_options(p: argparse.ArgumentParser) -> None:
+    """``--image-ids FILE`` and ``--categories NAMES``: analyse part of the dataset (COCOeval's imgIds/catIds)."""
+    p.add_argument("--image-ids", metavar="FILE",
+                   help="analyse only the images listed in FILE (one id per line, a CSV with an image_id "
+                   "column, or a JSON list), as COCOeval's imgIds: a model evaluated on part of a dataset "
+                   "is analysed on exactly that part")
+    p.add_argument("--categories", metavar="NAMES",
+                   help="analyse only these categories (comma-separated names as in the annotations)")
+
+
+def subset_rules(args: argparse.Namespace, rules):
+    """``(annotations, rules)``: ``--annotations`` and ``rules`` with ``--image-ids``/``--categories``
+    folded in (``image_ids``, ``category_names``)."""
+    from salanalysis.subsets import read_image_ids
+
+    changes: dict[str, Any] = {}
+    if getattr(args, "image_ids", None):
+        changes["image_ids"] = read_image_ids(args.image_ids)
+    if getattr(args, "categories", None):
+        changes["category_names"] = args.categories
+    return args.annotations, (rules.replace(**changes) if changes else rules)
+
+
+def add_out_option(p: argparse.ArgumentParser, *, required: bool = True, what: str = "") -> None:
+    """``--out DIR``: the output folder (created) of an analysis command."""
+    text = f"output folder (created){': ' + what if what else ''}; {OUT_RULE}"
+    p.add_argument("--out", required=required, metavar="DIR", help=text)
+
+
+#: Suffixes that name a file, not a folder: refused as ``--out DIR`` (a typo would make a folder of that name).
+_FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".md", ".tex", ".pdf", ".png", ".npz", ".parquet", ".pq",
+                  ".xlsx", ".pkl")
+
+
+def out_folder(out: str, first: str, extensions: Sequence[str] = (".csv",)) -> tuple[Path, str | None]:
+    """``(folder, None)`` for ``--out DIR``; for the old ``--out FILE.csv`` form ``(FILE, stem)``, with a note.
+
+    ``first`` names the file written first inside a folder (for the note).
+    """
+    path = Path(out)
+    if path.suffix.lower() in _FILE_SUFFIXES and path.suffix.lower() not in extensions:
+        raise InputError(f"--out is a folder, and {path.name!r} looks like a file name "
+                         f"(give a folder{', or a ' + ' or '.join(extensions) + ' file' if extensions else ''})", out)
+    if path.suffix.lower() in extensions:
+        print(f"salanalysis: note: --out {out} (a file) is now --out DIR (writes DIR/{first}{path.suffix}, ...); "
+              "the file form still works in this release", file=sys.stderr)
+        return path, path.with_suffix("").name
+    return path, None
+
+
+def add_vocabulary(p: argparse.ArgumentParser, *, jobs: str | None = None, seed: str | None = None) -> None:
+    """The options every analysis command shares: ``--quiet``, ``--progress/--no-progress`` and,
+    where they can matter, ``--jobs N`` (``jobs``: what the workers do) and ``--seed`` (``seed``:
+    what is random)."""
+    if not any(a.dest == "quiet" for a in p._actions):
+        add_progress_options(p)
+    if jobs is not None and not any(a.dest == "jobs" for a in p._actions):
+        add_jobs_option(p, jobs)
+    if seed is not None and not any(a.dest == "seed" for a in p._actions):
+        p.add_argument("--seed", type=int, default=0, help=f"seed of {seed} (default 0)")

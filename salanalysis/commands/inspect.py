@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common.add_saliency_option(p)
     _common.add_scores_option(p, "score file (repeatable)")
     _common.add_logits_option(p)
-    p.add_argument("--out", help="also write the overview table (.csv or .parquet)")
+    _common.add_vocabulary(p)
+    _common.add_out_option(p, required=False, what="also write the overview table as overview.csv (an --out "
+                           "ending in .csv or .parquet, the table's file, still works in this release)")
     p.set_defaults(func=run)
 
 
@@ -36,5 +38,10 @@ def run(args: argparse.Namespace) -> int:
     table = inspect_inputs(ann, sal, sco, logits=args.logits)
     print(format_overview(table))
     if args.out:
-        write_table(table, args.out)
+        out, legacy = _common.out_folder(args.out, "overview", (".csv", ".parquet", ".pq"))
+        if not legacy and out.exists() and not out.is_dir():
+            from salanalysis.errors import InputError
+
+            raise InputError("output path exists and is not a folder", out)
+        write_table(table, out if legacy else out / "overview.csv")
     return 0

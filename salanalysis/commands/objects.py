@@ -28,9 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="detected = score >= threshold, in [0, 1] (default 0.5)"
     )
     _common.add_score_reading_options(p)
+    _common.add_subset_options(p)
     _common.add_jobs_option(p, "worker processes (1: none)")
-    p.add_argument("--out", required=True, help="object table (.csv or .parquet)")
-    p.add_argument("--images-out", help="also write the image table (.csv or .parquet)")
+    _common.add_out_option(p, what="objects.csv and images.csv (an --out ending in .csv or .parquet, the "
+                           "object table's file, still works in this release)")
+    p.add_argument("--images-out", help="with --out FILE: also write the image table (.csv or .parquet)")
     _common.add_progress_options(p)
     _common.add_cluster_option(p)
     p.set_defaults(func=run)
@@ -39,36 +41,38 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from salanalysis.errors import InputError
     from salanalysis.io import all_or_nothing, write_table
-    from salanalysis.objects import compute_objects
+    from salanalysis.metrics import MetricRules
+    from salanalysis.objects_run import run_objects
 
-    for path in (args.out, args.images_out):
-        if path is not None and Path(path).suffix.lower() not in _TABLE_EXT:
-            raise InputError("output must end in .csv or .parquet", path)
-    if not 0 <= args.threshold <= 1:  # also rejects NaN
-        raise InputError(f"--threshold must be a number in [0, 1], got {args.threshold!r}")
+    out, legacy = _common.out_folder(args.out, "objects", _TABLE_EXT)
+    if args.images_out is not None:
+        if not legacy:
+            raise InputError("--images-out goes with --out FILE; --out DIR writes DIR/images.csv", args.images_out)
+        if Path(args.images_out).suffix.lower() not in _TABLE_EXT:
+            raise InputError("output must end in .csv or .parquet", args.images_out)
+    try:
+        rules = MetricRules(threshold=args.threshold)
+    except InputError:
+        raise InputError(f"--threshold must be a number in [0, 1], got {args.threshold!r}") from None
     sal = _common.saliency_sources(args)
-    ann, score_sets = _common.load_score_sets(args)
-    res = compute_objects(
-        ann, sal, score_sets, threshold=args.threshold, jobs=_common.resolve_jobs(args.jobs),
-        progress=_common.show_progress(args),
-    )
-    with all_or_nothing():  # both tables, or neither (a full disk, a read-only folder)
-        write_table(res.objects, args.out)
-        if args.images_out:
-            write_table(res.images, args.images_out)
-    print(f"objects: {len(res.objects)} (crowd excluded: {res.n_crowd_excluded}) -> {args.out}")
-    for name, n in res.missing_maps.items():
-        broken = getattr(sal.get(name), "broken_links", [])
-        print(
-            f"saliency {name}: {n} objects without a map (NaN) "
-            f"in {res.images_without_map[name]} images without a map"
-            + (f" ({len(broken)} broken link(s) in the folder, e.g. {broken[0]})" if broken else "")
-        )
-    print(f"zero-area masks (NaN centroid and saliency): {res.n_zero_area}")
-    if res.n_clipped:
-        print(f"objects clipped at the image border: {res.n_clipped}")
-    if res.n_dropped_polygons:
-        print(f"polygons with fewer than 3 vertices ignored: {res.n_dropped_polygons}")
-    for line in _common.score_notes(score_sets):
+    annotations, rules = _common.subset_rules(args, rules)
+    res = run_objects(annotations, sal, _common.named_scores(args), rules=rules, jobs=args.jobs,
+                      progress=_common.show_progress(args), **_common.score_reading(args))
+    if legacy:
+        with all_or_nothing():  # both tables, or neither (a full disk, a read-only folder)
+            write_table(res.tables["objects"], out)
+            if args.images_out:
+                write_table(res.tables["images"], args.images_out)
+        where = out
+    else:
+        res.write(out)
+        where = out / "objects.csv"
+    first, *rest = res.summary().splitlines()
+    print(f"{first} -> {where}")
+    for line in rest:
+        for name, src in sal.items():  # a map folder's broken links, named where its missing maps are
+            broken = getattr(src, "broken_links", [])
+            if broken and line.startswith(f"saliency {name}: "):
+                line += f" ({len(broken)} broken link(s) in the folder, e.g. {broken[0]})"
         print(line)
     return 0

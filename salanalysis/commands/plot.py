@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="display label of a score set or saliency source (repeatable)")
     p.add_argument("--threshold", type=float, default=None,
                    help="detection threshold named in captions (default: the run's, else 0.5)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder of the figures")
+    _common.add_vocabulary(p)
+    _common.add_out_option(p, what="the figures")
     p.set_defaults(func=run)
 
 
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("output path exists and is not a folder", out)
     done = render_figures(tables, ctx, out, drawable)
     for name, caption in done.captions.items():
-        print(f"{name}: {', '.join(str(p) for p in done.files[name])}\n  {caption}")
+        print(f"{name}: {', '.join(str(p) for p in done.files[name])}" + ("" if args.quiet else f"\n  {caption}"))
     for name in names:
         if name in done.failed:
             print(f"{name}: not drawn: {done.failed[name]}")

@@ -40,9 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="SALICON ground-truth maps, baseline saliency sources and saliency metrics",
         description="Build SALICON ground-truth maps from fixations, write center-bias and "
         "spectral-residual baseline map directories, and score map directories with CC, KLD, "
-        "SIM, NSS, AUC-Judd and shuffled AUC.",
+        "SIM, NSS, AUC-Judd and shuffled AUC. Each subcommand reads one map source, named by its "
+        "own option (--pred, --gt-maps, --from): the exception to the analysis commands' "
+        "--saliency NAME=SOURCE, which name several; --size WxH is an image size, not a source.",
     )
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    p.set_defaults(func=lambda args: _no_subcommand(p))
     ssub = p.add_subparsers(dest="saliency_command", metavar="SUBCOMMAND")
 
     # ---------------------------------------------------------------- fixations
@@ -110,10 +112,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="subset of CC KLD SIM NSS AUC_Judd sAUC (default: all that the ground truth given allows)")
     e.add_argument("--no-jitter", action="store_true", help="AUC-Judd without tie-breaking noise")
     e.add_argument("--seed", type=int, default=0, help="seed of the AUC-Judd jitter and sAUC sampling")
-    e.add_argument("--out", required=True, help="output table (.csv or .parquet)")
+    _common.add_vocabulary(e)
+    _common.add_out_option(e, what="saliency_metrics.csv (one row per image) and saliency_summary.csv "
+                           "(n, mean, sd, sem, 95%% t interval over images); an --out ending in .csv or "
+                           ".parquet, the per-image table's file, still works in this release")
     e.add_argument(
         "--summary",
-        help="also write the per-metric summary (n, mean, sd, sem, 95%% t interval over images; .csv or .parquet)",
+        help="with --out FILE: also write the per-metric summary (.csv or .parquet)",
     )
     e.set_defaults(func=run_evaluate)
 
@@ -211,6 +216,16 @@ def _map_folder_output(p: argparse.ArgumentParser, run) -> None:
     p.add_argument("--out", required=True, help="output map directory")
     p.set_defaults(func=run)
 
+def _no_subcommand(p: argparse.ArgumentParser) -> int:
+    """Bare ``salanalysis saliency``: its usage and an error, exit 2 (as bare ``salanalysis``)."""
+    import sys
+
+    p.print_usage(sys.stderr)
+    print("salanalysis saliency: error: a SUBCOMMAND is required (salanalysis saliency --help lists them)",
+          file=sys.stderr)
+    return 2
+
+
 def run_fixations(args: argparse.Namespace) -> int:
     from salanalysis.io import write_table
     from salanalysis.salicon import write_fixation_maps
@@ -273,7 +288,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if not args.gt_maps and not args.fixations:
         raise InputError("saliency evaluate needs --gt-maps, --fixations, or both")
-    for path in (args.out, args.summary):  # checked before any work: no output half written
+    out, legacy = _common.out_folder(args.out, "saliency_metrics", (".csv", ".parquet", ".pq"))
+    if args.summary is not None and not legacy:
+        raise InputError("--summary goes with --out FILE; --out DIR writes DIR/saliency_summary.csv", args.summary)
+    for path in (args.summary,):  # checked before any work: no output half written
         if path is not None and os.path.splitext(path)[1].lower() not in (".csv", ".parquet", ".pq"):
             raise InputError("output must end in .csv or .parquet", path)
     metrics = tuple(args.metrics) if args.metrics else None
@@ -284,10 +302,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     fix = _read(args) if args.fixations else None
     table = evaluate_maps(pred, gt, fix, metrics=metrics, jitter=not args.no_jitter, seed=args.seed)
     summary = summarize_metrics(table)
+    if not legacy and out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a folder", out)
     with all_or_nothing():
-        write_table(table, args.out)
-        if args.summary:
-            write_table(summary, args.summary)
+        write_table(table, out if legacy else out / "saliency_metrics.csv")
+        if args.summary or not legacy:
+            write_table(summary, args.summary or out / "saliency_summary.csv")
     n = int(table["has_pred"].fillna(False).sum())
     print(f"{n} of {len(table) - 1} images scored; mean [95% interval over images]:")
     for r in summary.itertuples():

@@ -41,11 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also fit the detection models with category fixed effects",
     )
-    _common.add_bootstrap_option(p, what="of whole images for the clustered tp/fn test")
+    _common.add_bootstrap_option(p, what="of whole images for the clustered tp/fn test (percentile 95%% "
+                                 "interval and p-value)")
     _common.add_seed_option(p)
+    _common.add_vocabulary(p)
     _common.add_ap_rule_options(p)
+    _common.add_subset_options(p)
     _common.add_score_reading_options(p)
-    p.add_argument("--out", metavar="DIR", help="write every table as CSV into DIR")
+    _common.add_out_option(p, required=False, what="every table as NAME.csv (default: print only)")
     _common.add_cluster_option(p)
     p.set_defaults(func=run)
 
@@ -53,20 +56,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from salanalysis.stats import run_stats
 
+    annotations, rules = _common.subset_rules(args, _common.ap_rules_from_args(args))
     result = run_stats(
         args.objects,
-        args.annotations,
+        annotations,
         _common.named_scores(args),
         out=args.out,
         control_source=args.control_source,
         category_effects=args.category_effects,
         n_boot=args.bootstrap,
         seed=args.seed,
-        rules=_common.ap_rules_from_args(args),
+        rules=rules,
         **_common.score_reading(args),
     )
     print(result.summary())
-    if args.out:
+    if args.out and not args.quiet:
         tables = [p for p in result.paths if not p.name.endswith(".attrs.json")]  # the rule beside them
         print(f"wrote {len(tables)} tables to {args.out}")
     return 0

@@ -76,11 +76,16 @@ from salanalysis.maps.read import (
     read_raw,
 )
 from salanalysis.maps.results_json import EncodedMap, read_results_json, write_results_json
+from salanalysis.maps.sized import SIZE_MAPS, SizeMap, SizeMapSource, center_bias_array
 from salanalysis.maps.source import MapSource, map_pattern_regex
 from salanalysis.maps.write import check_map_names, files_key, staged_map_names, write_map_directory
 
 __all__ = [
     "MapSource",
+    "SizeMapSource",
+    "SizeMap",
+    "SIZE_MAPS",
+    "center_bias_array",
     "MapRef",
     "EncodedMap",
     "ColourRule",

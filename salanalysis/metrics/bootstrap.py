@@ -10,21 +10,25 @@ once and a resample only re-weights the sorted order
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from salanalysis._bootstrap import (
+    CI_CHOICES,
     SortedAP,
-    SortedAUC,
     bca_interval,
     bootstrap_p,
     default_jobs,
     jackknife_weights,
+    level_percentiles,
+    normal_interval,
+    percentile_interval,
     run_batches,
 )
+from salanalysis._ranking_blocks import SortedRanking
 from salanalysis.limits import check_count
 from salanalysis.metrics.ap import _check, _check_mask, average_precision
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
@@ -38,7 +42,22 @@ from salanalysis.metrics.threshold import (
     summary_metrics,
 )
 
-__all__ = ["RankingBootstrap", "bootstrap_ranking", "bootstrap_ap", "bootstrap_metrics", "paired_bootstrap"]
+__all__ = ["RankingBootstrap", "bootstrap_ranking", "bootstrap_ap", "bootstrap_metrics", "paired_bootstrap",
+           "MIN_POS_INTERVAL"]
+
+#: Per-class intervals are withheld (NaN, ``ci_method`` ``"withheld"``) for classes with fewer
+#: positive images than this: no bootstrap interval reached its coverage there in
+#: ``benchmarks/calibration.py`` (BENCHMARKS.md, "Coverage of the bootstrap intervals").
+MIN_POS_INTERVAL = 21
+
+
+def _interval(ci: str, estimate, reps: np.ndarray, jack: np.ndarray | None, level: float) -> tuple:
+    """The ``ci`` interval (``"normal"`` or ``"BCa"``) of ``estimate`` from its replicates."""
+    if ci == "normal":
+        return normal_interval(estimate, reps, level)
+    if ci == "BCa":
+        return bca_interval(estimate, reps, jack, level)
+    raise ValueError(f"ci must be one of {CI_CHOICES}, got {ci!r}")
 
 
 def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -67,25 +86,47 @@ class RankingBootstrap:
 
 
 class _Ranking:
-    """Sorted score sets; ``self(w)`` gives the ranking measures for a weight batch (n, b)."""
+    """Sorted score sets; ``self(w)`` gives the ranking measures for a weight batch (n, b).
+
+    With ``auc``, AP and AUC come from one segment matrix per score set
+    (:class:`~salanalysis._ranking_blocks.SortedRanking`: the same numbers as
+    :class:`~salanalysis._bootstrap.SortedAP` and :class:`~salanalysis._bootstrap.SortedAUC`, bit
+    for bit, with one sparse product and dense work proportional to the positives).
+    """
 
     def __init__(self, y: np.ndarray, score_list: Sequence[np.ndarray], auc: bool,
                  mask: np.ndarray | None = None) -> None:
-        self.ap = [SortedAP.build(y, _masked(s, mask, y)) for s in score_list]
-        self.auc = [SortedAUC.build(y, s, mask) for s in score_list] if auc else []
+        self.auc = auc
+        if auc:
+            self.joint = [SortedRanking.build(y, s, mask) for s in score_list]
+            self.blocks = max(p.n_rows for p in self.joint)
+        else:
+            self.ap = [SortedAP.build(y, _masked(s, mask, y)) for s in score_list]
+            self.blocks = max(p.block_matrix.shape[0] for p in self.ap)
         self.yf = y.T.astype(np.float32)
         self.mf = None if mask is None else np.asarray(mask, dtype=bool).T.astype(np.float32)
-        self.blocks = max(p.block_matrix.shape[0] for p in self.ap)
 
     def __call__(self, w: np.ndarray) -> dict[str, np.ndarray]:
-        out = {"AP": np.stack([p.ap(w) for p in self.ap], axis=1)}
-        if self.auc:
-            out["AUC"] = np.stack([p.auc(w) for p in self.auc], axis=1)
-            tot = (w.sum(axis=0, dtype=np.float64)[:, None] if self.mf is None
-                   else (self.mf @ w).T.astype(np.float64))  # images evaluated for each class
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out["prevalence"] = ((self.yf @ w).T.astype(np.float64)) / tot
+        if not self.auc:
+            return {"AP": np.stack([p.ap(w) for p in self.ap], axis=1)}
+        both = [p.measures(w) for p in self.joint]
+        out = {k: np.stack([m[k] for m in both], axis=1) for k in ("AP", "AUC")}
+        tot = (w.sum(axis=0, dtype=np.float64)[:, None] if self.mf is None
+               else (self.mf @ w).T.astype(np.float64))  # images evaluated for each class
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["prevalence"] = ((self.yf @ w).T.astype(np.float64)) / tot
         return out
+
+
+@dataclass
+class _Reduced:
+    """``reduce(ranking(w))``, picklable (sent to cluster workers as the work of a replicate block)."""
+
+    ranking: _Ranking
+    reduce: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+    def __call__(self, w: np.ndarray) -> dict[str, np.ndarray]:
+        return self.reduce(self.ranking(w))
 
 
 def bootstrap_ranking(
@@ -98,6 +139,7 @@ def bootstrap_ranking(
     auc: bool = False,
     jackknife_blocks: int = 20,
     mask: np.ndarray | None = None,
+    reduce: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
 ) -> RankingBootstrap:
     """Per-class AP (and ROC AUC and prevalence) of score sets on the same resamples of images.
 
@@ -108,6 +150,11 @@ def bootstrap_ranking(
     one of ``jackknife_blocks`` interleaved blocks of images each
     (:func:`~salanalysis._bootstrap.jackknife_weights`). ``mask`` (N, C): the images that
     count for each class (LVIS federated evaluation); None: all.
+
+    ``reduce``: applied to the measures of every batch of resamples (and of the jackknife)
+    before they are kept, e.g. the mean over classes; it must keep the first axis (one row
+    per resample). Memory then holds the reduced replicates, not ``n_boot x S x C`` of each
+    measure; the batches themselves hold a bounded number of resamples.
     """
     if n_boot < 0:
         raise ValueError("n_boot must be >= 0")
@@ -120,13 +167,18 @@ def bootstrap_ranking(
     if mask is not None:
         mask = _check_mask(mask, y)
     ranking = _Ranking(y, [s for _, s in checked], auc, mask)
-    jack = ranking(jackknife_weights(n, jackknife_blocks)) if jackknife_blocks else {}
-    shapes = {"AP": (len(checked), c), "AUC": (len(checked), c), "prevalence": (c,)}
-    reps = {k: np.empty((n_boot, *shapes[k])) for k in (["AP", "AUC", "prevalence"] if auc else ["AP"])}
+    work = ranking if reduce is None else _Reduced(ranking, reduce)
+    jack = work(jackknife_weights(n, jackknife_blocks)) if jackknife_blocks else {}
+    reps: dict[str, np.ndarray] = {}
+    if reduce is None:
+        shapes = {"AP": (len(checked), c), "AUC": (len(checked), c), "prevalence": (c,)}
+        reps = {k: np.empty((n_boot, *shapes[k])) for k in (["AP", "AUC", "prevalence"] if auc else ["AP"])}
     if n_boot:
         batch = _batch_size(n, ranking.blocks)
-        for start, res in run_batches(_rng(seed), n, n_boot, batch, ranking, default_jobs(jobs)):
+        for start, res in run_batches(_rng(seed), n, n_boot, batch, work, default_jobs(jobs)):
             for k, v in res.items():
+                if k not in reps:
+                    reps[k] = np.empty((n_boot, *np.shape(v)[1:]), dtype=np.asarray(v).dtype)
                 reps[k][start : start + len(v)] = v
     return RankingBootstrap(reps, jack)
 
@@ -189,8 +241,15 @@ def bootstrap_metrics(
     level: float = 0.95,
     jobs: int | None = None,
     mask: np.ndarray | None = None,
+    ci: str = "normal",
+    min_pos: int = MIN_POS_INTERVAL,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Bootstrap intervals (BCa) of every Table 1 metric and of the per-class metrics.
+    """Bootstrap intervals of every Table 1 metric and of the per-class metrics.
+
+    Estimand: the expected value of each metric on a test set of this size from the same
+    population. The default interval is the normal bootstrap interval (estimate +/- z
+    bootstrap SD), the method whose coverage of that estimand held in
+    ``benchmarks/calibration.py`` (BCa's did not: mAP's bootstrap is biased upward).
 
     Parameters
     ----------
@@ -199,28 +258,40 @@ def bootstrap_metrics(
     n_boot, seed
         Resamples and seed (same seed, same resamples as :func:`bootstrap_ap`).
     level
-        Interval coverage. Intervals are BCa with a 20-block jackknife acceleration, or the
-        documented fallback (:func:`~salanalysis._bootstrap.bca_interval`).
+        Interval coverage.
     jobs
         Worker threads (default: the CPU count, at most 4).
     mask
         (N, C) bool: the images that count for each class (LVIS federated
         evaluation); None: all.
+    ci
+        ``"normal"`` (default: :func:`~salanalysis._bootstrap.normal_interval` for the summary
+        metrics, the percentile interval per class) or ``"BCa"`` (for both)
+        (20-block jackknife acceleration, with its documented fallback,
+        :func:`~salanalysis._bootstrap.bca_interval`; it under-covers mAP).
+    min_pos
+        Per-class intervals are withheld (NaN, ``ci_method`` ``"withheld"``) for classes with
+        fewer positive images (default :data:`MIN_POS_INTERVAL`).
 
     Returns
     -------
     summary : pd.DataFrame
         One row per metric: ``metric`` (CP, CR, CF1, OP, OR, OF1, mAP),
         ``estimate`` (on the full data), ``ci95_low``, ``ci95_high``,
-        ``ci_method`` (``BCa`` or the fallback used), ``boot_sd`` (standard deviation over resamples), ``n_boot``.
+        ``ci_method`` (``normal``, ``BCa`` or the fallback used), ``boot_sd`` (standard deviation over
+        resamples), ``n_boot``.
     per_class : pd.DataFrame
         One row per class (column index order): ``class_index``; ``AP``,
         ``AP_low``, ``AP_high``; ``precision``, ``precision_low``,
         ``precision_high``; ``recall``, ``recall_low``, ``recall_high``; ``F1``,
-        ``F1_low``, ``F1_high`` (estimates as :func:`per_class_metrics`, intervals
-        over the resamples where the value is defined; ``ci_method`` of the AP interval); ``n_boot_valid``
+        ``F1_low``, ``F1_high`` (estimates as :func:`per_class_metrics`; intervals over the
+        resamples where the value is defined: with ``ci="normal"`` the percentile interval,
+        which covered per-class AP best, else BCa; withheld below ``min_pos`` positives;
+        ``ci_method`` of the AP interval: ``percentile``/``BCa``/..., or ``withheld``); ``n_boot_valid``
         (resamples holding a positive of the class).
     """
+    if ci not in CI_CHOICES:
+        raise ValueError(f"ci must be one of {CI_CHOICES}, got {ci!r}")
     y, s = _check(labels, scores)
     pred = predictions(s, rules)
     if mask is not None:
@@ -258,7 +329,7 @@ def bootstrap_metrics(
     jack_cls, jack = work(jackknife_weights(n))
     rows = []
     for k in METRICS:
-        lo, hi, method = bca_interval(point[k], res[k], jack[k], level)
+        lo, hi, method = _interval(ci, point[k], res[k], jack[k], level)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             sd = float(np.nanstd(res[k], ddof=1))
@@ -268,8 +339,17 @@ def bootstrap_metrics(
     summary["metric"] = summary["metric"].astype("string")
     pc = per_class_metrics(y, s, rules, mask=mask, ap=ap_point)
     per_class = pd.DataFrame({"class_index": np.arange(c, dtype=np.int64)})
+    few = pc["n_pos"].to_numpy() < min_pos
     for k in per:
-        lo, hi, method = bca_interval(pc[k].to_numpy(dtype=np.float64), per[k], jack_cls[k], level)
+        est_k = pc[k].to_numpy(dtype=np.float64)
+        if ci == "normal":  # per class the percentile interval covered best (0.92-0.96 from 21 positives)
+            lo, hi = percentile_interval(per[k], level_percentiles(level))
+            method = np.where(np.isfinite(lo) & np.isfinite(est_k), "percentile", "none").astype(object)
+            lo, hi = np.where(method == "none", np.nan, lo), np.where(method == "none", np.nan, hi)
+        else:
+            lo, hi, method = _interval(ci, est_k, per[k], jack_cls[k], level)
+        lo, hi = np.where(few, np.nan, lo), np.where(few, np.nan, hi)
+        method = np.where(few & (method != "none"), "withheld", method)
         per_class[k] = pc[k].to_numpy()
         per_class[f"{k}_low"], per_class[f"{k}_high"] = lo, hi
         if k == "AP":
@@ -287,7 +367,7 @@ def paired_bootstrap(
     n_boot: int = 1000,
     seed: int | np.random.Generator | None = 0,
     categories: Sequence[str] | None = None,
-    category_ids: Sequence[int] | None = None,
+    category_ids: Sequence[int] | np.ndarray | None = None,
     level: float = 0.95,
     jobs: int | None = None,
     mask: np.ndarray | None = None,
@@ -322,9 +402,12 @@ def paired_bootstrap(
         - ``category_id`` (-1 for mAP), ``category`` (``"mAP"`` for the mAP row)
         - ``n_pos``: positive images
         - ``AP_A``, ``AP_B``, ``delta`` = AP_A - AP_B on the full data
-        - ``ci95_low``, ``ci95_high``: BCa interval of the resampled delta (or its fallback)
-        - ``p_val``: two-sided bootstrap p-value of delta = 0
-        - ``ci_method``: ``BCa`` or the fallback (:data:`~salanalysis._bootstrap.CI_METHODS`)
+        - ``ci95_low``, ``ci95_high``: BCa interval of the resampled delta (or its fallback); for
+          the ``mAP`` row the percentile interval of the paired replicates (whose coverage of the
+          expected difference held in ``benchmarks/calibration.py``)
+        - ``p_val``: two-sided bootstrap p-value of delta = 0 (the percentile test, which agrees
+          with the ``mAP`` row's interval)
+        - ``ci_method``: ``BCa``, ``percentile`` or the fallback (:data:`~salanalysis._bootstrap.CI_METHODS`)
         - ``n_boot_valid``: resamples where the delta is defined
     """
     y, a = _check(labels, scores_a, "scores A")
@@ -361,7 +444,12 @@ def paired_bootstrap(
             "n_boot_valid": np.count_nonzero(~np.isnan(d), axis=0)[keep].astype(np.int64),
         }
     )
-    mlo, mhi, mmethod = bca_interval(map_a - map_b, m, mean_ap(jack[:, 0]) - mean_ap(jack[:, 1]), level)
+    # the mAP difference: the percentile interval of the paired replicates and its own test (the
+    # interval excludes 0 when p < 1 - level, up to the +1 correction). Resampled mAP is biased upward
+    # alike for both sets, so the bias cancels in the difference; the normal interval over-covered it
+    # (0.99-1.00 in benchmarks/calibration.py: rare classes give the replicates heavy tails)
+    mlo, mhi = percentile_interval(m, level_percentiles(level))
+    mmethod = "percentile" if np.isfinite(mlo) and np.isfinite(map_a - map_b) else "none"
     map_row = pd.DataFrame(
         {
             "category_id": [-1],

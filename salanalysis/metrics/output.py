@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -14,13 +14,14 @@ from salanalysis.coco import Annotations
 from salanalysis.errors import InputError
 from salanalysis.formatting import format_percent, latex_escape
 from salanalysis.metrics.ap import evaluation_mask
-from salanalysis.metrics.bootstrap import paired_bootstrap
+from salanalysis.metrics.bootstrap import MIN_POS_INTERVAL, paired_bootstrap
 from salanalysis.metrics.rules import DEFAULT_RULES, METRICS, MetricRules
 from salanalysis.metrics.table import PUBLISHED_SOURCE, _table1, aligned_labels, excluded_classes
 from salanalysis.results import AnalysisResult
 from salanalysis.scores import Scores
 
-__all__ = ["format_table", "format_per_class", "MetricsResult", "run_metrics", "write_metrics"]
+__all__ = ["format_table", "format_per_class", "MetricsResult", "METRICS_FILES", "run_metrics", "table1_long",
+           "write_metrics"]
 
 
 def _check_fmt(fmt: str, allowed: Sequence[str]) -> None:
@@ -89,14 +90,14 @@ def format_table(table: pd.DataFrame, fmt: Literal["markdown", "latex", "text"] 
             caption += (" Federated (LVIS) evaluation: per class, only images where it is annotated or "
                         "verified absent (neg_category_ids) count.")
         if has_ci:
-            caption += (f" [low, high]: BCa bootstrap 95% interval over images ({int(r0['n_boot'])} resamples, "
-                        "acceleration from a 20-block jackknife).")
+            caption += (f" [low, high]: normal bootstrap 95% interval over images ({int(r0['n_boot'])} resamples): "
+                        "estimate +/- 1.96 bootstrap SD, for the expected value on a test set of this size "
+                        "(coverage measured in benchmarks/calibration.py).")
             fallback = [f"{r['model']} {label}" for _, r in comp.iterrows()
                         for k, label in zip(METRICS, header[1:])
                         if k in str(r.get("ci_fallback", "") or "").split(";")]
             if fallback:
-                caption += (" Centered percentile interval (the estimate lies outside the central 95% of its "
-                            f"resamples, where BCa would step past it): {', '.join(fallback)}.")
+                caption += f" No interval (fewer than 2 valid resamples): {', '.join(fallback)}."
             outside = [
                 f"{r['model']} {label}"
                 for _, r in comp.iterrows()
@@ -167,8 +168,10 @@ def format_per_class(per_class: pd.DataFrame, fmt: Literal["markdown", "latex"] 
         "F1: per-class F1; '-': undefined (class without positives)."
     )
     if "AP_low" in per_class.columns:
-        note += (" [low, high]: BCa bootstrap 95% interval over images (the centered percentile interval where "
-                 "the estimate lies outside the central 95% of its resamples).")
+        note += (" [low, high]: percentile bootstrap 95% interval over images of the "
+                 "expected value on a test set of this size; withheld (no interval) for classes with fewer than "
+                 f"{MIN_POS_INTERVAL} positive images, where no bootstrap interval held its coverage "
+                 "(benchmarks/calibration.py).")
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |",
                  "| " + " | ".join(["---"] * (len(header) - 5) + ["---:"] * 5) + " |"]
@@ -182,58 +185,111 @@ def format_per_class(per_class: pd.DataFrame, fmt: Literal["markdown", "latex"] 
 
 
 
+def table1_long(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 long: one row per (model, metric).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``model``, ``source``, ``metric`` (``CP`` ... ``mAP``, in the paper's order),
+        ``value`` (a fraction in 0..1), ``ci95_low``, ``ci95_high`` (NaN without a
+        bootstrap), ``ci_method`` (``BCa``, or ``centered percentile`` for the
+        metrics in ``ci_fallback``; empty without intervals) and ``n_boot``.
+    """
+    rows = []
+    for _, r in table.iterrows():
+        fb = r.get("ci_fallback")
+        fallback = set(fb.split(";")) if isinstance(fb, str) else set()
+        n_boot = r.get("n_boot")
+        has_ci = f"{METRICS[0]}_low" in table.columns and pd.notna(n_boot) and int(n_boot) > 0
+        for k in METRICS:
+            rows.append({
+                "model": r["model"], "source": r.get("source", "computed"), "metric": k, "value": r[k],
+                "ci95_low": r[f"{k}_low"] if has_ci else float("nan"),
+                "ci95_high": r[f"{k}_high"] if has_ci else float("nan"),
+                "ci_method": ("centered percentile" if k in fallback else "BCa") if has_ci else "",
+                "n_boot": n_boot if pd.notna(n_boot) else pd.NA,
+            })
+    out = pd.DataFrame(rows, columns=["model", "source", "metric", "value", "ci95_low", "ci95_high",
+                                      "ci_method", "n_boot"])
+    for k in ("model", "source", "metric", "ci_method"):
+        out[k] = out[k].astype("string")
+    for k in ("value", "ci95_low", "ci95_high"):
+        out[k] = out[k].astype("Float64").astype(float)
+    out["n_boot"] = out["n_boot"].astype("Int64")
+    return out
+
+
+#: The file of each table of :class:`MetricsResult` under the output folder (what ``salanalysis metrics`` writes).
+METRICS_FILES = {"table1": "table1.csv", "table1_long": "table1_long.csv", "per_class": "per_class.csv",
+                 "excluded": "excluded.csv", "paired": "paired.csv"}
+
+
 @dataclass
 class MetricsResult(AnalysisResult):
     """Table 1 of several score sets: what :func:`run_metrics` returns.
 
-    ``tables``: ``table1`` (:func:`~salanalysis.metrics.table1`), ``per_class``
-    (``model`` then :func:`~salanalysis.metrics.per_class_metrics`, with
-    ``AP_low, AP_high, ..., F1_high`` after a bootstrap), ``excluded`` (the
-    classes left out of every average, :func:`~salanalysis.metrics.excluded_classes`)
-    and, with a paired bootstrap, ``paired`` (``model_A``, ``model_B`` then
-    :func:`~salanalysis.metrics.paired_bootstrap`, the first score set against
-    each other one). ``rules``: the :class:`MetricRules` used; ``score_sets``:
-    the :class:`~salanalysis.scores.Scores` evaluated.
+    ``tables``: ``table1`` (:func:`~salanalysis.metrics.table1`, one row per model),
+    ``table1_long`` (:func:`table1_long`: one row per model and metric, intervals in
+    ``ci95_low``/``ci95_high``), ``per_class`` (``model`` then
+    :func:`~salanalysis.metrics.per_class_metrics`, with ``AP_low, AP_high, ...,
+    F1_high`` after a bootstrap), ``excluded`` (the classes left out of every average,
+    :func:`~salanalysis.metrics.excluded_classes`) and, with a paired bootstrap,
+    ``paired`` (``model_A``, ``model_B`` then :func:`~salanalysis.metrics.paired_bootstrap`,
+    the first score set against each other one). ``rules``: the :class:`MetricRules`
+    used; ``score_sets``: the :class:`~salanalysis.scores.Scores` evaluated.
     """
 
     rules: MetricRules = DEFAULT_RULES
     score_sets: list = field(default_factory=list)
 
-    #: suffix of each table's CSV after the output's stem (``OUT.csv``, ``OUT_per_class.csv``, ...).
-    FILES: ClassVar[dict[str, str]] = {"table1": "", "per_class": "_per_class", "excluded": "_excluded",
-                                       "paired": "_paired"}
+    FILES: ClassVar[Mapping[str, str]] = METRICS_FILES
 
     def summary(self) -> str:
         """Table 1 as aligned text with its caption (what the command line prints)."""
         return format_table(self.tables["table1"], "text")
 
     def write(self, out: str | os.PathLike) -> list[Path]:
-        """Write ``OUT`` (a ``.csv``: Table 1 in fractions) and its ``.md``/``.tex`` (percent),
-        ``OUT_per_class.csv/.md/.tex``, ``OUT_excluded.csv`` (when a class is excluded) and,
-        after a paired bootstrap, ``OUT_paired.csv``.
+        """Write every table into the folder ``out`` (created), as ``salanalysis metrics --out DIR`` does:
+        ``table1.csv`` (fractions) with ``table1.md``/``table1.tex`` (percent), ``table1_long.csv``,
+        ``per_class.csv`` with ``per_class.md``/``.tex``, ``excluded.csv`` (when a class is
+        excluded) and, after a paired bootstrap, ``paired.csv``.
 
-        All files appear together or none does (a full disk, a read-only folder:
-        an :class:`InputError`); an ``OUT_excluded.csv`` or ``OUT_paired.csv`` of
-        an earlier run is removed when this result has none.
+        All files appear together or none does (a full disk, a read-only folder: an
+        :class:`InputError`); an ``excluded.csv`` or ``paired.csv`` of an earlier run is
+        removed when this result has none. The old form, ``out`` ending in ``.csv``
+        (``OUT.csv``, ``OUT_per_class.csv``, ...), still works for one release, with a
+        :class:`DeprecationWarning`.
         """
         from salanalysis.io import all_or_nothing, write_table, write_text
         from salanalysis.results import remove_files
 
-        out = Path(out)
-        if out.suffix.lower() != ".csv":
-            raise InputError("output must end in .csv", out)
-        stem = out.with_suffix("")
+        target = Path(out)
+        if target.suffix.lower() == ".csv":
+            import warnings
+
+            warnings.warn("MetricsResult.write(OUT.csv) is deprecated: give a folder (table1.csv, "
+                          "per_class.csv, ... are written into it)", DeprecationWarning, stacklevel=2)
+            stem = target.with_suffix("")
+            files = {"table1": target.name, **{k: f"{stem.name}_{k}.csv" for k in METRICS_FILES if k != "table1"}}
+            folder = target.parent
+        else:
+            folder = self._output_folder(target)
+            files = dict(METRICS_FILES)
         t1, pc = self.tables["table1"], self.tables["per_class"]
+        long = self.tables.get("table1_long")
         stale = []
         with all_or_nothing():
-            paths = [write_table(t1, out), write_text(out.with_suffix(".md"), format_table(t1, "markdown")),
-                     write_text(out.with_suffix(".tex"), format_table(t1, "latex"))]
-            base = stem.parent / f"{stem.name}_per_class"
-            paths += [write_table(pc, base.with_suffix(".csv")),
-                      write_text(base.with_suffix(".md"), format_per_class(pc, "markdown")),
-                      write_text(base.with_suffix(".tex"), format_per_class(pc, "latex"))]
+            p1 = folder / files["table1"]
+            paths = [write_table(t1, p1), write_text(p1.with_suffix(".md"), format_table(t1, "markdown")),
+                     write_text(p1.with_suffix(".tex"), format_table(t1, "latex"))]
+            if long is not None:
+                paths.append(write_table(long, folder / files["table1_long"]))
+            pp = folder / files["per_class"]
+            paths += [write_table(pc, pp), write_text(pp.with_suffix(".md"), format_per_class(pc, "markdown")),
+                      write_text(pp.with_suffix(".tex"), format_per_class(pc, "latex"))]
             for name in ("excluded", "paired"):
-                path = stem.parent / f"{stem.name}{self.FILES[name]}.csv"
+                path = folder / files[name]
                 if name in self.tables and len(self.tables[name]):
                     paths.append(write_table(self.tables[name], path))
                 else:
@@ -245,16 +301,20 @@ class MetricsResult(AnalysisResult):
 
 def run_metrics(
     annotations: Annotations | str | os.PathLike,
-    scores: Sequence[tuple[str, str | os.PathLike]] | Sequence[Scores],
-    rules: MetricRules = DEFAULT_RULES,
+    scores: Mapping[str, str | os.PathLike | Scores | pd.DataFrame]
+    | Sequence[tuple[str, str | os.PathLike | pd.DataFrame] | Scores],
+    _rules: MetricRules | None = None,
+    /,
     *,
-    n_boot: int = 0,
+    rules: MetricRules = DEFAULT_RULES,
+    n_boot: int = 1000,
     seed: int = 0,
+    jobs: int = 0,
     paired: bool = False,
     logits: bool = False,
     missing: Literal["error", "zero"] = "error",
     published: bool = False,
-    jobs: int | None = None,
+    out: str | os.PathLike | None = None,
 ) -> MetricsResult:
     """Read the inputs and compute Table 1, the per-class table and the paired bootstrap.
 
@@ -263,12 +323,16 @@ def run_metrics(
     annotations
         An :class:`~salanalysis.coco.Annotations` or the path of a COCO instances JSON.
     scores
-        ``(name, path)`` pairs (read with :func:`~salanalysis.scores.read_scores`)
-        or :class:`~salanalysis.scores.Scores` objects.
+        A mapping name -> score file, :class:`~salanalysis.scores.Scores` or wide
+        DataFrame (``image_id`` + one column per class), or a sequence of ``(name, path)``
+        pairs and ``Scores`` (:func:`~salanalysis.scores.read_score_sets`).
     rules
-        The metric and ground-truth rules.
+        The metric and ground-truth rules, keyword-only (the third positional argument
+        of earlier releases still works, with a :class:`DeprecationWarning`);
+        ``rules.image_ids``/``rules.category_ids`` restrict the evaluation to part of
+        the dataset.
     n_boot, seed
-        Bootstrap resamples (0: none) and seed.
+        Bootstrap resamples (0: none; default 1000, as ``--bootstrap``) and seed.
     paired
         With ``n_boot > 0`` and two or more score sets: the paired bootstrap of the
         AP difference of the first score set against each other one.
@@ -277,16 +341,24 @@ def run_metrics(
     published
         Add the paper's published rows to Table 1.
     jobs
-        Bootstrap worker threads (default: the CPU count, at most 4; 0: all cores).
+        Bootstrap worker threads (0, default: all cores, as ``--jobs``).
+    out
+        Output folder (:meth:`MetricsResult.write`); None: nothing is written.
 
     Returns
     -------
     MetricsResult
-        Nothing is written: call ``result.write(out)``.
     """
     from salanalysis.scores import read_score_sets
+    from salanalysis.subsets import analysis_annotations
 
-    ann = annotations if isinstance(annotations, Annotations) else Annotations.load(annotations)
+    if _rules is not None:
+        import warnings
+
+        warnings.warn("run_metrics(annotations, scores, rules) is deprecated: pass rules=...",
+                      DeprecationWarning, stacklevel=2)
+        rules = _rules
+    ann = analysis_annotations(annotations, rules)
     sets = read_score_sets(scores, ann, logits=logits, missing=missing)
     if not sets:
         raise InputError("no score sets given")
@@ -303,7 +375,8 @@ def run_metrics(
         per_class.append(pc)
     per_class_df = pd.concat(per_class, ignore_index=True)
     per_class_df["model"] = per_class_df["model"].astype("string")
-    tables = {"table1": table, "per_class": per_class_df, "excluded": excluded_classes(ann, rules)}
+    tables = {"table1": table, "table1_long": table1_long(table), "per_class": per_class_df,
+              "excluded": excluded_classes(ann, rules)}
     if paired and n_boot > 0 and len(sets) >= 2:
         parts = []
         mask = evaluation_mask(ann, rules)
@@ -316,15 +389,16 @@ def run_metrics(
             pb.insert(0, "model_A", sets[0].name)
             parts.append(pb)
         tables["paired"] = pd.concat(parts, ignore_index=True)
-    return MetricsResult(tables, rules=rules, score_sets=sets)
+    result = MetricsResult(tables, rules=rules, score_sets=sets)
+    if out is not None:
+        result.write(out)
+    return result
 
 
 def write_metrics(annotations: Annotations | str | os.PathLike,
                   scores: Sequence[tuple[str, str | os.PathLike]] | Sequence[Scores],
                   out: str | os.PathLike, rules: MetricRules = DEFAULT_RULES, **kws) -> pd.DataFrame:
-    """:func:`run_metrics` then ``write(out)``; returns Table 1. ``out`` is checked first."""
-    if Path(out).suffix.lower() != ".csv":
-        raise InputError("output must end in .csv", out)
-    result = run_metrics(annotations, scores, rules, **kws)
+    """:func:`run_metrics` then ``write(out)`` (a folder; an ``OUT.csv`` still works, deprecated); returns Table 1."""
+    result = run_metrics(annotations, scores, rules=rules, **kws)
     result.write(out)
     return result.tables["table1"]

@@ -66,6 +66,15 @@ class MetricRules:
         class without positives is a false positive) or
         ``"classes-with-positives"`` (only the classes averaged by mAP and the
         C- metrics). mAP and the C- metrics follow ``empty_classes`` either way.
+    image_ids
+        Analyse only these images (as COCOeval's ``params.imgIds``; None: every
+        annotated image): a model evaluated on part of a dataset is analysed on
+        exactly that part. Every id must be in the annotations.
+    category_ids
+        Analyse only these categories (as COCOeval's ``params.catIds``; None: all).
+    category_names
+        The same by name (as in the annotation file; resolved when the annotations are
+        read, an unknown name is an error). With both, the categories in both count.
     """
 
     threshold: float = 0.5
@@ -77,8 +86,21 @@ class MetricRules:
     include_empty: bool = True
     federated: FederatedRule = "auto"
     overall: OverallRule = "all-predictions"
+    image_ids: tuple[int, ...] | None = None
+    category_ids: tuple[int, ...] | None = None
+    category_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        names = self.category_names
+        if names is not None:
+            if isinstance(names, str):
+                names = [n.strip() for n in names.split(",")]
+            names = tuple(dict.fromkeys(str(n) for n in names))
+            if not names or not all(names):
+                raise InputError(f"category_names must be one or more non-empty names, got {self.category_names!r}")
+            object.__setattr__(self, "category_names", names)
+        for name in ("image_ids", "category_ids"):
+            object.__setattr__(self, name, _id_tuple(getattr(self, name), name))
         for name, allowed in _CHOICES.items():
             value = getattr(self, name)
             if value not in allowed:
@@ -110,6 +132,26 @@ class MetricRules:
     def to_dict(self) -> dict[str, Any]:
         """Every rule by name (what outputs record)."""
         return dataclasses.asdict(self)
+
+
+def _id_tuple(ids: Any, name: str) -> tuple[int, ...] | None:
+    """``ids`` (an iterable of whole numbers, or None) as a sorted tuple of distinct ints."""
+    if ids is None:
+        return None
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+        raise InputError(f"{name} must be a sequence of ids (or None), got {ids!r}")
+    out = set()
+    for v in ids:
+        try:
+            ok = not isinstance(v, bool) and float(v) == int(v)
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise InputError(f"{name}: {v!r} is not a whole number")
+        out.add(int(v))
+    if not out:
+        raise InputError(f"{name} is empty: give at least one id (or None for all)")
+    return tuple(sorted(out))
 
 
 #: The default rules (Eq. 6 and 7 of the paper with the choices documented above).

@@ -184,9 +184,10 @@ def table1(
     -------
     pd.DataFrame
         Columns ``model, CP, CR, CF1, OP, OR, OF1, mAP, n_classes``; with a
-        bootstrap, then ``CP_low, CP_high, ..., mAP_low, mAP_high`` (BCa intervals),
-        ``ci_method`` (``BCa``) and ``ci_fallback`` (the metrics whose interval is the
-        centered percentile, see :func:`~salanalysis._bootstrap.bca_interval`); then
+        bootstrap, then ``CP_low, CP_high, ..., mAP_low, mAP_high`` (normal bootstrap
+        intervals, estimate +/- 1.96 bootstrap SD, of the expected metric on a test set of this
+        size: :func:`~salanalysis._bootstrap.normal_interval`), ``ci_method`` (``normal``) and
+        ``ci_fallback`` (the metrics without an interval, e.g. fewer than 2 valid resamples); then
         ``n_classes_excluded`` (their names: :func:`excluded_classes`),
         ``n_images``, ``source`` (``"computed"`` or the
         publication), ``cf1`` (rule), ``prediction`` (e.g. ``score>=0.5``),
@@ -238,8 +239,8 @@ def _table1(
                 row[f"{r['metric']}_low"] = r["ci95_low"]
                 row[f"{r['metric']}_high"] = r["ci95_high"]
         if n_boot > 0:
-            fallback = [str(m) for m, how in zip(boot["metric"], boot["ci_method"]) if how != "BCa"]
-            row.update(ci_method="BCa", ci_fallback=";".join(fallback))
+            fallback = [str(m) for m, how in zip(boot["metric"], boot["ci_method"]) if how != "normal"]
+            row.update(ci_method="normal", ci_fallback=";".join(fallback))
         row.update(
             n_classes_excluded=summ["n_classes_excluded"],
             n_images=summ["n_images"],

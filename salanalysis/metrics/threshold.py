@@ -152,7 +152,9 @@ def per_class_metrics(
           without positives)
         - ``prevalence``: n_pos / images evaluated; ``chance_AP``: the expected AP of a
           random ranking (:func:`~salanalysis.metrics.ranking.chance_ap`, NaN without positives)
-        - ``AP_norm``: ``(AP - prevalence) / (1 - prevalence)``, 0 at chance level
+        - ``AP_norm``: chance-corrected AP ``(AP - chance_AP) / (1 - chance_AP)``, 0 in
+          expectation for a random ranking (:func:`~salanalysis.metrics.ranking.normalized_ap`;
+          it still rises with prevalence at a fixed ranking quality: only ``AUC`` does not)
         - ``AUC``: ROC AUC (NaN without positives or without negatives)
         - ``n_images`` (only with a ``mask``): images evaluated for the class
     """
@@ -187,7 +189,7 @@ def per_class_metrics(
         prev = np.where(n_img > 0, ng / np.maximum(n_img, 1), np.nan)
     out["prevalence"] = prev
     out["chance_AP"] = chance_ap(ng, n_img)
-    out["AP_norm"] = normalized_ap(out["AP"].to_numpy(), prev)
+    out["AP_norm"] = normalized_ap(out["AP"].to_numpy(), ng, n_img)
     out["AUC"] = roc_auc(y, s, mask) if auc is None else np.asarray(auc, dtype=np.float64)
     if mask is not None:
         out["n_images"] = n_img.astype(np.int64)

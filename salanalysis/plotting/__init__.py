@@ -23,6 +23,7 @@ Fig. 2, distribution beside        :func:`plot_tpfn_distribution` (object table)
 Sec. 3.2 class-wise correlations   :func:`plot_classwise_scatter` (``stats.classwise_table``)
 Fig. 3a (mAP vs objects)           :func:`plot_clutter` (``clutter.clutter_map``)
 Fig. 3b (histogram)                :func:`plot_objects_histogram` (``clutter.objects_histogram``)
+Fig. 3c (mean ROC AUC vs objects)  :func:`plot_clutter_auc` (``clutter.clutter_map``)
 Fig. 4 (per-category AP delta)     :func:`plot_category_delta` (``compare.compare_categories``)
 Fig. 5 (CAMs and confidences)      :func:`plot_cam_example`, :func:`cam_figure` (CAM manifest)
 =================================  =========================================
@@ -30,7 +31,7 @@ Fig. 5 (CAMs and confidences)      :func:`plot_cam_example`, :func:`cam_figure` 
 
 from salanalysis.plotting.cam import cam_figure, plot_cam_example
 from salanalysis.plotting.classwise import plot_classwise_scatter
-from salanalysis.plotting.clutter import plot_clutter, plot_objects_histogram
+from salanalysis.plotting.clutter import plot_clutter, plot_clutter_auc, plot_objects_histogram
 from salanalysis.plotting.compare import plot_category_delta
 from salanalysis.plotting.style import (
     COLUMN_WIDTH,
@@ -39,6 +40,7 @@ from salanalysis.plotting.style import (
     OKABE_ITO,
     OUTCOME_COLORS,
     PAGE_WIDTH,
+    drawing_into,
     fit_titles,
     group_label,
     model_colors,
@@ -61,6 +63,7 @@ __all__ = [
     "model_colors",
     "paper_style",
     "new_figure",
+    "drawing_into",
     "save_figure",
     "fit_titles",
     "variable_label",
@@ -69,6 +72,7 @@ __all__ = [
     "plot_tpfn_distribution",
     "plot_classwise_scatter",
     "plot_clutter",
+    "plot_clutter_auc",
     "plot_objects_histogram",
     "plot_category_delta",
     "plot_cam_example",

@@ -1,4 +1,4 @@
-"""Fig. 3: mAP per number of objects in the image, and the histogram."""
+"""Fig. 3: mAP and the prevalence-free mean ROC AUC per number of objects in the image, and the histogram."""
 
 from __future__ import annotations
 
@@ -103,6 +103,53 @@ def plot_clutter(
     ax.set_xlabel("objects in the image")
     ax.set_ylabel("mAP")
     ax.legend(handles=handles, loc="best")
+    return ax
+
+
+def plot_clutter_auc(
+    clutter: pd.DataFrame,
+    *,
+    models: Sequence[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    colors: Mapping[str, str] | None = None,
+    bands: bool = True,
+    ax=None,
+):
+    """Fig. 3c: the prevalence-free mean ROC AUC per group, beside Fig. 3a's mAP.
+
+    Parameters
+    ----------
+    clutter
+        :func:`salanalysis.clutter.clutter_map` output with ``mAUC`` (and, for the bands,
+        ``mAUC_ci95_low``/``mAUC_ci95_high``).
+    bands
+        Shade the bootstrap 95% interval of each group's mean ROC AUC.
+
+    One line with points per model, in the model's colour; a dotted grey line at 0.5 (any
+    random ranking, whatever the prevalence). Where mAP rises and this line stays flat,
+    the rise of mAP is prevalence, not ranking quality. Returns ``ax``.
+    """
+    ax = _ax(ax)
+    require_columns(clutter, ["model", "group", "n_objects", "mAUC"], "clutter table")
+    models = list(models) if models is not None else list(dict.fromkeys(clutter["model"]))
+    colors = dict(colors or model_colors(models))
+    labels = dict(labels or {})
+    order = clutter.drop_duplicates("n_objects").sort_values("n_objects")
+    pos = {int(k): i for i, k in enumerate(order["n_objects"])}
+    for model in models:
+        d = clutter[clutter["model"] == model].sort_values("n_objects")
+        if d.empty:
+            continue
+        xs = np.array([pos[int(k)] for k in d["n_objects"]], dtype=float)
+        c = colors.get(model, OKABE_ITO["black"])
+        if bands and {"mAUC_ci95_low", "mAUC_ci95_high"} <= set(d.columns):
+            ax.fill_between(xs, d["mAUC_ci95_low"].to_numpy(float), d["mAUC_ci95_high"].to_numpy(float), color=c,
+                            alpha=0.2, linewidth=0)
+        ax.plot(xs, d["mAUC"].to_numpy(float), color=c, marker="o", markersize=3, label=labels.get(model, model))
+    ax.axhline(0.5, color=NEUTRAL, linestyle=":", linewidth=0.9, label="random ranking (0.5)")
+    ax.set_xticks(range(len(order)), [group_label(g) for g in order["group"]])
+    ax.set_xlabel("objects in the image")
+    ax.set_ylabel("mean ROC AUC (prevalence-free)")
     return ax
 
 

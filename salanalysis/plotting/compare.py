@@ -36,9 +36,11 @@ def plot_category_delta(
     label_a, label_b
         Names of the two models (A is the reference).
     color_a, color_b
-        Model colours: a bar takes B's colour when B is better beyond noise, A's
-        when worse beyond noise, grey within noise; bars beyond noise are also hatched
-        (readable without colour).
+        Model colours: a bar takes B's colour when its ``verdict`` is "improved",
+        A's when "worsened" (in :func:`~salanalysis.compare.compare_categories` the
+        multiplicity-adjusted permutation test decides), grey otherwise; those bars
+        are also hatched (readable without colour). Without a ``verdict`` column,
+        the interval decides (excludes 0), and without intervals, every bar is grey.
     horizontal
         One row per category, labels on the left (readable with many categories).
     legend
@@ -56,8 +58,10 @@ def plot_category_delta(
     ca, cb = color_a or model_colors(["a", "b"])["a"], color_b or model_colors(["a", "b"])["b"]
     if "verdict" in d.columns:
         verdict = d["verdict"].astype(str).to_numpy()
-    else:
-        verdict = np.where(d["delta"] > 0, "improved", np.where(d["delta"] < 0, "worsened", "within noise"))
+    elif {"ci95_low", "ci95_high"} <= set(d.columns):
+        verdict = np.where(d["ci95_low"] > 0, "improved", np.where(d["ci95_high"] < 0, "worsened", "within noise"))
+    else:  # no test, no interval: no bar is called better
+        verdict = np.full(len(d), "within noise")
     cmap = {"improved": cb, "worsened": ca}
     colors = [cmap.get(v, NEUTRAL) for v in verdict]
     hatches = ["////" if v in cmap else "" for v in verdict]
@@ -100,7 +104,7 @@ def plot_category_delta(
                    Patch(facecolor=NEUTRAL, edgecolor="black", linewidth=0.3,
                          label=f"within noise ({len(d) - n_up - n_down})")]
         ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3,
-                  title="error bars: 95% CI" if "ci95_low" in d.columns else None)
+                  title="error bars: bootstrap 95% CI (unadjusted)" if "ci95_low" in d.columns else None)
     return ax
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -103,6 +104,22 @@ def paper_style() -> Iterator[None]:
         yield
 
 
+#: A figure (or subfigure) that :func:`new_figure` draws into instead of making one (:func:`drawing_into`).
+_TARGET: contextvars.ContextVar[Any] = contextvars.ContextVar("salanalysis_target_figure", default=None)
+
+
+@contextlib.contextmanager
+def drawing_into(target: Any) -> Iterator[None]:
+    """Within the block, :func:`new_figure` puts its panels into ``target`` (a matplotlib
+    ``Figure`` or ``SubFigure``) instead of a new figure: how
+    :func:`salanalysis.figures.draw_figure` takes ``fig=``/``ax=``."""
+    token = _TARGET.set(target)
+    try:
+        yield
+    finally:
+        _TARGET.reset(token)
+
+
 def new_figure(width: str | float = "column", height: float | None = None, nrows: int = 1,
                ncols: int = 1, **kws: Any):
     """A figure of the paper's widths: ``"column"`` (3.25 in) or ``"page"`` (6.875 in).
@@ -112,6 +129,10 @@ def new_figure(width: str | float = "column", height: float | None = None, nrows
     keep their point sizes in print. Returns ``(fig, axes)`` as
     :func:`matplotlib.pyplot.subplots`.
     """
+    target = _TARGET.get()
+    if target is not None:  # draw_figure(fig=...) or (ax=...): the panels go into the caller's figure
+        kws.pop("layout", None)
+        return target, target.subplots(nrows, ncols, **kws)
     kws.setdefault("layout", "constrained")
     import matplotlib.pyplot as plt
 

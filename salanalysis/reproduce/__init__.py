@@ -5,6 +5,10 @@
     inputs -> maps (built-in saliency) -> objects -> metrics -> stats -> clutter
     -> compare -> cam -> figures -> report
 
+(a built-in saliency source such as the center bias depends only on the image size:
+the objects stage computes one map per size, so no map is written or cached per image;
+``salanalysis saliency baseline`` writes such maps to a folder when asked)
+
 each a thin call of the module that owns the computation
 (:mod:`~salanalysis.objects`, :mod:`~salanalysis.metrics`,
 :mod:`~salanalysis.stats`, :mod:`~salanalysis.clutter`,
@@ -13,7 +17,8 @@ each a thin call of the module that owns the computation
 
     OUT/report.html               one self-contained page: findings, figures, tables, inputs, gaps
     OUT/config.resolved.toml      the configuration as run (absolute paths, defaults)
-    OUT/stages.json               stage log: key, status (computed | cached | skipped | read), seconds
+    OUT/stages.json               stage log: key, status (computed | cached | skipped | read), seconds,
+                                  cpu_seconds
     OUT/objects.parquet           the object table; OUT/images.csv the image table
     OUT/tables/NAME.{csv,md,tex}  every result table (CSV: fractions, full precision)
     OUT/figures/NAME.{pdf,png}    every figure (PDF with TrueType fonts, PNG at 300 dpi)

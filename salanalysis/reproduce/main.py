@@ -49,11 +49,13 @@ TABLES: dict[str, str] = {
     "detection_models": "Logistic models of detection (odds ratio per SD, image-clustered CIs)",
     "clutter_map": "Fig. 3a numbers: mAP per objects-per-image group, smoothed, bootstrap bands",
     "clutter_difference": "mAP difference (B - A) per group with paired bootstrap bands",
-    "clutter_trend": "Does the change of mAP with clutter survive prevalence-free measures (mean ROC AUC, "
-                     "normalised AP)? First vs last group, BC intervals",
+    "clutter_trend": "Does the change of mAP with clutter survive the prevalence-free mean ROC AUC (beside "
+                     "the chance-corrected AP)? First vs last group, normal bootstrap intervals",
     "objects_histogram": "Fig. 3b numbers: images per number of objects",
-    "compare_categories": "Fig. 4 numbers: per-category AP of A and B, delta and paired 95% CI",
-    "compare_summary": "Fig. 4 summary: categories improved / worsened / within noise, delta vs size",
+    "compare_categories": "Fig. 4 numbers: per-category AP of A and B, delta, paired permutation p and "
+                          "BH-adjusted q (the verdict), descriptive paired bootstrap 95% CI",
+    "compare_summary": "Fig. 4 summary: categories improved / worsened / within noise (BH q < 0.05), "
+                       "the permutation test of 'most categories improve', delta mAP, delta vs size",
 }
 
 

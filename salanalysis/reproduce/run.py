@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ __all__ = ["STAGES", "StageRecord"]
 #: Stage names, in order, with the version of their computation (bump to invalidate caches).
 STAGES: dict[str, int] = {
     "inputs": 1,
-    "maps": 1,
+    "maps": 2,
     "objects": 1,
     "metrics": 1,
     "stats": 1,
@@ -43,10 +44,10 @@ _STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "maps": ("salanalysis.baselines", "salanalysis.maps", "salanalysis.images"),
     "objects": ("salanalysis.objects", "salanalysis._objects_worker", "salanalysis._masks", "salanalysis.maps",
                 "salanalysis.images"),
-    "metrics": ("salanalysis.metrics", "salanalysis._bootstrap"),
+    "metrics": ("salanalysis.metrics", "salanalysis._bootstrap", "salanalysis._ranking_blocks"),
     "stats": ("salanalysis.stats", "salanalysis._bootstrap"),
-    "clutter": ("salanalysis.clutter", "salanalysis.metrics", "salanalysis._bootstrap"),
-    "compare": ("salanalysis.compare", "salanalysis.metrics", "salanalysis._bootstrap"),
+    "clutter": ("salanalysis.clutter", "salanalysis.metrics", "salanalysis._bootstrap", "salanalysis._ranking_blocks"),
+    "compare": ("salanalysis.compare", "salanalysis.metrics", "salanalysis._bootstrap", "salanalysis._ranking_blocks"),
     "cam": ("salanalysis.dualstream.cam",),
     "figures": ("salanalysis.plotting", "salanalysis.figures", "salanalysis.formatting"),
 }
@@ -60,6 +61,13 @@ class StageRecord:
     key: str = ""
     seconds: float = 0.0
     note: str = ""
+    cpu_seconds: float = 0.0  # CPU time of this process and of its finished workers (wall is ``seconds``)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process (all threads) and of its waited-for children (pool workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 # ---------------------------------------------------------------------- run
@@ -82,8 +90,10 @@ class Runner:
     @cached_property
     def ann(self):
         from salanalysis.coco import Annotations
+        from salanalysis.subsets import analysis_annotations
 
-        return Annotations.load(self.cfg.annotations)
+        # [analysis] image_ids / categories: the part of the dataset analysed
+        return analysis_annotations(Annotations.load(self.cfg.annotations), self.cfg.rules)
 
     @cached_property
     def score_sets(self) -> list:
@@ -105,7 +115,13 @@ class Runner:
     # ---- digests of inputs
     @property
     def ann_digest(self) -> str:
-        return file_digest(self.cfg.annotations, self.digests)
+        digest = file_digest(self.cfg.annotations, self.digests)
+        if self.cfg.image_ids is not None or self.cfg.categories is not None:  # the part analysed
+            import hashlib
+
+            part = repr((self.cfg.image_ids, self.cfg.categories)).encode()
+            digest += ":subset=" + hashlib.sha256(part).hexdigest()[:16]
+        return digest
 
     def score_digest(self, spec) -> str:
         if spec.builtin:
@@ -131,7 +147,7 @@ class Runner:
         key = stage_key(name, STAGES[name], __version__, params, [self.keys[u] for u in upstream],
                    self.code_digest(name))
         self.keys[name] = key
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         data = None if self.force else self.cache.load(name, key)
         status = "cached"
         if data is None:
@@ -146,7 +162,8 @@ class Runner:
                 finally:
                     if work.exists():
                         shutil.rmtree(work, ignore_errors=True)
-        rec = StageRecord(name, status, key[:12], time.perf_counter() - t0, note(data) if note else "")
+        rec = StageRecord(name, status, key[:12], time.perf_counter() - t0, note(data) if note else "",
+                          _cpu_seconds() - c0)
         self.records.append(rec)
         self.log(f"[{name}] {status} in {rec.seconds:.2f} s {rec.note}".rstrip())
         return data

@@ -111,29 +111,26 @@ def _stage_inputs(run: Runner) -> StageData:
     return run.stage("inputs", params, [], lambda work: StageData({"inputs": _input_rows(run)}))
 
 
-def _stage_maps(run: Runner) -> dict[str, Path]:
-    """Map folders of every saliency source (built-ins are computed into the cache)."""
+def _stage_maps(run: Runner) -> dict[str, Path | None]:
+    """Where each saliency source's maps are: its folder, or None for a built-in source.
+
+    Built-in sources (the center bias) depend only on the image size: the objects stage
+    computes them, one map per image size, so nothing is written or cached here
+    (``salanalysis saliency baseline`` writes such maps to a folder when asked).
+    """
     builtins = [s for s in run.cfg.saliency if s.builtin]
     params = {"sources": [(s.name, s.builtin) for s in builtins], "annotations": run.ann_digest}
 
     def compute(work: Path) -> StageData:
-        from salanalysis.baselines import write_center_bias_maps
+        return StageData(meta={"built_in": {s.name: s.builtin for s in builtins}})
 
-        files = {}
-        for s in builtins:
-            if s.builtin == "center-bias":
-                folder = work / s.name
-                write_center_bias_maps(run.ann, folder)
-                files[s.name] = folder
-        return StageData(files=files)
-
-    data = run.stage("maps", params, [], compute,
-                     note=lambda d: f"{len(builtins)} built-in source(s)" if builtins else "none needed",
-                     writes_files=True)
-    return {s.name: (data.files[s.name] if s.builtin else s.path) for s in run.cfg.saliency}
+    run.stage("maps", params, [], compute,
+              note=lambda d: (f"{len(builtins)} built-in source(s), computed per image size in the objects stage"
+                              if builtins else "none needed"))
+    return {s.name: (None if s.builtin else s.path) for s in run.cfg.saliency}
 
 
-def _stage_objects(run: Runner, map_dirs: dict[str, Path]) -> StageData:
+def _stage_objects(run: Runner, map_dirs: dict[str, Path | None]) -> StageData:
     cfg = run.cfg
     params = {"threshold": cfg.threshold, "annotations": run.ann_digest,
               "saliency": [(s.name, run.source_digest(s)) for s in cfg.saliency],
@@ -224,13 +221,12 @@ def _stage_clutter(run: Runner) -> StageData:
         kws: dict[str, Any] = {"n_boot": cfg.n_boot, "seed": cfg.seed, "rules": cfg.rules}
         if cfg.min_images:
             kws["min_images"] = cfg.min_images
-        cm, trend = clutter.clutter_tables(run.ann, run.score_sets, k=cfg.clutter_k or None,
-                                           k_rule=cfg.clutter_k_rule, **kws)
-        k = int(cm.attrs["k"])
+        pairs = [] if cfg.compare is None else [tuple(run.scores_by_name(n).name for n in cfg.compare)]
+        cm, trend, diffs = clutter.clutter_all(run.ann, run.score_sets, pairs, k=cfg.clutter_k or None,
+                                               k_rule=cfg.clutter_k_rule, **kws)  # one bootstrap for all
         tables = {"clutter_map": cm, "objects_histogram": clutter.objects_histogram(run.ann), "clutter_trend": trend}
-        if cfg.compare is not None:
-            a, b = (run.scores_by_name(n) for n in cfg.compare)
-            tables["clutter_difference"] = clutter.clutter_difference(run.ann, a, b, k=k, **kws)
+        if diffs:
+            tables["clutter_difference"] = diffs[0]
         for t in tables.values():  # the cut-off as chosen, in every table
             for key in ("k_rule", "k_chosen", "warning"):
                 if key in cm.attrs:
@@ -245,11 +241,13 @@ def _stage_compare(run: Runner, objects: pd.DataFrame) -> StageData | None:
     if cfg.compare is None:
         run.records.append(StageRecord("compare", "skipped", note="fewer than two score sets"))
         return None
+    from salanalysis import compare
+
+    # the test is part of the key: tables cached before the permutation test are recomputed
     params = {"n_boot": cfg.n_boot, "seed": cfg.seed, "compare": cfg.compare, "rules": cfg.rules.to_dict(),
-              **_score_params(run)}
+              "test": compare.TEST_NAME, "n_perm": compare.DEFAULT_N_PERM, "adjust": "bh", **_score_params(run)}
 
     def compute(work: Path) -> StageData:
-        from salanalysis import compare
 
         a, b = (run.scores_by_name(n) for n in cfg.compare)
         table = compare.compare_categories(run.ann, a, b, n_boot=cfg.n_boot, seed=cfg.seed, objects=objects,

@@ -275,9 +275,9 @@ def _correlations_one(
 
 
 
-#: Targets of the class-wise correlations: the paper's AP, the normalised AP and the ROC AUC.
-TARGETS = {"AP": "class AP (the paper's)", "AP_norm": "(AP - prevalence) / (1 - prevalence): AP without its "
-           "chance level, which is the class's prevalence",
+#: Targets of the class-wise correlations: the paper's AP, the chance-corrected AP and the ROC AUC.
+TARGETS = {"AP": "class AP (the paper's)", "AP_norm": "(AP - chance AP) / (1 - chance AP): AP without its exact "
+           "chance level (not prevalence-free: at a fixed ranking quality it still rises with prevalence)",
            "AUC": "class ROC AUC: free of prevalence (0.5 at chance for every class); the target of the "
            "sensitivity check"}
 
@@ -289,7 +289,7 @@ ROLE_MEANINGS: dict[str, str] = {
     "Holm-adjusted over the claim family",
     "sensitivity": "partial r with class ROC AUC controlling the same: checks the "
     "verdict against the remaining confound (classifier quality rising with prevalence)",
-    "alternative": "another view (Spearman, other covariates, normalised AP), not a verdict",
+    "alternative": "another view (Spearman, other covariates, chance-corrected AP), not a verdict",
 }
 
 

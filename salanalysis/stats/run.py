@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -219,9 +219,10 @@ def _record_ap_rule(tables: dict[str, pd.DataFrame], annotations: Annotations, r
 
 
 def run_stats(
-    objects: str | os.PathLike,
-    annotations: str | os.PathLike,
-    scores: Mapping[str, str | os.PathLike] | Sequence[tuple[str, str | os.PathLike]],
+    objects: pd.DataFrame | str | os.PathLike,
+    annotations: Annotations | str | os.PathLike,
+    scores: Mapping[str, str | os.PathLike | Scores | pd.DataFrame]
+    | Sequence[tuple[str, str | os.PathLike | pd.DataFrame] | Scores],
     *,
     out: str | os.PathLike | None = None,
     control_source: str | None = None,
@@ -237,13 +238,16 @@ def run_stats(
     Parameters
     ----------
     objects
-        The object table (CSV or Parquet from ``salanalysis objects``); it must hold
-        ``detected_NAME`` for every score set NAME.
+        The object table (a DataFrame, or the CSV or Parquet from ``salanalysis objects``);
+        it must hold ``detected_NAME`` for every score set NAME.
     annotations
-        The COCO instances JSON the object table was built from.
+        The COCO instances (:class:`~salanalysis.coco.Annotations` or the JSON's path)
+        the object table was built from.
     scores
-        ``NAME -> score file``: the score sets whose per-class AP enters the class-wise
-        tables (read with :func:`salanalysis.scores.read_scores`).
+        ``NAME -> score file``, :class:`~salanalysis.scores.Scores` or wide DataFrame
+        (or a sequence of ``(name, file)`` pairs and ``Scores``): the score sets whose
+        per-class AP enters the class-wise tables
+        (:func:`salanalysis.scores.read_score_sets`).
     out
         Output folder (created); None computes without writing (``result.write(out)``
         writes later). Every table is computed before the first file is written, and
@@ -252,7 +256,9 @@ def run_stats(
         See :func:`stats_tables`.
     rules
         The rules of the per-class AP (:func:`per_class_ap`: crowd labels, LVIS federated
-        evaluation); default :data:`~salanalysis.metrics.DEFAULT_RULES`.
+        evaluation); default :data:`~salanalysis.metrics.DEFAULT_RULES`. With
+        ``image_ids``/``category_ids``, only the objects, images and classes of that part
+        of the dataset are analysed.
     logits, missing
         Passed to :func:`salanalysis.scores.read_scores`.
 
@@ -272,14 +278,16 @@ def run_stats(
         check_objects_match_annotations,
         check_scores_match_objects,
     )
-    from salanalysis.coco import Annotations
     from salanalysis.io import read_table
-    from salanalysis.scores import read_score_sets
+    from salanalysis.scores import Scores, read_score_sets
+    from salanalysis.subsets import analysis_annotations
 
-    pairs = list(scores.items()) if isinstance(scores, Mapping) else list(scores)
+    pairs: list[tuple[Any, Any]] = list(scores.items()) if isinstance(scores, Mapping) else [
+        (s.name, s) if isinstance(s, Scores) else (s[0], s[1]) for s in scores]
     if not pairs:
         raise InputError("at least one score set (--scores NAME=FILE) is needed for class AP")
-    table = read_table(objects)
+    where = objects.attrs.get("path") if isinstance(objects, pd.DataFrame) else objects
+    table = objects if isinstance(objects, pd.DataFrame) else read_table(objects)
     need = ["image_id", "category_id", "area_frac", "center_dist"]
     need += [f"detected_{name}" for name, _ in pairs]
     if control_source is not None:
@@ -289,12 +297,16 @@ def run_stats(
         raise InputError(
             f"object table lacks column(s) {', '.join(missing_cols)} "
             "(build it with salanalysis objects and the same --scores / --saliency names)",
-            objects,
+            where,
         )
-    ann = Annotations.load(annotations)
-    check_objects_match_annotations(table, ann, objects)
-    sets = read_score_sets(pairs, ann, logits=logits, missing=missing)
-    check_scores_match_objects(table, sets, objects)
+    ann = analysis_annotations(annotations, rules)
+    full = getattr(ann, "subset_of", None) or ann
+    check_objects_match_annotations(table, full, where)
+    if full is not ann:  # analysed on part of the dataset: its objects only
+        table = table[(table["image_id"].isin(ann.image_ids) & table["category_id"].isin(ann.category_ids))
+                      .to_numpy()].reset_index(drop=True)
+    sets = read_score_sets([(n, sc) for n, sc in pairs], ann, logits=logits, missing=missing)
+    check_scores_match_objects(table, sets, where)
     ap = per_class_ap(ann, sets, rules)
     try:
         tables = stats_tables(
@@ -307,7 +319,7 @@ def run_stats(
             seed=seed,
         )
     except InputError as exc:
-        raise InputError(str(exc), objects) from exc
+        raise InputError(str(exc), where) from exc
     _record_ap_rule(tables, ann, rules)
     result = StatsResult(dict(tables))
     if out is not None:
