@@ -10,6 +10,9 @@ each in a fresh subprocess, alternating ``--runs`` times:
 - ``stream``: ``Annotations.load(path, stream=True)``
   (:mod:`salanalysis._coco_stream`: ijson item by item into compact arrays).
 
+With ``--rle`` every object's segmentation is its compressed RLE instead (the
+shape of LVIS and of Open Images masks in COCO format).
+
 Per run: the wall time of the load, the peak resident memory of the process
 above what it held before the load (``VmHWM`` minus ``VmRSS`` after
 ``import salanalysis.coco``; the kernel keeps ``VmHWM`` exactly), and the
@@ -21,6 +24,7 @@ same instance table.
 Usage::
 
     python benchmarks/annotations.py --scale 0.25 --runs 3 --data-dir /tmp/salanalysis-bench-ann
+    python benchmarks/annotations.py --scale 0.25 --runs 3 --rle
 """
 
 from __future__ import annotations
@@ -65,12 +69,25 @@ def _generator():
     return mod
 
 
-def _data(data_dir: Path, scale: float, seed: int) -> Path:
+def _as_rle(data: dict) -> dict:
+    """Every polygon segmentation as compressed RLE (as LVIS and Open Images masks are stored)."""
+    from pycocotools import mask as mask_utils
+
+    gen = _generator()
+    for a in data["annotations"]:
+        rle = mask_utils.merge(mask_utils.frPyObjects(a["segmentation"], gen.H, gen.W))
+        a["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+    return data
+
+
+def _data(data_dir: Path, scale: float, seed: int, rle: bool = False) -> Path:
     n = round(_generator().N_VAL2014 * scale)
-    path = data_dir / f"instances_synth_{n}_{seed}.json"
+    path = data_dir / f"instances_synth_{n}_{seed}{'_rle' if rle else ''}.json"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         data = _generator()._annotations(n, seed)
+        if rle:
+            data = _as_rle(data)
         tmp = path.with_suffix(".tmp")
         with open(tmp, "w") as fh:
             json.dump(data, fh)
@@ -91,8 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/salanalysis-bench-ann"))
+    ap.add_argument("--rle", action="store_true", help="the same objects as compressed RLE, not polygons")
     args = ap.parse_args(argv)
-    path = _data(args.data_dir, args.scale, args.seed)
+    path = _data(args.data_dir, args.scale, args.seed, args.rle)
     size_mb = path.stat().st_size / 2**20
     res: dict[str, list[dict]] = {"memory": [], "stream": []}
     for _ in range(args.runs):
