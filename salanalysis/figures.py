@@ -464,7 +464,7 @@ def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
     table = tables["compare_categories"]
     bca = "BCa " if "ci_method" in table.columns else ""
     if "q_val" in table.columns and table.attrs.get("n_perm", 1):
-        adj = {"holm": "Holm (family-wise error 5%)"}.get(table.attrs.get("p_adjust"),
+        adj = {"holm": "Holm (family-wise error 5%)"}.get(str(table.attrs.get("p_adjust", "")),
                                                           "Benjamini-Hochberg (false discovery rate 5%)")
         n_perm = table.attrs.get("n_perm")
         rule = (f"a bar is coloured by the better model (and hatched) only when the paired permutation test "

@@ -172,18 +172,18 @@ def test_annotations_list_and_boxes_on_the_command_line(tmp_path, demo, capsys):
     d["annotations"][0]["bbox"] = [0, 0, -1, 2]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(d))
-    out = tmp_path / "o.csv"
+    out = tmp_path / "o"
     assert main(["objects", "--annotations", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"salanalysis: error: {bad}: annotation 10: bbox") and len(err.splitlines()) == 1
-    assert not out.exists()
+    assert not (out / "objects.csv").exists()
     d.pop("annotations")
     bad.write_text(json.dumps(d))
     assert main(["objects", "--annotations", str(bad), "--out", str(out)]) == 2
-    assert "missing 'annotations'" in capsys.readouterr().err and not out.exists()
+    assert "missing 'annotations'" in capsys.readouterr().err and not (out / "objects.csv").exists()
     d["annotations"] = []  # images without objects, said so: a 0-object table
     bad.write_text(json.dumps(d))
-    assert main(["objects", "--annotations", str(bad), "--out", str(out)]) == 0 and out.exists()
+    assert main(["objects", "--annotations", str(bad), "--out", str(out)]) == 0 and (out / "objects.csv").exists()
 
 
 # --------------------------------------------------------------- ids and sizes as converters write them
@@ -306,8 +306,8 @@ def test_string_ids_on_the_command_line_exit_2_with_one_line(tmp_path, demo, cap
     d["annotations"][3]["image_id"] = int(d["annotations"][3]["image_id"])
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(d))
-    out = tmp_path / "m.csv"
+    out = tmp_path / "m"
     rc = main(["metrics", "--annotations", str(bad), "--scores", f"det={demo.detections}", "--out", str(out)])
     err = capsys.readouterr().err
-    assert rc == 2 and len(err.strip().splitlines()) == 1 and not out.exists()
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and not (out / "table1.csv").exists()
     assert "image_id" in err and "is an integer; the images use strings of digits" in err

@@ -232,10 +232,10 @@ def test_annotation_image_sizes_are_checked(tmp_path, width, height, words):
 def test_objects_refuses_a_20000_squared_annotation_before_allocating(tmp_path, capsys):
     p = tmp_path / "a.json"
     p.write_text(json.dumps(_tiny_annotations(20000, 20000)))
-    rc = main(["objects", "--annotations", str(p), "--out", str(tmp_path / "out.csv")])
+    rc = main(["objects", "--annotations", str(p), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert rc == 2 and "over the limit of 100,000,000" in err and err.count("\n") == 1
-    assert not (tmp_path / "out.csv").exists()
+    assert not (tmp_path / "out" / "objects.csv").exists()
 
 
 def test_a_checkpoint_declaring_300000_classes_is_refused_before_allocating(tmp_path):
