@@ -27,6 +27,18 @@ integers they spell: :mod:`salanalysis._coco_fields`); width and height are
 whole numbers; a category name is a string; a ``bbox`` is four finite numbers ``[x, y, w, h]``, none
 negative.
 
+Streaming
+    :meth:`Annotations.load` reads a file of :data:`STREAM_BYTES` (256 MiB) or
+    more item by item with ijson (:mod:`salanalysis._coco_stream`; ``stream=``
+    forces either way): ids, boxes and areas in arrays, polygon coordinates in
+    one float64 array with offsets, compressed RLE counts in one byte buffer;
+    the JSON tree and the per-annotation dicts never exist. The tables, masks,
+    error messages and the object table equal those of the in-memory reader
+    (tests/test_coco_stream.py). :meth:`Annotations.ann` then rebuilds the
+    fields the package reads, and :attr:`Annotations.coco` is built from the
+    arrays on first use (at the memory streaming avoids). ``NaN`` and
+    ``Infinity`` literals (not JSON) are a malformed-JSON error there.
+
 LVIS
     Images may carry ``neg_category_ids`` (classes verified absent) and
     ``not_exhaustive_category_ids`` (classes present but not every instance
@@ -49,10 +61,16 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from salanalysis._coco_fields import normalize_ids, pixels
+from salanalysis._coco_stream import NONE as SEG_NONE
+from salanalysis._coco_stream import read_stream
 from salanalysis.errors import InputError
-from salanalysis.io import read_json
+from salanalysis.io import _existing_file, read_json
 
-__all__ = ["COCO80", "Annotations", "is_coco80", "load_annotations"]
+__all__ = ["COCO80", "STREAM_BYTES", "Annotations", "is_coco80", "load_annotations"]
+
+#: Files of this many bytes or more are read as a stream by default (:meth:`Annotations.load`):
+#: ``json.load`` of a file needs several times its size in Python objects.
+STREAM_BYTES = 256 * 2**20
 
 #: COCO's 80 object categories (2014/2017 instances files): category id -> name.
 COCO80: dict[int, str] = {
@@ -82,22 +100,27 @@ def _check_sizes(images: list, path: Path) -> None:
     from salanalysis.limits import check_pixels
 
     for i, im in enumerate(images):
-        size = []
-        for key in ("width", "height"):
-            v = im[key]
-            if v is None:  # an unknown size: whoever needs it says so
-                continue
-            try:
-                f = float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else None
-            except (ValueError, OverflowError):
-                f = None
-            if f is None or not math.isfinite(f):
-                raise InputError(f"images[{i}] (id {im['id']!r}): {key} must be a number, got {v!r:.40}",
-                                 path)
-            size.append(f)
-        if len(size) == 2 and size[0] > 0 and size[1] > 0:
-            check_pixels(math.ceil(size[0]), math.ceil(size[1]),
-                         f"images[{i}] (id {im['id']!r}) declares", path)
+        _check_size(i, im["id"], im["width"], im["height"], path, check_pixels)
+
+
+def _check_size(i: int, image_id: object, width: object, height: object, path: Path, check_pixels=None) -> bool:
+    """One image of :func:`_check_sizes` (also the streaming reader's ``check_image``)."""
+    if check_pixels is None:
+        from salanalysis.limits import check_pixels
+    size = []
+    for key, v in (("width", width), ("height", height)):
+        if v is None:  # an unknown size: whoever needs it says so
+            continue
+        try:
+            f = float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else None
+        except (ValueError, OverflowError):
+            f = None
+        if f is None or not math.isfinite(f):
+            raise InputError(f"images[{i}] (id {image_id!r}): {key} must be a number, got {v!r:.40}", path)
+        size.append(f)
+    if len(size) == 2 and size[0] > 0 and size[1] > 0:
+        check_pixels(math.ceil(size[0]), math.ceil(size[1]), f"images[{i}] (id {image_id!r}) declares", path)
+    return True
 
 
 def _validate(data: object, path: Path) -> dict:
@@ -208,7 +231,7 @@ def _check_federated(images: list, cat_set: set, path: Path) -> None:
 
 
 class Annotations:
-    """A COCO-format instances file.
+    """A COCO-format instances file (``segments``: the compact segmentations of a streamed file, else None).
 
     Parameters
     ----------
@@ -227,7 +250,9 @@ class Annotations:
         coco.dataset = data
         with contextlib.redirect_stdout(io.StringIO()):
             coco.createIndex()
-        self.coco = coco
+        self._coco = coco
+        self.segments = None
+        self._federated = None
 
         imgs = pd.DataFrame(
             {
@@ -269,12 +294,93 @@ class Annotations:
         self._cat_index = dict(zip(self.categories["category_id"], self.categories["index"]))
         self._img_index = dict(zip(self.images["image_id"], range(len(self.images))))
 
+    @classmethod
+    def _from_stream(cls, path: Path) -> Annotations:
+        """An :class:`Annotations` from :func:`salanalysis._coco_stream.read_stream` (no JSON tree kept)."""
+        parts = read_stream(path, check_image=_check_size)
+        self = cls.__new__(cls)
+        self.path = path
+        self._coco = None
+        self.segments = parts.segments
+        self._federated = parts.federated
+        self._has_federated = parts.has_federated
+        imgs = pd.DataFrame(parts.images)
+        self.images = imgs.sort_values("image_id", kind="stable").reset_index(drop=True)
+        for col in ("image_id", "width", "height"):
+            self.images[col] = self.images[col].astype(np.int64)
+        cats = sorted(parts.categories, key=lambda c: c["id"])
+        self.categories = pd.DataFrame(
+            {
+                "category_id": np.array([c["id"] for c in cats], dtype=np.int64),
+                "name": [str(c["name"]) for c in cats],
+                "supercategory": [str(c["supercategory"]) for c in cats],
+                "index": np.arange(len(cats), dtype=np.int64),
+            }
+        )
+        bbox = parts.bbox
+        inst = pd.DataFrame(
+            {
+                "ann_id": parts.ann_id, "image_id": parts.image_id, "category_id": parts.category_id,
+                "bbox_x": bbox[:, 0], "bbox_y": bbox[:, 1], "bbox_w": bbox[:, 2], "bbox_h": bbox[:, 3],
+                "area": parts.area, "iscrowd": parts.iscrowd,
+            }
+        )
+        order = np.lexsort((parts.ann_id, parts.image_id))  # stable: as sort_values(kind="stable")
+        self.instances = inst.iloc[order].reset_index(drop=True)
+        self._ann_file = np.argsort(parts.ann_id, kind="stable")  # ann_id lookup: file rows by id
+        self._ann_sorted = parts.ann_id[self._ann_file]
+        self._file_row = order  # row of `instances` -> file row (the row of `segments`)
+        self._inst_row = np.empty(len(order), dtype=np.int64)  # file row -> row of `instances`
+        self._inst_row[order] = np.arange(len(order))
+        self._has_bbox = parts.has_bbox
+        self._cat_index = dict(zip(self.categories["category_id"], self.categories["index"]))
+        self._img_index = dict(zip(self.images["image_id"], range(len(self.images))))
+        return self
+
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Annotations:
-        """Read and validate a COCO instances JSON file."""
+    def load(cls, path: str | os.PathLike, *, stream: bool | None = None) -> Annotations:
+        """Read and validate a COCO instances JSON file.
+
+        ``stream``: read the file item by item (:mod:`salanalysis._coco_stream`:
+        compact arrays, the JSON tree never in memory) instead of ``json.load``.
+        None (the default) streams files of :data:`STREAM_BYTES` or more. Both
+        give the same tables, masks and object table; a streamed instance builds
+        :attr:`coco` (the pycocotools object) only when asked for it, from its
+        arrays, and :meth:`ann` returns only the fields the package reads.
+        """
         path = Path(path)
+        if stream is None:
+            try:
+                stream = os.path.getsize(path) >= STREAM_BYTES
+            except OSError:
+                stream = False  # read_json names the problem
+        if stream:
+            return cls._from_stream(_existing_file(path, "a JSON file"))
         return cls(read_json(path), path)
+
+    @property
+    def coco(self) -> COCO:
+        """The :class:`pycocotools.coco.COCO` object (built on first use for a streamed file: that
+        holds every annotation as Python dicts, the memory streaming avoids)."""
+        if self._coco is None:
+            dataset = {
+                "images": [self._image_dict(r) for r in self.images.itertuples(index=False)],
+                "categories": [{"id": int(r.category_id), "name": r.name, "supercategory": r.supercategory}
+                               for r in self.categories.itertuples(index=False)],
+                "annotations": [self.ann(int(i)) for i in self.instances["ann_id"].tolist()],
+            }
+            coco = COCO()
+            coco.dataset = dataset
+            with contextlib.redirect_stdout(io.StringIO()):
+                coco.createIndex()
+            self._coco = coco
+        return self._coco
+
+    def _image_dict(self, r) -> dict:
+        im = {"id": int(r.image_id), "file_name": r.file_name, "width": int(r.width), "height": int(r.height)}
+        im.update(self._federated.get(int(r.image_id), {}))
+        return im
 
     # ---------------------------------------------------------------- accessors
     @property
@@ -303,6 +409,8 @@ class Annotations:
     @property
     def has_federated_fields(self) -> bool:
         """Whether any image carries ``neg_category_ids`` or ``not_exhaustive_category_ids`` (LVIS)."""
+        if self._federated is not None:
+            return self._has_federated
         return any(k in im for im in self.coco.dataset["images"] for k in _FEDERATED_KEYS)
 
     def federated_labels(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -320,7 +428,9 @@ class Annotations:
             return None
         shape = (len(self.images), len(self.categories))
         neg, nex = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
-        for im in self.coco.dataset["images"]:
+        images = (self.coco.dataset["images"] if self._federated is None
+                  else [{"id": i, **f} for i, f in self._federated.items()])
+        for im in images:
             row = self._img_index[im["id"]]
             for key, mat in zip(_FEDERATED_KEYS, (neg, nex)):
                 cols = [self._cat_index[c] for c in im.get(key) or ()]
@@ -354,12 +464,36 @@ class Annotations:
 
     # ------------------------------------------------------------------- masks
     def ann(self, ann_id: int) -> dict:
-        """The raw annotation dict."""
-        return self.coco.anns[ann_id]
+        """The raw annotation dict (of a streamed file: id, image_id, category_id, bbox, area,
+        iscrowd and segmentation, rebuilt from the arrays)."""
+        if self.segments is None:
+            return self.coco.anns[ann_id]
+        k = int(np.searchsorted(self._ann_sorted, ann_id))
+        if k == len(self._ann_sorted) or self._ann_sorted[k] != ann_id:
+            raise KeyError(ann_id)
+        i = int(self._ann_file[k])  # row in file order
+        r = self.instances.iloc[int(self._inst_row[i])]
+        out = {"id": int(ann_id), "image_id": int(r["image_id"]), "category_id": int(r["category_id"])}
+        if self._has_bbox[i]:
+            out["bbox"] = [float(r[c]) for c in ("bbox_x", "bbox_y", "bbox_w", "bbox_h")]
+        if not np.isnan(r["area"]):
+            out["area"] = float(r["area"])
+        out["iscrowd"] = int(r["iscrowd"])
+        if self.segments.kind[i] != SEG_NONE:
+            out["segmentation"] = self.segments.segmentation(i)
+        return out
+
+    def segment_rows(self, include_crowd: bool = False) -> np.ndarray:
+        """Rows of :attr:`segments` (a streamed file) aligned with :meth:`instances_for`."""
+        return self._file_row if include_crowd else self._file_row[~self.instances["iscrowd"].to_numpy()]
 
     def rle(self, ann_id: int) -> dict:
         """Compressed RLE of an annotation (polygons and uncompressed RLE converted)."""
-        return self.coco.annToRLE(self.coco.anns[ann_id])
+        if self.segments is None:
+            return self.coco.annToRLE(self.coco.anns[ann_id])
+        ann = self.ann(ann_id)
+        im = self.images.iloc[self._img_index[ann["image_id"]]]
+        return _ann_to_rle(ann["segmentation"], int(im["height"]), int(im["width"]))
 
     def mask(self, ann_id: int) -> np.ndarray:
         """Binary mask (uint8, image height x width), as ``COCO.annToMask``."""
@@ -373,9 +507,18 @@ class Annotations:
         )
 
 
-def load_annotations(path: str | os.PathLike) -> Annotations:
-    """Read and validate a COCO instances JSON file (see :class:`Annotations`)."""
-    return Annotations.load(path)
+def load_annotations(path: str | os.PathLike, *, stream: bool | None = None) -> Annotations:
+    """Read and validate a COCO instances JSON file (see :class:`Annotations` and its ``load``)."""
+    return Annotations.load(path, stream=stream)
+
+
+def _ann_to_rle(segm: object, h: int, w: int) -> dict:
+    """``COCO.annToRLE`` for one segmentation of an ``h`` x ``w`` image."""
+    if isinstance(segm, list):
+        return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
+    if isinstance(segm["counts"], list):
+        return mask_utils.frPyObjects(segm, h, w)
+    return segm
 
 
 def is_coco80(annotations: Annotations) -> bool:

@@ -82,6 +82,7 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from salanalysis._cluster import absolute_refs, active_client, map_ordered
+from salanalysis._coco_stream import packed_polygons
 from salanalysis._objects_worker import process_chunk
 from salanalysis._pool import pool_context
 from salanalysis._progress import progress_bar
@@ -222,13 +223,21 @@ def _prepare(annotations: Annotations) -> _Prepared:
     size = images.set_index("image_id")[["width", "height"]]
     obj_w = size["width"].reindex(inst["image_id"]).to_numpy(np.int64)
     obj_h = size["height"].reindex(inst["image_id"]).to_numpy(np.int64)
-    anns = annotations.coco.anns
+    segs, polys, rles, n_dropped = annotations.segments, [], {}, 0
     poly_per_obj = np.zeros(len(inst), dtype=np.int64)
-    polys: list = []
-    rles: dict[int, tuple[int, dict]] = {}
-    n_dropped = 0
-    for k, ann_id in enumerate(inst["ann_id"].tolist()):
-        segm = anns[ann_id].get("segmentation")
+    ann_ids = inst["ann_id"].tolist()
+    # a streamed file: polygons packed already, RLEs checked one by one (a malformed polygon list: as a dict)
+    rows = annotations.segment_rows() if segs is not None else None
+    packed = packed_polygons(segs, rows) if segs is not None else None
+    legacy = segs is None or any(isinstance(segs.raw.get(r), list) for r in rows[packed[4]].tolist())
+    if legacy:
+        seg_of = annotations.coco.anns if segs is None else None
+        todo = ((k, i, seg_of[i].get("segmentation") if segs is None else segs.segmentation(rows[k]))
+                for k, i in enumerate(ann_ids))
+    else:
+        poly_per_obj, vert_per_poly, coords, n_dropped, others = packed
+        todo = ((k, ann_ids[k], segs.segmentation(rows[k])) for k in others.tolist())
+    for k, ann_id, segm in todo:
         if isinstance(segm, list):
             n = 0
             for p in segm:
@@ -252,15 +261,13 @@ def _prepare(annotations: Annotations) -> _Prepared:
             raise InputError(f"annotation {ann_id} has no segmentation", path)
         else:
             raise InputError(f"annotation {ann_id}: segmentation is neither polygons nor RLE", path)
-    vert_per_poly = np.fromiter((len(p) // 2 for p in polys), dtype=np.int64, count=len(polys))
-    try:
-        coords = np.fromiter(
-            itertools.chain.from_iterable(polys),
-            dtype=np.float64,
-            count=2 * int(vert_per_poly.sum()),
-        )
-    except (TypeError, ValueError):
-        coords = None
+    if legacy:
+        vert_per_poly = np.fromiter((len(p) // 2 for p in polys), dtype=np.int64, count=len(polys))
+        try:
+            coords = np.fromiter(itertools.chain.from_iterable(polys), dtype=np.float64,
+                                 count=2 * int(vert_per_poly.sum()))
+        except (TypeError, ValueError):
+            coords = None
     obj_of_poly = np.repeat(np.arange(len(inst)), poly_per_obj)
     if coords is None or not np.isfinite(coords).all():
         for k, p in zip(obj_of_poly, polys):
@@ -275,7 +282,7 @@ def _prepare(annotations: Annotations) -> _Prepared:
                     path,
                 )
     n_clipped = 0
-    if len(polys):
+    if len(vert_per_poly):
         xy = coords.reshape(-1, 2)
         first = np.cumsum(vert_per_poly) - vert_per_poly
         pxmin = np.minimum.reduceat(xy[:, 0], first)

@@ -22,6 +22,7 @@ LAYERS: list[set[str]] = [
     {"errors", "_progress", "_pool"},
     {"limits"},  # size limits: raise InputError, so above errors, below everything that reads
     {"", "formatting", "io", "_cluster", "_coco_fields"},  # "" is salanalysis/__init__.py
+    {"_coco_stream"},  # the streaming COCO reader: below coco, above _coco_fields
     {"results", "images", "coco", "demo", "_masks", "_bootstrap", "_fixation_checks", "_table_checks", "_ranking_blocks"},
     {"maps.*", "scores", "metrics.rules", "subsets"},
     {"metrics.*", "baselines", "salicon", "_objects_worker"},
