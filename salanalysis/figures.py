@@ -17,16 +17,17 @@ function and one entry in :data:`FIGURES`.
 figure                     tables it needs
 =========================  ==============================================================
 ``fig2_tpfn``              ``objects``, ``tpfn_descriptives``, ``tpfn_tests``
-``fig_classwise``          ``classwise``, ``classwise_correlations``
+``fig2_clutter``           ``objects`` (detection rate by size per clutter group)
+``fig_classwise``          ``classwise``, ``classwise_correlations`` (``per_class``: sizes)
 ``fig3_clutter``           ``clutter_map``, ``objects_histogram``
 ``fig4_category_delta``    ``compare_categories``
 ``fig5_cam``               ``cam_manifest`` (with ``context.cam_root``)
+``fig_gallery``            ``gallery`` (``gallery.csv`` of ``salanalysis gallery``, with ``context.gallery_root``)
 =========================  ==============================================================
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from salanalysis.errors import InputError
+from salanalysis.figure_tables import cam_records, cam_table, read_tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,6 +92,8 @@ class FigureContext:
         Bootstrap resamples (captions), when the tables do not say.
     cam_root
         The folder that the CAM manifest's relative paths start from.
+    gallery_root
+        The folder of ``gallery.csv`` (its thumbnails' paths start there).
     width
         ``"page"`` (6.875 in, the default) or ``"column"`` (3.25 in): the layout is made
         for that printed width, with no text under 6 pt.
@@ -103,6 +107,7 @@ class FigureContext:
     threshold: float = 0.5
     n_boot: int | None = None
     cam_root: Path | None = None
+    gallery_root: Path | None = None
     width: str = "page"
 
     def label(self, name: str) -> str:
@@ -207,7 +212,8 @@ def draw_fig2(tables: Tables, ctx: FigureContext):
                       pad=22 if verdict else 12)
         first = j % per_row == 0
         top.set_ylabel("mean (error bar: SEM)" if first else "")
-        bottom.set_ylabel(("log10 value" if var in ("area_frac", "area_px") else "value") if first else "")
+        log = var in ("area_frac", "area_px")  # the log label only beside a log panel
+        bottom.set_ylabel("log10 size" if log else ("value" if first else ""))
     for k in range(len(variables), per_row * rows):
         axes[2 * (k // per_row), k % per_row].set_axis_off()
         axes[2 * (k // per_row) + 1, k % per_row].set_axis_off()
@@ -255,8 +261,9 @@ def caption_fig2(tables: Tables, ctx: FigureContext) -> str:
                 "Student t, anti-conservative under such clustering, is in the tests table too)"
                 if verdict else "Student's unpaired t (detected minus missed) and p") +
             ". Bottom: the "
-            "distributions (violin; box = quartiles, white line = median; size on a log10 axis). "
-            "Size: mask area / image area (log10 in the distributions); distance to center: from the image "
+            "distributions (violin; box = quartiles, white line = median); the size panel shows log10 of the "
+            "size (labelled so), the others their values. "
+            "Size: mask area / image area; distance to center: from the image "
             "center to the mask's centroid as a fraction of half the image diagonal (0 at the center, 1 at a "
             "corner); saliency: maximum of the map (normalised to [0, 1]) inside the object's mask; a group of "
             "fewer than 20 objects is drawn as its points. "
@@ -276,6 +283,10 @@ def draw_classwise(tables: Tables, ctx: FigureContext):
     if "model" in cw.columns:
         cw = cw[cw["model"] == m]
         corr = corr[corr["model"] == m]
+    pc = tables.get("per_class")
+    if pc is not None and "n_pos" in pc.columns and "n_pos" not in cw.columns:  # points sized by positives
+        pc = pc[pc["model"] == m] if "model" in pc.columns else pc
+        cw = cw.assign(n_pos=cw["category"].map(pc.drop_duplicates("category").set_index("category")["n_pos"]))
     variables = _variables(tables, ctx)
     color = ctx.colors().get(m, P.OKABE_ITO["black"])
     per_row, rows = _grid(len(variables), ctx.width)
@@ -284,7 +295,7 @@ def draw_classwise(tables: Tables, ctx: FigureContext):
     for j, var in enumerate(variables):
         ax = axes[j // per_row, j % per_row]
         P.plot_classwise_scatter(cw, var, correlations=corr, ax=ax, color=color, labels=ctx.labels,
-                                 title=f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}")
+                                 title=f"({_PANEL[j]}) {_panel_title(var, ctx.labels)}", annotate=3)
         v = corr[(corr["variable"] == var) & (corr["role"] == "verdict")] if "role" in corr.columns else corr.iloc[:0]
         if len(v) and np.isfinite(v["r"].iloc[0]):
             ph = v["p_holm"].iloc[0]
@@ -311,7 +322,10 @@ def caption_classwise(tables: Tables, ctx: FigureContext) -> str:
             f"variable that follows prevalence) with p*, its p Holm-adjusted over size, center distance and the "
             f"human saliency sources (a control map shows its unadjusted p); its sensitivity check (ROC "
             f"AUC as the target) is in the correlations table and the findings. "
-            f"Categories without a value (e.g. no object with a saliency map) are left out.")
+            + ("Point area: the category's positive images; hollow: fewer than 5 positives (its AP rests on a "
+               "handful of images). " if "per_class" in tables else "")
+            + "The 3 categories farthest from the line are named; a panel with fewer than 5 categories draws "
+            "no line. Categories without a value (e.g. no object with a saliency map) are left out.")
 
 
 # ------------------------------------------------------------------ Fig. 3
@@ -358,8 +372,11 @@ def caption_fig3(tables: Tables, ctx: FigureContext) -> str:
     cm = tables["clutter_map"]
     n_boot = cm.attrs.get("n_boot", ctx.n_boot)
     chance = (" Dashed grey: chance mAP, the expected mAP of a random ranking of the group's images (AP's chance "
-              "level is the class's prevalence, which rises with the number of objects)."
+              "level is the class's prevalence, which rises with the number of objects). A score set that ties "
+              "every image of a class (the class prior) lies below it: the AP of tied scores equals the "
+              "prevalence, while the expected AP of a random ranking is higher than the prevalence at small n."
               if "chance_mAP" in cm.columns else "")
+    chance += " Each model has its own colour, line style and marker (apart in grayscale too)."
     bands = (f"{'bias-corrected (BC) ' if 'ci_method' in cm.columns else ''}bootstrap 95% interval of the smoothed "
              f"curve ({_resamples(n_boot, 'resamples per group; ')}centered percentile where BC is degenerate)"
              if n_boot != 0 else "none (no bootstrap)")
@@ -435,8 +452,11 @@ def draw_fig4(tables: Tables, ctx: FigureContext):
                               color_b=_color(colors, b, 1), horizontal=True, legend=False, ax=ax)
         ax.tick_params(axis="y", labelsize=P.MIN_FONT_PT)
         ax.set_xlabel("")
-        if hidden:
-            ax.set_title("most improved" if i == 0 else "most worsened", loc="left")
+        if hidden:  # titled by what the panel holds: its deltas' signs
+            dl = part["delta"].to_numpy(float)
+            top, low = ("most improved", "least improved") if (dl > 0).all() else (
+                ("least worsened", "most worsened") if (dl < 0).all() else ("highest delta", "lowest delta"))
+            ax.set_title(top if i == 0 else low, loc="left")
     _fig4_legend(fig, tables["compare_categories"], ctx.label(a), ctx.label(b), _color(colors, a, 0),
                  _color(colors, b, 1), ncol=3 if ctx.width == "page" else 1)
     fig.supxlabel(P.plain_text(xlabel), fontsize=8)
@@ -475,52 +495,19 @@ def caption_fig4(tables: Tables, ctx: FigureContext) -> str:
         rule = "a bar is coloured by the better model (and hatched) only when its interval excludes 0, grey otherwise"
     return (f"AP('{ctx.label(b)}') - AP('{ctx.label(a)}') per category, sorted; error bars: paired "
             f"{bca}bootstrap 95% interval{_resamples(n_boot, 'image resamples', ' (', ')')}; {rule}; "
-            "a delta of exactly 0 is an open circle on the zero line."
+            "a delta of exactly 0 is an open circle on the zero line"
+            + ("; \u2020 after a name: fewer than 5 positive images" if "n_pos" in table.columns else "")
+            + ("; a grey dashed whisker: its unadjusted interval and the adjusted test disagree (the colour "
+               "follows the test)" if "q_val" in table.columns else "") + "."
             + (" Federated (LVIS) evaluation: each class's AP on the images where it is verified."
                if tables["compare_categories"].attrs.get("federated") == "on" else "")
-            + (f" Shown: the {FIG4_EACH_END[ctx.width]} most improved and {FIG4_EACH_END[ctx.width]} most worsened of "
-               f"{len(tables['compare_categories'])} categories." if _fig4_parts(tables['compare_categories'],
+            + (f" Shown: the {FIG4_EACH_END[ctx.width]} categories with the highest and the {FIG4_EACH_END[ctx.width]} "
+               f"with the lowest delta of {len(tables['compare_categories'])}; each panel's title says what it "
+               "holds." if _fig4_parts(tables['compare_categories'],
                                                                                    ctx.width)[1] else ""))
 
 
 # ------------------------------------------------------------------ Fig. 5
-#: Columns of the flat CAM manifest (one row per example and model), as ``salanalysis cam`` writes it.
-CAM_COLUMNS = ("image", "category", "model", "role", "confidence", "cam")
-
-
-def cam_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The flat CAM table (one row per example and model) of ``cam_manifest.json`` records."""
-    import pandas as pd
-
-    rows = []
-    for i, r in enumerate(records):
-        for m in r["models"]:
-            rows.append({"example": i, "image": str(r["image"]), "category": str(r.get("category", "")),
-                         "threshold": r.get("threshold"), "model": str(m["model"]), "role": m.get("role", ""),
-                         "confidence": float(m["confidence"]), "cam": str(m["cam"])})
-    return pd.DataFrame(rows, columns=["example", "image", "category", "threshold", *CAM_COLUMNS[2:]])
-
-
-def cam_records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """The examples of a flat CAM table (``cam_manifest.csv`` or :func:`cam_table`), in order."""
-    import pandas as pd
-
-    from salanalysis.errors import require_columns
-
-    require_columns(table, CAM_COLUMNS, "CAM manifest")
-    key = ["example"] if "example" in table.columns else ["image", "category"]
-    records = []
-    for _, g in table.groupby(key, sort=False):
-        first = g.iloc[0]
-        rec = {"image": first["image"], "category": first["category"],
-               "models": [{"model": r["model"], "role": r["role"], "confidence": r["confidence"], "cam": r["cam"]}
-                          for _, r in g.iterrows()]}
-        if "threshold" in g.columns and pd.notna(first["threshold"]):
-            rec["threshold"] = float(first["threshold"])
-        records.append(rec)
-    return records
-
-
 def draw_fig5(tables: Tables, ctx: FigureContext):
     """Fig. 5: the image and each model's CAM with its confidence, one row per example."""
     return P.cam_figure(cam_records(tables["cam_manifest"]), root=ctx.cam_root, labels=dict(ctx.labels),
@@ -539,11 +526,38 @@ def caption_fig5(tables: Tables, ctx: FigureContext) -> str:
             f"{len(records)} selected examples.")
 
 
+def draw_gallery(tables: Tables, ctx: FigureContext):
+    """The gallery: detected and missed objects, chosen by the rules of :mod:`salanalysis.gallery`."""
+    return P.gallery_figure(tables["gallery"], ctx.gallery_root or Path("."), width=ctx.width)
+
+
+def caption_gallery(tables: Tables, ctx: FigureContext) -> str:
+    t = tables["gallery"]
+    model = ctx.label(str(t["model"].iloc[0])) if len(t) else "the model"
+    source = str(t["source"].iloc[0]) if len(t) and t["source"].iloc[0] else ""
+    rules = "the largest, " + ("the most salient, " if source else "") + "the most typical and the most surprising"
+    missing = int(t.loc[t["file"].fillna("") == "", "ann_id"].nunique()) if len(t) else 0
+    text = (f"Objects that '{model}' detected (blue frame) and missed (vermillion frame), per outcome {rules} "
+            f"(salanalysis.gallery states each rule); the mask outlined in white. Under each: class and rule, "
+            f"size (% of the image), center distance, maximum saliency"
+            f"{' (' + ctx.label(source) + ')' if source else ''}, the model's score and the objects in the image.")
+    if missing:
+        text += f" {missing} object(s) without their image in the images folder are marked as such."
+    return text
+
+
+def _breakdown(name: str) -> Callable:
+    """A function of :mod:`salanalysis.plotting.breakdown`, imported on first use."""
+    return lambda tables, ctx: getattr(__import__("salanalysis.plotting.breakdown", fromlist=[name]), name)(tables, ctx)
+
+
 # ---------------------------------------------------------------- registry
 #: Every figure, in the order of the paper (the key is the file name).
 FIGURES: dict[str, FigureSpec] = {f.name: f for f in (
     FigureSpec("fig2_tpfn", "Fig. 2: detected (tp) vs missed (fn) objects",
                ("objects", "tpfn_descriptives", "tpfn_tests"), draw_fig2, caption_fig2),
+    FigureSpec("fig2_clutter", "Beside Fig. 2: detection rate vs object size per clutter group", ("objects",),
+               _breakdown("draw_breakdown"), _breakdown("caption_breakdown")),
     FigureSpec("fig_classwise", "Sec. 3.2: class means vs class AP",
                ("classwise", "classwise_correlations"), draw_classwise, caption_classwise),
     FigureSpec("fig3_clutter", "Fig. 3: mAP vs objects per image, and the histogram",
@@ -551,6 +565,8 @@ FIGURES: dict[str, FigureSpec] = {f.name: f for f in (
     FigureSpec("fig4_category_delta", "Fig. 4: per-category AP difference",
                ("compare_categories",), draw_fig4, caption_fig4),
     FigureSpec("fig5_cam", "Fig. 5: class activation maps", ("cam_manifest",), draw_fig5, caption_fig5),
+    FigureSpec("fig_gallery", "Gallery: detected and missed objects", ("gallery",), draw_gallery,
+               caption_gallery),
 )}
 
 
@@ -660,56 +676,3 @@ def render_figures(tables: Tables, context: FigureContext, out: str | os.PathLik
             plt.close("all")
             run.failed[name] = f"{type(exc).__name__}: {exc}"
     return run
-
-
-# ------------------------------------------------------- tables from folders
-#: Where each table is looked for under a folder given to :func:`read_tables`.
-_TABLE_NAMES = ("tpfn_descriptives", "tpfn_tests", "classwise", "classwise_correlations", "clutter_map",
-                "objects_histogram", "clutter_difference", "compare_categories", "compare_summary")
-
-
-def _find(folder: Path, stem: str) -> Path | None:
-    for sub in ("", "tables"):
-        for ext in (".parquet", ".csv"):
-            p = folder / sub / f"{stem}{ext}"
-            if p.is_file():
-                return p
-    return None
-
-
-def read_tables(folders: Sequence[str | os.PathLike], *, objects: str | os.PathLike | None = None) -> dict:
-    """The result tables found in the folders that the analysis commands (or ``reproduce``) wrote.
-
-    Looks in each folder (and its ``tables/`` subfolder) for ``NAME.parquet`` or
-    ``NAME.csv`` of every table a figure can need, for the object table
-    (``objects.parquet``/``.csv``, or ``objects`` given) and for a CAM output
-    (``cam_manifest.csv``). The attributes a table had when written
-    (``NAME.attrs.json`` beside it: bootstrap resamples, the clutter cut-off,
-    the compared models) are restored. A later folder's table replaces an
-    earlier one's.
-
-    Raises
-    ------
-    InputError
-        A folder does not exist, or a file cannot be read.
-    """
-    from salanalysis.io import read_table
-
-    out: dict[str, Any] = {}
-    for folder in map(Path, folders):
-        if not folder.is_dir():
-            raise InputError("folder of result tables not found", folder)
-        for stem in (*_TABLE_NAMES, "objects", "cam_manifest"):
-            p = _find(folder, stem)
-            if p is None:
-                continue
-            df = read_table(p)
-            meta = p.with_name(f"{stem}.attrs.json")
-            if meta.is_file():
-                df.attrs.update(json.loads(meta.read_text(encoding="utf-8")))
-            out[stem] = df
-            if stem == "cam_manifest":
-                out["_cam_root"] = p.parent
-    if objects is not None:
-        out["objects"] = read_table(objects)
-    return out

@@ -1,8 +1,11 @@
 """The paper's claims beside this run's values, and diagnostics that explain a surprising result.
 
 :func:`findings` turns the result tables of a run into one row per claim of the paper
-(Fig. 2, Sec. 3.2, Fig. 3, Sec. 5.3, Fig. 4, Table 1) with this run's value, its
-interval and a verdict computed from the data; :func:`diagnostics` finds what makes a
+(Fig. 2, Sec. 3.2, Fig. 3, Sec. 5.3, Fig. 4, Sec. 5.4, Table 1's mAP, C-F1 and O-F1) with this
+run's value, its interval and a verdict computed from the data (numbers by the one policy of
+:func:`salanalysis.formatting.format_number`, differences and intervals signed; the
+``interval`` column holds intervals only; a claim the run computes but does not test, such as
+the change of Sec. 5.3's gain with clutter, is shown with the verdict "not available"); :func:`diagnostics` finds what makes a
 result hard to read (a score set without information about the images, detected and
 missed objects from differently cluttered images, an outcome shared by many instances,
 groups too small to read). Both return tidy tables; nothing here is hand-written per run.
@@ -57,7 +60,13 @@ PAPER_CLAIMS = (
     ("one_object", "Sec. 5.3", "the assessed model beats the reference on one-object images",
      "mAP 0.7145 -> 0.7304", +1),
     ("categories", "Fig. 4", "most categories improve with the assessed model", "70 of 80 categories", +1),
-    ("table1_map", "Table 1", "the assessed model has the higher mAP", "mAP 71.5 -> 72.5", +1),
+    ("table1_map", "Table 1", "the assessed model has the higher mAP", "mAP 0.715 -> 0.725", +1),
+    ("size_gain", "Sec. 5.4", "categories of smaller objects gain more AP", "the 7 categories gaining most are small",
+     -1),
+    ("clutter_gain", "Sec. 5.3", "the assessed model's gain is largest on images with few objects, smaller in "
+     "cluttered scenes", "gain shrinks with clutter (Fig. 3a)", -1),
+    ("table1_cf1", "Table 1", "the assessed model has the higher C-F1", "C-F1 0.579 -> 0.603", +1),
+    ("table1_of1", "Table 1", "the assessed model has the higher O-F1", "O-F1 0.632 -> 0.652", +1),
 )
 
 _COLUMNS = ["section", "claim", "paper", "this_run", "interval", "verdict", "detail", "anchor"]
@@ -116,6 +125,20 @@ def _row(key: str, this_run: str = "", interval: str = "", verdict: str = "not a
             "verdict": verdict, "detail": detail, "anchor": anchor}
 
 
+def _num(x: float, signed: bool = True) -> str:
+    """A number of the findings by the one policy of :func:`salanalysis.formatting.format_number`,
+    with its sign (``+``/``-``) where ``signed``: differences, correlations and their intervals."""
+    from salanalysis.formatting import format_number
+
+    text = format_number(x)
+    return f"+{text}" if signed and text and not text.startswith("-") and float(x) > 0 else text
+
+
+def _ci(lo: float, hi: float) -> str:
+    """An interval as the findings' interval column holds it: ``[-0.0827, -0.0278]``, signs always."""
+    return f"[{_num(lo)}, {_num(hi)}]"
+
+
 def _sign(key: str) -> int:
     return next(c[4] for c in PAPER_CLAIMS if c[0] == key)
 
@@ -152,14 +175,97 @@ def _tpfn_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list
                         f"(Holm){'' if agree else ': it changes the verdict'}")
         cats = f", {int(r['n_categories'])} categories" if np.isfinite(r.get("n_categories", np.nan)) else ""
         rows.append(_row(
-            key, claim=claim, this_run=f"{name} t = {r['statistic']:.2f}, {format_p(r['p_holm'], spaced=True)} (Holm)",
-            interval=f"difference {r['effect']:+.3g} [{r['effect_ci95_low']:+.3g}, {r['effect_ci95_high']:+.3g}] "
-                     "(unadjusted 95%)",
+            key, claim=claim, this_run=f"{name} t = {r['statistic']:.2f}, {format_p(r['p_holm'], spaced=True)} (Holm); "
+                                       f"difference {_num(r['effect'])}",
+            interval=_ci(r["effect_ci95_low"], r["effect_ci95_high"]),
             verdict=_verdict(r["statistic"], r["p_holm"], _sign(key)),
             detail=f"'{ctx.label(ctx.primary)}': {int(r['n_detected'])} detected / {int(r['n_missed'])} missed objects "
                    f"in {int(r['n_images'])} images{cats}; Holm over size, center distance and the human saliency "
-                   f"sources of this model{paper_t}",
+                   f"sources of this model; interval: the difference's unadjusted 95% interval{paper_t}"
+                   + _fig2_context(tables, ctx, var, r),
             anchor="fig-fig2_tpfn"))
+        if var in ("area_frac", "center_dist"):
+            rows[-1]["see"] = "fig-fig2_clutter;table-detection_models;table-tpfn_tests"
+    return rows
+
+
+def _fig2_context(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext, var: str, verdict_row: pd.Series) -> str:
+    """Fig. 2's size and distance rows in words a reader follows: the clutter of the images detected and
+    missed objects come from, and the same test over objects alone of their class in their image."""
+    if var not in ("area_frac", "center_dist"):
+        return ""
+    out = ""
+    objects = tables.get("objects")
+    col = f"detected_{ctx.primary}"
+    if objects is not None and col in objects.columns and "n_objects" in objects.columns and len(objects):
+        det = objects[col].astype(bool)
+        m1, m0 = objects.loc[det, "n_objects"].mean(), objects.loc[~det, "n_objects"].mean()
+        if np.isfinite(m1) and np.isfinite(m0):
+            out += (f". Clutter: detected objects come from images with {m1:.1f} objects on average, missed ones from "
+                    f"images with {m0:.1f}; the detection rate by size within clutter groups is beside Fig. 2")
+    tests = tables.get("tpfn_tests")
+    if tests is not None and "unit" in tests.columns and "role" in tests.columns:
+        t = tests[(tests["model"] == ctx.primary) & (tests["variable"] == var) & (tests["unit"] == "single_instance")
+                  & (tests["role"] == "verdict")]
+        if len(t) and np.isfinite(t["p_holm"].iloc[0]):
+            q = t.iloc[0]
+            gone = bool(verdict_row["p_holm"] < 0.05) and q["p_holm"] >= 0.05  # significant over all objects only
+            out += (f". Objects alone of their class in their image: difference {_num(q['effect'])}, "
+                    f"{format_p(q['p_holm'], spaced=True)} (Holm)"
+                    + (": the effect largely goes away" if gone else "")
+                    + "; the logistic models that hold size and position together are in the detection models table")
+    return out + "." if out else ""
+
+
+def _more_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list[dict]:
+    """Sec. 5.4 (smaller categories gain more: Pearson r of the AP gain with the category's mean size)
+    and Table 1's C-F1 and O-F1 (B against A)."""
+    rows = []
+    summ = tables.get("compare_summary")
+    r = summ[summ["quantity"] == "pearson_delta_area"] if summ is not None and "quantity" in summ.columns else None
+    if r is None or r.empty or not np.isfinite(r["value"].iloc[0]):
+        rows.append(_row("size_gain", anchor="fig-fig4_category_delta"))
+    else:
+        q = r.iloc[0]
+        rows.append(_row("size_gain", this_run=f"Pearson r = {_num(q['value'])}, {format_p(q['p_val'], spaced=True)}",
+                         interval=_ci(q["ci95_low"], q["ci95_high"]),
+                         verdict=_verdict(q["value"], q["p_val"], _sign("size_gain")),
+                         detail=f"AP gain (B - A) of {int(q['n'])} categories against their mean object size "
+                                "(fraction of the image); negative: smaller categories gain more",
+                         anchor="fig-fig4_category_delta"))
+    diff = tables.get("clutter_difference")
+    if diff is None or ctx.compare is None or len(diff) < 2 or "delta" not in diff.columns:
+        rows.append(_row("clutter_gain", anchor="table-clutter_difference"))
+    else:
+        d0, d1 = diff.iloc[0], diff.iloc[-1]
+        rows.append(_row("clutter_gain", this_run=f"difference {_num(d0['delta'])} (group {d0['group']}) -> "
+                                                  f"{_num(d1['delta'])} (group {d1['group']})",
+                         interval=f"{_ci(d0['ci95_low'], d0['ci95_high'])} -> {_ci(d1['ci95_low'], d1['ci95_high'])}",
+                         detail="mAP difference (B - A) of the first and the last group of images by number of "
+                                "objects, each with its paired bootstrap 95% interval; no test of the change of the "
+                                "gain across groups is run, so no verdict",
+                         anchor="table-clutter_difference"))
+    t1 = tables.get("table1")
+    for key, metric in (("table1_cf1", "CF1"), ("table1_of1", "OF1")):
+        name = metric[0] + "-" + metric[1:]
+        if ctx.compare is None or t1 is None or metric not in t1.columns or \
+                not set(ctx.compare) <= set(t1["model"].astype(str)):
+            rows.append(_row(key, anchor="table-table1"))
+            continue
+        a, b = (t1[t1["model"].astype(str) == m].iloc[0] for m in ctx.compare)
+        lo, hi = f"{metric}_low", f"{metric}_high"
+        has_ci = lo in t1.columns and all(np.isfinite([a[lo], a[hi], b[lo], b[hi]]))
+        apart = has_ci and (b[lo] > a[hi] or b[hi] < a[lo])
+        diff = b[metric] - a[metric]
+        rows.append(_row(
+            key, claim=f"'{ctx.label(ctx.compare[1])}' has a higher {name} than '{ctx.label(ctx.compare[0])}'",
+            this_run=f"{name} {_num(a[metric], False)} -> {_num(b[metric], False)}; difference {_num(diff)}",
+            interval=(f"[{_num(a[lo], False)}, {_num(a[hi], False)}] -> [{_num(b[lo], False)}, {_num(b[hi], False)}]"
+                      if has_ci else ""),
+            verdict=_verdict(diff, 0.0 if apart else 1.0, _sign(key)) if np.isfinite(diff) else "not available",
+            detail="interval: each model's 95% interval; significant only where they do not overlap (a "
+                   "conservative reading: no paired interval of F1 is computed)",
+            anchor="table-table1"))
     return rows
 
 
@@ -169,6 +275,14 @@ _TPFN_VERDICT_NAMES = {"cluster2_ols": "image- and category-clustered", "within_
 
 
 def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list[dict]:
+    rows = _classwise_rows_of(tables, ctx)
+    if not ctx.predicted_sources:  # said, not left out
+        rows.append(_row("cw_predicted", detail="no predicted saliency source in this run (a source whose name or "
+                                                "label mentions 'pred')", anchor="fig-fig_classwise"))
+    return rows
+
+
+def _classwise_rows_of(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> list[dict]:
     corr = tables.get("classwise_correlations")
     rows = []
     variables = [("cw_size", "area_frac", None), ("cw_center", "center_dist", None)]
@@ -193,13 +307,13 @@ def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) ->
             rows.append(_row(key, claim=claim, detail="too few classes with a value", anchor="fig-fig_classwise"))
             continue
         r = c.iloc[0]
-        paper = f"Pearson r = {r['r']:.3f}, {format_p(r['p_val'], spaced=True)} (the paper's test, not the verdict)"
+        paper = f"Pearson r = {_num(r['r'])}, {format_p(r['p_val'], spaced=True)} (the paper's test, not the verdict)"
         v = _cw_role(corr, ctx.primary, var, "verdict")
         if v is None:
             why = ("too few classes for the prevalence-controlled verdict" if _cw_role(corr, ctx.primary, var, "verdict",
                                                                                       finite=False) is not None
                    else "no class prevalence, so no prevalence-controlled verdict")
-            rows.append(_row(key, claim=claim, this_run=paper, interval=f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]",
+            rows.append(_row(key, claim=claim, this_run=paper, interval=_ci(r["ci95_low"], r["ci95_high"]),
                              verdict="not available",
                              detail=f"{int(r['n'])} classes, '{ctx.label(ctx.primary)}': {why} (raw r is not one: "
                                     "its false-positive rate under a prevalence null is 1.0)",
@@ -210,7 +324,7 @@ def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) ->
         check = ""
         if sens is not None and np.isfinite(sens["p_holm"]):
             s_verdict = _verdict(sens["r"], sens["p_holm"], _sign(key))
-            check = (f"; sensitivity (ROC AUC as target): partial r = {sens['r']:.3f}, "
+            check = (f"; sensitivity (ROC AUC as target): partial r = {_num(sens['r'])}, "
                      f"{format_p(sens['p_holm'], spaced=True)} (Holm)")
             if s_verdict != verdict:
                 check += " - it changes the verdict"
@@ -218,12 +332,12 @@ def _classwise_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) ->
                     verdict = "same direction, not significant"
                     check += " (significant on AP only: not confirmed, so not counted as significant)"
         rows.append(_row(key, claim=claim,
-                         this_run=f"partial r = {v['r']:.3f}, {format_p(v['p_holm'], spaced=True)} (Holm); {paper}",
-                         interval=f"[{v['ci95_low']:.3f}, {v['ci95_high']:.3f}] (partial r, unadjusted 95%)",
+                         this_run=f"partial r = {_num(v['r'])}, {format_p(v['p_holm'], spaced=True)} (Holm); {paper}",
+                         interval=_ci(v["ci95_low"], v["ci95_high"]),
                          verdict=verdict,
                          detail=f"{int(v['n'])} classes, '{ctx.label(ctx.primary)}'; partial r controlling "
                                 f"{_covariates_text(v['covariates'])}; Holm over size, center distance and the "
-                                f"human saliency sources{check}",
+                                f"human saliency sources; interval: the partial r's unadjusted 95% interval{check}",
                          anchor="fig-fig_classwise"))
     return rows
 
@@ -257,17 +371,18 @@ def _clutter_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> l
         from salanalysis.clutter.core import prevalence_verdict
 
         m = t.loc["mAP"]
-        survive = [f"{label} {t.loc[k, 'change']:+.3f} ({t.loc[k, 'verdict']})"
+        survive = [f"{label} {_num(t.loc[k, 'change'])} ({t.loc[k, 'verdict']})"
                    for k, label in (("mAUC", "prevalence-free mean ROC AUC"),
                                     ("mAP_norm", "chance-corrected mAP (not prevalence-free)")) if k in t.index]
-        chance = f"; chance mAP {t.loc['chance_mAP', 'change']:+.3f}" if "chance_mAP" in t.index else ""
+        chance = f"; chance mAP {_num(t.loc['chance_mAP', 'change'])}" if "chance_mAP" in t.index else ""
         verdict = _interval_verdict(m["change"], m["ci95_low"], m["ci95_high"], +1)
         if verdict == "same direction, significant" and prevalence_verdict(trend, model) in (
                 "explained by prevalence", "reverses"):
             verdict = "explained by prevalence"  # the rise is AP's chance level moving, not ranking quality
-        rows.append(_row("clutter_trend", this_run=f"mAP {m['first']:.3f} (group {m['first_group']}) -> "
-                                                   f"{m['last']:.3f} (group {m['last_group']})",
-                         interval=f"change {m['change']:+.3f} [{m['ci95_low']:+.3f}, {m['ci95_high']:+.3f}]",
+        rows.append(_row("clutter_trend", this_run=f"mAP {_num(m['first'], False)} (group {m['first_group']}) -> "
+                                                   f"{_num(m['last'], False)} (group {m['last_group']}); change "
+                                                   f"{_num(m['change'])}",
+                         interval=_ci(m["ci95_low"], m["ci95_high"]),
                          verdict=verdict,
                          detail=f"'{ctx.label(model)}'{chance}; " + ", ".join(survive),
                          anchor="fig-fig3_clutter"))
@@ -279,8 +394,9 @@ def _clutter_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> l
         a, b = ctx.compare
         rows.append(_row("one_object", claim=f"'{ctx.label(b)}' beats '{ctx.label(a)}' on images with "
                                              f"{'one object' if d['group'] == '1' else 'the fewest objects'}",
-                         this_run=f"mAP {d['mAP_A']:.4f} -> {d['mAP_B']:.4f} (group {d['group']})",
-                         interval=f"difference {d['delta']:+.4f} [{d['ci95_low']:+.4f}, {d['ci95_high']:+.4f}]",
+                         this_run=f"mAP {_num(d['mAP_A'], False)} -> {_num(d['mAP_B'], False)} (group {d['group']}); "
+                                  f"difference {_num(d['delta'])}",
+                         interval=_ci(d["ci95_low"], d["ci95_high"]),
                          verdict=_interval_verdict(d["delta"], d["ci95_low"], d["ci95_high"], +1),
                          detail=f"{int(d['n_images'])} images; paired bootstrap", anchor="table-clutter_difference"))
     return rows
@@ -304,10 +420,11 @@ def _compare_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> l
     verdict = _verdict(pos - neg, p_bal, _sign("categories")) if bal is not None else "not available"
     rows.append(_row("categories", claim=f"most categories improve from '{ctx.label(a)}' to '{ctx.label(b)}'",
                      this_run=f"{pos} of {n} categories with a higher AP",
-                     interval=f"{up} improved, {down} worsened (adjusted per-category tests)", verdict=verdict,
+                     verdict=verdict,
                      detail=(f"{pos} higher - {neg} lower = {pos - neg:+d}, paired permutation test "
-                             f"(swaps within images), {format_p(p_bal)}" if bal is not None else
-                             "no permutation test of the balance in this run"),
+                             f"(swaps within images), {format_p(p_bal, spaced=True)}" if bal is not None else
+                             "no permutation test of the balance in this run")
+                            + f"; {up} improved, {down} worsened (adjusted per-category tests)",
                      anchor="fig-fig4_category_delta"))
     if "delta_mAP" in s.index:
         r = s.loc["delta_mAP"]
@@ -317,14 +434,14 @@ def _compare_rows(tables: Mapping[str, pd.DataFrame], ctx: FindingsContext) -> l
         if t1 is not None:
             by = t1.set_index("model")["mAP"]
             if a in by.index and b in by.index:
-                maps = f"mAP {100 * by[a]:.1f} -> {100 * by[b]:.1f}"
+                maps = f"mAP {_num(by[a], False)} -> {_num(by[b], False)}; "
         rows.append(_row("table1_map", claim=f"'{ctx.label(b)}' has a higher mAP than '{ctx.label(a)}'",
-                         this_run=maps or f"difference {r['value']:+.4f}",
-                         interval=f"difference {100 * r['value']:+.1f} [{100 * r['ci95_low']:+.1f}, "
-                                  f"{100 * r['ci95_high']:+.1f}] points (bootstrap 95% CI, descriptive)",
+                         this_run=f"{maps}difference {_num(r['value'])}",
+                         interval=_ci(r["ci95_low"], r["ci95_high"]),
                          verdict=_verdict(r["value"], p_map, +1),
                          detail=f"paired permutation test of the mAP difference (swaps within images), "
-                                f"{format_p(p_map)}", anchor="table-table1"))
+                                f"{format_p(p_map, spaced=True)}; interval: bootstrap 95% of the difference, "
+                                "descriptive", anchor="table-table1"))
     else:
         rows.append(_row("table1_map", anchor="table-table1"))
     return rows
@@ -336,11 +453,17 @@ def findings(tables: Mapping[str, pd.DataFrame], context: FindingsContext) -> pd
     ``tables``: the run's result tables by name (``tpfn_tests``, ``classwise_correlations``,
     ``clutter_trend``, ``clutter_difference``, ``compare_summary``, ``table1``); a claim
     whose table is missing gets the verdict ``"not available"``. ``anchor`` is the id of the
-    figure (``fig-NAME``) or table (``table-NAME``) in the report.
+    figure (``fig-NAME``) or table (``table-NAME``) in the report; ``see``: further ids the row
+    refers to (``;``-separated, '' for none; e.g. Fig. 2's size row: the breakdown by clutter,
+    the detection models, the tests table).
     """
     rows = (_tpfn_rows(tables, context) + _classwise_rows(tables, context) + _clutter_rows(tables, context)
-            + _compare_rows(tables, context))
-    return pd.DataFrame(rows, columns=_COLUMNS)
+            + _compare_rows(tables, context) + _more_rows(tables, context))
+    order = ("Fig. 2", "Sec. 3.2", "Fig. 3", "Sec. 5.3", "Fig. 4", "Sec. 5.4", "Table 1")  # the paper's order
+    rows = sorted(rows, key=lambda r: order.index(r["section"]) if r["section"] in order else len(order))
+    out = pd.DataFrame(rows, columns=[*_COLUMNS, "see"])
+    out["see"] = [v if isinstance(v, str) else "" for v in out["see"]]
+    return out
 
 
 # ---------------------------------------------------------------- diagnostics

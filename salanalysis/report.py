@@ -1,12 +1,20 @@
 """The one-page HTML report of ``salanalysis reproduce``, and table formatters.
 
 :func:`render_report` builds a single self-contained HTML page (no external
-files, no scripts: figures are embedded as base64 PNG, styles inline) with, in order,
+files: figures and object thumbnails are embedded as base64 PNG/JPEG, styles inline; one small
+inline script, :data:`~salanalysis.report_sections.SORT_SCRIPT`, sorts the class table and holds
+no data) with, in order,
 
 - a table of contents with an anchor per section, figure and table;
 - the **findings**: each claim of the paper beside this run's value, interval
   and verdict (computed elsewhere and passed in; the verdict is shown by colour
   *and* a marker and its words), and every warning of the diagnostics once;
+- the **objects**: a gallery of detected and missed objects (thumbnails with the
+  mask outlined and the saliency overlaid, their values), filterable by class without a
+  script, or a plain statement of why there are none (:mod:`salanalysis.report_sections`);
+- the **classes**: one table per class (AP and interval, positives, prevalence, chance
+  AP, mean size/distance/saliency, Fig. 4 delta and verdict, a link to its gallery
+  objects), sortable by any column; classes with few positives marked;
 - what was run (configuration, version, parameters) and every stage with its key;
 - the inputs, each listed once with its provenance and counts;
 - a plain statement of everything that could not be produced, and why;
@@ -18,8 +26,12 @@ Tables are shown whole (no box of fixed height): pairs of interval columns
 one value in every row are stated once above the table, explanatory text that
 repeats (``meaning``, ``note``, ``formula``) becomes numbered notes below it,
 and a table too wide for the page scrolls sideways with its first column kept
-in view (a narrower one keeps its header row in view instead). A print
-stylesheet prints every row of every table and fits figures to the page.
+in view (a narrower one keeps its header row in view instead). On a narrow screen
+(phone width) every table scrolls sideways in its own box with its first column in view,
+and a figure with a column-width drawing shows that one (``<picture>``). A print
+stylesheet keeps the paper size the reader chose (no page of another size), prints every
+row of every table within the page width, keeps a heading with what follows it and a
+caption with its table, and fits figures to the page.
 Numbers follow the one policy of :mod:`salanalysis.formatting`.
 
 The page is deterministic: the same arguments give the same bytes. It carries
@@ -48,6 +60,14 @@ import pandas as pd
 
 from salanalysis.errors import visible
 from salanalysis.formatting import format_number, format_value, markdown_escape
+from salanalysis.report_sections import (
+    SORT_SCRIPT,
+    GallerySection,
+    classes_html,
+    gallery_css,
+    gallery_html,
+)
+from salanalysis.report_style import CSS as _CSS
 
 __all__ = [
     "FigureEntry",
@@ -76,6 +96,7 @@ VERDICTS: dict[str, tuple[str, str]] = {
     "inconclusive": ("v-inc", "?"),
     "explained by prevalence": ("v-inc", "\u2248"),          # almost equal: the rise is prevalence's
     "not available": ("v-na", "\u2013"),                      # en dash
+    "not comparable": ("v-nc", "\u2260"),                     # not equal: not the paper's comparison
 }
 #: Columns whose text explains a row (shown as numbered notes when their text repeats).
 EXPLAIN_COLUMNS = ("meaning", "note", "formula")
@@ -83,13 +104,15 @@ EXPLAIN_COLUMNS = ("meaning", "note", "formula")
 
 @dataclass
 class FigureEntry:
-    """A figure of the report: its PNG is embedded, the other files are linked."""
+    """A figure of the report: its PNG is embedded (and ``png_column``, the column-width
+    drawing, for narrow screens), the other files are linked."""
 
     key: str
     title: str
     caption: str
     png: Path
     files: list[Path] = field(default_factory=list)
+    png_column: Path | None = None
 
 
 @dataclass
@@ -309,57 +332,6 @@ def table_html(df: pd.DataFrame, max_rows: int | None = None, *, key: str | None
 
 
 # ------------------------------------------------------------------ the page
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1100px;
-margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-h3{font-size:1.05em;margin-bottom:.3em}a{color:#0b5cad}
-table{border-collapse:separate;border-spacing:0;font-size:.8em}
-th,td{padding:2px 6px;border-bottom:1px solid #e3e3e3;vertical-align:top}
-th{background:#f4f4f4;text-align:left;position:sticky;top:0;z-index:1}th.n{text-align:right}
-td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.t{white-space:nowrap}
-td.long{white-space:normal;min-width:14em;max-width:30em;overflow-wrap:anywhere}td.mark a{margin-right:.2em}
-tr.rh th{position:static}
-.tw{margin:.4em 0}.tw.wide{overflow-x:auto;border:1px solid #ddd}
-.tw.wide th{position:static}.tw.wide tr>:first-child{position:sticky;left:0;background:#fff;z-index:1}
-.tw.wide thead tr>:first-child{background:#f4f4f4;z-index:2}
-table.kv th{position:static;width:18em}table.kv td{min-width:20em}
-p.same{font-size:.8em;color:#444;margin:.3em 0}ol.tnotes{font-size:.8em;color:#444;margin:.3em 0 .6em;
-padding-left:2em}p.files{font-size:.85em;color:#555}p.files a{font-family:ui-monospace,monospace;font-size:.95em}
-figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee;box-sizing:border-box}
-figcaption{font-size:.9em;color:#333}.note{font-size:.85em;color:#555}
-.missing{background:#fff6e5;border-left:4px solid #E69F00;padding:.5em 1em}code{font-size:.9em}
-nav.toc{background:#f8f8f8;border:1px solid #e3e3e3;padding:.3em 1em;font-size:.9em}
-nav.toc h2{margin:.3em 0;border:0;font-size:1.05em}nav.toc ol{margin:.2em 0;padding-left:1.4em}
-nav.toc ol ol{columns:2;column-gap:2em;font-size:.95em}nav.toc li{break-inside:avoid}
-.diag{padding:.4em .8em;margin:.4em 0;font-size:.9em;border-left:4px solid}
-.diag.warning{background:#fff3e0;border-color:#D55E00}.diag.note{background:#eef6fc;border-color:#0072B2}
-.diag b{margin-right:.3em}
-table.findings{width:100%;font-size:.85em}table.findings th{position:static}
-table.findings td{white-space:normal}table.findings td.v{min-width:8em}table.findings td.claim{min-width:12em}
-table.findings td.detail{color:#444;min-width:12em}
-.verdict,.diag,.missing{print-color-adjust:exact;-webkit-print-color-adjust:exact}
-.verdict{display:inline-block;padding:1px 6px;border-radius:3px;border:1px solid;white-space:nowrap;
-font-weight:600}
-.v-same{background:#d9f2ea;border-color:#009E73;color:#00573f}
-.v-weak{background:#e3f1fa;border-color:#56B4E9;color:#0b4f75}
-.v-opp{background:#fbe3d6;border-color:#D55E00;color:#8a3300}
-.v-inc{background:#fdf0d5;border-color:#E69F00;color:#6b4a00}
-.v-na{background:#eee;border-color:#999;color:#444}
-ul.verdicts{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.5em 1.2em;margin:.5em 0}
-@page{margin:12mm}@page wide{size:A4 landscape;margin:10mm}
-@media print{
-body{max-width:none;margin:0;padding:0;font-size:9pt}.tw.wide{page:wide}
-h2{break-after:avoid}h3{break-after:avoid}a{color:inherit;text-decoration:none}
-.tw,.tw.wide{overflow:visible;border:0}table{font-size:6.5pt;width:100%}
-th,.tw.wide tr>:first-child{position:static}thead{display:table-header-group}tr{break-inside:avoid}
-th,td{padding:1px 3px;overflow-wrap:break-word}td.n,td.t,.verdict{white-space:normal}
-td.long{min-width:0;overflow-wrap:anywhere}
-tr.rh{display:none}
-figure{break-inside:avoid}figure img{max-width:100%;max-height:22cm;object-fit:contain}
-nav.toc ol ol{columns:3}.diag,.missing{break-inside:avoid}
-}
-"""
 
 
 def _href(f: Path, base: Path | None) -> str | None:
@@ -417,15 +389,28 @@ def _diag_html(row: Mapping[str, Any], ids: Mapping[str, str], link: bool = Fals
     return f'<div class="diag {sev}"><b>{label}</b>{_escape(_text(row["text"]))}{where}</div>'
 
 
+def _see(row: Mapping[str, Any], ids: Mapping[str, str]) -> str:
+    """Links to the further figures and tables a finding refers to (its optional ``see`` column)."""
+    targets = [a for a in _text(row.get("see", "")).split(";") if a in ids]
+    if not targets:
+        return ""
+    short = {a: re.split(r":| \(", ids[a], maxsplit=1)[0] for a in targets}  # "Fig. 2 tests", not its whole title
+    return " See: " + ", ".join(f'<a href="#{_escape(a)}">{_escape(short[a])}</a>' for a in targets) + "."
+
+
 def _findings_html(findings: pd.DataFrame | None, diagnostics: pd.DataFrame | None,
-                   ids: Mapping[str, str]) -> str:
+                   ids: Mapping[str, str], reading: Sequence[str] = ()) -> str:
     e = _escape
     parts = ['<section id="findings"><h2>Findings: this run beside the paper</h2>']
+    if reading:
+        parts.append('<div class="reading" id="reading"><h3>Reading this run</h3><ul>'
+                     + "".join(f"<li>{e(t)}</li>" for t in reading) + "</ul></div>")
     if findings is not None:
         parts.append('<p class="note">Each claim of the paper, this run\'s value and interval, and a verdict '
                      'computed from the data: the same direction as the paper and significant, the same '
-                     'direction but not significant, the opposite direction, inconclusive, or not available '
-                     '(this run cannot measure it). The first column links to the figure or table the claim '
+                     'direction but not significant, the opposite direction, inconclusive, not available '
+                     '(this run cannot measure it), or not comparable (this run compares other things than the '
+                     'paper; the row says why). The first column links to the figure or table the claim '
                      'rests on.</p>')
         counts = findings["verdict"].map(_text).value_counts()
         order = [v for v in VERDICTS if v in counts.index] + sorted(set(counts.index) - set(VERDICTS))
@@ -440,7 +425,7 @@ def _findings_html(findings: pd.DataFrame | None, diagnostics: pd.DataFrame | No
                          f'<td class="t">{_verdict_html(_text(r["verdict"]))}</td>'
                          f'<td class="t v">{e(_text(r["paper"]))}</td><td class="t v">{e(_text(r["this_run"]))}</td>'
                          f'<td class="t v">{e(_text(r["interval"]))}</td>'
-                         f'<td class="t detail">{e(_text(r["detail"]))}</td></tr>')
+                         f'<td class="t detail">{e(_text(r["detail"]))}{_see(r, ids)}</td></tr>')
         parts.append("</tbody></table></div>")
     if diagnostics is not None and len(diagnostics):
         warn = [r for _, r in diagnostics.iterrows() if _text(r["severity"]) == "warning"]
@@ -480,6 +465,10 @@ def render_report(
     findings: pd.DataFrame | None = None,
     diagnostics: pd.DataFrame | None = None,
     inputs_files: Sequence[Path] = (),
+    gallery: GallerySection | None = None,
+    classes: pd.DataFrame | None = None,
+    classes_files: Sequence[Path] = (),
+    reading: Sequence[str] = (),
 ) -> str:
     """The report as one self-contained HTML string (deterministic: see the module docstring).
 
@@ -516,6 +505,17 @@ def render_report(
         ``None``: none.
     inputs_files
         The files of the inputs table (linked under it).
+    gallery
+        The gallery of objects (section ``gallery``): its table and thumbnails, or
+        ``table=None`` and the reason there is none. ``None``: no such section.
+    classes
+        The per-class table (:func:`salanalysis.report_sections.class_drilldown`), shown
+        sortable (section ``classes``); ``None``: no such section.
+    classes_files
+        The files of the per-class table (linked under it).
+    reading
+        Plain-text points of a "Reading this run" box above the findings (what the score
+        sets are, how detected/missed is defined, which rows are not the paper's comparison).
 
     Raises
     ------
@@ -532,6 +532,10 @@ def render_report(
     e = _escape
     ids = {f"fig-{f.key}": f.title for f in figures} | {f"table-{t.key}": t.title for t in tables}
     ids["table-inputs"] = "Inputs"
+    if gallery is not None:
+        ids["gallery"] = "Objects: detected and missed"
+    if classes is not None:
+        ids["classes"] = "Classes"
     by_anchor: dict[str, list[Mapping[str, Any]]] = {}
     if diagnostics is not None:
         for _, r in diagnostics.iterrows():
@@ -541,9 +545,10 @@ def render_report(
 
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
+             f"<title>{e(title)}</title><style>{_CSS}{gallery_css(gallery)}</style></head><body>",
              f"<h1>{e(title)}</h1>"]
     toc = ([("findings", "Findings: this run beside the paper")] if show_findings else []) + [
+        (a, ids[a]) for a in ("gallery", "classes") if a in ids] + [
         ("run", "Run"), ("inputs", "Inputs"), ("missing", "What could not be produced")]
     items = [f'<li><a href="#{a}">{e(t)}</a></li>' for a, t in toc]
     if figures:
@@ -559,7 +564,17 @@ def render_report(
     parts.append('<nav class="toc" aria-label="Contents"><h2>Contents</h2><ol>' + "".join(items) + "</ol></nav>")
 
     if show_findings:
-        parts.append(_findings_html(findings, diagnostics, ids))
+        parts.append(_findings_html(findings, diagnostics, ids, reading))
+    few = [] if classes is None else classes.loc[classes["few_positives"], "category"].astype(str).tolist()
+    if gallery is not None:
+        parts.append(f'<section id="gallery"><h2>{e(ids["gallery"])}</h2>')
+        parts += [_diag_html(r, ids) for r in by_anchor.get("gallery", [])]
+        parts.append(gallery_html(gallery, few=few) + _files_line(gallery.files, base_p) + "</section>")
+    if classes is not None:
+        parts.append('<section id="classes"><h2>Classes: one row per class, sortable</h2>')
+        parts += [_diag_html(r, ids) for r in by_anchor.get("classes", [])]
+        parts.append(classes_html(classes, gallery_ids=gallery.class_ids() if gallery is not None else {},
+                                  files_html=_files_line(classes_files, base_p)) + "</section>")
 
     parts.append('<h2 id="run">Run</h2><table class="kv">')
     for k, v in summary.items():
@@ -591,8 +606,12 @@ def render_report(
         data = base64.b64encode(Path(fig.png).read_bytes()).decode("ascii")
         parts.append(f'<figure id="fig-{e(fig.key)}"><h3>{e(fig.title)}</h3>')
         parts += [_diag_html(r, ids) for r in by_anchor.get(f"fig-{fig.key}", [])]
-        parts.append(f'<img alt="{e(fig.title)}" src="data:image/png;base64,{data}">'
-                     f"<figcaption>{e(fig.caption)}</figcaption></figure>")
+        img = f'<img alt="{e(fig.title)}" src="data:image/png;base64,{data}">'
+        if fig.png_column is not None and Path(fig.png_column).is_file():
+            col = base64.b64encode(Path(fig.png_column).read_bytes()).decode("ascii")
+            img = (f'<picture><source media="screen and (max-width: 700px)" '
+                   f'srcset="data:image/png;base64,{col}">{img}</picture>')
+        parts.append(f"{img}<figcaption>{e(fig.caption)}</figcaption></figure>")
         parts.append(_files_line(fig.files, base_p))
 
     parts.append('<h2 id="tables">Tables</h2>')
@@ -605,7 +624,10 @@ def render_report(
         parts.append(table_html(t.table, t.max_rows, key=f"table-{t.key}"))
         parts.append(_files_line(t.files, base_p))
         parts.append("</section>")
-    parts.append(f'<p class="note">{e(_generated_line())}</p></body></html>')
+    parts.append(f'<p class="note">{e(_generated_line())}</p>')
+    if classes is not None:
+        parts.append(f"<script>{SORT_SCRIPT}</script>")
+    parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 

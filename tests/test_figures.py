@@ -26,7 +26,8 @@ def demo_run(tmp_path_factory) -> Path:
 
 
 def test_registry_entries_are_complete():
-    assert list(F.FIGURES) == ["fig2_tpfn", "fig_classwise", "fig3_clutter", "fig4_category_delta", "fig5_cam"]
+    assert list(F.FIGURES) == ["fig2_tpfn", "fig2_clutter", "fig_classwise", "fig3_clutter", "fig4_category_delta",
+                               "fig5_cam", "fig_gallery"]
     for name, spec in F.FIGURES.items():
         assert spec.name == name and spec.title and spec.needs
         assert callable(spec.draw) and callable(spec.caption)
@@ -38,7 +39,7 @@ def test_plot_from_a_reproduce_folder_gives_the_same_figures(demo_run, tmp_path,
     assert main(["plot", "all", "--from", str(demo_run), "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "fig5_cam: not drawn: missing cam_manifest" in printed
-    for name in ("fig2_tpfn", "fig_classwise", "fig3_clutter", "fig4_category_delta"):
+    for name in ("fig2_tpfn", "fig2_clutter", "fig_classwise", "fig3_clutter", "fig4_category_delta"):
         assert (tmp_path / f"{name}.png").read_bytes() == (demo_run / "figures" / f"{name}.png").read_bytes(), name
         assert (tmp_path / f"{name}.pdf").is_file()
     # the captions name the run's models and the bootstrap size of its config
@@ -158,7 +159,7 @@ def test_every_figure_is_made_for_its_printed_width(demo_run, width):
 
     tables = F.read_tables([demo_run])
     inches = {"page": 6.875, "column": 3.25}[width]
-    for name in ("fig2_tpfn", "fig_classwise", "fig3_clutter", "fig4_category_delta"):
+    for name in ("fig2_tpfn", "fig2_clutter", "fig_classwise", "fig3_clutter", "fig4_category_delta"):
         fig, _ = F.draw_figure(name, tables, F.FigureContext(width=width, primary="detections",
                                                              compare=("prior", "detections")))
         assert fig.get_size_inches()[0] == pytest.approx(inches), name
@@ -275,7 +276,14 @@ def test_fig4_with_many_categories_shows_both_ends(demo_run):
     with P.paper_style():
         fig.canvas.draw()
     assert all(ax.get_position().height > 0.5 for ax in fig.axes)
-    assert "the 20 most improved and 20 most worsened of 150 categories" in caption
+    assert "the 20 categories with the highest and the 20 with the lowest delta of 150" in caption
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["most improved", "most worsened"]
+    # every delta positive: the lower panel holds the least improved, and says so
+    pos = table.assign(delta=table["delta"] + 1.0, ci95_low=table["ci95_low"] + 1.0, ci95_high=table["ci95_high"] + 1.0)
+    fig_pos, _ = F.draw_figure("fig4_category_delta", {"compare_categories": pos},
+                               F.FigureContext(width="column", compare=("A", "B")))
+    assert [ax.get_title(loc="left") for ax in fig_pos.axes] == ["most improved", "least improved"]
+    plt.close(fig_pos)
     # significance by hatch as well as colour
     assert any(p.get_hatch() == "////" for ax in fig.axes for p in ax.patches)
     plt.close(fig)
@@ -312,6 +320,29 @@ def test_fig2_shows_the_verdict_of_the_tests_table(demo_run):
     titles = " ".join(ax.get_title(loc="left") for ax in fig.axes)
     line = f"partial r = {v['r'].iloc[0]:.2f}, " + format_p(v["p_holm"].iloc[0], spaced=True).replace("p ", "p* ", 1)
     assert line in titles and "controlling prevalence" in caption and "p*, its p Holm-adjusted" in caption
+    plt.close(fig)
+
+
+def test_fig2_log_label_only_beside_log_panels(demo_run):
+    tables = F.read_tables([demo_run])
+    fig, caption = F.draw_figure("fig2_tpfn", tables, F.FigureContext(width="page", primary="detections"))
+    axes = fig.get_axes()
+    n = len(axes) // 2
+    bottom = axes[n:]
+    labels = [ax.get_ylabel() for ax in bottom]
+    logs = [ax.get_ylim()[0] < 0 for ax in bottom]  # log10 of a fraction is negative: the log panel
+    assert labels[0] == "log10 size" and logs[0]
+    assert all("log" not in lab for lab, lg in zip(labels[1:], logs[1:]))
+    assert "the size panel shows log10 of the size" in caption and "(log10 in the distributions)" not in caption
+    plt.close(fig)
+
+
+def test_fig3_caption_says_why_the_class_prior_lies_below_chance(demo_run):
+    tables = F.read_tables([demo_run])
+    fig, caption = F.draw_figure("fig3_clutter", tables, F.FigureContext(width="page", compare=("prior", "detections")))
+    assert "the AP of tied scores equals the prevalence" in caption and "apart in grayscale" in caption
+    lines = [ln for ln in fig.axes[0].lines if ln.get_color() not in ("#999999",) and len(ln.get_xdata()) > 2]
+    assert len({(str(ln.get_linestyle()), ln.get_marker()) for ln in lines}) >= 2
     plt.close(fig)
 
 

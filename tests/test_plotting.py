@@ -125,6 +125,25 @@ def test_classwise_scatter_fit_band_and_r(rng):
     sizes = df.assign(area_frac=10 ** (-3 * x))
     ax3 = plotting.plot_classwise_scatter(sizes, "area_frac", ax=plt.figure().gca())
     assert ax3.get_xscale() == "log"
+    # the log axis prints plain numbers (no mathtext exponents, whose superscripts fall under 6 pt)
+    ax3.figure.canvas.draw()
+    ticks = [t.get_text() for t in ax3.get_xticklabels() if t.get_text()]
+    assert ticks and all("$" not in t and "^" not in t for t in ticks) and "0.01" in ticks
+
+
+def test_classwise_points_sized_by_positives_few_hollow_and_no_line_through_four(rng):
+    df = pd.DataFrame({"category": list("abcdef"), "center_dist": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+                       "AP": [0.9, 0.7, 0.8, 0.5, 0.4, 0.3], "n_pos": [40, 20, 10, 4, 2, 5]})
+    ax = plotting.plot_classwise_scatter(df, "center_dist")
+    full, hollow = ax.collections[0], ax.collections[1]
+    # area proportional to positives: 4 + 60 * n_pos / max(n_pos); fewer than 5 positives drawn hollow
+    assert full.get_sizes().tolist() == pytest.approx([4 + 60 * v / 40 for v in (40, 20, 10, 5)])
+    assert hollow.get_offsets().tolist() == [[0.4, 0.5], [0.5, 0.4]]
+    assert len(hollow.get_facecolors()) == 0 or hollow.get_facecolors()[:, 3].max() == 0
+    assert hollow.get_sizes().tolist() == pytest.approx([10.0, 9.0])  # 4 + 6 = 10; 4 + 3 = 7 -> at least 9
+    assert len(ax.lines) == 1  # six points: the fit is drawn
+    ax4 = plotting.plot_classwise_scatter(df.head(4), "center_dist", ax=plt.figure().gca())
+    assert not ax4.lines and len(ax4.collections) == 2  # four points: points only, no line, no band
 
 
 @pytest.fixture
@@ -163,6 +182,12 @@ def test_clutter_lines_bands_ticks(clutter):
     dual = clutter.loc[clutter.model == "dual", "mAP"].to_numpy()
     assert ys.min() == pytest.approx(dual.min() - 0.05) and ys.max() == pytest.approx(dual.max() + 0.05)
     assert ax2.lines[1].get_ydata() == pytest.approx(clutter.loc[clutter.model == "dual", "mAP"])
+    # the two models apart in grayscale: line style and marker differ, in the lines and in the legend
+    assert (ax2.lines[0].get_linestyle(), ax2.lines[0].get_marker()) != (ax2.lines[1].get_linestyle(),
+                                                                         ax2.lines[1].get_marker())
+    handles = ax.get_legend().legend_handles[:2]
+    assert handles[0].get_marker() != handles[1].get_marker()
+    assert handles[0].get_linestyle() != handles[1].get_linestyle()
 
 
 def test_clutter_chance_line(clutter):
@@ -183,6 +208,7 @@ def test_clutter_auc_panel(clutter):
     ax = plotting.plot_clutter_auc(auc, labels={"base": "Baseline"})
     colors = model_colors(["base", "dual"])
     assert [_hex(ln.get_color()) for ln in ax.lines[:2]] == [colors["base"].lower(), colors["dual"].lower()]
+    assert ax.lines[0].get_marker() != ax.lines[1].get_marker()  # apart in grayscale
     assert list(ax.lines[0].get_ydata()) == pytest.approx([0.7] * 5)
     assert list(ax.lines[-1].get_ydata()) == pytest.approx([0.5, 0.5])  # random ranking
     assert len(ax.collections) == 2
@@ -235,6 +261,19 @@ def test_category_delta_sorted_with_ci_and_colors():
     (eb,) = _errorbars(ax)
     segs = eb.lines[2][0].get_segments()
     assert segs[0][0][1] == pytest.approx(0.1) and segs[0][1][1] == pytest.approx(0.3)
+    # an interval that contradicts the bar's verdict is drawn grey and dashed, the others black and solid
+    odd = cmp.assign(verdict=["worsened", "within noise", "within noise", "improved"])  # b: CI > 0, not flagged
+    ax_odd = plotting.plot_category_delta(odd, ax=plt.figure().gca())
+    (eb_odd,) = _errorbars(ax_odd)
+    colours = [_hex(c) for c in eb_odd.lines[2][0].get_colors()]
+    assert colours == ["#000000", plotting.NEUTRAL, "#000000", "#000000"]  # sorted: d, b, c, a
+    assert len({str(x) for x in eb_odd.lines[2][0].get_linestyles()}) == 2
+    # categories with fewer than 5 positive images carry a dagger after their name
+    marked = plotting.plot_category_delta(cmp.assign(n_pos=[10, 4, 5, 1]), ax=plt.figure().gca())
+    assert [t.get_text() for t in marked.get_xticklabels()] == ["d \u2020", "b \u2020", "c", "a"]
+    # the whiskers lie over the bars with a white halo: visible inside a bar
+    assert eb.lines[2][0].get_zorder() > max(b.get_zorder() for b in bars)
+    assert eb.lines[2][0].get_path_effects() and eb.lines[2][0].get_path_effects()[0]._gc["foreground"] == "white"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["B = B better (2)", "A = A better (1)", "within noise (1)"]
 

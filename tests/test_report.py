@@ -154,6 +154,8 @@ def _findings() -> pd.DataFrame:
          "table-absent"),
         ("Sec. 3.2", "AP falls with center distance", "r = -0.501", "r = -0.1", "[-0.3, 0.1]",
          "same direction, not significant", "", "fig-fig1"),
+        ("Sec. 5.3", "the assessed model beats the reference", "0.7145 -> 0.7304", "0.40 -> 0.71", "",
+         "not comparable", "compares sample detections with the class prior", ""),
         ("Fig. 3", "mAP increases with the number of objects", "increase", "mAP 0.2 -> 0.6", "[0.3, 0.5]",
          "explained by prevalence", "mean ROC AUC +0.001 (no clear change)", "fig-fig1"),
     ]
@@ -195,6 +197,14 @@ def test_findings_come_first_escaped_with_verdicts_and_links(tmp_path, png):
     assert findings.count("a warning about a figure not drawn") == 1
     assert "a note about no figure" in findings
     assert "two groups hold fewer than 5 images" not in findings
+
+
+def test_reading_box_sits_above_the_findings_escaped(tmp_path, png):
+    text = _report(tmp_path, png, findings=_findings(), reading=[f"score sets: {EVIL}", "tp: score >= 0.5"])
+    box = text[text.index('id="reading"'):text.index("</div>", text.index('id="reading"'))]
+    assert text.index('id="findings"') < text.index('id="reading"') < text.index('class="findings"')
+    assert f"<li>score sets: {html.escape(EVIL)}</li>" in box and "<li>tp: score &gt;= 0.5</li>" in box
+    assert 'id="reading"' not in _report(tmp_path, png, findings=_findings())
 
 
 def test_diagnostics_sit_beside_their_figure_and_table(tmp_path, png):
@@ -292,3 +302,15 @@ def test_table_html_aligns_number_text_and_wide_tables_scroll_with_repeated_head
     # a long explanatory text that does not repeat stays a readable column
     text = table_html(pd.DataFrame({"quantity": ["a", "b"], "meaning": ["x" * 50, "y" * 50]}))
     assert '<td class="t long">' + "x" * 50 in text and "<ol" not in text
+
+
+def test_a_finding_links_the_further_figures_and_tables_it_refers_to(tmp_path, png):
+    f = _findings().assign(see="")
+    f.loc[0, "see"] = "table-t1;fig-absent;fig-fig1"
+    text = _report(tmp_path, png, findings=f)
+    row = text[text.index('class="findings"'):]
+    row = row[row.index("<tr><td"):row.index("</tr>", row.index("<tr><td"))]
+    # the ones in the report, by the short part of their title; an absent one is left out
+    assert row.endswith(' See: <a href="#table-t1">Table</a>, <a href="#fig-fig1">Figure &lt;script&gt;alert(&#x27;x&#x27;)'
+                        '&lt;/script&gt;</a>.</td>')
+    assert "#fig-absent" not in text

@@ -1,19 +1,26 @@
 """The report as a reader sees it: rendered in headless Chromium, driven by Playwright.
 
 Run by ``make report-check`` (not by ``make test``: marked ``browser``). On the
-bundled demo, with hand-made findings and diagnostics that name real figures and
-tables, and on a small data set whose names hold HTML, it checks that
+bundled demo with its real findings, on the demo with hand-made findings and
+diagnostics that name real figures and tables, and on a small data set whose names
+hold HTML (and that has no images folder), it checks that
 
 - the page logs no console error, raises no script error, fetches nothing and
-  opens no dialog (the ``<script>`` in the data stays text);
-- every figure is embedded and decodes;
+  opens no dialog (the ``<script>`` in the data stays text; the page's one script
+  only sorts the class table, and sorting works);
+- every figure and every object thumbnail is embedded and decodes; the gallery's
+  class filter shows only the chosen class's objects; without images the page says so;
+- at phone width (390 px) nothing makes the page wider than the screen, every table
+  wider than its column scrolls in its own box with its first column in view, and
+  figures show their column-width drawing;
 - no table hides rows: no box around a table clips or scrolls vertically; a table
   either fits its column or sits in a box that scrolls sideways; a narrow table's
   header stays in view while the page scrolls through it;
 - every in-page link resolves, and every other link is a relative path to a file
   that exists under the output folder;
-- printed (print media, at the width of an A4 page: portrait, or landscape for a
-  wide table), every row of every table is shown and nothing is wider than the paper.
+- printed (print media, at the width of an A4 portrait page, the narrower of A4 and
+  Letter), every row of every table is shown and nothing is wider than the paper; the
+  PDF printed on Letter (and on A4) has pages of that one size only.
 
 Chromium: the Debian package (``apt-get install -y chromium``), found on PATH as
 ``chromium`` or ``chromium-browser``, or named by ``$CHROMIUM``; Playwright: the
@@ -35,8 +42,9 @@ import pytest
 pytestmark = pytest.mark.browser
 
 #: Content width of an A4 page at the report's print margins, in CSS pixels (96 per inch).
-A4_PORTRAIT_PX = int((210 - 2 * 12) / 25.4 * 96)   # 703
-A4_LANDSCAPE_PX = int((297 - 2 * 10) / 25.4 * 96)  # 1046
+A4_PORTRAIT_PX = int((210 - 2 * 12) / 25.4 * 96)   # 703 (Letter: 725)
+#: A phone's width in CSS pixels.
+PHONE_PX = 390
 
 
 def _chromium() -> str | None:
@@ -93,11 +101,13 @@ def _findings(cfg, tables):
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory) -> list[Path]:
     root = tmp_path_factory.mktemp("browser")
+    real = reproduce(demo_config(), root / "real").report
+    shutil.copytree(root / "real", root / "demo")  # with its cache: only the report is made again
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(reproduce_main, "_findings", _findings)
         demo = reproduce(demo_config(), root / "demo").report
     tiny = reproduce(load_config(make_tiny(root / "data")), root / "tiny").report
-    return [demo, tiny]
+    return [real, demo, tiny]
 
 
 @pytest.fixture(scope="module")
@@ -155,10 +165,29 @@ def test_report_in_chromium_loads_cleanly_and_decodes_every_image(browser, repor
           }
           return out;
         }""")
-        # one embedded image per figure: the page-width PNG (the column-width one is a file only)
-        figures = len([p for p in (report.parent / "figures").glob("*.png") if not p.stem.endswith("_column")])
-        assert n_img == figures >= 4 and all(decoded), (report, decoded)
-        assert page.evaluate("document.querySelectorAll('script').length") == 0
+        # one embedded image per figure (the page-width PNG; the column-width one is its narrow-screen
+        # <source>), the gallery figure shown as the gallery's thumbnails instead
+        figures = len([p for p in (report.parent / "figures").glob("*.png")
+                       if not p.stem.endswith("_column") and p.stem != "fig_gallery"])
+        thumbs = page.evaluate("document.querySelectorAll('#gallery .obj img').length")
+        assert n_img == figures + thumbs and figures >= 4 and all(decoded), (report, decoded)
+        if (report.parent / "figures" / "fig_gallery.png").is_file():
+            assert thumbs >= 8, thumbs
+            # the class filter: following a class's link shows only that class's objects
+            link = page.evaluate("document.querySelectorAll('p.gfilter a')[1].getAttribute('href')")
+            page.goto(report.as_uri() + link, wait_until="load")
+            shown = page.evaluate("[...document.querySelectorAll('.obj')].filter(o => o.offsetParent)"
+                                  ".map(o => o.classList.contains(location.hash.slice(1)))")
+            assert shown and all(shown) and len(shown) < page.evaluate("document.querySelectorAll('.obj').length")
+        else:
+            assert "No object pictures in this report" in page.inner_text("#gallery")
+        # the one script sorts the class table by a column it is clicked on, then reverses
+        assert page.evaluate("document.querySelectorAll('script').length") == 1
+        for order in ("ascending", "descending"):
+            page.click("#classes table.sortable thead th:nth-child(2) button")
+            vals = page.evaluate("[...document.querySelectorAll('#classes tbody tr')].map("
+                                 "r => parseFloat(r.cells[1].getAttribute('data-v')))")
+            assert vals == sorted(vals, reverse=order == "descending"), order
         assert not problems, problems
         page.close()
 
@@ -204,10 +233,40 @@ def test_every_link_resolves(browser, reports):
         page.close()
 
 
+def test_at_phone_width_tables_scroll_in_their_own_box_and_figures_use_the_column_drawing(browser, reports):
+    for report in reports:
+        page, problems = _open(browser, report, width=PHONE_PX)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_PX, report
+        assert page.evaluate(_CLIPPING) == [], report
+        unboxed = page.evaluate("""() => [...document.querySelectorAll('table')].filter(t => {
+            const w = t.parentElement;
+            return t.offsetWidth > w.clientWidth + 1 && !['auto', 'scroll'].includes(getComputedStyle(w).overflowX);
+          }).map(t => (t.closest('[id]') || {}).id)""")
+        assert not unboxed, unboxed
+        boxed = page.evaluate("""() => [...document.querySelectorAll('.tw')].filter(w => w.scrollWidth > w.clientWidth)
+            .map(w => getComputedStyle(w.querySelector('tbody td')).position)""")
+        assert boxed and all(p == "sticky" for p in boxed), boxed
+        # the findings' value columns are reachable: in a box that scrolls, not off the page
+        if page.evaluate("!!document.querySelector('table.findings')"):
+            assert page.evaluate("getComputedStyle(document.querySelector('table.findings').parentElement)"
+                                 ".overflowX") == "auto"
+        cols = page.evaluate("""() => [...document.querySelectorAll('figure picture')].map(p =>
+            p.querySelector('img').currentSrc === p.querySelector('source').getAttribute('srcset'))""")
+        assert cols and all(cols), cols
+        assert not problems, problems
+        page.close()
+
+
+def _page_sizes(pdf: bytes) -> set[bytes]:
+    import re
+
+    return set(re.findall(rb"/MediaBox \[([^\]]*)\]", pdf))
+
+
 def test_printed_report_shows_every_row_within_the_paper(browser, reports):
     for report in reports:
-        for width, which in ((A4_PORTRAIT_PX, ".tw:not(.wide)"), (A4_LANDSCAPE_PX, ".tw.wide")):
-            # a wide table prints on a landscape page of its own (@page wide), the rest on portrait pages
+        for width, which in ((A4_PORTRAIT_PX, ".tw"),):
+            # every table prints on the reader's paper (no page of another size)
             page, problems = _open(browser, report, width=width, media="print")
             assert page.evaluate(_CLIPPING, which) == []
             too_wide = page.evaluate(f"""() => [...document.querySelectorAll('{which} > table')]
@@ -221,8 +280,13 @@ def test_printed_report_shows_every_row_within_the_paper(browser, reports):
             assert imgs
             assert not problems, problems
             page.close()
-        # the PDF Chromium prints
+        # the PDFs Chromium prints: Letter stays Letter, A4 stays A4, on every page
         page, _ = _open(browser, report)
-        pdf = page.pdf(format="A4", prefer_css_page_size=True)
-        assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") > 3
+        for fmt, size in (("Letter", (612, 792)), ("A4", (595, 842))):  # points: 8.5 x 11 in, 210 x 297 mm
+            pdf = page.pdf(format=fmt, prefer_css_page_size=True)
+            assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") > 3
+            sizes = _page_sizes(pdf)
+            assert len(sizes) == 1, (fmt, sizes)
+            w, h = (float(v) for v in sizes.pop().split()[2:])
+            assert abs(w - size[0]) < 2 and abs(h - size[1]) < 2, (fmt, w, h)
         page.close()

@@ -18,6 +18,7 @@ from salanalysis import cli
 from salanalysis.config import demo_config, load_config
 from salanalysis.figures import FIGURES
 from salanalysis.maps import write_results_json
+from salanalysis.report_sections import SORT_SCRIPT
 from salanalysis.reproduce import TABLES, reproduce
 from salanalysis.score_baselines import CLASS_PRIOR_LABEL, class_prior_scores
 
@@ -143,19 +144,64 @@ def test_demo_writes_every_promised_file(demo_run, demo_ann):
 def test_demo_report_parses_and_embeds_every_figure(demo_run):
     out, res = demo_run
     p = _parse(out / "report.html")
-    imgs = [a["src"] for t, a in p.tags if t == "img"]
-    assert len(imgs) == len(FIGURES) - 1
+    html_text = (out / "report.html").read_text(encoding="utf-8")
+    text = " ".join(p.text)
+    all_imgs = [a["src"] for t, a in p.tags if t == "img"]
+    imgs = [s for s in all_imgs if s.startswith("data:image/png;base64,")]
+    thumbs = [s for s in all_imgs if s.startswith("data:image/jpeg;base64,")]
+    # every figure but Fig. 5 and the gallery figure (shown as the gallery of thumbnails instead)
+    assert len(imgs) == len(FIGURES) - 2 and len(imgs) + len(thumbs) == len(all_imgs)
     for src in imgs:
-        assert src.startswith("data:image/png;base64,")
         png = base64.b64decode(src.split(",", 1)[1])
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    # embedded exactly the written PNGs
-    written = {base64.b64encode((out / "figures" / f"{n}.png").read_bytes()).decode() for n in FIGURES
-               if n != "fig5_cam"}
+    shown = [n for n in FIGURES if n not in ("fig5_cam", "fig_gallery")]
+    # embedded exactly the written PNGs; the column-width ones as the narrow screen's <source>
+    written = {base64.b64encode((out / "figures" / f"{n}.png").read_bytes()).decode() for n in shown}
     assert {s.split(",", 1)[1] for s in imgs} == written
+    sources = [a["srcset"] for t, a in p.tags if t == "source"]
+    assert {s.split(",", 1)[1] for s in sources} == {
+        base64.b64encode((out / "figures" / f"{n}_column.png").read_bytes()).decode() for n in shown}
+    # the gallery: one JPEG per picture of gallery.csv that has a file, each a JPEG
+    gal_csv = pd.read_csv(next((out / ".cache" / "gallery").rglob("gallery.csv")))
+    assert len(thumbs) == int(gal_csv["file"].notna().sum()) > 0
+    assert all(base64.b64decode(s.split(",", 1)[1])[:2] == b"\xff\xd8" for s in thumbs)
     ids = {a.get("id") for _, a in p.tags}
-    assert {f"table-{n}" for n in TABLES} <= ids
-    assert not [t for t, a in p.tags if t in ("script", "link") or (t == "img" and "http" in a["src"][:8])]
+    assert {f"table-{n}" for n in TABLES} <= ids and {"gallery", "classes"} <= ids
+    assert {f"gal-c{k}" for k in range(gal_csv["category"].nunique())} <= ids
+    # the one script is the sorter of the class table; no other active content
+    scripts = [t for t, _ in p.tags if t == "script"]
+    assert len(scripts) == 1 and SORT_SCRIPT in (out / "report.html").read_text(encoding="utf-8")
+    assert not [t for t, a in p.tags if t == "link" or (t == "img" and "http" in a["src"][:8])]
+    assert not [(t, k) for t, a in p.tags for k in a if k.lower().startswith("on")]
+    # the demo report stays one file well under 10 MB
+    assert (out / "report.html").stat().st_size < 10 * 2**20
+    # the per-class table: one row per class of the primary score set, as the per-class metrics say
+    classes = pd.read_csv(out / "tables" / "classes.csv")
+    per_class = pd.read_csv(out / "tables" / "per_class.csv")
+    det = per_class[per_class["model"] == "detections"].reset_index(drop=True)
+    assert classes["category"].tolist() == det["category"].tolist()
+    assert np.allclose(classes["AP"], det["AP"], equal_nan=True)
+    assert (classes["few_positives"] == (det["n_pos"] < 5)).all()
+    # each class's AP interval from Table 1's resamples, withheld below 21 positive images (only 'person' here)
+    from salanalysis.metrics import MIN_POS_INTERVAL
+
+    has = classes["AP_ci95_low"].notna()
+    assert has.any() and (classes.loc[has, "n_pos"] >= MIN_POS_INTERVAL).all()
+    assert (classes.loc[has, "AP_ci95_low"] <= classes.loc[has, "AP"]).all()
+    assert (classes.loc[has, "AP"] <= classes.loc[has, "AP_ci95_high"]).all()
+    assert np.allclose(classes["AP_ci95_low"], det["AP_low"], equal_nan=True)
+    # the demo compares with the class prior: its comparison rows carry no paper verdict, the box says why
+    assert "Reading this run" in text and "\u2260 not comparable" in text
+    findings = html_text[html_text.index('class="findings"'):html_text.index("</table>", html_text.index('class="findings"'))]
+    for row in findings.split("<tr>")[2:]:
+        if any(f">{sec}<" in row for sec in ("Sec. 5.3", "Sec. 5.4", "Fig. 4", "Table 1")):
+            assert "not comparable" in row, row[:200]
+    # the interval column holds intervals only, signed; one number format (fractions: no percent, no "points")
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in findings.split("<tr>")[2:]]
+    intervals = [c[5] for c in cells if len(c) > 5 and c[5]]
+    interval = r"\[[+-]?[\d.]+, [+-]?[\d.]+\]"
+    assert intervals and all(re.fullmatch(rf"{interval}( -&gt; {interval})?", i) for i in intervals), intervals
+    assert not re.search(r"\d %|\dpoints| points", findings)
     text = " ".join(p.text)
     assert "class-prior baseline (not a model)" in text and "sample detections" in text
     assert "no model checkpoints are configured" in text
@@ -165,6 +211,10 @@ def test_demo_report_parses_and_embeds_every_figure(demo_run):
     assert {h[1:] for h in hrefs if h.startswith("#")} <= ids
     files = [h for h in hrefs if not h.startswith("#")]
     assert "tables/table1.csv" in files and "figures/fig2_tpfn.pdf" in files and "stages.json" in files
+    assert {"objects.parquet", "images.csv", "tables/classes.csv", "tables/gallery_objects.csv",
+            "figures/fig_gallery.pdf"} <= set(files)
+    assert len(pd.read_csv(out / "tables" / "gallery_objects.csv")) == gal_csv["ann_id"].nunique()  # one row per object
+    assert {f"tables/{n}.csv" for n in TABLES} <= set(files)
     assert all(not Path(h).is_absolute() and (out / h).is_file() for h in files)
     # one number format: no scientific notation anywhere in the tables, p-values as the policy says
     html_text = (out / "report.html").read_text(encoding="utf-8")
@@ -206,10 +256,11 @@ def test_custom_config_escaping_cache_keys_and_force(tmp_path):
 
     # input-derived text is escaped: the category and the label hold '<script>'
     html_text = (out / "report.html").read_text(encoding="utf-8")
-    assert "<script" not in html_text.lower()
+    # the page's one script is the class table's sorter, never text of the inputs
+    assert html_text.lower().count("<script") == 1 and f"<script>{SORT_SCRIPT}</script>" in html_text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_text
     p = _parse(out / "report.html")
-    assert not [t for t, _ in p.tags if t == "script"]
+    assert [t for t, _ in p.tags if t == "script"] == ["script"]
     assert EVIL in " ".join(p.text)  # shown as text
     assert EVIL in pd.read_csv(out / "tables" / "compare_categories.csv")["category"].tolist()
     assert r"\textless{}script\textgreater{}" in (out / "tables" / "per_class.tex").read_text()
@@ -372,3 +423,33 @@ def test_bad_score_file_fails_before_anything_is_written(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("salanalysis: error: ") and "scores_b.csv" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_comparison_rows_of_a_builtin_baseline_are_not_comparable_and_the_reading_box_says_why():
+    from salanalysis.reproduce.main import _comparison_note, _not_comparable, _reading
+
+    cfg = demo_config()
+    note = _comparison_note(cfg)
+    assert note is not None and "built-in baseline" in note and "class-prior" in note
+    f = pd.DataFrame({"section": ["Fig. 2", "Sec. 5.3", "Fig. 4", "Table 1", "Table 1"],
+                      "verdict": ["opposite", "same direction, significant", "same direction, significant",
+                                  "same direction, significant", "not available"],
+                      "detail": ["x", "", "paired", "d", ""]})
+    out = _not_comparable(f, note)
+    assert out["verdict"].tolist() == ["opposite", "not comparable", "not comparable", "not comparable",
+                                       "not available"]
+    assert out["detail"].iloc[2] == f"Not comparable: {note}. paired" and out["detail"].iloc[0] == "x"
+    assert _not_comparable(f, None) is f
+    # a row with a value but no verdict of its own (no test) is not comparable too; one without a value stays
+    g = _not_comparable(f.assign(this_run=["x", "y", "", "z", ""], verdict="not available"), note)
+    assert g["verdict"].tolist() == ["not available", "not comparable", "not available", "not comparable",
+                                     "not available"]
+    reading = " ".join(_reading(cfg))
+    assert "cocoapi's sample detection results" in reading and "highest score of its detections" in reading
+    assert "at least 0.5" in reading and "marked not comparable" in reading
+    # two score files: the paper's kind of comparison, no such note
+    import dataclasses
+
+    files = dataclasses.replace(cfg, scores=[dataclasses.replace(s, builtin=None, path=Path("s.csv"))
+                                             for s in cfg.scores])
+    assert _comparison_note(files) is None and "not comparable" not in " ".join(_reading(files))

@@ -16,6 +16,7 @@ _SOURCE = {
     "clutter_map": "salanalysis clutter --out DIR",
     "objects_histogram": "salanalysis clutter --out DIR",
     "compare_categories": "salanalysis compare --out DIR",
+    "gallery": "salanalysis gallery --out DIR/gallery",
     "cam_manifest": "salanalysis cam --out DIR",
 }
 
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     labels = {**hints.get("labels", {}), **dict(_common.parse_named(args.label, "--label"))}
     tables = read_tables(args.folders, objects=args.objects)
     cam_root = tables.pop("_cam_root", None)
+    gallery_root = tables.pop("_gallery_root", None)
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     drawable = [n for n in names if not FIGURES[n].missing(tables)]
     if not drawable:
@@ -72,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
                         primary=args.model or hints.get("primary"),
                         compare=tuple(args.compare) if args.compare else hints.get("compare"),
                         threshold=args.threshold if args.threshold is not None else hints.get("threshold", 0.5),
-                        n_boot=hints.get("n_boot"), cam_root=cam_root)
+                        n_boot=hints.get("n_boot"), cam_root=cam_root,
+                        gallery_root=gallery_root)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError("output path exists and is not a folder", out)

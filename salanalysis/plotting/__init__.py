@@ -26,6 +26,7 @@ Fig. 3b (histogram)                :func:`plot_objects_histogram` (``clutter.obj
 Fig. 3c (mean ROC AUC vs objects)  :func:`plot_clutter_auc` (``clutter.clutter_map``)
 Fig. 4 (per-category AP delta)     :func:`plot_category_delta` (``compare.compare_categories``)
 Fig. 5 (CAMs and confidences)      :func:`plot_cam_example`, :func:`cam_figure` (CAM manifest)
+Gallery (detected/missed objects)  :func:`plot_gallery_object`, :func:`gallery_figure` (``gallery.csv``)
 =================================  =========================================
 """
 
@@ -33,6 +34,7 @@ from salanalysis.plotting.cam import cam_figure, plot_cam_example
 from salanalysis.plotting.classwise import plot_classwise_scatter
 from salanalysis.plotting.clutter import plot_clutter, plot_clutter_auc, plot_objects_histogram
 from salanalysis.plotting.compare import plot_category_delta
+from salanalysis.plotting.gallery import gallery_figure, plot_gallery_object
 from salanalysis.plotting.style import (
     COLUMN_WIDTH,
     MIN_FONT_PT,
@@ -77,4 +79,6 @@ __all__ = [
     "plot_category_delta",
     "plot_cam_example",
     "cam_figure",
+    "plot_gallery_object",
+    "gallery_figure",
 ]

@@ -44,6 +44,8 @@ def plot_classwise_scatter(
     labels: Mapping[str, str] | None = None,
     log_x: bool | None = None,
     title: str | None = None,
+    few_positives: int = 5,
+    min_fit_points: int = 5,
     ax=None,
 ):
     """Class-wise correlation (Sec. 3.2): one point per category, the fit with its 95% band, r and p.
@@ -70,6 +72,11 @@ def plot_classwise_scatter(
     title
         A title above the statistics line (both above the axes, left-aligned); with a
         title the x label is just "class mean" (the title names the variable).
+    few_positives
+        With an ``n_pos`` column (positive images per class), points are sized by it (area
+        proportional) and classes with fewer positives than this are drawn hollow.
+    min_fit_points
+        No fitted line or band with fewer points than this (a line through 4 points says little).
 
     The line is the least-squares fit of y on x with the 95% confidence band of its mean
     (t interval). Points are semi-transparent and not clipped, so classes at AP = 1 stay
@@ -77,7 +84,7 @@ def plot_classwise_scatter(
     """
     ax = _ax(ax)
     require_columns(classwise, [variable, y], "class-wise table")
-    d = classwise[[variable, y] + (["category"] if "category" in classwise.columns else [])]
+    d = classwise[[variable, y] + [c for c in ("category", "n_pos") if c in classwise.columns]]
     d = d[np.isfinite(d[variable].to_numpy(float)) & np.isfinite(d[y].to_numpy(float))]
     if log_x is None:
         log_x = variable in ("area_frac", "area_px")
@@ -86,7 +93,17 @@ def plot_classwise_scatter(
     xs, ys = d[variable].to_numpy(float), d[y].to_numpy(float)
     fx = np.log10(xs) if log_x else xs  # the fit is linear in what the axis shows
     color = color or OKABE_ITO["black"]
-    ax.scatter(xs, ys, s=10, color=color, alpha=0.6, linewidths=0, clip_on=False, zorder=3)
+    if "n_pos" in d.columns:
+        npos = d["n_pos"].to_numpy(float)
+        sizes = 4 + 60 * npos / max(float(np.nanmax(npos)), 1.0) if len(npos) else npos
+        few = npos < few_positives
+        ax.scatter(xs[~few], ys[~few], s=sizes[~few], color=color, alpha=0.6, linewidths=0, clip_on=False,
+                   zorder=3, label="class (area: positive images)")
+        ax.scatter(xs[few], ys[few], s=np.maximum(sizes[few], 9), facecolors="none", edgecolors=color,
+                   alpha=0.8, linewidths=0.6, clip_on=False, zorder=3,
+                   label=f"class with < {few_positives} positive images")
+    else:
+        ax.scatter(xs, ys, s=10, color=color, alpha=0.6, linewidths=0, clip_on=False, zorder=3)
     r = p = np.nan
     n = len(xs)
     if correlations is not None and "target" in correlations.columns:
@@ -106,7 +123,7 @@ def plot_classwise_scatter(
     stats_line = f"{sym} = {r:.2f}, {format_p(p, spaced=True)}, n = {n}"
     ax.set_title(f"{plain_text(title)}\n{stats_line}" if title else stats_line, loc="left",
                  fontsize=MIN_FONT_PT + 1)
-    if n > 2 and np.ptp(fx) > 0:
+    if len(fx) >= max(min_fit_points, 3) and np.ptp(fx) > 0:
         grid = np.linspace(fx.min(), fx.max(), 50)
         fit, lo, hi = _fit_band(fx, ys, grid)
         gx = 10**grid if log_x else grid
@@ -119,7 +136,14 @@ def plot_classwise_scatter(
                 ax.annotate(str(d["category"].iloc[i]), (xs[i], ys[i]), fontsize=MIN_FONT_PT,
                             xytext=(2, 2), textcoords="offset points")
     if log_x:
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
+        from salanalysis.formatting import format_number
+
         ax.set_xscale("log")
+        # plain numbers (0.001, 0.01), as every table prints them: no 10^-3 whose exponent is under 6 pt
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_number(v)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(("class mean" + (" (log axis)" if log_x else "")) if title else
                   f"class mean {variable_label(variable, labels)}")
     ax.set_ylabel("class AP" if y == "AP" else y)

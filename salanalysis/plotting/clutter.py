@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,11 @@ from salanalysis.plotting.style import (
     model_colors,
     plain_text,
 )
+
+#: Line style and marker per model, in the order models are listed: two models stay apart in grayscale
+#: (the chance line is dashed grey, the random-ranking line dotted grey).
+MODEL_STYLES: tuple[tuple[Any, str], ...] = (("-", "o"), ("-.", "s"), ((0, (1, 1)), "^"),
+                                             ((0, (4, 1, 1, 1, 1, 1)), "D"))
 
 
 def plot_clutter(
@@ -64,12 +70,13 @@ def plot_clutter(
     pos = {int(k): i for i, k in enumerate(order["n_objects"])}
     handles = []
     any_outside = False
-    for model in models:
+    for j, model in enumerate(models):
         d = clutter[clutter["model"] == model].sort_values("n_objects")
         if d.empty:
             continue
         xs = np.array([pos[int(k)] for k in d["n_objects"]], dtype=float)
         c = colors.get(model, OKABE_ITO["black"])
+        ls, mk = MODEL_STYLES[j % len(MODEL_STYLES)]
         lo_col, hi_col = "ci95_low", "ci95_high"
         if smoothed and {"ci95_low_smoothed", "ci95_high_smoothed"} <= set(d.columns):
             lo_col, hi_col = "ci95_low_smoothed", "ci95_high_smoothed"
@@ -83,10 +90,11 @@ def plot_clutter(
                 any_outside = True
                 ax.plot(xs[out], yv[out], linestyle="none", marker="o", markersize=6, markerfacecolor="none",
                         markeredgecolor="black", markeredgewidth=0.8, zorder=4)
-        ax.plot(xs, yv, color=c, marker=None if smoothed else "o", markersize=3)
+        ax.plot(xs, yv, color=c, linestyle=ls, marker=None if smoothed else mk, markersize=3)
         if smoothed:
-            ax.plot(xs, d["mAP"].to_numpy(float), linestyle="none", marker="o", markersize=2.5, color=c, alpha=0.7)
-        handles.append(Line2D([], [], color=c, label=plain_text(labels.get(model, model))))
+            ax.plot(xs, d["mAP"].to_numpy(float), linestyle="none", marker=mk, markersize=2.5, color=c, alpha=0.7)
+        handles.append(Line2D([], [], color=c, linestyle=ls, marker=mk, markersize=2.5,
+                              label=plain_text(labels.get(model, model))))
     if smoothed:
         handles.append(Line2D([], [], color="black", linestyle="none", marker="o", markersize=2.5,
                               label="dots: mAP per group; lines: smoothed"))
@@ -136,16 +144,18 @@ def plot_clutter_auc(
     labels = dict(labels or {})
     order = clutter.drop_duplicates("n_objects").sort_values("n_objects")
     pos = {int(k): i for i, k in enumerate(order["n_objects"])}
-    for model in models:
+    for j, model in enumerate(models):
         d = clutter[clutter["model"] == model].sort_values("n_objects")
         if d.empty:
             continue
         xs = np.array([pos[int(k)] for k in d["n_objects"]], dtype=float)
         c = colors.get(model, OKABE_ITO["black"])
+        ls, mk = MODEL_STYLES[j % len(MODEL_STYLES)]
         if bands and {"mAUC_ci95_low", "mAUC_ci95_high"} <= set(d.columns):
             ax.fill_between(xs, d["mAUC_ci95_low"].to_numpy(float), d["mAUC_ci95_high"].to_numpy(float), color=c,
                             alpha=0.2, linewidth=0)
-        ax.plot(xs, d["mAUC"].to_numpy(float), color=c, marker="o", markersize=3, label=labels.get(model, model))
+        ax.plot(xs, d["mAUC"].to_numpy(float), color=c, linestyle=ls, marker=mk, markersize=3,
+                label=labels.get(model, model))
     ax.axhline(0.5, color=NEUTRAL, linestyle=":", linewidth=0.9, label="random ranking (0.5)")
     ax.set_xticks(range(len(order)), [group_label(g) for g in order["group"]])
     ax.set_xlabel("objects in the image")

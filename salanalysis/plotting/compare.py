@@ -23,6 +23,7 @@ def plot_category_delta(
     color_b: str | None = None,
     horizontal: bool = False,
     legend: bool = True,
+    few_positives: int = 5,
     ax=None,
 ):
     """Fig. 4: per-category AP difference (B - A), sorted, with 95% intervals.
@@ -45,6 +46,9 @@ def plot_category_delta(
         One row per category, labels on the left (readable with many categories).
     legend
         Draw the legend (off for a second panel).
+    few_positives
+        With an ``n_pos`` column, a category with fewer positive images than this is
+        marked with a dagger after its name (its AP rests on a handful of images).
 
     A delta of exactly 0 is an open circle on the zero line, so that it is visible.
     Returns ``ax``.
@@ -75,16 +79,30 @@ def plot_category_delta(
         lo, hi = d["ci95_low"].to_numpy(float), d["ci95_high"].to_numpy(float)
         ok = np.isfinite(lo) & np.isfinite(hi)
         mid, half = (lo[ok] + hi[ok]) / 2, (hi[ok] - lo[ok]) / 2
-        if horizontal:
-            ax.errorbar(mid, pos[ok], xerr=half, fmt="none", ecolor="black", elinewidth=0.5, capsize=1.0)
-        else:
-            ax.errorbar(pos[ok], mid, yerr=half, fmt="none", ecolor="black", elinewidth=0.5, capsize=1.0)
+        import matplotlib.patheffects as pe
+
+        # drawn over the bars with a white halo: a whisker inside a bar stays visible
+        kw = dict(fmt="none", ecolor="black", elinewidth=0.7, capsize=1.5, zorder=3)
+        eb = (ax.errorbar(mid, pos[ok], xerr=half, **kw) if horizontal else
+              ax.errorbar(pos[ok], mid, yerr=half, **kw))
+        halo = [pe.Stroke(linewidth=2.2, foreground="white"), pe.Normal()]
+        for artist in (*eb.lines[1], *eb.lines[2]):
+            artist.set_path_effects(halo)
+        # where the unadjusted interval and the bar's (adjusted) verdict disagree, the whisker is grey and
+        # dashed: the figure never shows a solid interval that contradicts its own colour
+        excludes = (lo[ok] > 0) | (hi[ok] < 0)
+        flagged = np.isin(verdict[ok], list(cmap))
+        disagree = excludes != flagged
+        if disagree.any():
+            eb.lines[2][0].set_color([NEUTRAL if x else "black" for x in disagree])
+            eb.lines[2][0].set_linestyles([(0, (2, 1.5)) if x else "solid" for x in disagree])
     zero = delta == 0
     if zero.any():  # an open circle centered on the zero line (a tick would vanish into the axis line)
         xy = (np.zeros(zero.sum()), pos[zero]) if horizontal else (pos[zero], np.zeros(zero.sum()))
         ax.plot(*xy, linestyle="none", marker="o", markersize=3.5, markerfacecolor="white",
                 markeredgecolor="black", markeredgewidth=0.6, clip_on=False, zorder=3)
-    names = [plain_text(c) for c in d["category"]]
+    few = (d["n_pos"].to_numpy(float) < few_positives) if "n_pos" in d.columns else np.zeros(len(d), bool)
+    names = [plain_text(c) + (" \u2020" if f else "") for c, f in zip(d["category"], few)]
     if horizontal:
         ax.axvline(0.0, color="black", linewidth=0.6)
         ax.set_yticks(pos, names)

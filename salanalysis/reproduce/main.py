@@ -23,6 +23,7 @@ from salanalysis.reproduce.stages import (
     _stage_clutter,
     _stage_compare,
     _stage_figures,
+    _stage_gallery,
     _stage_inputs,
     _stage_maps,
     _stage_metrics,
@@ -37,7 +38,8 @@ __all__ = ["TABLES", "ReproduceResult", "reproduce"]
 TABLES: dict[str, str] = {
     "inputs": "Inputs: provenance and counts",
     "table1": "Table 1: multi-label metrics (with the paper's published rows for COCO's 80 categories)",
-    "per_class": "Per-class AP, precision, recall, F1 of every score set",
+    "per_class": "Per-class AP (with its interval from Table 1's resamples, withheld below 21 positive images), "
+                 "precision, recall, F1 of every score set",
     "excluded_classes": "Classes without a positive image, left out of mAP and the C- metrics",
     "tpfn_descriptives": "Fig. 2 numbers: n, mean, SD, SEM, 95% CI of detected and missed objects",
     "tpfn_tests": "Fig. 2 tests: Student and Welch t, Mann-Whitney U, Cohen's d, image-clustered tests; the verdict "
@@ -245,6 +247,73 @@ def _findings(cfg: Config, tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFram
     return findings(tables, ctx), diagnostics(tables, ctx)
 
 
+def _comparison_note(cfg: Config) -> str | None:
+    """Why the run's comparison is not the paper's (a baseline network against its saliency-guided
+    dual-stream network), or None: one of the compared score sets is a built-in baseline."""
+    if not cfg.compare:
+        return None
+    labels = cfg.labels()
+    built = [s for s in cfg.scores if s.name in cfg.compare and s.builtin]
+    if not built:
+        return None
+    a, b = cfg.compare
+    return (f"this run compares '{labels.get(a, a)}' with '{labels.get(b, b)}', not the paper's baseline network "
+            f"with its saliency-guided network ('{labels.get(built[0].name, built[0].name)}' is a built-in "
+            "baseline, not a model)")
+
+
+#: Sections of the findings that rest on the comparison of two score sets (A -> B).
+COMPARISON_SECTIONS = ("Sec. 5.3", "Sec. 5.4", "Fig. 4", "Table 1")
+
+
+def _not_comparable(findings: pd.DataFrame | None, note: str | None) -> pd.DataFrame | None:
+    """The comparison rows of ``findings`` marked "not comparable" with the reason (``note``), when the run's
+    comparison is not the paper's; their values stay, rows without a value stay as they are."""
+    if findings is None or not note or not len(findings):
+        return findings
+    f = findings.copy()
+    has_value = (f["this_run"].fillna("").astype(str) != "") if "this_run" in f.columns else \
+        (f["verdict"] != "not available")
+    rows = f["section"].isin(COMPARISON_SECTIONS) & has_value
+    f.loc[rows, "verdict"] = "not comparable"
+    f.loc[rows, "detail"] = [f"Not comparable: {note}." + (f" {d}" if isinstance(d, str) and d else "")
+                             for d in f.loc[rows, "detail"]]
+    return f
+
+
+def _reading(cfg: Config) -> list[str]:
+    """The "Reading this run" points: the score sets, detected/missed, which rows are not the paper's."""
+    labels = cfg.labels()
+    demo = _is_demo(cfg)
+    out = []
+    for s in cfg.scores:
+        what = f"'{labels.get(s.name, s.name)}' ({s.name}): "
+        if s.builtin:
+            what += ("the class-prior baseline, not a model: every image scores a class by its prevalence in the "
+                     "annotation file, so its AP equals the prevalence and all objects of a class share one outcome")
+        elif s.path is not None and s.path.suffix.lower() == ".json":
+            what += (("cocoapi's sample detection results (perturbed ground truth, not a model); " if demo else
+                      f"detection results ({s.path.name}); ")
+                     + "an image's score for a class is the highest score of its detections of that class "
+                     "(0 without one)")
+        else:
+            what += f"image-level class scores from {s.path.name if s.path else 'a file'}"
+        out.append(what + ".")
+    out.append(f"An object counts as detected (tp) when its image's score for its class is at least {cfg.threshold}, "
+               "missed (fn) otherwise: scores are per image and class, so every object of a class in one image "
+               "shares its outcome.")
+    if cfg.primary:
+        out.append(f"Fig. 2, the class-wise analysis, the gallery and the class table use "
+                   f"'{labels.get(cfg.primary, cfg.primary)}'"
+                   + (f"; Fig. 3/4, Sec. 5.3/5.4 and Table 1's comparison put '{labels.get(cfg.compare[0])}' (A) "
+                      f"against '{labels.get(cfg.compare[1])}' (B)." if cfg.compare else "."))
+    note = _comparison_note(cfg)
+    if note:
+        out.append(f"Not the paper's comparison: {note}. The rows that rest on it (Sec. 5.3, Sec. 5.4, Fig. 4, Table 1) are "
+                   "marked not comparable: their numbers are shown, their direction is not a verdict on the paper.")
+    return out
+
+
 def reproduce(
     config: Config,
     out: str | os.PathLike | None = None,
@@ -310,7 +379,9 @@ def _reproduce(config: Config, out, *, force: bool, progress: bool, log) -> Repr
     cmp_data = _stage_compare(run, objects)
     cmp = None if cmp_data is None else cmp_data.tables
     cam = _stage_cam(run)
-    figs = _stage_figures(run, {"objects": objects, **st, **cl, **(cmp or {})}, cam)
+    gallery = _stage_gallery(run, objects)
+    figs = _stage_figures(run, {"objects": objects, "per_class": met.tables["per_class"], **st, **cl, **(cmp or {})},
+                          cam, gallery)
 
     # ---- outputs
     out.mkdir(parents=True, exist_ok=True)
@@ -366,6 +437,7 @@ def _reproduce(config: Config, out, *, force: bool, progress: bool, log) -> Repr
                 run.not_produced.append((TABLES[name], "fewer than two score sets are configured"))
 
     figures: list[FigureEntry] = []
+    gallery_files: list[Path] = []
     captions = figs.meta["captions"]
     from salanalysis.figures import FIGURES, WIDTHS
 
@@ -381,7 +453,10 @@ def _reproduce(config: Config, out, *, force: bool, progress: bool, log) -> Repr
                     shutil.copyfile(figs.files[file], tmp)
                 paths.append(dst)
             run.files += paths
-            figures.append(FigureEntry(name, title, captions[name], paths[1], paths))
+            if name == "fig_gallery":  # shown as the report's gallery of objects (thumbnails), its files linked
+                gallery_files = paths
+                continue
+            figures.append(FigureEntry(name, title, captions[name], paths[1], paths, png_column=paths[3]))
         else:
             for file in variants:
                 (out / "figures" / file).unlink(missing_ok=True)
@@ -406,6 +481,7 @@ def _reproduce(config: Config, out, *, force: bool, progress: bool, log) -> Repr
             "interval is wide: the demo shows the pipeline, not the paper's numbers.",
         ]
     findings, diagnostics = _findings(cfg, {"objects": objects, "images": images, **produced})
+    findings = _not_comparable(findings, _comparison_note(cfg))
     diagnostics = _with_clutter_notes(diagnostics, cfg, cl)
     why = ("the annotation file lists COCO's 80 categories" if t1_published else
            "the annotation file's categories are not COCO's 80") if cfg.published_rows == "auto" \
@@ -429,12 +505,34 @@ def _reproduce(config: Config, out, *, force: bool, progress: bool, log) -> Repr
         "the paper's published rows in Table 1": f"{'shown' if t1_published else 'not shown'} ({why})",
         "stage log (status computed or cached, seconds)": out / "stages.json",
     }
+    summary["object table (one row per object)"] = out / "objects.parquet"
+    summary["image table (one row per image)"] = out / "images.csv"
+    from salanalysis.report_sections import GallerySection, class_drilldown
+
+    if gallery is None:
+        why = next((w for what, w in run.not_produced if what.startswith("Gallery")), "no gallery was made")
+        gal = GallerySection(None, reason=why)
+    else:
+        gal_table = _write_table(run, "gallery_objects", gallery[0].drop(columns=["file"]).drop_duplicates("ann_id"),
+                                 "The gallery's objects: outcome, rule, class and values (thumbnails in the report).")
+        gal = GallerySection(gallery[0], gallery[1], files=[*gal_table, *gallery_files])
+    classes, classes_files = None, []
+    model = cfg.primary or (cfg.scores[0].name if cfg.scores else None)
+    per_class = met.tables["per_class"]
+    if model is not None and (per_class["model"] == model).any():
+        cmp_cat = (cmp or {}).get("compare_categories")
+        classes = class_drilldown(per_class, model=model, classwise=st.get("classwise"), compare=cmp_cat,
+                                  gallery=gallery[0] if gallery is not None else None)
+        classes_files = _write_table(run, "classes", classes,
+                                     "One row per class of the primary score set: AP, positives, prevalence, "
+                                     "chance AP, class means, Fig. 4 delta and verdict.")
     report_path = out / "report.html"
     write_report(report_path, title="salanalysis reproduce: visual attention and multi-label classification",
                  summary=summary, inputs=_inputs_display(inputs),
                  stages=_stages_display(run.records, _known_paths(cfg, out), show),
                  figures=figures, tables=tables, not_produced=run.not_produced, notes=notes, base=out,
-                 inputs_files=inputs_files, findings=findings, diagnostics=diagnostics)
+                 inputs_files=inputs_files, findings=findings, diagnostics=diagnostics, gallery=gal,
+                 classes=classes, classes_files=classes_files, reading=_reading(cfg))
     run.files.append(report_path)
     run.cache.prune(run.keys)
     return ReproduceResult(out, run.records, run.files, run.not_produced, report_path)

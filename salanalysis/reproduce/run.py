@@ -29,11 +29,12 @@ STAGES: dict[str, int] = {
     "inputs": 1,
     "maps": 2,
     "objects": 1,
-    "metrics": 1,
+    "metrics": 2,
     "stats": 1,
     "clutter": 1,
     "compare": 1,
     "cam": 1,
+    "gallery": 1,
     "figures": 1,
 }
 
@@ -49,6 +50,7 @@ _STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "clutter": ("salanalysis.clutter", "salanalysis.metrics", "salanalysis._bootstrap", "salanalysis._ranking_blocks"),
     "compare": ("salanalysis.compare", "salanalysis.metrics", "salanalysis._bootstrap", "salanalysis._ranking_blocks"),
     "cam": ("salanalysis.dualstream.cam",),
+    "gallery": ("salanalysis.gallery", "salanalysis.maps", "salanalysis.images"),
     "figures": ("salanalysis.plotting", "salanalysis.figures", "salanalysis.formatting"),
 }
 

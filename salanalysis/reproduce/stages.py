@@ -170,13 +170,18 @@ def _stage_metrics(run: Runner) -> StageData:
 
     def compute(work: Path) -> StageData:
         from salanalysis import metrics
+        from salanalysis.metrics.table import _table1
 
-        t1 = metrics.table1(run.ann, run.score_sets, cfg.rules, n_boot=cfg.n_boot, seed=cfg.seed,
-                            published=cfg.show_published(run.ann))
+        # Table 1 and, from the same resamples, each class's AP interval (withheld below
+        # metrics.MIN_POS_INTERVAL positives, where no interval held its coverage)
+        t1, pc_boot, pc_tables = _table1(run.ann, run.score_sets, cfg.rules, n_boot=cfg.n_boot, seed=cfg.seed,
+                                         published=cfg.show_published(run.ann), jobs=None, per_class=True)
         per = []
         for s in run.score_sets:
-            _, pc = metrics.evaluate(run.ann, s, cfg.rules)
-            pc = pc.copy()
+            pc = pc_tables[s.name].copy()
+            if cfg.n_boot > 0:
+                pc["AP_low"] = pc_boot[s.name]["AP_low"].to_numpy()
+                pc["AP_high"] = pc_boot[s.name]["AP_high"].to_numpy()
             pc.insert(0, "model", s.name)
             per.append(pc)
         return StageData({"table1": t1, "per_class": pd.concat(per, ignore_index=True),
@@ -314,19 +319,51 @@ def _stage_cam(run: Runner) -> tuple[list[dict], Path] | None:
     return _read_cam_manifest(data.files["cam"]), data.files["cam"]
 
 
+def _stage_gallery(run: Runner, objects: pd.DataFrame) -> tuple[pd.DataFrame, Path] | None:
+    """The gallery of detected and missed objects of the primary model (needs ``[inputs] images``)."""
+    cfg = run.cfg
+    model = cfg.primary or (cfg.scores[0].name if cfg.scores else None)
+    if cfg.images is None or model is None or f"detected_{model}" not in objects.columns:
+        why = "no images folder is configured ([inputs] images)" if cfg.images is None else "no score set"
+        run.records.append(StageRecord("gallery", "skipped", note=why))
+        run.not_produced.append(("Gallery of detected and missed objects", why))
+        return None
+    from salanalysis.gallery import available_images
+
+    at_hand = available_images(run.ann, cfg.images)
+    params = {"model": model, "images": str(cfg.images), "at_hand": stage_key(at_hand),
+              "objects": run.keys.get("objects"), "saliency": [(s.name, run.source_digest(s)) for s in cfg.saliency if not s.builtin],
+              "annotations": run.ann_digest}
+
+    def compute(work: Path) -> StageData:
+        from salanalysis.gallery import render_gallery, select_gallery
+
+        sel = select_gallery(objects, model, image_ids=at_hand)
+        res = render_gallery(sel, run.ann, cfg.images, work / "gallery",
+                             saliency={s.name: s.map_source(s.path) for s in cfg.saliency if not s.builtin})
+        return StageData(files={"gallery": work / "gallery"}, meta={"missing": res.missing_images})
+
+    data = run.stage("gallery", params, ["objects"], compute, writes_files=True)
+    from salanalysis.io import read_table
+
+    root = data.files["gallery"]
+    return read_table(root / "gallery.csv"), root
+
+
 # ------------------------------------------------------------------ figures
-def _figure_context(cfg: Config, objects: pd.DataFrame, cam_root: Path | None = None):
+def _figure_context(cfg: Config, objects: pd.DataFrame, cam_root: Path | None = None,
+                    gallery_root: Path | None = None):
     from salanalysis.figures import FigureContext
 
     variables = ["area_frac", "center_dist"] + [f"sal_max_{s.name}" for s in cfg.saliency
                                                 if f"sal_max_{s.name}" in objects.columns]
     return FigureContext(labels=cfg.labels(), models=[s.name for s in cfg.scores], primary=cfg.primary,
                          compare=cfg.compare, variables=variables, threshold=cfg.threshold, n_boot=cfg.n_boot,
-                         cam_root=cam_root)
+                         cam_root=cam_root, gallery_root=gallery_root)
 
 
 def _draw_figures(run: Runner, work: Path, tables: dict[str, pd.DataFrame],
-                  cam: tuple[list[dict], Path] | None) -> StageData:
+                  cam: tuple[list[dict], Path] | None, gallery: tuple[pd.DataFrame, Path] | None = None) -> StageData:
     from salanalysis.figures import cam_table, render_figures
 
     failed = {}
@@ -335,18 +372,21 @@ def _draw_figures(run: Runner, work: Path, tables: dict[str, pd.DataFrame],
         failed["fig5_cam"] = "the CAM run selected no image where model A misses a ground-truth class that model B detects"
     elif cam is not None:
         tables["cam_manifest"] = cam_table(cam[0])
-    drawn = render_figures(tables, _figure_context(run.cfg, tables["objects"], cam[1] if cam else None), work)
+    if gallery is not None:
+        tables["gallery"] = gallery[0]
+    drawn = render_figures(tables, _figure_context(run.cfg, tables["objects"], cam[1] if cam else None,
+                                                   gallery[1] if gallery else None), work)
     files = {p.name: p for paths in drawn.files.values() for p in paths}
     return StageData(files=files, meta={"captions": drawn.captions, "failed": {**failed, **drawn.failed}})
 
 
-def _stage_figures(run: Runner, tables: dict[str, pd.DataFrame], cam) -> StageData:
+def _stage_figures(run: Runner, tables: dict[str, pd.DataFrame], cam, gallery=None) -> StageData:
     cfg = run.cfg
     params = {"labels": cfg.labels(), "primary": cfg.primary, "compare": cfg.compare,
               "order": [s.name for s in cfg.scores], "plotting": STAGES["figures"],
               "cam": None if cam is None else stage_key(cam[0], str(cam[1]))}
-    upstream = [u for u in ("objects", "stats", "clutter", "compare") if u in run.keys]
-    return run.stage("figures", params, upstream, lambda work: _draw_figures(run, work, tables, cam),
+    upstream = [u for u in ("objects", "metrics", "stats", "clutter", "compare", "gallery") if u in run.keys]
+    return run.stage("figures", params, upstream, lambda work: _draw_figures(run, work, tables, cam, gallery),
                      note=lambda d: f"{len(d.meta['captions'])} figures", writes_files=True)
 
 
