@@ -31,6 +31,7 @@ positive, vectorised over permutations; ``B'`` takes the complement.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,7 @@ __all__ = ["PermutationAP", "paired_permutation_ap", "permutation_p", "adjust_pv
 #: Multiplicity adjustments: name -> statsmodels ``multipletests`` method it equals.
 ADJUST_METHODS = {"bh": "fdr_bh", "holm": "holm"}
 
-_CHUNK_ELEMENTS = 4_000_000  # permutations x pooled items per block (memory ~ 4 bytes each)
+_CHUNK_ELEMENTS = 1_000_000  # permutations x pooled items per block (memory ~ 4 bytes each)
 
 
 @dataclass
@@ -106,6 +107,7 @@ def paired_permutation_ap(
     n_perm: int = 9999,
     seed: int = 0,
     mask: np.ndarray | None = None,
+    jobs: int | None = None,
 ) -> PermutationAP:
     """Per-class ``AP(b) - AP(a)`` and its null distribution under within-image swaps.
 
@@ -122,6 +124,9 @@ def paired_permutation_ap(
     mask
         (N, C) bool: the images that count for each class (LVIS federated rule);
         None: all. Pairs outside it drop out of both models' AP.
+    jobs
+        Worker threads over the classes (None: as the bootstraps, :func:`salanalysis._bootstrap.default_jobs`;
+        0: all cores). The result does not depend on it.
 
     Returns
     -------
@@ -150,16 +155,29 @@ def paired_permutation_ap(
         delta[j] = ap_b[0] - ap_a[0]
     if n_perm == 0 or not layouts:
         return PermutationAP(delta, null, n_perm, int(seed))
+    from salanalysis._bootstrap import default_jobs
+
     rng = np.random.default_rng(seed)
     longest = max(len(lay[0]) for _, lay in layouts)
+    threads = min(default_jobs(jobs), len(layouts))
+    # the chunk does not depend on the threads (the swap patterns of a seed are drawn chunk by
+    # chunk); each thread holds its own (L, P) work arrays, so memory is threads x the chunk's
     chunk = max(1, min(n_perm, _CHUNK_ELEMENTS // max(longest, n)))
-    for start in range(0, n_perm, chunk):
-        stop = min(n_perm, start + chunk)
-        swap = rng.integers(0, 2, size=(n, stop - start), dtype=np.uint8).astype(bool)  # images x perms
-        for j, (img, from_b, sp, e, k, m) in layouts:
-            u = swap[img] ^ ~from_b[:, None]  # item from A and not swapped, or from B and swapped: in A'
-            ap_a, ap_b = _ap_pair(u, sp, e, k, m)
-            null[start:stop, j] = ap_b - ap_a
+
+    def one_class(lay, swap: np.ndarray, start: int, stop: int) -> None:
+        j, (img, from_b, sp, e, k, m) = lay
+        u = swap[img] ^ ~from_b[:, None]  # item from A and not swapped, or from B and swapped: in A'
+        ap_a, ap_b = _ap_pair(u, sp, e, k, m)
+        null[start:stop, j] = ap_b - ap_a
+
+    # the swap patterns are drawn here, chunk after chunk, so the null does not depend on the
+    # threads; numpy's cumulative sums release the GIL, so classes run on several cores
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for start in range(0, n_perm, chunk):
+            stop = min(n_perm, start + chunk)
+            swap = rng.integers(0, 2, size=(n, stop - start), dtype=np.uint8).astype(bool)  # images x perms
+            n_done = len(layouts)
+            list(pool.map(one_class, layouts, [swap] * n_done, [start] * n_done, [stop] * n_done))
     return PermutationAP(delta, null, n_perm, int(seed))
 
 

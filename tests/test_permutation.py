@@ -146,3 +146,20 @@ def test_decisions_edge_cases(rng):
     # the same seed gives the same null
     np.testing.assert_array_equal(paired_permutation_ap(y, a, b, n_perm=20, seed=4).null,
                                   paired_permutation_ap(y, a, b, n_perm=20, seed=4).null)
+
+
+def test_null_does_not_depend_on_threads_or_chunking(monkeypatch):
+    # the swap patterns are drawn in the calling thread, chunk by chunk, and the chunk size does
+    # not depend on the threads: 1 or 3 threads give the same null, bit for bit (several blocks here)
+    from salanalysis import permutation
+
+    rng = np.random.default_rng(11)
+    y = rng.random((60, 5)) < 0.3
+    a = np.round(rng.random((60, 5)), 1)
+    b = np.round(rng.random((60, 5)), 1)
+    monkeypatch.setattr(permutation, "_CHUNK_ELEMENTS", 7 * 120)  # 7 permutations per block
+    one = permutation.paired_permutation_ap(y, a, b, n_perm=50, seed=2, jobs=1)
+    three = permutation.paired_permutation_ap(y, a, b, n_perm=50, seed=2, jobs=3)
+    np.testing.assert_array_equal(one.null, three.null)
+    np.testing.assert_array_equal(one.delta, three.delta)
+    assert np.isfinite(one.null[:, y.any(axis=0)]).all()
