@@ -96,6 +96,19 @@ def test_demo_gallery_command_and_figure(demo, demo_ann, tmp_path, capsys):
     figs = tmp_path / "figs"
     assert main(["plot", "fig_gallery", "--from", str(out), "--out", str(figs)]) == 0
     assert (figs / "fig_gallery.png").is_file() and (figs / "fig_gallery_column.pdf").is_file()
+    # no text under 6 pt at either printed width
+    from matplotlib.text import Text
+
+    from salanalysis.figures import FigureContext, draw_figure, read_tables
+    from salanalysis.plotting import MIN_FONT_PT
+
+    tables = read_tables([out])
+    for width in ("page", "column"):
+        fig, _ = draw_figure("fig_gallery", tables, FigureContext(width=width, gallery_root=out))
+        fig.canvas.draw()
+        small = [t.get_text() for t in fig.findobj(Text) if t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT]
+        assert not small, f"fig_gallery at {width} width has text under {MIN_FONT_PT} pt: {small[:3]}"
+        plt.close(fig)
 
 
 def test_render_without_images_says_so(demo, demo_ann, tmp_path, rng):
