@@ -42,6 +42,8 @@ def test_plot_from_a_reproduce_folder_gives_the_same_figures(demo_run, tmp_path,
     for name in ("fig2_tpfn", "fig2_clutter", "fig_classwise", "fig3_clutter", "fig4_category_delta"):
         assert (tmp_path / f"{name}.png").read_bytes() == (demo_run / "figures" / f"{name}.png").read_bytes(), name
         assert (tmp_path / f"{name}.pdf").is_file()
+    # the gallery too, from the gallery.csv and thumbnails reproduce copied into the output folder
+    assert (tmp_path / "fig_gallery.png").is_file() and (demo_run / "gallery" / "gallery.csv").is_file()
     # the captions name the run's models and the bootstrap size of its config
     assert "'sample detections'" in printed and "(1000 image resamples)" in printed
 

@@ -391,6 +391,15 @@ def _reproduce(config: Config, out, *, force: bool, progress: bool, log) -> Repr
         "Run again with: salanalysis reproduce --config config.resolved.toml")))
     run.files.append(write_table(objects, out / "objects.parquet"))
     run.files.append(write_table(images, out / "images.csv"))
+    if gallery is not None:  # gallery.csv and its thumbnails, so `salanalysis plot fig_gallery --from OUT` draws it
+        from salanalysis.io import atomic_path
+
+        for src in sorted(p for p in gallery[1].rglob("*") if p.is_file() and not p.is_symlink()):
+            dst = out / "gallery" / src.relative_to(gallery[1])
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(dst) as tmp:
+                shutil.copyfile(src, tmp)
+            run.files.append(dst)
 
     t1 = met.tables["table1"]
     t1_md = format_table(t1, "markdown")
