@@ -166,17 +166,14 @@ def select_gallery(
 def image_path_inside(images_dir: str | os.PathLike, file_name: str) -> Path:
     """The image ``file_name`` (from annotations) inside ``images_dir``, or an InputError.
 
-    The path is resolved (symbolic links and ``..`` followed) and must lie inside
-    the resolved folder: an absolute ``file_name`` or one climbing out with ``..``
-    is refused, never read.
+    :func:`salanalysis.images.image_in_folder` (absolute names, NULs and links or ``..``
+    leading out of the folder are refused), and an empty name, which would name the folder.
     """
-    root = Path(images_dir).resolve()
-    if not file_name or os.path.isabs(file_name) or "\x00" in file_name:
+    from salanalysis.images import image_in_folder
+
+    if not file_name:
         raise InputError(f"image file_name {file_name!r} is not a name inside the images folder", images_dir)
-    path = (root / file_name).resolve()
-    if not path.is_relative_to(root):
-        raise InputError(f"image file_name {file_name!r} points outside the images folder", images_dir)
-    return path
+    return image_in_folder(images_dir, file_name, images_dir)
 
 
 def available_images(annotations: Any, images_dir: str | os.PathLike) -> list[int]:
